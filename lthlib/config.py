@@ -1,0 +1,189 @@
+"""Training settings as one frozen dataclass, plus the scale presets.
+
+An experiment is a pure function of its settings, so every knob that changes a number
+lives here (seeds included). A *scale* is only a preset of these settings:
+
+- ``"smoke"``: seconds, for CI; the numbers mean nothing.
+- ``"quick"``: the default; minutes on a laptop CPU, offline (MNIST-1D).
+- ``"paper"``: the published setting (LeNet-300-100 on MNIST by default).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALES = ("smoke", "quick", "paper")
+OPTIMIZERS = ("adam", "sgd")
+
+# Per-model optimiser presets, as published.
+# LeNet-300-100 and Conv-2/4/6: Frankle & Carbin 2019 (Figure 2).
+# ResNet-20 and VGG-16: Frankle et al. 2020 ("Linear mode connectivity and the LTH",
+# Table 1): 63K iterations of batch 128, lr drops 10x at 32K and 48K.
+PAPER_PRESETS: dict[str, dict[str, Any]] = {
+    "lenet300_100": dict(dataset="mnist", optimizer="adam", lr=1.2e-3, batch_size=60,
+                         iterations=50_000, eval_every=500),
+    "mlp_mnist1d": dict(dataset="mnist1d", optimizer="adam", lr=1.2e-3, batch_size=60,
+                        iterations=6_000, eval_every=100),
+    "conv2": dict(dataset="cifar10", optimizer="adam", lr=2e-4, batch_size=60,
+                  iterations=20_000, eval_every=500),
+    "conv4": dict(dataset="cifar10", optimizer="adam", lr=3e-4, batch_size=60,
+                  iterations=25_000, eval_every=500),
+    "conv6": dict(dataset="cifar10", optimizer="adam", lr=3e-4, batch_size=60,
+                  iterations=30_000, eval_every=500),
+    "resnet20": dict(dataset="cifar10", optimizer="sgd", lr=0.1, momentum=0.9,
+                     weight_decay=1e-4, batch_size=128, iterations=63_000,
+                     lr_milestones=(32_000, 48_000), lr_gamma=0.1, augment=True,
+                     eval_every=1_000),
+    "vgg16": dict(dataset="cifar10", optimizer="sgd", lr=0.1, momentum=0.9,
+                  weight_decay=1e-4, batch_size=128, iterations=63_000,
+                  lr_milestones=(32_000, 48_000), lr_gamma=0.1, augment=True,
+                  eval_every=1_000),
+}
+
+# The model a dataset gets when only the dataset is named.
+DEFAULT_MODEL = {"mnist1d": "mlp_mnist1d", "mnist": "lenet300_100",
+                 "fashion-mnist": "lenet300_100", "cifar10": "conv2"}
+# The model each scale uses when nothing is named.
+SCALE_DEFAULT_MODEL = {"smoke": "mlp_mnist1d", "quick": "mlp_mnist1d", "paper": "lenet300_100"}
+# How a scale shortens a preset: (iterations cap, eval_every cap, training-set cap).
+SCALE_LIMITS = {"smoke": (150, 25, 2_000), "quick": (6_000, 100, None), "paper": (None, None, None)}
+
+
+class SettingsError(ValueError):
+    """A setting is out of range or unknown; the message says which and what is allowed."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that determines one training run.
+
+    ``iterations`` counts optimiser steps (the papers report iterations, not epochs).
+    ``seed`` fixes the initial weights; ``data_order_seed`` fixes the order of minibatches
+    and the augmentation draws (None: same as ``seed``). Keeping them apart is what lets
+    two runs differ only in SGD noise (linear mode connectivity).
+    """
+
+    model: str = "mlp_mnist1d"
+    dataset: str = "mnist1d"
+    optimizer: str = "adam"
+    lr: float = 1.2e-3
+    batch_size: int = 60
+    iterations: int = 6_000
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    warmup_iterations: int = 0
+    lr_milestones: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
+    augment: bool = False
+    eval_every: int = 100
+    seed: int = 0
+    data_order_seed: int | None = None
+    validation_size: int | None = None
+    train_size: int | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
+        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise SettingsError naming the first setting that cannot work."""
+        from lthlib.data import DATASETS
+        from lthlib.models import MODELS
+
+        def bad(name: str, why: str) -> SettingsError:
+            return SettingsError(f"{name}={getattr(self, name)!r}: {why}")
+
+        if self.model not in MODELS:
+            raise bad("model", f"unknown model; choose one of {sorted(MODELS)}")
+        if self.dataset not in DATASETS:
+            raise bad("dataset", f"unknown dataset; choose one of {sorted(DATASETS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", f"choose one of {list(OPTIMIZERS)}")
+        for name in ("lr", "batch_size", "iterations", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise bad(name, "must be a positive number")
+        for name in ("batch_size", "iterations", "eval_every", "warmup_iterations", "seed"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise bad(name, "must be an integer")
+        if not 0.0 <= self.momentum < 1.0:
+            raise bad("momentum", "must be in [0, 1)")
+        if self.momentum and self.optimizer != "sgd":
+            raise bad("momentum", "only SGD uses momentum; Adam has its own betas")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", "must be >= 0")
+        if self.warmup_iterations < 0:
+            raise bad("warmup_iterations", "must be >= 0")
+        if list(self.lr_milestones) != sorted(set(self.lr_milestones)):
+            raise bad("lr_milestones", "must be strictly increasing iterations")
+        if any(m <= 0 or m >= self.iterations for m in self.lr_milestones):
+            raise bad("lr_milestones", f"each must lie inside (0, iterations={self.iterations})")
+        if not 0.0 < self.lr_gamma <= 1.0:
+            raise bad("lr_gamma", "must be in (0, 1]")
+        for name in ("validation_size", "train_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise bad(name, "must be a positive integer or None (the dataset's default)")
+
+    @property
+    def order_seed(self) -> int:
+        """The seed of the minibatch order (``data_order_seed``, else ``seed``)."""
+        return self.seed if self.data_order_seed is None else self.data_order_seed
+
+    def replace(self, **changes: Any) -> "TrainSettings":
+        """A copy with some settings changed (validated again)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {sorted(unknown)}; "
+                                f"known: {[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict; ``TrainSettings(**d)`` gives the settings back."""
+        d = dataclasses.asdict(self)
+        d["lr_milestones"] = list(self.lr_milestones)
+        return d
+
+    def digest(self) -> str:
+        """A short hash of the canonical settings: the name of a run in the store."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def for_scale(scale: str = "quick", model: str | None = None, dataset: str | None = None,
+              **overrides: Any) -> TrainSettings:
+    """Settings for a scale: the model's published preset, shortened for smoke/quick.
+
+    ``model`` / ``dataset`` left as None take the scale's defaults (MNIST-1D MLP offline for
+    smoke and quick, LeNet-300-100 on MNIST for paper). ``overrides`` win over everything.
+    """
+    if scale not in SCALES:
+        raise SettingsError(f"scale={scale!r}: choose one of {list(SCALES)}")
+    if model is None:
+        model = DEFAULT_MODEL.get(dataset, None) if dataset else SCALE_DEFAULT_MODEL[scale]
+        if model is None:
+            raise SettingsError(f"dataset={dataset!r}: unknown dataset; "
+                                f"choose one of {sorted(DEFAULT_MODEL)}")
+    if model not in PAPER_PRESETS:
+        raise SettingsError(f"model={model!r}: no preset; choose one of {sorted(PAPER_PRESETS)} "
+                            "or build TrainSettings(...) directly")
+    values: dict[str, Any] = {"model": model, **PAPER_PRESETS[model]}
+    if dataset is not None:
+        values["dataset"] = dataset
+    max_iterations, max_eval_every, max_train = SCALE_LIMITS[scale]
+    if max_iterations is not None and values["iterations"] > max_iterations:
+        ratio = max_iterations / values["iterations"]
+        values["iterations"] = max_iterations
+        values["lr_milestones"] = tuple(max(1, int(m * ratio)) for m in values.get("lr_milestones", ()))
+        values["warmup_iterations"] = int(values.get("warmup_iterations", 0) * ratio)
+    if max_eval_every is not None:
+        values["eval_every"] = min(values["eval_every"], max_eval_every)
+    if max_train is not None:
+        values["train_size"] = max_train
+    values.update(overrides)
+    return TrainSettings(**values)

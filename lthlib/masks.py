@@ -1,0 +1,107 @@
+"""A pruning mask as data: ``{parameter name -> bool tensor}``, True where a weight survives.
+
+Keeping the mask apart from the model (instead of rewriting the module, as
+``torch.nn.utils.prune`` does) keeps parameter names, ``deepcopy`` and ``state_dict``
+unchanged, so any model can be pruned, rewound and saved.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lthlib.models import prunable_parameters
+
+
+class MaskError(ValueError):
+    """A mask does not fit the model it is used with."""
+
+
+class Mask(Mapping[str, torch.Tensor]):
+    """Parameter name -> bool tensor (True = kept). Immutable; pruning returns a new Mask."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor]):
+        self._tensors: dict[str, torch.Tensor] = {}
+        for name, t in tensors.items():
+            t = torch.as_tensor(t)
+            if t.dtype != torch.bool:
+                if not torch.all((t == 0) | (t == 1)):
+                    raise MaskError(f"mask for {name!r} has values other than 0/1")
+                t = t.bool()
+            self._tensors[name] = t.detach().clone()
+
+    # Mapping protocol
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self._tensors[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tensors)
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+    def __repr__(self) -> str:
+        return f"Mask({len(self)} tensors, density={self.density():.4f})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mask) or set(self) != set(other):
+            return False
+        return all(torch.equal(self[k], other[k].to(self[k].device)) for k in self)
+
+    @classmethod
+    def ones_like(cls, model: nn.Module) -> "Mask":
+        """The dense mask: every prunable weight of ``model`` kept."""
+        return cls({n: torch.ones_like(p, dtype=torch.bool) for n, p in prunable_parameters(model).items()})
+
+    def num_kept(self) -> int:
+        return int(sum(int(t.sum()) for t in self._tensors.values()))
+
+    def numel(self) -> int:
+        return int(sum(t.numel() for t in self._tensors.values()))
+
+    def density(self) -> float:
+        """Fraction of the masked weights that are kept (1.0 = dense)."""
+        total = self.numel()
+        return self.num_kept() / total if total else 1.0
+
+    def sparsity(self) -> float:
+        return 1.0 - self.density()
+
+    def layer_density(self) -> dict[str, float]:
+        """Per-tensor fraction kept."""
+        return {n: float(t.float().mean()) for n, t in self._tensors.items()}
+
+    def check_fits(self, model: nn.Module) -> None:
+        """Raise MaskError unless every masked name is a parameter of ``model`` of the same shape."""
+        params = dict(model.named_parameters())
+        for name, t in self._tensors.items():
+            if name not in params:
+                raise MaskError(f"mask has {name!r}, which the model does not have; "
+                                f"the model's prunable weights are {sorted(prunable_parameters(model))}")
+            if tuple(params[name].shape) != tuple(t.shape):
+                raise MaskError(f"mask for {name!r} has shape {tuple(t.shape)} but the model's "
+                                f"parameter has shape {tuple(params[name].shape)}")
+
+    @torch.no_grad()
+    def apply_(self, model: nn.Module) -> nn.Module:
+        """Zero the pruned weights of ``model`` in place (returns the model)."""
+        self.check_fits(model)
+        params = dict(model.named_parameters())
+        for name, t in self._tensors.items():
+            params[name].mul_(t.to(params[name].device))
+        return model
+
+    def to(self, device: str | torch.device) -> "Mask":
+        return Mask({n: t.to(device) for n, t in self._tensors.items()})
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: t.cpu() for n, t in self._tensors.items()}
+
+    def save(self, path: str | Path) -> None:
+        torch.save(self.state_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Mask":
+        return cls(torch.load(path))

@@ -1,0 +1,170 @@
+"""The networks of the lottery-ticket papers, as plain ``nn.Module``s built by name.
+
+Plain modules with their usual ``state_dict`` keys are what let a ``Mask`` (parameter
+name -> bool tensor) prune any model, including one a user brings.
+
+Parameter counts (weights of Linear/Conv layers, the prunable ones):
+LeNet-300-100 266,200 (266,610 with biases); Conv-2 4.30M, Conv-4 2.43M (Frankle & Carbin
+2019 report 4.3M and 2.4M); Conv-6 2.26M (the paper's table says 1.7M, which does not
+match its own architecture; we build the architecture); ResNet-20 271K and VGG-16 14.7M
+(Frankle et al. 2020).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    """Fully connected ReLU network: flatten, hidden layers, linear output."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, hidden: tuple[int, ...]):
+        super().__init__()
+        sizes = [math.prod(input_shape), *hidden]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.output = nn.Linear(sizes[-1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = torch.relu(layer(x))
+        return self.output(x)
+
+
+class ConvNet(nn.Module):
+    """Conv-2/4/6 of Frankle & Carbin: pairs of 3x3 convs, each pair followed by max-pool,
+    then FC 256-256-classes (VGG-like, no BatchNorm)."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: tuple[int, ...]):
+        super().__init__()
+        in_ch, h, w = input_shape
+        layers: list[nn.Module] = []
+        for i, out_ch in enumerate(channels):
+            layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU()]
+            if i % 2 == 1:
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+            in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(in_ch * h * w, 256), nn.ReLU(),
+            nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block; a 1x1 conv + BN shortcut where the shape changes (as OpenLTH)."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False),
+                                          nn.BatchNorm2d(out_ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class ResNetCifar(nn.Module):
+    """ResNet-(6n+2) for CIFAR-10 (He et al. 2016): 3 stages of n blocks, 16/32/64 x width."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, depth: int = 20,
+                 width: int = 16):
+        super().__init__()
+        if (depth - 2) % 6:
+            raise ValueError(f"depth={depth}: a CIFAR ResNet has depth 6n+2 (20, 32, 56, ...)")
+        n = (depth - 2) // 6
+        self.conv = nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False)
+        self.bn = nn.BatchNorm2d(width)
+        blocks, in_ch = [], width
+        for stage, out_ch in enumerate((width, 2 * width, 4 * width)):
+            for i in range(n):
+                blocks.append(BasicBlock(in_ch, out_ch, 2 if stage > 0 and i == 0 else 1))
+                in_ch = out_ch
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.blocks(torch.relu(self.bn(self.conv(x))))
+        return self.fc(out.mean(dim=(2, 3)))
+
+
+_VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
+
+
+class VGGCifar(nn.Module):
+    """VGG-16 for CIFAR-10 as in Frankle et al. 2020: 3x3 conv + BN + ReLU, global average
+    pool, one linear layer."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int,
+                 plan: tuple = _VGG16):
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = input_shape[0]
+        for spec in plan:
+            if spec == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(in_ch, spec, 3, padding=1), nn.BatchNorm2d(spec), nn.ReLU()]
+                in_ch = spec
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).mean(dim=(2, 3)))
+
+
+ModelBuilder = Callable[..., nn.Module]
+MODELS: dict[str, ModelBuilder] = {
+    "lenet300_100": lambda shape, classes, **kw: MLP(shape, classes, hidden=kw.get("hidden", (300, 100))),
+    "mlp_mnist1d": lambda shape, classes, **kw: MLP(shape, classes, hidden=kw.get("hidden", (300, 100))),
+    "conv2": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64)),
+    "conv4": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64, 128, 128)),
+    "conv6": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64, 128, 128, 256, 256)),
+    "resnet20": lambda shape, classes, **kw: ResNetCifar(shape, classes, depth=20, width=kw.get("width", 16)),
+    "vgg16": lambda shape, classes, **kw: VGGCifar(shape, classes),
+}
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
+                seed: int | None = None, **kwargs) -> nn.Module:
+    """Build a registered model; with ``seed``, its initial weights depend on nothing else.
+
+    The global RNG is left as it was, so building a model never shifts other random draws.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
+    if seed is None:
+        return MODELS[name](tuple(input_shape), num_classes, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MODELS[name](tuple(input_shape), num_classes, **kwargs)
+
+
+def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The weights of Linear and Conv layers, by ``state_dict`` name, for any model.
+
+    Biases and normalisation parameters are not pruned (as in the papers).
+    """
+    prunable = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    return {f"{mod_name}.weight" if mod_name else "weight": module.weight
+            for mod_name, module in model.named_modules()
+            if isinstance(module, prunable) and module.weight is not None}
+
+
+def count_parameters(model: nn.Module, prunable_only: bool = False) -> int:
+    """Number of trainable numbers (or only the prunable weights)."""
+    params = prunable_parameters(model).values() if prunable_only else model.parameters()
+    return sum(p.numel() for p in params)

@@ -1,0 +1,300 @@
+"""Training with an optional mask: ``train(model, data, settings, mask=None) -> Run``.
+
+Batches are slices of a shuffled index over in-memory tensors. With a mask, pruned weights
+are exactly zero after every step: their gradients are zeroed before the optimiser step (so
+momentum, Adam moments and weight decay never see them) and the weights are multiplied by
+the mask after it.
+
+The minibatch order of epoch ``e`` depends only on ``(data_order_seed, e)``, so a run can
+start (rewinding) or resume (checkpoint) at any iteration and see the batches an
+uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lthlib.config import TrainSettings
+from lthlib.data import Dataset, augment_batch, load_dataset
+from lthlib.masks import Mask
+from lthlib.models import build_model
+from lthlib.progress import progress_bar
+from lthlib.store import StoreError, atomic_save, load
+
+TRAIN_EVAL_SIZE = 5_000  # train loss/accuracy are measured on this fixed subset
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+
+StateDict = dict[str, torch.Tensor]
+
+
+def cpu_state(model: nn.Module) -> StateDict:
+    """A detached CPU copy of ``model.state_dict()``."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+@dataclass
+class Run:
+    """What one training run leaves behind.
+
+    Curves are sampled every ``eval_every`` iterations (and at the start and end).
+    ``train_*`` are measured on a fixed subset of up to 5,000 training examples.
+    ``weights_at`` holds the weights after the requested numbers of iterations (iteration 0
+    is the initialisation), which is what rewinding needs.
+    """
+
+    settings: dict[str, Any]
+    iterations: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    final_state: StateDict = field(default_factory=dict)
+    weights_at: dict[int, StateDict] = field(default_factory=dict)
+    mask: dict[str, torch.Tensor] | None = None
+    start_iteration: int = 0
+    seconds: float = 0.0
+
+    @property
+    def early_stop_index(self) -> int:
+        """Index of the evaluation with the lowest validation loss (the earliest on ties)."""
+        if not self.val_loss:
+            raise ValueError("this run has no evaluations")
+        finite = [v if math.isfinite(v) else math.inf for v in self.val_loss]
+        return min(range(len(finite)), key=lambda i: (finite[i], i))
+
+    @property
+    def early_stop_iteration(self) -> int:
+        """The iteration of minimum validation loss (Frankle & Carbin's early-stopping point)."""
+        return self.iterations[self.early_stop_index]
+
+    def at_early_stop(self, metric: str = "test_acc") -> float:
+        """``metric`` at the early-stopping iteration (the paper's reported accuracy)."""
+        return getattr(self, self._check_metric(metric))[self.early_stop_index]
+
+    def final(self, metric: str = "test_acc") -> float:
+        """``metric`` at the last iteration."""
+        return getattr(self, self._check_metric(metric))[-1]
+
+    @staticmethod
+    def _check_metric(metric: str) -> str:
+        if metric not in METRICS:
+            raise ValueError(f"metric={metric!r}: choose one of {list(METRICS)}")
+        return metric
+
+    def curves(self) -> dict[str, list[float]]:
+        return {"iteration": list(self.iterations), **{m: list(getattr(self, m)) for m in METRICS}}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Run":
+        return cls(**d)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2_000) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` on ``(x, y)``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(y), batch_size):
+            logits = model(x[i:i + batch_size])
+            total_loss += float(F.cross_entropy(logits, y[i:i + batch_size], reduction="sum"))
+            correct += int((logits.argmax(1) == y[i:i + batch_size]).sum())
+    model.train(was_training)
+    n = max(len(y), 1)
+    return total_loss / n, correct / n
+
+
+def data_for(settings: TrainSettings, device: str | torch.device = "cpu") -> Dataset:
+    """The dataset ``settings`` names, with its validation and training sizes."""
+    return load_dataset(settings.dataset, validation_size=settings.validation_size,
+                        train_size=settings.train_size, device=device)
+
+
+def model_for(settings: TrainSettings, data: Dataset) -> nn.Module:
+    """A fresh model whose initial weights depend only on ``settings.seed``."""
+    model = build_model(settings.model, data.input_shape, data.num_classes, seed=settings.seed,
+                        **settings.model_kwargs)
+    return model.to(data.x_train.device)
+
+
+def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    """Adam or SGD (with momentum) as the settings say; the learning rate is set per step."""
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=settings.lr,
+                                weight_decay=settings.weight_decay, foreach=True)
+    return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                           weight_decay=settings.weight_decay, foreach=True)
+
+
+def lr_at(settings: TrainSettings, iteration: int) -> float:
+    """Learning rate of the step from ``iteration`` to ``iteration + 1``: linear warm-up,
+    then a drop by ``lr_gamma`` at each milestone."""
+    lr = settings.lr * settings.lr_gamma ** sum(iteration >= m for m in settings.lr_milestones)
+    if settings.warmup_iterations:
+        lr *= min(1.0, (iteration + 1) / settings.warmup_iterations)
+    return lr
+
+
+def epoch_order(n: int, order_seed: int, epoch: int, device: torch.device) -> torch.Tensor:
+    """The shuffled example order of one epoch: a function of (seed, epoch) only."""
+    g = torch.Generator().manual_seed(order_seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).to(device)
+
+
+def augmentation_generator(order_seed: int, iteration: int) -> torch.Generator:
+    """The random source of one batch's augmentation: a function of (seed, iteration) only."""
+    return torch.Generator().manual_seed(order_seed * 1_000_003 + 500_009 * (iteration + 1))
+
+
+def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask | None = None, *,
+          save_weights_at: Iterable[int] = (), start_iteration: int = 0,
+          checkpoint: str | Path | None = None, progress: bool | None = None) -> Run:
+    """Train ``model`` (in place) from its current weights for ``settings.iterations`` steps.
+
+    ``mask``: pruned weights are zeroed now and stay exactly zero. ``save_weights_at``:
+    iterations whose weights to keep in the Run (0 = the weights passed in).
+    ``start_iteration``: continue a schedule from there (rewinding to iteration k trains
+    from k to the end, with the learning-rate schedule and data order of iteration k).
+    ``checkpoint``: a file written at every evaluation; if it exists when the run starts
+    (same settings and mask), training resumes from it, and it is removed at the end.
+    """
+    device = next(model.parameters()).device
+    data = data.to(device)
+    if not 0 <= start_iteration < settings.iterations:
+        raise ValueError(f"start_iteration={start_iteration}: must be in [0, iterations={settings.iterations})")
+    save_at = sorted({int(k) for k in save_weights_at})
+    bad = [k for k in save_at if not start_iteration <= k <= settings.iterations]
+    if bad:
+        raise ValueError(f"save_weights_at={bad}: iterations must lie in "
+                         f"[{start_iteration}, {settings.iterations}]")
+
+    masked: list[tuple[torch.Tensor, torch.Tensor]] = []
+    if mask is not None:
+        mask.check_fits(model)
+        params = dict(model.named_parameters())
+        masked = [(params[n], m.to(device=device, dtype=params[n].dtype)) for n, m in mask.items()]
+        with torch.no_grad():
+            for p, m in masked:
+                p.mul_(m)
+
+    opt = make_optimizer(model, settings)
+    run = Run(settings=settings.to_dict(), start_iteration=start_iteration,
+              mask=mask.state_dict() if mask is not None else None)
+    x_train, y_train = data.x_train, data.y_train
+    n_train, bs = len(y_train), settings.batch_size
+    if n_train < bs:
+        raise ValueError(f"batch_size={bs} is larger than the training set ({n_train} examples)")
+    steps_per_epoch = n_train // bs  # the incomplete last batch of an epoch is dropped
+    x_sub, y_sub = x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE]
+
+    iteration = start_iteration
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is not None and ckpt_path.exists():
+        iteration = _resume(ckpt_path, model, opt, run)
+
+    def record(it: int) -> None:
+        run.iterations.append(it)
+        for prefix, (x, y) in (("train", (x_sub, y_sub)), ("val", (data.x_val, data.y_val)),
+                               ("test", (data.x_test, data.y_test))):
+            loss, acc = evaluate(model, x, y) if len(y) else (math.nan, math.nan)
+            getattr(run, f"{prefix}_loss").append(loss)
+            getattr(run, f"{prefix}_acc").append(acc)
+
+    started = time.perf_counter() - run.seconds
+    if iteration == start_iteration and not run.iterations:
+        record(iteration)
+        if iteration in save_at:
+            run.weights_at[iteration] = cpu_state(model)
+
+    model.train()
+    bar = progress_bar(settings.iterations - start_iteration, desc=f"train {settings.model}",
+                       show=progress, initial=iteration - start_iteration)
+    epoch, offset = divmod(iteration, steps_per_epoch)
+    order = epoch_order(n_train, settings.order_seed, epoch, device)
+    last_bar = iteration
+    while iteration < settings.iterations:
+        if offset == steps_per_epoch:
+            epoch, offset = epoch + 1, 0
+            order = epoch_order(n_train, settings.order_seed, epoch, device)
+        idx = order[offset * bs:(offset + 1) * bs]
+        xb, yb = x_train.index_select(0, idx), y_train.index_select(0, idx)
+        if settings.augment:
+            xb = augment_batch(xb, augmentation_generator(settings.order_seed, iteration))
+        lr = lr_at(settings, iteration)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(xb), yb).backward()
+        if masked:
+            for p, m in masked:
+                if p.grad is not None:
+                    p.grad.mul_(m)
+        opt.step()
+        if masked:
+            with torch.no_grad():
+                for p, m in masked:
+                    p.mul_(m)
+        iteration += 1
+        offset += 1
+        if iteration in save_at:
+            run.weights_at[iteration] = cpu_state(model)
+        if iteration % settings.eval_every == 0 or iteration == settings.iterations:
+            record(iteration)
+            model.train()
+            bar.update(iteration - last_bar)
+            last_bar = iteration
+            if ckpt_path is not None and iteration < settings.iterations:
+                run.seconds = time.perf_counter() - started
+                atomic_save({"digest": settings.digest(), "iteration": iteration,
+                             "model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "run": run.to_dict()}, ckpt_path)
+    bar.close()
+    model.eval()
+    run.final_state = cpu_state(model)
+    run.seconds = time.perf_counter() - started
+    if ckpt_path is not None and ckpt_path.exists():
+        ckpt_path.unlink()
+    return run
+
+
+def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, run: Run) -> int:
+    """Load a checkpoint written by ``train`` into the fresh objects; return its iteration."""
+    state = load(path)
+    settings = TrainSettings(**run.settings)
+    if not isinstance(state, dict) or state.get("digest") != settings.digest():
+        raise StoreError(f"checkpoint {path} belongs to other settings; delete it or pass "
+                         "another checkpoint path")
+    saved = Run.from_dict(state["run"])
+    if (saved.mask is None) != (run.mask is None) or (
+            run.mask is not None and Mask(saved.mask) != Mask(run.mask)):
+        raise StoreError(f"checkpoint {path} was trained with another mask; delete it to restart")
+    if saved.start_iteration != run.start_iteration:
+        raise StoreError(f"checkpoint {path} started at iteration {saved.start_iteration}, "
+                         f"not {run.start_iteration}; delete it to restart")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    run.__dict__.update(saved.__dict__)
+    return int(state["iteration"])
+
+
+def train_from_settings(settings: TrainSettings, data: Dataset | None = None, *,
+                        save_weights_at: Iterable[int] = (), progress: bool | None = None,
+                        checkpoint: str | Path | None = None) -> tuple[nn.Module, Run]:
+    """Build the model ``settings`` describe, train it densely, return (model, run)."""
+    data = data if data is not None else data_for(settings)
+    model = model_for(settings, data)
+    run = train(model, data, settings, save_weights_at=save_weights_at, progress=progress,
+                checkpoint=checkpoint)
+    return model, run
