@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from lthlib.models import prunable_parameters
+from lthlib.store import atomic_save, load
 
 
 class MaskError(ValueError):
@@ -100,8 +101,8 @@ class Mask(Mapping[str, torch.Tensor]):
         return {n: t.cpu() for n, t in self._tensors.items()}
 
     def save(self, path: str | Path) -> None:
-        torch.save(self.state_dict(), path)
+        atomic_save(self.state_dict(), path)
 
     @classmethod
     def load(cls, path: str | Path) -> "Mask":
-        return cls(torch.load(path))
+        return cls(load(path))

@@ -26,7 +26,7 @@ from lthlib.data import Dataset, augment_batch, load_dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model
 from lthlib.progress import progress_bar
-from lthlib.store import StoreError, atomic_save, load
+from lthlib.store import Store, StoreError, atomic_save, load
 
 TRAIN_EVAL_SIZE = 5_000  # train loss/accuracy are measured on this fixed subset
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
@@ -298,3 +298,22 @@ def train_from_settings(settings: TrainSettings, data: Dataset | None = None, *,
     run = train(model, data, settings, save_weights_at=save_weights_at, progress=progress,
                 checkpoint=checkpoint)
     return model, run
+
+
+def dense_runs(settings: TrainSettings, seeds: Iterable[int], data: Dataset | None = None, *,
+               store: Store | None = None, save_weights_at: Iterable[int] = (0,),
+               progress: bool | None = None) -> list[Run]:
+    """Dense training of ``settings`` once per seed, reusing runs already in ``store``."""
+    store = store if store is not None else Store(None)
+    save_at = sorted({int(k) for k in save_weights_at})
+    runs = []
+    for seed in seeds:
+        seeded = settings.replace(seed=int(seed))
+
+        def compute() -> Run:
+            nonlocal data
+            data = data if data is not None else data_for(settings)
+            return train_from_settings(seeded, data, save_weights_at=save_at, progress=progress)[1]
+
+        runs.append(store.get_or_compute("dense", seeded, compute, extra={"save_weights_at": save_at}))
+    return runs

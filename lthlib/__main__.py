@@ -1,0 +1,127 @@
+"""Command line: ``python -m lthlib run`` executes the notebooks in order with papermill.
+
+Executed notebooks go to ``<out>/notebooks``, figures to ``<out>/figures/<notebook>``,
+results to the experiment store (``results/``, reused by later runs). The exit status is
+non-zero when a notebook fails, and the failing notebook and cell are named.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lthlib.config import SCALES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Outcome:
+    notebook: str
+    status: str
+    seconds: float
+    figures: str
+    detail: str = ""
+
+
+def find_notebooks(folder: Path, only: list[str] | None) -> list[Path]:
+    """Notebooks ``NN_*.ipynb`` in order; ``only`` keeps those whose name starts with one
+    of the given prefixes (``01``, ``02_iter``...)."""
+    if not folder.is_dir():
+        raise SystemExit(f"error: notebook folder {folder} does not exist (use --notebooks DIR)")
+    notebooks = sorted(p for p in folder.glob("*.ipynb") if p.stem[:2].isdigit())
+    if only:
+        unmatched = [o for o in only if not any(p.stem.startswith(o) for p in notebooks)]
+        if unmatched:
+            raise SystemExit(f"error: --only {' '.join(unmatched)} matches no notebook; "
+                             f"notebooks: {', '.join(p.stem for p in notebooks)}")
+        notebooks = [p for p in notebooks if any(p.stem.startswith(o) for o in only)]
+    if not notebooks:
+        raise SystemExit(f"error: no notebooks NN_*.ipynb in {folder}")
+    return notebooks
+
+
+def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bool) -> Outcome:
+    """Run one notebook with papermill; return what happened, never raise for a failing cell."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    figures = out / "figures" / notebook.stem
+    executed = out / "notebooks" / notebook.name
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        pm.execute_notebook(str(notebook), str(executed), cwd=str(notebook.parent),
+                            parameters={"SCALE": scale, "RESULTS_DIR": str(results),
+                                        "FIGURES_DIR": str(figures)},
+                            progress_bar=show_cells, log_output=False)
+    except PapermillExecutionError as err:
+        detail = (f"cell {err.cell_index} (execution count {err.exec_count}) raised "
+                  f"{err.ename}: {err.evalue}; see {executed}")
+        return Outcome(notebook.stem, "FAILED", time.perf_counter() - started, "-", detail)
+    except Exception as err:  # kernel died, notebook unreadable, ...
+        detail = f"{type(err).__name__}: {err}"
+        return Outcome(notebook.stem, "FAILED", time.perf_counter() - started, "-", detail)
+    n_figs = len(list(figures.glob("*.png"))) if figures.exists() else 0
+    return Outcome(notebook.stem, "ok", time.perf_counter() - started,
+                   f"{figures} ({n_figs} png)")
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    rows = [("notebook", "status", "seconds", "figures")] + [
+        (o.notebook, o.status, f"{o.seconds:.1f}", o.figures) for o in outcomes]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for j, row in enumerate(rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def run(args: argparse.Namespace) -> int:
+    notebooks = find_notebooks(Path(args.notebooks), args.only)
+    out, results = Path(args.out).resolve(), Path(args.results).resolve()
+    # Executed notebooks should not fill with progress-bar widgets; the kernel inherits this.
+    os.environ.setdefault("LTHLIB_PROGRESS", "0")
+    show_cells = sys.stdout.isatty()
+    print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
+    outcomes = []
+    for i, nb in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
+        outcome = execute(nb, out, results, args.scale, show_cells)
+        print(f"[{i}/{len(notebooks)}] {nb.stem}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
+        if outcome.detail:
+            print(f"    {outcome.detail}", flush=True)
+        outcomes.append(outcome)
+    print()
+    print_table(outcomes)
+    failed = [o for o in outcomes if o.status != "ok"]
+    for o in failed:
+        print(f"\nFAILED: {o.notebook}: {o.detail}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lthlib",
+                                     description="Lottery-ticket notebooks and their helper library.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="execute the notebooks in order with papermill")
+    p_run.add_argument("--scale", choices=SCALES, default="quick",
+                       help="smoke: seconds (CI); quick: minutes on a laptop CPU (default); "
+                            "paper: the published settings (GPU advised)")
+    p_run.add_argument("--only", nargs="+", metavar="NN",
+                       help="run only notebooks whose name starts with these (e.g. 01 02)")
+    p_run.add_argument("--out", default=str(REPO_ROOT / "build"),
+                       help="folder for executed notebooks and figures (default: build/)")
+    p_run.add_argument("--results", default=str(REPO_ROOT / "results"),
+                       help="experiment store, reused by later runs (default: results/)")
+    p_run.add_argument("--notebooks", default=str(REPO_ROOT / "notebooks"),
+                       help="folder of the notebooks (default: the repository's notebooks/)")
+    args = parser.parse_args(argv)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The standard figures. Each function returns a matplotlib Figure; notebooks show it and,
+when a figures folder is set, save it with ``save_figure``."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from lthlib.data import Dataset
+from lthlib.models import prunable_parameters
+from lthlib.training import Run
+
+METRIC_LABELS = {"train_loss": "train loss", "val_loss": "validation loss", "test_loss": "test loss",
+                 "train_acc": "train accuracy", "val_acc": "validation accuracy",
+                 "test_acc": "test accuracy"}
+
+
+def save_figure(fig: Figure, figures_dir: str | Path | None, name: str) -> Path | None:
+    """Save ``fig`` as ``<figures_dir>/<name>.png`` when a folder is given; return the path."""
+    if figures_dir is None:
+        return None
+    path = Path(figures_dir) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def band(ax: plt.Axes, x: Sequence[float], ys: np.ndarray, label: str | None = None,
+         color: str | None = None) -> None:
+    """Mean line with a shaded min-max band over seeds (rows of ``ys``)."""
+    ys = np.asarray(ys, dtype=float)
+    mean = ys.mean(axis=0)
+    (line,) = ax.plot(x, mean, label=label, color=color)
+    if len(ys) > 1:
+        ax.fill_between(x, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
+
+
+def training_curves(runs: Sequence[Run], title: str = "") -> Figure:
+    """Loss and accuracy against iteration, mean over seeds with a min-max band; the
+    early-stopping iteration of each seed is marked on the validation-loss curve."""
+    if not runs:
+        raise ValueError("training_curves needs at least one Run")
+    x = runs[0].iterations
+    if any(r.iterations != x for r in runs):
+        raise ValueError("runs were evaluated at different iterations; plot them separately")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for metric in ("train_loss", "val_loss", "test_loss"):
+        band(ax_loss, x, [getattr(r, metric) for r in runs], METRIC_LABELS[metric])
+    for metric in ("train_acc", "val_acc", "test_acc"):
+        band(ax_acc, x, [getattr(r, metric) for r in runs], METRIC_LABELS[metric])
+    for i, r in enumerate(runs):
+        es = r.early_stop_iteration
+        ax_loss.axvline(es, color="k", ls=":", lw=1, label="early stop (min val loss)" if i == 0 else None)
+        ax_acc.axvline(es, color="k", ls=":", lw=1)
+    ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy")
+    ax_loss.legend(fontsize=8)
+    ax_acc.legend(fontsize=8)
+    seeds = f" ({len(runs)} seeds: mean, min-max band)" if len(runs) > 1 else ""
+    fig.suptitle((title or "training curves") + seeds)
+    fig.tight_layout()
+    return fig
+
+
+def weight_histograms(initial: Mapping[str, torch.Tensor], trained: Mapping[str, torch.Tensor],
+                      names: Sequence[str], bins: int = 80) -> Figure:
+    """Per layer: the distribution of weight values at initialisation and after training.
+
+    Magnitude pruning removes the weights nearest zero, i.e. the middle of these histograms.
+    """
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        w0, w1 = initial[name].flatten().float(), trained[name].flatten().float()
+        lim = float(max(w0.abs().max(), w1.abs().max()))
+        edges = np.linspace(-lim, lim, bins + 1)
+        ax.hist(w0.numpy(), bins=edges, alpha=0.6, label="initial", density=True)
+        ax.hist(w1.numpy(), bins=edges, alpha=0.6, label="trained", density=True)
+        ax.set(title=f"{name}\n{w0.numel():,} weights", xlabel="weight value")
+    axes[0][0].set_ylabel("density")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def magnitude_scatter(initial: Mapping[str, torch.Tensor], trained: Mapping[str, torch.Tensor],
+                      names: Sequence[str], max_points: int = 4_000, seed: int = 0) -> Figure:
+    """Per layer: |initial weight| against |trained weight|, with the 20% magnitude
+    threshold of the trained weights drawn (the weights below it are the first pruned)."""
+    gen = np.random.default_rng(seed)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.3), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        a0 = initial[name].flatten().abs().numpy()
+        a1 = trained[name].flatten().abs().numpy()
+        pick = gen.choice(len(a0), size=min(max_points, len(a0)), replace=False)
+        ax.scatter(a0[pick], a1[pick], s=2, alpha=0.4)
+        ax.axhline(np.quantile(a1, 0.2), color="r", lw=1, label="20% smallest |trained| below")
+        ax.set(title=name, xlabel="|initial weight|")
+    axes[0][0].set_ylabel("|trained weight|")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def parameters_per_layer(model: nn.Module) -> Figure:
+    """Bar chart of prunable weights per layer (log axis), each bar labelled with its count."""
+    params = prunable_parameters(model)
+    names, counts = list(params), [p.numel() for p in params.values()]
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names) + 2), 3.2))
+    bars = ax.bar(range(len(names)), counts)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.bar_label(bars, labels=[f"{c:,}" for c in counts], fontsize=8)
+    ax.set(ylabel="weights (log scale)", title=f"prunable weights per layer (total {sum(counts):,})")
+    ax.margins(y=0.25)
+    fig.tight_layout()
+    return fig
+
+
+def examples(data: Dataset, per_class: int = 1, max_classes: int = 10) -> Figure:
+    """A few training inputs per class: line plots for 1-D signals, images otherwise."""
+    classes = list(range(min(data.num_classes, max_classes)))
+    fig, axes = plt.subplots(per_class, len(classes), figsize=(1.4 * len(classes), 1.5 * per_class),
+                             squeeze=False)
+    for col, c in enumerate(classes):
+        idx = (data.y_train == c).nonzero().flatten()[:per_class].cpu()
+        for row, i in enumerate(idx):
+            ax = axes[row][col]
+            x = data.x_train[i].cpu()
+            if x.dim() == 1:
+                ax.plot(x.numpy(), np.arange(len(x)), lw=1.5)  # MNIST-1D is drawn upright
+                ax.invert_yaxis()
+            else:
+                img = x * data.std.reshape(-1, 1, 1) + data.mean.reshape(-1, 1, 1)
+                img = img.clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy()
+                ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(str(c), fontsize=9)
+    fig.suptitle(f"{data.name}: one training example per class", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,34 @@
+"""ipywidgets explorers over stored results. A slider only reads what was stored; it never
+trains. Each explorer draws with a function from ``lthlib.plots``."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+from lthlib import plots
+from lthlib.training import Run
+
+
+def weight_explorer(run: Run, names: Sequence[str]) -> widgets.Widget:
+    """A slider over the iterations whose weights ``run`` stored: the weight histograms at
+    that iteration against those at initialisation."""
+    stored = sorted(run.weights_at)
+    if 0 not in stored or len(stored) < 2:
+        raise ValueError("weight_explorer needs a run that stored iteration 0 and at least one "
+                         "later iteration (train(..., save_weights_at=[0, ...]))")
+    slider = widgets.SelectionSlider(options=stored[1:], value=stored[-1], description="iteration",
+                                     continuous_update=False,
+                                     layout=widgets.Layout(width="60%"))
+
+    def show(iteration: int) -> None:
+        fig = plots.weight_histograms(run.weights_at[0], run.weights_at[iteration], names)
+        fig.suptitle(f"weights at iteration {iteration} vs initialisation", y=1.02)
+        plt.show()
+
+    out = widgets.interactive_output(show, {"iteration": slider})
+    box = widgets.VBox([slider, out])
+    display(box)
+    return box

@@ -1,0 +1,163 @@
+import pytest
+import torch
+
+import lthlib.training as training
+from lthlib.config import TrainSettings
+from lthlib.masks import Mask, MaskError
+from lthlib.store import StoreError
+from lthlib.training import Run, lr_at, model_for, train
+
+
+def random_mask(model, density=0.3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return Mask({n: torch.rand(p.shape, generator=g) < density
+                 for n, p in Mask.ones_like(model).items()})
+
+
+def states_equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("changes", [
+    dict(optimizer="adam"),
+    dict(optimizer="adam", weight_decay=1e-2),
+    dict(optimizer="sgd", lr=0.05, momentum=0.9),
+    dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-3),
+])
+def test_masked_weights_stay_exactly_zero_and_optimizer_state_never_revives_them(
+        mnist1d_small, tiny_settings, monkeypatch, changes):
+    settings = tiny_settings.replace(**changes)
+    model = model_for(settings, mnist1d_small)
+    mask = random_mask(model)
+    optimizers = []
+    real = training.make_optimizer
+    monkeypatch.setattr(training, "make_optimizer",
+                        lambda m, s: optimizers.append(real(m, s)) or optimizers[-1])
+    run = train(model, mnist1d_small, settings, mask=mask,
+                save_weights_at=range(settings.iterations + 1))
+    assert sorted(run.weights_at) == list(range(settings.iterations + 1))
+    for it, state in run.weights_at.items():  # after every single step
+        for name, keep in mask.items():
+            assert torch.all(state[name][~keep] == 0), (it, name)
+    params = dict(model.named_parameters())
+    for name, keep in mask.items():
+        survivors = run.final_state[name][keep]
+        assert torch.count_nonzero(survivors) == survivors.numel()  # the rest did train
+        for buf in optimizers[0].state[params[name]].values():
+            if torch.is_tensor(buf) and buf.shape == keep.shape:
+                assert torch.all(buf[~keep] == 0), (name, "optimizer state at pruned weights")
+
+
+def test_same_settings_same_numbers(mnist1d_small, tiny_settings):
+    runs = [train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings)
+            for _ in range(2)]
+    assert runs[0].curves() == runs[1].curves()
+    assert states_equal(runs[0].final_state, runs[1].final_state)
+
+
+def test_data_order_seed_changes_only_the_order(mnist1d_small, tiny_settings):
+    a = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, save_weights_at=[0])
+    other = tiny_settings.replace(data_order_seed=99)
+    b = train(model_for(other, mnist1d_small), mnist1d_small, other, save_weights_at=[0])
+    assert states_equal(a.weights_at[0], b.weights_at[0])
+    assert not states_equal(a.final_state, b.final_state)
+
+
+def test_curves_and_early_stopping(mnist1d_small, tiny_settings):
+    run = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings)
+    assert run.iterations == [0, 10, 20, 30, 40]
+    assert all(len(getattr(run, m)) == 5 for m in training.METRICS)
+    best = min(range(5), key=lambda i: run.val_loss[i])
+    assert run.early_stop_iteration == run.iterations[best]
+    assert run.at_early_stop("test_acc") == run.test_acc[best]
+    assert run.final("val_loss") == run.val_loss[-1]
+    with pytest.raises(ValueError, match="metric"):
+        run.at_early_stop("accuracy")
+
+
+def test_early_stop_ties_take_the_earliest():
+    run = Run(settings={}, iterations=[0, 5, 10], val_loss=[2.0, 1.0, 1.0], test_acc=[0.1, 0.5, 0.9])
+    assert run.early_stop_iteration == 5 and run.at_early_stop() == 0.5
+
+
+def test_learning_rate_schedule():
+    s = TrainSettings(optimizer="sgd", lr=0.1, iterations=100, warmup_iterations=10,
+                      lr_milestones=(50, 80), lr_gamma=0.1)
+    assert lr_at(s, 0) == pytest.approx(0.01)
+    assert lr_at(s, 9) == pytest.approx(0.1)
+    assert lr_at(s, 49) == pytest.approx(0.1)
+    assert lr_at(s, 50) == pytest.approx(0.01)
+    assert lr_at(s, 80) == pytest.approx(0.001)
+
+
+def test_starting_at_k_continues_the_run_exactly(mnist1d_small, tiny_settings):
+    """Plain SGD has no optimiser state, so training 0->k then k->T from the stored
+    iteration-k weights must give exactly the weights of one run 0->T: the learning-rate
+    schedule and the data order are functions of the iteration."""
+    s = tiny_settings.replace(optimizer="sgd", lr=0.1, lr_milestones=(25,), eval_every=5)
+    full = train(model_for(s, mnist1d_small), mnist1d_small, s, save_weights_at=[17])
+    model = model_for(s, mnist1d_small)
+    model.load_state_dict(full.weights_at[17])
+    rest = train(model, mnist1d_small, s, start_iteration=17)
+    assert states_equal(rest.final_state, full.final_state)
+    assert rest.iterations[0] == 17
+
+
+def test_interrupted_run_resumes_from_checkpoint_to_the_same_result(
+        mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    s = tiny_settings.replace(iterations=60)
+    mask = random_mask(model_for(s, mnist1d_small), density=0.5)
+    reference = train(model_for(s, mnist1d_small), mnist1d_small, s, mask=mask, save_weights_at=[0, 45])
+
+    ckpt = tmp_path / "run.ckpt"
+    calls = {"n": 0}
+    real_evaluate = training.evaluate
+
+    def dying_evaluate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 3 * 4:  # dies while evaluating iteration 40 (train/val/test per point)
+            raise KeyboardInterrupt("simulated kill")
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate", dying_evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        train(model_for(s, mnist1d_small), mnist1d_small, s, mask=mask, save_weights_at=[0, 45],
+              checkpoint=ckpt)
+    assert ckpt.exists()
+    monkeypatch.setattr(training, "evaluate", real_evaluate)
+    resumed = train(model_for(s, mnist1d_small), mnist1d_small, s, mask=mask, save_weights_at=[0, 45],
+                    checkpoint=ckpt)
+    assert not ckpt.exists()
+    assert resumed.curves() == reference.curves()
+    assert states_equal(resumed.final_state, reference.final_state)
+    assert states_equal(resumed.weights_at[45], reference.weights_at[45])
+
+
+def test_checkpoint_of_other_settings_is_refused(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    ckpt = tmp_path / "run.ckpt"
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
+                        if ckpt.exists() else (1.0, 0.1))
+    with pytest.raises(KeyboardInterrupt):
+        train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, checkpoint=ckpt)
+    monkeypatch.undo()
+    other = tiny_settings.replace(lr=0.01)
+    with pytest.raises(StoreError, match="other settings"):
+        train(model_for(other, mnist1d_small), mnist1d_small, other, checkpoint=ckpt)
+
+
+def test_bad_inputs(mnist1d_small, tiny_settings):
+    model = model_for(tiny_settings, mnist1d_small)
+    with pytest.raises(MaskError):
+        train(model, mnist1d_small, tiny_settings, mask=Mask({"nope.weight": torch.ones(2, dtype=torch.bool)}))
+    with pytest.raises(ValueError, match="batch_size"):
+        train(model, mnist1d_small, tiny_settings.replace(batch_size=10_000))
+    with pytest.raises(ValueError, match="save_weights_at"):
+        train(model, mnist1d_small, tiny_settings, save_weights_at=[1_000])
+    with pytest.raises(ValueError, match="start_iteration"):
+        train(model, mnist1d_small, tiny_settings, start_iteration=40)
+
+
+def test_training_learns(mnist1d_small, tiny_settings):
+    s = tiny_settings.replace(iterations=200, eval_every=100, model_kwargs={})
+    run = train(model_for(s, mnist1d_small), mnist1d_small, s)
+    assert run.val_acc[-1] > 0.3 > run.val_acc[0]  # chance is 0.1
