@@ -59,8 +59,8 @@ def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bo
                                         "FIGURES_DIR": str(figures)},
                             progress_bar=show_cells, log_output=False)
     except PapermillExecutionError as err:
-        detail = (f"cell {err.cell_index} (execution count {err.exec_count}) raised "
-                  f"{err.ename}: {err.evalue}; see {executed}")
+        detail = (f"the cell In [{err.exec_count}] {_first_line(executed, err.exec_count)!r} "
+                  f"raised {err.ename}: {err.evalue} (executed notebook: {executed})")
         return Outcome(notebook.stem, "FAILED", time.perf_counter() - started, "-", detail)
     except Exception as err:  # kernel died, notebook unreadable, ...
         detail = f"{type(err).__name__}: {err}"
@@ -68,6 +68,20 @@ def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bo
     n_figs = len(list(figures.glob("*.png"))) if figures.exists() else 0
     return Outcome(notebook.stem, "ok", time.perf_counter() - started,
                    f"{figures} ({n_figs} png)")
+
+
+def _first_line(executed: Path, exec_count: int) -> str:
+    """The first line of the code cell with this execution count, so a failure is named by
+    its code (papermill adds cells, so indices do not match the source notebook)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+        source = next(c.source for c in cells
+                      if c.cell_type == "code" and c.get("execution_count") == exec_count)
+    except Exception:
+        return "?"
+    return source.strip().splitlines()[0][:80] if source.strip() else ""
 
 
 def print_table(outcomes: list[Outcome]) -> None:
