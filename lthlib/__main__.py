@@ -16,6 +16,9 @@ from pathlib import Path
 from lthlib.config import SCALES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A cell that runs longer than this is stopped and reported (a stuck kernel must not hang
+# the run). Paper-scale cells may legitimately train for hours: no limit there.
+DEFAULT_CELL_TIMEOUT = {"smoke": 600, "quick": 1_800, "paper": None}
 
 
 @dataclass
@@ -44,7 +47,8 @@ def find_notebooks(folder: Path, only: list[str] | None) -> list[Path]:
     return notebooks
 
 
-def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bool) -> Outcome:
+def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bool,
+            cell_timeout: float | None = None) -> Outcome:
     """Run one notebook with papermill; return what happened, never raise for a failing cell."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -57,7 +61,8 @@ def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bo
         pm.execute_notebook(str(notebook), str(executed), cwd=str(notebook.parent),
                             parameters={"SCALE": scale, "RESULTS_DIR": str(results),
                                         "FIGURES_DIR": str(figures)},
-                            progress_bar=show_cells, log_output=False)
+                            progress_bar=show_cells, log_output=False,
+                            execution_timeout=cell_timeout)
     except PapermillExecutionError as err:
         detail = (f"the cell In [{err.exec_count}] {_first_line(executed, err.exec_count)!r} "
                   f"raised {err.ename}: {err.evalue} (executed notebook: {executed})")
@@ -100,11 +105,14 @@ def run(args: argparse.Namespace) -> int:
     # Executed notebooks should not fill with progress-bar widgets; the kernel inherits this.
     os.environ.setdefault("LTHLIB_PROGRESS", "0")
     show_cells = sys.stdout.isatty()
+    cell_timeout = args.cell_timeout if args.cell_timeout is not None else DEFAULT_CELL_TIMEOUT[args.scale]
+    if cell_timeout is not None and cell_timeout <= 0:
+        cell_timeout = None
     print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
     outcomes = []
     for i, nb in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
-        outcome = execute(nb, out, results, args.scale, show_cells)
+        outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
         print(f"[{i}/{len(notebooks)}] {nb.stem}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
         if outcome.detail:
             print(f"    {outcome.detail}", flush=True)
@@ -131,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="folder for executed notebooks and figures (default: build/)")
     p_run.add_argument("--results", default=str(REPO_ROOT / "results"),
                        help="experiment store, reused by later runs (default: results/)")
+    p_run.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                       help="stop a cell that runs longer (default: 600 smoke, 1800 quick, "
+                            "none for paper; 0 = no limit)")
     p_run.add_argument("--notebooks", default=str(REPO_ROOT / "notebooks"),
                        help="folder of the notebooks (default: the repository's notebooks/)")
     args = parser.parse_args(argv)

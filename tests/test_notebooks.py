@@ -22,6 +22,7 @@ def test_notebook_runs_at_smoke_scale(notebook, tmp_path, monkeypatch):
     figures = tmp_path / "figures"
     out = tmp_path / notebook.name
     pm.execute_notebook(str(notebook), str(out), cwd=str(notebook.parent), progress_bar=False,
+                        execution_timeout=600,  # a stuck kernel fails the test, never hangs CI
                         parameters={"SCALE": "smoke", "RESULTS_DIR": str(tmp_path / "results"),
                                     "FIGURES_DIR": str(figures)})
     executed = nbformat.read(out, as_version=4)
