@@ -43,6 +43,13 @@ PAPER_PRESETS: dict[str, dict[str, Any]] = {
                   eval_every=1_000),
 }
 
+# Variants of Frankle et al. 2020 (LMC, Table 1) that change only the learning rate:
+# "low" lowers it; "warmup" ramps it up linearly over the first 30K iterations.
+PAPER_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "resnet20": {"low": dict(lr=0.01), "warmup": dict(lr=0.03, warmup_iterations=30_000)},
+    "vgg16": {"low": dict(lr=0.01), "warmup": dict(lr=0.1, warmup_iterations=30_000)},
+}
+
 # The model a dataset gets when only the dataset is named.
 DEFAULT_MODEL = {"mnist1d": "mlp_mnist1d", "mnist": "lenet300_100",
                  "fashion-mnist": "lenet300_100", "cifar10": "conv2"}
@@ -156,11 +163,13 @@ class TrainSettings:
 
 
 def for_scale(scale: str = "quick", model: str | None = None, dataset: str | None = None,
-              **overrides: Any) -> TrainSettings:
+              variant: str | None = None, **overrides: Any) -> TrainSettings:
     """Settings for a scale: the model's published preset, shortened for smoke/quick.
 
     ``model`` / ``dataset`` left as None take the scale's defaults (MNIST-1D MLP offline for
-    smoke and quick, LeNet-300-100 on MNIST for paper). ``overrides`` win over everything.
+    smoke and quick, LeNet-300-100 on MNIST for paper). ``variant`` picks a published
+    learning-rate variant (``"low"`` or ``"warmup"`` for ResNet-20 and VGG-16).
+    ``overrides`` win over everything.
     """
     if scale not in SCALES:
         raise SettingsError(f"scale={scale!r}: choose one of {list(SCALES)}")
@@ -173,6 +182,12 @@ def for_scale(scale: str = "quick", model: str | None = None, dataset: str | Non
         raise SettingsError(f"model={model!r}: no preset; choose one of {sorted(PAPER_PRESETS)} "
                             "or build TrainSettings(...) directly")
     values: dict[str, Any] = {"model": model, **PAPER_PRESETS[model]}
+    if variant is not None:
+        known = PAPER_VARIANTS.get(model, {})
+        if variant not in known:
+            raise SettingsError(f"variant={variant!r}: {model} has "
+                                f"{'variants ' + str(sorted(known)) if known else 'no variants'}")
+        values.update(known[variant])
     if dataset is not None:
         values["dataset"] = dataset
     max_iterations, max_eval_every, max_train = SCALE_LIMITS[scale]

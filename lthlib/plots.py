@@ -20,14 +20,15 @@ METRIC_LABELS = {"train_loss": "train loss", "val_loss": "validation loss", "tes
                  "test_acc": "test accuracy"}
 
 
-def save_figure(fig: Figure, figures_dir: str | Path | None, name: str) -> Path | None:
-    """Save ``fig`` as ``<figures_dir>/<name>.png`` when a folder is given; return the path."""
+def save_figure(fig: Figure, figures_dir: str | Path | None, name: str) -> None:
+    """Save ``fig`` as ``<figures_dir>/<name>.png`` when a folder is given.
+
+    Returns None so that a notebook cell ending with this call shows only the figure."""
     if figures_dir is None:
-        return None
+        return
     path = Path(figures_dir) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
 
 
 def band(ax: plt.Axes, x: Sequence[float], ys: np.ndarray, label: str | None = None,
@@ -124,7 +125,7 @@ def parameters_per_layer(model: nn.Module) -> Figure:
 def examples(data: Dataset, per_class: int = 1, max_classes: int = 10) -> Figure:
     """A few training inputs per class: line plots for 1-D signals, images otherwise."""
     classes = list(range(min(data.num_classes, max_classes)))
-    fig, axes = plt.subplots(per_class, len(classes), figsize=(1.4 * len(classes), 1.5 * per_class),
+    fig, axes = plt.subplots(per_class, len(classes), figsize=(1.4 * len(classes), 2.2 * per_class),
                              squeeze=False)
     for col, c in enumerate(classes):
         idx = (data.y_train == c).nonzero().flatten()[:per_class].cpu()

@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -33,7 +34,7 @@
 # **Papers:** Frankle & Carbin 2019, *The Lottery Ticket Hypothesis* (LeNet-300-100 on
 # MNIST, Adam lr 1.2e-3, batch 60). Offline data: Greydanus 2020, *MNIST-1D*.
 #
-# **Time:** `SCALE="quick"` (the default) takes about half a minute on a 2-core laptop CPU;
+# **Time:** `SCALE="quick"` (the default) takes about a minute on a 2-core laptop CPU;
 # `"smoke"` seconds; `"paper"` (LeNet-300-100 on MNIST, 50K iterations, needs MNIST on disk)
 # some minutes per seed on a CPU.
 
@@ -169,7 +170,7 @@ fig = plots.magnitude_scatter(run.weights_at[0], run.final_state, names)
 plots.save_figure(fig, FIGURES_DIR, "magnitude_scatter")
 
 # %% [markdown]
-# **What to see.** Initial and final magnitudes are correlated but far from equal: many
+# **What to see.** Initial and final magnitudes are only loosely related: many
 # small initial weights grew, some large ones shrank. Which of the two to rank by is a real
 # choice; Zhou et al. (2019) compare such criteria in notebook 04.
 #

@@ -63,3 +63,13 @@ def test_every_preset_is_valid():
     for model in PAPER_PRESETS:
         for scale in ("smoke", "quick", "paper"):
             for_scale(scale, model=model)
+
+
+def test_published_variants():
+    warm = for_scale("paper", model="resnet20", variant="warmup")
+    assert (warm.lr, warm.warmup_iterations, warm.momentum) == (0.03, 30_000, 0.9)
+    assert for_scale("paper", model="vgg16", variant="low").lr == 0.01
+    quick = for_scale("quick", model="vgg16", variant="warmup")
+    assert quick.warmup_iterations == int(30_000 * 6_000 / 63_000)
+    with pytest.raises(SettingsError, match="no variants"):
+        for_scale("paper", model="lenet300_100", variant="warmup")
