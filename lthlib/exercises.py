@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import torch
+
 from lthlib.models import MLP, count_parameters
 
 
@@ -32,6 +34,22 @@ class Exercise:
     probe: tuple | None = None
 
 
+def _magnitude_pruning_function(fn: Any) -> bool:
+    from lthlib.masks import Mask
+    from lthlib.pruning import magnitude_prune
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.randn(30, 20, generator=g), torch.rand(30, 20, generator=g) > 0.3, 0.2),
+             (torch.randn(50, generator=g), torch.ones(50, dtype=torch.bool), 0.5),
+             (torch.ones(8), torch.ones(8, dtype=torch.bool), 0.25)]  # ties
+    for w, keep, rate in cases:
+        want = magnitude_prune({"w": w}, Mask({"w": keep}), rate)["w"]
+        got = torch.as_tensor(fn(w.clone(), keep.clone(), rate)).bool()
+        if got.shape != want.shape or not torch.equal(got, want):
+            return False
+    return True
+
+
 EXERCISES: dict[str, Exercise] = {
     "lenet_prunable_weights": Exercise(
         _close(count_parameters(MLP((784,), 10, (300, 100)), prunable_only=True)),
@@ -46,6 +64,14 @@ EXERCISES: dict[str, Exercise] = {
         _early_stopping_function,
         "Return the iteration whose validation loss is smallest; on ties, the earliest.",
         probe=([0], [1.0])),
+    "hidden_fraction_after_7_rounds_at_40": Exercise(
+        _close(0.6 ** 7), "Each round keeps 60% of the surviving weights."),
+    "layerwise_magnitude_pruning": Exercise(
+        _magnitude_pruning_function,
+        "Among the entries where mask is True, switch off the round(rate * count) with the "
+        "smallest |w| (torch.sort(..., stable=True) keeps ties in index order); leave the "
+        "rest of the mask as it is.",
+        probe=(torch.ones(2), torch.ones(2, dtype=torch.bool), 0.5)),
 }
 
 

@@ -146,3 +146,108 @@ def examples(data: Dataset, per_class: int = 1, max_classes: int = 10) -> Figure
     fig.suptitle(f"{data.name}: one training example per class", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+KIND_LABELS = {"ticket": "winning ticket (IMP)", "reinit": "random reinit (same mask)",
+               "random_mask": "random pruning (same densities)", "one_shot": "one-shot pruning"}
+KIND_COLORS = {"ticket": "C0", "reinit": "C3", "random_mask": "C2", "one_shot": "C1"}
+
+
+def _percent_axis(ax: plt.Axes) -> None:
+    """Percent of weights remaining on a log axis, decreasing to the right (as the paper)."""
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("percent of weights remaining (log scale)")
+
+
+def imp_metric(results: Sequence, metric: str = "test_acc", at: str = "early_stop",
+               kinds: Sequence[str] = ("ticket", "reinit", "random_mask"), ylabel: str | None = None,
+               title: str = "") -> Figure:
+    """``metric`` against the percentage of weights remaining, one band (over seeds) per
+    kind of network; the dense network's mean is the dashed line."""
+    densities = np.mean([r.densities() for r in results], axis=0) * 100
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for kind in kinds:
+        if kind != "ticket" and kind not in results[0].rounds[0].controls:
+            continue
+        band(ax, densities, [r.metric(kind, metric, at) for r in results], KIND_LABELS.get(kind, kind),
+             KIND_COLORS.get(kind))
+    dense = np.mean([r.metric("ticket", metric, at)[0] for r in results])
+    ax.axhline(dense, color="k", ls="--", lw=1, label="dense network")
+    _percent_axis(ax)
+    ax.set_ylabel(ylabel or f"{METRIC_LABELS.get(metric, metric)} ({at.replace('_', ' ')})")
+    seeds = f"{len(results)} seeds: mean, min-max band"
+    ax.set_title(f"{title} ({seeds})" if title else seeds, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def imp_early_stop(results: Sequence, kinds: Sequence[str] = ("ticket", "reinit", "random_mask")) -> Figure:
+    """The early-stopping iteration (minimum validation loss) against weights remaining."""
+    densities = np.mean([r.densities() for r in results], axis=0) * 100
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for kind in kinds:
+        if kind != "ticket" and kind not in results[0].rounds[0].controls:
+            continue
+        band(ax, densities, [r.early_stop_iterations(kind) for r in results],
+             KIND_LABELS.get(kind, kind), KIND_COLORS.get(kind))
+    ax.axhline(results[0].settings.train.iterations, color="grey", lw=0.8, ls=":",
+               label="end of training")
+    _percent_axis(ax)
+    ax.set_ylabel("early-stopping iteration")
+    ax.set_title(f"how fast each network learns ({len(results)} seeds)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ticket_curves(results: Sequence, rounds: Sequence[int], metric: str = "test_acc") -> Figure:
+    """``metric`` against iteration for the tickets of a few rounds and the dense network
+    (mean over seeds, min-max band)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, r in enumerate(rounds):
+        runs = [res.runs("ticket")[r] for res in results]
+        pct = 100 * float(np.mean([res.densities()[r] for res in results]))
+        label = "dense (100%)" if r == 0 else f"ticket, {pct:.1f}% remaining"
+        band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], label,
+             "k" if r == 0 else plt.cm.viridis(i / max(1, len(rounds) - 1)))
+    ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def first_layer_mask(mask, layer: str, input_shape: tuple[int, ...], units: int = 6) -> Figure:
+    """What the first layer of a ticket still sees.
+
+    Images: per input pixel, the fraction of hidden units still connected to it, and the
+    surviving inputs of a few units. 1-D signals (MNIST-1D): the same fraction per input
+    position, as bars.
+    """
+    keep = mask[layer].float().cpu()
+    keep = keep.reshape(keep.shape[0], -1)
+    per_input = keep.mean(dim=0)
+    if len(input_shape) == 1 or (len(input_shape) == 2 and input_shape[0] == 1):
+        fig, ax = plt.subplots(figsize=(7, 2.8))
+        ax.bar(np.arange(len(per_input)), per_input.numpy() * 100)
+        ax.set(xlabel="input position", ylabel="% of units connected",
+               title=f"{layer}: {100 * float(keep.mean()):.1f}% of weights remain")
+        fig.tight_layout()
+        return fig
+    h, w = input_shape[-2], input_shape[-1]
+    channels = keep.shape[1] // (h * w)
+    fig, axes = plt.subplots(1, units + 1, figsize=(1.8 * (units + 1), 2.2))
+    axes[0].imshow(per_input.reshape(channels, h, w).mean(0).numpy(), cmap="magma", vmin=0)
+    axes[0].set_title("% units per pixel", fontsize=8)
+    alive_units = keep.sum(1).argsort(descending=True)[:units]
+    for ax, u in zip(axes[1:], alive_units):
+        ax.imshow(keep[u].reshape(channels, h, w).mean(0).numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"unit {int(u)}", fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{layer}: {100 * float(keep.mean()):.1f}% of weights remain", fontsize=9)
+    fig.tight_layout()
+    return fig

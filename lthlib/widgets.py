@@ -32,3 +32,29 @@ def weight_explorer(run: Run, names: Sequence[str]) -> widgets.Widget:
     box = widgets.VBox([slider, out])
     display(box)
     return box
+
+
+def imp_explorer(results: Sequence, layer: str, input_shape: tuple[int, ...]) -> widgets.Widget:
+    """A slider over the stored IMP rounds: the first layer's mask at that round and the
+    accuracy of the ticket and its controls there (mean over seeds)."""
+    import numpy as np
+
+    n_rounds = len(results[0].rounds)
+    slider = widgets.IntSlider(value=n_rounds, min=1, max=n_rounds, description="round",
+                               continuous_update=False)
+
+    def show(round_index: int) -> None:
+        res = results[0]
+        rnd = res.rounds[round_index - 1]
+        kinds = ["ticket", *rnd.controls]
+        accs = {k: np.mean([r.metric(k)[round_index] for r in results]) for k in kinds}
+        print(f"round {round_index}: {100 * rnd.density:.2f}% of weights remain; test accuracy at "
+              "early stopping (mean over seeds): "
+              + ", ".join(f"{plots.KIND_LABELS.get(k, k)} {a:.3f}" for k, a in accs.items()))
+        plots.first_layer_mask(rnd.mask, layer, input_shape)
+        plt.show()
+
+    out = widgets.interactive_output(show, {"round_index": slider})
+    box = widgets.VBox([slider, out])
+    display(box)
+    return box

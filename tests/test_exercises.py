@@ -32,3 +32,24 @@ def test_strict_and_unknown():
         check("output_fraction_after_5_rounds", 0.5, strict=True)
     with pytest.raises(KeyError, match="lenet_prunable_weights"):
         check("nope", 1)
+
+
+def test_pruning_exercise_accepts_a_correct_implementation():
+    import torch
+
+    def my_prune(weights, mask, rate):
+        alive = mask.flatten().nonzero().flatten()
+        n = int(rate * len(alive) + 0.5)
+        order = torch.sort(weights.flatten().abs()[alive], stable=True).indices
+        out = mask.flatten().clone()
+        out[alive[order[:n]]] = False
+        return out.reshape(mask.shape)
+
+    def off_by_one(weights, mask, rate):
+        out = my_prune(weights, mask, rate).flatten()
+        out[out.nonzero()[0]] = False
+        return out.reshape(mask.shape)
+
+    assert check("layerwise_magnitude_pruning", lambda w, m, r: None) is None
+    assert check("layerwise_magnitude_pruning", my_prune) is True
+    assert check("layerwise_magnitude_pruning", off_by_one) is False

@@ -1,0 +1,192 @@
+"""Choosing which weights to remove: score the surviving weights, drop the lowest.
+
+Every pruning step here
+- considers only weights that are still alive (a pruned weight is never revived);
+- removes ``round(rate x alive)`` of them per layer (layerwise) or across the chosen
+  layers (global), ``rate`` being the fraction of the *surviving* weights removed;
+- breaks ties deterministically: among equal scores the weight with the lower flat index
+  (in the order the mask lists layers) goes first.
+
+Magnitude pruning (Frankle & Carbin 2019) scores by |w|; the random-mask control scores
+by a seeded uniform draw, at the same per-layer densities as the mask it controls.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from lthlib.masks import Mask, MaskError
+from lthlib.models import prunable_parameters
+
+SCOPES = ("layerwise", "global")
+
+
+class PruningError(ValueError):
+    """Pruning settings that cannot work (rate out of range, unknown layer, empty layer)."""
+
+
+def _count(rate: float, alive: int) -> int:
+    """How many of ``alive`` weights a rate removes: rounded half up, so it is exact for
+    the papers' layer sizes and never depends on float noise at .5."""
+    return int(rate * alive + 0.5 + 1e-9)
+
+
+def _check_rate(name: str, rate: float) -> None:
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0.0 <= rate < 1.0:
+        raise PruningError(f"pruning rate for {name!r} is {rate!r}: it must be a fraction in [0, 1) "
+                           "of the surviving weights to remove (0.2 removes 20%)")
+
+
+def prune_by_score(scores: Mapping[str, torch.Tensor], mask: Mask,
+                   rates: float | Mapping[str, float], *, scope: str = "layerwise",
+                   allow_empty_layers: bool = False) -> Mask:
+    """Remove the lowest-scoring surviving weights; return the new Mask.
+
+    ``rates``: one fraction for every layer, or ``{name: fraction}`` (layers not named are
+    left as they are). ``scope="global"`` ranks all named layers together with the single
+    rate ``rates`` (a float). A layer left with no weights is an error unless
+    ``allow_empty_layers``.
+    """
+    if scope not in SCOPES:
+        raise PruningError(f"scope={scope!r}: choose one of {list(SCOPES)}")
+    if isinstance(rates, Mapping):
+        if scope == "global":
+            raise PruningError("global pruning takes one rate (a float) for all layers; "
+                               "leave layers out with exclude=... instead of a rate per layer")
+        unknown = sorted(set(rates) - set(mask))
+        if unknown:
+            raise PruningError(f"rates name {unknown}, which the mask does not have; "
+                               f"its layers are {list(mask)}")
+        layer_rates = dict(rates)
+    else:
+        layer_rates = {name: rates for name in mask}
+    for name, rate in layer_rates.items():
+        _check_rate(name, rate)
+    for name in layer_rates:
+        if name not in scores:
+            raise PruningError(f"no scores for layer {name!r}")
+        if scores[name].shape != mask[name].shape:
+            raise MaskError(f"scores for {name!r} have shape {tuple(scores[name].shape)}, the mask "
+                            f"{tuple(mask[name].shape)}")
+
+    new = {name: t.clone() for name, t in mask.items()}
+    if scope == "layerwise":
+        for name, rate in layer_rates.items():
+            new[name] = _prune_lowest({name: scores[name]}, {name: mask[name]}, rate)[name]
+    else:
+        rate = next(iter(layer_rates.values()), 0.0)
+        chosen = list(layer_rates)
+        new.update(_prune_lowest({n: scores[n] for n in chosen}, {n: mask[n] for n in chosen}, rate))
+    if not allow_empty_layers:
+        empty = [n for n in layer_rates if not new[n].any() and mask[n].any()]
+        if empty:
+            raise PruningError(f"pruning would remove every weight of {empty}; lower the rate, "
+                               "stop earlier, or pass allow_empty_layers=True")
+    return Mask(new)
+
+
+def _prune_lowest(scores: Mapping[str, torch.Tensor], alive: Mapping[str, torch.Tensor],
+                  rate: float) -> dict[str, torch.Tensor]:
+    """Jointly rank the alive entries of the given layers; switch off the lowest ones."""
+    names = list(alive)
+    flat_alive = torch.cat([alive[n].flatten().cpu() for n in names])
+    flat_scores = torch.cat([scores[n].detach().flatten().cpu().double() for n in names])
+    alive_idx = flat_alive.nonzero().flatten()
+    n_prune = _count(rate, len(alive_idx))
+    keep = flat_alive.clone()
+    if n_prune:
+        # stable sort on scores of alive weights: equal scores keep index order
+        order = torch.sort(flat_scores[alive_idx], stable=True).indices
+        keep[alive_idx[order[:n_prune]]] = False
+    out, start = {}, 0
+    for n in names:
+        size = alive[n].numel()
+        out[n] = keep[start:start + size].reshape(alive[n].shape).to(alive[n].device)
+        start += size
+    return out
+
+
+def magnitude_prune(weights: Mapping[str, torch.Tensor], mask: Mask,
+                    rates: float | Mapping[str, float], *, scope: str = "layerwise",
+                    exclude: tuple[str, ...] = (), allow_empty_layers: bool = False) -> Mask:
+    """Remove the surviving weights of smallest magnitude |w| (per layer, or globally).
+
+    ``weights``: a state dict (e.g. the trained weights of the last round). ``exclude``:
+    layers never pruned (e.g. the output layer under global pruning).
+    """
+    unknown = sorted(set(exclude) - set(mask))
+    if unknown:
+        raise PruningError(f"exclude names {unknown}, which the mask does not have")
+    missing = [n for n in mask if n not in weights]
+    if missing:
+        raise MaskError(f"the weights have no {missing}; are they from another model?")
+    layers = [n for n in mask if n not in exclude]
+    if isinstance(rates, Mapping):
+        rates = {n: r for n, r in rates.items() if n not in exclude}
+    pruned = prune_by_score({n: weights[n].abs() for n in layers}, Mask({n: mask[n] for n in layers}),
+                            rates, scope=scope, allow_empty_layers=allow_empty_layers)
+    return Mask({n: pruned[n] if n in pruned else t for n, t in mask.items()})
+
+
+def random_mask_like(reference: Mask, seed: int) -> Mask:
+    """A random mask with exactly the per-layer kept counts of ``reference`` (the
+    random-pruning control: same layerwise densities, random positions)."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, t in reference.items():
+        keep = torch.zeros(t.numel(), dtype=torch.bool)
+        keep[torch.randperm(t.numel(), generator=g)[: int(t.sum())]] = True
+        out[name] = keep.reshape(t.shape).to(t.device)
+    return Mask(out)
+
+
+def layerwise_rates(model: nn.Module, rate: float = 0.2, output_rate: float | None = 0.1,
+                    conv_rate: float | None = None) -> dict[str, float]:
+    """Per-layer rates as Frankle & Carbin: ``rate`` for hidden layers, ``output_rate`` for
+    the last prunable layer (half the rate: it is small and every prediction needs it),
+    ``conv_rate`` for convolutions (Conv-2/4: 10%, Conv-6: 15%; fully connected: 20%).
+    None means "same as ``rate``"."""
+    params = prunable_parameters(model)
+    modules = dict(model.named_modules())
+    names = list(params)
+    rates = {}
+    for name in names:
+        module = modules[name.rsplit(".", 1)[0]] if "." in name else model
+        if name == names[-1] and output_rate is not None:
+            rates[name] = output_rate
+        elif isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and conv_rate is not None:
+            rates[name] = conv_rate
+        else:
+            rates[name] = rate
+    for name, r in rates.items():
+        _check_rate(name, r)
+    return rates
+
+
+def to_torch_prune(model: nn.Module, mask: Mask) -> nn.Module:
+    """Put ``mask`` on ``model`` the way ``torch.nn.utils.prune`` does (``weight_orig`` +
+    ``weight_mask``), for code that expects that form. Changes parameter names."""
+    from torch.nn.utils import prune
+
+    mask.check_fits(model)
+    modules = dict(model.named_modules())
+    for name, keep in mask.items():
+        module_name, param = name.rsplit(".", 1) if "." in name else ("", name)
+        prune.custom_from_mask(modules[module_name], param, keep.to(getattr(modules[module_name], param).device))
+    return model
+
+
+def from_torch_prune(model: nn.Module) -> Mask:
+    """The Mask of a model pruned with ``torch.nn.utils.prune`` (its ``*_mask`` buffers),
+    named by the original parameter names (``fc1.weight``, not ``fc1.weight_orig``)."""
+    out = {}
+    for module_name, module in model.named_modules():
+        for buf_name, buf in module.named_buffers(recurse=False):
+            if buf_name.endswith("_mask"):
+                param = buf_name[: -len("_mask")]
+                out[f"{module_name}.{param}" if module_name else param] = buf.bool()
+    if not out:
+        raise MaskError("the model has no torch.nn.utils.prune masks (no '*_mask' buffers)")
+    return Mask(out)

@@ -1,0 +1,138 @@
+import pytest
+import torch
+
+import lthlib.imp as imp
+from lthlib.config import SettingsError
+from lthlib.imp import IMPSettings, imp_for_scale, run_imp
+from lthlib.masks import Mask
+from lthlib.store import Store, StoreError
+
+
+@pytest.fixture
+def imp_settings(tiny_settings):
+    return IMPSettings(tiny_settings, rounds=2, rewind_iteration=0, rate=0.5, output_rate=0.25,
+                       controls=("reinit", "random_mask", "one_shot"))
+
+
+def survivors_equal(state, reference, mask):
+    return all(torch.equal(state[n][m], reference[n][m]) for n, m in mask.items())
+
+
+@pytest.mark.parametrize("k", [0, 15])
+def test_tickets_start_from_the_stored_iteration_k_weights(mnist1d_small, imp_settings, k):
+    result = run_imp(imp_settings.replace(rewind_iteration=k), mnist1d_small)
+    rewind = result.dense.weights_at[k]
+    if k == 0:
+        assert all(torch.equal(rewind[n], result.init_state[n]) for n in rewind)
+    for rnd in result.rounds:
+        start = rnd.ticket.weights_at[k]
+        assert survivors_equal(start, rewind, rnd.mask)
+        for name, keep in rnd.mask.items():
+            assert torch.all(start[name][~keep] == 0) and torch.all(rnd.ticket.final_state[name][~keep] == 0)
+        assert rnd.ticket.iterations[0] == k  # trained from k, not from 0
+
+
+def test_layerwise_rates_per_round(mnist1d_small, imp_settings):
+    result = run_imp(imp_settings, mnist1d_small)
+    counts = [{n: int(t.sum()) for n, t in r.mask.items()} for r in result.rounds]
+    assert counts[0] == {"hidden.0.weight": 640, "hidden.1.weight": 256, "output.weight": 120}
+    assert counts[1] == {"hidden.0.weight": 320, "hidden.1.weight": 128, "output.weight": 90}
+    previous = result.rounds[0].mask
+    assert not any(torch.any(result.rounds[1].mask[n] & ~previous[n]) for n in previous)
+
+
+def test_controls_are_what_they_claim(mnist1d_small, imp_settings):
+    result = run_imp(imp_settings, mnist1d_small)
+    init = result.init_state
+    for rnd in result.rounds:
+        ticket_mask = rnd.mask
+        reinit, rand, one_shot = (rnd.controls[k] for k in ("reinit", "random_mask", "one_shot"))
+        # random reinit: the same mask, other initial weights
+        assert Mask(reinit.mask) == ticket_mask
+        assert all(not torch.equal(reinit.weights_at[0][n][m], init[n][m]) for n, m in ticket_mask.items())
+        # random pruning: the same per-layer counts, another mask, the original initial weights
+        rand_mask = Mask(rand.mask)
+        assert {n: int(t.sum()) for n, t in rand_mask.items()} == {n: int(t.sum()) for n, t in ticket_mask.items()}
+        assert rand_mask != ticket_mask
+        assert survivors_equal(rand.weights_at[0], init, rand_mask)
+        # one-shot: the same per-layer counts, pruned from the dense trained weights in one step
+        os_mask = Mask(one_shot.mask)
+        assert {n: int(t.sum()) for n, t in os_mask.items()} == {n: int(t.sum()) for n, t in ticket_mask.items()}
+        dense = result.dense.final_state
+        for n, m in os_mask.items():
+            assert dense[n][m].abs().min() >= dense[n][~m].abs().max()
+
+
+def test_interrupted_imp_resumes_to_the_same_result(mnist1d_small, imp_settings, tmp_path, monkeypatch):
+    settings = imp_settings.replace(controls=("random_mask",))
+    reference = run_imp(settings, mnist1d_small, store=Store(tmp_path / "a"))
+
+    calls = {"n": 0}
+    real_train = imp.train
+
+    def dying_train(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # dense, round-1 ticket, round-1 control, then dies in round 2
+            raise KeyboardInterrupt("kernel killed")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(imp, "train", dying_train)
+    with pytest.raises(KeyboardInterrupt):
+        run_imp(settings, mnist1d_small, store=Store(tmp_path / "b"))
+    calls["n"] = -100  # no more deaths; count what the resumed run trains
+    resumed = run_imp(settings, mnist1d_small, store=Store(tmp_path / "b"))
+    assert calls["n"] == -100 + 2  # only round 2 (ticket + control) was trained again
+    for a, b in zip(reference.rounds, resumed.rounds):
+        assert a.mask == b.mask
+        assert a.ticket.curves() == b.ticket.curves()
+        assert a.controls["random_mask"].curves() == b.controls["random_mask"].curves()
+    # a finished run loads without training at all
+    calls["n"] = 0
+    run_imp(settings, mnist1d_small, store=Store(tmp_path / "b"))
+    assert calls["n"] == 0
+
+
+def test_more_rounds_extend_a_stored_run(mnist1d_small, imp_settings, tmp_path, monkeypatch):
+    settings = imp_settings.replace(controls=())
+    store = Store(tmp_path)
+    run_imp(settings, mnist1d_small, store=store)
+    calls = []
+    real_train = imp.train
+    monkeypatch.setattr(imp, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    longer = run_imp(settings.replace(rounds=3), mnist1d_small, store=store)
+    assert len(longer.rounds) == 3 and len(calls) == 1
+
+
+def test_corrupt_or_foreign_round_files_are_reported(mnist1d_small, imp_settings, tmp_path):
+    settings = imp_settings.replace(controls=())
+    store = Store(tmp_path)
+    run_imp(settings, mnist1d_small, store=store)
+    folder = tmp_path / "imp" / settings.digest()
+    (folder / "round_2.pt").write_bytes(b"garbage")
+    with pytest.raises(StoreError, match="round_2.pt"):
+        run_imp(settings, mnist1d_small, store=store)
+    other = settings.replace(rate=0.3)
+    other_folder = tmp_path / "imp" / other.digest()
+    other_folder.mkdir(parents=True)
+    (other_folder / "round_0.pt").write_bytes((folder / "round_0.pt").read_bytes())
+    with pytest.raises(StoreError, match="not round 0 of these IMP settings"):
+        run_imp(other, mnist1d_small, store=store)
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    (dict(rounds=0), "rounds"), (dict(rate=1.0), "rate"), (dict(rewind_iteration=40), "rewind_iteration"),
+    (dict(controls=("shuffle",)), "controls"), (dict(scope="local"), "scope"),
+])
+def test_bad_imp_settings(imp_settings, changes, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        imp_settings.replace(**changes)
+
+
+def test_scale_presets(tiny_settings):
+    paper = imp_for_scale("paper", tiny_settings.replace(model="lenet300_100", dataset="mnist"))
+    assert (paper.rate, paper.output_rate, paper.scope) == (0.2, 0.1, "layerwise")
+    conv6 = imp_for_scale("paper", tiny_settings.replace(model="conv6", dataset="cifar10"))
+    assert conv6.conv_rate == 0.15
+    resnet = imp_for_scale("paper", tiny_settings.replace(model="resnet20", dataset="cifar10"))
+    assert resnet.scope == "global"
+    assert imp_for_scale("quick", tiny_settings).rounds == 7
