@@ -29,6 +29,8 @@ PAPER_PRESETS: dict[str, dict[str, Any]] = {
     # the validation-loss minimum (~2,000) by enough to show overfitting.
     "mlp_mnist1d": dict(dataset="mnist1d", optimizer="adam", lr=1.2e-3, batch_size=60,
                         iterations=3_000, eval_every=100),
+    "cnn_mnist1d": dict(dataset="mnist1d", optimizer="adam", lr=1e-3, batch_size=60,
+                        iterations=3_000, eval_every=100),
     "conv2": dict(dataset="cifar10", optimizer="adam", lr=2e-4, batch_size=60,
                   iterations=20_000, eval_every=500),
     "conv4": dict(dataset="cifar10", optimizer="adam", lr=3e-4, batch_size=60,

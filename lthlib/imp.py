@@ -26,6 +26,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -285,11 +288,46 @@ def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store 
     return IMPResult(settings, dense, rounds)
 
 
+def _run_imp_worker(args: tuple) -> IMPResult:
+    """One seed in a worker process (module level, so that it can be pickled)."""
+    settings, data, store_root, threads = args
+    torch.set_num_threads(threads)
+    return run_imp(settings, data, store=Store(store_root), progress=False)
+
+
+def default_workers(n_jobs: int, data: Dataset) -> int:
+    """Worker processes for independent runs: ``$LTHLIB_WORKERS`` if set, else one per CPU
+    core (at most one per job) for CPU data, and 1 on an accelerator."""
+    env = os.environ.get("LTHLIB_WORKERS")
+    if env:
+        return max(1, int(env))
+    if data.x_train.device.type != "cpu":
+        return 1
+    return max(1, min(n_jobs, os.cpu_count() or 1))
+
+
 def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | None = None, *,
-                  store: Store | None = None, progress: bool | None = None) -> list[IMPResult]:
-    """``run_imp`` once per seed (the seed sets the initial weights and the data order)."""
+                  store: Store | None = None, progress: bool | None = None,
+                  workers: int | None = None) -> list[IMPResult]:
+    """``run_imp`` once per seed (the seed sets the initial weights and the data order).
+
+    With ``workers`` > 1 the seeds run in parallel processes, each with
+    ``cores // workers`` torch threads, so that processes x threads never exceed the cores
+    (small models train as fast on one thread as on two, so two seeds at once take about
+    half the time). Numbers are reproducible for a given thread count; a different count
+    may change the last bits of floating-point sums.
+    """
+    seeds = [int(s) for s in seeds]
     data = data if data is not None else data_for(settings.train)
-    return [run_imp(settings.with_seed(s), data, store=store, progress=progress) for s in seeds]
+    store = store if store is not None else Store(None)
+    workers = default_workers(len(seeds), data) if workers is None else max(1, int(workers))
+    if workers == 1 or len(seeds) == 1:
+        return [run_imp(settings.with_seed(s), data, store=store, progress=progress) for s in seeds]
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    jobs = [(settings.with_seed(s), data, store.root, threads) for s in seeds]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_run_imp_worker, jobs))
 
 
 # Pruning schedules per scale. Paper: Frankle & Carbin 2019 (layerwise: 20% of hidden /
@@ -320,3 +358,15 @@ def imp_for_scale(scale: str, train: TrainSettings, **overrides: Any) -> IMPSett
         values.update(_FAST_PRUNING[scale])
     values.update(overrides)
     return IMPSettings(train=train, **values)
+
+
+def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], seeds: Iterable[int],
+                     data: Dataset | None = None, *, store: Store | None = None,
+                     progress: bool | None = None, workers: int | None = None) -> dict[int, list[IMPResult]]:
+    """IMP once per rewind iteration k and seed: ``{k: [result per seed]}``. Each (k, seed)
+    is its own stored run, so a sweep that is interrupted resumes where it stopped."""
+    data = data if data is not None else data_for(settings.train)
+    seeds = list(seeds)
+    return {int(k): run_imp_seeds(settings.replace(rewind_iteration=int(k)), seeds, data, store=store,
+                                  progress=progress, workers=workers)
+            for k in rewind_iterations}

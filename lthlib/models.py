@@ -34,6 +34,27 @@ class MLP(nn.Module):
         return self.output(x)
 
 
+class ConvNet1d(nn.Module):
+    """A small 1-D CNN for MNIST-1D (after Greydanus 2020): three strided convolutions and
+    a linear layer. Deeper than the MLP, which is what makes rewinding matter (notebook 03)."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: int = 32):
+        super().__init__()
+        length = input_shape[-1]
+        self.conv1 = nn.Conv1d(1, channels, 5, stride=2, padding=2)
+        self.conv2 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        for _ in range(3):
+            length = (length + 1) // 2
+        self.output = nn.Linear(channels * length, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(len(x), 1, -1)
+        for conv in (self.conv1, self.conv2, self.conv3):
+            x = torch.relu(conv(x))
+        return self.output(x.flatten(1))
+
+
 class ConvNet(nn.Module):
     """Conv-2/4/6 of Frankle & Carbin: pairs of 3x3 convs, each pair followed by max-pool,
     then FC 256-256-classes (VGG-like, no BatchNorm)."""
@@ -130,6 +151,7 @@ ModelBuilder = Callable[..., nn.Module]
 MODELS: dict[str, ModelBuilder] = {
     "lenet300_100": lambda shape, classes, **kw: MLP(shape, classes, hidden=kw.get("hidden", (300, 100))),
     "mlp_mnist1d": lambda shape, classes, **kw: MLP(shape, classes, hidden=kw.get("hidden", (300, 100))),
+    "cnn_mnist1d": lambda shape, classes, **kw: ConvNet1d(shape, classes, channels=kw.get("channels", 32)),
     "conv2": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64)),
     "conv4": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64, 128, 128)),
     "conv6": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64, 128, 128, 256, 256)),

@@ -153,11 +153,16 @@ KIND_LABELS = {"ticket": "winning ticket (IMP)", "reinit": "random reinit (same 
 KIND_COLORS = {"ticket": "C0", "reinit": "C3", "random_mask": "C2", "one_shot": "C1"}
 
 
-def _percent_axis(ax: plt.Axes) -> None:
+def _percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
     """Percent of weights remaining on a log axis, decreasing to the right (as the paper)."""
+    from matplotlib.ticker import NullFormatter
+
     ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    lo, hi = min(percents), max(percents)
+    ticks = [t for t in (100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1) if lo * 0.9 <= t <= hi * 1.1]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(hi * 1.1, lo * 0.9)
     ax.set_xlabel("percent of weights remaining (log scale)")
 
 
@@ -175,7 +180,7 @@ def imp_metric(results: Sequence, metric: str = "test_acc", at: str = "early_sto
              KIND_COLORS.get(kind))
     dense = np.mean([r.metric("ticket", metric, at)[0] for r in results])
     ax.axhline(dense, color="k", ls="--", lw=1, label="dense network")
-    _percent_axis(ax)
+    _percent_axis(ax, densities)
     ax.set_ylabel(ylabel or f"{METRIC_LABELS.get(metric, metric)} ({at.replace('_', ' ')})")
     seeds = f"{len(results)} seeds: mean, min-max band"
     ax.set_title(f"{title} ({seeds})" if title else seeds, fontsize=10)
@@ -195,7 +200,7 @@ def imp_early_stop(results: Sequence, kinds: Sequence[str] = ("ticket", "reinit"
              KIND_LABELS.get(kind, kind), KIND_COLORS.get(kind))
     ax.axhline(results[0].settings.train.iterations, color="grey", lw=0.8, ls=":",
                label="end of training")
-    _percent_axis(ax)
+    _percent_axis(ax, densities)
     ax.set_ylabel("early-stopping iteration")
     ax.set_title(f"how fast each network learns ({len(results)} seeds)", fontsize=10)
     ax.legend(fontsize=8)
@@ -249,5 +254,31 @@ def first_layer_mask(mask, layer: str, input_shape: tuple[int, ...], units: int 
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{layer}: {100 * float(keep.mean()):.1f}% of weights remain", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def rewinding(sweep: Mapping[int, Sequence], round_index: int, metric: str = "test_acc",
+              kinds: Sequence[str] = ("ticket", "reinit", "random_mask"), ax: plt.Axes | None = None) -> Figure:
+    """``metric`` (at early stopping) against the rewind iteration k, at one pruning round
+    (one sparsity): the ticket and its controls, bands over seeds; dense mean dashed."""
+    ks = sorted(sweep)
+    fig = ax.figure if ax is not None else plt.figure(figsize=(5.6, 3.8))
+    ax = ax if ax is not None else fig.add_subplot()
+    x = np.arange(len(ks))
+    first = sweep[ks[0]][0]
+    for kind in kinds:
+        if kind != "ticket" and kind not in first.rounds[0].controls:
+            continue
+        ys = [[res.metric(kind, metric)[round_index] for res in sweep[k]] for k in ks]
+        band(ax, x, np.array(ys).T, KIND_LABELS.get(kind, kind), KIND_COLORS.get(kind))
+    dense = np.mean([res.metric("ticket", metric)[0] for k in ks for res in sweep[k]])
+    ax.axhline(dense, color="k", ls="--", lw=1, label="dense network")
+    pct = 100 * np.mean([res.densities()[round_index] for res in sweep[ks[0]]])
+    ax.set_xticks(x, [str(k) for k in ks])
+    ax.set(xlabel="rewind iteration k (0 = reset to initialisation)",
+           ylabel=f"{METRIC_LABELS.get(metric, metric)} (early stop)",
+           title=f"{pct:.1f}% of weights remaining ({len(sweep[ks[0]])} seeds)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -136,3 +136,23 @@ def test_scale_presets(tiny_settings):
     resnet = imp_for_scale("paper", tiny_settings.replace(model="resnet20", dataset="cifar10"))
     assert resnet.scope == "global"
     assert imp_for_scale("quick", tiny_settings).rounds == 7
+
+
+def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, tmp_path):
+    """Workers each use cores // workers threads; on 2 cores with 2 workers that is one
+    thread, so the in-process reference runs with one thread too."""
+    import os
+
+    from lthlib.imp import run_imp_seeds
+
+    settings = imp_settings.replace(rounds=1, controls=("random_mask",))
+    parallel = run_imp_seeds(settings, [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
+    for seed, result in zip([0, 1], parallel):
+        alone = run_imp(settings.with_seed(seed), mnist1d_small)
+        assert result.settings.train.seed == seed
+        assert alone.rounds[0].mask == result.rounds[0].mask
+        assert alone.rounds[0].ticket.curves() == result.rounds[0].ticket.curves()
+    assert parallel[0].rounds[0].mask != parallel[1].rounds[0].mask
+    # both seeds were stored by the workers
+    assert len(list((tmp_path / "imp").iterdir())) == 2

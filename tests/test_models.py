@@ -30,7 +30,7 @@ def test_resnet20_and_conv6_counts():
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_forward_shapes(name):
-    shape = (40,) if name == "mlp_mnist1d" else (MNIST if name == "lenet300_100" else CIFAR)
+    shape = (40,) if name.endswith("mnist1d") else (MNIST if name == "lenet300_100" else CIFAR)
     model = build_model(name, shape, 10).eval()
     assert model(torch.zeros(2, *shape)).shape == (2, 10)
 
