@@ -66,6 +66,8 @@ EXERCISES: dict[str, Exercise] = {
         probe=([0], [1.0])),
     "hidden_fraction_after_7_rounds_at_40": Exercise(
         _close(0.6 ** 7), "Each round keeps 60% of the surviving weights."),
+    "rewind_fraction_100_of_3000": Exercise(
+        _close(100 / 3000), "Divide the rewind iteration by the number of training iterations."),
     "layerwise_magnitude_pruning": Exercise(
         _magnitude_pruning_function,
         "Among the entries where mask is True, switch off the round(rate * count) with the "

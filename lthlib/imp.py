@@ -35,7 +35,7 @@ from typing import Any, Iterable
 
 import torch
 
-from lthlib.config import SettingsError, TrainSettings
+from lthlib.config import SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model
@@ -306,28 +306,34 @@ def default_workers(n_jobs: int, data: Dataset) -> int:
     return max(1, min(n_jobs, os.cpu_count() or 1))
 
 
-def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | None = None, *,
-                  store: Store | None = None, progress: bool | None = None,
-                  workers: int | None = None) -> list[IMPResult]:
-    """``run_imp`` once per seed (the seed sets the initial weights and the data order).
+def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None = None,
+                 progress: bool | None = None, workers: int | None = None) -> list[IMPResult]:
+    """``run_imp`` for each settings in ``jobs`` (independent runs), in order.
 
-    With ``workers`` > 1 the seeds run in parallel processes, each with
+    With ``workers`` > 1 the runs go to parallel processes, each with
     ``cores // workers`` torch threads, so that processes x threads never exceed the cores
-    (small models train as fast on one thread as on two, so two seeds at once take about
+    (small models train as fast on one thread as on two, so two runs at once take about
     half the time). Numbers are reproducible for a given thread count; a different count
     may change the last bits of floating-point sums.
     """
-    seeds = [int(s) for s in seeds]
-    data = data if data is not None else data_for(settings.train)
     store = store if store is not None else Store(None)
-    workers = default_workers(len(seeds), data) if workers is None else max(1, int(workers))
-    if workers == 1 or len(seeds) == 1:
-        return [run_imp(settings.with_seed(s), data, store=store, progress=progress) for s in seeds]
+    workers = default_workers(len(jobs), data) if workers is None else max(1, int(workers))
+    if workers == 1 or len(jobs) == 1:
+        return [run_imp(job, data, store=store, progress=progress) for job in jobs]
     threads = max(1, (os.cpu_count() or 1) // workers)
-    jobs = [(settings.with_seed(s), data, store.root, threads) for s in seeds]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_run_imp_worker, jobs))
+        return list(pool.map(_run_imp_worker, [(job, data, store.root, threads) for job in jobs]))
+
+
+def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | None = None, *,
+                  store: Store | None = None, progress: bool | None = None,
+                  workers: int | None = None) -> list[IMPResult]:
+    """``run_imp`` once per seed (the seed sets the initial weights and the data order),
+    in parallel processes where there are cores to spare (see ``run_imp_many``)."""
+    data = data if data is not None else data_for(settings.train)
+    return run_imp_many([settings.with_seed(int(s)) for s in seeds], data, store=store,
+                        progress=progress, workers=workers)
 
 
 # Pruning schedules per scale. Paper: Frankle & Carbin 2019 (layerwise: 20% of hidden /
@@ -366,7 +372,33 @@ def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], se
     """IMP once per rewind iteration k and seed: ``{k: [result per seed]}``. Each (k, seed)
     is its own stored run, so a sweep that is interrupted resumes where it stopped."""
     data = data if data is not None else data_for(settings.train)
-    seeds = list(seeds)
-    return {int(k): run_imp_seeds(settings.replace(rewind_iteration=int(k)), seeds, data, store=store,
-                                  progress=progress, workers=workers)
-            for k in rewind_iterations}
+    ks, seeds = [int(k) for k in rewind_iterations], [int(s) for s in seeds]
+    jobs = [settings.replace(rewind_iteration=k).with_seed(s) for k in ks for s in seeds]
+    results = run_imp_many(jobs, data, store=store, progress=progress, workers=workers)
+    return {k: results[i * len(seeds):(i + 1) * len(seeds)] for i, k in enumerate(ks)}
+
+
+def rewinding_for_scale(scale: str, model: str | None = None, dataset: str | None = None,
+                        **overrides: Any) -> tuple[IMPSettings, tuple[int, ...]]:
+    """The rewinding experiment of notebook 03: IMP settings and the rewind iterations k.
+
+    - ``"paper"``: ResNet-20 on CIFAR-10 (or ``model="vgg16"``), SGD lr 0.1 as published,
+      20% global pruning for 10 rounds (about 11% of the weights left), k in
+      {0, 100, 500, 2000} (Frankle et al. 2020).
+    - ``"quick"``: the MNIST-1D MLP trained with SGD at a *large* learning rate (0.1,
+      momentum 0.9): the offline setting in which we measured that resetting to iteration 0
+      finds no better subnetwork than random reinitialisation, while rewinding to
+      iteration 100 does (see notebook 03). Pruned 50% per round (output 25%), 3 rounds.
+    - ``"smoke"``: the same shape, a few iterations.
+    """
+    if scale == "paper":
+        train = for_scale("paper", model=model or "resnet20", dataset=dataset)
+        values: dict[str, Any] = dict(rounds=10, rate=0.2, output_rate=None, scope="global")
+        ks: tuple[int, ...] = (0, 100, 500, 2000)
+    else:
+        train = for_scale(scale, model=model, dataset=dataset, optimizer="sgd", lr=0.1, momentum=0.9)
+        values = dict(rounds=3 if scale == "quick" else 1, rate=0.5, output_rate=0.25)
+        ks = (0, 100, 500) if scale == "quick" else (0, 20)
+    values["controls"] = ("reinit", "random_mask")
+    values.update(overrides)
+    return IMPSettings(train=train, **values), ks

@@ -156,3 +156,27 @@ def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, 
     assert parallel[0].rounds[0].mask != parallel[1].rounds[0].mask
     # both seeds were stored by the workers
     assert len(list((tmp_path / "imp").iterdir())) == 2
+
+
+def test_rewinding_presets():
+    from lthlib.imp import rewinding_for_scale
+
+    quick, ks = rewinding_for_scale("quick")
+    assert ks[0] == 0 and len(ks) >= 2 and all(k < quick.train.iterations for k in ks)
+    assert (quick.train.optimizer, quick.train.lr, quick.train.momentum) == ("sgd", 0.1, 0.9)
+    assert set(quick.controls) == {"reinit", "random_mask"}
+    paper, paper_ks = rewinding_for_scale("paper")
+    assert (paper.train.model, paper.train.dataset, paper.scope) == ("resnet20", "cifar10", "global")
+    assert paper.train.lr_milestones == (32_000, 48_000) and 0 in paper_ks
+
+
+def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):
+    from lthlib.imp import run_rewind_sweep
+
+    sweep = run_rewind_sweep(imp_settings.replace(rounds=1, controls=()), [0, 10], [0], mnist1d_small,
+                             workers=1)
+    assert sorted(sweep) == [0, 10]
+    assert sweep[10][0].settings.rewind_iteration == 10
+    assert sweep[10][0].rounds[0].ticket.iterations[0] == 10
+    # the dense run is the same whatever k; only the rewound weights differ
+    assert sweep[0][0].dense.curves() == sweep[10][0].dense.curves()
