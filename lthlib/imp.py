@@ -260,29 +260,32 @@ def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store 
     for r in range(1, settings.rounds + 1):
         mask = magnitude_prune(previous_final, mask, rates, scope=settings.scope,
                                exclude=settings.exclude)
-        stored = files.read(r)
-        if stored is not None:
-            if Mask(stored["mask"]) != mask:
-                raise StoreError(f"{files.path(r)} holds a mask that does not follow from the "
-                                 "previous round; the store is inconsistent: delete the folder")
-            ticket = Run.from_dict(stored["ticket"])
-            controls = {name: Run.from_dict(d) for name, d in stored["controls"].items()}
-        else:
-            ticket = train_masked(rewind_state, mask, "ticket", r)
-            controls = {}
-            for name in settings.controls:
-                if name == "reinit":
-                    reinit_state = fresh_model(ts.seed + REINIT_SEED_OFFSET).state_dict()
-                    run = train_masked(reinit_state, mask, name, r)
-                elif name == "random_mask":
-                    run = train_masked(rewind_state, random_mask_like(mask, ts.seed + RANDOM_MASK_SEED_OFFSET + r),
-                                       name, r)
-                else:
-                    one_shot = _one_shot_mask(dense.final_state, mask, settings.scope, settings.exclude)
-                    run = train_masked(rewind_state, one_shot, name, r)
-                controls[name] = _without_final_weights(run)
-            files.write(r, {"mask": mask.state_dict(), "ticket": ticket.to_dict(),
-                            "controls": {n: c.to_dict() for n, c in controls.items()}})
+        stored = files.read(r) or {}
+        if stored and Mask(stored["mask"]) != mask:
+            raise StoreError(f"{files.path(r)} holds a mask that does not follow from the "
+                             "previous round; the store is inconsistent: delete the folder")
+        # A round is written after each of its runs, so an interruption loses at most the
+        # run in progress (and that one resumes from its checkpoint).
+        done = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
+        for name in ("ticket", *settings.controls):
+            if done.get(name) is not None:
+                continue
+            if name == "ticket":
+                run = train_masked(rewind_state, mask, name, r)
+            elif name == "reinit":
+                run = train_masked(fresh_model(ts.seed + REINIT_SEED_OFFSET).state_dict(), mask, name, r)
+            elif name == "random_mask":
+                run = train_masked(rewind_state, random_mask_like(mask, ts.seed + RANDOM_MASK_SEED_OFFSET + r),
+                                   name, r)
+            else:
+                run = train_masked(rewind_state,
+                                   _one_shot_mask(dense.final_state, mask, settings.scope, settings.exclude),
+                                   name, r)
+            done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
+            files.write(r, {"mask": mask.state_dict(), "ticket": done["ticket"],
+                            "controls": {n: done[n] for n in settings.controls if done.get(n) is not None}})
+        ticket = Run.from_dict(done["ticket"])
+        controls = {name: Run.from_dict(done[name]) for name in settings.controls}
         rounds.append(IMPRound(r, mask, ticket, controls))
         previous_final = ticket.final_state
     return IMPResult(settings, dense, rounds)
