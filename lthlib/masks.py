@@ -106,3 +106,39 @@ class Mask(Mapping[str, torch.Tensor]):
     @classmethod
     def load(cls, path: str | Path) -> "Mask":
         return cls(load(path))
+
+
+def overlap(a: Mask, b: Mask) -> dict[str, dict[str, float]]:
+    """How much two masks keep the same weights, per layer and ``"overall"``.
+
+    For each layer: ``iou`` = |a and b| / |a or b| (1: the same mask, 0: disjoint);
+    ``chance_iou``: the expected IoU of two independent random masks with the same kept
+    counts (intersection k_a k_b / n), so that an overlap can be read against chance;
+    ``density_a``, ``density_b``.
+    """
+    if set(a) != set(b):
+        raise MaskError(f"the masks cover different layers: {sorted(set(a) ^ set(b))}")
+    out: dict[str, dict[str, float]] = {}
+    totals = {"inter": 0.0, "union": 0.0, "chance_inter": 0.0, "ka": 0.0, "kb": 0.0, "n": 0.0}
+    for name in a:
+        ta, tb = a[name], b[name].to(a[name].device)
+        if ta.shape != tb.shape:
+            raise MaskError(f"{name!r}: shapes {tuple(ta.shape)} and {tuple(tb.shape)} differ")
+        n, ka, kb = ta.numel(), int(ta.sum()), int(tb.sum())
+        inter, union = int((ta & tb).sum()), int((ta | tb).sum())
+        chance_inter = ka * kb / n
+        out[name] = {"iou": inter / union if union else 1.0,
+                     "chance_iou": _iou_from(chance_inter, ka, kb),
+                     "density_a": ka / n, "density_b": kb / n}
+        for key, value in zip(("inter", "union", "chance_inter", "ka", "kb", "n"),
+                              (inter, union, chance_inter, ka, kb, n)):
+            totals[key] += value
+    out["overall"] = {"iou": totals["inter"] / totals["union"] if totals["union"] else 1.0,
+                      "chance_iou": _iou_from(totals["chance_inter"], totals["ka"], totals["kb"]),
+                      "density_a": totals["ka"] / totals["n"], "density_b": totals["kb"] / totals["n"]}
+    return out
+
+
+def _iou_from(intersection: float, ka: float, kb: float) -> float:
+    union = ka + kb - intersection
+    return intersection / union if union else 1.0

@@ -1,0 +1,96 @@
+import pytest
+import torch
+
+from lthlib.masks import Mask, overlap
+from lthlib.models import build_model
+from lthlib.supermask import (CRITERIA, Supermask, criterion_scores, mask_by_criterion,
+                              masked_start_state, random_weights, signed_constant_like)
+from lthlib.training import evaluate, train
+
+
+def mlp(seed=0):
+    return build_model("mlp_mnist1d", (40,), 10, seed=seed, hidden=(32, 16))
+
+
+def test_criteria_rank_as_defined():
+    wi = torch.tensor([0.1, -0.5, 0.3, -0.2])
+    wf = torch.tensor([0.4, -0.1, 0.3, 0.6])
+    assert torch.equal(criterion_scores("large_final", wi, wf), wf.abs())
+    assert torch.equal(criterion_scores("small_final", wi, wf), -wf.abs())
+    assert torch.equal(criterion_scores("large_init", wi, wf), wi.abs())
+    assert torch.allclose(criterion_scores("magnitude_increase", wi, wf), wf.abs() - wi.abs())
+    assert torch.allclose(criterion_scores("movement", wi, wf), (wf - wi).abs())
+    keep = mask_by_criterion("large_final", {"w": wi}, {"w": wf}, ["w"], keep=0.5)
+    assert keep["w"].tolist() == [True, False, False, True]
+    for criterion in CRITERIA:
+        m = mask_by_criterion(criterion, {"w": wi}, {"w": wf}, ["w"], keep=0.5)
+        assert int(m["w"].sum()) == 2
+
+
+def test_signed_constant_values():
+    w = torch.tensor([[0.2, -0.4], [0.0, 0.6]])
+    sc = signed_constant_like(w)
+    assert torch.allclose(sc.abs()[w != 0], torch.full((3,), float(w.std())))
+    assert torch.equal(torch.sign(sc), torch.sign(w))
+    mask = Mask({"w": torch.tensor([[True, False], [True, True]])})
+    state = masked_start_state("signed_constant", {"w": w, "b": torch.ones(2)}, mask)
+    assert state["w"][0, 1] == 0 and torch.equal(state["b"], torch.ones(2))
+    assert torch.equal(masked_start_state("init", {"w": w}, mask)["w"], w * mask["w"])
+    with pytest.raises(ValueError, match="reinit_state"):
+        masked_start_state("reinit", {"w": w}, mask)
+
+
+def test_edge_popup_keeps_exactly_k_per_layer_and_only_scores_learn(mnist1d_small):
+    base = mlp()
+    random_weights(base, "signed_constant", seed=0)
+    frozen = {k: v.clone() for k, v in base.state_dict().items()}
+    net = Supermask(base, "edge_popup", density=0.3, seed=0)
+    for name, m in net.mask().items():
+        assert int(m.sum()) == int(0.3 * m.numel() + 0.5)
+    x, y = mnist1d_small.x_train[:64], mnist1d_small.y_train[:64]
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    assert all(p.grad is None for p in base.parameters())  # frozen weights get nothing
+    assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in net.scores.values())
+    assert [n for n, p in net.named_parameters() if p.requires_grad] == [f"scores.{k}" for k in net.scores]
+
+
+def test_straight_through_gradient_is_weight_times_upstream():
+    lin = torch.nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, -2.0, 3.0]]))
+    net = Supermask(torch.nn.Sequential(lin), "edge_popup", density=1.0)
+    with torch.no_grad():
+        net.scores["0__weight"].copy_(torch.tensor([[0.5, -0.5, 0.5]]))
+    x = torch.tensor([[1.0, 1.0, 1.0]])
+    net(x).sum().backward()
+    # d(w * |s|)/ds = w * sign(s): raising |s| of a helpful weight raises its rank
+    assert torch.allclose(net.scores["0__weight"].grad, torch.tensor([[1.0, 2.0, 3.0]]))
+
+
+def test_learned_supermask_beats_chance_without_training_weights(mnist1d_small, tiny_settings):
+    base = mlp()
+    random_weights(base, "signed_constant", seed=1)
+    w_before = {k: v.clone() for k, v in base.state_dict().items()}
+    for method in ("edge_popup", "bernoulli"):
+        net = Supermask(base, method, density=0.5, seed=0)
+        settings = tiny_settings.replace(iterations=500, eval_every=500, lr=0.05 if method == "bernoulli" else 0.01)
+        run = train(net, mnist1d_small, settings)
+        assert run.final("val_acc") > 0.25, method  # chance is 0.1
+        assert all(torch.equal(v, base.state_dict()[k]) for k, v in w_before.items())
+
+
+def test_overlap_identity_complement_and_chance():
+    g = torch.Generator().manual_seed(0)
+    a = Mask({"x": torch.rand(200, 50, generator=g) < 0.3, "y": torch.rand(100, generator=g) < 0.6})
+    assert overlap(a, a)["overall"]["iou"] == 1.0
+    complement = Mask({n: ~t for n, t in a.items()})
+    assert overlap(a, complement)["overall"]["iou"] == 0.0
+    # chance IoU matches the IoU of independent random masks with the same counts
+    sims = []
+    for seed in range(20):
+        gs = torch.Generator().manual_seed(100 + seed)
+        b = Mask({n: t.flatten()[torch.randperm(t.numel(), generator=gs)].reshape(t.shape) for n, t in a.items()})
+        c = Mask({n: t.flatten()[torch.randperm(t.numel(), generator=gs)].reshape(t.shape) for n, t in a.items()})
+        sims.append(overlap(b, c)["x"]["iou"])
+    expected = overlap(a, a)["x"]["chance_iou"]
+    assert abs(sum(sims) / len(sims) - expected) < 0.01
