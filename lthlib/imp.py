@@ -26,9 +26,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -39,6 +36,7 @@ from lthlib.config import SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model
+from lthlib.parallel import default_workers, parallel_map
 from lthlib.pruning import SCOPES, layerwise_rates, magnitude_prune, random_mask_like
 from lthlib.store import Store, StoreError, atomic_save, load
 from lthlib.training import Run, data_for, model_for, train
@@ -291,42 +289,21 @@ def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store 
     return IMPResult(settings, dense, rounds)
 
 
-def _run_imp_worker(args: tuple) -> IMPResult:
-    """One seed in a worker process (module level, so that it can be pickled)."""
-    settings, data, store_root, threads = args
-    torch.set_num_threads(threads)
+def _run_imp_job(job: tuple) -> IMPResult:
+    """One IMP run in a worker process (module level, so that it can be pickled)."""
+    settings, data, store_root = job
     return run_imp(settings, data, store=Store(store_root), progress=False)
-
-
-def default_workers(n_jobs: int, data: Dataset) -> int:
-    """Worker processes for independent runs: ``$LTHLIB_WORKERS`` if set, else one per CPU
-    core (at most one per job) for CPU data, and 1 on an accelerator."""
-    env = os.environ.get("LTHLIB_WORKERS")
-    if env:
-        return max(1, int(env))
-    if data.x_train.device.type != "cpu":
-        return 1
-    return max(1, min(n_jobs, os.cpu_count() or 1))
 
 
 def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None = None,
                  progress: bool | None = None, workers: int | None = None) -> list[IMPResult]:
-    """``run_imp`` for each settings in ``jobs`` (independent runs), in order.
-
-    With ``workers`` > 1 the runs go to parallel processes, each with
-    ``cores // workers`` torch threads, so that processes x threads never exceed the cores
-    (small models train as fast on one thread as on two, so two runs at once take about
-    half the time). Numbers are reproducible for a given thread count; a different count
-    may change the last bits of floating-point sums.
-    """
+    """``run_imp`` for each settings in ``jobs`` (independent runs), in order, in parallel
+    processes where there are cores to spare (``lthlib.parallel``)."""
     store = store if store is not None else Store(None)
-    workers = default_workers(len(jobs), data) if workers is None else max(1, int(workers))
-    if workers == 1 or len(jobs) == 1:
+    on_cpu = data.x_train.device.type == "cpu"
+    if (workers or default_workers(len(jobs), on_cpu)) == 1:
         return [run_imp(job, data, store=store, progress=progress) for job in jobs]
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_run_imp_worker, [(job, data, store.root, threads) for job in jobs]))
+    return parallel_map(_run_imp_job, [(job, data, store.root) for job in jobs], workers, on_cpu)
 
 
 def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | None = None, *,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -33,8 +34,13 @@ from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
 from lthlib.pruning import PruningError, prune_by_score
 
+if TYPE_CHECKING:
+    from lthlib.config import TrainSettings
+    from lthlib.data import Dataset
+    from lthlib.training import Run
+
 CRITERIA = ("large_final", "small_final", "large_init", "large_init_large_final",
-            "magnitude_increase", "movement", "random")
+            "magnitude_increase", "movement", "large_final_same_sign", "random")
 RESETS = ("init", "signed_constant", "reinit")
 METHODS = ("edge_popup", "bernoulli")
 WEIGHT_INITS = ("signed_constant", "kaiming_normal")
@@ -57,6 +63,9 @@ def criterion_scores(criterion: str, w_init: torch.Tensor, w_final: torch.Tensor
     if criterion == "large_init_large_final":
         alpha = w_final.std() / w_init.std().clamp_min(1e-12)
         return torch.minimum(alpha * a_i, a_f)
+    if criterion == "large_final_same_sign":
+        # Zhou et al.'s supermask criterion: large final weights that kept their sign
+        return torch.where(torch.sign(w_init) == torch.sign(w_final), a_f, -1.0 - a_f)
     if criterion == "magnitude_increase":
         return a_f - a_i
     if criterion == "movement":
@@ -190,3 +199,70 @@ class Supermask(nn.Module):
             straight_through = hard + soft - soft.detach()
             params[name] = params[name] * straight_through
         return functional_call(self.base, {**params, **dict(self.base.named_buffers())}, (x,))
+
+
+# ----------------------------------------------------------------------------- experiments
+# Module-level functions of one picklable job each, so that lthlib.parallel can run them in
+# worker processes; each result is stored under its settings and reused.
+
+def _template(settings: "TrainSettings", data: "Dataset", seed: int | None = None) -> nn.Module:
+    from lthlib.models import build_model
+
+    return build_model(settings.model, data.input_shape, data.num_classes,
+                       seed=settings.seed if seed is None else seed, **settings.model_kwargs)
+
+
+def untrained_accuracy(settings: "TrainSettings", data: "Dataset", init_state: StateDict,
+                       final_state: StateDict, criterion: str, reset: str, keep: float) -> float:
+    """Test accuracy of the *untrained* masked network (Zhou et al.'s supermask accuracy):
+    mask by ``criterion`` at ``keep``, start the kept weights as ``reset`` says, evaluate."""
+    from lthlib.training import evaluate
+
+    model = _template(settings, data)
+    layers = list(prunable_parameters(model))
+    mask = mask_by_criterion(criterion, init_state, final_state, layers, keep, seed=settings.seed)
+    reinit = _template(settings, data, seed=settings.seed + 1_000_003).state_dict() if reset == "reinit" else None
+    model.load_state_dict(masked_start_state(reset, init_state, mask, reinit))
+    return evaluate(model, data.x_test, data.y_test)[1]
+
+
+def train_criterion_mask(job: tuple) -> "Run":
+    """Train the network masked by a criterion from the reset start (one job:
+    ``(settings, data, init_state, final_state, criterion, reset, keep, store_root)``)."""
+    from lthlib.store import Store
+    from lthlib.training import train
+
+    settings, data, init_state, final_state, criterion, reset, keep, store_root = job
+
+    def compute():
+        model = _template(settings, data)
+        layers = list(prunable_parameters(model))
+        mask = mask_by_criterion(criterion, init_state, final_state, layers, keep, seed=settings.seed)
+        reinit = _template(settings, data, seed=settings.seed + 1_000_003).state_dict() if reset == "reinit" else None
+        model.load_state_dict(masked_start_state(reset, init_state, mask, reinit))
+        return train(model, data, settings, mask=mask, progress=False)
+
+    extra = {"criterion": criterion, "reset": reset, "keep": keep}
+    return Store(store_root).get_or_compute("criterion_mask", settings, compute, extra=extra)
+
+
+def learn_supermask(job: tuple) -> "Run":
+    """Learn a supermask on frozen random weights (one job:
+    ``(settings, data, method, density, weights, store_root)``); the Run's ``mask`` is the
+    final hard mask."""
+    from lthlib.store import Store
+    from lthlib.training import train
+
+    settings, data, method, density, weights, store_root = job
+
+    def compute():
+        base = _template(settings, data)
+        random_weights(base, weights, seed=settings.seed)
+        net = Supermask(base, method, density=density, seed=settings.seed).to(data.x_train.device)
+        run = train(net, data, settings, progress=False)
+        run.mask = net.mask().state_dict()
+        run.final_state = {}  # frozen weights + scores: rebuilt from the seed when needed
+        return run
+
+    extra = {"method": method, "density": density, "weights": weights}
+    return Store(store_root).get_or_compute("supermask", settings, compute, extra=extra)
