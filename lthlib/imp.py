@@ -96,11 +96,14 @@ class IMPSettings:
                 "output_rate": self.output_rate, "conv_rate": self.conv_rate, "scope": self.scope,
                 "exclude": list(self.exclude), "controls": list(self.controls)}
 
+    def store_key(self) -> dict[str, Any]:
+        """What names a stored run. ``rounds`` and ``controls`` are left out: asking for more
+        rounds or another control later extends the stored run instead of starting again
+        (and another notebook asking for the same tickets reuses them)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("rounds", "controls")}
+
     def digest(self) -> str:
-        """Names the run's folder. ``rounds`` is left out, so asking for more rounds later
-        extends a stored run instead of starting again."""
-        key = {k: v for k, v in self.to_dict().items() if k != "rounds"}
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.store_key(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -187,7 +190,7 @@ class _RoundFiles:
 
     def __init__(self, store: Store, settings: IMPSettings):
         self.settings = settings
-        self.key = json.loads(json.dumps({k: v for k, v in settings.to_dict().items() if k != "rounds"}))
+        self.key = json.loads(json.dumps(settings.store_key()))
         self.folder = None if store.root is None else store.root / "imp" / settings.digest()
 
     def path(self, r: int, suffix: str = ".pt") -> Path | None:
@@ -281,7 +284,7 @@ def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store 
                                    name, r)
             done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
             files.write(r, {"mask": mask.state_dict(), "ticket": done["ticket"],
-                            "controls": {n: done[n] for n in settings.controls if done.get(n) is not None}})
+                            "controls": {n: d for n, d in done.items() if n != "ticket" and d is not None}})
         ticket = Run.from_dict(done["ticket"])
         controls = {name: Run.from_dict(done[name]) for name in settings.controls}
         rounds.append(IMPRound(r, mask, ticket, controls))

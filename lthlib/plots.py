@@ -282,3 +282,65 @@ def rewinding(sweep: Mapping[int, Sequence], round_index: int, metric: str = "te
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str, ylabel: str,
+                 title: str = "", ax: plt.Axes | None = None, chance: float | None = None,
+                 logx: bool = False) -> Figure:
+    """One band per named series (rows = seeds) against ``x``; ``chance`` draws a
+    dotted reference line."""
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.0, 3.9))
+    ax = ax if ax is not None else fig.add_subplot()
+    for name, ys in series.items():
+        band(ax, x, ys, name)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str, title: str = "",
+                 reference: float | None = None, reference_label: str = "dense network") -> Figure:
+    """Bars grouped by the outer key, one bar per inner key: the mean over seeds with a
+    min-max error bar."""
+    groups = list(values)
+    members = list(dict.fromkeys(m for g in groups for m in values[g]))
+    width = 0.8 / max(1, len(members))
+    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 3, 3.9))
+    for j, member in enumerate(members):
+        xs, means, lo, hi = [], [], [], []
+        for i, g in enumerate(groups):
+            if member not in values[g]:
+                continue
+            v = np.asarray(values[g][member], dtype=float)
+            xs.append(i + (j - (len(members) - 1) / 2) * width)
+            means.append(v.mean())
+            lo.append(v.mean() - v.min())
+            hi.append(v.max() - v.mean())
+        ax.bar(xs, means, width, yerr=[lo, hi], capsize=2, label=member)
+    if reference is not None:
+        ax.axhline(reference, color="k", ls="--", lw=1, label=reference_label)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def overlap_bars(result: Mapping[str, Mapping[str, float]], title: str = "") -> Figure:
+    """Per-layer and overall intersection-over-union of two masks, with the IoU expected of
+    two random masks of the same densities drawn as a black tick."""
+    names = list(result)
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2.5, 3.4))
+    ax.bar(range(len(names)), [result[n]["iou"] for n in names], label="IoU of the two masks")
+    ax.scatter(range(len(names)), [result[n]["chance_iou"] for n in names], marker="_", s=600,
+               color="k", label="expected by chance")
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.set(ylabel="intersection over union", ylim=(0, 1.05), title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

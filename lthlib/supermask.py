@@ -43,7 +43,7 @@ CRITERIA = ("large_final", "small_final", "large_init", "large_init_large_final"
             "magnitude_increase", "movement", "large_final_same_sign", "random")
 RESETS = ("init", "signed_constant", "reinit")
 METHODS = ("edge_popup", "bernoulli")
-WEIGHT_INITS = ("signed_constant", "kaiming_normal")
+WEIGHT_INITS = ("signed_constant", "kaiming_normal", "init")
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -123,9 +123,12 @@ def masked_start_state(reset: str, init_state: StateDict, mask: Mask,
 def random_weights(model: nn.Module, kind: str, seed: int) -> None:
     """Overwrite the prunable weights of ``model`` in place with the frozen random weights
     edge-popup uses: ``"kaiming_normal"`` (std sqrt(2 / fan_in)) or ``"signed_constant"``
-    (+-sqrt(2 / fan_in) with random signes). Biases are set to zero."""
+    (+-sqrt(2 / fan_in) with random signs); biases are set to zero. ``"init"`` leaves the
+    model's own initialisation (the same weights an IMP ticket starts from)."""
     if kind not in WEIGHT_INITS:
         raise ValueError(f"weights={kind!r}: choose one of {list(WEIGHT_INITS)}")
+    if kind == "init":
+        return
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, w in prunable_parameters(model).items():
@@ -266,3 +269,14 @@ def learn_supermask(job: tuple) -> "Run":
 
     extra = {"method": method, "density": density, "weights": weights}
     return Store(store_root).get_or_compute("supermask", settings, compute, extra=extra)
+
+
+def supermask_settings(settings: "TrainSettings", method: str) -> "TrainSettings":
+    """Optimiser settings for training scores: SGD lr 0.1 with momentum 0.9 for edge-popup
+    (as Ramanujan et al., without their cosine schedule), Adam lr 0.05 for Bernoulli masks
+    (scores live on the logit scale, so they need larger steps than weights)."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
+    if method == "edge_popup":
+        return settings.replace(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0)
+    return settings.replace(optimizer="adam", lr=0.05, momentum=0.0, weight_decay=0.0)

@@ -2,7 +2,7 @@
 trains. Each explorer draws with a function from ``lthlib.plots``."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -56,5 +56,28 @@ def imp_explorer(results: Sequence, layer: str, input_shape: tuple[int, ...]) ->
 
     out = widgets.interactive_output(show, {"round_index": slider})
     box = widgets.VBox([slider, out])
+    display(box)
+    return box
+
+
+def overlap_explorer(masks: Mapping[str, "Mask"]) -> widgets.Widget:
+    """Two dropdowns over named masks (criterion, round, seed...): their per-layer overlap
+    against chance. Reads stored masks only."""
+    from lthlib.masks import overlap
+
+    names = list(masks)
+    if len(names) < 2:
+        raise ValueError("overlap_explorer needs at least two masks")
+    first = widgets.Dropdown(options=names, value=names[0], description="mask A",
+                             layout=widgets.Layout(width="45%"))
+    second = widgets.Dropdown(options=names, value=names[1], description="mask B",
+                              layout=widgets.Layout(width="45%"))
+
+    def show(a: str, b: str) -> None:
+        plots.overlap_bars(overlap(masks[a], masks[b]), title=f"{a}  vs  {b}")
+        plt.show()
+
+    out = widgets.interactive_output(show, {"a": first, "b": second})
+    box = widgets.VBox([widgets.HBox([first, second]), out])
     display(box)
     return box

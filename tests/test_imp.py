@@ -180,3 +180,15 @@ def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):
     assert sweep[10][0].rounds[0].ticket.iterations[0] == 10
     # the dense run is the same whatever k; only the rewound weights differ
     assert sweep[0][0].dense.curves() == sweep[10][0].dense.curves()
+
+
+def test_other_controls_reuse_the_stored_tickets(mnist1d_small, imp_settings, tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    first = run_imp(imp_settings.replace(controls=()), mnist1d_small, store=store)
+    calls = []
+    real_train = imp.train
+    monkeypatch.setattr(imp, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    more = run_imp(imp_settings.replace(controls=("reinit",)), mnist1d_small, store=store)
+    assert len(calls) == 2  # one reinit control per round; dense and tickets were stored
+    assert first.rounds[1].ticket.curves() == more.rounds[1].ticket.curves()
+    assert set(more.rounds[0].controls) == {"reinit"}
