@@ -309,19 +309,17 @@ def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: st
     min-max error bar."""
     groups = list(values)
     members = list(dict.fromkeys(m for g in groups for m in values[g]))
-    width = 0.8 / max(1, len(members))
+    width = 0.8 / max(len(values[g]) for g in groups)
     fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 3, 3.9))
-    for j, member in enumerate(members):
-        xs, means, lo, hi = [], [], [], []
-        for i, g in enumerate(groups):
-            if member not in values[g]:
-                continue
+    labelled: set[str] = set()
+    for i, g in enumerate(groups):
+        present = list(values[g])
+        for j, member in enumerate(present):
             v = np.asarray(values[g][member], dtype=float)
-            xs.append(i + (j - (len(members) - 1) / 2) * width)
-            means.append(v.mean())
-            lo.append(v.mean() - v.min())
-            hi.append(v.max() - v.mean())
-        ax.bar(xs, means, width, yerr=[lo, hi], capsize=2, label=member)
+            x = i + (j - (len(present) - 1) / 2) * width
+            ax.bar(x, v.mean(), width, yerr=[[v.mean() - v.min()], [v.max() - v.mean()]], capsize=2,
+                   color=f"C{members.index(member)}", label=None if member in labelled else member)
+            labelled.add(member)
     if reference is not None:
         ax.axhline(reference, color="k", ls="--", lw=1, label=reference_label)
     ax.set_xticks(range(len(groups)), groups)
