@@ -70,6 +70,8 @@ EXERCISES: dict[str, Exercise] = {
         _close(100 / 3000), "Divide the rewind iteration by the number of training iterations."),
     "chance_iou_two_20_percent_masks": Exercise(
         _close(0.2 ** 2 / (2 * 0.2 - 0.2 ** 2)), "IoU = p^2 / (2p - p^2) with p = 0.2."),
+    "error_barrier_by_hand": Exercise(
+        _close(0.25 - 0.5 * (0.10 + 0.12)), "Largest error on the path minus the mean of the two endpoints."),
     "layerwise_magnitude_pruning": Exercise(
         _magnitude_pruning_function,
         "Among the entries where mask is True, switch off the round(rate * count) with the "

@@ -97,6 +97,17 @@ class Mask(Mapping[str, torch.Tensor]):
     def to(self, device: str | torch.device) -> "Mask":
         return Mask({n: t.to(device) for n, t in self._tensors.items()})
 
+    def digest(self) -> str:
+        """A short hash of the mask (names, shapes and bits), to key stored results by it."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for name in sorted(self._tensors):
+            t = self._tensors[name].cpu().contiguous()
+            h.update(f"{name}{tuple(t.shape)}".encode())
+            h.update(t.numpy().tobytes())
+        return h.hexdigest()[:16]
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {n: t.cpu() for n, t in self._tensors.items()}
 

@@ -342,3 +342,38 @@ def overlap_bars(result: Mapping[str, Mapping[str, float]], title: str = "") -> 
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def barrier_vs_k(ks: Sequence[int], barriers: Mapping[str, np.ndarray], threshold: float = 0.02,
+                 ax: plt.Axes | None = None) -> Figure:
+    """Error barrier (instability) against the iteration k at which the children were
+    spawned, one band (over seeds) per kind of network; the paper's 2% stability line."""
+    fig = ax.figure if ax is not None else plt.figure(figsize=(5.6, 3.8))
+    ax = ax if ax is not None else fig.add_subplot()
+    x = np.arange(len(ks))
+    for name, values in barriers.items():
+        band(ax, x, 100 * np.asarray(values), name)
+    ax.axhline(100 * threshold, color="grey", ls=":", lw=1, label=f"stable below {100 * threshold:g}%")
+    ax.set_xticks(x, [str(k) for k in ks])
+    ax.set(xlabel="iteration k at which the two children are spawned",
+           ylabel="test error barrier (percentage points)", title="instability to SGD noise")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def loss_contour(plane: Mapping[str, np.ndarray], labels: Sequence[str] = ("parent", "child 1", "child 2"),
+                 value: str = "error") -> Figure:
+    """Contour plot of ``plane[value]`` on the plane through three networks, which sit at
+    (0,0), (1,0) and (0,1)."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    values = 100 * plane[value] if value == "error" else plane[value]
+    cs = ax.contourf(plane["u"], plane["v"], values, levels=20, cmap="viridis")
+    fig.colorbar(cs, ax=ax, label="test error (%)" if value == "error" else f"test {value}")
+    for (u, v), label in zip([(0, 0), (1, 0), (0, 1)], labels):
+        ax.plot(u, v, "wo", ms=6, mec="k")
+        ax.annotate(label, (u, v), textcoords="offset points", xytext=(-50 if u else 6, 8), color="w")
+    ax.plot([1, 0], [0, 1], "w--", lw=1)
+    ax.set(xlabel="towards child 1", ylabel="towards child 2", title="the plane through three networks")
+    fig.tight_layout()
+    return fig

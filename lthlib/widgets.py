@@ -81,3 +81,24 @@ def overlap_explorer(masks: Mapping[str, "Mask"]) -> widgets.Widget:
     box = widgets.VBox([widgets.HBox([first, second]), out])
     display(box)
     return box
+
+
+def interpolation_explorer(curves: Mapping[int, Mapping[str, Mapping[str, Sequence[float]]]]) -> widgets.Widget:
+    """A slider over the stored spawn iterations k: the test error along the line between
+    the two children, for each kind of network (``curves[k][kind]``)."""
+    ks = sorted(curves)
+    slider = widgets.SelectionSlider(options=ks, value=ks[0], description="k", continuous_update=False)
+
+    def show(k: int) -> None:
+        fig, ax = plt.subplots(figsize=(5.6, 3.6))
+        for kind, curve in curves[k].items():
+            ax.plot(curve["alpha"], [100 * e for e in curve["test_error"]], marker=".", label=kind)
+        ax.set(xlabel="interpolation alpha (child 1 -> child 2)", ylabel="test error (%)",
+               title=f"children spawned at iteration {k}")
+        ax.legend(fontsize=8)
+        plt.show()
+
+    out = widgets.interactive_output(show, {"k": slider})
+    box = widgets.VBox([slider, out])
+    display(box)
+    return box

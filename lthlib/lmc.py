@@ -1,0 +1,158 @@
+"""Linear mode connectivity: interpolation, error barriers and instability to SGD noise.
+
+Frankle, Dziugaite, Roy & Carbin, *Linear Mode Connectivity and the Lottery Ticket
+Hypothesis* (ICML 2020): train a *parent* network to iteration k, copy it into two
+*children* that differ only in SGD noise (the order of the minibatches, and the
+augmentation draws where there is augmentation), train both to the end, and evaluate the
+networks on the straight line between the two children's weights. The **error barrier**
+(the paper's *instability*) is the largest error on that line minus the mean of the two
+endpoints' errors. A network is *stable* at k when the barrier is about zero (the paper
+uses 2 percentage points). IMP finds matching subnetworks exactly when the sparse network
+is stable at the rewind iteration.
+
+BatchNorm: the running statistics of an interpolated network are not the interpolation of
+the endpoints' statistics, so ``interpolation_curve`` recomputes them from training data at
+every point before evaluating (``reset_batchnorm``).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lthlib.config import TrainSettings
+from lthlib.data import Dataset
+from lthlib.masks import Mask
+from lthlib.store import Store
+from lthlib.training import Run, evaluate, model_for, train
+
+StateDict = Mapping[str, torch.Tensor]
+STABLE_BARRIER = 0.02  # the paper calls a network stable when its error barrier is below 2%
+CHILD_SEED_OFFSET = 7_919  # children's data orders: seed * offset + 1 and + 2
+
+
+def interpolate_states(a: StateDict, b: StateDict, alpha: float) -> dict[str, torch.Tensor]:
+    """``(1 - alpha) a + alpha b`` for floating-point tensors; other tensors (counters) from ``a``."""
+    if a.keys() != b.keys():
+        raise ValueError(f"the two networks have different parameters: {sorted(set(a) ^ set(b))}")
+    return {k: (1 - alpha) * a[k] + alpha * b[k] if a[k].is_floating_point() else a[k].clone() for k in a}
+
+
+def has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@torch.no_grad()
+def reset_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> None:
+    """Recompute every BatchNorm's running mean and variance as the average over ``x``
+    (momentum None = cumulative average), leaving the model in eval mode."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for i in range(0, len(x), batch_size):
+        model(x[i:i + batch_size])
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.eval()
+
+
+def interpolation_curve(model: nn.Module, state_a: StateDict, state_b: StateDict, data: Dataset,
+                        points: int = 30, train_size: int = 5_000) -> dict[str, list[float]]:
+    """Loss and error (1 - accuracy) on train (a fixed subset of ``train_size``) and test
+    data at ``points`` evenly spaced points from ``state_a`` (alpha 0) to ``state_b`` (1).
+    BatchNorm statistics are recomputed from the training subset at every point."""
+    if points < 2:
+        raise ValueError(f"points={points}: need at least the two endpoints")
+    x_train, y_train = data.x_train[:train_size], data.y_train[:train_size]
+    out: dict[str, list[float]] = {k: [] for k in ("alpha", "train_loss", "train_error", "test_loss", "test_error")}
+    bn = has_batchnorm(model)
+    for alpha in np.linspace(0.0, 1.0, points):
+        model.load_state_dict(interpolate_states(state_a, state_b, float(alpha)))
+        if bn:
+            reset_batchnorm(model, x_train)
+        out["alpha"].append(float(alpha))
+        for split, (x, y) in (("train", (x_train, y_train)), ("test", (data.x_test, data.y_test))):
+            loss, acc = evaluate(model, x, y)
+            out[f"{split}_loss"].append(loss)
+            out[f"{split}_error"].append(1.0 - acc)
+    return out
+
+
+def error_barrier(errors: Sequence[float]) -> float:
+    """Instability: the largest error on the path minus the mean of the endpoints' errors."""
+    errors = list(errors)
+    return max(errors) - 0.5 * (errors[0] + errors[-1])
+
+
+def train_children(settings: TrainSettings, data: Dataset, start_state: StateDict, k: int,
+                   mask: Mask | None = None, store: Store | None = None) -> tuple[Run, Run]:
+    """Two copies of the network at iteration ``k`` (``start_state``), trained from k to the
+    end with different data orders and nothing else different. Stored and reused."""
+    store = store if store is not None else Store(None)
+    children = []
+    for child in (1, 2):
+        child_settings = settings.replace(data_order_seed=settings.seed * CHILD_SEED_OFFSET + child)
+
+        def compute(child_settings: TrainSettings = child_settings) -> Run:
+            model = model_for(child_settings, data)
+            model.load_state_dict(start_state)
+            return train(model, data, child_settings, mask=mask, start_iteration=k, progress=False)
+
+        extra = {"k": k, "mask": None if mask is None else mask.digest(),
+                 "start": _state_digest(start_state)}
+        children.append(store.get_or_compute("children", child_settings, compute, extra=extra))
+    return children[0], children[1]
+
+
+def _state_digest(state: StateDict) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for k in sorted(state):
+        h.update(k.encode())
+        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def instability(job: tuple) -> dict[str, Any]:
+    """One instability measurement (a picklable job for ``lthlib.parallel``):
+    ``(settings, data, start_state, k, mask_or_None, store_root, points)`` ->
+    ``{"k", "curve", "barrier", "children_test_error"}``."""
+    settings, data, start_state, k, mask, store_root, points = job
+    a, b = train_children(settings, data, start_state, k, mask, Store(store_root))
+    model = model_for(settings, data)
+    curve = interpolation_curve(model, a.final_state, b.final_state, data, points)
+    return {"k": k, "curve": curve, "barrier": error_barrier(curve["test_error"]),
+            "children_test_error": (1 - a.final("test_acc"), 1 - b.final("test_acc"))}
+
+
+def loss_plane(model: nn.Module, states: Sequence[StateDict], data: Dataset, resolution: int = 15,
+               margin: float = 0.2, split: str = "test") -> dict[str, Any]:
+    """Loss and error on the plane through three weight vectors (e.g. parent and two
+    children): ``w(u, v) = w0 + u (w1 - w0) + v (w2 - w0)`` on a grid, with the three
+    points at (0,0), (1,0), (0,1). Returns the grid and the values."""
+    if len(states) != 3:
+        raise ValueError("loss_plane needs exactly three states")
+    w0, w1, w2 = states
+    us = np.linspace(-margin, 1 + margin, resolution)
+    vs = np.linspace(-margin, 1 + margin, resolution)
+    x, y = data.split(split)
+    x, y = x[:5_000], y[:5_000]
+    loss = np.zeros((resolution, resolution))
+    err = np.zeros((resolution, resolution))
+    bn = has_batchnorm(model)
+    for i, v in enumerate(vs):
+        for j, u in enumerate(us):
+            model.load_state_dict({k: w0[k] + u * (w1[k] - w0[k]) + v * (w2[k] - w0[k])
+                                   if w0[k].is_floating_point() else w0[k] for k in w0})
+            if bn:
+                reset_batchnorm(model, data.x_train[:5_000])
+            loss[i, j], acc = evaluate(model, x, y)
+            err[i, j] = 1 - acc
+    return {"u": us, "v": vs, "loss": loss, "error": err}

@@ -1,0 +1,83 @@
+import torch
+from torch import nn
+
+from lthlib.config import TrainSettings
+from lthlib.data import Dataset
+from lthlib.lmc import (error_barrier, instability, interpolate_states, interpolation_curve, loss_plane,
+                        reset_batchnorm, train_children)
+from lthlib.masks import Mask
+from lthlib.store import Store
+from lthlib.training import evaluate, model_for, train
+
+
+def test_barrier_of_a_network_with_itself_is_zero(mnist1d_small, tiny_settings):
+    run = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings)
+    curve = interpolation_curve(model_for(tiny_settings, mnist1d_small), run.final_state, run.final_state,
+                                mnist1d_small, points=5)
+    assert len(set(curve["test_error"])) == 1 and error_barrier(curve["test_error"]) == 0
+
+
+def test_endpoints_are_the_childrens_own_errors_and_children_differ_only_in_order(
+        mnist1d_small, tiny_settings, tmp_path):
+    parent = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, save_weights_at=[10])
+    a, b = train_children(tiny_settings, mnist1d_small, parent.weights_at[10], 10, store=Store(tmp_path))
+    diff = {k for k in a.settings if a.settings[k] != b.settings[k]}
+    assert diff == {"data_order_seed"}
+    assert a.iterations[0] == b.iterations[0] == 10
+    assert not torch.equal(a.final_state["output.weight"], b.final_state["output.weight"])
+    model = model_for(tiny_settings, mnist1d_small)
+    curve = interpolation_curve(model, a.final_state, b.final_state, mnist1d_small, points=7)
+    for state, err in ((a.final_state, curve["test_error"][0]), (b.final_state, curve["test_error"][-1])):
+        model.load_state_dict(state)
+        assert abs((1 - evaluate(model, mnist1d_small.x_test, mnist1d_small.y_test)[1]) - err) < 1e-9
+    # stored: asking again trains nothing and gives the same children
+    again = train_children(tiny_settings, mnist1d_small, parent.weights_at[10], 10, store=Store(tmp_path))
+    assert again[0].curves() == a.curves()
+
+
+def test_convex_problem_has_no_barrier():
+    """Logistic regression: the loss is convex in the weights, so the loss on the line
+    between two solutions never rises above the endpoints (up to float error)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 20, generator=g)
+    y = (x @ torch.randn(20, generator=g) > 0).long()
+    data = Dataset("logistic", x[:400], y[:400], x[400:500], y[400:500], x[500:], y[500:], 2,
+                   torch.zeros(1), torch.ones(1))
+    settings = TrainSettings(model="mlp_mnist1d", dataset="mnist1d", iterations=200, eval_every=100,
+                             batch_size=20, lr=0.05, model_kwargs={"hidden": ()})
+    runs = [train(model_for(settings.replace(data_order_seed=s), data), data, settings.replace(data_order_seed=s))
+            for s in (1, 2)]
+    curve = interpolation_curve(model_for(settings, data), runs[0].final_state, runs[1].final_state, data, 11)
+    losses = curve["train_loss"]
+    assert max(losses) <= max(losses[0], losses[-1]) + 1e-6
+    assert error_barrier(curve["test_error"]) <= 0.02
+
+
+def test_batchnorm_statistics_are_recomputed_at_interpolated_points():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    x = torch.randn(256, 4) * 3 + 1
+    reset_batchnorm(net, x, batch_size=len(x))  # one batch: the statistics are exactly those of x
+    features = net[0](x).detach()
+    assert torch.allclose(net[1].running_mean, features.mean(0), atol=1e-5)
+    assert torch.allclose(net[1].running_var, features.var(0), rtol=1e-3)
+    # an interpolated network gets statistics of its own features, not the average of the endpoints'
+    other = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    reset_batchnorm(other, x)
+    mid = interpolate_states(net.state_dict(), other.state_dict(), 0.5)
+    probe = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    probe.load_state_dict(mid)
+    reset_batchnorm(probe, x)
+    assert torch.allclose(probe[1].running_mean, probe[0](x).detach().mean(0), atol=1e-5)
+
+
+def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path):
+    parent = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, save_weights_at=[0])
+    mask = Mask({n: torch.rand(t.shape, generator=torch.Generator().manual_seed(0)) < 0.5
+                 for n, t in Mask.ones_like(model_for(tiny_settings, mnist1d_small)).items()})
+    out = instability((tiny_settings, mnist1d_small, parent.weights_at[0], 0, mask, tmp_path, 5))
+    assert out["barrier"] == max(out["curve"]["test_error"]) - 0.5 * (out["curve"]["test_error"][0] + out["curve"]["test_error"][-1])
+    assert len(out["curve"]["alpha"]) == 5
+    plane = loss_plane(model_for(tiny_settings, mnist1d_small),
+                       [parent.weights_at[0], parent.final_state, parent.final_state], mnist1d_small, resolution=4)
+    assert plane["loss"].shape == (4, 4)
