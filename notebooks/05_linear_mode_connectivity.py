@@ -46,6 +46,7 @@ FIGURES_DIR = None  # set a folder to save every figure as PNG
 
 # %%
 # %matplotlib inline
+import matplotlib.pyplot as plt
 import numpy as np
 
 from lthlib import plots, widgets
@@ -127,8 +128,6 @@ plots.save_figure(fig, FIGURES_DIR, "interpolation_curves")
 # ## Instability against $k$, beside ticket accuracy against $k$
 
 # %%
-import matplotlib.pyplot as plt
-
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 plots.barrier_vs_k(ks, barriers, STABLE_BARRIER, ax=axes[0])
 plots.rewinding(sweep, round_index, ax=axes[1])
