@@ -296,7 +296,11 @@ def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: s
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
     if logx:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.set_xticks(list(x), [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=7)
     fig.tight_layout()
