@@ -162,8 +162,9 @@ class TrainSettings:
 
     def digest(self) -> str:
         """A short hash of the canonical settings: the name of a run in the store."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        from lthlib.store import digest
+
+        return digest(self)
 
 
 def for_scale(scale: str = "quick", model: str | None = None, dataset: str | None = None,

@@ -9,41 +9,44 @@ One IMP run (Frankle & Carbin 2019; Frankle et al. 2020):
    ticket; k > 0: rewinding) and train from iteration k to the end with the mask;
 4. repeat 2-3 for ``rounds`` rounds, each time pruning the last round's trained weights.
 
-At every round the same mask is also tested against controls, each trained exactly like
-the ticket (from iteration k, same schedule):
-- ``"reinit"``: the ticket's mask on freshly initialised weights (another seed);
-- ``"random_mask"``: a random mask with the ticket's per-layer densities on the
-  ticket's own starting weights;
+At every round the same mask is also tested against controls (the ``CONTROLS``
+registry: name -> how it gets its start weights, mask and start iteration, and its label):
+- ``"reinit"``: the ticket's mask on fresh weights (the ``reinit`` random stream),
+  trained like the ticket from iteration k to T;
+- ``"reinit_full"``: the same, but trained from iteration 0 for all T iterations: the
+  ticket's budget is k dense + (T - k) sparse iterations, so training the reinit control
+  only T - k iterations gives it less; the papers train controls "in the same way" as
+  the ticket, which is ambiguous at k > 0, so both conventions are offered;
+- ``"random_mask"``: a random mask (the ``random_mask`` stream) with the ticket's
+  per-layer densities on the ticket's own starting weights;
 - ``"one_shot"``: magnitude pruning of the dense trained network straight to the round's
   per-layer densities, then rewound and trained.
+To add a control, add a ``Control`` to ``CONTROLS``.
 
-Every round is stored as soon as it is finished (atomically), under a hash of the
-settings; a run that is interrupted resumes at the first unfinished round, and within a
-round the ticket's training resumes from its checkpoint.
+The dense run (round 0) is stored under its training settings alone (``dense_run``), so
+every rewind iteration k and every notebook that trains the same network share it. Every
+round is stored as soon as each of its runs finishes (atomically); a run that is
+interrupted resumes at the first unfinished run, which resumes from its checkpoint.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
 from lthlib.config import SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.masks import Mask
-from lthlib.models import build_model
 from lthlib.parallel import default_workers, parallel_map
 from lthlib.pruning import SCOPES, layerwise_rates, magnitude_prune, random_mask_like
-from lthlib.store import Store, StoreError, atomic_save, load
-from lthlib.training import Run, data_for, model_for, train
+from lthlib.store import Store, StoreError, digest
+from lthlib.training import Run, data_for, dense_run, model_for, train
 
-CONTROLS = ("reinit", "random_mask", "one_shot")
-REINIT_SEED_OFFSET = 1_000_003  # the reinit control's weights come from seed + this
-RANDOM_MASK_SEED_OFFSET = 2_000_003
+StateDict = Mapping[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class IMPSettings:
         return {k: v for k, v in self.to_dict().items() if k not in ("rounds", "controls")}
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.store_key(), sort_keys=True).encode()).hexdigest()[:16]
+        return digest(self.store_key())
 
 
 @dataclass
@@ -131,10 +134,6 @@ class IMPResult:
     @property
     def init_state(self) -> dict[str, torch.Tensor]:
         return self.dense.weights_at[0]
-
-    @property
-    def rewind_state(self) -> dict[str, torch.Tensor]:
-        return self.dense.weights_at[self.settings.rewind_iteration]
 
     def densities(self) -> list[float]:
         """Fraction of prunable weights remaining, round 0 (dense, 1.0) first."""
@@ -170,8 +169,8 @@ def _rates(settings: IMPSettings, model: torch.nn.Module) -> float | dict[str, f
     return layerwise_rates(model, settings.rate, settings.output_rate, settings.conv_rate)
 
 
-def _one_shot_mask(dense_final: dict[str, torch.Tensor], target: Mask, scope: str,
-                   exclude: tuple[str, ...]) -> Mask:
+def one_shot_mask(dense_final: StateDict, target: Mask, scope: str,
+                  exclude: tuple[str, ...] = ()) -> Mask:
     """Magnitude-prune the dense trained weights in one step to ``target``'s densities
     (per layer under layerwise pruning, overall under global pruning)."""
     full = Mask({n: torch.ones_like(t) for n, t in target.items()})
@@ -185,128 +184,175 @@ def _one_shot_mask(dense_final: dict[str, torch.Tensor], target: Mask, scope: st
     return magnitude_prune(dense_final, full, rates, allow_empty_layers=True)
 
 
-class _RoundFiles:
-    """Where an IMP run keeps its rounds: ``<store>/imp/<digest>/round_<r>.pt``."""
+# ------------------------------------------------------------------------------ controls
+@dataclass(frozen=True)
+class RoundContext:
+    """What a control may start from in round ``round`` of one IMP run."""
 
-    def __init__(self, store: Store, settings: IMPSettings):
-        self.settings = settings
-        self.key = json.loads(json.dumps(settings.store_key()))
-        self.folder = None if store.root is None else store.root / "imp" / settings.digest()
-
-    def path(self, r: int, suffix: str = ".pt") -> Path | None:
-        return None if self.folder is None else self.folder / f"round_{r}{suffix}"
-
-    def read(self, r: int) -> dict[str, Any] | None:
-        path = self.path(r)
-        if path is None or not path.exists():
-            return None
-        stored = load(path)
-        if not isinstance(stored, dict) or stored.get("key") != self.key or stored.get("round") != r:
-            raise StoreError(f"{path} is not round {r} of these IMP settings (another version or "
-                             "a copied file); delete the folder to recompute")
-        return stored
-
-    def write(self, r: int, payload: dict[str, Any]) -> None:
-        path = self.path(r)
-        if path is not None:
-            atomic_save({"key": self.key, "round": r, **payload}, path)
+    settings: IMPSettings
+    round: int
+    mask: Mask  # the ticket's mask this round
+    rewind_state: StateDict  # the dense run's weights at iteration k
+    dense: Run
+    reinit_state: Callable[[], StateDict]  # fresh weights from the "reinit" stream
 
 
+@dataclass(frozen=True)
+class Control:
+    """A control of the ticket: how it gets its start (weights, mask, start iteration)
+    from the round, and how figures label it."""
+
+    name: str
+    label: str
+    start: Callable[[RoundContext], tuple[StateDict, Mask, int]]
+    color: str = "C7"
+
+
+def _ticket_start(c: RoundContext) -> tuple[StateDict, Mask, int]:
+    return c.rewind_state, c.mask, c.settings.rewind_iteration
+
+
+CONTROLS: dict[str, Control] = {c.name: c for c in (
+    Control("reinit", "random reinit (same mask)", color="C3",
+            start=lambda c: (c.reinit_state(), c.mask, c.settings.rewind_iteration)),
+    Control("reinit_full", "random reinit, trained all T iterations", color="C4",
+            start=lambda c: (c.reinit_state(), c.mask, 0)),
+    Control("random_mask", "random pruning (same densities)", color="C2",
+            start=lambda c: (c.rewind_state, random_mask_like(c.mask, c.settings.train.seed, c.round),
+                             c.settings.rewind_iteration)),
+    Control("one_shot", "one-shot pruning", color="C1",
+            start=lambda c: (c.rewind_state, one_shot_mask(c.dense.final_state, c.mask, c.settings.scope,
+                                                           c.settings.exclude), c.settings.rewind_iteration)),
+)}
+TICKET_LABEL = "winning ticket (IMP)"
+
+
+def kind_label(kind: str) -> str:
+    """The words figures and tables use for ``"ticket"`` or a control's name."""
+    if kind == "ticket":
+        return TICKET_LABEL
+    return CONTROLS[kind].label if kind in CONTROLS else kind
+
+
+def kind_color(kind: str) -> str:
+    return "C0" if kind == "ticket" else (CONTROLS[kind].color if kind in CONTROLS else "C7")
+
+
+# ------------------------------------------------------------------------------ the run
 def _without_final_weights(run: Run) -> Run:
     """A control's run as stored: curves, mask and starting weights, not its trained
     weights (nothing is pruned from them; this keeps the store small)."""
     return Run.from_dict({**run.to_dict(), "final_state": {}})
 
 
-def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store | None = None,
-            progress: bool | None = None) -> IMPResult:
-    """Run (or load, or resume) IMP as ``settings`` say; see the module docstring."""
-    store = store if store is not None else Store(None)
-    files = _RoundFiles(store, settings)
+def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Dataset, store: Store,
+              progress: bool | None = None) -> IMPRound:
+    """Round ``r`` of IMP with ``mask``: the ticket (survivors rewound to iteration k) and
+    every control in ``settings.controls``, each stored as soon as it is trained (an
+    interruption loses at most the run in progress, which resumes from its checkpoint)."""
     ts, k = settings.train, settings.rewind_iteration
-    data_cache: list[Dataset] = [data] if data is not None else []
-
-    def get_data() -> Dataset:
-        if not data_cache:
-            data_cache.append(data_for(ts))
-        return data_cache[0]
-
-    def fresh_model(seed: int) -> torch.nn.Module:
-        d = get_data()
-        return build_model(ts.model, d.input_shape, d.num_classes, seed=seed, **ts.model_kwargs).to(
-            d.x_train.device)
-
-    stored0 = files.read(0)
-    if stored0 is None:
-        model = model_for(ts, get_data())
-        dense = train(model, get_data(), ts, save_weights_at=sorted({0, k}), progress=progress,
-                      checkpoint=files.path(0, ".ckpt"))
-        files.write(0, {"dense": dense.to_dict()})
-    else:
-        dense = Run.from_dict(stored0["dense"])
-    rewind_state = dense.weights_at[k]
-    template = fresh_model(ts.seed)
-    rates = _rates(settings, template)
-
-    def train_masked(start_state: dict[str, torch.Tensor], mask: Mask, name: str, r: int) -> Run:
-        model = fresh_model(ts.seed)
+    key = {"imp": settings.store_key(), "round": r}
+    stored = store.get("imp_round", key) or {}
+    if stored and Mask(stored["mask"]) != mask:
+        raise StoreError(f"{store.path('imp_round', key)} holds a mask that does not follow from "
+                         "the previous round; the store is inconsistent: delete the imp_round folder")
+    done: dict[str, Any] = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
+    context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
+                           lambda: model_for(ts, data, stream="reinit").state_dict())
+    for name in ("ticket", *settings.controls):
+        if done.get(name) is not None:
+            continue
+        start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
+        model = model_for(ts, data)
         model.load_state_dict(start_state)
-        ckpt = files.path(r, f"_{name}.ckpt")
-        return train(model, get_data(), ts, mask=mask, start_iteration=k, progress=progress,
-                     checkpoint=ckpt, save_weights_at=[k])
+        run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
+                    checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
+        done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
+        store.put("imp_round", key, {"mask": mask.state_dict(), "ticket": done["ticket"],
+                                     "controls": {n: d for n, d in done.items()
+                                                  if n != "ticket" and d is not None}})
+    return IMPRound(r, mask, Run.from_dict(done["ticket"]),
+                    {name: Run.from_dict(done[name]) for name in settings.controls})
 
+
+def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store | None = None,
+            progress: bool | None = None, dense: Run | None = None) -> IMPResult:
+    """Run (or load, or resume) IMP as ``settings`` say; see the module docstring.
+
+    Round 0 is the dense run of ``settings.train`` (``dense_run``), shared with every
+    other rewind iteration and notebook that trains the same network; pass ``dense`` when
+    it is at hand (it must hold the weights at iteration k)."""
+    store = store if store is not None else Store(None)
+    data = data if data is not None else data_for(settings.train)
+    k = settings.rewind_iteration
+    if dense is None:
+        dense = dense_run(settings.train, data, store=store, save_weights_at=(0, k), progress=progress)
+    if k not in dense.weights_at:
+        raise ValueError(f"the dense run given has no weights at the rewind iteration {k} "
+                         f"(it has {sorted(dense.weights_at)}); train it with save_weights_at")
+    template = model_for(settings.train, data)
+    rates = _rates(settings, template)
     mask = Mask.ones_like(template)
     previous_final = dense.final_state
     rounds: list[IMPRound] = []
     for r in range(1, settings.rounds + 1):
-        mask = magnitude_prune(previous_final, mask, rates, scope=settings.scope,
-                               exclude=settings.exclude)
-        stored = files.read(r) or {}
-        if stored and Mask(stored["mask"]) != mask:
-            raise StoreError(f"{files.path(r)} holds a mask that does not follow from the "
-                             "previous round; the store is inconsistent: delete the folder")
-        # A round is written after each of its runs, so an interruption loses at most the
-        # run in progress (and that one resumes from its checkpoint).
-        done = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
-        for name in ("ticket", *settings.controls):
-            if done.get(name) is not None:
-                continue
-            if name == "ticket":
-                run = train_masked(rewind_state, mask, name, r)
-            elif name == "reinit":
-                run = train_masked(fresh_model(ts.seed + REINIT_SEED_OFFSET).state_dict(), mask, name, r)
-            elif name == "random_mask":
-                run = train_masked(rewind_state, random_mask_like(mask, ts.seed + RANDOM_MASK_SEED_OFFSET + r),
-                                   name, r)
-            else:
-                run = train_masked(rewind_state,
-                                   _one_shot_mask(dense.final_state, mask, settings.scope, settings.exclude),
-                                   name, r)
-            done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
-            files.write(r, {"mask": mask.state_dict(), "ticket": done["ticket"],
-                            "controls": {n: d for n, d in done.items() if n != "ticket" and d is not None}})
-        ticket = Run.from_dict(done["ticket"])
-        controls = {name: Run.from_dict(done[name]) for name in settings.controls}
-        rounds.append(IMPRound(r, mask, ticket, controls))
-        previous_final = ticket.final_state
+        mask = magnitude_prune(previous_final, mask, rates, scope=settings.scope, exclude=settings.exclude)
+        rounds.append(imp_round(settings, r, mask, dense, data, store, progress))
+        previous_final = rounds[-1].ticket.final_state
     return IMPResult(settings, dense, rounds)
 
 
-def _run_imp_job(job: tuple) -> IMPResult:
-    """One IMP run in a worker process (module level, so that it can be pickled)."""
-    settings, data, store_root = job
-    return run_imp(settings, data, store=Store(store_root), progress=False)
+@dataclass(frozen=True)
+class IMPJob:
+    """One IMP run for a worker process: its settings, the data, the store folder and,
+    optionally, its dense run."""
+
+    settings: IMPSettings
+    data: Dataset
+    store_root: str | Path | None
+    dense: Run | None = None
+
+
+def _run_imp_job(job: IMPJob) -> IMPResult:
+    return run_imp(job.settings, job.data, store=Store(job.store_root), progress=False, dense=job.dense)
+
+
+@dataclass(frozen=True)
+class DenseJob:
+    settings: TrainSettings
+    data: Dataset
+    store_root: str | Path | None
+    save_weights_at: tuple[int, ...]
+
+
+def _dense_job(job: DenseJob) -> Run:
+    return dense_run(job.settings, job.data, store=Store(job.store_root),
+                     save_weights_at=job.save_weights_at, progress=False)
 
 
 def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None = None,
                  progress: bool | None = None, workers: int | None = None) -> list[IMPResult]:
     """``run_imp`` for each settings in ``jobs`` (independent runs), in order, in parallel
-    processes where there are cores to spare (``lthlib.parallel``)."""
+    processes where there are cores to spare (``lthlib.parallel``). The dense runs come
+    first, one per distinct training settings (with the weights at every k asked for), so
+    that jobs differing only in k share one."""
     store = store if store is not None else Store(None)
     on_cpu = data.x_train.device.type == "cpu"
-    if (workers or default_workers(len(jobs), on_cpu)) == 1:
-        return [run_imp(job, data, store=store, progress=progress) for job in jobs]
-    return parallel_map(_run_imp_job, [(job, data, store.root) for job in jobs], workers, on_cpu)
+    need: dict[str, tuple[TrainSettings, set[int]]] = {}
+    for job in jobs:
+        need.setdefault(job.train.digest(), (job.train, {0}))[1].add(job.rewind_iteration)
+    dense_jobs = [DenseJob(ts, data, store.root, tuple(sorted(ks))) for ts, ks in need.values()]
+    serial = (workers or default_workers(len(jobs), on_cpu)) == 1
+    if serial:
+        dense = [dense_run(j.settings, data, store=store, save_weights_at=j.save_weights_at,
+                           progress=progress) for j in dense_jobs]
+    else:
+        dense = parallel_map(_dense_job, dense_jobs, workers, on_cpu)
+    by_digest = {j.settings.digest(): run for j, run in zip(dense_jobs, dense)}
+    imp_jobs = [IMPJob(job, data, store.root, by_digest[job.train.digest()]) for job in jobs]
+    if serial:
+        return [run_imp(j.settings, data, store=store, progress=progress, dense=j.dense) for j in imp_jobs]
+    return parallel_map(_run_imp_job, imp_jobs, workers, on_cpu)
 
 
 def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | None = None, *,
@@ -358,7 +404,8 @@ def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], se
     ks, seeds = [int(k) for k in rewind_iterations], [int(s) for s in seeds]
     jobs = [settings.replace(rewind_iteration=k).with_seed(s) for k in ks for s in seeds]
     results = run_imp_many(jobs, data, store=store, progress=progress, workers=workers)
-    return {k: results[i * len(seeds):(i + 1) * len(seeds)] for i, k in enumerate(ks)}
+    by_job = dict(zip(((j.rewind_iteration, j.train.seed) for j in jobs), results))
+    return {k: [by_job[(k, s)] for s in seeds] for k in ks}
 
 
 def rewinding_for_scale(scale: str, model: str | None = None, dataset: str | None = None,

@@ -26,12 +26,12 @@ from torch import nn
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
 from lthlib.masks import Mask
-from lthlib.store import Store
+from lthlib.store import Store, digest_tensors
+from lthlib.streams import stream_seed
 from lthlib.training import Run, evaluate, model_for, train
 
 StateDict = Mapping[str, torch.Tensor]
 STABLE_BARRIER = 0.02  # the paper calls a network stable when its error barrier is below 2%
-CHILD_SEED_OFFSET = 7_919  # children's data orders: seed * offset + 1 and + 2
 
 
 def interpolate_states(a: StateDict, b: StateDict, alpha: float) -> dict[str, torch.Tensor]:
@@ -97,7 +97,7 @@ def train_children(settings: TrainSettings, data: Dataset, start_state: StateDic
     store = store if store is not None else Store(None)
     children = []
     for child in (1, 2):
-        child_settings = settings.replace(data_order_seed=settings.seed * CHILD_SEED_OFFSET + child)
+        child_settings = settings.replace(data_order_seed=stream_seed(settings.seed, "child", child))
 
         def compute(child_settings: TrainSettings = child_settings) -> Run:
             model = model_for(child_settings, data)
@@ -105,19 +105,9 @@ def train_children(settings: TrainSettings, data: Dataset, start_state: StateDic
             return train(model, data, child_settings, mask=mask, start_iteration=k, progress=False)
 
         extra = {"k": k, "mask": None if mask is None else mask.digest(),
-                 "start": _state_digest(start_state)}
+                 "start": digest_tensors(start_state)}
         children.append(store.get_or_compute("children", child_settings, compute, extra=extra))
     return children[0], children[1]
-
-
-def _state_digest(state: StateDict) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode())
-        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def instability(job: tuple) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from lthlib.models import prunable_parameters
-from lthlib.store import atomic_save, load
+from lthlib.store import atomic_save, digest_tensors, load
 
 
 class MaskError(ValueError):
@@ -67,9 +67,6 @@ class Mask(Mapping[str, torch.Tensor]):
         total = self.numel()
         return self.num_kept() / total if total else 1.0
 
-    def sparsity(self) -> float:
-        return 1.0 - self.density()
-
     def layer_density(self) -> dict[str, float]:
         """Per-tensor fraction kept."""
         return {n: float(t.float().mean()) for n, t in self._tensors.items()}
@@ -94,19 +91,9 @@ class Mask(Mapping[str, torch.Tensor]):
             params[name].mul_(t.to(params[name].device))
         return model
 
-    def to(self, device: str | torch.device) -> "Mask":
-        return Mask({n: t.to(device) for n, t in self._tensors.items()})
-
     def digest(self) -> str:
         """A short hash of the mask (names, shapes and bits), to key stored results by it."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for name in sorted(self._tensors):
-            t = self._tensors[name].cpu().contiguous()
-            h.update(f"{name}{tuple(t.shape)}".encode())
-            h.update(t.numpy().tobytes())
-        return h.hexdigest()[:16]
+        return digest_tensors(self._tensors)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {n: t.cpu() for n, t in self._tensors.items()}

@@ -161,17 +161,22 @@ MODELS: dict[str, ModelBuilder] = {
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
-                seed: int | None = None, **kwargs) -> nn.Module:
+                seed: int | None = None, stream: str = "init", **kwargs) -> nn.Module:
     """Build a registered model; with ``seed``, its initial weights depend on nothing else.
 
-    The global RNG is left as it was, so building a model never shifts other random draws.
+    The weights come from the named random stream ``(seed, stream)`` (``lthlib.streams``):
+    ``"init"`` for a run's own weights, ``"reinit"`` for the random-reinitialisation
+    control. The global RNG is left as it was, so building a model never shifts other
+    random draws.
     """
+    from lthlib.streams import stream_seed
+
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     if seed is None:
         return MODELS[name](tuple(input_shape), num_classes, **kwargs)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(stream_seed(seed, stream))
         return MODELS[name](tuple(input_shape), num_classes, **kwargs)
 
 

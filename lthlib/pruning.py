@@ -8,7 +8,7 @@ Every pruning step here
   (in the order the mask lists layers) goes first.
 
 Magnitude pruning (Frankle & Carbin 2019) scores by |w|; the random-mask control scores
-by a seeded uniform draw, at the same per-layer densities as the mask it controls.
+by a uniform draw from its own random stream, at the same per-layer densities as the mask it controls.
 """
 from __future__ import annotations
 
@@ -130,10 +130,13 @@ def magnitude_prune(weights: Mapping[str, torch.Tensor], mask: Mask,
     return Mask({n: pruned[n] if n in pruned else t for n, t in mask.items()})
 
 
-def random_mask_like(reference: Mask, seed: int) -> Mask:
+def random_mask_like(reference: Mask, seed: int, index: int = 0) -> Mask:
     """A random mask with exactly the per-layer kept counts of ``reference`` (the
-    random-pruning control: same layerwise densities, random positions)."""
-    g = torch.Generator().manual_seed(seed)
+    random-pruning control: same layerwise densities, random positions), drawn from the
+    ``random_mask`` stream of ``seed`` (``index``: e.g. the IMP round)."""
+    from lthlib.streams import generator
+
+    g = generator(seed, "random_mask", index)
     out = {}
     for name, t in reference.items():
         keep = torch.zeros(t.numel(), dtype=torch.bool)

@@ -33,6 +33,7 @@ from torch.func import functional_call
 from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
 from lthlib.pruning import PruningError, prune_by_score
+from lthlib.streams import generator
 
 if TYPE_CHECKING:
     from lthlib.config import TrainSettings
@@ -87,8 +88,10 @@ def _keep_rates(names: list[str], keep: float | Mapping[str, float]) -> dict[str
 def mask_by_criterion(criterion: str, init_state: StateDict, final_state: StateDict,
                       layers: list[str], keep: float | Mapping[str, float], seed: int = 0) -> Mask:
     """Keep the top ``keep`` fraction (per layer, or ``{layer: fraction}``) of the weights
-    of ``layers`` by ``criterion``; ties are broken by index, as in ``lthlib.pruning``."""
-    g = torch.Generator().manual_seed(seed)
+    of ``layers`` by ``criterion``; ties are broken by index, as in ``lthlib.pruning``.
+    ``random`` draws its scores from the ``criterion`` stream of ``seed``, never from the
+    stream that drew the weights."""
+    g = generator(seed, "criterion")
     scores = {n: criterion_scores(criterion, init_state[n].float(), final_state[n].float(), g) for n in layers}
     dense = Mask({n: torch.ones_like(scores[n], dtype=torch.bool) for n in layers})
     return prune_by_score(scores, dense, _keep_rates(layers, keep))
@@ -129,7 +132,7 @@ def random_weights(model: nn.Module, kind: str, seed: int) -> None:
         raise ValueError(f"weights={kind!r}: choose one of {list(WEIGHT_INITS)}")
     if kind == "init":
         return
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed, "frozen_weights")
     with torch.no_grad():
         for name, w in prunable_parameters(model).items():
             fan_in = w[0].numel()
@@ -163,7 +166,7 @@ class Supermask(nn.Module):
         for p in base.parameters():
             p.requires_grad_(False)
         self._names = list(prunable_parameters(base))
-        g = torch.Generator().manual_seed(seed)
+        g = generator(seed, "supermask_scores")
         scores = {}
         for name in self._names:
             w = dict(base.named_parameters())[name]
@@ -173,7 +176,7 @@ class Supermask(nn.Module):
                 init = init / bound  # scores in (-1, 1): keep probabilities around 0.27-0.73
             scores[name.replace(".", "__")] = nn.Parameter(init.to(w.device))
         self.scores = nn.ParameterDict(scores)
-        self._sampler = torch.Generator(device="cpu").manual_seed(seed + 1)
+        self._sampler = generator(seed, "bernoulli")
 
     def _hard(self, name: str, score: torch.Tensor) -> torch.Tensor:
         if self.method == "edge_popup":
@@ -208,11 +211,11 @@ class Supermask(nn.Module):
 # Module-level functions of one picklable job each, so that lthlib.parallel can run them in
 # worker processes; each result is stored under its settings and reused.
 
-def _template(settings: "TrainSettings", data: "Dataset", seed: int | None = None) -> nn.Module:
+def _template(settings: "TrainSettings", data: "Dataset", stream: str = "init") -> nn.Module:
     from lthlib.models import build_model
 
-    return build_model(settings.model, data.input_shape, data.num_classes,
-                       seed=settings.seed if seed is None else seed, **settings.model_kwargs)
+    return build_model(settings.model, data.input_shape, data.num_classes, seed=settings.seed,
+                       stream=stream, **settings.model_kwargs)
 
 
 def untrained_accuracy(settings: "TrainSettings", data: "Dataset", init_state: StateDict,
@@ -224,7 +227,7 @@ def untrained_accuracy(settings: "TrainSettings", data: "Dataset", init_state: S
     model = _template(settings, data)
     layers = list(prunable_parameters(model))
     mask = mask_by_criterion(criterion, init_state, final_state, layers, keep, seed=settings.seed)
-    reinit = _template(settings, data, seed=settings.seed + 1_000_003).state_dict() if reset == "reinit" else None
+    reinit = _template(settings, data, stream="reinit").state_dict() if reset == "reinit" else None
     model.load_state_dict(masked_start_state(reset, init_state, mask, reinit))
     return evaluate(model, data.x_test, data.y_test)[1]
 
@@ -241,7 +244,7 @@ def train_criterion_mask(job: tuple) -> "Run":
         model = _template(settings, data)
         layers = list(prunable_parameters(model))
         mask = mask_by_criterion(criterion, init_state, final_state, layers, keep, seed=settings.seed)
-        reinit = _template(settings, data, seed=settings.seed + 1_000_003).state_dict() if reset == "reinit" else None
+        reinit = _template(settings, data, stream="reinit").state_dict() if reset == "reinit" else None
         model.load_state_dict(masked_start_state(reset, init_state, mask, reinit))
         return train(model, data, settings, mask=mask, progress=False)
 

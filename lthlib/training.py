@@ -27,6 +27,7 @@ from lthlib.masks import Mask
 from lthlib.models import build_model
 from lthlib.progress import progress_bar
 from lthlib.store import Store, StoreError, atomic_save, load
+from lthlib.streams import generator
 
 TRAIN_EVAL_SIZE = 5_000  # train loss/accuracy are measured on this fixed subset
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
@@ -122,9 +123,13 @@ def data_for(settings: TrainSettings, device: str | torch.device = "cpu") -> Dat
                         train_size=settings.train_size, device=device)
 
 
-def model_for(settings: TrainSettings, data: Dataset) -> nn.Module:
-    """A fresh model whose initial weights depend only on ``settings.seed``."""
-    model = build_model(settings.model, data.input_shape, data.num_classes, seed=settings.seed,
+def model_for(settings: TrainSettings, data: Dataset, seed: int | None = None,
+              stream: str = "init") -> nn.Module:
+    """A fresh model of ``settings``, on the data's device, whose initial weights depend only
+    on ``(seed, stream)`` (``seed`` None: ``settings.seed``; ``stream="reinit"`` for the
+    random-reinitialisation control)."""
+    model = build_model(settings.model, data.input_shape, data.num_classes,
+                        seed=settings.seed if seed is None else seed, stream=stream,
                         **settings.model_kwargs)
     return model.to(data.x_train.device)
 
@@ -155,13 +160,12 @@ def lr_at(settings: TrainSettings, iteration: int) -> float:
 
 def epoch_order(n: int, order_seed: int, epoch: int, device: torch.device) -> torch.Tensor:
     """The shuffled example order of one epoch: a function of (seed, epoch) only."""
-    g = torch.Generator().manual_seed(order_seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=g).to(device)
+    return torch.randperm(n, generator=generator(order_seed, "data_order", epoch)).to(device)
 
 
 def augmentation_generator(order_seed: int, iteration: int) -> torch.Generator:
     """The random source of one batch's augmentation: a function of (seed, iteration) only."""
-    return torch.Generator().manual_seed(order_seed * 1_000_003 + 500_009 * (iteration + 1))
+    return generator(order_seed, "augment", iteration)
 
 
 def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask | None = None, *,
@@ -306,20 +310,31 @@ def train_from_settings(settings: TrainSettings, data: Dataset | None = None, *,
     return model, run
 
 
+def dense_run(settings: TrainSettings, data: Dataset | None = None, *, store: Store | None = None,
+              save_weights_at: Iterable[int] = (0,), progress: bool | None = None) -> Run:
+    """The dense run of ``settings``, stored under the training settings alone and shared
+    by every notebook and IMP run that trains the same network. The weights at each
+    iteration in ``save_weights_at`` are kept; asking later for an iteration the stored run
+    lacks retrains it once (training is deterministic) and stores the union."""
+    store = store if store is not None else Store(None)
+    want = {int(k) for k in save_weights_at} | {0}
+    stored = store.get("dense", settings)
+    if stored is not None:
+        run = Run.from_dict(stored)
+        if want <= set(run.weights_at):
+            return run
+        want |= set(run.weights_at)
+    data = data if data is not None else data_for(settings)
+    run = train_from_settings(settings, data, save_weights_at=sorted(want), progress=progress,
+                              checkpoint=store.checkpoint("dense", settings))[1]
+    store.put("dense", settings, run.to_dict())
+    return run
+
+
 def dense_runs(settings: TrainSettings, seeds: Iterable[int], data: Dataset | None = None, *,
                store: Store | None = None, save_weights_at: Iterable[int] = (0,),
                progress: bool | None = None) -> list[Run]:
-    """Dense training of ``settings`` once per seed, reusing runs already in ``store``."""
-    store = store if store is not None else Store(None)
-    save_at = sorted({int(k) for k in save_weights_at})
-    runs = []
-    for seed in seeds:
-        seeded = settings.replace(seed=int(seed))
-
-        def compute() -> Run:
-            nonlocal data
-            data = data if data is not None else data_for(settings)
-            return train_from_settings(seeded, data, save_weights_at=save_at, progress=progress)[1]
-
-        runs.append(store.get_or_compute("dense", seeded, compute, extra={"save_weights_at": save_at}))
-    return runs
+    """``dense_run`` of ``settings`` once per seed."""
+    data = data if data is not None else data_for(settings)
+    return [dense_run(settings.replace(seed=int(seed)), data, store=store,
+                      save_weights_at=save_weights_at, progress=progress) for seed in seeds]

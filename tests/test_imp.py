@@ -72,7 +72,7 @@ def test_interrupted_imp_resumes_to_the_same_result(mnist1d_small, imp_settings,
 
     def dying_train(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 5:  # dense, round-1 ticket and control, round-2 ticket; dies in the control
+        if calls["n"] == 4:  # round-1 ticket and control, round-2 ticket; dies in the control
             raise KeyboardInterrupt("kernel killed")
         return real_train(*args, **kwargs)
 
@@ -107,16 +107,17 @@ def test_corrupt_or_foreign_round_files_are_reported(mnist1d_small, imp_settings
     settings = imp_settings.replace(controls=())
     store = Store(tmp_path)
     run_imp(settings, mnist1d_small, store=store)
-    folder = tmp_path / "imp" / settings.digest()
-    (folder / "round_2.pt").write_bytes(b"garbage")
-    with pytest.raises(StoreError, match="round_2.pt"):
+    round_2 = store.path("imp_round", {"imp": settings.store_key(), "round": 2})
+    round_1 = store.path("imp_round", {"imp": settings.store_key(), "round": 1})
+    saved = round_2.read_bytes()
+    round_2.write_bytes(b"garbage")
+    with pytest.raises(StoreError, match=round_2.name):
         run_imp(settings, mnist1d_small, store=store)
-    other = settings.replace(rate=0.3)
-    other_folder = tmp_path / "imp" / other.digest()
-    other_folder.mkdir(parents=True)
-    (other_folder / "round_0.pt").write_bytes((folder / "round_0.pt").read_bytes())
-    with pytest.raises(StoreError, match="not round 0 of these IMP settings"):
-        run_imp(other, mnist1d_small, store=store)
+    round_2.write_bytes(round_1.read_bytes())  # a copied file: another round's key
+    with pytest.raises(StoreError, match="other settings"):
+        run_imp(settings, mnist1d_small, store=store)
+    round_2.write_bytes(saved)
+    run_imp(settings, mnist1d_small, store=store)
 
 
 @pytest.mark.parametrize("changes, fragment", [
@@ -154,8 +155,9 @@ def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, 
         assert alone.rounds[0].mask == result.rounds[0].mask
         assert alone.rounds[0].ticket.curves() == result.rounds[0].ticket.curves()
     assert parallel[0].rounds[0].mask != parallel[1].rounds[0].mask
-    # both seeds were stored by the workers
-    assert len(list((tmp_path / "imp").iterdir())) == 2
+    # both seeds' dense runs and rounds were stored by the workers
+    assert len(list((tmp_path / "dense").glob("*.pt"))) == 2
+    assert len(list((tmp_path / "imp_round").glob("*.pt"))) == 2
 
 
 def test_rewinding_presets():
@@ -178,8 +180,29 @@ def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):
     assert sorted(sweep) == [0, 10]
     assert sweep[10][0].settings.rewind_iteration == 10
     assert sweep[10][0].rounds[0].ticket.iterations[0] == 10
-    # the dense run is the same whatever k; only the rewound weights differ
-    assert sweep[0][0].dense.curves() == sweep[10][0].dense.curves()
+    # one dense run serves every k: the same object, with the weights at both k
+    assert sweep[0][0].dense is sweep[10][0].dense
+    assert {0, 10} <= set(sweep[0][0].dense.weights_at)
+
+
+def test_the_dense_run_is_trained_once_for_every_k_and_notebook(mnist1d_small, imp_settings, tmp_path,
+                                                                 monkeypatch):
+    from lthlib import training
+    from lthlib.imp import run_rewind_sweep
+
+    calls = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(a[2].seed) or real_train(*a, **k))
+    store = Store(tmp_path)
+    settings = imp_settings.replace(rounds=1, controls=())
+    run_rewind_sweep(settings, [0, 10, 20], [0, 1], mnist1d_small, store=store, workers=1)
+    assert sorted(calls) == [0, 1]  # one dense run per seed, not per (k, seed)
+    dense = training.dense_runs(settings.train, [0, 1], mnist1d_small, store=store)
+    assert sorted(calls) == [0, 1]  # dense_runs reuses what IMP stored
+    # a new k the stored run lacks retrains it once, and it comes out the same
+    again = run_imp(settings.replace(rewind_iteration=5), mnist1d_small, store=store)
+    assert sorted(calls) == [0, 0, 1]
+    assert again.dense.curves() == dense[0].curves() and 5 in again.dense.weights_at
 
 
 def test_other_controls_reuse_the_stored_tickets(mnist1d_small, imp_settings, tmp_path, monkeypatch):
