@@ -1,8 +1,11 @@
 """Command line: ``python -m lthlib run`` executes the notebooks in order with papermill.
 
 Executed notebooks go to ``<out>/notebooks``, figures to ``<out>/figures/<notebook>``,
-results to the experiment store (``results/``, reused by later runs). The exit status is
-non-zero when a notebook fails, and the failing notebook and cell are named.
+each notebook's checked claims to ``<out>/claims/<notebook>.json``, results to the
+experiment store (``results/``, reused by later runs). It ends with a table of every
+notebook's claims. The exit status is non-zero when a notebook fails (the failing
+notebook and cell are named), and with ``--check-claims`` when a headline claim does not
+hold.
 """
 from __future__ import annotations
 
@@ -54,13 +57,16 @@ def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bo
     from papermill.exceptions import PapermillExecutionError
 
     figures = out / "figures" / notebook.stem
+    claims = claims_file(out, notebook)
+    if claims.exists():
+        claims.unlink()  # claims of an earlier run must not pass for this one's
     executed = out / "notebooks" / notebook.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
         pm.execute_notebook(str(notebook), str(executed), cwd=str(notebook.parent),
                             parameters={"SCALE": scale, "RESULTS_DIR": str(results),
-                                        "FIGURES_DIR": str(figures)},
+                                        "FIGURES_DIR": str(figures), "CLAIMS_FILE": str(claims)},
                             progress_bar=show_cells, log_output=False,
                             execution_timeout=cell_timeout)
     except PapermillExecutionError as err:
@@ -73,6 +79,34 @@ def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bo
     n_figs = len(list(figures.glob("*.png"))) if figures.exists() else 0
     return Outcome(notebook.stem, "ok", time.perf_counter() - started,
                    f"{figures} ({n_figs} png)")
+
+
+def claims_file(out: Path, notebook: Path) -> Path:
+    """Where a notebook run by the CLI saves its claims (``lthlib.claims``)."""
+    return out / "claims" / f"{notebook.stem}.json"
+
+
+def print_claims(out: Path, notebooks: list[Path]) -> list:
+    """Every notebook's claims as one table (notebook, claim, role, verdict, evidence)."""
+    from lthlib.claims import load_claims
+
+    items = []
+    for nb in notebooks:
+        path = claims_file(out, nb)
+        if path.exists():
+            items += load_claims(path)
+    if not items:
+        return items
+    rows = [("notebook", "claim", "role", "verdict", "evidence")] + [
+        (c.notebook, c.claim, c.role, c.verdict, c.evidence) for c in items]
+    widths = [min(70, max(len(r[i]) for r in rows)) for i in range(4)]
+    print("\nClaims")
+    for j, row in enumerate(rows):
+        cells = [cell if len(cell) <= w else cell[:w - 1] + "…" for cell, w in zip(row[:4], widths)]
+        print("  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "  " + row[4])
+        if j == 0:
+            print("  ".join("-" * w for w in widths) + "  --------")
+    return items
 
 
 def _first_line(executed: Path, exec_count: int) -> str:
@@ -104,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     out, results = Path(args.out).resolve(), Path(args.results).resolve()
     # Executed notebooks should not fill with progress-bar widgets; the kernel inherits this.
     os.environ.setdefault("LTHLIB_PROGRESS", "0")
+    if args.threads is not None:
+        os.environ["LTHLIB_THREADS"] = str(args.threads)  # the kernels inherit it
     show_cells = sys.stdout.isatty()
     cell_timeout = args.cell_timeout if args.cell_timeout is not None else DEFAULT_CELL_TIMEOUT[args.scale]
     if cell_timeout is not None and cell_timeout <= 0:
@@ -119,9 +155,19 @@ def run(args: argparse.Namespace) -> int:
         outcomes.append(outcome)
     print()
     print_table(outcomes)
+    claims = print_claims(out, notebooks)
     failed = [o for o in outcomes if o.status != "ok"]
     for o in failed:
         print(f"\nFAILED: {o.notebook}: {o.detail}", file=sys.stderr)
+    failed_claims = [c for c in claims if c.failed()]
+    if args.check_claims:
+        for c in failed_claims:
+            print(f"\nCLAIM FAILED: {c.notebook}: {c.claim}: {c.verdict} ({c.evidence})", file=sys.stderr)
+        missing = [nb.stem for nb in notebooks if not claims_file(out, nb).exists()]
+        for stem in missing:
+            print(f"\nNO CLAIMS: {stem} saved no claims (it failed, or states none)", file=sys.stderr)
+        if failed_claims or missing:
+            return 1
     return 1 if failed else 0
 
 
@@ -142,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
                        help="stop a cell that runs longer (default: 600 smoke, 1800 quick, "
                             "none for paper; 0 = no limit)")
+    p_run.add_argument("--check-claims", action="store_true",
+                       help="exit non-zero when a notebook's headline claim does not hold")
+    p_run.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="torch threads per process in the notebooks (e.g. 1, to check that "
+                            "the claims do not hang on the last bits of floating-point sums)")
     p_run.add_argument("--notebooks", default=str(REPO_ROOT / "notebooks"),
                        help="folder of the notebooks (default: the repository's notebooks/)")
     args = parser.parse_args(argv)

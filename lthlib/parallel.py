@@ -45,5 +45,7 @@ def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int | No
     if workers == 1 or len(items) <= 1:
         return [fn(item) for item in items]
     threads = max(1, (os.cpu_count() or 1) // workers)
+    if os.environ.get("LTHLIB_THREADS"):
+        threads = min(threads, max(1, int(os.environ["LTHLIB_THREADS"])))
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(_call, [(fn, item, threads) for item in items]))

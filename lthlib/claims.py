@@ -1,0 +1,199 @@
+"""Headline claims as checks over a run's results, and prose rendered from the results.
+
+A notebook never types a number its run produced. It states its claims as checks:
+
+    claims = Claims("03", SCALE, CLAIMS_FILE)
+    claims.paired("rewinding to k=500 beats resetting to k=0 at 13% of weights",
+                  better=acc_k500, worse=acc_k0)           # per-seed values, same seeds
+    claims.show()                                           # a verdict table (Markdown)
+
+and says what it saw with ``say("... {acc:.3f} ...", acc=...)``, which renders Markdown
+from the computed values, so the text is true on every machine and at every scale.
+
+Statistics: a claim compares two paired series (the same seeds, e.g. a ticket and its
+control) by the per-seed difference; its mean and a two-sided 95% confidence interval
+from Student's t over seeds. The verdict:
+
+- ``holds``: the whole interval lies on the claimed side of the threshold;
+- ``not shown``: the interval contains the threshold (the run cannot tell);
+- ``contradicted``: the whole interval lies on the other side;
+- ``not judged``: at smoke scale (the numbers mean nothing) or with fewer than 2 seeds.
+
+Two roles: a ``headline`` claim is what the notebook teaches at this scale;
+``python -m lthlib run --check-claims`` fails when one does not hold. A ``paper`` claim is
+a published result tested at this scale: its verdict is shown and reported whatever it
+is, and it does not fail the run (a scale that does not reproduce a paper is a finding,
+not an error).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+ROLES = ("headline", "paper")
+VERDICTS = ("holds", "not shown", "contradicted", "not judged")
+# two-sided 95% quantiles of Student's t, df = 1..30 (beyond: 1.96 is within 2%)
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t95(df: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"df={df}: need at least 2 paired values for an interval")
+    return _T95[df - 1] if df <= len(_T95) else 1.96 + 2.4 / df
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean and two-sided 95% t-interval of ``values`` (NaN interval for one value)."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or len(v) == 0:
+        raise ValueError("need a non-empty sequence of numbers (one per seed)")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"values contain NaN or inf ({v.tolist()}): a run diverged; "
+                         "fix the run before judging a claim on it")
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, math.nan, math.nan
+    half = t95(len(v) - 1) * float(v.std(ddof=1)) / math.sqrt(len(v))
+    return mean, mean - half, mean + half
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked claim and its evidence."""
+
+    notebook: str
+    claim: str
+    role: str
+    verdict: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+    threshold: float
+    unit: str = ""
+    paper: str = ""  # what the cited paper reports, quoted as the paper's
+
+    @property
+    def evidence(self) -> str:
+        """The statistics in words: mean paired difference, 95% CI, number of seeds."""
+        u = self.unit
+        if math.isnan(self.ci_low):
+            return f"mean {self.mean:+.3f}{u} ({self.n} seed{'s' if self.n != 1 else ''}: no interval)"
+        return (f"mean difference {self.mean:+.3f}{u}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}]{u}"
+                f" over {self.n} seeds (threshold {self.threshold:+g}{u})")
+
+    def failed(self) -> bool:
+        """A headline claim that was judged and does not hold."""
+        return self.role == "headline" and self.verdict in ("not shown", "contradicted")
+
+
+def judge(differences: Sequence[float], threshold: float = 0.0, judged: bool = True) -> tuple[str, float, float, float]:
+    """Verdict of "the mean of ``differences`` exceeds ``threshold``", with mean and CI."""
+    mean, lo, hi = mean_ci(differences)
+    if not judged or math.isnan(lo):
+        return "not judged", mean, lo, hi
+    if lo > threshold:
+        return "holds", mean, lo, hi
+    if hi < threshold:
+        return "contradicted", mean, lo, hi
+    return "not shown", mean, lo, hi
+
+
+class Claims:
+    """The claims of one notebook: checked, shown as a verdict table, saved for the CLI."""
+
+    def __init__(self, notebook: str, scale: str, path: str | Path | None = None):
+        self.notebook, self.scale = str(notebook), scale
+        self.path = Path(path) if path else None
+        self.items: list[Claim] = []
+
+    def paired(self, claim: str, better: Sequence[float], worse: Sequence[float], *,
+               margin: float = 0.0, role: str = "headline", paper: str = "", unit: str = "") -> Claim:
+        """"``better`` exceeds ``worse`` by more than ``margin``", seed by seed (the two
+        sequences list the same seeds in the same order). A negative margin states
+        "``better`` is not worse than ``worse`` by more than |margin|" (matching)."""
+        b, w = np.asarray(better, dtype=float), np.asarray(worse, dtype=float)
+        if b.shape != w.shape or b.ndim != 1:
+            raise ValueError(f"paired claim {claim!r}: both sides need one value per seed, "
+                             f"same seeds (got shapes {b.shape} and {w.shape})")
+        return self.check(claim, b - w, threshold=margin, role=role, paper=paper, unit=unit)
+
+    def check(self, claim: str, values: Sequence[float], *, threshold: float = 0.0,
+              role: str = "headline", paper: str = "", unit: str = "") -> Claim:
+        """"The mean of ``values`` (one per seed) exceeds ``threshold``"."""
+        if role not in ROLES:
+            raise ValueError(f"role={role!r}: choose one of {list(ROLES)}")
+        verdict, mean, lo, hi = judge(values, threshold, judged=self.scale != "smoke")
+        item = Claim(self.notebook, claim, role, verdict, mean, lo, hi, len(list(values)),
+                     float(threshold), unit, paper)
+        self.items = [c for c in self.items if c.claim != claim] + [item]
+        self.save()
+        return item
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps([asdict(c) for c in self.items], indent=1))
+            tmp.replace(self.path)
+
+    def markdown(self) -> str:
+        return claims_markdown(self.items, self.scale)
+
+    def show(self) -> Any:
+        """Display the verdict table (in a notebook; returns the Markdown object)."""
+        return say(self.markdown())
+
+
+def claims_markdown(items: Sequence[Claim], scale: str | None = None) -> str:
+    """A Markdown table: claim, role, verdict, evidence (and the paper's number if given)."""
+    mark = {"holds": "✅ holds", "not shown": "❌ not shown", "contradicted": "❌ contradicted",
+            "not judged": "– not judged"}
+    rows = ["| claim | role | verdict | evidence |", "|---|---|---|---|"]
+    for c in items:
+        role = "headline" if c.role == "headline" else "the paper's claim, at this scale"
+        paper = f"<br>*{c.paper}*" if c.paper else ""
+        rows.append(f"| {c.claim}{paper} | {role} | {mark[c.verdict]} | {c.evidence} |")
+    note = ""
+    if scale == "smoke":
+        note = "\n\n*Smoke scale: the claims are computed but not judged (the numbers mean nothing).*"
+    return "\n".join(rows) + note
+
+
+def load_claims(path: str | Path) -> list[Claim]:
+    """Claims saved by a notebook run (plain JSON)."""
+    return [Claim(**d) for d in json.loads(Path(path).read_text())]
+
+
+def say(text: str, **values: Any) -> Any:
+    """Render ``text`` (Markdown with ``{name:format}`` fields) from computed ``values`` and
+    display it: the way a notebook states what its run measured."""
+    rendered = text.format(**values) if values else text
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(rendered))
+        return None
+    except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+        print(rendered)
+        return None
+
+
+def spread(values: Sequence[float], fmt: str = ".3f") -> str:
+    """"mean (min-max)" of per-seed values, for prose and tables."""
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():{fmt}} ({v.min():{fmt}}-{v.max():{fmt}})"
+
+
+def verdict_word(claim: Claim, yes: str = "yes", no: str = "no", unclear: str = "not clearly") -> str:
+    """A word for prose that follows the verdict: ``yes`` if it holds, ``no`` if
+    contradicted, ``unclear`` otherwise (not shown, not judged)."""
+    return {"holds": yes, "contradicted": no}.get(claim.verdict, unclear)

@@ -1,0 +1,60 @@
+"""The words of the field, defined once, as the papers define them.
+
+Notebooks show the terms they use with ``define("matching", "stable")``, so every chapter
+means the same thing by the same word. Where a paper leaves a choice open (how close is
+"matching"?), the definition says so and the notebooks show both readings.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+TERMS: dict[str, str] = {
+    "dense": "the unpruned network: every weight trainable.",
+    "density": "the fraction of prunable weights (Linear and Conv weights; not biases or "
+               "BatchNorm) that are kept; *sparsity* = 1 - density. lthlib says *density* "
+               "everywhere, and *rate* for the fraction of surviving weights removed per round.",
+    "rewinding": "resetting the surviving weights to their values at iteration *k* of the dense "
+                 "run (not at initialisation, k = 0) and training from *k* with the rest of the "
+                 "schedule (Frankle et al. 2019, *Stabilizing the LTH*; Frankle et al. 2020).",
+    "ticket": "a subnetwork (a mask) together with the weights it starts from. An *IMP ticket* is "
+              "the mask iterative magnitude pruning finds, started from the dense run's weights at "
+              "iteration k.",
+    "winning": "Frankle & Carbin 2019: a ticket is *winning* when, trained in isolation, it reaches "
+               "test accuracy commensurate with the dense network in at most as many iterations, "
+               "and a random reinitialisation of the same mask does not: the initial values matter.",
+    "matching": "Frankle et al. 2020 (LMC): a subnetwork is *matching* when, trained in isolation from "
+                "its weights at k, it reaches the dense network's accuracy (\"full accuracy\"). The "
+                "tolerance is a choice the paper makes against the dense network's run-to-run "
+                "variation; lthlib reports both a strict reading (mean paired difference to the dense "
+                "run not below 0) and a tolerant one (within one standard deviation of the dense runs).",
+    "stable": "Frankle et al. 2020: a network is *stable* (to SGD noise) at iteration k when two copies "
+              "trained from k with different data orders end in one linearly connected region: the "
+              "error barrier on the straight line between them is about zero (the paper uses 2 "
+              "percentage points).",
+    "error barrier": "Frankle et al. 2020 (\"instability\"): the largest test error on the line "
+                     "between the two children minus the mean of their own errors.",
+    "supermask": "Zhou et al. 2019: a mask that, applied to a network that is not trained, gives "
+                 "accuracy far above chance.",
+    "strong ticket": "Ramanujan et al. 2020; Malach et al. 2020: a subnetwork of a *randomly "
+                     "weighted* network that performs well with no weight training at all.",
+}
+
+
+def define(*terms: str) -> str:
+    """Markdown definitions of ``terms`` (all of them when none is named), displayed in a
+    notebook; returns the Markdown."""
+    unknown = [t for t in terms if t not in TERMS]
+    if unknown:
+        raise KeyError(f"no glossary entry for {unknown}; entries: {sorted(TERMS)}")
+    text = "\n".join(f"- **{t}**: {TERMS[t]}" for t in (terms or TERMS))
+    _display(text)
+    return text
+
+
+def _display(text: str) -> Any:
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:  # pragma: no cover
+        print(text)
