@@ -22,13 +22,13 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch.nn.utils import prune
 from torchvision import transforms
 
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model, count_parameters
+from lthlib.pruning import to_torch_prune
 from lthlib.training import make_optimizer, train
 
 N_TRAIN, BATCH = 60_000, 60
@@ -98,10 +98,7 @@ def time_dataloader(images: torch.Tensor, labels: torch.Tensor, density: float, 
 
 def time_torch_prune(images: torch.Tensor, labels: torch.Tensor, density: float, epochs: int) -> float:
     model = build_model("lenet300_100", (1, 28, 28), 10, seed=0)
-    mask = sparse_mask(model, density)
-    modules = dict(model.named_modules())
-    for name, m in mask.items():
-        prune.custom_from_mask(modules[name.rsplit(".", 1)[0]], "weight", m)
+    to_torch_prune(model, sparse_mask(model, density))  # an all-ones mask: the cost of prune alone
     opt = make_optimizer(model, settings(epochs))
     x = ((images.float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
     steps = N_TRAIN // BATCH
@@ -166,10 +163,7 @@ def main() -> None:
     for label, fn in [("lthlib", time_lthlib), ("DataLoader + per-sample transform", time_dataloader),
                       ("torch.nn.utils.prune", time_torch_prune)]:
         for density in (1.0, 0.2):
-            if fn is time_torch_prune and density == 1.0:
-                seconds = fn(images, labels, 1.0, args.epochs)  # all-ones mask: the cost of prune alone
-            else:
-                seconds = fn(images, labels, density, args.epochs)
+            seconds = fn(images, labels, density, args.epochs)
             rows.append((label, "dense" if density == 1 else "80% sparse", seconds))
             print(f"  measured {label:36s} {rows[-1][1]:11s} {seconds:6.2f} s/epoch", flush=True)
 

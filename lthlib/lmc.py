@@ -48,17 +48,10 @@ def has_batchnorm(model: nn.Module) -> bool:
 @torch.no_grad()
 def reset_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> None:
     """Recompute every BatchNorm's running mean and variance as the average over ``x``
-    (momentum None = cumulative average), leaving the model in eval mode."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    for i in range(0, len(x), batch_size):
-        model(x[i:i + batch_size])
-    for m, momentum in zip(norms, saved):
-        m.momentum = momentum
+    (``torch.optim.swa_utils.update_bn``), leaving the model in eval mode."""
+    from torch.optim.swa_utils import update_bn
+
+    update_bn([x[i:i + batch_size] for i in range(0, len(x), batch_size)], model)
     model.eval()
 
 

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -76,8 +77,15 @@ def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path):
     mask = Mask({n: torch.rand(t.shape, generator=torch.Generator().manual_seed(0)) < 0.5
                  for n, t in Mask.ones_like(model_for(tiny_settings, mnist1d_small)).items()})
     out = instability((tiny_settings, mnist1d_small, parent.weights_at[0], 0, mask, tmp_path, 5))
-    assert out["barrier"] == max(out["curve"]["test_error"]) - 0.5 * (out["curve"]["test_error"][0] + out["curve"]["test_error"][-1])
-    assert len(out["curve"]["alpha"]) == 5
-    plane = loss_plane(model_for(tiny_settings, mnist1d_small),
-                       [parent.weights_at[0], parent.final_state, parent.final_state], mnist1d_small, resolution=4)
-    assert plane["loss"].shape == (4, 4)
+    assert error_barrier([0.1, 0.3, 0.2]) == pytest.approx(0.15)  # 0.3 - (0.1 + 0.2) / 2
+    assert error_barrier([0.2, 0.1, 0.2]) == pytest.approx(0.0)  # never below an endpoint's error
+    assert out["barrier"] >= 0 and len(out["curve"]["alpha"]) == 5
+    assert out["children_test_error"][0] == pytest.approx(out["curve"]["test_error"][0])
+    # the plane's corners (margin 0, 2 x 2 grid) are the three networks themselves
+    states = [parent.weights_at[0], parent.final_state, parent.weights_at[0]]
+    plane = loss_plane(model_for(tiny_settings, mnist1d_small), states, mnist1d_small, resolution=2, margin=0.0)
+    model = model_for(tiny_settings, mnist1d_small)
+    for (i, j), state in (((0, 0), states[0]), ((0, 1), states[1]), ((1, 0), states[2])):
+        model.load_state_dict(state)
+        loss, acc = evaluate(model, mnist1d_small.x_test, mnist1d_small.y_test)
+        assert plane["loss"][i, j] == pytest.approx(loss, rel=1e-5) and plane["error"][i, j] == pytest.approx(1 - acc)

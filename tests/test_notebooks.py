@@ -2,6 +2,7 @@
 
 Parametrised over the folder, so a new notebook is tested without editing this file.
 """
+import re
 from pathlib import Path
 
 import nbformat
@@ -24,13 +25,17 @@ def test_notebook_runs_at_smoke_scale(notebook, tmp_path, monkeypatch):
     pm.execute_notebook(str(notebook), str(out), cwd=str(notebook.parent), progress_bar=False,
                         execution_timeout=600,  # a stuck kernel fails the test, never hangs CI
                         parameters={"SCALE": "smoke", "RESULTS_DIR": str(tmp_path / "results"),
-                                    "FIGURES_DIR": str(figures)})
+                                    "FIGURES_DIR": str(figures), "CLAIMS_FILE": str(tmp_path / "claims.json")})
     executed = nbformat.read(out, as_version=4)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, "the notebook drew no figure"
     assert list(figures.glob("*.png")), "FIGURES_DIR was set but no figure was saved"
+    from lthlib.claims import load_claims
+
+    claims = load_claims(tmp_path / "claims.json")  # every notebook checks its claims
+    assert claims and all(c.verdict == "not judged" for c in claims)  # smoke: computed, not judged
 
 
 def test_notebooks_are_paired_stripped_and_parametrised():
@@ -43,3 +48,45 @@ def test_notebooks_are_paired_stripped_and_parametrised():
         assert len(params) == 1, f"{nb_path.name} needs exactly one cell tagged 'parameters'"
         assert "SCALE = " in params[0].source
         assert nb.cells[0].cell_type == "markdown"
+
+
+# A number a run produced, quoted in prose: "in our runs", "we measured", or a decimal such
+# as 0.715 outside a passage that cites a paper. Inline code and LaTeX are settings, not results.
+RESULT_QUOTE = re.compile(r"\b(in )?our (quick[- ]scale )?runs?\b|\bwe measured\b|\bthis run measured\b|\bit read:",
+                          re.IGNORECASE)
+DECIMAL = re.compile(r"(?<![\w.])\d*\.\d{2,}(?![\w.])")
+CITES = re.compile(r"report|paper|et al\.|\(\d{4}\)|\b(19|20)\d\d\b|published|Table|Figure", re.IGNORECASE)
+
+
+def typed_results(markdown: str) -> list[str]:
+    """Passages (paragraphs or list items) of ``markdown`` that quote a run's numbers."""
+    text = re.sub(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$", " ", markdown, flags=re.DOTALL)
+    passages = re.split(r"\n\s*\n|\n(?=\s*(?:[-*]|\d+\.)\s)", text)
+    return [p.strip() for p in passages
+            if RESULT_QUOTE.search(p) or (DECIMAL.search(p) and not CITES.search(p))]
+
+
+def test_the_scan_catches_typed_in_results():
+    assert typed_results("In our runs the ticket reached about 0.75.")
+    assert typed_results("- dense network about 0.715\n- k=100 recovers")
+    assert not typed_results("Frankle & Carbin (2019) report 0.98 on MNIST.")
+    assert not typed_results("Train with `lr=0.01` and $\\alpha = 0.25$.")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_markdown_quotes_a_number_the_run_produced(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    found = [p for c in nb.cells if c.cell_type == "markdown" for p in typed_results(c.source)]
+    assert not found, (f"{notebook.name}: markdown quotes results a run produced; render them from "
+                       f"the results (lthlib.claims.say) or cite the paper: {found}")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_ipynb_and_py_are_in_sync(notebook):
+    import jupytext
+
+    a = jupytext.read(notebook)
+    b = jupytext.read(notebook.with_suffix(".py"))
+    sources = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    assert sources(a) == sources(b), (f"{notebook.name} and its .py differ: run "
+                                      f"`jupytext --sync {notebook.with_suffix('.py')}`")
