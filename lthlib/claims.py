@@ -80,15 +80,19 @@ class Claim:
     threshold: float
     unit: str = ""
     paper: str = ""  # what the cited paper reports, quoted as the paper's
+    statistic: str = "paired difference"  # or "value": what ``mean`` is the mean of
+    below: bool = False  # the claim is "below the threshold" (else "above")
 
     @property
     def evidence(self) -> str:
-        """The statistics in words: mean paired difference, 95% CI, number of seeds."""
+        """The statistics in words: the mean (of paired differences or of values), its
+        95% CI, the number of seeds and what the claim needs."""
         u = self.unit
+        need = f"claim: {'below' if self.below else 'above'} {self.threshold:+g}{u}"
         if math.isnan(self.ci_low):
-            return f"mean {self.mean:+.3f}{u} ({self.n} seed{'s' if self.n != 1 else ''}: no interval)"
-        return (f"mean difference {self.mean:+.3f}{u}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}]{u}"
-                f" over {self.n} seeds (threshold {self.threshold:+g}{u})")
+            return f"mean {self.statistic} {self.mean:+.3f}{u} ({self.n} seed{'s' if self.n != 1 else ''}: no interval; {need})"
+        return (f"mean {self.statistic} {self.mean:+.3f}{u}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}]{u}"
+                f" over {self.n} seeds ({need})")
 
     def failed(self) -> bool:
         """A headline claim that was judged and does not hold."""
@@ -124,16 +128,25 @@ class Claims:
         if b.shape != w.shape or b.ndim != 1:
             raise ValueError(f"paired claim {claim!r}: both sides need one value per seed, "
                              f"same seeds (got shapes {b.shape} and {w.shape})")
-        return self.check(claim, b - w, threshold=margin, role=role, paper=paper, unit=unit)
+        return self._add(claim, b - w, margin, False, role, paper, unit, "paired difference")
 
-    def check(self, claim: str, values: Sequence[float], *, threshold: float = 0.0,
+    def check(self, claim: str, values: Sequence[float], *, threshold: float = 0.0, below: bool = False,
               role: str = "headline", paper: str = "", unit: str = "") -> Claim:
-        """"The mean of ``values`` (one per seed) exceeds ``threshold``"."""
+        """"The mean of ``values`` (one per seed) is above ``threshold``" (``below=True``:
+        below it), e.g. "the barrier is below 0.02"."""
+        return self._add(claim, values, threshold, below, role, paper, unit, "value")
+
+    def _add(self, claim: str, values: Sequence[float], threshold: float, below: bool, role: str,
+             paper: str, unit: str, statistic: str) -> Claim:
         if role not in ROLES:
             raise ValueError(f"role={role!r}: choose one of {list(ROLES)}")
-        verdict, mean, lo, hi = judge(values, threshold, judged=self.scale != "smoke")
-        item = Claim(self.notebook, claim, role, verdict, mean, lo, hi, len(list(values)),
-                     float(threshold), unit, paper)
+        v = np.asarray(values, dtype=float)
+        sign = -1.0 if below else 1.0
+        verdict, mean, lo, hi = judge(sign * v, sign * threshold, judged=self.scale != "smoke")
+        if below:
+            mean, lo, hi = -mean, -hi, -lo
+        item = Claim(self.notebook, claim, role, verdict, mean, lo, hi, len(v), float(threshold), unit,
+                     paper, statistic, below)
         self.items = [c for c in self.items if c.claim != claim] + [item]
         self.save()
         return item

@@ -397,38 +397,83 @@ def imp_for_scale(scale: str, train: TrainSettings, **overrides: Any) -> IMPSett
 
 def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], seeds: Iterable[int],
                      data: Dataset | None = None, *, store: Store | None = None,
-                     progress: bool | None = None, workers: int | None = None) -> dict[int, list[IMPResult]]:
+                     progress: bool | None = None, workers: int | None = None,
+                     control_ks: Iterable[int] | None = None) -> dict[int, list[IMPResult]]:
     """IMP once per rewind iteration k and seed: ``{k: [result per seed]}``. Each (k, seed)
-    is its own stored run, so a sweep that is interrupted resumes where it stopped."""
+    is its own stored run, so a sweep that is interrupted resumes where it stopped; one
+    dense run per seed serves every k. ``control_ks``: train the controls only at these k
+    (None: at every k); the tickets are trained at every k."""
     data = data if data is not None else data_for(settings.train)
     ks, seeds = [int(k) for k in rewind_iterations], [int(s) for s in seeds]
-    jobs = [settings.replace(rewind_iteration=k).with_seed(s) for k in ks for s in seeds]
+    with_controls = set(ks) if control_ks is None else {int(k) for k in control_ks}
+    unknown = sorted(with_controls - set(ks))
+    if unknown:
+        raise ValueError(f"control_ks {unknown} are not among the rewind iterations {ks}")
+    jobs = [settings.replace(rewind_iteration=k, controls=settings.controls if k in with_controls else ())
+            .with_seed(s) for k in ks for s in seeds]
     results = run_imp_many(jobs, data, store=store, progress=progress, workers=workers)
     by_job = dict(zip(((j.rewind_iteration, j.train.seed) for j in jobs), results))
     return {k: [by_job[(k, s)] for s in seeds] for k in ks}
 
 
+@dataclass(frozen=True)
+class RewindingExperiment:
+    """Notebook 03's experiment (and notebook 05's parents): what to run and which
+    comparisons the claims make, fixed *before* the run.
+
+    ``ks``: rewind iterations of the ticket sweep; ``control_ks``: the k at which the
+    controls are trained too (0 and ``claim_k``); ``claim_k`` and ``claim_round``: the
+    rewind iteration and pruning round (density) the headline claims compare, chosen on
+    selection seeds (``benchmarks/rewinding_search.py``); ``first_seed``: the first of the
+    seeds the notebook reports, fresh seeds that played no part in that choice.
+    """
+
+    imp: IMPSettings
+    ks: tuple[int, ...]
+    control_ks: tuple[int, ...]
+    claim_k: int
+    claim_round: int
+    first_seed: int = 0
+
+    def seeds(self, n: int) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + n))
+
+
 def rewinding_for_scale(scale: str, model: str | None = None, dataset: str | None = None,
-                        **overrides: Any) -> tuple[IMPSettings, tuple[int, ...]]:
-    """The rewinding experiment of notebook 03: IMP settings and the rewind iterations k.
+                        **overrides: Any) -> RewindingExperiment:
+    """The rewinding experiment of notebook 03 at a scale.
 
     - ``"paper"``: ResNet-20 on CIFAR-10 (or ``model="vgg16"``), SGD lr 0.1 as published,
       20% global pruning for 10 rounds (about 11% of the weights left), k in
-      {0, 100, 500, 2000} (Frankle et al. 2020).
+      {0, 100, 250, 500, 1000, 2000} (Frankle et al. 2020).
     - ``"quick"``: the MNIST-1D MLP trained with SGD at a *large* learning rate (0.1,
-      momentum 0.9): the offline setting in which we measured that resetting to iteration 0
-      finds no better subnetwork than random reinitialisation, while rewinding to
-      iteration 100 does (see notebook 03). Pruned 50% per round (output 25%), 3 rounds.
+      momentum 0.9), pruned 60% per round (output layer 30%) for 2 rounds (about 17% of
+      the weights left): the setting chosen by ``benchmarks/rewinding_search.py`` on
+      seeds 0-5 (report: ``docs/rewinding_search.md``); the notebook reports seeds from
+      100 on. k on a log-like grid from 0 to 1,000 of 3,000 iterations.
     - ``"smoke"``: the same shape, a few iterations.
+
+    ``overrides`` change the IMP settings (e.g. ``controls=...``, ``rounds=...``).
     """
+    controls = ("reinit", "reinit_full", "random_mask")
     if scale == "paper":
         train = for_scale("paper", model=model or "resnet20", dataset=dataset)
         values: dict[str, Any] = dict(rounds=10, rate=0.2, output_rate=None, scope="global")
-        ks: tuple[int, ...] = (0, 100, 500, 2000)
-    else:
+        ks: tuple[int, ...] = (0, 100, 250, 500, 1000, 2000)
+        claim_k, claim_round, first_seed = 500, 10, 0
+    elif scale == "quick":
         train = for_scale(scale, model=model, dataset=dataset, optimizer="sgd", lr=0.1, momentum=0.9)
-        values = dict(rounds=3 if scale == "quick" else 1, rate=0.5, output_rate=0.25)
-        ks = (0, 100, 500) if scale == "quick" else (0, 20)
-    values["controls"] = ("reinit", "random_mask")
+        values = dict(rounds=2, rate=0.6, output_rate=0.3)
+        ks = (0, 25, 100, 250, 500, 1000)
+        claim_k, claim_round, first_seed = 500, 2, 100
+    elif scale == "smoke":
+        train = for_scale(scale, model=model, dataset=dataset, optimizer="sgd", lr=0.1, momentum=0.9)
+        values = dict(rounds=1, rate=0.6, output_rate=0.3)
+        ks = (0, 10, 20)
+        claim_k, claim_round, first_seed = 20, 1, 100
+    else:
+        raise SettingsError(f"scale={scale!r}: choose 'smoke', 'quick' or 'paper'")
+    values["controls"] = controls
     values.update(overrides)
-    return IMPSettings(train=train, **values), ks
+    return RewindingExperiment(IMPSettings(train=train, **values), ks, (0, claim_k), claim_k,
+                               min(claim_round, values["rounds"]), first_seed)

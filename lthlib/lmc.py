@@ -16,7 +16,9 @@ every point before evaluating (``reset_batchnorm``).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,16 +105,44 @@ def train_children(settings: TrainSettings, data: Dataset, start_state: StateDic
     return children[0], children[1]
 
 
-def instability(job: tuple) -> dict[str, Any]:
-    """One instability measurement (a picklable job for ``lthlib.parallel``):
-    ``(settings, data, start_state, k, mask_or_None, store_root, points)`` ->
-    ``{"k", "curve", "barrier", "children_test_error"}``."""
-    settings, data, start_state, k, mask, store_root, points = job
-    a, b = train_children(settings, data, start_state, k, mask, Store(store_root))
-    model = model_for(settings, data)
-    curve = interpolation_curve(model, a.final_state, b.final_state, data, points)
-    return {"k": k, "curve": curve, "barrier": error_barrier(curve["test_error"]),
+@dataclass(frozen=True)
+class InstabilityJob:
+    """One instability measurement: two children of ``start_state`` (the parent at
+    iteration ``k``, with ``mask`` for a sparse network) trained to the end, and the path
+    between them."""
+
+    settings: TrainSettings
+    data: Dataset
+    start_state: Mapping[str, torch.Tensor]
+    k: int
+    mask: Mask | None
+    store_root: str | Path | None
+    points: int = 30
+
+
+def instability(job: InstabilityJob) -> dict[str, Any]:
+    """``{"k", "curve", "barrier", "children_test_error"}`` of one job (picklable for
+    ``lthlib.parallel``)."""
+    a, b = train_children(job.settings, job.data, job.start_state, job.k, job.mask, Store(job.store_root))
+    model = model_for(job.settings, job.data)
+    curve = interpolation_curve(model, a.final_state, b.final_state, job.data, job.points)
+    return {"k": job.k, "curve": curve, "barrier": error_barrier(curve["test_error"]),
             "children_test_error": (1 - a.final("test_acc"), 1 - b.final("test_acc"))}
+
+
+def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],
+                        data: Dataset, *, store: Store | None = None, points: int = 30,
+                        workers: int | None = None) -> dict[Hashable, dict[str, Any]]:
+    """Instability of every case ``{key: (settings, parent state at k, k, mask or None)}``,
+    in worker processes where there are cores to spare; results keyed like ``cases``
+    (children are stored and reused)."""
+    from lthlib.parallel import parallel_map
+
+    root = store.root if store is not None else None
+    keys = list(cases)
+    jobs = [InstabilityJob(s, data, state, int(k), mask, root, points) for s, state, k, mask in
+            (cases[key] for key in keys)]
+    return dict(zip(keys, parallel_map(instability, jobs, workers, data.x_train.device.type == "cpu")))
 
 
 def loss_plane(model: nn.Module, states: Sequence[StateDict], data: Dataset, resolution: int = 15,

@@ -98,3 +98,11 @@ def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_p
     err = capsys.readouterr().err
     assert "CLAIM FAILED: 02: a false claim" in err and "paper claim" not in err
     assert main(args + ["--check-claims", "--only", "01"]) == 0
+
+
+def test_a_claim_below_a_threshold():
+    claims = Claims("99", "quick")
+    low = claims.check("barrier under 2 points", [0.005, 0.004, 0.006], threshold=0.02, below=True)
+    assert low.verdict == "holds" and low.mean == pytest.approx(0.005) and low.ci_low < 0.005 < low.ci_high
+    assert "below +0.02" in low.evidence and "mean value" in low.evidence
+    assert claims.check("barrier under 2 points", [0.10, 0.12, 0.11], threshold=0.02, below=True).verdict == "contradicted"

@@ -163,13 +163,16 @@ def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, 
 def test_rewinding_presets():
     from lthlib.imp import rewinding_for_scale
 
-    quick, ks = rewinding_for_scale("quick")
-    assert ks[0] == 0 and len(ks) >= 2 and all(k < quick.train.iterations for k in ks)
-    assert (quick.train.optimizer, quick.train.lr, quick.train.momentum) == ("sgd", 0.1, 0.9)
-    assert set(quick.controls) == {"reinit", "random_mask"}
-    paper, paper_ks = rewinding_for_scale("paper")
-    assert (paper.train.model, paper.train.dataset, paper.scope) == ("resnet20", "cifar10", "global")
-    assert paper.train.lr_milestones == (32_000, 48_000) and 0 in paper_ks
+    quick = rewinding_for_scale("quick")
+    ks, train = quick.ks, quick.imp.train
+    assert ks[0] == 0 and len(ks) >= 5 and all(k < train.iterations for k in ks)
+    assert (train.optimizer, train.lr, train.momentum) == ("sgd", 0.1, 0.9)
+    assert set(quick.imp.controls) == {"reinit", "reinit_full", "random_mask"}
+    assert quick.claim_k in ks and quick.control_ks == (0, quick.claim_k)
+    assert quick.seeds(6)[0] >= 6  # reported seeds are not the selection seeds 0-5
+    paper = rewinding_for_scale("paper")
+    assert (paper.imp.train.model, paper.imp.train.dataset, paper.imp.scope) == ("resnet20", "cifar10", "global")
+    assert paper.imp.train.lr_milestones == (32_000, 48_000) and 0 in paper.ks
 
 
 def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):

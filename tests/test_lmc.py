@@ -4,7 +4,7 @@ from torch import nn
 
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
-from lthlib.lmc import (error_barrier, instability, interpolate_states, interpolation_curve, loss_plane,
+from lthlib.lmc import (InstabilityJob, error_barrier, instability, measure_instability, interpolate_states, interpolation_curve, loss_plane,
                         reset_batchnorm, train_children)
 from lthlib.masks import Mask
 from lthlib.store import Store
@@ -76,7 +76,12 @@ def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path):
     parent = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, save_weights_at=[0])
     mask = Mask({n: torch.rand(t.shape, generator=torch.Generator().manual_seed(0)) < 0.5
                  for n, t in Mask.ones_like(model_for(tiny_settings, mnist1d_small)).items()})
-    out = instability((tiny_settings, mnist1d_small, parent.weights_at[0], 0, mask, tmp_path, 5))
+    out = instability(InstabilityJob(tiny_settings, mnist1d_small, parent.weights_at[0], 0, mask, tmp_path, 5))
+    keyed = measure_instability({("sparse", 0): (tiny_settings, parent.weights_at[0], 0, mask),
+                                 ("dense", 0): (tiny_settings, parent.weights_at[0], 0, None)},
+                                mnist1d_small, store=Store(tmp_path), points=5, workers=1)
+    assert set(keyed) == {("sparse", 0), ("dense", 0)}
+    assert keyed[("sparse", 0)]["barrier"] == out["barrier"]  # the stored children are reused
     assert error_barrier([0.1, 0.3, 0.2]) == pytest.approx(0.15)  # 0.3 - (0.1 + 0.2) / 2
     assert error_barrier([0.2, 0.1, 0.2]) == pytest.approx(0.0)  # never below an endpoint's error
     assert out["barrier"] >= 0 and len(out["curve"]["alpha"]) == 5
