@@ -43,7 +43,7 @@ from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.parallel import default_workers, parallel_map
 from lthlib.pruning import SCOPES, layerwise_rates, magnitude_prune, random_mask_like
-from lthlib.store import Store, StoreError, digest
+from lthlib.store import Store, StoreError, digest, digest_tensors
 from lthlib.training import Run, data_for, dense_run, model_for, train
 
 StateDict = Mapping[str, torch.Tensor]
@@ -224,7 +224,7 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             start=lambda c: (c.rewind_state, one_shot_mask(c.dense.final_state, c.mask, c.settings.scope,
                                                            c.settings.exclude), c.settings.rewind_iteration)),
 )}
-TICKET_LABEL = "winning ticket (IMP)"
+TICKET_LABEL = "IMP ticket"
 
 
 def kind_label(kind: str) -> str:
@@ -259,14 +259,20 @@ def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Datas
     done: dict[str, Any] = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
     context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
                            lambda: model_for(ts, data, stream="reinit").state_dict())
+    same_start: dict[tuple[str, str, int], str] = {}  # runs that start identically are trained once
     for name in ("ticket", *settings.controls):
+        start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
+        key_start = (digest_tensors(dict(start_state)), start_mask.digest(), start)
+        twin = same_start.setdefault(key_start, name)
         if done.get(name) is not None:
             continue
-        start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
-        model = model_for(ts, data)
-        model.load_state_dict(start_state)
-        run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
-                    checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
+        if done.get(twin) is not None:  # e.g. at k = 0 both reinit controls start at iteration 0
+            run = Run.from_dict(done[twin])
+        else:
+            model = model_for(ts, data)
+            model.load_state_dict(start_state)
+            run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
+                        checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
         done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
         store.put("imp_round", key, {"mask": mask.state_dict(), "ticket": done["ticket"],
                                      "controls": {n: d for n, d in done.items()

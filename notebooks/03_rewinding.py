@@ -54,7 +54,7 @@ from lthlib import plots
 from lthlib.claims import Claims, say, spread, verdict_word
 from lthlib.exercises import check
 from lthlib.glossary import define
-from lthlib.imp import kind_label, rewinding_for_scale, run_rewind_sweep
+from lthlib.imp import rewinding_for_scale, run_rewind_sweep
 from lthlib.store import Store
 from lthlib.training import data_for
 
@@ -125,6 +125,8 @@ def final_acc(kind: str, k: int, r: int) -> np.ndarray:
 
 dense = np.array([res.metric("ticket", at="final")[0] for res in sweep[0]])
 controls = ("reinit", "reinit_full", "random_mask")
+control_names = {"reinit": "random reinit, trained from k", "reinit_full": "random reinit, trained all T",
+                 "random_mask": "random pruning, trained from k"}
 say("Weights remaining after each round: {d}.", d=", ".join(f"{d:.1f}%" for d in densities[1:]))
 
 # %% [markdown]
@@ -134,8 +136,8 @@ say("Weights remaining after each round: {d}.", d=", ".join(f"{d:.1f}%" for d in
 fig, axes = plt.subplots(1, len(rounds), figsize=(6.6 * len(rounds), 4.0), squeeze=False)
 for ax, r in zip(axes[0], rounds):
     plots.rewinding_vs_k(experiment.ks, np.array([final_acc("ticket", k, r) for k in experiment.ks]).T,
-                         {kind_label(c): (experiment.control_ks,
-                                          np.array([final_acc(c, k, r) for k in experiment.control_ks]).T)
+                         {control_names[c]: (experiment.control_ks,
+                                             np.array([final_acc(c, k, r) for k in experiment.control_ks]).T)
                           for c in controls},
                          dense, "test accuracy (end of training)",
                          f"{densities[r]:.1f}% of weights remaining", ax=ax)
@@ -149,7 +151,7 @@ plots.save_figure(fig, FIGURES_DIR, "rewinding")
 # differ by more than seed noise; the claims below compare seed by seed, which is sharper.
 
 # %%
-header = "| weights left | k | IMP ticket | " + " | ".join(kind_label(c) for c in controls) + " |"
+header = "| weights left | k | IMP ticket | " + " | ".join(control_names[c] for c in controls) + " |"
 rows = [header, "|" + "---|" * (3 + len(controls))]
 for r in rounds:
     for k in experiment.ks:

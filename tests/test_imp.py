@@ -218,3 +218,21 @@ def test_other_controls_reuse_the_stored_tickets(mnist1d_small, imp_settings, tm
     assert len(calls) == 2  # one reinit control per round; dense and tickets were stored
     assert first.rounds[1].ticket.curves() == more.rounds[1].ticket.curves()
     assert set(more.rounds[0].controls) == {"reinit"}
+
+
+def test_controls_that_start_identically_are_trained_once(mnist1d_small, imp_settings, monkeypatch):
+    """At k = 0 the reinit control trained from k and the one trained all T iterations are
+    the same run; at k > 0 they differ in start iteration and length."""
+    calls = []
+    real_train = imp.train
+    monkeypatch.setattr(imp, "train", lambda *a, **k: calls.append(k["start_iteration"]) or real_train(*a, **k))
+    settings = imp_settings.replace(rounds=1, controls=("reinit", "reinit_full"))
+    at_0 = run_imp(settings, mnist1d_small)
+    assert len(calls) == 2  # ticket + one reinit run
+    assert at_0.rounds[0].controls["reinit"].curves() == at_0.rounds[0].controls["reinit_full"].curves()
+    calls.clear()
+    at_10 = run_imp(settings.replace(rewind_iteration=10), mnist1d_small)
+    assert sorted(calls) == [0, 10, 10]
+    full, from_k = at_10.rounds[0].controls["reinit_full"], at_10.rounds[0].controls["reinit"]
+    assert full.iterations[0] == 0 and from_k.iterations[0] == 10
+    assert torch.equal(full.weights_at[0]["hidden.0.weight"], from_k.weights_at[10]["hidden.0.weight"])  # same weights
