@@ -10,8 +10,6 @@ lives here (seeds included). A *scale* is only a preset of these settings:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +59,38 @@ DEFAULT_MODEL = {"mnist1d": "mlp_mnist1d", "mnist": "lenet300_100",
 SCALE_DEFAULT_MODEL = {"smoke": "mlp_mnist1d", "quick": "mlp_mnist1d", "paper": "lenet300_100"}
 # How a scale shortens a preset: (iterations cap, eval_every cap, training-set cap).
 SCALE_LIMITS = {"smoke": (150, 25, 2_000), "quick": (6_000, 100, None), "paper": (None, None, None)}
+
+
+# Pruning schedules per scale. Paper: Frankle & Carbin 2019 (layerwise: 20% of hidden /
+# fully connected weights per round, 10% of the output layer, conv layers 10% for
+# Conv-2/4 and 15% for Conv-6) and Frankle et al. 2020 (ResNet-20, VGG-16: 20% global).
+# Quick/smoke prune faster (fewer rounds to the same sparsity) to fit a laptop CPU.
+PRUNING_PRESETS = {
+    "lenet300_100": dict(rounds=20, rate=0.2, output_rate=0.1),
+    "mlp_mnist1d": dict(rounds=20, rate=0.2, output_rate=0.1),
+    "conv2": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.1),
+    "conv4": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.1),
+    "conv6": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.15),
+    "resnet20": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
+    "vgg16": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
+}
+FAST_PRUNING = {"smoke": dict(rounds=2, rate=0.5, output_rate=0.25),
+                 "quick": dict(rounds=7, rate=0.4, output_rate=0.2)}
+
+
+# Notebook 03's rewinding experiment per scale (read by ``imp.rewinding_for_scale``).
+# quick: chosen by benchmarks/rewinding_search.py on seeds 0-5 (docs/rewinding_search.md);
+# the notebook reports seeds from ``first_seed`` on. paper: Frankle et al. 2020 (ResNet-20).
+REWINDING_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": dict(model="resnet20", train={}, pruning=dict(rounds=10, rate=0.2, output_rate=None, scope="global"),
+                  ks=(0, 100, 250, 500, 1000, 2000), claim_k=500, claim_round=10, first_seed=0),
+    "quick": dict(train=dict(optimizer="sgd", lr=0.1, momentum=0.9),
+                  pruning=dict(rounds=2, rate=0.6, output_rate=0.3),
+                  ks=(0, 25, 100, 250, 500, 1000), claim_k=500, claim_round=2, first_seed=100),
+    "smoke": dict(train=dict(optimizer="sgd", lr=0.1, momentum=0.9),
+                  pruning=dict(rounds=1, rate=0.6, output_rate=0.3),
+                  ks=(0, 10, 20), claim_k=20, claim_round=1, first_seed=100),
+}
 
 
 class SettingsError(ValueError):

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from lthlib.config import SettingsError, TrainSettings, for_scale
+from lthlib.config import FAST_PRUNING, PRUNING_PRESETS, REWINDING_PRESETS, SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.parallel import default_workers, parallel_map
@@ -371,34 +371,17 @@ def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | N
                         progress=progress, workers=workers)
 
 
-# Pruning schedules per scale. Paper: Frankle & Carbin 2019 (layerwise: 20% of hidden /
-# fully connected weights per round, 10% of the output layer, conv layers 10% for
-# Conv-2/4 and 15% for Conv-6) and Frankle et al. 2020 (ResNet-20, VGG-16: 20% global).
-# Quick/smoke prune faster (fewer rounds to the same sparsity) to fit a laptop CPU.
-_PAPER_PRUNING = {
-    "lenet300_100": dict(rounds=20, rate=0.2, output_rate=0.1),
-    "mlp_mnist1d": dict(rounds=20, rate=0.2, output_rate=0.1),
-    "conv2": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.1),
-    "conv4": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.1),
-    "conv6": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.15),
-    "resnet20": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
-    "vgg16": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
-}
-_FAST_PRUNING = {"smoke": dict(rounds=2, rate=0.5, output_rate=0.25),
-                 "quick": dict(rounds=7, rate=0.4, output_rate=0.2)}
-
-
-def imp_for_scale(scale: str, train: TrainSettings, **overrides: Any) -> IMPSettings:
+def imp_for_scale(scale: str, train_settings: TrainSettings, **overrides: Any) -> IMPSettings:
     """IMP settings for ``train`` at a scale: the paper's per-model pruning rates at
     ``"paper"``, a faster schedule (40% per round, output 20%, 7 rounds: about 3% of the
     weights left) at ``"quick"``, two rounds at ``"smoke"``. ``overrides`` win."""
     if scale not in ("smoke", "quick", "paper"):
         raise SettingsError(f"scale={scale!r}: choose 'smoke', 'quick' or 'paper'")
-    values = dict(_PAPER_PRUNING.get(train.model, _PAPER_PRUNING["lenet300_100"]))
+    values = dict(PRUNING_PRESETS.get(train_settings.model, PRUNING_PRESETS["lenet300_100"]))
     if scale != "paper":
-        values.update(_FAST_PRUNING[scale])
+        values.update(FAST_PRUNING[scale])
     values.update(overrides)
-    return IMPSettings(train=train, **values)
+    return IMPSettings(train=train_settings, **values)
 
 
 def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], seeds: Iterable[int],
@@ -461,24 +444,13 @@ def rewinding_for_scale(scale: str, model: str | None = None, dataset: str | Non
 
     ``overrides`` change the IMP settings (e.g. ``controls=...``, ``rounds=...``).
     """
+    if scale not in REWINDING_PRESETS:
+        raise SettingsError(f"scale={scale!r}: choose one of {sorted(REWINDING_PRESETS)}")
+    preset = REWINDING_PRESETS[scale]
+    train = for_scale(scale, model=model or preset.get("model"), dataset=dataset, **preset["train"])
+    values: dict[str, Any] = dict(preset["pruning"])
+    ks, claim_k, claim_round, first_seed = preset["ks"], preset["claim_k"], preset["claim_round"], preset["first_seed"]
     controls = ("reinit", "reinit_full", "random_mask")
-    if scale == "paper":
-        train = for_scale("paper", model=model or "resnet20", dataset=dataset)
-        values: dict[str, Any] = dict(rounds=10, rate=0.2, output_rate=None, scope="global")
-        ks: tuple[int, ...] = (0, 100, 250, 500, 1000, 2000)
-        claim_k, claim_round, first_seed = 500, 10, 0
-    elif scale == "quick":
-        train = for_scale(scale, model=model, dataset=dataset, optimizer="sgd", lr=0.1, momentum=0.9)
-        values = dict(rounds=2, rate=0.6, output_rate=0.3)
-        ks = (0, 25, 100, 250, 500, 1000)
-        claim_k, claim_round, first_seed = 500, 2, 100
-    elif scale == "smoke":
-        train = for_scale(scale, model=model, dataset=dataset, optimizer="sgd", lr=0.1, momentum=0.9)
-        values = dict(rounds=1, rate=0.6, output_rate=0.3)
-        ks = (0, 10, 20)
-        claim_k, claim_round, first_seed = 20, 1, 100
-    else:
-        raise SettingsError(f"scale={scale!r}: choose 'smoke', 'quick' or 'paper'")
     values["controls"] = controls
     values.update(overrides)
     return RewindingExperiment(IMPSettings(train=train, **values), ks, (0, claim_k), claim_k,
