@@ -1,0 +1,77 @@
+"""The worker pool and the explorers (constructed without a front end)."""
+from __future__ import annotations
+
+import os
+
+import ipywidgets
+import pytest
+import torch
+
+from lthlib.parallel import default_workers, parallel_map
+
+
+def _square_and_threads(x: int) -> tuple[int, int, int]:
+    return x * x, torch.get_num_threads(), os.getpid()
+
+
+def test_parallel_map_keeps_order_and_caps_threads(monkeypatch):
+    monkeypatch.delenv("LTHLIB_THREADS", raising=False)
+    out = parallel_map(_square_and_threads, [3, 1, 2, 5], workers=2)
+    assert [o[0] for o in out] == [9, 1, 4, 25]
+    cores = os.cpu_count() or 1
+    assert all(o[1] == max(1, cores // 2) for o in out)  # processes x threads <= cores
+    assert all(o[2] != os.getpid() for o in out)  # ran in workers
+
+
+def test_one_worker_runs_in_process_and_env_sets_workers(monkeypatch):
+    out = parallel_map(_square_and_threads, [2, 3], workers=1)
+    assert [o[0] for o in out] == [4, 9] and all(o[2] == os.getpid() for o in out)
+    monkeypatch.setenv("LTHLIB_WORKERS", "3")
+    assert default_workers(10) == 3
+    monkeypatch.delenv("LTHLIB_WORKERS")
+    assert default_workers(10, on_cpu=False) == 1
+    assert default_workers(1) == 1
+
+
+def test_threads_env_caps_worker_threads(monkeypatch):
+    monkeypatch.setenv("LTHLIB_THREADS", "1")
+    out = parallel_map(_square_and_threads, [1, 2], workers=2)
+    assert all(o[1] == 1 for o in out)
+
+
+def test_interpolation_explorer_builds_a_slider_over_k():
+    from lthlib.widgets import interpolation_explorer
+
+    curve = {"alpha": [0.0, 0.5, 1.0], "test_error": [0.1, 0.3, 0.12]}
+    box = interpolation_explorer({0: {"dense": curve}, 100: {"dense": curve}})
+    slider = box.children[0]
+    assert isinstance(slider, ipywidgets.SelectionSlider) and list(slider.options) == [0, 100]
+    assert slider.continuous_update is False  # a slider never retrains while dragging
+
+
+def test_overlap_explorer_builds_two_dropdowns():
+    from lthlib.masks import Mask
+    from lthlib.widgets import overlap_explorer
+
+    g = torch.Generator().manual_seed(0)
+    masks = {name: Mask({"w": torch.rand(20, 10, generator=g) < 0.3}) for name in ("a", "b", "c")}
+    box = overlap_explorer(masks)
+    dropdowns = [w for w in box.children if isinstance(w, ipywidgets.Dropdown)] or \
+                [w for c in box.children for w in getattr(c, "children", ()) if isinstance(w, ipywidgets.Dropdown)]
+    assert len(dropdowns) == 2 and set(dropdowns[0].options) == {"a", "b", "c"}
+
+
+def test_dense_runs_reuse_the_store(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    from lthlib import training
+    from lthlib.store import Store
+
+    calls = []
+    real = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    runs = training.dense_runs(tiny_settings, [0, 1], mnist1d_small, store=Store(tmp_path), save_weights_at=(0, 10))
+    again = training.dense_runs(tiny_settings, [1, 0], mnist1d_small, store=Store(tmp_path), save_weights_at=(10,))
+    assert len(calls) == 2
+    assert again[1].curves() == runs[0].curves() and {0, 10} <= set(again[0].weights_at)
+    assert runs[0].curves() != runs[1].curves()
+    with pytest.raises(Exception, match="is a file"):
+        Store(tmp_path / "dense" / next(p.name for p in (tmp_path / "dense").glob("*.pt")))
