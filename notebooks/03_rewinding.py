@@ -61,7 +61,7 @@ from lthlib.training import data_for
 experiment = rewinding_for_scale(SCALE, model=MODEL, dataset=DATASET)
 imp_settings = experiment.imp
 train_settings = imp_settings.train
-seeds = experiment.seeds(SEEDS)
+seeds = experiment.seeds(SEEDS if SCALE != "smoke" else min(SEEDS, 2))  # smoke: seconds
 store = Store(RESULTS_DIR)
 data = data_for(train_settings)
 claims = Claims("03", SCALE, CLAIMS_FILE)

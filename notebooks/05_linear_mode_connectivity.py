@@ -66,7 +66,7 @@ imp_settings, K, r_claim = experiment.imp, experiment.claim_k, experiment.claim_
 train_settings = imp_settings.train
 spawn_ks = tuple(k for k in experiment.ks if k in (0, 100, K))
 control_ks = tuple(k for k in experiment.control_ks if k in spawn_ks)
-seeds = experiment.seeds(SEEDS)
+seeds = experiment.seeds(SEEDS if SCALE != "smoke" else min(SEEDS, 2))  # smoke: seconds
 store = Store(RESULTS_DIR)
 data = data_for(train_settings)
 claims = Claims("05", SCALE, CLAIMS_FILE)
