@@ -65,10 +65,13 @@ class IMPSettings:
     scope: str = "layerwise"
     exclude: tuple[str, ...] = ()
     controls: tuple[str, ...] = ("reinit", "random_mask")
+    control_rounds: tuple[int, ...] | None = None  # rounds that train the controls (None: all)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exclude", tuple(self.exclude))
         object.__setattr__(self, "controls", tuple(self.controls))
+        if self.control_rounds is not None:
+            object.__setattr__(self, "control_rounds", tuple(int(r) for r in self.control_rounds))
         if not isinstance(self.train, TrainSettings):
             raise SettingsError("train must be a TrainSettings (e.g. lthlib.for_scale('quick'))")
         if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or self.rounds < 1:
@@ -97,13 +100,18 @@ class IMPSettings:
         return {"train": self.train.to_dict(), "rounds": self.rounds,
                 "rewind_iteration": self.rewind_iteration, "rate": self.rate,
                 "output_rate": self.output_rate, "conv_rate": self.conv_rate, "scope": self.scope,
-                "exclude": list(self.exclude), "controls": list(self.controls)}
+                "exclude": list(self.exclude), "controls": list(self.controls),
+                "control_rounds": None if self.control_rounds is None else list(self.control_rounds)}
 
     def store_key(self) -> dict[str, Any]:
-        """What names a stored run. ``rounds`` and ``controls`` are left out: asking for more
-        rounds or another control later extends the stored run instead of starting again
-        (and another notebook asking for the same tickets reuses them)."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("rounds", "controls")}
+        """What names a stored run. ``rounds`` and which controls are trained are left out:
+        asking for more rounds or another control later extends the stored run instead of
+        starting again (and another notebook asking for the same tickets reuses them)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("rounds", "controls", "control_rounds")}
+
+    def controls_at(self, r: int) -> tuple[str, ...]:
+        """The controls trained in round ``r``."""
+        return self.controls if self.control_rounds is None or r in self.control_rounds else ()
 
     def digest(self) -> str:
         return digest(self.store_key())
@@ -260,7 +268,7 @@ def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Datas
     context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
                            lambda: model_for(ts, data, stream="reinit").state_dict())
     same_start: dict[tuple[str, str, int], str] = {}  # runs that start identically are trained once
-    for name in ("ticket", *settings.controls):
+    for name in ("ticket", *settings.controls_at(r)):
         start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
         key_start = (digest_tensors(dict(start_state)), start_mask.digest(), start)
         twin = same_start.setdefault(key_start, name)
@@ -278,7 +286,7 @@ def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Datas
                                      "controls": {n: d for n, d in done.items()
                                                   if n != "ticket" and d is not None}})
     return IMPRound(r, mask, Run.from_dict(done["ticket"]),
-                    {name: Run.from_dict(done[name]) for name in settings.controls})
+                    {name: Run.from_dict(done[name]) for name in settings.controls_at(r)})
 
 
 def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store | None = None,

@@ -236,3 +236,18 @@ def test_controls_that_start_identically_are_trained_once(mnist1d_small, imp_set
     full, from_k = at_10.rounds[0].controls["reinit_full"], at_10.rounds[0].controls["reinit"]
     assert full.iterations[0] == 0 and from_k.iterations[0] == 10
     assert torch.equal(full.weights_at[0]["hidden.0.weight"], from_k.weights_at[10]["hidden.0.weight"])  # same weights
+
+
+def test_control_rounds_limit_where_controls_train_and_share_the_tickets(mnist1d_small, imp_settings, tmp_path,
+                                                                         monkeypatch):
+    calls = []
+    real_train = imp.train
+    monkeypatch.setattr(imp, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    store = Store(tmp_path)
+    only_2 = run_imp(imp_settings.replace(controls=("random_mask",), control_rounds=(2,)), mnist1d_small, store=store)
+    assert len(calls) == 3  # two tickets, one control
+    assert only_2.rounds[0].controls == {} and set(only_2.rounds[1].controls) == {"random_mask"}
+    calls.clear()
+    every = run_imp(imp_settings.replace(controls=("random_mask",)), mnist1d_small, store=store)
+    assert len(calls) == 1  # only round 1's control was missing
+    assert every.rounds[1].controls["random_mask"].curves() == only_2.rounds[1].controls["random_mask"].curves()
