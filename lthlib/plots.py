@@ -42,48 +42,79 @@ def band(ax: plt.Axes, x: Sequence[float], ys: np.ndarray, label: str | None = N
 
 
 def training_curves(runs: Sequence[Run], title: str = "") -> Figure:
-    """Loss and accuracy against iteration, mean over seeds with a min-max band; the
-    early-stopping iteration of each seed is marked on the validation-loss curve."""
+    """Loss and accuracy against iteration (mean over seeds, min-max band), and a third
+    panel with each seed's validation loss on its own scale, so that whether it rises
+    after its minimum can be read. Dotted lines: each seed's early-stopping iteration
+    (minimum validation loss)."""
     if not runs:
         raise ValueError("training_curves needs at least one Run")
     x = runs[0].iterations
     if any(r.iterations != x for r in runs):
         raise ValueError("runs were evaluated at different iterations; plot them separately")
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax_loss, ax_acc, ax_val) = plt.subplots(1, 3, figsize=(14, 4.0))
     for metric in ("train_loss", "val_loss", "test_loss"):
         band(ax_loss, x, [getattr(r, metric) for r in runs], METRIC_LABELS[metric])
     for metric in ("train_acc", "val_acc", "test_acc"):
         band(ax_acc, x, [getattr(r, metric) for r in runs], METRIC_LABELS[metric])
     for i, r in enumerate(runs):
         es = r.early_stop_iteration
-        ax_loss.axvline(es, color="k", ls=":", lw=1, label="early stop (min val loss)" if i == 0 else None)
-        ax_acc.axvline(es, color="k", ls=":", lw=1)
+        for ax in (ax_loss, ax_acc, ax_val):
+            ax.axvline(es, color="k", ls=":", lw=1, label="early stop (min val loss), per seed" if i == 0 else None)
+        ax_val.plot(x, r.val_loss, color="C1", lw=1, alpha=0.8, label="validation loss, per seed" if i == 0 else None)
+        ax_val.plot(es, r.val_loss[r.early_stop_index], "ko", ms=3)
+    # the validation panel shows the second half of training, where overfitting would show
+    lo = min(min(r.val_loss) for r in runs)
+    hi = max(max(r.val_loss[len(x) // 3:]) for r in runs)
+    ax_val.set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))
+    ax_val.set_xlim(x[len(x) // 3], x[-1])
     ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy")
-    ax_loss.legend(fontsize=8)
-    ax_acc.legend(fontsize=8)
-    seeds = f" ({len(runs)} seeds: mean, min-max band)" if len(runs) > 1 else ""
-    fig.suptitle((title or "training curves") + seeds)
+    ax_val.set(xlabel="iteration", ylabel="cross-entropy",
+               title="validation loss, last two thirds (zoomed)")
+    band_note = f"mean over {len(runs)} seeds, shaded: min-max" if len(runs) > 1 else "one seed"
+    for ax in (ax_loss, ax_acc, ax_val):
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
+    ax_loss.get_legend().set_title(band_note, prop={"size": 7})
+    ax_acc.get_legend().set_title(band_note, prop={"size": 7})
+    fig.suptitle(title or "training curves")
     fig.tight_layout()
     return fig
 
 
+def layer_labels(names: Sequence[str], shapes: Sequence[Sequence[int]] | None = None) -> list[str]:
+    """Words for the prunable layers, in order: "hidden layer 1", ..., "output layer"
+    ("conv layer i" for weights with more than two dimensions when ``shapes`` is given)."""
+    labels, n_conv, n_fc = [], 0, 0
+    for i, name in enumerate(names):
+        if i == len(names) - 1:
+            labels.append("output layer")
+        elif shapes is not None and len(shapes[i]) > 2:
+            n_conv += 1
+            labels.append(f"conv layer {n_conv}")
+        else:
+            n_fc += 1
+            labels.append(f"hidden layer {n_fc}")
+    return labels
+
+
 def weight_histograms(initial: Mapping[str, torch.Tensor], trained: Mapping[str, torch.Tensor],
-                      names: Sequence[str], bins: int = 80) -> Figure:
+                      names: Sequence[str], bins: int = 80,
+                      labels: tuple[str, str] = ("initial", "trained")) -> Figure:
     """Per layer: the distribution of weight values at initialisation and after training.
 
     Magnitude pruning removes the weights nearest zero, i.e. the middle of these histograms.
     """
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    words = layer_labels(names, [initial[n].shape for n in names])
+    for ax, name, word in zip(axes[0], names, words):
         w0, w1 = initial[name].flatten().float(), trained[name].flatten().float()
         lim = float(max(w0.abs().max(), w1.abs().max()))
         edges = np.linspace(-lim, lim, bins + 1)
-        ax.hist(w0.numpy(), bins=edges, alpha=0.6, label="initial", density=True)
-        ax.hist(w1.numpy(), bins=edges, alpha=0.6, label="trained", density=True)
-        ax.set(title=f"{name}\n{w0.numel():,} weights", xlabel="weight value")
-    axes[0][0].set_ylabel("density")
-    axes[0][0].legend(fontsize=8)
+        ax.hist(w0.numpy(), bins=edges, alpha=0.6, label=labels[0], density=True)
+        ax.hist(w1.numpy(), bins=edges, alpha=0.6, label=labels[1], density=True)
+        ax.set(title=f"{word}\n{w0.numel():,} weights", xlabel="weight value")
+    axes[0][0].set_ylabel("probability density")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -94,15 +125,17 @@ def magnitude_scatter(initial: Mapping[str, torch.Tensor], trained: Mapping[str,
     threshold of the trained weights drawn (the weights below it are the first pruned)."""
     gen = np.random.default_rng(seed)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.3), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    words = layer_labels(names, [initial[n].shape for n in names])
+    for ax, name, word in zip(axes[0], names, words):
         a0 = initial[name].flatten().abs().numpy()
         a1 = trained[name].flatten().abs().numpy()
         pick = gen.choice(len(a0), size=min(max_points, len(a0)), replace=False)
         ax.scatter(a0[pick], a1[pick], s=2, alpha=0.4)
-        ax.axhline(np.quantile(a1, 0.2), color="r", lw=1, label="20% smallest |trained| below")
-        ax.set(title=name, xlabel="|initial weight|")
+        ax.axhline(np.quantile(a1, 0.2), color="r", lw=1,
+                   label="20% quantile of |trained|:\nthe weights below it are pruned first")
+        ax.set(title=word, xlabel="|initial weight|")
     axes[0][0].set_ylabel("|trained weight|")
-    axes[0][0].legend(fontsize=8)
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -114,7 +147,8 @@ def parameters_per_layer(model: nn.Module) -> Figure:
     fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names) + 2), 3.2))
     bars = ax.bar(range(len(names)), counts)
     ax.set_yscale("log")
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_xticks(range(len(names)), layer_labels(names, [p.shape for p in params.values()]),
+                  rotation=20, ha="right")
     ax.bar_label(bars, labels=[f"{c:,}" for c in counts], fontsize=8)
     ax.set(ylabel="weights (log scale)", title=f"prunable weights per layer (total {sum(counts):,})")
     ax.margins(y=0.25)
@@ -166,60 +200,114 @@ def _percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
     ax.set_xlabel("percent of weights remaining (log scale)")
 
 
+def _legend_outside(ax: plt.Axes, title: str | None = None) -> None:
+    """The legend to the right of the axes, off the data."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+              title=title, title_fontsize=8, alignment="left")
+
+
+def imp_bands(percents: Sequence[float], series: Mapping[str, np.ndarray], ylabel: str,
+              dense: Sequence[float] | None = None, title: str = "", end: float | None = None,
+              end_label: str = "end of training") -> Figure:
+    """Values of each kind of network against the percentage of weights remaining.
+
+    ``series``: ``{kind: array (seeds x rounds)}`` over the pruned rounds (``percents``,
+    one per round), kinds being ``"ticket"`` or a control's name (labelled with
+    ``lthlib.imp.kind_label``) or any other label. ``dense``: one value per seed of the dense
+    network, drawn as a horizontal band (min-max) around its mean. ``end``: a dotted
+    reference line (e.g. the last iteration, for iteration counts)."""
+    from lthlib.imp import kind_color, kind_label
+
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
+    n_seeds = 0
+    for kind, ys in series.items():
+        ys = np.asarray(ys, dtype=float)
+        n_seeds = max(n_seeds, len(ys))
+        band(ax, percents, ys, kind_label(kind), kind_color(kind))
+        ax.plot(percents, ys.mean(axis=0), "o", ms=3, color=kind_color(kind))
+    if dense is not None:
+        d = np.asarray(dense, dtype=float)
+        ax.axhline(d.mean(), color="k", ls="--", lw=1, label="dense network (100%)")
+        if len(d) > 1:
+            ax.axhspan(d.min(), d.max(), color="k", alpha=0.08, lw=0)
+    if end is not None:
+        ax.axhline(end, color="grey", lw=0.8, ls=":", label=end_label)
+    _percent_axis(ax, list(percents) + ([100.0] if dense is not None else []))
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    _legend_outside(ax, f"mean over {n_seeds} seeds;\nshaded: min-max over seeds" if n_seeds > 1 else None)
+    fig.tight_layout()
+    return fig
+
+
 def imp_metric(results: Sequence, metric: str = "test_acc", at: str = "early_stop",
                kinds: Sequence[str] = ("ticket", "reinit", "random_mask"), ylabel: str | None = None,
                title: str = "") -> Figure:
-    """``metric`` against the percentage of weights remaining, one band (over seeds) per
-    kind of network; the dense network's mean is the dashed line."""
+    """``metric`` against the percentage of weights remaining, one band (min-max over seeds)
+    per kind of network; the dense network as a grey band (min-max over seeds) around its
+    dashed mean."""
     densities = np.mean([r.densities() for r in results], axis=0) * 100
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for kind in kinds:
-        if kind != "ticket" and kind not in results[0].rounds[0].controls:
-            continue
-        band(ax, densities, [r.metric(kind, metric, at) for r in results], KIND_LABELS.get(kind, kind),
-             KIND_COLORS.get(kind))
-    dense = np.mean([r.metric("ticket", metric, at)[0] for r in results])
-    ax.axhline(dense, color="k", ls="--", lw=1, label="dense network")
-    _percent_axis(ax, densities)
-    ax.set_ylabel(ylabel or f"{METRIC_LABELS.get(metric, metric)} ({at.replace('_', ' ')})")
-    seeds = f"{len(results)} seeds: mean, min-max band"
-    ax.set_title(f"{title} ({seeds})" if title else seeds, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    series = {kind: np.array([r.metric(kind, metric, at)[1:] for r in results]) for kind in kinds
+              if kind == "ticket" or kind in results[0].rounds[0].controls}
+    return imp_bands(densities[1:], series,
+                     ylabel or f"{METRIC_LABELS.get(metric, metric)} ({at.replace('_', ' ')})",
+                     dense=[r.metric("ticket", metric, at)[0] for r in results], title=title)
 
 
 def imp_early_stop(results: Sequence, kinds: Sequence[str] = ("ticket", "reinit", "random_mask")) -> Figure:
-    """The early-stopping iteration (minimum validation loss) against weights remaining."""
+    """The early-stopping iteration (minimum validation loss) against weights remaining;
+    the dense network as a band, the end of training dotted (a run that stops there was
+    still improving)."""
     densities = np.mean([r.densities() for r in results], axis=0) * 100
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for kind in kinds:
-        if kind != "ticket" and kind not in results[0].rounds[0].controls:
-            continue
-        band(ax, densities, [r.early_stop_iterations(kind) for r in results],
-             KIND_LABELS.get(kind, kind), KIND_COLORS.get(kind))
-    ax.axhline(results[0].settings.train.iterations, color="grey", lw=0.8, ls=":",
-               label="end of training")
-    _percent_axis(ax, densities)
-    ax.set_ylabel("early-stopping iteration")
-    ax.set_title(f"how fast each network learns ({len(results)} seeds)", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    series = {kind: np.array([r.early_stop_iterations(kind)[1:] for r in results]) for kind in kinds
+              if kind == "ticket" or kind in results[0].rounds[0].controls}
+    return imp_bands(densities[1:], series, "early-stopping iteration (min validation loss)",
+                     dense=[r.dense.early_stop_iteration for r in results],
+                     end=results[0].settings.train.iterations,
+                     title="learning speed, 1: the early-stopping iteration")
 
 
 def ticket_curves(results: Sequence, rounds: Sequence[int], metric: str = "test_acc") -> Figure:
     """``metric`` against iteration for the tickets of a few rounds and the dense network
     (mean over seeds, min-max band)."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for i, r in enumerate(rounds):
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
+    pruned = [r for r in rounds if r != 0]
+    for r in rounds:
         runs = [res.runs("ticket")[r] for res in results]
         pct = 100 * float(np.mean([res.densities()[r] for res in results]))
-        label = "dense (100%)" if r == 0 else f"ticket, {pct:.1f}% remaining"
+        label = "dense network (100%)" if r == 0 else f"ticket, {pct:.1f}% remaining"
         band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], label,
-             "k" if r == 0 else plt.cm.viridis(i / max(1, len(rounds) - 1)))
+             "k" if r == 0 else plt.cm.viridis(0.1 + 0.7 * pruned.index(r) / max(1, len(pruned) - 1)))
     ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric))
-    ax.legend(fontsize=8)
+    _legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
+                    if len(results) > 1 else None)
+    fig.tight_layout()
+    return fig
+
+
+def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = ("ticket", "reinit", "random_mask"),
+                    metric: str = "val_acc", target: float | None = None, target_label: str = "target") -> Figure:
+    """``metric`` against iteration at one pruning round: the ticket and its controls, and
+    the dense network (bands: min-max over seeds); ``target`` draws the accuracy whose
+    first crossing counts as "reached"."""
+    from lthlib.imp import kind_color, kind_label
+
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
+    dense = [res.dense for res in results]
+    band(ax, dense[0].iterations, [getattr(run, metric) for run in dense], "dense network (100%)", "k")
+    for kind in kinds:
+        if kind != "ticket" and kind not in results[0].rounds[0].controls:
+            continue
+        runs = [res.run(res.rounds[round_index - 1], kind) for res in results]
+        band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], kind_label(kind), kind_color(kind))
+    if target is not None:
+        ax.axhline(target, color="grey", ls="--", lw=1, label=target_label)
+    pct = 100 * float(np.mean([res.densities()[round_index] for res in results]))
+    ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric),
+           title=f"round {round_index}: {pct:.1f}% of weights remaining")
+    _legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
+                    if len(results) > 1 else None)
     fig.tight_layout()
     return fig
 
@@ -237,8 +325,8 @@ def first_layer_mask(mask, layer: str, input_shape: tuple[int, ...], units: int 
     if len(input_shape) == 1 or (len(input_shape) == 2 and input_shape[0] == 1):
         fig, ax = plt.subplots(figsize=(7, 2.8))
         ax.bar(np.arange(len(per_input)), per_input.numpy() * 100)
-        ax.set(xlabel="input position", ylabel="% of units connected",
-               title=f"{layer}: {100 * float(keep.mean()):.1f}% of weights remain")
+        ax.set(xlabel="input position", ylabel="% of hidden units connected",
+               title=f"first layer: {100 * float(keep.mean()):.1f}% of its weights remain")
         fig.tight_layout()
         return fig
     h, w = input_shape[-2], input_shape[-1]
@@ -308,60 +396,79 @@ def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: s
 
 
 def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str, title: str = "",
-                 reference: float | None = None, reference_label: str = "dense network") -> Figure:
+                 reference: float | Sequence[float] | None = None,
+                 reference_label: str = "dense network") -> Figure:
     """Bars grouped by the outer key, one bar per inner key: the mean over seeds with a
-    min-max error bar."""
+    min-max error bar (said in the legend's title). ``reference``: one value, or one per
+    seed (drawn as its mean with a shaded min-max band). The legend sits right of the bars."""
     groups = list(values)
     members = list(dict.fromkeys(m for g in groups for m in values[g]))
     width = 0.8 / max(len(values[g]) for g in groups)
-    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 3, 3.9))
+    fig, ax = plt.subplots(figsize=(1.7 * len(groups) + 4.5, 3.9))
     labelled: set[str] = set()
+    n_seeds = set()
     for i, g in enumerate(groups):
         present = list(values[g])
         for j, member in enumerate(present):
             v = np.asarray(values[g][member], dtype=float)
+            n_seeds.add(len(v))
             x = i + (j - (len(present) - 1) / 2) * width
             ax.bar(x, v.mean(), width, yerr=[[v.mean() - v.min()], [v.max() - v.mean()]], capsize=2,
                    color=f"C{members.index(member)}", label=None if member in labelled else member)
             labelled.add(member)
     if reference is not None:
-        ax.axhline(reference, color="k", ls="--", lw=1, label=reference_label)
+        ref = np.atleast_1d(np.asarray(reference, dtype=float))
+        ax.axhline(ref.mean(), color="k", ls="--", lw=1, label=reference_label)
+        if len(ref) > 1:
+            ax.axhspan(ref.min(), ref.max(), color="k", alpha=0.08, lw=0)
     ax.set_xticks(range(len(groups)), groups)
     ax.set(ylabel=ylabel, title=title)
-    ax.legend(fontsize=7)
+    seeds = "/".join(str(n) for n in sorted(n_seeds))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
+              title=f"bars: mean over {seeds} seeds\nerror bars, shading: min-max", title_fontsize=8,
+              alignment="left")
     fig.tight_layout()
     return fig
 
 
 def overlap_bars(result: Mapping[str, Mapping[str, float]], title: str = "") -> Figure:
     """Per-layer and overall intersection-over-union of two masks, with the IoU expected of
-    two random masks of the same densities drawn as a black tick."""
+    two random masks of the same densities drawn as a black tick. Layers are named in
+    words (first hidden layer, ..., output layer)."""
     names = list(result)
-    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2.5, 3.4))
+    layers = [n for n in names if n != "overall"]
+    words = {n: w for n, w in zip(layers, _layer_words(layers))}
+    words["overall"] = "all layers"
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 4.5, 3.4))
     ax.bar(range(len(names)), [result[n]["iou"] for n in names], label="IoU of the two masks")
     ax.scatter(range(len(names)), [result[n]["chance_iou"] for n in names], marker="_", s=600,
-               color="k", label="expected by chance")
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+               color="k", label="expected of two random masks\nwith the same densities")
+    ax.set_xticks(range(len(names)), [words[n] for n in names], rotation=20, ha="right")
     ax.set(ylabel="intersection over union", ylim=(0, 1.05), title=title)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return fig
 
 
-def barrier_vs_k(ks: Sequence[int], barriers: Mapping[str, np.ndarray], threshold: float = 0.02,
+def barrier_vs_k(barriers: Mapping[str, tuple[Sequence[int], np.ndarray]], threshold: float = 0.02,
                  ax: plt.Axes | None = None) -> Figure:
     """Error barrier (instability) against the iteration k at which the children were
-    spawned, one band (over seeds) per kind of network; the paper's 2% stability line."""
-    fig = ax.figure if ax is not None else plt.figure(figsize=(5.6, 3.8))
+    spawned (symlog axis), one series per network: ``{label: (ks, barriers seeds x ks)}``;
+    bands are 95% CIs of the mean over seeds; the paper's 2% stability line."""
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.0))
     ax = ax if ax is not None else fig.add_subplot()
-    x = np.arange(len(ks))
-    for name, values in barriers.items():
-        band(ax, x, 100 * np.asarray(values), name)
-    ax.axhline(100 * threshold, color="grey", ls=":", lw=1, label=f"stable below {100 * threshold:g}%")
-    ax.set_xticks(x, [str(k) for k in ks])
-    ax.set(xlabel="iteration k at which the two children are spawned",
+    all_ks = sorted({int(k) for ks, _ in barriers.values() for k in ks})
+    for i, (name, (ks, values)) in enumerate(barriers.items()):
+        ci_band(ax, list(ks), 100 * np.asarray(values), name, f"C{i}", marker="o" if len(ks) > 2 else "s")
+    ax.axhline(100 * threshold, color="grey", ls=":", lw=1, label=f"stable below {100 * threshold:g} points")
+    positive = [k for k in all_ks if k > 0]
+    ax.set_xscale("symlog", linthresh=max(1, min(positive)) if positive else 1)
+    ax.set_xticks(all_ks, [str(k) for k in all_ks])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    n = len(next(iter(barriers.values()))[1])
+    ax.set(xlabel="iteration k at which the two children are spawned (symlog axis)",
            ylabel="test error barrier (percentage points)", title="instability to SGD noise")
-    ax.legend(fontsize=7)
+    _legend_outside(ax, f"mean over {n} seeds;\nshaded: 95% CI of the mean")
     fig.tight_layout()
     return fig
 
@@ -379,5 +486,107 @@ def loss_contour(plane: Mapping[str, np.ndarray], labels: Sequence[str] = ("pare
         ax.annotate(label, (u, v), textcoords="offset points", xytext=(-50 if u else 6, 8), color="w")
     ax.plot([1, 0], [0, 1], "w--", lw=1)
     ax.set(xlabel="towards child 1", ylabel="towards child 2", title="the plane through three networks")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- notebook 04
+def _layer_words(names: Sequence[str]) -> list[str]:
+    """"hidden layer 1", ..., "output layer" for the prunable layers of an MLP, in order."""
+    return [("output layer" if i == len(names) - 1 else f"hidden layer {i + 1}") for i in range(len(names))]
+
+
+def seed_bands(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str, ylabel: str,
+               title: str = "", ax: plt.Axes | None = None, references: Mapping[str, float] | None = None,
+               logx: bool = False, percent_x: bool = False, legend: bool = True,
+               styles: Mapping[str, Mapping] | None = None) -> Figure:
+    """One line per named series (rows = seeds): the mean over seeds with a shaded min-max
+    band (said in the legend's title). ``references``: ``{label: y}`` horizontal dotted
+    lines (chance, zero). ``styles``: extra ``plot`` keywords per series (e.g. a dashed
+    line). The legend sits right of the axes, off the data."""
+    fig = ax.figure if ax is not None else plt.figure(figsize=(9.2, 3.9))
+    ax = ax if ax is not None else fig.add_subplot()
+    n_seeds = set()
+    for i, (name, ys) in enumerate(series.items()):
+        ys = np.atleast_2d(np.asarray(ys, dtype=float))
+        n_seeds.add(len(ys))
+        style = {"color": f"C{i}", "marker": "o", "ms": 3, **dict((styles or {}).get(name, {}))}
+        ax.plot(x, ys.mean(axis=0), label=name, **style)
+        if len(ys) > 1:
+            ax.fill_between(x, ys.min(axis=0), ys.max(axis=0), color=style["color"], alpha=0.18, lw=0)
+    for k, (label, y) in enumerate((references or {}).items()):
+        ax.axhline(y, color=("grey", "k")[k % 2], ls=":", lw=1.2, label=label)
+    if logx:
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xscale("log")
+        ax.set_xticks(list(x), [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if legend:
+        seeds = "/".join(str(n) for n in sorted(n_seeds))
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+                  title=f"line: mean over {seeds} seeds\nshaded: min-max over seeds", title_fontsize=8,
+                  alignment="left")
+    fig.tight_layout()
+    return fig
+
+
+def criteria_panels(densities: Sequence[float], panels: Mapping[str, Mapping[str, np.ndarray]],
+                    ylabel: str, chance: float | None = None) -> Figure:
+    """Side-by-side panels (one per start of the kept weights) of accuracy against the
+    percentage of weights kept, one band per mask criterion; one shared legend on the right."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels) + 2.6, 3.9), sharey=True,
+                             squeeze=False)
+    refs = {"chance": chance} if chance is not None else None
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        seed_bands([100 * d for d in densities], series, "percent of weights kept per layer (log scale)",
+                   ylabel, title, ax=ax, references=refs, logx=True, legend=False)
+    n = {np.atleast_2d(np.asarray(v)).shape[0] for p in panels.values() for v in p.values()}
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False,
+               title=f"line: mean over {'/'.join(map(str, sorted(n)))} seeds\nshaded: min-max over seeds",
+               title_fontsize=8, alignment="left")
+    fig.tight_layout()
+    return fig
+
+
+def paired_differences(diffs: Mapping[str, Mapping[str, Sequence[float]] | Sequence[float]], xlabel: str,
+                       title: str = "") -> Figure:
+    """A forest plot of paired differences: for each row, the per-seed differences (dots),
+    their mean (diamond) and its 95% confidence interval over seeds (Student's t, the
+    interval the claims use). A row may hold several series (``{row: {series: values}}``,
+    e.g. one per density), drawn in colours named in the legend."""
+    from lthlib.claims import mean_ci
+
+    rows = {name: (dict(v) if isinstance(v, Mapping) else {"": v}) for name, v in diffs.items()}
+    series = list(dict.fromkeys(k for r in rows.values() for k in r))
+    step = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots(figsize=(8.6, (0.3 * len(series) + 0.2) * len(rows) + 1.4))
+    labelled: set[str] = set()
+    for i, (name, row) in enumerate(rows.items()):
+        base = len(rows) - 1 - i
+        for j, key in enumerate(series):
+            if key not in row:
+                continue
+            v = np.asarray(row[key], dtype=float)
+            mean, lo, hi = mean_ci(v)
+            y = base + (len(series) - 1) / 2 * step - j * step
+            color = f"C{j}"
+            first = key not in labelled
+            labelled.add(key)
+            ax.scatter(v, np.full(len(v), y), s=8, color="grey", alpha=0.6, zorder=2,
+                       label="one seed" if (i == 0 and j == 0) else None)
+            if np.isfinite(lo):
+                ax.plot([lo, hi], [y, y], color=color, lw=2, zorder=1)
+            ax.scatter([mean], [y], marker="D", s=26, color=color, zorder=3,
+                       label=(f"{key}: mean, 95% CI" if key else "mean over seeds, 95% CI") if first else None)
+    ax.axvline(0, color="k", lw=1, ls=":")
+    ax.set_yticks(range(len(rows)), list(rows)[::-1])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set(xlabel=xlabel, title=title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+              title="diamond: mean over seeds\nbar: its 95% confidence interval", title_fontsize=8,
+              alignment="left")
     fig.tight_layout()
     return fig

@@ -24,7 +24,8 @@ def weight_explorer(run: Run, names: Sequence[str]) -> widgets.Widget:
                                      layout=widgets.Layout(width="60%"))
 
     def show(iteration: int) -> None:
-        fig = plots.weight_histograms(run.weights_at[0], run.weights_at[iteration], names)
+        fig = plots.weight_histograms(run.weights_at[0], run.weights_at[iteration], names,
+                                      labels=("initial", f"iteration {iteration:,}"))
         fig.suptitle(f"weights at iteration {iteration} vs initialisation", y=1.02)
         plt.show()
 
@@ -39,6 +40,8 @@ def imp_explorer(results: Sequence, layer: str, input_shape: tuple[int, ...]) ->
     accuracy of the ticket and its controls there (mean over seeds)."""
     import numpy as np
 
+    from lthlib.imp import kind_label
+
     n_rounds = len(results[0].rounds)
     slider = widgets.IntSlider(value=n_rounds, min=1, max=n_rounds, description="round",
                                continuous_update=False)
@@ -50,7 +53,7 @@ def imp_explorer(results: Sequence, layer: str, input_shape: tuple[int, ...]) ->
         accs = {k: np.mean([r.metric(k)[round_index] for r in results]) for k in kinds}
         print(f"round {round_index}: {100 * rnd.density:.2f}% of weights remain; test accuracy at "
               "early stopping (mean over seeds): "
-              + ", ".join(f"{plots.KIND_LABELS.get(k, k)} {a:.3f}" for k, a in accs.items()))
+              + ", ".join(f"{kind_label(k)} {a:.3f}" for k, a in accs.items()))
         plots.first_layer_mask(rnd.mask, layer, input_shape)
         plt.show()
 

@@ -1,0 +1,78 @@
+"""The figures of notebooks 01-02 draw from results without training anything."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import lthlib
+from lthlib import plots
+from lthlib.imp import IMPResult, IMPRound, imp_for_scale, kind_label
+from lthlib.masks import Mask
+from lthlib.training import Run
+
+ITERATIONS = [0, 50, 100, 150, 200]
+
+
+def fake_run(offset: float = 0.0, mask: Mask | None = None) -> Run:
+    x = np.asarray(ITERATIONS, dtype=float)
+    val_loss = list(2.0 - x / 200 + (x / 200) ** 2 + offset)  # minimum inside the run
+    acc = list(0.1 + 0.5 * x / 200 + offset)
+    return Run(settings={}, iterations=list(ITERATIONS), train_loss=list(2.0 - x / 100), train_acc=acc,
+               val_loss=val_loss, val_acc=acc, test_loss=val_loss, test_acc=acc,
+               mask=mask.state_dict() if mask is not None else None)
+
+
+def fake_results(seeds: int = 3, rounds: int = 2) -> list[IMPResult]:
+    settings = imp_for_scale("smoke", lthlib.for_scale("smoke", iterations=200), rounds=rounds)
+    out = []
+    for s in range(seeds):
+        mask = Mask({"hidden.0.weight": torch.ones(6, 4, dtype=torch.bool),
+                     "output.weight": torch.ones(2, 6, dtype=torch.bool)})
+        rs = []
+        for r in range(1, rounds + 1):
+            mask = Mask({n: t & (torch.rand(t.shape, generator=torch.Generator().manual_seed(r + 10 * s)) < 0.6)
+                         for n, t in mask.items()})
+            rs.append(IMPRound(r, mask, fake_run(0.01 * s, mask),
+                               {c: fake_run(-0.05 * r + 0.01 * s, mask) for c in settings.controls}))
+        out.append(IMPResult(settings.with_seed(s), fake_run(0.01 * s), rs))
+    return out
+
+
+def test_layer_labels_are_words():
+    assert plots.layer_labels(["a.weight", "b.weight", "c.weight"]) == \
+        ["hidden layer 1", "hidden layer 2", "output layer"]
+    assert plots.layer_labels(["c1", "c2", "fc", "out"], [(8, 3, 3, 3), (8, 8, 3, 3), (10, 72), (10, 10)]) == \
+        ["conv layer 1", "conv layer 2", "hidden layer 1", "output layer"]
+
+
+def test_training_curves_three_panels_and_band_note():
+    fig = plots.training_curves([fake_run(0.0), fake_run(0.02)], title="t")
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert "min-max" in fig.axes[0].get_legend().get_title().get_text()
+
+
+@pytest.mark.parametrize("fn", [plots.imp_metric, plots.imp_early_stop])
+def test_imp_figures_use_kind_labels_and_state_the_band(fn):
+    results = fake_results()
+    fig = fn(results)
+    legend = fig.axes[0].get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert kind_label("ticket") in texts and kind_label("reinit") in texts
+    assert "dense network (100%)" in texts
+    assert "min-max" in legend.get_title().get_text()
+
+
+def test_imp_bands_and_curves_at_round():
+    results = fake_results()
+    reach = {"ticket": np.array([[50, 100], [50, 150], [100, 100]]), "reinit": np.array([[100, 200]] * 3)}
+    fig = plots.imp_bands([60.0, 36.0], reach, "iterations", dense=[50, 100, 50], end=200)
+    assert isinstance(fig, Figure)
+    fig = plots.curves_at_round(results, 1, target=0.4)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "target" in texts and kind_label("random_mask") in texts
+    with pytest.raises(IndexError):
+        plots.curves_at_round(results, 5)
