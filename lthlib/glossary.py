@@ -13,6 +13,10 @@ TERMS: dict[str, str] = {
     "density": "the fraction of prunable weights (Linear and Conv weights; not biases or "
                "BatchNorm) that are kept; *sparsity* = 1 - density. lthlib says *density* "
                "everywhere, and *rate* for the fraction of surviving weights removed per round.",
+    "early stopping": "Frankle & Carbin 2019 read a run at the iteration of minimum validation loss "
+                      "(the early-stopping iteration) and use that iteration as the measure of how "
+                      "fast a network learns; Frankle et al. 2020 report accuracy at the end of "
+                      "training instead. lthlib offers both (``Run.at_early_stop``, ``Run.final``).",
     "rewinding": "resetting the surviving weights to their values at iteration *k* of the dense "
                  "run (not at initialisation, k = 0) and training from *k* with the rest of the "
                  "schedule (Frankle et al. 2019, *Stabilizing the LTH*; Frankle et al. 2020).",
