@@ -76,7 +76,7 @@ PRUNING_PRESETS = {
     "vgg16": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
 }
 FAST_PRUNING = {"smoke": dict(rounds=2, rate=0.5, output_rate=0.25),
-                 "quick": dict(rounds=7, rate=0.4, output_rate=0.2)}
+                 "quick": dict(rounds=6, rate=0.4, output_rate=0.2)}
 
 
 # Notebook 03's rewinding experiment per scale (read by ``imp.rewinding_for_scale``).

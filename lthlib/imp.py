@@ -380,8 +380,8 @@ def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | N
 
 
 def imp_for_scale(scale: str, train_settings: TrainSettings, **overrides: Any) -> IMPSettings:
-    """IMP settings for ``train`` at a scale: the paper's per-model pruning rates at
-    ``"paper"``, a faster schedule (40% per round, output 20%, 7 rounds: about 3% of the
+    """IMP settings for ``train_settings`` at a scale: the paper's per-model pruning rates at
+    ``"paper"``, a faster schedule (40% per round, output 20%, 6 rounds: about 5% of the
     weights left) at ``"quick"``, two rounds at ``"smoke"``. ``overrides`` win."""
     if scale not in ("smoke", "quick", "paper"):
         raise SettingsError(f"scale={scale!r}: choose 'smoke', 'quick' or 'paper'")

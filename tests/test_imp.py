@@ -136,7 +136,7 @@ def test_scale_presets(tiny_settings):
     assert conv6.conv_rate == 0.15
     resnet = imp_for_scale("paper", tiny_settings.replace(model="resnet20", dataset="cifar10"))
     assert resnet.scope == "global"
-    assert imp_for_scale("quick", tiny_settings).rounds == 7
+    assert imp_for_scale("quick", tiny_settings).rounds == 6
 
 
 def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, tmp_path):
