@@ -19,12 +19,22 @@ Yosinski 2019) asks which part of IMP matters. Two tools here:
 
 ``Supermask`` is an ``nn.Module`` whose only trainable parameters are the scores, so
 ``lthlib.training.train`` trains it like any model.
+
+Experiments are frozen dataclass jobs (``CriterionJob``, ``SupermaskJob``, ``DenseJob``),
+each stored under its settings and reused; the runners return their runs keyed by meaning:
+
+- ``dense_by_seed`` -> ``{seed: Run}``;
+- ``train_criterion_masks`` -> ``{(criterion, reset, seed): Run}``;
+- ``learn_supermasks`` -> ``{(method, density, seed): Run}``;
+- ``strong_ticket_study`` -> ``{("trained" | "edge_popup", hidden layers, width, seed): Run}``.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
@@ -38,6 +48,7 @@ from lthlib.streams import generator
 if TYPE_CHECKING:
     from lthlib.config import TrainSettings
     from lthlib.data import Dataset
+    from lthlib.store import Store
     from lthlib.training import Run
 
 CRITERIA = ("large_final", "small_final", "large_init", "large_init_large_final",
@@ -45,6 +56,14 @@ CRITERIA = ("large_final", "small_final", "large_init", "large_init_large_final"
 RESETS = ("init", "signed_constant", "reinit")
 METHODS = ("edge_popup", "bernoulli")
 WEIGHT_INITS = ("signed_constant", "kaiming_normal", "init")
+# the words figures and tables use
+CRITERION_LABELS = {"large_final": "large final", "small_final": "small final", "large_init": "large init",
+                    "large_init_large_final": "large init, large final",
+                    "magnitude_increase": "magnitude increase", "movement": "movement",
+                    "large_final_same_sign": "large final, same sign", "random": "random"}
+RESET_LABELS = {"init": "initial values", "signed_constant": "signed constant",
+                "reinit": "fresh random values"}
+METHOD_LABELS = {"edge_popup": "edge-popup", "bernoulli": "Bernoulli"}
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -150,7 +169,9 @@ class Supermask(nn.Module):
 
     ``method="edge_popup"``: the mask keeps the top ``density`` fraction of |score| in each
     layer. ``method="bernoulli"``: in training the mask is sampled from
-    Bernoulli(sigmoid(score)); in evaluation it is ``sigmoid(score) > 0.5``. Either way the
+    Bernoulli(sigmoid(score)); in evaluation it is ``sigmoid(score) > 0.5``; ``density`` is
+    the expected keep probability at the start (scores uniform in (-1, 1) shifted by
+    logit(density): 0.5 gives no shift) and training moves it freely. Either way the
     gradient reaches the score straight through the mask (d weight*mask / d|score| = weight
     for edge-popup, times sigmoid' for Bernoulli), and never the frozen weights.
     """
@@ -162,6 +183,8 @@ class Supermask(nn.Module):
             raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
         if method == "edge_popup" and not 0.0 < density <= 1.0:
             raise ValueError(f"density={density!r}: the kept fraction must be in (0, 1]")
+        if method == "bernoulli" and not 0.0 < density < 1.0:
+            raise ValueError(f"density={density!r}: the starting keep probability must be in (0, 1)")
         self.base, self.method, self.density = base, method, density
         for p in base.parameters():
             p.requires_grad_(False)
@@ -173,7 +196,8 @@ class Supermask(nn.Module):
             bound = 1.0 / math.sqrt(w[0].numel())
             init = (torch.rand(w.shape, generator=g) * 2 - 1) * bound  # kaiming-uniform-like
             if method == "bernoulli":
-                init = init / bound  # scores in (-1, 1): keep probabilities around 0.27-0.73
+                # scores in (-1, 1) + logit(density): at 0.5, keep probabilities 0.27-0.73
+                init = init / bound + math.log(density / (1.0 - density))
             scores[name.replace(".", "__")] = nn.Parameter(init.to(w.device))
         self.scores = nn.ParameterDict(scores)
         self._sampler = generator(seed, "bernoulli")
@@ -208,8 +232,10 @@ class Supermask(nn.Module):
 
 
 # ----------------------------------------------------------------------------- experiments
-# Module-level functions of one picklable job each, so that lthlib.parallel can run them in
-# worker processes; each result is stored under its settings and reused.
+# One frozen dataclass per kind of job; each knows where its result is stored and how to
+# compute it, so that ``lthlib.parallel`` can run it in a worker process. The runners below
+# build the jobs, load what the store holds, train the rest in parallel (longest first)
+# and return the runs keyed by what they mean, never by position.
 
 def _template(settings: "TrainSettings", data: "Dataset", stream: str = "init") -> nn.Module:
     from lthlib.models import build_model
@@ -218,60 +244,260 @@ def _template(settings: "TrainSettings", data: "Dataset", stream: str = "init") 
                        stream=stream, **settings.model_kwargs)
 
 
-def untrained_accuracy(settings: "TrainSettings", data: "Dataset", init_state: StateDict,
-                       final_state: StateDict, criterion: str, reset: str, keep: float) -> float:
-    """Test accuracy of the *untrained* masked network (Zhou et al.'s supermask accuracy):
-    mask by ``criterion`` at ``keep``, start the kept weights as ``reset`` says, evaluate."""
-    from lthlib.training import evaluate
-
+def _criterion_start(settings: "TrainSettings", data: "Dataset", init_state: StateDict,
+                     final_state: StateDict, criterion: str, reset: str,
+                     density: float) -> tuple[nn.Module, Mask]:
+    """The masked network before any training after masking, and its mask."""
     model = _template(settings, data)
     layers = list(prunable_parameters(model))
-    mask = mask_by_criterion(criterion, init_state, final_state, layers, keep, seed=settings.seed)
+    mask = mask_by_criterion(criterion, init_state, final_state, layers, density, seed=settings.seed)
     reinit = _template(settings, data, stream="reinit").state_dict() if reset == "reinit" else None
     model.load_state_dict(masked_start_state(reset, init_state, mask, reinit))
+    return model, mask
+
+
+def untrained_accuracy(settings: "TrainSettings", data: "Dataset", init_state: StateDict,
+                       final_state: StateDict, criterion: str, reset: str, density: float) -> float:
+    """Test accuracy of the *untrained* masked network (Zhou et al.'s supermask accuracy):
+    mask by ``criterion`` at ``density`` (fraction kept per layer), start the kept weights
+    as ``reset`` says, evaluate."""
+    from lthlib.training import evaluate
+
+    model, _ = _criterion_start(settings, data, init_state, final_state, criterion, reset, density)
     return evaluate(model, data.x_test, data.y_test)[1]
 
 
-def train_criterion_mask(job: tuple) -> "Run":
-    """Train the network masked by a criterion from the reset start (one job:
-    ``(settings, data, init_state, final_state, criterion, reset, keep, store_root)``)."""
+def _store(root: "str | Path | None"):
     from lthlib.store import Store
-    from lthlib.training import train
 
-    settings, data, init_state, final_state, criterion, reset, keep, store_root = job
-
-    def compute():
-        model = _template(settings, data)
-        layers = list(prunable_parameters(model))
-        mask = mask_by_criterion(criterion, init_state, final_state, layers, keep, seed=settings.seed)
-        reinit = _template(settings, data, stream="reinit").state_dict() if reset == "reinit" else None
-        model.load_state_dict(masked_start_state(reset, init_state, mask, reinit))
-        return train(model, data, settings, mask=mask, progress=False)
-
-    extra = {"criterion": criterion, "reset": reset, "keep": keep}
-    return Store(store_root).get_or_compute("criterion_mask", settings, compute, extra=extra)
+    return Store(root)
 
 
-def learn_supermask(job: tuple) -> "Run":
-    """Learn a supermask on frozen random weights (one job:
-    ``(settings, data, method, density, weights, store_root)``); the Run's ``mask`` is the
-    final hard mask."""
-    from lthlib.store import Store
-    from lthlib.training import train
+def _weights_of(settings: "TrainSettings", data: "Dataset") -> int:
+    from lthlib.models import build_model, count_parameters
 
-    settings, data, method, density, weights, store_root = job
+    model = build_model(settings.model, data.input_shape, data.num_classes, **settings.model_kwargs)
+    return count_parameters(model, prunable_only=True)
 
-    def compute():
-        base = _template(settings, data)
-        random_weights(base, weights, seed=settings.seed)
-        net = Supermask(base, method, density=density, seed=settings.seed).to(data.x_train.device)
-        run = train(net, data, settings, progress=False)
-        run.mask = net.mask().state_dict()
-        run.final_state = {}  # frozen weights + scores: rebuilt from the seed when needed
-        return run
 
-    extra = {"method": method, "density": density, "weights": weights}
-    return Store(store_root).get_or_compute("supermask", settings, compute, extra=extra)
+@dataclass(frozen=True)
+class CriterionJob:
+    """Train the network of ``train_settings`` masked by ``criterion`` at ``density`` (the
+    mask scored from ``dense``, the dense run of the same settings: its weights at
+    iteration 0 and its final weights), its kept weights started as ``reset`` says."""
+
+    train_settings: "TrainSettings"
+    data: "Dataset"
+    dense: "Run"
+    criterion: str
+    reset: str
+    density: float
+    store_root: "str | Path | None" = None
+
+    kind = "criterion_mask"
+
+    def _key(self) -> tuple:
+        return (self.kind, self.train_settings,
+                {"criterion": self.criterion, "reset": self.reset, "density": self.density})
+
+    def stored(self) -> "Run | None":
+        kind, settings, extra = self._key()
+        return _store(self.store_root).get(kind, settings, extra)
+
+    def cost(self) -> float:
+        return float(_weights_of(self.train_settings, self.data) * self.train_settings.iterations)
+
+    def run(self) -> "Run":
+        from lthlib.training import train
+
+        def compute() -> "Run":
+            model, mask = _criterion_start(self.train_settings, self.data, self.dense.weights_at[0],
+                                           self.dense.final_state, self.criterion, self.reset,
+                                           self.density)
+            run = train(model.to(self.data.x_train.device), self.data, self.train_settings,
+                        mask=mask, progress=False)
+            run.final_state = {}  # not needed again; keeps the store small
+            return run
+
+        kind, settings, extra = self._key()
+        return _store(self.store_root).get_or_compute(kind, settings, compute, extra=extra)
+
+
+@dataclass(frozen=True)
+class SupermaskJob:
+    """Learn a supermask (``method``, ``density``) on the frozen ``weights`` of the network
+    of ``train_settings`` (its seed and architecture; the optimiser is the method's, see
+    ``supermask_settings``). The Run's ``mask`` is the final hard mask."""
+
+    train_settings: "TrainSettings"
+    data: "Dataset"
+    method: str
+    density: float
+    weights: str = "signed_constant"
+    store_root: "str | Path | None" = None
+
+    kind = "supermask"
+
+    def _key(self) -> tuple:
+        return (self.kind, supermask_settings(self.train_settings, self.method),
+                {"method": self.method, "density": self.density, "weights": self.weights})
+
+    def stored(self) -> "Run | None":
+        kind, settings, extra = self._key()
+        return _store(self.store_root).get(kind, settings, extra)
+
+    def cost(self) -> float:
+        # edge-popup ranks every layer's scores at every step: about 2-3x a dense step
+        factor = 3.0 if self.method == "edge_popup" else 2.0
+        return factor * _weights_of(self.train_settings, self.data) * self.train_settings.iterations
+
+    def run(self) -> "Run":
+        from lthlib.training import train
+
+        kind, settings, extra = self._key()
+
+        def compute() -> "Run":
+            base = _template(settings, self.data)
+            random_weights(base, self.weights, seed=settings.seed)
+            net = Supermask(base, self.method, density=self.density, seed=settings.seed)
+            net = net.to(self.data.x_train.device)
+            run = train(net, self.data, settings, progress=False)
+            run.mask = net.mask().state_dict()
+            run.final_state = {}  # frozen weights + scores: rebuilt from the seed when needed
+            return run
+
+        return _store(self.store_root).get_or_compute(kind, settings, compute, extra=extra)
+
+
+@dataclass(frozen=True)
+class DenseJob:
+    """The dense (normally trained) run of ``train_settings``, shared through the store
+    with every notebook that trains the same network (``lthlib.training.dense_run``)."""
+
+    train_settings: "TrainSettings"
+    data: "Dataset"
+    store_root: "str | Path | None" = None
+
+    def stored(self) -> "Run | None":
+        from lthlib.training import Run
+
+        stored = _store(self.store_root).get("dense", self.train_settings)
+        return Run.from_dict(stored) if stored is not None else None
+
+    def cost(self) -> float:
+        return float(_weights_of(self.train_settings, self.data) * self.train_settings.iterations)
+
+    def run(self) -> "Run":
+        from lthlib.training import dense_run
+
+        return dense_run(self.train_settings, self.data, store=_store(self.store_root), progress=False)
+
+
+Job = CriterionJob | SupermaskJob | DenseJob
+K = TypeVar("K")
+
+
+def _run_job(job: Job) -> "Run":
+    return job.run()
+
+
+def run_jobs(jobs: Mapping[K, Job], workers: int | None = None) -> dict[K, "Run"]:
+    """Run every job of ``jobs`` ({key: job}) and return ``{key: Run}`` in the same order.
+    Stored results are loaded here; the others are trained in parallel processes
+    (``lthlib.parallel``), the most expensive first so that the workers finish together."""
+    from lthlib.parallel import parallel_map
+
+    done = {key: job.stored() for key, job in jobs.items()}
+    todo = sorted((key for key, run in done.items() if run is None), key=lambda k: -jobs[k].cost())
+    if todo:
+        on_cpu = next(iter(jobs.values())).data.x_train.device.type == "cpu"
+        for key, run in zip(todo, parallel_map(_run_job, [jobs[k] for k in todo], workers, on_cpu)):
+            done[key] = run
+    return done
+
+
+def _root(store: "Store | None"):
+    return store.root if store is not None else None
+
+
+def _seed_of(run: "Run") -> int:
+    return int(run.settings["seed"])
+
+
+def dense_by_seed(train_settings: "TrainSettings", data: "Dataset", seeds: Iterable[int],
+                  store: "Store | None" = None, workers: int | None = None) -> dict[int, "Run"]:
+    """The dense run of ``train_settings`` for each seed (``lthlib.training.dense_run``,
+    shared through the store with every notebook), the missing ones trained in parallel.
+    Returns ``{seed: Run}``."""
+    return run_jobs({int(s): DenseJob(train_settings.replace(seed=int(s)), data, _root(store)) for s in seeds},
+                    workers)
+
+
+def train_criterion_masks(train_settings: "TrainSettings", data: "Dataset", dense_runs: "Sequence[Run]",
+                          criteria: Sequence[str], resets: Sequence[str], density: float,
+                          store: "Store | None" = None, workers: int | None = None
+                          ) -> dict[tuple[str, str, int], "Run"]:
+    """Zhou et al.'s masks, then training: for each dense run (one per seed), each
+    criterion and each reset, train the network masked at ``density`` from that start.
+    Returns ``{(criterion, reset, seed): Run}``."""
+    for c in criteria:
+        if c not in CRITERIA:
+            raise ValueError(f"criterion={c!r}: choose from {list(CRITERIA)}")
+    for r in resets:
+        if r not in RESETS:
+            raise ValueError(f"reset={r!r}: choose from {list(RESETS)}")
+    jobs = {(c, r, _seed_of(d)): CriterionJob(train_settings.replace(seed=_seed_of(d)), data, d, c, r,
+                                              float(density), _root(store))
+            for c in criteria for r in resets for d in dense_runs}
+    return run_jobs(jobs, workers)
+
+
+def learn_supermasks(train_settings: "TrainSettings", data: "Dataset", seeds: Iterable[int],
+                     densities: Mapping[str, Sequence[float]], store: "Store | None" = None, *,
+                     weights: str = "signed_constant", workers: int | None = None
+                     ) -> dict[tuple[str, float, int], "Run"]:
+    """Learned supermasks on frozen ``weights`` of the network of ``train_settings``, for
+    every seed and every ``{method: [density, ...]}`` (for Bernoulli masks the density is
+    the expected density at the start). Returns ``{(method, density, seed): Run}``."""
+    for m in densities:
+        if m not in METHODS:
+            raise ValueError(f"method={m!r}: choose from {list(METHODS)}")
+    if weights not in WEIGHT_INITS:
+        raise ValueError(f"weights={weights!r}: choose one of {list(WEIGHT_INITS)}")
+    jobs = {(m, float(d), int(s)): SupermaskJob(train_settings.replace(seed=int(s)), data, m, float(d),
+                                                weights, _root(store))
+            for m, ds in densities.items() for d in ds for s in seeds}
+    return run_jobs(jobs, workers)
+
+
+def strong_ticket_study(train_settings: "TrainSettings", data: "Dataset", widths: Sequence[int],
+                        seeds: Iterable[int], store: "Store | None" = None, *,
+                        trained_layers: Sequence[int] = (2,), random_layers: Sequence[int] = (2,),
+                        density: float = 0.5, weights: str = "signed_constant",
+                        workers: int | None = None) -> dict[tuple[str, int, int, int], "Run"]:
+    """Strong tickets against trained networks, width by width (MLPs only): for each
+    width ``w`` and seed, the MLP with ``h`` hidden layers of width ``w`` trained normally
+    (``h`` in ``trained_layers``) and an edge-popup supermask at ``density`` on its frozen
+    random ``weights`` (``h`` in ``random_layers``). Returns
+    ``{("trained" | "edge_popup", hidden layers, width, seed): Run}``, all in one pool."""
+    from lthlib.models import MLP, build_model
+
+    if not isinstance(build_model(train_settings.model, data.input_shape, data.num_classes, hidden=(2, 2)), MLP):
+        raise ValueError(f"model={train_settings.model!r}: the width study varies the hidden layers "
+                         "of an MLP ('mlp_mnist1d' or 'lenet300_100', model_kwargs hidden=...)")
+    seeds = [int(s) for s in seeds]
+    jobs: dict[tuple[str, int, int, int], Job] = {}
+    for w in widths:
+        for h in trained_layers:
+            for s in seeds:
+                ts = train_settings.replace(seed=s, model_kwargs={"hidden": (int(w),) * int(h)})
+                jobs[("trained", int(h), int(w), s)] = DenseJob(ts, data, _root(store))
+        for h in random_layers:
+            for s in seeds:
+                ts = train_settings.replace(seed=s, model_kwargs={"hidden": (int(w),) * int(h)})
+                jobs[("edge_popup", int(h), int(w), s)] = SupermaskJob(ts, data, "edge_popup", float(density),
+                                                                       weights, _root(store))
+    return run_jobs(jobs, workers)
 
 
 def supermask_settings(settings: "TrainSettings", method: str) -> "TrainSettings":

@@ -94,3 +94,89 @@ def test_overlap_identity_complement_and_chance():
         sims.append(overlap(b, c)["x"]["iou"])
     expected = overlap(a, a)["x"]["chance_iou"]
     assert abs(sum(sims) / len(sims) - expected) < 0.01
+
+
+# ----------------------------------------------------------------------------- runners
+def _no_training(*args, **kwargs):
+    raise AssertionError("a stored result was trained again")
+
+
+def test_train_criterion_masks_keys_masks_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    from lthlib import training
+    from lthlib.store import Store
+    from lthlib.supermask import train_criterion_masks
+    from lthlib.training import dense_runs
+
+    store = Store(tmp_path)
+    dense = dense_runs(tiny_settings, [0, 1], mnist1d_small, store=store)
+    runs = train_criterion_masks(tiny_settings, mnist1d_small, dense, ["large_final", "random"],
+                                 ["init", "reinit"], 0.3, store, workers=1)
+    assert set(runs) == {(c, r, s) for c in ("large_final", "random") for r in ("init", "reinit") for s in (0, 1)}
+    for (c, r, s), run in runs.items():
+        assert run.settings["seed"] == s
+        for name, m in Mask(run.mask).items():
+            assert abs(float(m.float().mean()) - 0.3) < 0.02, name
+    # same mask for both starts of a criterion; the random mask differs from large-final
+    assert Mask(runs[("large_final", "init", 0)].mask) == Mask(runs[("large_final", "reinit", 0)].mask)
+    assert Mask(runs[("random", "init", 0)].mask) != Mask(runs[("large_final", "init", 0)].mask)
+    monkeypatch.setattr(training, "train", _no_training)
+    again = train_criterion_masks(tiny_settings, mnist1d_small, dense, ["large_final", "random"],
+                                  ["init", "reinit"], 0.3, store, workers=1)
+    assert list(again) == list(runs)
+    assert all(again[k].test_acc == runs[k].test_acc for k in runs)
+    with pytest.raises(ValueError, match="criterion"):
+        train_criterion_masks(tiny_settings, mnist1d_small, dense, ["largest"], ["init"], 0.3, store)
+
+
+def test_learn_supermasks_keys_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    from lthlib import training
+    from lthlib.store import Store
+    from lthlib.supermask import learn_supermasks
+
+    store = Store(tmp_path)
+    plan = {"edge_popup": [0.3, 0.6], "bernoulli": [0.5]}
+    runs = learn_supermasks(tiny_settings, mnist1d_small, [0, 1], plan, store, workers=1)
+    assert set(runs) == {("edge_popup", 0.3, 0), ("edge_popup", 0.3, 1), ("edge_popup", 0.6, 0),
+                         ("edge_popup", 0.6, 1), ("bernoulli", 0.5, 0), ("bernoulli", 0.5, 1)}
+    for (method, density, seed), run in runs.items():
+        assert run.settings["seed"] == seed
+        if method == "edge_popup":
+            assert abs(Mask(run.mask).density() - density) < 0.01
+    monkeypatch.setattr(training, "train", _no_training)
+    again = learn_supermasks(tiny_settings, mnist1d_small, [0, 1], plan, store, workers=1)
+    assert all(Mask(again[k].mask) == Mask(runs[k].mask) for k in runs)
+    # frozen weights of the ticket's own initialisation are another result, not a stored one
+    with pytest.raises(AssertionError, match="trained again"):
+        learn_supermasks(tiny_settings, mnist1d_small, [0], {"edge_popup": [0.3]}, store,
+                         weights="init", workers=1)
+
+
+def test_strong_ticket_study_keys_architectures_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    from lthlib import training
+    from lthlib.store import Store
+    from lthlib.supermask import strong_ticket_study
+
+    store = Store(tmp_path)
+    runs = strong_ticket_study(tiny_settings, mnist1d_small, [8, 16], [0], store,
+                               trained_layers=(2,), random_layers=(2, 5), workers=1)
+    assert set(runs) == {("trained", 2, 8, 0), ("trained", 2, 16, 0), ("edge_popup", 2, 8, 0),
+                         ("edge_popup", 2, 16, 0), ("edge_popup", 5, 8, 0), ("edge_popup", 5, 16, 0)}
+    for (method, layers, width, seed), run in runs.items():
+        assert tuple(run.settings["model_kwargs"]["hidden"]) == (width,) * layers
+        assert run.mask is None if method == "trained" else len(run.mask) == layers + 1
+    monkeypatch.setattr(training, "train", _no_training)
+    again = strong_ticket_study(tiny_settings, mnist1d_small, [8, 16], [0], store,
+                                trained_layers=(2,), random_layers=(2, 5), workers=1)
+    assert all(again[k].test_acc == runs[k].test_acc for k in runs)
+    with pytest.raises(ValueError, match="MLP"):
+        strong_ticket_study(tiny_settings.replace(model="cnn_mnist1d", model_kwargs={}), mnist1d_small,
+                            [8], [0], store)
+
+
+def test_bernoulli_density_is_the_starting_keep_probability():
+    for density in (0.2, 0.5, 0.8):
+        net = Supermask(mlp(), "bernoulli", density=density, seed=0)
+        p = torch.cat([torch.sigmoid(s.detach()).flatten() for s in net.scores.values()])
+        assert abs(float(p.mean()) - density) < 0.05
+    with pytest.raises(ValueError, match="keep probability"):
+        Supermask(mlp(), "bernoulli", density=1.0)
