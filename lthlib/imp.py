@@ -31,6 +31,7 @@ interrupted resumes at the first unfinished run, which resumes from its checkpoi
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,20 +148,26 @@ class IMPResult:
         """Fraction of prunable weights remaining, round 0 (dense, 1.0) first."""
         return [1.0] + [r.density for r in self.rounds]
 
-    def runs(self, kind: str = "ticket") -> list[Run]:
-        """The runs of ``kind`` per round, round 0 being the dense run (shared by all kinds)."""
-        return [self.dense] + [self.run(r, kind) for r in self.rounds]
+    def runs(self, kind: str = "ticket") -> list[Run | None]:
+        """The runs of ``kind`` per round, round 0 being the dense run (shared by all kinds);
+        None in a round where that control was not trained (``IMPSettings.control_rounds``)."""
+        if kind != "ticket" and not any(kind in r.controls for r in self.rounds):
+            raise KeyError(f"no {kind!r} runs; this IMP run has "
+                           f"{['ticket', *sorted({c for r in self.rounds for c in r.controls})]}")
+        return [self.dense] + [self.run(r, kind) if kind == "ticket" or kind in r.controls else None
+                               for r in self.rounds]
 
     def metric(self, kind: str = "ticket", metric: str = "test_acc", at: str = "early_stop") -> list[float]:
         """``metric`` per round, read at the early-stopping iteration (``at="early_stop"``,
-        the paper's convention) or at the end (``"final"``)."""
+        the paper's convention) or at the end (``"final"``); NaN where ``kind`` was not
+        trained."""
         if at not in ("early_stop", "final"):
             raise ValueError(f"at={at!r}: choose 'early_stop' or 'final'")
-        return [run.at_early_stop(metric) if at == "early_stop" else run.final(metric)
+        return [math.nan if run is None else run.at_early_stop(metric) if at == "early_stop" else run.final(metric)
                 for run in self.runs(kind)]
 
-    def early_stop_iterations(self, kind: str = "ticket") -> list[int]:
-        return [run.early_stop_iteration for run in self.runs(kind)]
+    def early_stop_iterations(self, kind: str = "ticket") -> list[int | None]:
+        return [None if run is None else run.early_stop_iteration for run in self.runs(kind)]
 
     @staticmethod
     def run(round_: IMPRound, kind: str) -> Run:

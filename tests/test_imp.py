@@ -251,3 +251,13 @@ def test_control_rounds_limit_where_controls_train_and_share_the_tickets(mnist1d
     every = run_imp(imp_settings.replace(controls=("random_mask",)), mnist1d_small, store=store)
     assert len(calls) == 1  # only round 1's control was missing
     assert every.rounds[1].controls["random_mask"].curves() == only_2.rounds[1].controls["random_mask"].curves()
+
+
+def test_metrics_of_a_control_trained_in_some_rounds_only(mnist1d_small, imp_settings):
+    import math
+
+    result = run_imp(imp_settings.replace(controls=("reinit",), control_rounds=(2,)), mnist1d_small)
+    acc = result.metric("reinit", at="final")
+    assert math.isnan(acc[1]) and acc[2] == result.rounds[1].controls["reinit"].final("test_acc")
+    with pytest.raises(KeyError, match="random_mask"):
+        result.metric("random_mask")
