@@ -590,3 +590,41 @@ def paired_differences(diffs: Mapping[str, Mapping[str, Sequence[float]] | Seque
               alignment="left")
     fig.tight_layout()
     return fig
+
+
+def ci_band(ax: plt.Axes, x: Sequence[float], ys: np.ndarray, label: str | None = None,
+            color: str | None = None, marker: str | None = "o") -> None:
+    """Mean line with a shaded 95% t-interval of the mean over seeds (rows of ``ys``)."""
+    from lthlib.claims import mean_ci
+
+    ys = np.asarray(ys, dtype=float)
+    stats = np.array([mean_ci(ys[:, j]) for j in range(ys.shape[1])])
+    (line,) = ax.plot(x, stats[:, 0], label=label, color=color, marker=marker, ms=3)
+    if len(ys) > 1:
+        ax.fill_between(x, stats[:, 1], stats[:, 2], color=line.get_color(), alpha=0.2, lw=0)
+
+
+def rewinding_vs_k(ks: Sequence[int], ticket: np.ndarray, controls: Mapping[str, tuple[Sequence[int], np.ndarray]],
+                   dense: Sequence[float], ylabel: str, title: str = "", ax: plt.Axes | None = None) -> Figure:
+    """Accuracy against the rewind iteration k on a symlog axis (k = 0 included): the
+    ticket (rows = seeds, columns = ``ks``), each control at the k it was trained at
+    (``{label: (ks, values)}``), and the dense network as a band. Bands: 95% CI of the
+    mean over seeds."""
+    from lthlib.claims import mean_ci
+    from lthlib.imp import kind_color
+
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.0))
+    ax = ax if ax is not None else fig.add_subplot()
+    mean, lo, hi = mean_ci(dense)
+    ax.axhspan(lo if np.isfinite(lo) else mean, hi if np.isfinite(hi) else mean, color="k", alpha=0.12, lw=0)
+    ax.axhline(mean, color="k", ls="--", lw=1, label="dense network (band: 95% CI)")
+    ci_band(ax, ks, ticket, "IMP ticket, rewound to k", kind_color("ticket"))
+    for i, (label, (cks, values)) in enumerate(controls.items()):
+        ci_band(ax, cks, values, label, f"C{i + 2}", marker="s")
+    ax.set_xscale("symlog", linthresh=max(1, min(k for k in ks if k > 0)))
+    ax.set_xticks(list(ks), [str(k) for k in ks])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set(xlabel="rewind iteration k (symlog axis; 0 = reset to initialisation)", ylabel=ylabel, title=title)
+    _legend_outside(ax, f"mean over {len(ticket)} seeds;\nshaded: 95% CI of the mean")
+    fig.tight_layout()
+    return fig

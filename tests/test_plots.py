@@ -76,3 +76,22 @@ def test_imp_bands_and_curves_at_round():
     assert "target" in texts and kind_label("random_mask") in texts
     with pytest.raises(IndexError):
         plots.curves_at_round(results, 5)
+
+
+def test_rewinding_and_barrier_figures_have_their_artists():
+    import numpy as np
+
+    from lthlib import plots
+
+    ks = (0, 100, 500)
+    ticket = np.array([[0.80, 0.82, 0.85], [0.79, 0.83, 0.86], [0.81, 0.80, 0.84]])
+    fig = plots.rewinding_vs_k(ks, ticket, {"random reinit": ((0, 500), ticket[:, [0, 2]] - 0.05)},
+                               [0.86, 0.87, 0.85], "test accuracy")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "symlog" and [t.get_text() for t in ax.get_xticklabels()] == ["0", "100", "500"]
+    assert {"IMP ticket, rewound to k", "random reinit"} <= {t.get_text() for t in ax.get_legend().get_texts()}
+    assert "95% CI" in ax.get_legend().get_title().get_text()
+    fig = plots.barrier_vs_k({"dense network": (ks, ticket / 10), "random pruning": ((0, 500), ticket[:, [0, 2]] / 20)})
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2 and ax.get_xscale() == "symlog"  # one CI band per series
+    assert any("stable below 2" in t.get_text() for t in ax.get_legend().get_texts())
