@@ -363,13 +363,19 @@ def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None 
     for job in jobs:
         need.setdefault(job.train.digest(), (job.train, {0}))[1].add(job.rewind_iteration)
     dense_jobs = [DenseJob(ts, data, store.root, tuple(sorted(ks))) for ts, ks in need.values()]
+    by_digest: dict[str, Run] = {}
+    for j in dense_jobs:  # stored dense runs are read here, without starting workers
+        stored = store.get("dense", j.settings)
+        if stored is not None and set(j.save_weights_at) <= set(Run.from_dict(stored).weights_at):
+            by_digest[j.settings.digest()] = Run.from_dict(stored)
+    missing = [j for j in dense_jobs if j.settings.digest() not in by_digest]
     serial = (workers or default_workers(len(jobs), on_cpu)) == 1
-    if serial:
+    if serial or len(missing) <= 1:
         dense = [dense_run(j.settings, data, store=store, save_weights_at=j.save_weights_at,
-                           progress=progress) for j in dense_jobs]
+                           progress=progress) for j in missing]
     else:
-        dense = parallel_map(_dense_job, dense_jobs, workers, on_cpu)
-    by_digest = {j.settings.digest(): run for j, run in zip(dense_jobs, dense)}
+        dense = parallel_map(_dense_job, missing, workers, on_cpu)
+    by_digest.update({j.settings.digest(): run for j, run in zip(missing, dense)})
     imp_jobs = [IMPJob(job, data, store.root, by_digest[job.train.digest()]) for job in jobs]
     if serial:
         return [run_imp(j.settings, data, store=store, progress=progress, dense=j.dense) for j in imp_jobs]
