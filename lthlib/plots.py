@@ -424,9 +424,7 @@ def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: st
     ax.set_xticks(range(len(groups)), groups)
     ax.set(ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
-              title=f"bars: mean over {seeds} seeds\nerror bars, shading: min-max", title_fontsize=8,
-              alignment="left")
+    _legend_outside(ax, f"bars: mean over {seeds} seeds\nerror bars, shading: min-max")
     fig.tight_layout()
     return fig
 
@@ -525,9 +523,7 @@ def seed_bands(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if legend:
         seeds = "/".join(str(n) for n in sorted(n_seeds))
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
-                  title=f"line: mean over {seeds} seeds\nshaded: min-max over seeds", title_fontsize=8,
-                  alignment="left")
+        _legend_outside(ax, f"line: mean over {seeds} seeds\nshaded: min-max over seeds")
     fig.tight_layout()
     return fig
 

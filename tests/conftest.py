@@ -31,3 +31,15 @@ def tiny_settings():
 def _fixed_threads():
     torch.set_num_threads(1)  # tests may run beside each other; keep processes x threads <= cores
     yield
+
+
+def write_notebook(path, body: str) -> None:
+    """A minimal notebook with a parameters cell (as the CLI fills it) and one code cell."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('SCALE = "quick"\nRESULTS_DIR = None\nFIGURES_DIR = None\nCLAIMS_FILE = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# test"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import math
 
-import nbformat
 import numpy as np
 import pytest
 
+from conftest import write_notebook
 from lthlib.claims import Claims, claims_markdown, judge, load_claims, mean_ci, t95
 
 
@@ -70,24 +70,15 @@ def test_claims_are_saved_replaced_by_name_and_loaded(tmp_path):
     assert "the paper's claim, at this scale" in table and "95% CI" in table
 
 
-def _notebook(path, body):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('SCALE = "quick"\nRESULTS_DIR = None\nFIGURES_DIR = None\nCLAIMS_FILE = None')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# test"), params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-
-
 def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_path, capsys):
     from lthlib.__main__ import main
 
     folder = tmp_path / "nbs"
     folder.mkdir()
-    _notebook(folder / "01_holds.ipynb", "from lthlib.claims import Claims\n"
+    write_notebook(folder / "01_holds.ipynb", "from lthlib.claims import Claims\n"
               "c = Claims('01', SCALE, CLAIMS_FILE)\nc.check('a true claim', [0.1, 0.11, 0.12])\n"
               "c.check('a paper claim that fails here', [-0.1, 0.1, 0.0], role='paper')")
-    _notebook(folder / "02_fails.ipynb", "from lthlib.claims import Claims\n"
+    write_notebook(folder / "02_fails.ipynb", "from lthlib.claims import Claims\n"
               "c = Claims('02', SCALE, CLAIMS_FILE)\nc.check('a false claim', [-0.1, 0.1, 0.0])")
     args = ["run", "--scale", "quick", "--notebooks", str(folder), "--out", str(tmp_path / "out"),
             "--results", str(tmp_path / "res"), "--threads", "1"]

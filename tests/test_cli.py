@@ -1,16 +1,7 @@
-import nbformat
 import pytest
+from conftest import write_notebook
 
 from lthlib.__main__ import main
-
-
-def write_notebook(path, body):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('SCALE = "quick"\nRESULTS_DIR = None\nFIGURES_DIR = None')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# test"), params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
 
 
 def test_run_reports_the_failing_notebook_and_cell(tmp_path, capsys):
