@@ -210,6 +210,10 @@ c_ticket0 = claims.check(f"the {density[r_claim]:.0f}% IMP ticket is unstable at
                          b_ticket[:, i0], threshold=STABLE_BARRIER, role="paper",
                          paper="Frankle et al. 2020: sparse IMP subnetworks of their larger networks are "
                                "unstable at k=0 and become stable early in training")
+c_ticket_falls = {r: claims.paired(f"the {density[r]:.0f}% IMP ticket's barrier falls from k=0 to k={K}",
+                                   barriers("ticket", r)[:, i0], barriers("ticket", r)[:, iK], role="paper",
+                                   paper="Frankle et al. 2020: sparse IMP subnetworks become stable early in training")
+                  for r in rounds}
 b_ctrl = {c: barriers(c, r_claim, control_ks)[:, control_ks.index(K)] for c in ("random_mask", "reinit")}
 c_controls = {c: claims.paired(f"at k={K}, {kind_label(c)} is less stable than the IMP ticket ({density[r_claim]:.0f}%)",
                                b_ctrl[c], b_ticket[:, iK], role="paper",
@@ -231,7 +235,9 @@ say(f"""**What this run shows** ({len(seeds)} seeds):
 - The dense network's barrier is {pts(b_dense[:, i0])} points at $k = 0$ and {pts(b_dense[:, iK])} at $k = {K}$
   (falls: *{c_falls.verdict}*; stable at $k = {K}$: *{c_dense_stable.verdict}*).
 - The {density[r_claim]:.0f}% IMP ticket's barrier is {pts(b_ticket[:, i0])} points at $k = 0$ and
-  {pts(b_ticket[:, iK])} at $k = {K}$; the paper's "unstable at $k = 0$" is *{c_ticket0.verdict}* here.
+  {pts(b_ticket[:, iK])} at $k = {K}$; the paper's "unstable at $k = 0$" is *{c_ticket0.verdict}* here, and
+  "becomes stable early in training" (the barrier falls from 0 to {K}) is
+  *{", ".join(f"{c.verdict} at {density[r]:.0f}%" for r, c in c_ticket_falls.items())}*.
 - At $k = {K}$, random pruning's barrier is {pts(b_ctrl['random_mask'])} points and random reinit's
   {pts(b_ctrl['reinit'])}: less stable than the ticket? *{c_controls['random_mask'].verdict}* and
   *{c_controls['reinit'].verdict}*.
