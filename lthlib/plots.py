@@ -182,10 +182,6 @@ def examples(data: Dataset, per_class: int = 1, max_classes: int = 10) -> Figure
     return fig
 
 
-KIND_LABELS = {"ticket": "winning ticket (IMP)", "reinit": "random reinit (same mask)",
-               "random_mask": "random pruning (same densities)", "one_shot": "one-shot pruning"}
-KIND_COLORS = {"ticket": "C0", "reinit": "C3", "random_mask": "C2", "one_shot": "C1"}
-
 
 def _percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
     """Percent of weights remaining on a log axis, decreasing to the right (as the paper)."""
@@ -342,32 +338,6 @@ def first_layer_mask(mask, layer: str, input_shape: tuple[int, ...], units: int 
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{layer}: {100 * float(keep.mean()):.1f}% of weights remain", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def rewinding(sweep: Mapping[int, Sequence], round_index: int, metric: str = "test_acc",
-              kinds: Sequence[str] = ("ticket", "reinit", "random_mask"), ax: plt.Axes | None = None) -> Figure:
-    """``metric`` (at early stopping) against the rewind iteration k, at one pruning round
-    (one sparsity): the ticket and its controls, bands over seeds; dense mean dashed."""
-    ks = sorted(sweep)
-    fig = ax.figure if ax is not None else plt.figure(figsize=(5.6, 3.8))
-    ax = ax if ax is not None else fig.add_subplot()
-    x = np.arange(len(ks))
-    first = sweep[ks[0]][0]
-    for kind in kinds:
-        if kind != "ticket" and kind not in first.rounds[0].controls:
-            continue
-        ys = [[res.metric(kind, metric)[round_index] for res in sweep[k]] for k in ks]
-        band(ax, x, np.array(ys).T, KIND_LABELS.get(kind, kind), KIND_COLORS.get(kind))
-    dense = np.mean([res.metric("ticket", metric)[0] for k in ks for res in sweep[k]])
-    ax.axhline(dense, color="k", ls="--", lw=1, label="dense network")
-    pct = 100 * np.mean([res.densities()[round_index] for res in sweep[ks[0]]])
-    ax.set_xticks(x, [str(k) for k in ks])
-    ax.set(xlabel="rewind iteration k (0 = reset to initialisation)",
-           ylabel=f"{METRIC_LABELS.get(metric, metric)} (early stop)",
-           title=f"{pct:.1f}% of weights remaining ({len(sweep[ks[0]])} seeds)")
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
