@@ -88,7 +88,7 @@ class Claim:
         """The statistics in words: the mean (of paired differences or of values), its
         95% CI, the number of seeds and what the claim needs."""
         u = self.unit
-        need = f"claim: {'below' if self.below else 'above'} {self.threshold:+g}{u}"
+        need = f"claim: {'below' if self.below else 'above'} {self.threshold:+.3g}{u}"
         if math.isnan(self.ci_low):
             return f"mean {self.statistic} {self.mean:+.3f}{u} ({self.n} seed{'s' if self.n != 1 else ''}: no interval; {need})"
         return (f"mean {self.statistic} {self.mean:+.3f}{u}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}]{u}"
