@@ -94,6 +94,37 @@ REWINDING_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan
+# et al.'s SGD for edge-popup (without their cosine schedule); Adam with a large step for
+# Bernoulli scores, which live on the logit scale.
+SUPERMASK_OPTIMIZERS: dict[str, dict[str, Any]] = {
+    "edge_popup": dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0),
+    "bernoulli": dict(optimizer="adam", lr=0.05, momentum=0.0, weight_decay=0.0),
+}
+
+# Sweep sizes the notebooks read per scale: every scale-dependent number in one place.
+SWEEPS: dict[str, dict[str, Any]] = {
+    "smoke": dict(max_seeds=2, widths=(8, 16), plane_resolution=5),
+    "quick": dict(max_seeds=None, widths=(25, 100, 200), plane_resolution=15),
+    "paper": dict(max_seeds=None, widths=(25, 100, 200, 400), plane_resolution=25),
+}
+
+
+def sweep_size(scale: str, name: str) -> Any:
+    """A sweep size of a scale (``SWEEPS``), e.g. ``sweep_size("quick", "widths")``."""
+    if scale not in SWEEPS:
+        raise SettingsError(f"scale={scale!r}: choose one of {list(SWEEPS)}")
+    if name not in SWEEPS[scale]:
+        raise SettingsError(f"no sweep size {name!r}; known: {sorted(SWEEPS[scale])}")
+    return SWEEPS[scale][name]
+
+
+def seeds_for(scale: str, seeds: int) -> int:
+    """How many of the ``seeds`` asked for a scale runs (smoke runs two: seconds)."""
+    cap = sweep_size(scale, "max_seeds")
+    return seeds if cap is None else min(seeds, cap)
+
+
 class SettingsError(ValueError):
     """A setting is out of range or unknown; the message says which and what is allowed."""
 

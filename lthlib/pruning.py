@@ -39,6 +39,13 @@ def _check_rate(name: str, rate: float) -> None:
                            "of the surviving weights to remove (0.2 removes 20%)")
 
 
+def check_density(name: str, density: float) -> None:
+    """A density is the fraction of weights kept, in (0, 1]; say so when it is not."""
+    if not isinstance(density, (int, float)) or isinstance(density, bool) or not 0.0 < density <= 1.0:
+        raise PruningError(f"density for {name!r} is {density!r}: the fraction of weights kept must be in "
+                           "(0, 1] (0.2 keeps 20%)")
+
+
 def prune_by_score(scores: Mapping[str, torch.Tensor], mask: Mask,
                    rates: float | Mapping[str, float], *, scope: str = "layerwise",
                    allow_empty_layers: bool = False) -> Mask:

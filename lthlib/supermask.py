@@ -42,8 +42,9 @@ from torch.func import functional_call
 
 from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
-from lthlib.pruning import PruningError, prune_by_score
+from lthlib.pruning import PruningError, check_density, prune_by_score
 from lthlib.streams import generator
+from lthlib.training import model_for
 
 if TYPE_CHECKING:
     from lthlib.config import TrainSettings
@@ -95,25 +96,24 @@ def criterion_scores(criterion: str, w_init: torch.Tensor, w_final: torch.Tensor
     raise ValueError(f"criterion={criterion!r}: choose one of {list(CRITERIA)}")
 
 
-def _keep_rates(names: list[str], keep: float | Mapping[str, float]) -> dict[str, float]:
-    """Fractions kept per layer -> pruning rates (fractions removed)."""
-    keep_map = dict(keep) if isinstance(keep, Mapping) else {n: keep for n in names}
-    for name, k in keep_map.items():
-        if not isinstance(k, (int, float)) or not 0.0 < k <= 1.0:
-            raise PruningError(f"keep fraction for {name!r} is {k!r}: it must be in (0, 1]")
-    return {n: 1.0 - keep_map[n] for n in names if keep_map.get(n, 1.0) < 1.0}
+def _rates_for_density(names: list[str], density: float | Mapping[str, float]) -> dict[str, float]:
+    """Densities (fractions kept) per layer -> pruning rates (fractions removed)."""
+    density_map = dict(density) if isinstance(density, Mapping) else {n: density for n in names}
+    for name, d in density_map.items():
+        check_density(name, d)
+    return {n: 1.0 - density_map[n] for n in names if density_map.get(n, 1.0) < 1.0}
 
 
 def mask_by_criterion(criterion: str, init_state: StateDict, final_state: StateDict,
-                      layers: list[str], keep: float | Mapping[str, float], seed: int = 0) -> Mask:
-    """Keep the top ``keep`` fraction (per layer, or ``{layer: fraction}``) of the weights
+                      layers: list[str], density: float | Mapping[str, float], seed: int = 0) -> Mask:
+    """Keep the top ``density`` fraction (per layer, or ``{layer: fraction}``) of the weights
     of ``layers`` by ``criterion``; ties are broken by index, as in ``lthlib.pruning``.
     ``random`` draws its scores from the ``criterion`` stream of ``seed``, never from the
     stream that drew the weights."""
     g = generator(seed, "criterion")
     scores = {n: criterion_scores(criterion, init_state[n].float(), final_state[n].float(), g) for n in layers}
     dense = Mask({n: torch.ones_like(scores[n], dtype=torch.bool) for n in layers})
-    return prune_by_score(scores, dense, _keep_rates(layers, keep))
+    return prune_by_score(scores, dense, _rates_for_density(layers, density))
 
 
 def signed_constant_like(w_init: torch.Tensor) -> torch.Tensor:
@@ -181,8 +181,8 @@ class Supermask(nn.Module):
         super().__init__()
         if method not in METHODS:
             raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
-        if method == "edge_popup" and not 0.0 < density <= 1.0:
-            raise ValueError(f"density={density!r}: the kept fraction must be in (0, 1]")
+        if method == "edge_popup":
+            check_density("edge-popup", density)
         if method == "bernoulli" and not 0.0 < density < 1.0:
             raise ValueError(f"density={density!r}: the starting keep probability must be in (0, 1)")
         self.base, self.method, self.density = base, method, density
@@ -237,21 +237,14 @@ class Supermask(nn.Module):
 # build the jobs, load what the store holds, train the rest in parallel (longest first)
 # and return the runs keyed by what they mean, never by position.
 
-def _template(settings: "TrainSettings", data: "Dataset", stream: str = "init") -> nn.Module:
-    from lthlib.models import build_model
-
-    return build_model(settings.model, data.input_shape, data.num_classes, seed=settings.seed,
-                       stream=stream, **settings.model_kwargs)
-
-
 def _criterion_start(settings: "TrainSettings", data: "Dataset", init_state: StateDict,
                      final_state: StateDict, criterion: str, reset: str,
                      density: float) -> tuple[nn.Module, Mask]:
     """The masked network before any training after masking, and its mask."""
-    model = _template(settings, data)
+    model = model_for(settings, data)
     layers = list(prunable_parameters(model))
     mask = mask_by_criterion(criterion, init_state, final_state, layers, density, seed=settings.seed)
-    reinit = _template(settings, data, stream="reinit").state_dict() if reset == "reinit" else None
+    reinit = model_for(settings, data, stream="reinit").state_dict() if reset == "reinit" else None
     model.load_state_dict(masked_start_state(reset, init_state, mask, reinit))
     return model, mask
 
@@ -357,7 +350,7 @@ class SupermaskJob:
         kind, settings, extra = self._key()
 
         def compute() -> "Run":
-            base = _template(settings, self.data)
+            base = model_for(settings, self.data)
             random_weights(base, self.weights, seed=settings.seed)
             net = Supermask(base, self.method, density=self.density, seed=settings.seed)
             net = net.to(self.data.x_train.device)
@@ -506,6 +499,6 @@ def supermask_settings(settings: "TrainSettings", method: str) -> "TrainSettings
     (scores live on the logit scale, so they need larger steps than weights)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
-    if method == "edge_popup":
-        return settings.replace(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0)
-    return settings.replace(optimizer="adam", lr=0.05, momentum=0.0, weight_decay=0.0)
+    from lthlib.config import SUPERMASK_OPTIMIZERS
+
+    return settings.replace(**SUPERMASK_OPTIMIZERS[method])

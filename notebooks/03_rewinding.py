@@ -52,6 +52,7 @@ import numpy as np
 
 from lthlib import plots
 from lthlib.claims import Claims, say, spread, verdict_word
+from lthlib.config import seeds_for
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import rewinding_for_scale, run_rewind_sweep
@@ -61,7 +62,7 @@ from lthlib.training import data_for
 experiment = rewinding_for_scale(SCALE, model=MODEL, dataset=DATASET)
 imp_settings = experiment.imp
 train_settings = imp_settings.train
-seeds = experiment.seeds(SEEDS if SCALE != "smoke" else min(SEEDS, 2))  # smoke: seconds
+seeds = experiment.seeds(seeds_for(SCALE, SEEDS))
 store = Store(RESULTS_DIR)
 data = data_for(train_settings)
 claims = Claims("03", SCALE, CLAIMS_FILE)

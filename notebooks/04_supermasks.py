@@ -61,6 +61,7 @@ import numpy as np
 import lthlib
 from lthlib import plots, widgets
 from lthlib.claims import Claims, judge, say, spread, verdict_word
+from lthlib.config import sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, run_imp_seeds
@@ -399,7 +400,7 @@ say("**What to see.** A mask learned on weights that are never trained reached {
 # few seeds; and we compare test accuracy, not the distance to a target function.
 
 # %%
-widths = [25, 100, 200] if SCALE != "smoke" else [8, 16]
+widths = list(sweep_size(SCALE, "widths"))
 hidden_L, hidden_2L = 2, 5  # hidden layers of a depth-L (3 layers) and depth-2L (6 layers) MLP
 strong = strong_ticket_study(train_settings, data, widths, seeds, store, trained_layers=(hidden_L,),
                              random_layers=(hidden_L, hidden_2L), density=0.5)

@@ -53,6 +53,7 @@ import numpy as np
 
 from lthlib import plots, widgets
 from lthlib.claims import Claims, say, spread
+from lthlib.config import seeds_for, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import kind_label, rewinding_for_scale, run_rewind_sweep
@@ -66,7 +67,7 @@ imp_settings, K, r_claim = experiment.imp, experiment.claim_k, experiment.claim_
 train_settings = imp_settings.train
 spawn_ks = (0, K)  # two spawn points: each costs two children per network and seed
 control_ks = tuple(k for k in experiment.control_ks if k in spawn_ks)
-seeds = experiment.seeds(SEEDS if SCALE != "smoke" else min(SEEDS, 2))  # smoke: seconds
+seeds = experiment.seeds(seeds_for(SCALE, SEEDS))
 store = Store(RESULTS_DIR)
 data = data_for(train_settings)
 claims = Claims("05", SCALE, CLAIMS_FILE)
@@ -258,7 +259,7 @@ VGG-16 on CIFAR-10), which `SCALE="paper"` runs.""")
 res0 = sweep[0][0]
 a, b = train_children(res0.settings.train, data, res0.dense.weights_at[0], 0, store=store)
 plane = loss_plane(model_for(train_settings, data), [res0.dense.weights_at[0], a.final_state, b.final_state], data,
-                   resolution=15 if SCALE != "smoke" else 5)
+                   resolution=sweep_size(SCALE, "plane_resolution"))
 fig = plots.loss_contour(plane, ("parent (k=0)", "child 1", "child 2"))
 plots.save_figure(fig, FIGURES_DIR, "loss_plane")
 

@@ -73,3 +73,13 @@ def test_published_variants():
     assert quick.warmup_iterations == int(30_000 * 6_000 / 63_000)
     with pytest.raises(SettingsError, match="no variants"):
         for_scale("paper", model="lenet300_100", variant="warmup")
+
+
+def test_sweep_sizes_live_in_one_place():
+    from lthlib.config import SWEEPS, SettingsError, seeds_for, sweep_size
+
+    assert set(SWEEPS) == {"smoke", "quick", "paper"}
+    assert seeds_for("smoke", 6) == 2 and seeds_for("quick", 6) == 6
+    assert len(sweep_size("quick", "widths")) >= 3
+    with pytest.raises(SettingsError, match="widths"):
+        sweep_size("quick", "width")

@@ -55,7 +55,7 @@ def test_random_masks_keep_weights_without_sign_or_magnitude_bias():
         model = _mlp(seed)
         init = {k: v.detach() for k, v in model.state_dict().items()}
         layers = list(prunable_parameters(model))
-        for mask in (mask_by_criterion("random", init, init, layers, keep=0.2, seed=seed),
+        for mask in (mask_by_criterion("random", init, init, layers, density=0.2, seed=seed),
                      random_mask_like(mask_by_criterion("large_init", init, init, layers, 0.2), seed, 1)):
             assert abs(mask[layer].float().mean().item() - 0.2) < 1e-3
             shares.append(_positive_share_of_kept(init, mask, layer))

@@ -20,10 +20,10 @@ def test_criteria_rank_as_defined():
     assert torch.equal(criterion_scores("large_init", wi, wf), wi.abs())
     assert torch.allclose(criterion_scores("magnitude_increase", wi, wf), wf.abs() - wi.abs())
     assert torch.allclose(criterion_scores("movement", wi, wf), (wf - wi).abs())
-    keep = mask_by_criterion("large_final", {"w": wi}, {"w": wf}, ["w"], keep=0.5)
+    keep = mask_by_criterion("large_final", {"w": wi}, {"w": wf}, ["w"], density=0.5)
     assert keep["w"].tolist() == [True, False, False, True]
     for criterion in CRITERIA:
-        m = mask_by_criterion(criterion, {"w": wi}, {"w": wf}, ["w"], keep=0.5)
+        m = mask_by_criterion(criterion, {"w": wi}, {"w": wf}, ["w"], density=0.5)
         assert int(m["w"].sum()) == 2
 
 
