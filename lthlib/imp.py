@@ -42,10 +42,10 @@ import torch
 from lthlib.config import FAST_PRUNING, PRUNING_PRESETS, REWINDING_PRESETS, SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.masks import Mask
-from lthlib.parallel import default_workers, parallel_map
+from lthlib.parallel import default_workers, parallel_map, run_jobs
 from lthlib.pruning import SCOPES, layerwise_rates, magnitude_prune, random_mask_like
 from lthlib.store import Store, StoreError, digest, digest_tensors
-from lthlib.training import Run, data_for, dense_run, model_for, train
+from lthlib.training import DenseJob, Run, data_for, dense_run, model_for, train
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -338,19 +338,6 @@ def _run_imp_job(job: IMPJob) -> IMPResult:
     return run_imp(job.settings, job.data, store=Store(job.store_root), progress=False, dense=job.dense)
 
 
-@dataclass(frozen=True)
-class DenseJob:
-    settings: TrainSettings
-    data: Dataset
-    store_root: str | Path | None
-    save_weights_at: tuple[int, ...]
-
-
-def _dense_job(job: DenseJob) -> Run:
-    return dense_run(job.settings, job.data, store=Store(job.store_root),
-                     save_weights_at=job.save_weights_at, progress=False)
-
-
 def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None = None,
                  progress: bool | None = None, workers: int | None = None) -> list[IMPResult]:
     """``run_imp`` for each settings in ``jobs`` (independent runs), in order, in parallel
@@ -362,20 +349,9 @@ def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None 
     need: dict[str, tuple[TrainSettings, set[int]]] = {}
     for job in jobs:
         need.setdefault(job.train.digest(), (job.train, {0}))[1].add(job.rewind_iteration)
-    dense_jobs = [DenseJob(ts, data, store.root, tuple(sorted(ks))) for ts, ks in need.values()]
-    by_digest: dict[str, Run] = {}
-    for j in dense_jobs:  # stored dense runs are read here, without starting workers
-        stored = store.get("dense", j.settings)
-        if stored is not None and set(j.save_weights_at) <= set(Run.from_dict(stored).weights_at):
-            by_digest[j.settings.digest()] = Run.from_dict(stored)
-    missing = [j for j in dense_jobs if j.settings.digest() not in by_digest]
     serial = (workers or default_workers(len(jobs), on_cpu)) == 1
-    if serial or len(missing) <= 1:
-        dense = [dense_run(j.settings, data, store=store, save_weights_at=j.save_weights_at,
-                           progress=progress) for j in missing]
-    else:
-        dense = parallel_map(_dense_job, missing, workers, on_cpu)
-    by_digest.update({j.settings.digest(): run for j, run in zip(missing, dense)})
+    by_digest = run_jobs({digest_: DenseJob(ts, data, store.root, tuple(sorted(ks)))
+                          for digest_, (ts, ks) in need.items()}, 1 if serial else workers)
     imp_jobs = [IMPJob(job, data, store.root, by_digest[job.train.digest()]) for job in jobs]
     if serial:
         return [run_imp(j.settings, data, store=store, progress=progress, dense=j.dense) for j in imp_jobs]

@@ -12,11 +12,27 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Mapping
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import torch
 
 T = TypeVar("T")
+K = TypeVar("K")
+
+
+class Job(Protocol):
+    """A stored experiment: ``stored()`` reads its result (None if absent), ``run()``
+    computes and stores it, ``cost()`` estimates its work (to start the longest first);
+    ``data`` says where it runs."""
+
+    data: Any
+
+    def stored(self) -> Any: ...
+
+    def run(self) -> Any: ...
+
+    def cost(self) -> float: ...
 
 
 def default_workers(n_jobs: int, on_cpu: bool = True) -> int:
@@ -49,3 +65,20 @@ def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int | No
         threads = min(threads, max(1, int(os.environ["LTHLIB_THREADS"])))
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(_call, [(fn, item, threads) for item in items]))
+
+
+def _run_job(job: Job) -> Any:
+    return job.run()
+
+
+def run_jobs(jobs: Mapping[K, Job], workers: int | None = None) -> dict[K, Any]:
+    """Run every job of ``jobs`` ({key: job}) and return ``{key: result}`` in the same
+    order. Stored results are read in this process; the others are computed in parallel
+    processes, the most expensive first so that the workers finish together."""
+    done = {key: job.stored() for key, job in jobs.items()}
+    todo = sorted((key for key, result in done.items() if result is None), key=lambda k: -jobs[k].cost())
+    if todo:
+        on_cpu = next(iter(jobs.values())).data.x_train.device.type == "cpu"
+        for key, result in zip(todo, parallel_map(_run_job, [jobs[k] for k in todo], workers, on_cpu)):
+            done[key] = result
+    return done

@@ -34,7 +34,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -42,9 +42,10 @@ from torch.func import functional_call
 
 from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
-from lthlib.pruning import PruningError, check_density, prune_by_score
+from lthlib.pruning import check_density, prune_by_score
 from lthlib.streams import generator
-from lthlib.training import model_for
+from lthlib.parallel import run_jobs
+from lthlib.training import DenseJob, model_for
 
 if TYPE_CHECKING:
     from lthlib.config import TrainSettings
@@ -362,51 +363,7 @@ class SupermaskJob:
         return _store(self.store_root).get_or_compute(kind, settings, compute, extra=extra)
 
 
-@dataclass(frozen=True)
-class DenseJob:
-    """The dense (normally trained) run of ``train_settings``, shared through the store
-    with every notebook that trains the same network (``lthlib.training.dense_run``)."""
-
-    train_settings: "TrainSettings"
-    data: "Dataset"
-    store_root: "str | Path | None" = None
-
-    def stored(self) -> "Run | None":
-        from lthlib.training import Run
-
-        stored = _store(self.store_root).get("dense", self.train_settings)
-        return Run.from_dict(stored) if stored is not None else None
-
-    def cost(self) -> float:
-        return float(_weights_of(self.train_settings, self.data) * self.train_settings.iterations)
-
-    def run(self) -> "Run":
-        from lthlib.training import dense_run
-
-        return dense_run(self.train_settings, self.data, store=_store(self.store_root), progress=False)
-
-
 Job = CriterionJob | SupermaskJob | DenseJob
-K = TypeVar("K")
-
-
-def _run_job(job: Job) -> "Run":
-    return job.run()
-
-
-def run_jobs(jobs: Mapping[K, Job], workers: int | None = None) -> dict[K, "Run"]:
-    """Run every job of ``jobs`` ({key: job}) and return ``{key: Run}`` in the same order.
-    Stored results are loaded here; the others are trained in parallel processes
-    (``lthlib.parallel``), the most expensive first so that the workers finish together."""
-    from lthlib.parallel import parallel_map
-
-    done = {key: job.stored() for key, job in jobs.items()}
-    todo = sorted((key for key, run in done.items() if run is None), key=lambda k: -jobs[k].cost())
-    if todo:
-        on_cpu = next(iter(jobs.values())).data.x_train.device.type == "cpu"
-        for key, run in zip(todo, parallel_map(_run_job, [jobs[k] for k in todo], workers, on_cpu)):
-            done[key] = run
-    return done
 
 
 def _root(store: "Store | None"):

@@ -331,6 +331,34 @@ def dense_run(settings: TrainSettings, data: Dataset | None = None, *, store: St
     return run
 
 
+@dataclass(frozen=True)
+class DenseJob:
+    """The dense run of ``settings`` with its weights at ``save_weights_at``, as a job for
+    ``lthlib.parallel.run_jobs`` (shared through the store with every notebook)."""
+
+    settings: TrainSettings
+    data: Dataset
+    store_root: str | Path | None = None
+    save_weights_at: tuple[int, ...] = (0,)
+
+    def stored(self) -> Run | None:
+        stored = Store(self.store_root).get("dense", self.settings)
+        if stored is None:
+            return None
+        run = Run.from_dict(stored)
+        return run if set(self.save_weights_at) <= set(run.weights_at) else None
+
+    def cost(self) -> float:
+        from lthlib.models import count_parameters
+
+        return float(count_parameters(model_for(self.settings, self.data), prunable_only=True)
+                     * self.settings.iterations)
+
+    def run(self) -> Run:
+        return dense_run(self.settings, self.data, store=Store(self.store_root),
+                         save_weights_at=self.save_weights_at, progress=False)
+
+
 def dense_runs(settings: TrainSettings, seeds: Iterable[int], data: Dataset | None = None, *,
                store: Store | None = None, save_weights_at: Iterable[int] = (0,),
                progress: bool | None = None) -> list[Run]:

@@ -3,6 +3,7 @@ trains. Each explorer draws with a function from ``lthlib.plots``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -10,6 +11,9 @@ from IPython.display import display
 
 from lthlib import plots
 from lthlib.training import Run
+
+if TYPE_CHECKING:
+    from lthlib.masks import Mask
 
 
 def weight_explorer(run: Run, names: Sequence[str]) -> widgets.Widget:

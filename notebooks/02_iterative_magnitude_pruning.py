@@ -35,7 +35,7 @@
 # - see what the masks look like.
 #
 # **Time:** `SCALE="quick"` (the MNIST-1D MLP, 4 seeds, 6 rounds, two controls, 3,000
-# iterations evaluated every 50) takes about 4 minutes on a 2-core laptop CPU the first
+# iterations evaluated every 50) takes about 2-3 minutes on a 2-core laptop CPU the first
 # time (each round is stored in `RESULTS_DIR`; a re-run loads it in seconds). `"paper"` is
 # LeNet-300-100 on MNIST with 20 rounds: hours on a CPU, minutes per seed on a GPU.
 

@@ -33,7 +33,7 @@
 # Hypothesis* (2019) and *Linear Mode Connectivity and the Lottery Ticket Hypothesis*
 # (ICML 2020).
 #
-# **Time:** `SCALE="quick"` takes about 4 minutes on a 2-core laptop CPU (stored runs are
+# **Time:** `SCALE="quick"` takes about 5 minutes on a 2-core laptop CPU (stored runs are
 # reused). `"paper"` is ResNet-20 on CIFAR-10 with the published settings: a GPU job.
 
 # %% tags=["parameters"]

@@ -6,7 +6,6 @@ import itertools
 import pytest
 import torch
 
-from lthlib.data import load_dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model, prunable_parameters
 from lthlib.pruning import random_mask_like

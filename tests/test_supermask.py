@@ -5,7 +5,7 @@ from lthlib.masks import Mask, overlap
 from lthlib.models import build_model
 from lthlib.supermask import (CRITERIA, Supermask, criterion_scores, mask_by_criterion,
                               masked_start_state, random_weights, signed_constant_like)
-from lthlib.training import evaluate, train
+from lthlib.training import train
 
 
 def mlp(seed=0):
@@ -52,6 +52,8 @@ def test_edge_popup_keeps_exactly_k_per_layer_and_only_scores_learn(mnist1d_smal
     assert all(p.grad is None for p in base.parameters())  # frozen weights get nothing
     assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in net.scores.values())
     assert [n for n, p in net.named_parameters() if p.requires_grad] == [f"scores.{k}" for k in net.scores]
+    torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9).step()
+    assert all(torch.equal(v, base.state_dict()[k]) for k, v in frozen.items())  # a step moves scores only
 
 
 def test_straight_through_gradient_is_weight_times_upstream():
