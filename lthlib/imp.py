@@ -43,7 +43,7 @@ from lthlib.config import FAST_PRUNING, PRUNING_PRESETS, REWINDING_PRESETS, Sett
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.parallel import default_workers, parallel_map, run_jobs
-from lthlib.pruning import SCOPES, layerwise_rates, magnitude_prune, random_mask_like
+from lthlib.pruning import SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune, random_mask_like
 from lthlib.store import Store, StoreError, digest, digest_tensors
 from lthlib.training import DenseJob, Run, data_for, dense_run, model_for, train
 
@@ -86,10 +86,11 @@ class IMPSettings:
         if unknown:
             raise SettingsError(f"controls {unknown} unknown; choose from {list(CONTROLS)}")
         for name in ("rate", "output_rate", "conv_rate"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and 0 <= value < 1):
-                raise SettingsError(f"{name}={value!r}: a pruning rate is the fraction of surviving "
-                                    "weights removed per round, in [0, 1) (0.2 removes 20%)")
+            if getattr(self, name) is not None:
+                try:
+                    check_rate(name, getattr(self, name))
+                except PruningError as err:
+                    raise SettingsError(str(err)) from None
 
     def replace(self, **changes: Any) -> "IMPSettings":
         return dataclasses.replace(self, **changes)

@@ -33,7 +33,8 @@ def _count(rate: float, alive: int) -> int:
     return int(rate * alive + 0.5 + 1e-9)
 
 
-def _check_rate(name: str, rate: float) -> None:
+def check_rate(name: str, rate: float) -> None:
+    """A pruning rate is the fraction of surviving weights removed, in [0, 1)."""
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0.0 <= rate < 1.0:
         raise PruningError(f"pruning rate for {name!r} is {rate!r}: it must be a fraction in [0, 1) "
                            "of the surviving weights to remove (0.2 removes 20%)")
@@ -70,7 +71,7 @@ def prune_by_score(scores: Mapping[str, torch.Tensor], mask: Mask,
     else:
         layer_rates = {name: rates for name in mask}
     for name, rate in layer_rates.items():
-        _check_rate(name, rate)
+        check_rate(name, rate)
     for name in layer_rates:
         if name not in scores:
             raise PruningError(f"no scores for layer {name!r}")
@@ -171,7 +172,7 @@ def layerwise_rates(model: nn.Module, rate: float = 0.2, output_rate: float | No
         else:
             rates[name] = rate
     for name, r in rates.items():
-        _check_rate(name, r)
+        check_rate(name, r)
     return rates
 
 

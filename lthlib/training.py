@@ -91,6 +91,11 @@ class Run:
             raise ValueError(f"metric={metric!r}: choose one of {list(METRICS)}")
         return metric
 
+    @property
+    def train_settings(self) -> TrainSettings:
+        """``settings`` (stored as a plain dict) as the TrainSettings object it came from."""
+        return TrainSettings(**self.settings)
+
     def curves(self) -> dict[str, list[float]]:
         return {"iteration": list(self.iterations), **{m: list(getattr(self, m)) for m in METRICS}}
 
@@ -282,7 +287,7 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
 def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, run: Run) -> int:
     """Load a checkpoint written by ``train`` into the fresh objects; return its iteration."""
     state = load(path)
-    settings = TrainSettings(**run.settings)
+    settings = run.train_settings
     if not isinstance(state, dict) or state.get("digest") != settings.digest():
         raise StoreError(f"checkpoint {path} belongs to other settings; delete it or pass "
                          "another checkpoint path")

@@ -161,3 +161,11 @@ def test_training_learns(mnist1d_small, tiny_settings):
     s = tiny_settings.replace(iterations=200, eval_every=100, model_kwargs={})
     run = train(model_for(s, mnist1d_small), mnist1d_small, s)
     assert run.val_acc[-1] > 0.3 > run.val_acc[0]  # chance is 0.1
+
+
+def test_a_run_gives_its_settings_back_as_an_object(mnist1d_small, tiny_settings):
+    from lthlib.training import model_for, train
+
+    run = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings.replace(iterations=10, eval_every=5))
+    assert run.train_settings == tiny_settings.replace(iterations=10, eval_every=5)
+    assert isinstance(run.settings, dict)  # stored as plain data
