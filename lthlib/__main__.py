@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     out, results = Path(args.out).resolve(), Path(args.results).resolve()
     # Executed notebooks should not fill with progress-bar widgets; the kernel inherits this.
     os.environ.setdefault("LTHLIB_PROGRESS", "0")
+    os.environ.setdefault("LTHLIB_HEADLESS", "1")  # explorers are built, not rendered (lthlib.widgets)
     if args.threads is not None:
         os.environ["LTHLIB_THREADS"] = str(args.threads)  # the kernels inherit it
     show_cells = sys.stdout.isatty()

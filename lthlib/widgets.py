@@ -2,6 +2,7 @@
 trains. Each explorer draws with a function from ``lthlib.plots``."""
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,28 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from lthlib import plots
+
+HEADLESS_NOTE = "(an explorer: open this notebook in Jupyter to use it)"
+
+
+def headless() -> bool:
+    """True when notebooks run without a front end (``LTHLIB_HEADLESS=1``, set by
+    ``python -m lthlib run`` and the notebook tests). There an explorer is built but not
+    rendered: nobody can move its slider, and executing a cell that renders widget output
+    sometimes never returns under nbclient (jupyter/nbclient#312, jupyter/nbconvert#2029).
+    The static figure before each explorer carries the content."""
+    return os.environ.get("LTHLIB_HEADLESS", "").strip() not in ("", "0")
+
+
+def _interactive_output(show, controls: dict) -> widgets.Output:
+    return widgets.Output() if headless() else widgets.interactive_output(show, controls)
+
+
+def _display(box: widgets.Widget) -> None:
+    if headless():
+        print(HEADLESS_NOTE)
+    else:
+        display(box)
 from lthlib.training import Run
 
 if TYPE_CHECKING:
@@ -33,9 +56,9 @@ def weight_explorer(run: Run, names: Sequence[str]) -> widgets.Widget:
         fig.suptitle(f"weights at iteration {iteration} vs initialisation", y=1.02)
         plt.show()
 
-    out = widgets.interactive_output(show, {"iteration": slider})
+    out = _interactive_output(show, {"iteration": slider})
     box = widgets.VBox([slider, out])
-    display(box)
+    _display(box)
     return box
 
 
@@ -61,9 +84,9 @@ def imp_explorer(results: Sequence, layer: str, input_shape: tuple[int, ...]) ->
         plots.first_layer_mask(rnd.mask, layer, input_shape)
         plt.show()
 
-    out = widgets.interactive_output(show, {"round_index": slider})
+    out = _interactive_output(show, {"round_index": slider})
     box = widgets.VBox([slider, out])
-    display(box)
+    _display(box)
     return box
 
 
@@ -84,9 +107,9 @@ def overlap_explorer(masks: Mapping[str, "Mask"]) -> widgets.Widget:
         plots.overlap_bars(overlap(masks[a], masks[b]), title=f"{a}  vs  {b}")
         plt.show()
 
-    out = widgets.interactive_output(show, {"a": first, "b": second})
+    out = _interactive_output(show, {"a": first, "b": second})
     box = widgets.VBox([widgets.HBox([first, second]), out])
-    display(box)
+    _display(box)
     return box
 
 
@@ -105,7 +128,7 @@ def interpolation_explorer(curves: Mapping[int, Mapping[str, Mapping[str, Sequen
         ax.legend(fontsize=8)
         plt.show()
 
-    out = widgets.interactive_output(show, {"k": slider})
+    out = _interactive_output(show, {"k": slider})
     box = widgets.VBox([slider, out])
-    display(box)
+    _display(box)
     return box

@@ -20,6 +20,7 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_at_smoke_scale(notebook, tmp_path, monkeypatch):
     monkeypatch.setenv("LTHLIB_PROGRESS", "0")
+    monkeypatch.setenv("LTHLIB_HEADLESS", "1")
     figures = tmp_path / "figures"
     out = tmp_path / notebook.name
     pm.execute_notebook(str(notebook), str(out), cwd=str(notebook.parent), progress_bar=False,

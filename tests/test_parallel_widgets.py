@@ -75,3 +75,14 @@ def test_dense_runs_reuse_the_store(mnist1d_small, tiny_settings, tmp_path, monk
     assert runs[0].curves() != runs[1].curves()
     with pytest.raises(Exception, match="is a file"):
         Store(tmp_path / "dense" / next(p.name for p in (tmp_path / "dense").glob("*.pt")))
+
+
+def test_headless_explorers_are_built_but_not_rendered(monkeypatch, capsys):
+    from lthlib import widgets
+
+    monkeypatch.setenv("LTHLIB_HEADLESS", "1")
+    curve = {"alpha": [0.0, 1.0], "test_error": [0.1, 0.12]}
+    box = widgets.interpolation_explorer({0: {"dense": curve}, 5: {"dense": curve}})
+    assert isinstance(box.children[0], ipywidgets.SelectionSlider)
+    assert not box.children[1].outputs  # nothing rendered
+    assert widgets.HEADLESS_NOTE in capsys.readouterr().out
