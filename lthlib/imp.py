@@ -447,11 +447,11 @@ def rewinding_for_scale(scale: str, model: str | None = None, dataset: str | Non
     if scale not in REWINDING_PRESETS:
         raise SettingsError(f"scale={scale!r}: choose one of {sorted(REWINDING_PRESETS)}")
     preset = REWINDING_PRESETS[scale]
-    train = for_scale(scale, model=model or preset.get("model"), dataset=dataset, **preset["train"])
+    train_settings = for_scale(scale, model=model or preset.get("model"), dataset=dataset, **preset["train"])
     values: dict[str, Any] = dict(preset["pruning"])
     ks, claim_k, claim_round, first_seed = preset["ks"], preset["claim_k"], preset["claim_round"], preset["first_seed"]
     controls = ("reinit", "reinit_full", "random_mask")
     values["controls"] = controls
     values.update(overrides)
-    return RewindingExperiment(IMPSettings(train=train, **values), ks, (0, claim_k), claim_k,
+    return RewindingExperiment(IMPSettings(train=train_settings, **values), ks, (0, claim_k), claim_k,
                                min(claim_round, values["rounds"]), first_seed)
