@@ -325,15 +325,13 @@ def dense_run(settings: TrainSettings, data: Dataset | None = None, *, store: St
     want = {int(k) for k in save_weights_at} | {0}
     stored = store.get("dense", settings)
     if stored is not None:
-        run = Run.from_dict(stored)
-        if want <= set(run.weights_at):
-            return run
-        want |= set(run.weights_at)
+        if want <= set(stored.weights_at):
+            return stored
+        want |= set(stored.weights_at)
     data = data if data is not None else data_for(settings)
     run = train_from_settings(settings, data, save_weights_at=sorted(want), progress=progress,
                               checkpoint=store.checkpoint("dense", settings))[1]
-    store.put("dense", settings, run.to_dict())
-    return run
+    return store.put("dense", settings, run)
 
 
 @dataclass(frozen=True)
@@ -347,11 +345,8 @@ class DenseJob:
     save_weights_at: tuple[int, ...] = (0,)
 
     def stored(self) -> Run | None:
-        stored = Store(self.store_root).get("dense", self.settings)
-        if stored is None:
-            return None
-        run = Run.from_dict(stored)
-        return run if set(self.save_weights_at) <= set(run.weights_at) else None
+        run = Store(self.store_root).get("dense", self.settings)
+        return run if run is not None and set(self.save_weights_at) <= set(run.weights_at) else None
 
     def cost(self) -> float:
         from lthlib.models import count_parameters
