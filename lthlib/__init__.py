@@ -5,16 +5,12 @@ Notebooks tell the story; these modules do the work: ``config`` (settings and sc
 """
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
 
 __version__ = "0.1.0"
-
-if os.environ.get("LTHLIB_THREADS"):  # set by `python -m lthlib run --threads N`
-    torch.set_num_threads(max(1, int(os.environ["LTHLIB_THREADS"])))
 
 
 def set_seed(seed: int) -> None:

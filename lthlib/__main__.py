@@ -192,11 +192,19 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--check-claims", action="store_true",
                        help="exit non-zero when a notebook's headline claim does not hold")
     p_run.add_argument("--threads", type=int, default=None, metavar="N",
-                       help="torch threads per process in the notebooks (e.g. 1, to check that "
-                            "the claims do not hang on the last bits of floating-point sums)")
+                       help="torch threads per training process (default 1, see lthlib.threads; "
+                            "another count gives other last bits, and is stored apart)")
     p_run.add_argument("--notebooks", default=str(REPO_ROOT / "notebooks"),
                        help="folder of the notebooks (default: the repository's notebooks/)")
     args = parser.parse_args(argv)
+    from lthlib.store import folder_problem
+
+    for flag in ("out", "results"):  # checked before anything runs, not after hours of it
+        problem = folder_problem(getattr(args, flag))
+        if problem:
+            parser.error(f"--{flag} {getattr(args, flag)}: {problem}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads {args.threads}: must be an integer >= 1")
     return run(args)
 
 

@@ -10,6 +10,8 @@ lives here (seeds included). A *scale* is only a preset of these settings:
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,12 +123,30 @@ def sweep_size(scale: str, name: str) -> Any:
 
 def seeds_for(scale: str, seeds: int) -> int:
     """How many of the ``seeds`` asked for a scale runs (smoke runs two: seconds)."""
+    check_parameters(SCALE=scale, SEEDS=seeds)
     cap = sweep_size(scale, "max_seeds")
     return seeds if cap is None else min(seeds, cap)
 
 
 class SettingsError(ValueError):
     """A setting is out of range or unknown; the message says which and what is allowed."""
+
+
+def check_parameters(**parameters: Any) -> None:
+    """Check a notebook's parameters cell (``SCALE``, ``SEEDS``, ``DEVICE``, ...) before
+    anything runs: papermill passes ``-p SEEDS three`` through as a string, and a raw
+    numpy error three cells later would not name ``SEEDS``."""
+    for name, value in parameters.items():
+        if name == "SCALE" and value not in SCALES:
+            raise SettingsError(f"SCALE={value!r}: choose one of {list(SCALES)}")
+        if name.endswith("SEEDS"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SettingsError(f"{name}={value!r}: must be an integer (how many seeds), "
+                                    "e.g. papermill -p SEEDS 3")
+            if value < 1:
+                raise SettingsError(f"{name}={value!r}: must be >= 1 (claims need >= 2)")
+        if name.endswith("_DIR") and value is not None and not isinstance(value, (str, os.PathLike)):
+            raise SettingsError(f"{name}={value!r}: must be a folder path or None")
 
 
 @dataclass(frozen=True)
@@ -179,17 +199,30 @@ class TrainSettings:
             raise bad("optimizer", f"choose one of {list(OPTIMIZERS)}")
         for name in ("lr", "batch_size", "iterations", "eval_every"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise bad(name, "must be a positive number")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not (math.isfinite(value) and value > 0):
+                raise bad(name, "must be a finite positive number")
+        for name in ("momentum", "weight_decay", "lr_gamma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise bad(name, "must be a number")
         for name in ("batch_size", "iterations", "eval_every", "warmup_iterations", "seed"):
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise bad(name, "must be an integer")
-        if not 0.0 <= self.momentum < 1.0:
-            raise bad("momentum", "must be in [0, 1)")
+        for name in ("seed", "data_order_seed"):
+            value = getattr(self, name)
+            if value is None and name == "data_order_seed":
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise bad(name, "must be an integer" + (" or None (same as seed)" if name != "seed" else ""))
+            if not 0 <= value < 2 ** 63:
+                raise bad(name, "must lie in [0, 2**63)")
+        if not 0.0 <= self.momentum < 1.0:  # also False for NaN
+            raise bad("momentum", "must be a finite number in [0, 1)")
         if self.momentum and self.optimizer != "sgd":
             raise bad("momentum", "only SGD uses momentum; Adam has its own betas")
-        if self.weight_decay < 0:
-            raise bad("weight_decay", "must be >= 0")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise bad("weight_decay", "must be a finite number >= 0")
         if self.warmup_iterations < 0:
             raise bad("warmup_iterations", "must be >= 0")
         if list(self.lr_milestones) != sorted(set(self.lr_milestones)):
@@ -197,11 +230,19 @@ class TrainSettings:
         if any(m <= 0 or m >= self.iterations for m in self.lr_milestones):
             raise bad("lr_milestones", f"each must lie inside (0, iterations={self.iterations})")
         if not 0.0 < self.lr_gamma <= 1.0:
-            raise bad("lr_gamma", "must be in (0, 1]")
+            raise bad("lr_gamma", "must be a finite number in (0, 1]")
+        if not isinstance(self.augment, bool):
+            raise bad("augment", "must be True or False")
         for name in ("validation_size", "train_size"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise bad(name, "must be a positive integer or None (the dataset's default)")
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                why = "must be a positive integer or None (the dataset's default)"
+                if name == "validation_size" and value == 0:
+                    why += "; early stopping needs a validation split"
+                raise bad(name, why)
+        from lthlib.models import check_model_fits
+
+        check_model_fits(self.model, self.dataset, self.model_kwargs)
 
     @property
     def order_seed(self) -> int:

@@ -172,30 +172,45 @@ def load_dataset(name: str = "mnist1d", root: str | Path | None = None, *,
     keeps only that many of the rest (for smoke runs). Normalisation uses the training
     split's per-channel mean and standard deviation.
     """
+    from lthlib.config import SettingsError
+
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {sorted(DATASETS)}")
+        raise SettingsError(f"unknown dataset {name!r}; known datasets: {sorted(DATASETS)}")
+    for setting, value in (("validation_size", validation_size), ("train_size", train_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise SettingsError(f"{setting}={value!r}: must be a positive integer or None (the "
+                                "dataset's default)" + ("; early stopping needs a validation split"
+                                                        if setting == "validation_size" else ""))
     loader, default_val = DATASETS[name]
     root = Path(root) if root is not None else default_data_dir()
+    if root.exists() and not root.is_dir():
+        source = "LTHLIB_DATA_DIR" if os.environ.get("LTHLIB_DATA_DIR") == str(root) else "root"
+        raise DatasetUnavailableError(f"the data folder {root} ({source}) is a file; point "
+                                      f"{source} at a folder (it is created if missing)")
     x_train, y_train, x_test, y_test = loader(root, download)
     x_train, x_test = _as_float_images(x_train), _as_float_images(x_test)
     y_train, y_test = y_train.long(), y_test.long()
 
     n_val = default_val if validation_size is None else validation_size
-    if not 0 <= n_val < len(y_train):
-        raise ValueError(f"validation_size={n_val}: must be in [0, {len(y_train)}) "
-                         f"for {name} ({len(y_train)} training examples)")
+    if not 1 <= n_val < len(y_train):
+        raise SettingsError(f"validation_size={n_val}: must be in [1, {len(y_train)}) "
+                            f"for {name} ({len(y_train)} examples before the split)")
     order = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(SPLIT_SEED))
     val_idx, train_idx = order[:n_val], order[n_val:]
     if train_size is not None:
-        if train_size < 1:
-            raise ValueError(f"train_size={train_size}: must be >= 1 (or None for all)")
+        if train_size > len(train_idx):
+            raise SettingsError(f"train_size={train_size}: {name} has {len(train_idx)} training "
+                                f"examples after holding out validation_size={n_val}; ask for "
+                                "at most that many (or None for all)")
         train_idx = train_idx[:train_size]
     x_val, y_val = x_train[val_idx], y_train[val_idx]
     x_train, y_train = x_train[train_idx], y_train[train_idx]
 
     channel_dims = [0, 2, 3] if x_train.dim() == 4 else list(range(x_train.dim()))
-    mean = x_train.mean(dim=channel_dims)
-    std = x_train.std(dim=channel_dims).clamp_min(1e-8)
+    # In float64, so that the statistics do not change with the number of torch threads
+    # (a float32 sum's last bits depend on how it is split between threads).
+    mean = x_train.double().mean(dim=channel_dims).float()
+    std = x_train.double().std(dim=channel_dims).float().clamp_min(1e-8)
     shape = (1, -1, 1, 1) if x_train.dim() == 4 else (1,) * x_train.dim()
 
     def norm(x: torch.Tensor) -> torch.Tensor:

@@ -77,11 +77,21 @@ class IMPSettings:
             raise SettingsError("train must be a TrainSettings (e.g. lthlib.for_scale('quick'))")
         if not isinstance(self.rounds, int) or isinstance(self.rounds, bool) or self.rounds < 1:
             raise SettingsError(f"rounds={self.rounds!r}: must be an integer >= 1")
-        if not isinstance(self.rewind_iteration, int) or not 0 <= self.rewind_iteration < self.train.iterations:
+        if not isinstance(self.rewind_iteration, int) or isinstance(self.rewind_iteration, bool) \
+                or not 0 <= self.rewind_iteration < self.train.iterations:
             raise SettingsError(f"rewind_iteration={self.rewind_iteration!r}: must be an integer in "
                                 f"[0, iterations={self.train.iterations})")
         if self.scope not in SCOPES:
             raise SettingsError(f"scope={self.scope!r}: choose one of {list(SCOPES)}")
+        if self.scope == "global":
+            for name in ("output_rate", "conv_rate"):
+                if getattr(self, name) is not None:
+                    raise SettingsError(f"{name}={getattr(self, name)!r} with scope='global': global "
+                                        f"pruning ranks all layers together and would ignore it; "
+                                        f"set {name}=None or scope='layerwise'")
+        if self.control_rounds is not None and any(not 1 <= r <= self.rounds for r in self.control_rounds):
+            raise SettingsError(f"control_rounds={self.control_rounds!r}: each must be a round in "
+                                f"[1, rounds={self.rounds}] (None: every round)")
         unknown = sorted(set(self.controls) - set(CONTROLS))
         if unknown:
             raise SettingsError(f"controls {unknown} unknown; choose from {list(CONTROLS)}")
@@ -94,6 +104,17 @@ class IMPSettings:
 
     def replace(self, **changes: Any) -> "IMPSettings":
         return dataclasses.replace(self, **changes)
+
+    def check_layers(self, model: torch.nn.Module) -> None:
+        """Raise SettingsError when ``exclude`` names a layer ``model`` does not have: checked
+        before any training, not after the dense run."""
+        from lthlib.models import prunable_parameters
+
+        names = sorted(prunable_parameters(model))
+        unknown = [n for n in self.exclude if n not in names]
+        if unknown:
+            raise SettingsError(f"exclude={list(self.exclude)}: {unknown} not among the model's "
+                                f"prunable weights {names}")
 
     def with_seed(self, seed: int) -> "IMPSettings":
         return self.replace(train=self.train.replace(seed=int(seed)))
@@ -268,33 +289,48 @@ def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Datas
     interruption loses at most the run in progress, which resumes from its checkpoint)."""
     ts, k = settings.train, settings.rewind_iteration
     key = {"imp": settings.store_key(), "round": r}
-    stored = store.get("imp_round", key) or {}
-    if stored and Mask(stored["mask"]) != mask:
-        raise StoreError(f"{store.path('imp_round', key)} holds a mask that does not follow from "
-                         "the previous round; the store is inconsistent: delete the imp_round folder")
-    done: dict[str, Any] = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
-    context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
-                           lambda: model_for(ts, data, stream="reinit").state_dict())
-    same_start: dict[tuple[str, str, int], str] = {}  # runs that start identically are trained once
-    for name in ("ticket", *settings.controls_at(r)):
-        start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
-        key_start = (digest_tensors(dict(start_state)), start_mask.digest(), start)
-        twin = same_start.setdefault(key_start, name)
-        if done.get(name) is not None:
-            continue
-        if done.get(twin) is not None:  # e.g. at k = 0 both reinit controls start at iteration 0
-            run = Run.from_dict(done[twin])
-        else:
-            model = model_for(ts, data)
-            model.load_state_dict(start_state)
-            run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
-                        checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
-        done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
-        store.put("imp_round", key, {"mask": mask.state_dict(), "ticket": done["ticket"],
-                                     "controls": {n: d for n, d in done.items()
-                                                  if n != "ticket" and d is not None}})
-    return IMPRound(r, mask, Run.from_dict(done["ticket"]),
-                    {name: Run.from_dict(done[name]) for name in settings.controls_at(r)})
+    with store.lock("imp_round", key):  # one process trains a round; others wait, then read it
+        stored = store.get("imp_round", key) or {}
+        if stored:
+            _check_round_layout(stored, store.path("imp_round", key))
+        if stored and Mask(stored["mask"]) != mask:
+            raise StoreError(f"{store.path('imp_round', key)} holds a mask that does not follow from "
+                             "the previous round; the store is inconsistent: delete the imp_round folder")
+        done: dict[str, Any] = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
+        context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
+                               lambda: model_for(ts, data, stream="reinit").state_dict())
+        same_start: dict[tuple[str, str, int], str] = {}  # runs that start identically are trained once
+        for name in ("ticket", *settings.controls_at(r)):
+            start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
+            key_start = (digest_tensors(dict(start_state)), start_mask.digest(), start)
+            twin = same_start.setdefault(key_start, name)
+            if done.get(name) is not None:
+                continue
+            if done.get(twin) is not None:  # e.g. at k = 0 both reinit controls start at iteration 0
+                run = Run.from_dict(done[twin])
+            else:
+                model = model_for(ts, data)
+                model.load_state_dict(start_state)
+                run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
+                            checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
+            done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
+            store.put("imp_round", key, {"mask": mask.state_dict(), "ticket": done["ticket"],
+                                         "controls": {n: d for n, d in done.items()
+                                                      if n != "ticket" and d is not None}})
+        return IMPRound(r, mask, Run.from_dict(done["ticket"]),
+                        {name: Run.from_dict(done[name]) for name in settings.controls_at(r)})
+
+
+def _check_round_layout(stored: Any, path: Any) -> None:
+    """Raise StoreError naming ``path`` unless it holds a round as ``imp_round`` writes it."""
+    try:
+        Mask(stored["mask"])
+        for d in [stored["ticket"], *stored.get("controls", {}).values()]:
+            if d is not None:
+                Run.from_dict(d)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"{path} is not an IMP round as this lthlib version writes it "
+                         f"({type(exc).__name__}: {exc}); delete it to recompute") from None
 
 
 def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store | None = None,
@@ -307,6 +343,7 @@ def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store 
     store = store if store is not None else Store(None)
     data = data if data is not None else data_for(settings.train)
     k = settings.rewind_iteration
+    settings.check_layers(model_for(settings.train, data))
     if dense is None:
         dense = dense_run(settings.train, data, store=store, save_weights_at=(0, k), progress=progress)
     if k not in dense.weights_at:
@@ -349,6 +386,7 @@ def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None 
     on_cpu = data.x_train.device.type == "cpu"
     need: dict[str, tuple[TrainSettings, set[int]]] = {}
     for job in jobs:
+        job.check_layers(model_for(job.train, data))
         need.setdefault(job.train.digest(), (job.train, {0}))[1].add(job.rewind_iteration)
     serial = (workers or default_workers(len(jobs), on_cpu)) == 1
     by_digest = run_jobs({digest_: DenseJob(ts, data, store.root, tuple(sorted(ks)))

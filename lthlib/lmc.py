@@ -39,7 +39,12 @@ STABLE_BARRIER = 0.02  # the paper calls a network stable when its error barrier
 def interpolate_states(a: StateDict, b: StateDict, alpha: float) -> dict[str, torch.Tensor]:
     """``(1 - alpha) a + alpha b`` for floating-point tensors; other tensors (counters) from ``a``."""
     if a.keys() != b.keys():
-        raise ValueError(f"the two networks have different parameters: {sorted(set(a) ^ set(b))}")
+        raise ValueError(f"the two networks have different keys (not one architecture): "
+                         f"{sorted(set(a) ^ set(b))[:6]}")
+    for k in a:
+        if a[k].shape != b[k].shape:
+            raise ValueError(f"{k!r} has shape {tuple(a[k].shape)} in one network and "
+                             f"{tuple(b[k].shape)} in the other: interpolate networks of one architecture")
     return {k: (1 - alpha) * a[k] + alpha * b[k] if a[k].is_floating_point() else a[k].clone() for k in a}
 
 
@@ -64,6 +69,13 @@ def interpolation_curve(model: nn.Module, state_a: StateDict, state_b: StateDict
     BatchNorm statistics are recomputed from the training subset at every point."""
     if points < 2:
         raise ValueError(f"points={points}: need at least the two endpoints")
+    own = model.state_dict()
+    for name, state in (("state_a", state_a), ("state_b", state_b)):
+        bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
+        if bad or set(state) - set(own):
+            raise ValueError(f"{name} is not a state of this model (mismatched keys or shapes: "
+                             f"{(bad or sorted(set(state) - set(own)))[:4]}); pass states of the "
+                             "model's architecture")
     x_train, y_train = data.x_train[:train_size], data.y_train[:train_size]
     out: dict[str, list[float]] = {k: [] for k in ("alpha", "train_loss", "train_error", "test_loss", "test_error")}
     bn = has_batchnorm(model)
@@ -81,7 +93,13 @@ def interpolation_curve(model: nn.Module, state_a: StateDict, state_b: StateDict
 
 def error_barrier(errors: Sequence[float]) -> float:
     """Instability: the largest error on the path minus the mean of the endpoints' errors."""
-    errors = list(errors)
+    errors = [float(e) for e in errors]
+    if len(errors) < 2:
+        raise ValueError(f"error_barrier needs the errors along a path: at least 2 points "
+                         f"(the endpoints), got {len(errors)}")
+    if not all(np.isfinite(errors)):
+        raise ValueError("error_barrier: every error must be finite (a NaN means a diverged or "
+                         "unevaluated network)")
     return max(errors) - 0.5 * (errors[0] + errors[-1])
 
 

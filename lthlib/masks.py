@@ -25,8 +25,17 @@ class Mask(Mapping[str, torch.Tensor]):
 
     def __init__(self, tensors: Mapping[str, torch.Tensor]):
         self._tensors: dict[str, torch.Tensor] = {}
+        if not isinstance(tensors, Mapping):
+            raise MaskError(f"a Mask is built from {{parameter name: bool tensor}}, not a "
+                            f"{type(tensors).__name__}")
         for name, t in tensors.items():
-            t = torch.as_tensor(t)
+            if not isinstance(name, str):
+                raise MaskError(f"mask key {name!r}: keys are parameter names (strings)")
+            try:
+                t = torch.as_tensor(t)
+            except (TypeError, ValueError, RuntimeError):
+                raise MaskError(f"mask for {name!r} is a {type(t).__name__}, not a tensor of "
+                                "0/1 or bool values") from None
             if t.dtype != torch.bool:
                 if not torch.all((t == 0) | (t == 1)):
                     raise MaskError(f"mask for {name!r} has values other than 0/1")
@@ -103,7 +112,14 @@ class Mask(Mapping[str, torch.Tensor]):
 
     @classmethod
     def load(cls, path: str | Path) -> "Mask":
-        return cls(load(path))
+        """A mask saved by ``save`` (tensors only: reading it cannot run code)."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no such file: {path} (a mask saved with Mask.save)")
+        stored = load(path)
+        try:
+            return cls(stored)
+        except MaskError as exc:
+            raise MaskError(f"{path} is not a mask saved by Mask.save: {exc}") from None
 
 
 def overlap(a: Mask, b: Mask) -> dict[str, dict[str, float]]:

@@ -149,15 +149,55 @@ class VGGCifar(nn.Module):
 
 ModelBuilder = Callable[..., nn.Module]
 MODELS: dict[str, ModelBuilder] = {
-    "lenet300_100": lambda shape, classes, **kw: MLP(shape, classes, hidden=kw.get("hidden", (300, 100))),
-    "mlp_mnist1d": lambda shape, classes, **kw: MLP(shape, classes, hidden=kw.get("hidden", (300, 100))),
-    "cnn_mnist1d": lambda shape, classes, **kw: ConvNet1d(shape, classes, channels=kw.get("channels", 32)),
-    "conv2": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64)),
-    "conv4": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64, 128, 128)),
-    "conv6": lambda shape, classes, **kw: ConvNet(shape, classes, channels=(64, 64, 128, 128, 256, 256)),
-    "resnet20": lambda shape, classes, **kw: ResNetCifar(shape, classes, depth=20, width=kw.get("width", 16)),
-    "vgg16": lambda shape, classes, **kw: VGGCifar(shape, classes),
+    "lenet300_100": lambda shape, classes, hidden=(300, 100): MLP(shape, classes, hidden=tuple(hidden)),
+    "mlp_mnist1d": lambda shape, classes, hidden=(300, 100): MLP(shape, classes, hidden=tuple(hidden)),
+    "cnn_mnist1d": lambda shape, classes, channels=32: ConvNet1d(shape, classes, channels=channels),
+    "conv2": lambda shape, classes: ConvNet(shape, classes, channels=(64, 64)),
+    "conv4": lambda shape, classes: ConvNet(shape, classes, channels=(64, 64, 128, 128)),
+    "conv6": lambda shape, classes: ConvNet(shape, classes, channels=(64, 64, 128, 128, 256, 256)),
+    "resnet20": lambda shape, classes, width=16: ResNetCifar(shape, classes, depth=20, width=width),
+    "vgg16": lambda shape, classes: VGGCifar(shape, classes),
 }
+# What each model accepts in ``model_kwargs`` (name -> what it must be).
+MODEL_KWARGS: dict[str, dict[str, str]] = {
+    "lenet300_100": {"hidden": "a list of positive layer widths (empty: a linear model)"},
+    "mlp_mnist1d": {"hidden": "a list of positive layer widths (empty: a linear model)"},
+    "cnn_mnist1d": {"channels": "a positive integer"},
+    "conv2": {}, "conv4": {}, "conv6": {},
+    "resnet20": {"width": "a positive integer"},
+    "vgg16": {},
+}
+# 2-D convolutional models need image datasets (channels x height x width).
+IMAGE_MODELS = ("conv2", "conv4", "conv6", "resnet20", "vgg16")
+IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_model_fits(name: str, dataset: str | None, kwargs: dict) -> None:
+    """Raise ``SettingsError`` when ``kwargs`` are not what model ``name`` accepts (a typo
+    would otherwise silently train the default architecture) or the model cannot read
+    ``dataset`` (None: not checked)."""
+    from lthlib.config import SettingsError
+
+    accepted = MODEL_KWARGS.get(name)
+    if accepted is None:  # a model registered by a user: it checks its own arguments
+        return
+    for key, value in kwargs.items():
+        if key not in accepted:
+            takes = (f"it accepts {sorted(accepted)}" if accepted else "it takes none")
+            raise SettingsError(f"model_kwargs={{{key!r}: ...}}: {name} has no argument {key!r}; {takes}")
+        ok = (_positive_int(value) if accepted[key] == "a positive integer" else
+              isinstance(value, (list, tuple)) and all(_positive_int(v) for v in value))
+        if not ok:
+            raise SettingsError(f"model_kwargs[{key!r}]={value!r}: {name}'s {key!r} must be "
+                                f"{accepted[key]} (model_kwargs accepts {sorted(accepted)})")
+    if dataset is not None and name in IMAGE_MODELS and dataset not in IMAGE_DATASETS:
+        raise SettingsError(f"model={name!r} on dataset={dataset!r}: {name} convolves 2-D images; "
+                            f"use one of {list(IMAGE_DATASETS)} (cifar10 in the paper), or for "
+                            "mnist1d a model that reads 1-D signals (mlp_mnist1d, cnn_mnist1d)")
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
@@ -173,6 +213,7 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
+    check_model_fits(name, None, kwargs)
     if seed is None:
         return MODELS[name](tuple(input_shape), num_classes, **kwargs)
     with torch.random.fork_rng(devices=[]):

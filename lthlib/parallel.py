@@ -2,8 +2,10 @@
 
 Small models train as fast on one thread as on two (per-operation overhead dominates), so
 two runs in two single-threaded processes take about half the time of one after the
-other. Each worker gets ``cores // workers`` torch threads. Numbers are reproducible for a
-given thread count; another count may change the last bits of floating-point sums.
+other. Every worker computes with ``lthlib.threads.training_threads()`` torch threads (1
+unless ``LTHLIB_THREADS`` says otherwise), the same count as in the notebook's own
+process, so a result does not depend on where it was computed; there are at most
+``cores // threads`` workers.
 Scripts (not notebooks) that use several workers need the ``if __name__ == "__main__":``
 guard, as for any ``multiprocessing`` code.
 """
@@ -16,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import torch
+
+from lthlib.threads import cpu_cores, training_threads
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -36,14 +40,23 @@ class Job(Protocol):
 
 
 def default_workers(n_jobs: int, on_cpu: bool = True) -> int:
-    """``$LTHLIB_WORKERS`` if set, else one process per core (at most one per job) on the
-    CPU, and 1 when the work runs on an accelerator."""
+    """``$LTHLIB_WORKERS`` if set, else one process per ``training_threads()`` cores (at
+    most one per job) on the CPU, and 1 when the work runs on an accelerator."""
+    from lthlib.config import SettingsError
+
     env = os.environ.get("LTHLIB_WORKERS")
     if env:
-        return max(1, int(env))
+        try:
+            value = int(env)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise SettingsError(f"LTHLIB_WORKERS={env!r}: must be an integer >= 1 (worker "
+                                "processes; unset it for one per core)")
+        return value
     if not on_cpu:
         return 1
-    return max(1, min(n_jobs, os.cpu_count() or 1))
+    return max(1, min(n_jobs, cpu_cores() // training_threads()))
 
 
 def _call(args: tuple) -> Any:
@@ -60,9 +73,7 @@ def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int | No
     workers = default_workers(len(items), on_cpu) if workers is None else max(1, int(workers))
     if workers == 1 or len(items) <= 1:
         return [fn(item) for item in items]
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    if os.environ.get("LTHLIB_THREADS"):
-        threads = min(threads, max(1, int(os.environ["LTHLIB_THREADS"])))
+    threads = training_threads()
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(_call, [(fn, item, threads) for item in items]))
 

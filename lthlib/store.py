@@ -1,7 +1,16 @@
-"""Files that are never half-written: every save goes to a temporary file, then is renamed.
+"""Results on disk that are never half-written, never run code, and safe to share.
 
-An interrupted run (kernel killed, laptop closed) therefore leaves either the previous
-file or the new one, never a truncated one that a later run would trust.
+- Every save goes to a temporary file, is flushed to the disk (fsync), then renamed: an
+  interrupted run (kernel killed, laptop closed, power cut) leaves either the previous file
+  or the new one, never a truncated one that a later run would trust. Files get the
+  permissions the user's umask gives (a results folder shared by a course stays readable).
+- Every file is read with ``torch.load(weights_only=True)``: tensors and plain containers
+  only, so a crafted file (a downloaded store, a mask from a stranger) cannot run code; a
+  file in any other form is refused with its name and what to do.
+- Several processes may share one store (two notebooks side by side, a course server,
+  workers): a result is computed under a per-result file lock, so the first process
+  computes it and the others wait and read it (write-once; by determinism they would have
+  computed the same numbers).
 """
 from __future__ import annotations
 
@@ -11,7 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 
@@ -22,19 +32,64 @@ class StoreError(RuntimeError):
     """A stored file is unreadable or belongs to other settings."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """``torch.save`` to ``path`` atomically: a temporary file in the same folder, synced
+    to the disk, given the umask's permissions, then renamed over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        torch.save(obj, tmp)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 whatever the umask says
         os.replace(tmp, path)
+        _fsync_folder(path.parent)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def folder_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be used as an output folder (None when it exists as a writable
+    folder or can be created): checked before any computation, not after it."""
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            return f"{path} is a file, not a folder"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"{path} is not writable"
+        return None
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{path} cannot be created: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{path} cannot be created: {parent} is not writable"
+    return None
 
 
 def load(path: str | Path) -> Any:
@@ -101,13 +156,17 @@ class Store:
 
     def __init__(self, root: str | Path | None):
         self.root = Path(root) if root is not None else None
-        if self.root is not None and self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"the results folder {self.root} is a file; pass a folder "
-                             "(RESULTS_DIR / --results)")
+        if self.root is not None:
+            problem = folder_problem(self.root)
+            if problem:
+                raise StoreError(f"the results folder {problem}; pass a folder you can write "
+                                 "(RESULTS_DIR / --results)")
 
     @staticmethod
     def key(settings: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return {"version": STORE_VERSION, "settings": canonical(settings),
+        from lthlib.threads import numerics
+
+        return {"version": STORE_VERSION, "numerics": numerics(), "settings": canonical(settings),
                 "extra": canonical(dict(extra or {}))}
 
     def path(self, kind: str, settings: Any, extra: Mapping[str, Any] | None = None,
@@ -122,6 +181,30 @@ class Store:
         if self.root is None:
             return None
         return self.path(kind, settings, extra, suffix=f"{'_' + name if name else ''}.ckpt")
+
+    @contextmanager
+    def lock(self, kind: str, settings: Any, extra: Mapping[str, Any] | None = None) -> Iterator[None]:
+        """Hold the lock of one result while computing it, so that two processes sharing
+        the store never compute it twice (the second waits, then reads it). The operating
+        system releases it if the holder dies."""
+        if self.root is None:
+            yield
+            return
+        from filelock import FileLock, Timeout
+
+        path = self.path(kind, settings, extra, suffix=".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(f"lthlib: another process is computing {kind}/{path.stem}; waiting for it "
+                  f"(lock {path})", flush=True)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
 
     def get(self, kind: str, settings: Any, extra: Mapping[str, Any] | None = None) -> Any | None:
         """The stored result, or None when there is none."""
@@ -159,4 +242,8 @@ class Store:
         stored = self.get(kind, settings, extra)
         if stored is not None:
             return stored
-        return self.put(kind, settings, compute(), extra)
+        with self.lock(kind, settings, extra):
+            stored = self.get(kind, settings, extra)  # another process may have computed it
+            if stored is not None:
+                return stored
+            return self.put(kind, settings, compute(), extra)

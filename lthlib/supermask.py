@@ -42,7 +42,7 @@ from torch.func import functional_call
 
 from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
-from lthlib.pruning import check_density, prune_by_score
+from lthlib.pruning import PruningError, check_density, prune_by_score
 from lthlib.streams import generator
 from lthlib.parallel import run_jobs
 from lthlib.training import DenseJob, model_for
@@ -111,6 +111,12 @@ def mask_by_criterion(criterion: str, init_state: StateDict, final_state: StateD
     of ``layers`` by ``criterion``; ties are broken by index, as in ``lthlib.pruning``.
     ``random`` draws its scores from the ``criterion`` stream of ``seed``, never from the
     stream that drew the weights."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion={criterion!r}: choose one of {list(CRITERIA)}")
+    missing = [n for n in layers if n not in init_state or n not in final_state]
+    if missing:
+        raise PruningError(f"layers {missing} are not in the network's weights; its weights are "
+                           f"{sorted(n for n in init_state if init_state[n].dim() > 1)}")
     g = generator(seed, "criterion")
     scores = {n: criterion_scores(criterion, init_state[n].float(), final_state[n].float(), g) for n in layers}
     dense = Mask({n: torch.ones_like(scores[n], dtype=torch.bool) for n in layers})
@@ -430,9 +436,9 @@ def strong_ticket_study(train_settings: "TrainSettings", data: "Dataset", widths
     (``h`` in ``trained_layers``) and an edge-popup supermask at ``density`` on its frozen
     random ``weights`` (``h`` in ``random_layers``). Returns
     ``{("trained" | "edge_popup", hidden layers, width, seed): Run}``, all in one pool."""
-    from lthlib.models import MLP, build_model
+    from lthlib.models import MODEL_KWARGS
 
-    if not isinstance(build_model(train_settings.model, data.input_shape, data.num_classes, hidden=(2, 2)), MLP):
+    if "hidden" not in MODEL_KWARGS.get(train_settings.model, {}):
         raise ValueError(f"model={train_settings.model!r}: the width study varies the hidden layers "
                          "of an MLP ('mlp_mnist1d' or 'lenet300_100', model_kwargs hidden=...)")
     seeds = [int(s) for s in seeds]

@@ -11,6 +11,7 @@ uninterrupted run would have seen.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,8 +29,12 @@ from lthlib.models import build_model
 from lthlib.progress import progress_bar
 from lthlib.store import Store, StoreError, atomic_save, load
 from lthlib.streams import generator
+from lthlib.threads import with_fixed_threads
 
 TRAIN_EVAL_SIZE = 5_000  # train loss/accuracy are measured on this fixed subset
+# A run has diverged when its training loss is not finite or exceeds this many times the
+# loss of guessing uniformly (ln of the number of classes): no trained network gets there.
+DIVERGED_LOSS_FACTOR = 100.0
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 
 StateDict = dict[str, torch.Tensor]
@@ -104,9 +109,34 @@ class Run:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Run":
+        """The Run ``to_dict`` gave (ValueError naming what is wrong for anything else)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a stored Run must be a dict, not a {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        if set(d) - known or "settings" not in d:
+            raise ValueError(f"not a stored Run: keys {sorted(d)}; a Run has {sorted(known)}")
         return cls(**d)
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss became non-finite or exploded: the settings (usually ``lr``) do
+    not train this network, and no number of the run may be reported or pruned from."""
+
+
+def check_not_diverged(train_loss: float, iteration: int, settings: TrainSettings,
+                       num_classes: int, who: str = "") -> None:
+    """Raise ``TrainingDiverged`` naming the iteration when ``train_loss`` (measured at an
+    evaluation) is not finite or beyond ``DIVERGED_LOSS_FACTOR`` x ln(classes)."""
+    limit = DIVERGED_LOSS_FACTOR * math.log(max(num_classes, 2))
+    if math.isfinite(train_loss) and train_loss <= limit:
+        return
+    raise TrainingDiverged(
+        f"{who or 'training'} diverged: the training loss is {train_loss:.3g} at iteration "
+        f"{iteration} (limit {limit:.3g}) with optimizer={settings.optimizer!r}, "
+        f"lr={settings.lr!r}; lower lr (or add warmup_iterations) and run again")
+
+
+@with_fixed_threads
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2_000) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``(x, y)``, in eval mode."""
     was_training = model.training
@@ -173,6 +203,7 @@ def augmentation_generator(order_seed: int, iteration: int) -> torch.Generator:
     return generator(order_seed, "augment", iteration)
 
 
+@with_fixed_threads
 def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask | None = None, *,
           save_weights_at: Iterable[int] = (), start_iteration: int = 0,
           checkpoint: str | Path | None = None, progress: bool | None = None) -> Run:
@@ -226,6 +257,7 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
             loss, acc = evaluate(model, x, y) if len(y) else (math.nan, math.nan)
             getattr(run, f"{prefix}_loss").append(loss)
             getattr(run, f"{prefix}_acc").append(acc)
+        check_not_diverged(run.train_loss[-1], it, settings, data.num_classes)
 
     started = time.perf_counter() - run.seconds
     if iteration == start_iteration and not run.iterations:
@@ -324,14 +356,18 @@ def dense_run(settings: TrainSettings, data: Dataset | None = None, *, store: St
     store = store if store is not None else Store(None)
     want = {int(k) for k in save_weights_at} | {0}
     stored = store.get("dense", settings)
-    if stored is not None:
-        if want <= set(stored.weights_at):
-            return stored
-        want |= set(stored.weights_at)
-    data = data if data is not None else data_for(settings)
-    run = train_from_settings(settings, data, save_weights_at=sorted(want), progress=progress,
-                              checkpoint=store.checkpoint("dense", settings))[1]
-    return store.put("dense", settings, run)
+    if stored is not None and want <= set(stored.weights_at):
+        return stored
+    with store.lock("dense", settings):
+        stored = store.get("dense", settings)  # another process may have trained it meanwhile
+        if stored is not None:
+            if want <= set(stored.weights_at):
+                return stored
+            want |= set(stored.weights_at)
+        data = data if data is not None else data_for(settings)
+        run = train_from_settings(settings, data, save_weights_at=sorted(want), progress=progress,
+                                  checkpoint=store.checkpoint("dense", settings))[1]
+        return store.put("dense", settings, run)
 
 
 @dataclass(frozen=True)

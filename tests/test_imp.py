@@ -130,25 +130,23 @@ def test_bad_imp_settings(imp_settings, changes, fragment):
 
 
 def test_scale_presets(tiny_settings):
-    paper = imp_for_scale("paper", tiny_settings.replace(model="lenet300_100", dataset="mnist"))
+    paper = imp_for_scale("paper", tiny_settings.replace(model="lenet300_100", dataset="mnist", model_kwargs={}))
     assert (paper.rate, paper.output_rate, paper.scope) == (0.2, 0.1, "layerwise")
-    conv6 = imp_for_scale("paper", tiny_settings.replace(model="conv6", dataset="cifar10"))
+    conv6 = imp_for_scale("paper", tiny_settings.replace(model="conv6", dataset="cifar10", model_kwargs={}))
     assert conv6.conv_rate == 0.15
-    resnet = imp_for_scale("paper", tiny_settings.replace(model="resnet20", dataset="cifar10"))
+    resnet = imp_for_scale("paper", tiny_settings.replace(model="resnet20", dataset="cifar10", model_kwargs={}))
     assert resnet.scope == "global"
     assert imp_for_scale("quick", tiny_settings).rounds == 6
 
 
 def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, tmp_path):
-    """Workers each use cores // workers threads; on 2 cores with 2 workers that is one
-    thread, so the in-process reference runs with one thread too."""
-    import os
-
+    """Workers and the process itself compute with the same thread count (lthlib.threads),
+    so results do not depend on where they were computed."""
     from lthlib.imp import run_imp_seeds
 
     settings = imp_settings.replace(rounds=1, controls=("random_mask",))
     parallel = run_imp_seeds(settings, [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
+    torch.set_num_threads(2)  # the caller's own count does not matter
     for seed, result in zip([0, 1], parallel):
         alone = run_imp(settings.with_seed(seed), mnist1d_small)
         assert result.settings.train.seed == seed

@@ -18,8 +18,7 @@ def test_parallel_map_keeps_order_and_caps_threads(monkeypatch):
     monkeypatch.delenv("LTHLIB_THREADS", raising=False)
     out = parallel_map(_square_and_threads, [3, 1, 2, 5], workers=2)
     assert [o[0] for o in out] == [9, 1, 4, 25]
-    cores = os.cpu_count() or 1
-    assert all(o[1] == max(1, cores // 2) for o in out)  # processes x threads <= cores
+    assert all(o[1] == 1 for o in out)  # lthlib.threads: one thread per process by default
     assert all(o[2] != os.getpid() for o in out)  # ran in workers
 
 
@@ -33,10 +32,24 @@ def test_one_worker_runs_in_process_and_env_sets_workers(monkeypatch):
     assert default_workers(1) == 1
 
 
-def test_threads_env_caps_worker_threads(monkeypatch):
-    monkeypatch.setenv("LTHLIB_THREADS", "1")
+def test_threads_env_sets_worker_threads_and_caps_workers(monkeypatch):
+    monkeypatch.setenv("LTHLIB_THREADS", "2")
     out = parallel_map(_square_and_threads, [1, 2], workers=2)
-    assert all(o[1] == 1 for o in out)
+    assert all(o[1] == 2 for o in out)
+    from lthlib.threads import cpu_cores
+
+    assert default_workers(64) == max(1, cpu_cores() // 2)  # processes x threads <= cores
+
+
+def test_training_runs_on_the_fixed_thread_count(mnist1d_small, tiny_settings):
+    from lthlib.training import model_for, train
+
+    torch.set_num_threads(2)
+    seen = []
+    model = model_for(tiny_settings, mnist1d_small)
+    model.register_forward_hook(lambda *a: seen.append(torch.get_num_threads()))
+    train(model, mnist1d_small, tiny_settings.replace(iterations=5, eval_every=5), progress=False)
+    assert set(seen) == {1} and torch.get_num_threads() == 2  # the caller's count comes back
 
 
 def test_interpolation_explorer_builds_a_slider_over_k():

@@ -1,0 +1,84 @@
+"""How many torch threads lthlib computes with, and why that number is fixed.
+
+Two facts decide it. (1) The last bits of a float32 sum depend on how torch splits it
+between threads, so a run's numbers depend on the thread count; a store that reused a
+result computed under another count would mix two slightly different experiments.
+(2) Torch's OpenMP threads spin while they wait: two processes with 2 threads each on 2
+cores slowed a small training step about 100x, and lthlib cannot see what other processes
+(another notebook, a second course user) are doing with the cores.
+
+So every computation lthlib stores runs with ``training_threads()`` threads: 1 unless
+``LTHLIB_THREADS`` says otherwise, whatever the machine. The small networks here run
+about as fast on one thread as on two (per-operation overhead dominates), parallelism
+comes from processes (``lthlib.parallel``: at most one per core) and from batching
+(``lthlib.population``), and any number of lthlib processes side by side never
+oversubscribes the cores into spinning. The count is part of every store key
+(``numerics()``), so a store never hands back a result computed under another count.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+
+import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def training_threads() -> int:
+    """``$LTHLIB_THREADS`` if set (an integer >= 1), else 1."""
+    from lthlib.config import SettingsError
+
+    env = os.environ.get("LTHLIB_THREADS")
+    if env is None or env == "":
+        return 1
+    try:
+        value = int(env)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"LTHLIB_THREADS={env!r}: must be an integer >= 1 (torch threads "
+                            "per training process; unset it for 1)")
+    return value
+
+
+def cpu_cores() -> int:
+    """Cores this process may use (the affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def fixed_threads(n: int | None = None) -> Iterator[int]:
+    """Run the block with ``n`` (default ``training_threads()``) torch threads, then give
+    the caller its own count back."""
+    n = training_threads() if n is None else int(n)
+    before = torch.get_num_threads()
+    if before != n:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def with_fixed_threads(fn: F) -> F:
+    """Decorate a function whose numbers are stored: it always runs on ``training_threads()``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with fixed_threads():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def numerics() -> dict[str, Any]:
+    """What a stored number depends on beyond its settings: the thread count and the torch
+    version (kernels change between versions)."""
+    return {"threads": training_threads(), "torch": torch.__version__.split("+")[0]}
