@@ -186,7 +186,8 @@ class Store:
     def lock(self, kind: str, settings: Any, extra: Mapping[str, Any] | None = None) -> Iterator[None]:
         """Hold the lock of one result while computing it, so that two processes sharing
         the store never compute it twice (the second waits, then reads it). The operating
-        system releases it if the holder dies."""
+        system releases it if the holder dies. The empty ``.lock`` file stays (deleting it
+        while another process waits on it would let a third take a second lock)."""
         if self.root is None:
             yield
             return

@@ -57,6 +57,7 @@ import torch
 
 import lthlib
 from lthlib import plots, widgets
+from lthlib.config import check_parameters
 from lthlib.claims import Claims, judge, say, spread, verdict_word
 from lthlib.exercises import check
 from lthlib.glossary import define
@@ -64,6 +65,7 @@ from lthlib.models import count_parameters, prunable_parameters
 from lthlib.store import Store
 from lthlib.training import data_for, dense_runs, model_for
 
+check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 train_settings = train_settings.replace(eval_every=EVAL_EVERY or train_settings.eval_every)
 store = Store(RESULTS_DIR)

@@ -61,7 +61,7 @@ import numpy as np
 import lthlib
 from lthlib import plots, widgets
 from lthlib.claims import Claims, judge, say, spread, verdict_word
-from lthlib.config import sweep_size
+from lthlib.config import check_parameters, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, run_imp_seeds
@@ -73,6 +73,7 @@ from lthlib.supermask import (CRITERION_LABELS, RESET_LABELS, dense_by_seed, lea
                               untrained_accuracy)
 from lthlib.training import data_for, model_for
 
+check_parameters(SCALE=SCALE, SEEDS=SEEDS, UNTRAINED_SEEDS=UNTRAINED_SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 store = Store(RESULTS_DIR)
 seeds = list(range(SEEDS))

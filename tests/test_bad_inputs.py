@@ -265,3 +265,16 @@ def test_cli_threads_must_be_positive(tmp_path):
 
 def test_table_is_large_enough():
     assert len(SETTINGS_CASES) + len(API_CASES) + 9 >= 40
+
+
+@pytest.mark.notebook
+def test_notebook_parameter_given_as_text_is_named(tmp_path):
+    """papermill passes ``-p SEEDS three`` as a string; the notebook says so in its first cell."""
+    import papermill as pm
+
+    notebook = REPO / "notebooks" / "01_dense_training.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(notebook.parent),
+                            progress_bar=False, execution_timeout=120,
+                            parameters={"SCALE": "smoke", "SEEDS": "three", "RESULTS_DIR": None})
+    assert "SEEDS='three'" in str(info.value) and "integer" in str(info.value)
