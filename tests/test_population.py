@@ -1,0 +1,379 @@
+"""The population trainer: each member's Run is the Run ``train`` gives it alone."""
+import copy
+import math
+
+import pytest
+import torch
+
+import lthlib.population as population
+from lthlib.config import TrainSettings
+from lthlib.data import Dataset, load_dataset
+from lthlib.devices import resolve_device
+from lthlib.masks import Mask
+from lthlib.models import build_model
+from lthlib.population import can_batch, train_population
+from lthlib.store import StoreError
+from lthlib.training import METRICS, Run, TrainingDiverged, model_for, train
+
+
+@pytest.fixture(scope="module")
+def mnist1d():
+    return load_dataset("mnist1d", train_size=600, validation_size=200)
+
+
+def fake_images(shape=(3, 8, 8), n=160, seed=0):
+    """A tiny CIFAR-shaped data set (random images with learnable labels)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, *shape, generator=g)
+    y = (x.flatten(1)[:, :10].argmax(1) + torch.randint(0, 2, (n,), generator=g)) % 10
+    return Dataset("fake-images", x[:100], y[:100], x[100:130], y[100:130], x[130:], y[130:], 10,
+                   torch.zeros(shape[0]), torch.ones(shape[0]))
+
+
+def random_mask(model, density=0.4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return Mask({n: torch.rand(p.shape, generator=g) < density
+                 for n, p in Mask.ones_like(model).items()})
+
+
+def reference(models, data, settings, masks, starts, save_at):
+    """``train`` once per member, on copies of the models."""
+    return [train(copy.deepcopy(m), data, s, mk, save_weights_at=sv, start_iteration=k)
+            for m, s, mk, k, sv in zip(models, settings, masks, starts, save_at)]
+
+
+def assert_same_run(run: Run, ref: Run, rel=1e-4, atol=1e-4):
+    """Same iterations and early stop; curves to 1e-4 relative; weights to 1e-4 (Adam turns
+    float rounding in a near-zero gradient into an lr-sized step, so atol, not 1e-7)."""
+    assert run.iterations == ref.iterations
+    assert run.early_stop_index == ref.early_stop_index
+    assert run.start_iteration == ref.start_iteration and run.settings == ref.settings
+    for metric in METRICS:
+        got, want = getattr(run, metric), getattr(ref, metric)
+        assert got == pytest.approx(want, rel=rel, abs=1e-7), metric
+    assert sorted(run.weights_at) == sorted(ref.weights_at)
+    for state, want in [(run.final_state, ref.final_state)] + [
+            (run.weights_at[k], ref.weights_at[k]) for k in ref.weights_at]:
+        assert list(state) == list(want)
+        for name in want:
+            assert state[name].shape == want[name].shape and state[name].device.type == "cpu"
+            torch.testing.assert_close(state[name], want[name], rtol=1e-4, atol=atol)
+    assert (run.mask is None) == (ref.mask is None)
+    if ref.mask is not None:
+        assert Mask(run.mask) == Mask(ref.mask)
+        for state in [run.final_state, *run.weights_at.values()]:
+            for name, keep in ref.mask.items():
+                assert torch.all(state[name][~keep] == 0.0), name  # exactly zero
+
+
+def members(data, settings, seeds=(0, 1, 2)):
+    return [model_for(settings.replace(seed=s), data) for s in seeds]
+
+
+def test_mlp_members_match_train_alone(mnist1d):
+    base = TrainSettings(model="mlp_mnist1d", iterations=60, eval_every=20, train_size=600,
+                         validation_size=200)
+    settings = [base.replace(seed=0), base.replace(seed=1, data_order_seed=7, lr=3e-3),
+                base.replace(seed=2, weight_decay=1e-3)]
+    models = [model_for(s, mnist1d) for s in settings]
+    masks = [random_mask(models[0]), None, random_mask(models[2], density=0.2, seed=1)]
+    starts, save_at = [0, 25, 10], [[0, 10, 60], [25, 40], [10, 33]]
+    refs = reference(models, mnist1d, settings, masks, starts, save_at)
+    runs = train_population(models, mnist1d, settings, masks, save_weights_at=save_at,
+                            start_iterations=starts)
+    for model, run, ref in zip(models, runs, refs):
+        assert_same_run(run, ref)
+        for name, p in model.state_dict().items():  # trained in place, like train
+            assert torch.equal(p, run.final_state[name])
+    assert runs[1].iterations == [25, 40, 60] and runs[2].iterations == [10, 20, 40, 60]
+
+
+def test_cnn_members_match_train_alone_with_sgd_momentum(mnist1d):
+    base = TrainSettings(model="cnn_mnist1d", optimizer="sgd", lr=0.05, momentum=0.9,
+                         iterations=40, eval_every=20, train_size=600, validation_size=200)
+    settings = [base.replace(seed=0, weight_decay=5e-3), base.replace(seed=1, data_order_seed=3),
+                base.replace(seed=2, momentum=0.5, lr=0.02)]
+    models = [model_for(s, mnist1d) for s in settings]
+    masks = [random_mask(models[0]), random_mask(models[1], seed=2), None]
+    starts, save_at = [0, 0, 15], [[0, 40], [5], [15, 20]]
+    refs = reference(models, mnist1d, settings, masks, starts, save_at)
+    runs = train_population(models, mnist1d, settings, masks, save_weights_at=save_at,
+                            start_iterations=starts)
+    for run, ref in zip(runs, refs):
+        assert_same_run(run, ref)
+
+
+def test_conv2_with_augmentation_matches_train_alone():
+    data = fake_images()
+    base = TrainSettings(model="conv2", dataset="cifar10", optimizer="sgd", lr=0.02, momentum=0.9,
+                         weight_decay=1e-3, batch_size=16, iterations=12, eval_every=4, augment=True)
+    settings = [base.replace(seed=s, data_order_seed=10 + s) for s in range(3)]
+    models = [build_model("conv2", (3, 8, 8), 10, seed=s) for s in range(3)]
+    masks = [random_mask(models[0]), None, random_mask(models[2], density=0.7, seed=3)]
+    starts, save_at = [0, 3, 0], [[6], [3, 12], []]
+    refs = reference(models, data, settings, masks, starts, save_at)
+    runs = train_population(models, data, settings, masks, save_weights_at=save_at,
+                            start_iterations=starts)
+    for run, ref in zip(runs, refs):
+        assert_same_run(run, ref)
+
+
+@pytest.mark.parametrize("name, shape", [("lenet300_100", (1, 28, 28)), ("conv4", (3, 8, 8)),
+                                         ("conv6", (3, 8, 8))])
+def test_other_architectures_match_train_alone(name, shape):
+    data = fake_images(shape)
+    settings = TrainSettings(model=name, dataset="mnist" if shape[0] == 1 else "cifar10",
+                             lr=1e-3, batch_size=20, iterations=6, eval_every=3)
+    models = [build_model(name, shape, 10, seed=s) for s in range(2)]
+    assert can_batch(models)
+    masks = [random_mask(models[0]), None]
+    refs = reference(models, data, [settings] * 2, masks, [0, 0], [[3]] * 2)
+    runs = train_population(models, data, settings, masks, save_weights_at=[3])
+    for run, ref in zip(runs, refs):
+        assert_same_run(run, ref)
+
+
+def test_single_member_is_train_itself(mnist1d):
+    settings = TrainSettings(model="mlp_mnist1d", iterations=20, eval_every=10)
+    model = model_for(settings, mnist1d)
+    ref = train(copy.deepcopy(model), mnist1d, settings, save_weights_at=[5])
+    (run,) = train_population([copy.deepcopy(model)], mnist1d, settings, save_weights_at=[5])
+    assert run.curves() == ref.curves()
+    assert all(torch.equal(run.final_state[k], ref.final_state[k]) for k in ref.final_state)
+    (batched,) = train_population([model], mnist1d, settings, save_weights_at=[5], batched=True)
+    assert_same_run(batched, ref)
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+@pytest.mark.parametrize("impl", ["fused", "foreach"])
+def test_batched_optimizer_matches_torch_optim(kind, impl):
+    """Three members (different lr, weight decay, momentum, start) against torch.optim each."""
+    g = torch.Generator().manual_seed(0)
+    k, shapes = 3, {"w": (5, 4), "b": (5,)}
+    base = TrainSettings(optimizer=kind, lr=0.01, iterations=100,
+                         **({"momentum": 0.9} if kind == "sgd" else {}))
+    settings = [base, base.replace(lr=0.03, weight_decay=0.1),
+                base.replace(**({"momentum": 0.5} if kind == "sgd" else {"weight_decay": 0.01}))]
+    starts = [0, 0, 2]
+    params = {n: torch.randn(k, *s, generator=g) for n, s in shapes.items()}
+    grads = {n: torch.zeros_like(p) for n, p in params.items()}
+    singles = [{n: params[n][j].clone().requires_grad_() for n in shapes} for j in range(k)]
+    opts = [(torch.optim.Adam(list(p.values()), lr=s.lr, weight_decay=s.weight_decay, fused=impl == "fused")
+             if kind == "adam" else
+             torch.optim.SGD(list(p.values()), lr=s.lr, momentum=s.momentum,
+                             weight_decay=s.weight_decay, fused=impl == "fused"))
+            for p, s in zip(singles, settings)]
+    opt = population._Optimizer(params, grads, settings, starts, impl)
+    for t in range(6):
+        n = sum(s <= t for s in starts)
+        opt.activate(n)
+        for j in range(n):
+            for name in shapes:
+                grads[name][j] = torch.randn(shapes[name], generator=g)
+                singles[j][name].grad = grads[name][j].clone()
+            opts[j].step()
+        opt.step(t)
+        for j in range(n):
+            for name in shapes:
+                torch.testing.assert_close(params[name][j], singles[j][name].detach(), rtol=1e-6, atol=1e-7)
+                if impl == "fused":  # the same kernel as torch.optim(fused=True), bit for bit
+                    assert torch.equal(params[name][j], singles[j][name].detach())
+
+
+def test_masked_weights_zero_after_every_step_and_adam_never_sees_them(mnist1d, monkeypatch):
+    settings = TrainSettings(model="mlp_mnist1d", iterations=15, eval_every=5, weight_decay=1e-2)
+    models = members(mnist1d, settings, seeds=(0, 1))
+    masks = [random_mask(models[0]), random_mask(models[1], seed=5)]
+    seen = []
+    real_run = population._Population.run
+    monkeypatch.setattr(population._Population, "run", lambda self: seen.append(self) or real_run(self))
+    runs = train_population(models, mnist1d, settings, masks, save_weights_at=range(16))
+    pop = seen[0]
+    for j, (run, mask) in enumerate(zip(runs, masks)):
+        assert sorted(run.weights_at) == list(range(16))
+        for state in run.weights_at.values():
+            for name, keep in mask.items():
+                assert torch.all(state[name][~keep] == 0.0)
+        for name, keep in mask.items():
+            keep = keep.t() if name in pop.transposed else keep  # stored layout
+            internal = pop.order.index(j)
+            for buf in pop.opt.state.values():
+                assert torch.all(buf[name][internal][~keep] == 0.0)
+            assert torch.count_nonzero(run.final_state[name][mask[name]]) == int(mask[name].sum())
+
+
+def test_interrupted_population_resumes_bit_for_bit(mnist1d, tmp_path, monkeypatch):
+    base = TrainSettings(model="cnn_mnist1d", iterations=50, eval_every=10)
+    settings = [base.replace(seed=s, lr=1e-3 * (s + 1)) for s in range(3)]
+    models = [model_for(s, mnist1d) for s in settings]
+    masks = [None, random_mask(models[1]), None]
+    kwargs = dict(save_weights_at=[[0, 25, 50], [35], [15]], start_iterations=[0, 0, 15])
+    whole = train_population([copy.deepcopy(m) for m in models], mnist1d, settings, masks, **kwargs)
+
+    path = tmp_path / "population.pt"
+    saves = []
+    real_save = population.atomic_save
+
+    def save_then_stop(obj, p):
+        real_save(obj, p)
+        saves.append(obj["iteration"])
+        if len(saves) == 2:
+            raise KeyboardInterrupt("laptop closed")
+
+    monkeypatch.setattr(population, "atomic_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_population([copy.deepcopy(m) for m in models], mnist1d, settings, masks,
+                         checkpoint=path, **kwargs)
+    assert saves == [10, 20] and path.exists()
+    monkeypatch.setattr(population, "atomic_save", real_save)
+    fresh = [copy.deepcopy(m) for m in models]
+    resumed = train_population(fresh, mnist1d, settings, masks, checkpoint=path, **kwargs)
+    assert not path.exists()
+    for a, b, model in zip(resumed, whole, fresh):
+        assert a.curves() == b.curves()
+        assert sorted(a.weights_at) == sorted(b.weights_at)
+        for state, want in [(a.final_state, b.final_state)] + [
+                (a.weights_at[k], b.weights_at[k]) for k in b.weights_at]:
+            assert all(torch.equal(state[k], want[k]) for k in want)
+        assert all(torch.equal(p, a.final_state[k]) for k, p in model.state_dict().items())
+
+
+def test_checkpoint_of_other_settings_or_masks_is_refused(mnist1d, tmp_path, monkeypatch):
+    settings = TrainSettings(model="mlp_mnist1d", iterations=20, eval_every=10)
+    models = members(mnist1d, settings, seeds=(0, 1))
+    path = tmp_path / "ckpt.pt"
+    monkeypatch.setattr(population._Population, "run",
+                        lambda self: self._save(10, 0.0) or (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        train_population(models, mnist1d, settings, checkpoint=path)
+    monkeypatch.undo()
+    with pytest.raises(StoreError, match="ckpt.pt.*other settings"):
+        train_population(models, mnist1d, settings.replace(lr=0.1), checkpoint=path)
+    with pytest.raises(StoreError, match="ckpt.pt.*other masks"):
+        train_population(models, mnist1d, settings, [random_mask(models[0]), None], checkpoint=path)
+    with pytest.raises(StoreError, match="ckpt.pt.*batched path"):
+        train_population(models, mnist1d, settings, checkpoint=path, batched=False)
+
+
+def test_batchnorm_models_fall_back_to_train_with_the_same_result(tmp_path, monkeypatch):
+    data = fake_images()
+    settings = TrainSettings(model="resnet20", dataset="cifar10", optimizer="sgd", lr=0.05,
+                             momentum=0.9, batch_size=16, iterations=6, eval_every=3)
+    models = [build_model("resnet20", (3, 8, 8), 10, seed=s, width=4) for s in range(2)]
+    assert not can_batch(models)
+    with pytest.raises(ValueError, match="ResNetCifar is not one of"):
+        train_population(models, data, settings, batched=True)
+    masks = [random_mask(models[0]), None]
+    refs = reference(models, data, [settings] * 2, masks, [0, 3], [[3], [6]])
+
+    path, calls = tmp_path / "each.pt", []
+    real_train = population.train
+
+    def train_then_stop(*args, **kwargs):  # interrupted inside the second member
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(population, "train", train_then_stop)
+    kwargs = dict(save_weights_at=[[3], [6]], start_iterations=[0, 3], checkpoint=path)
+    with pytest.raises(KeyboardInterrupt):
+        train_population([copy.deepcopy(m) for m in models], data, settings, masks, **kwargs)
+    monkeypatch.setattr(population, "train", real_train)
+    fresh = [copy.deepcopy(m) for m in models]
+    runs = train_population(fresh, data, settings, masks, **kwargs)
+    assert not path.exists()
+    for model, run, ref in zip(fresh, runs, refs):
+        assert run.curves() == ref.curves()
+        assert all(torch.equal(run.final_state[k], ref.final_state[k]) for k in ref.final_state)
+        assert all(torch.equal(run.weights_at[3 if ref.start_iteration == 0 else 6][k], v)
+                   for k, v in ref.weights_at[3 if ref.start_iteration == 0 else 6].items())
+        assert all(torch.equal(v, run.final_state[k]) for k, v in model.state_dict().items())
+
+
+def test_a_diverging_member_is_named(mnist1d):
+    settings = TrainSettings(model="mlp_mnist1d", iterations=20, eval_every=10)
+    models = members(mnist1d, settings)
+    with pytest.raises(TrainingDiverged, match="member 1 diverged"):
+        train_population(models, mnist1d, [settings, settings.replace(lr=1e6), settings])
+    with pytest.raises(TrainingDiverged, match="member 2"):
+        train_population(members(mnist1d, settings), mnist1d,
+                         [settings, settings, settings.replace(lr=1e6)], batched=False)
+
+
+def test_can_batch_rule(mnist1d):
+    mlp = model_for(TrainSettings(model="mlp_mnist1d"), mnist1d)
+    cnn = model_for(TrainSettings(model="cnn_mnist1d"), mnist1d)
+    assert can_batch([mlp, copy.deepcopy(mlp)]) and can_batch([cnn])
+    assert not can_batch([])
+    assert not can_batch([mlp, cnn])  # two architectures
+    assert not can_batch([mlp, build_model("mlp_mnist1d", (40,), 10, hidden=(30,))])  # two widths
+    user = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 10))
+    assert not can_batch([user, copy.deepcopy(user)])
+    assert not can_batch([build_model("vgg16", (3, 32, 32), 10)])
+
+
+def test_bad_inputs_are_refused_clearly(mnist1d):
+    settings = TrainSettings(model="mlp_mnist1d", iterations=20, eval_every=10)
+    models = members(mnist1d, settings, seeds=(0, 1))
+    with pytest.raises(ValueError, match="at least one model"):
+        train_population([], mnist1d, settings)
+    with pytest.raises(ValueError, match="settings has 3 entries for 2 models"):
+        train_population(models, mnist1d, [settings] * 3)
+    with pytest.raises(ValueError, match="masks has 1 entries for 2 models"):
+        train_population(models, mnist1d, settings, [None])
+    with pytest.raises(ValueError, match="start_iterations has 3 entries"):
+        train_population(models, mnist1d, settings, start_iterations=[0, 0, 0])
+    with pytest.raises(ValueError, match="save_weights_at has 3 lists for 2 models"):
+        train_population(models, mnist1d, settings, save_weights_at=[[0], [1], [2]])
+    with pytest.raises(ValueError, match=r"start_iterations\[1\]=20"):
+        train_population(models, mnist1d, settings, start_iterations=[0, 20])
+    with pytest.raises(ValueError, match="same object"):
+        train_population([models[0], models[0]], mnist1d, settings)
+    cnn = model_for(settings.replace(model="cnn_mnist1d"), mnist1d)
+    with pytest.raises(ValueError, match="one batched pass.*architecture"):
+        train_population([models[0], cnn], mnist1d, [settings, settings.replace(model="cnn_mnist1d")],
+                         batched=True)
+    with pytest.raises(ValueError, match="one batched pass.*batch_size"):
+        train_population(models, mnist1d, [settings, settings.replace(batch_size=30)], batched=True)
+    for model in models:  # nothing was trained by the refused calls
+        assert not any(p.grad is not None for p in model.parameters())
+
+
+def test_mixed_members_fall_back_to_train_each(mnist1d):
+    a = TrainSettings(model="mlp_mnist1d", iterations=10, eval_every=5)
+    b = a.replace(model="cnn_mnist1d", batch_size=30)
+    models = [model_for(a, mnist1d), model_for(b, mnist1d)]
+    refs = reference(models, mnist1d, [a, b], [None, None], [0, 0], [[], []])
+    runs = train_population(models, mnist1d, [a, b])
+    assert [r.curves() for r in runs] == [r.curves() for r in refs]
+
+
+def test_resolve_device(monkeypatch):
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="DEVICE.*CUDA is not available.*'cpu'"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="DEVICE.*MPS"):
+        resolve_device("mps")
+    with pytest.raises(ValueError, match="device='tpu7'.*unknown"):
+        resolve_device("tpu7")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto") == torch.device("cuda")  # CUDA first, then MPS
+    with pytest.raises(ValueError, match="only 1 CUDA"):
+        resolve_device("cuda:3")
+
+
+def test_population_runs_on_the_resolved_device(mnist1d):
+    device = resolve_device("auto")  # the CPU here; a GPU where there is one
+    settings = TrainSettings(model="mlp_mnist1d", iterations=10, eval_every=5)
+    models = [m.to(device) for m in members(mnist1d, settings, seeds=(0, 1))]
+    runs = train_population(models, mnist1d.to(device), settings)
+    assert all(next(m.parameters()).device.type == device.type for m in models)
+    assert all(math.isfinite(r.final("train_loss")) for r in runs)
