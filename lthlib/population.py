@@ -218,12 +218,13 @@ def _settings_problem(settings: Sequence[TrainSettings]) -> str | None:
 
 # ------------------------------------------------------------------------ the forward
 def _forward(plan: _Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n: int,
-             shared: bool) -> torch.Tensor:
+             shared: bool, cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """Logits ``[n, batch, classes]`` of ``n`` stacked members.
 
     ``shared``: ``x`` is one batch ``[batch, *input]`` that every member sees (evaluation).
     Otherwise each member has its own batch: ``[n, batch, *input]`` when the first layer
-    is linear, ``[batch, n * channels, *spatial]`` when it is a convolution.
+    is linear, ``[batch, n * channels, *spatial]`` when it is a convolution. ``cache``
+    keeps the side-by-side first-layer weights between evaluation chunks.
     """
     if shared:
         x = {"flat": lambda: x.reshape(len(x), -1), "channel1": lambda: x.reshape(len(x), 1, -1),
@@ -234,7 +235,11 @@ def _forward(plan: _Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n
             w = params[f"{layer.name}.weight"]  # [n, in, out]
             b = params[f"{layer.name}.bias"] if layer.bias else None
             if state == "shared":  # [N, in] @ [in, n*out] -> [n, N, out]
-                flat_w = w.permute(1, 0, 2).reshape(w.shape[1], -1)
+                flat_w = cache.get(layer.name) if cache is not None else None
+                if flat_w is None:
+                    flat_w = w.permute(1, 0, 2).reshape(w.shape[1], -1)
+                    if cache is not None:
+                        cache[layer.name] = flat_w
                 h = h @ flat_w if b is None else torch.addmm(b.reshape(-1), h, flat_w)
                 h = h.view(len(h), n, -1).transpose(0, 1)
             else:
@@ -260,16 +265,26 @@ def _forward(plan: _Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n
 
 
 # ---------------------------------------------------------------------- the optimiser
+def _take(t: torch.Tensor, members: slice | list[int]) -> list[torch.Tensor]:
+    """The members' part of a stacked tensor: one slice view, or one row view per member."""
+    return [t[members]] if isinstance(members, slice) else [t[j] for j in members]
+
+
 class _Optimizer:
     """Adam or SGD (torch's formulas, L2 weight decay added to the gradient) over stacked
-    tensors, one step count per member. ``impl="fused"`` calls torch's fused kernels on the
-    members' rows; ``"foreach"`` writes the update with ``torch._foreach`` operations."""
+    tensors, one step count per member.
 
-    def __init__(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
-                 settings: Sequence[TrainSettings], starts: Sequence[int], impl: str):
-        self.params, self.grads, self.settings, self.starts = params, grads, list(settings), list(starts)
-        self.kind = settings[0].optimizer
-        self.impl = impl
+    Members with the same (lr, weight_decay, momentum, start) form a group that shares
+    every scalar of the update; a group of consecutive members is one slice of each stacked
+    tensor, otherwise one row per member. ``impl="fused"`` calls torch's fused kernels (the
+    ones ``train`` uses) on those tensors; ``"foreach"`` writes torch's update with
+    ``torch._foreach`` operations (devices without fused kernels).
+    """
+
+    def __init__(self, params: dict[str, torch.Tensor], settings: Sequence[TrainSettings],
+                 starts: Sequence[int], impl: str):
+        self.params, self.settings, self.starts = params, list(settings), list(starts)
+        self.kind, self.impl = settings[0].optimizer, impl
         first = next(iter(params.values()))
         self.steps = torch.zeros(len(settings), dtype=torch.float32, device=first.device)
         self.state: dict[str, dict[str, torch.Tensor]] = {}
@@ -278,50 +293,46 @@ class _Optimizer:
                           "exp_avg_sq": {n: torch.zeros_like(p) for n, p in params.items()}}
         elif any(s.momentum for s in settings):
             self.state = {"momentum_buffer": {n: torch.zeros_like(p) for n, p in params.items()}}
-        keys: dict[tuple[float, float, float], list[int]] = {}
-        for j, s in enumerate(settings):
-            keys.setdefault((s.lr, s.weight_decay, s.momentum), []).append(j)
-        self.groups = list(keys.values())
-        self.active: list[tuple[TrainSettings, list[int], dict[str, list[torch.Tensor]]]] = []
+        groups: dict[tuple[float, float, float, int], list[int]] = {}
+        for j, (s, k) in enumerate(zip(settings, starts)):
+            groups.setdefault((s.lr, s.weight_decay, s.momentum, k), []).append(j)
+        self.groups = list(groups.values())
+        self.active: list[tuple[TrainSettings, int, slice | list[int], dict[str, list[torch.Tensor]]]] = []
         self.n = 0
 
     def activate(self, n: int) -> None:
-        """Prepare the row lists of the first ``n`` members (the active ones)."""
+        """Prepare the tensor lists of the first ``n`` members (the active ones)."""
         self.n, self.active = n, []
         for members in self.groups:
-            members = [j for j in members if j < n]
-            if not members:
+            if members[0] >= n:  # members of a group share their start: all wait or none
                 continue
-            rows: dict[str, list[torch.Tensor]] = {"params": [], "grads": [], "steps": []}
-            rows.update({k: [] for k in self.state})
-            members_of_rows: list[int] = []
-            for name in self.params:
-                for j in members:
-                    rows["params"].append(self.params[name][j])
-                    rows["grads"].append(self.grads[name][j])
-                    rows["steps"].append(self.steps[j])
-                    for k in self.state:
-                        rows[k].append(self.state[k][name][j])
-                    members_of_rows.append(j)
-            self.active.append((self.settings[members[0]], members_of_rows, rows))
+            sel: slice | list[int] = (slice(members[0], members[-1] + 1)
+                                      if members == list(range(members[0], members[-1] + 1)) else members)
+            lists = {k: [t for name in self.params for t in _take(self.state[k][name], sel)]
+                     for k in self.state}
+            lists["params"] = [t for name in self.params for t in _take(self.params[name], sel)]
+            lists["steps"] = [self.steps[members[0]]] * len(lists["params"])
+            self.active.append((self.settings[members[0]], self.starts[members[0]], sel, lists))
 
     @torch.no_grad()
-    def step(self, t: int) -> None:
-        """The step from iteration ``t`` to ``t + 1`` of every active member."""
+    def step(self, t: int, grads: Sequence[torch.Tensor]) -> None:
+        """The step from iteration ``t`` to ``t + 1`` of the active members, whose gradients
+        ``grads`` (one ``[n, ...]`` tensor per parameter, in order) are."""
         self.steps[:self.n] += 1
-        for settings, members_of_rows, rows in self.active:
+        for settings, start, sel, lists in self.active:
+            g = [x for grad in grads for x in _take(grad, sel)]
             lr = lr_at(settings, t)
             if self.kind == "adam":
-                self._adam(rows, lr, settings.weight_decay,
-                           [t - self.starts[j] + 1 for j in members_of_rows])
+                self._adam(lists, g, lr, settings.weight_decay, t - start + 1)
             else:
-                self._sgd(rows, lr, settings.weight_decay, settings.momentum)
+                self._sgd(lists, g, lr, settings.weight_decay, settings.momentum)
 
-    def _adam(self, rows: dict[str, list[torch.Tensor]], lr: float, wd: float, steps: list[int]) -> None:
+    def _adam(self, lists: dict[str, list[torch.Tensor]], g: list[torch.Tensor], lr: float,
+              wd: float, step: int) -> None:
         (beta1, beta2), eps = ADAM_BETAS, ADAM_EPS
-        p, g, m, v = rows["params"], rows["grads"], rows["exp_avg"], rows["exp_avg_sq"]
+        p, m, v = lists["params"], lists["exp_avg"], lists["exp_avg_sq"]
         if self.impl == "fused":
-            torch._fused_adam_(p, g, m, v, [], rows["steps"], amsgrad=False, lr=lr, beta1=beta1,
+            torch._fused_adam_(p, g, m, v, [], lists["steps"], amsgrad=False, lr=lr, beta1=beta1,
                                beta2=beta2, weight_decay=wd, eps=eps, maximize=False,
                                grad_scale=None, found_inf=None)
             return
@@ -330,17 +341,17 @@ class _Optimizer:
         torch._foreach_lerp_(m, g, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, g, g, 1 - beta2)
-        step_size = [(lr / (1 - beta1 ** s)) * -1 for s in steps]
-        bias_correction2_sqrt = [(1 - beta2 ** s) ** 0.5 for s in steps]
+        step_size = (lr / (1 - beta1 ** step)) * -1
         denom = torch._foreach_sqrt(v)
-        torch._foreach_div_(denom, bias_correction2_sqrt)
+        torch._foreach_div_(denom, (1 - beta2 ** step) ** 0.5)
         torch._foreach_add_(denom, eps)
         torch._foreach_addcdiv_(p, m, denom, step_size)
 
-    def _sgd(self, rows: dict[str, list[torch.Tensor]], lr: float, wd: float, momentum: float) -> None:
+    def _sgd(self, lists: dict[str, list[torch.Tensor]], g: list[torch.Tensor], lr: float,
+             wd: float, momentum: float) -> None:
         # Momentum buffers start at zero: 0 * momentum + g is exactly torch's first-step clone.
-        p, g = rows["params"], rows["grads"]
-        bufs = rows["momentum_buffer"] if momentum else []
+        p = lists["params"]
+        bufs = lists["momentum_buffer"] if momentum else []
         if self.impl == "fused":
             torch._fused_sgd_(p, g, bufs, weight_decay=wd, momentum=momentum, lr=lr, dampening=0.0,
                               nesterov=False, maximize=False, is_first_step=False,
@@ -408,6 +419,7 @@ class _Population:
         self.checkpoint, self.progress = checkpoint, progress
         self.s0 = self.settings[0]
         self.transposed = plan.linear_weights
+        self.conv_first = plan.conv_first
 
         with torch.no_grad():
             self.params = {name: torch.stack([self._stored(name, dict(m.named_parameters())[name])
@@ -421,8 +433,7 @@ class _Population:
                 for mask in self.masks]).contiguous() for n in names}
             for n, m in self.mask.items():
                 self.params[n].mul_(m)
-        self.grads = {n: torch.zeros_like(p) for n, p in self.params.items()}
-        self.opt = _Optimizer(self.params, self.grads, self.settings, self.starts,
+        self.opt = _Optimizer(self.params, self.settings, self.starts,
                               impl or optimizer_impl(self.device))
         self.runs = [Run(settings=s.to_dict(), start_iteration=k,
                          mask=m.state_dict() if m is not None else None)
@@ -445,17 +456,13 @@ class _Population:
         return out
 
     def _activate(self, n: int) -> None:
-        """Make the first ``n`` members the trained ones: autograd leaves are views of their
-        slice of the stacked tensors, with gradients accumulating into views of ``grads``."""
+        """Make the first ``n`` members the trained ones: the autograd leaves are views of
+        their slice of the stacked tensors (the optimiser updates them in place)."""
         self.n_active = n
-        self.leaves = {}
-        for name, p in self.params.items():
-            leaf = p[:n].detach().requires_grad_()
-            leaf.grad = self.grads[name][:n]
-            self.leaves[name] = leaf
-        self.grad_views = [g[:n] for g in self.grads.values()]
-        self.masked = ([self.grads[k][:n] for k in self.mask], [self.params[k][:n] for k in self.mask],
-                       [m[:n] for m in self.mask.values()])
+        self.leaves = {name: p[:n].detach().requires_grad_() for name, p in self.params.items()}
+        self.masked_params = [self.params[k][:n] for k in self.mask]
+        self.mask_views = [m[:n] for m in self.mask.values()]
+        self.masked_index = [list(self.params).index(k) for k in self.mask]
         self.opt.activate(n)
 
     # -- one step
@@ -472,7 +479,7 @@ class _Population:
         epoch, offset = divmod(t, len(self.data.y_train) // bs)
         idx = self._orders_for(epoch)[:n, offset * bs:(offset + 1) * bs]  # [n, B]
         x_train, y_train = self.data.x_train, self.data.y_train
-        conv_first = self.plan.conv_first
+        conv_first = self.conv_first
         xb = x_train[idx.t()] if conv_first else x_train[idx]  # [B, n, *in] or [n, B, *in]
         if self.s0.augment:
             draws = []
@@ -498,18 +505,17 @@ class _Population:
     def _step(self, t: int) -> None:
         n = self.n_active
         xb, yb = self._batch(t, n)
-        torch._foreach_zero_(self.grad_views)
         logits = _forward(self.plan, self.leaves, xb, n, shared=False)
+        # Each member's loss is its own batch mean; their sum has each member's gradient.
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
                                reduction="sum") / self.s0.batch_size
-        loss.backward()
+        grads = torch.autograd.grad(loss, list(self.leaves.values()))
         with torch.no_grad():
-            grads, params, masks = self.masked
-            if masks:
-                torch._foreach_mul_(grads, masks)
-            self.opt.step(t)
-            if masks:
-                torch._foreach_mul_(params, masks)
+            if self.mask_views:
+                torch._foreach_mul_([grads[i] for i in self.masked_index], self.mask_views)
+            self.opt.step(t, grads)
+            if self.mask_views:
+                torch._foreach_mul_(self.masked_params, self.mask_views)
 
     # -- evaluation
     @torch.no_grad()
@@ -518,7 +524,7 @@ class _Population:
         n = hi - lo
         params = {name: p[lo:hi] for name, p in self.params.items()}
         chunk = max(1, EVAL_EXAMPLES // n)
-        d = self.data
+        d, cache = self.data, {}
         columns: list[torch.Tensor] = []
         for x, y in ((d.x_train[:TRAIN_EVAL_SIZE], d.y_train[:TRAIN_EVAL_SIZE]),
                      (d.x_val, d.y_val), (d.x_test, d.y_test)):
@@ -529,7 +535,7 @@ class _Population:
             correct = torch.zeros(n, dtype=torch.int64, device=self.device)
             for i in range(0, len(y), chunk):
                 yc = y[i:i + chunk]
-                logits = _forward(self.plan, params, x[i:i + chunk], n, shared=True)
+                logits = _forward(self.plan, params, x[i:i + chunk], n, shared=True, cache=cache)
                 losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yc.repeat(n),
                                          reduction="none").view(n, -1)
                 loss += losses.sum(1)

@@ -156,23 +156,22 @@ def test_batched_optimizer_matches_torch_optim(kind, impl):
                 base.replace(**({"momentum": 0.5} if kind == "sgd" else {"weight_decay": 0.01}))]
     starts = [0, 0, 2]
     params = {n: torch.randn(k, *s, generator=g) for n, s in shapes.items()}
-    grads = {n: torch.zeros_like(p) for n, p in params.items()}
     singles = [{n: params[n][j].clone().requires_grad_() for n in shapes} for j in range(k)]
     opts = [(torch.optim.Adam(list(p.values()), lr=s.lr, weight_decay=s.weight_decay, fused=impl == "fused")
              if kind == "adam" else
              torch.optim.SGD(list(p.values()), lr=s.lr, momentum=s.momentum,
                              weight_decay=s.weight_decay, fused=impl == "fused"))
             for p, s in zip(singles, settings)]
-    opt = population._Optimizer(params, grads, settings, starts, impl)
+    opt = population._Optimizer(params, settings, starts, impl)
     for t in range(6):
         n = sum(s <= t for s in starts)
         opt.activate(n)
+        grads = {name: torch.randn(n, *shape, generator=g) for name, shape in shapes.items()}
         for j in range(n):
             for name in shapes:
-                grads[name][j] = torch.randn(shapes[name], generator=g)
                 singles[j][name].grad = grads[name][j].clone()
             opts[j].step()
-        opt.step(t)
+        opt.step(t, list(grads.values()))
         for j in range(n):
             for name in shapes:
                 torch.testing.assert_close(params[name][j], singles[j][name].detach(), rtol=1e-6, atol=1e-7)

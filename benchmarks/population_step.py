@@ -1,0 +1,163 @@
+"""Per-model step time of ``lthlib.population`` against ``train``'s single-model step.
+
+Two tables:
+
+1. ``train_population`` (K members, one batched pass) for K = 1, 2, 4, 9, 16, 32 on the
+   MNIST-1D MLP (40-300-100-10) and the MNIST-1D CNN, batch 60, Adam, against ``train``
+   on one model, at 1 and 2 torch threads. A step's time is read as the difference of
+   two runs of different lengths (so the fixed cost -- model building, the evaluations at
+   the start and end -- cancels), taking the fastest of a few repeats.
+2. The forward/backward of one batched step done two ways -- stacked parameters
+   (``torch.baddbmm`` and grouped convolutions, what ``lthlib.population`` uses) and
+   ``torch.func`` (``functional_call`` + ``vmap`` + ``grad``) -- with the same fused
+   optimiser, for K = 1, 4, 9, 32 at 1 thread.
+
+Run: ``python benchmarks/population_step.py`` (about 5 minutes on a 2-core laptop;
+``--quick`` for a rough pass). Run it on an otherwise idle machine: a second process on
+the cores makes every number meaningless. Prints tables; never asserts on time.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from lthlib import population
+from lthlib.config import TrainSettings
+from lthlib.data import load_dataset
+from lthlib.population import train_population
+from lthlib.training import epoch_order, model_for, train
+
+MODELS = ("mlp_mnist1d", "cnn_mnist1d")
+KS = (1, 2, 4, 9, 16, 32)
+VMAP_KS = (1, 4, 9, 32)
+
+
+def settings_for(name: str, iterations: int, seed: int = 0) -> TrainSettings:
+    return TrainSettings(model=name, optimizer="adam", lr=1e-3, batch_size=60,
+                         iterations=iterations, eval_every=iterations, seed=seed)
+
+
+def fastest(fn: Callable[[], None], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def per_step_ms(run: Callable[[int], None], short: int, long: int, repeats: int) -> float:
+    """Milliseconds per iteration: (time of ``long`` iterations - time of ``short``) / difference."""
+    run(short)  # warm-up
+    return (fastest(lambda: run(long), repeats) - fastest(lambda: run(short), repeats)) / (long - short) * 1e3
+
+
+def train_step_ms(name: str, data, short: int, long: int, repeats: int) -> float:
+    model = model_for(settings_for(name, long), data)
+
+    def run(iterations: int) -> None:
+        train(copy.deepcopy(model), data, settings_for(name, iterations), progress=False)
+
+    return per_step_ms(run, short, long, repeats)
+
+
+def population_step_ms(name: str, data, k: int, short: int, long: int, repeats: int) -> float:
+    """Milliseconds per iteration of the whole population (all K members)."""
+    models = [model_for(settings_for(name, long, seed=s), data) for s in range(k)]
+
+    def run(iterations: int) -> None:
+        train_population([copy.deepcopy(m) for m in models], data,
+                         [settings_for(name, iterations, seed=s) for s in range(k)],
+                         progress=False, batched=True)
+
+    return per_step_ms(run, short, long, repeats)
+
+
+def stepper(name: str, data, k: int, how: str) -> Callable[[int], None]:
+    """One batched training step (batch gather, forward, backward, fused Adam) of K members,
+    with the forward/backward done by stacked tensors or by torch.func."""
+    settings = [settings_for(name, 10_000, seed=s) for s in range(k)]
+    models = [model_for(s, data) for s in settings]
+    if how == "stacked":
+        pop = population._Population(models, data, settings, [None] * k, [[]] * k, [0] * k,
+                                     None, False)
+        pop._activate(k)
+        return pop._step
+    from torch.func import functional_call, grad, vmap
+
+    params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
+              for n, _ in models[0].named_parameters()}
+    net = models[0]
+
+    def loss(p, x, y):
+        return F.cross_entropy(functional_call(net, p, (x,)), y)
+
+    grads_of = vmap(grad(loss))
+    opt = population._Optimizer(params, settings, [0] * k, population.optimizer_impl(data.x_train.device))
+    opt.activate(k)
+    n, bs = len(data.y_train), 60
+    orders = torch.stack([epoch_order(n, s.order_seed, 0, torch.device("cpu")) for s in settings])
+
+    def step(t: int) -> None:
+        offset = t % (n // bs)
+        idx = orders[:, offset * bs:(offset + 1) * bs]
+        grads = grads_of(params, data.x_train[idx], data.y_train[idx])
+        opt.step(t, [grads[name] for name in params])
+
+    return step
+
+
+def step_variant_ms(name: str, data, k: int, how: str, steps: int, repeats: int) -> float:
+    step = stepper(name, data, k, how)
+    for t in range(20):
+        step(t)
+
+    def run() -> None:
+        for t in range(20, 20 + steps):
+            step(t)
+
+    return fastest(run, repeats) / steps * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats")
+    args = parser.parse_args()
+    short, long, repeats = (40, 160, 2) if args.quick else (100, 400, 3)
+    data = load_dataset("mnist1d")
+    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores; MNIST-1D ({len(data.y_train)} training examples), batch 60, Adam")
+
+    print("\n## Per-model step time (ms): train_population (batched) vs train (one model)\n")
+    print("| model | threads | train | " + " | ".join(f"K={k}" for k in KS) + " | speed-up at K=32 |")
+    print("|---|---|---|" + "---|" * len(KS) + "---|")
+    for name in MODELS:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            single = train_step_ms(name, data, short, long, repeats)
+            per_model = [population_step_ms(name, data, k, short, long, repeats) / k for k in KS]
+            print(f"| {name} | {threads} | {single:.3f} | "
+                  + " | ".join(f"{v:.3f}" for v in per_model) + f" | {single / per_model[-1]:.2f}x |",
+                  flush=True)
+
+    torch.set_num_threads(1)
+    print("\n## One batched step, whole population (ms), 1 thread: stacked tensors vs torch.func\n")
+    print("| model | K | stacked (baddbmm / grouped conv) | torch.func (vmap + grad) |")
+    print("|---|---|---|---|")
+    steps = 50 if args.quick else 150
+    for name in MODELS:
+        for k in VMAP_KS:
+            stacked = step_variant_ms(name, data, k, "stacked", steps, repeats)
+            func = step_variant_ms(name, data, k, "func", steps, repeats)
+            print(f"| {name} | {k} | {stacked:.3f} | {func:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
