@@ -233,6 +233,10 @@ class TrainSettings:
             raise bad("lr_gamma", "must be a finite number in (0, 1]")
         if not isinstance(self.augment, bool):
             raise bad("augment", "must be True or False")
+        if self.augment and self.dataset not in ("cifar10",):
+            raise bad("augment", f"the crop-and-flip augmentation is for CIFAR-10 images; "
+                                 f"dataset={self.dataset!r} would be cropped and mirrored "
+                                 "meaninglessly (use augment=False)")
         for name in ("validation_size", "train_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):

@@ -85,6 +85,7 @@ SETTINGS_CASES = [
     ("model_kwargs for a model without any", lambda: settings(model="conv2", dataset="cifar10", model_kwargs={"width": 2}),
      SettingsError, ["width", "conv2", "takes none"]),
     ("conv2 on mnist1d", lambda: settings(model="conv2", model_kwargs={}), SettingsError, ["conv2", "mnist1d", "cifar10"]),
+    ("augment on mnist1d", lambda: settings(augment=True), SettingsError, ["augment=True", "CIFAR-10"]),
     ("replace unknown", lambda: settings().replace(lrr=0.1), SettingsError, ["lrr", "lr"]),
     ("for_scale scale", lambda: for_scale("big"), SettingsError, ["scale='big'", "quick"]),
     ("for_scale variant", lambda: for_scale("quick", model="resnet20", variant="fast"), SettingsError, ["variant='fast'", "low"]),
