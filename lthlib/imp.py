@@ -282,43 +282,86 @@ def _without_final_weights(run: Run) -> Run:
     return Run.from_dict({**run.to_dict(), "final_state": {}})
 
 
+@dataclass
+class _RoundWork:
+    """One IMP run's round as planned: what is stored already and what is left to train
+    (``todo``: name -> (start weights, mask, start iteration); ``twins``: runs that start
+    exactly like another and take its result)."""
+
+    settings: IMPSettings
+    r: int
+    mask: Mask
+    key: dict[str, Any]
+    done: dict[str, Any]
+    todo: dict[str, tuple[StateDict, Mask, int]]
+    twins: dict[str, str]
+
+
+def _plan_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Dataset,
+                store: Store) -> _RoundWork:
+    """Read round ``r`` from the store (checking it) and list the runs it still needs."""
+    ts, k = settings.train, settings.rewind_iteration
+    key = {"imp": settings.store_key(), "round": r}
+    stored = store.get("imp_round", key) or {}
+    if stored:
+        _check_round_layout(stored, store.path("imp_round", key))
+    if stored and Mask(stored["mask"]) != mask:
+        raise StoreError(f"{store.path('imp_round', key)} holds a mask that does not follow from "
+                         "the previous round; the store is inconsistent: delete the imp_round folder")
+    done: dict[str, Any] = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
+    context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
+                           lambda: model_for(ts, data, stream="reinit").state_dict())
+    same_start: dict[tuple[str, str, int], str] = {}  # runs that start identically are trained once
+    todo: dict[str, tuple[StateDict, Mask, int]] = {}
+    twins: dict[str, str] = {}
+    for name in ("ticket", *settings.controls_at(r)):
+        start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
+        twin = same_start.setdefault((digest_tensors(dict(start_state)), start_mask.digest(), start), name)
+        if done.get(name) is not None:
+            continue
+        if twin != name:  # e.g. at k = 0 both reinit controls start at iteration 0
+            twins[name] = twin
+        else:
+            todo[name] = (start_state, start_mask, start)
+    return _RoundWork(settings, r, mask, key, done, todo, twins)
+
+
+def _record(work: _RoundWork, name: str, run: Run, store: Store) -> None:
+    """Keep a trained run of the round (controls without their trained weights) and store
+    the round as it stands (atomically)."""
+    work.done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
+    for twin_name, twin in work.twins.items():
+        if twin == name and work.done.get(twin_name) is None:
+            work.done[twin_name] = _without_final_weights(run).to_dict()
+    store.put("imp_round", work.key, {"mask": work.mask.state_dict(), "ticket": work.done["ticket"],
+                                      "controls": {n: d for n, d in work.done.items()
+                                                   if n != "ticket" and d is not None}})
+
+
+def _finish_round(work: _RoundWork) -> IMPRound:
+    for twin_name, twin in work.twins.items():  # a twin stored earlier than this call
+        if work.done.get(twin_name) is None:
+            work.done[twin_name] = work.done[twin]
+    return IMPRound(work.r, work.mask, Run.from_dict(work.done["ticket"]),
+                    {name: Run.from_dict(work.done[name]) for name in work.settings.controls_at(work.r)})
+
+
 def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Dataset, store: Store,
               progress: bool | None = None) -> IMPRound:
     """Round ``r`` of IMP with ``mask``: the ticket (survivors rewound to iteration k) and
     every control in ``settings.controls``, each stored as soon as it is trained (an
     interruption loses at most the run in progress, which resumes from its checkpoint)."""
-    ts, k = settings.train, settings.rewind_iteration
+    ts = settings.train
     key = {"imp": settings.store_key(), "round": r}
     with store.lock("imp_round", key):  # one process trains a round; others wait, then read it
-        stored = store.get("imp_round", key) or {}
-        if stored:
-            _check_round_layout(stored, store.path("imp_round", key))
-        if stored and Mask(stored["mask"]) != mask:
-            raise StoreError(f"{store.path('imp_round', key)} holds a mask that does not follow from "
-                             "the previous round; the store is inconsistent: delete the imp_round folder")
-        done: dict[str, Any] = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
-        context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
-                               lambda: model_for(ts, data, stream="reinit").state_dict())
-        same_start: dict[tuple[str, str, int], str] = {}  # runs that start identically are trained once
-        for name in ("ticket", *settings.controls_at(r)):
-            start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
-            key_start = (digest_tensors(dict(start_state)), start_mask.digest(), start)
-            twin = same_start.setdefault(key_start, name)
-            if done.get(name) is not None:
-                continue
-            if done.get(twin) is not None:  # e.g. at k = 0 both reinit controls start at iteration 0
-                run = Run.from_dict(done[twin])
-            else:
-                model = model_for(ts, data)
-                model.load_state_dict(start_state)
-                run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
-                            checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
-            done[name] = (run if name == "ticket" else _without_final_weights(run)).to_dict()
-            store.put("imp_round", key, {"mask": mask.state_dict(), "ticket": done["ticket"],
-                                         "controls": {n: d for n, d in done.items()
-                                                      if n != "ticket" and d is not None}})
-        return IMPRound(r, mask, Run.from_dict(done["ticket"]),
-                        {name: Run.from_dict(done[name]) for name in settings.controls_at(r)})
+        work = _plan_round(settings, r, mask, dense, data, store)
+        for name, (start_state, start_mask, start) in work.todo.items():
+            model = model_for(ts, data)
+            model.load_state_dict(start_state)
+            run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
+                        checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
+            _record(work, name, run, store)
+        return _finish_round(work)
 
 
 def _check_round_layout(stored: Any, path: Any) -> None:
@@ -377,17 +420,25 @@ def _run_imp_job(job: IMPJob) -> IMPResult:
 
 
 def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None = None,
-                 progress: bool | None = None, workers: int | None = None) -> list[IMPResult]:
-    """``run_imp`` for each settings in ``jobs`` (independent runs), in order, in parallel
-    processes where there are cores to spare (``lthlib.parallel``). The dense runs come
-    first, one per distinct training settings (with the weights at every k asked for), so
-    that jobs differing only in k share one."""
+                 progress: bool | None = None, workers: int | None = None,
+                 batched: bool | None = None) -> list[IMPResult]:
+    """``run_imp`` for each settings in ``jobs`` (independent runs), in order.
+
+    Where the architecture allows (``lthlib.population.can_batch``) and ``batched`` is not
+    False, the runs go in lock-step: the dense runs of all jobs as one population, then
+    round by round every job's ticket and controls as one population
+    (``lthlib.population``), split over ``workers`` processes on a CPU. Otherwise each job
+    is its own run, in parallel processes where there are cores to spare. Either way the
+    dense runs come first, one per distinct training settings (with the weights at every
+    k asked for), so that jobs differing only in k share one."""
     store = store if store is not None else Store(None)
     on_cpu = data.x_train.device.type == "cpu"
     need: dict[str, tuple[TrainSettings, set[int]]] = {}
     for job in jobs:
         job.check_layers(model_for(job.train, data))
         need.setdefault(job.train.digest(), (job.train, {0}))[1].add(job.rewind_iteration)
+    if batched is not False and len(jobs) > 1 and _lockstep_possible(jobs, data):
+        return _run_imp_lockstep(jobs, need, data, store, progress, workers)
     serial = (workers or default_workers(len(jobs), on_cpu)) == 1
     by_digest = run_jobs({digest_: DenseJob(ts, data, store.root, tuple(sorted(ks)))
                           for digest_, (ts, ks) in need.items()}, 1 if serial else workers)
@@ -397,14 +448,67 @@ def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None 
     return parallel_map(_run_imp_job, imp_jobs, workers, on_cpu)
 
 
+def _lockstep_possible(jobs: list[IMPSettings], data: Dataset) -> bool:
+    from lthlib.population import SHARED_SETTINGS, can_batch
+
+    first = jobs[0].train
+    same = all(getattr(j.train, n) == getattr(first, n) for j in jobs for n in SHARED_SETTINGS)
+    same = same and all((j.train.model, j.train.model_kwargs) == (first.model, first.model_kwargs) for j in jobs)
+    return same and can_batch([model_for(first, data), model_for(first, data)])
+
+
+def _run_imp_lockstep(jobs: list[IMPSettings], need: dict[str, tuple[TrainSettings, set[int]]],
+                      data: Dataset, store: Store, progress: bool | None,
+                      workers: int | None) -> list[IMPResult]:
+    """Every job's IMP, round by round, each round's runs of all jobs as one population."""
+    from lthlib.population import train_members
+
+    # round 0: the dense runs not stored yet, as one population
+    dense: dict[str, Run] = {}
+    with store.locks("dense", [ts for ts, _ in need.values()]):
+        missing = []
+        for digest_, (ts, ks) in need.items():
+            run = store.get("dense", ts)
+            if run is not None and ks <= set(run.weights_at):
+                dense[digest_] = run
+            else:
+                missing.append((digest_, ts, sorted(ks | set(run.weights_at if run else ()))))
+        members = [(model_for(ts, data).state_dict(), None, 0, ks, ts) for _, ts, ks in missing]
+        for (digest_, ts, _), run in zip(missing, train_members(members, data, progress, workers, store)):
+            dense[digest_] = store.put("dense", ts, run)
+
+    templates = {d: model_for(ts, data) for d, (ts, _) in need.items()}
+    masks = {i: Mask.ones_like(templates[j.train.digest()]) for i, j in enumerate(jobs)}
+    previous = {i: dense[j.train.digest()].final_state for i, j in enumerate(jobs)}
+    rounds: dict[int, list[IMPRound]] = {i: [] for i in range(len(jobs))}
+    for r in range(1, max(j.rounds for j in jobs) + 1):
+        active = [i for i, j in enumerate(jobs) if r <= j.rounds]
+        for i in active:
+            j = jobs[i]
+            masks[i] = magnitude_prune(previous[i], masks[i], _rates(j, templates[j.train.digest()]),
+                                       scope=j.scope, exclude=j.exclude)
+        keys = [{"imp": jobs[i].store_key(), "round": r} for i in active]
+        with store.locks("imp_round", keys):
+            work = {i: _plan_round(jobs[i], r, masks[i], dense[jobs[i].train.digest()], data, store)
+                    for i in active}
+            todo = [(i, name, spec) for i in active for name, spec in work[i].todo.items()]
+            members = [(state, mask, start, [start], jobs[i].train) for i, _, (state, mask, start) in todo]
+            for (i, name, _), run in zip(todo, train_members(members, data, progress, workers, store)):
+                _record(work[i], name, run, store)
+            for i in active:
+                rounds[i].append(_finish_round(work[i]))
+                previous[i] = rounds[i][-1].ticket.final_state
+    return [IMPResult(j, dense[j.train.digest()], rounds[i]) for i, j in enumerate(jobs)]
+
+
 def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | None = None, *,
                   store: Store | None = None, progress: bool | None = None,
-                  workers: int | None = None) -> list[IMPResult]:
+                  workers: int | None = None, batched: bool | None = None) -> list[IMPResult]:
     """``run_imp`` once per seed (the seed sets the initial weights and the data order),
-    in parallel processes where there are cores to spare (see ``run_imp_many``)."""
+    in lock-step populations or parallel processes (see ``run_imp_many``)."""
     data = data if data is not None else data_for(settings.train)
     return run_imp_many([settings.with_seed(int(s)) for s in seeds], data, store=store,
-                        progress=progress, workers=workers)
+                        progress=progress, workers=workers, batched=batched)
 
 
 def imp_for_scale(scale: str, train_settings: TrainSettings, **overrides: Any) -> IMPSettings:
@@ -423,7 +527,8 @@ def imp_for_scale(scale: str, train_settings: TrainSettings, **overrides: Any) -
 def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], seeds: Iterable[int],
                      data: Dataset | None = None, *, store: Store | None = None,
                      progress: bool | None = None, workers: int | None = None,
-                     control_ks: Iterable[int] | None = None) -> dict[int, list[IMPResult]]:
+                     control_ks: Iterable[int] | None = None,
+                     batched: bool | None = None) -> dict[int, list[IMPResult]]:
     """IMP once per rewind iteration k and seed: ``{k: [result per seed]}``. Each (k, seed)
     is its own stored run, so a sweep that is interrupted resumes where it stopped; one
     dense run per seed serves every k. ``control_ks``: train the controls only at these k
@@ -436,7 +541,7 @@ def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], se
         raise ValueError(f"control_ks {unknown} are not among the rewind iterations {ks}")
     jobs = [settings.replace(rewind_iteration=k, controls=settings.controls if k in with_controls else ())
             .with_seed(s) for k in ks for s in seeds]
-    results = run_imp_many(jobs, data, store=store, progress=progress, workers=workers)
+    results = run_imp_many(jobs, data, store=store, progress=progress, workers=workers, batched=batched)
     by_job = dict(zip(((j.rewind_iteration, j.train.seed) for j in jobs), results))
     return {k: [by_job[(k, s)] for s in seeds] for k in ks}
 

@@ -103,22 +103,28 @@ def error_barrier(errors: Sequence[float]) -> float:
     return max(errors) - 0.5 * (errors[0] + errors[-1])
 
 
+def child_specs(settings: TrainSettings, start_state: StateDict, k: int,
+                mask: Mask | None) -> list[tuple[TrainSettings, dict[str, Any]]]:
+    """The two children's settings (their own data orders, from the ``child`` stream) and
+    the rest of their store keys."""
+    extra = {"k": k, "mask": None if mask is None else mask.digest(), "start": digest_tensors(start_state)}
+    return [(settings.replace(data_order_seed=stream_seed(settings.seed, "child", child)), extra)
+            for child in (1, 2)]
+
+
 def train_children(settings: TrainSettings, data: Dataset, start_state: StateDict, k: int,
                    mask: Mask | None = None, store: Store | None = None) -> tuple[Run, Run]:
     """Two copies of the network at iteration ``k`` (``start_state``), trained from k to the
     end with different data orders and nothing else different. Stored and reused."""
     store = store if store is not None else Store(None)
     children = []
-    for child in (1, 2):
-        child_settings = settings.replace(data_order_seed=stream_seed(settings.seed, "child", child))
+    for child_settings, extra in child_specs(settings, start_state, k, mask):
 
         def compute(child_settings: TrainSettings = child_settings) -> Run:
             model = model_for(child_settings, data)
             model.load_state_dict(start_state)
             return train(model, data, child_settings, mask=mask, start_iteration=k, progress=False)
 
-        extra = {"k": k, "mask": None if mask is None else mask.digest(),
-                 "start": digest_tensors(start_state)}
         children.append(store.get_or_compute("children", child_settings, compute, extra=extra))
     return children[0], children[1]
 
@@ -151,16 +157,34 @@ def instability(job: InstabilityJob) -> dict[str, Any]:
 def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],
                         data: Dataset, *, store: Store | None = None, points: int = 30,
                         workers: int | None = None) -> dict[Hashable, dict[str, Any]]:
-    """Instability of every case ``{key: (settings, parent state at k, k, mask or None)}``,
-    in worker processes where there are cores to spare; results keyed like ``cases``
-    (children are stored and reused)."""
+    """Instability of every case ``{key: (settings, parent state at k, k, mask or None)}``;
+    results keyed like ``cases``. The children not stored yet are trained first, all
+    together as populations (``lthlib.population.train_members``) when a store keeps them;
+    the paths between them are then evaluated in worker processes where there are cores
+    to spare."""
     from lthlib.parallel import parallel_map
 
+    if store is not None and store.root is not None:
+        _train_missing_children(cases, data, store, workers)
     root = store.root if store is not None else None
     keys = list(cases)
     jobs = [InstabilityJob(s, data, state, int(k), mask, root, points) for s, state, k, mask in
             (cases[key] for key in keys)]
     return dict(zip(keys, parallel_map(instability, jobs, workers, data.x_train.device.type == "cpu")))
+
+
+def _train_missing_children(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],
+                            data: Dataset, store: Store, workers: int | None) -> None:
+    """Train and store every child of ``cases`` that the store lacks, as populations."""
+    from lthlib.population import train_members
+
+    specs = [(cs, extra, state, k, mask) for s, state, k, mask in cases.values()
+             for cs, extra in child_specs(s, state, int(k), mask)]
+    with store.locks("children", [sp[0] for sp in specs], [sp[1] for sp in specs]):
+        todo = [sp for sp in specs if store.get("children", sp[0], sp[1]) is None]
+        members = [(state, mask, k, [], cs) for cs, _, state, k, mask in todo]
+        for (cs, extra, *_), run in zip(todo, train_members(members, data, False, workers, store)):
+            store.put("children", cs, run, extra)
 
 
 def loss_plane(model: nn.Module, states: Sequence[StateDict], data: Dataset, resolution: int = 15,

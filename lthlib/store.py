@@ -207,6 +207,22 @@ class Store:
         finally:
             lock.release()
 
+    @contextmanager
+    def locks(self, kind: str, keys: list[Any],
+              extras: list[Mapping[str, Any] | None] | None = None) -> Iterator[None]:
+        """Hold the locks of several results at once (a population computing them
+        together), taken in the order of their file names so that two processes asking
+        for overlapping sets can never wait on each other in a cycle."""
+        from contextlib import ExitStack
+
+        extras = list(extras) if extras is not None else [None] * len(keys)
+        unique = {str(self.path(kind, k, e)) if self.root is not None else str(i): (k, e)
+                  for i, (k, e) in enumerate(zip(keys, extras))}
+        with ExitStack() as stack:
+            for name in sorted(unique):
+                stack.enter_context(self.lock(kind, *unique[name]))
+            yield
+
     def get(self, kind: str, settings: Any, extra: Mapping[str, Any] | None = None) -> Any | None:
         """The stored result, or None when there is none."""
         if self.root is None:

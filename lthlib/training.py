@@ -367,6 +367,12 @@ def dense_run(settings: TrainSettings, data: Dataset | None = None, *, store: St
         data = data if data is not None else data_for(settings)
         run = train_from_settings(settings, data, save_weights_at=sorted(want), progress=progress,
                                   checkpoint=store.checkpoint("dense", settings))[1]
+        if stored is not None:
+            # Keep the stored run (IMP rounds were pruned from its final weights) and add
+            # the new iterations' weights: a run trained in a population can differ from
+            # this retraining in the last bits (lthlib.population).
+            stored.weights_at.update({k: w for k, w in run.weights_at.items() if k not in stored.weights_at})
+            run = stored
         return store.put("dense", settings, run)
 
 

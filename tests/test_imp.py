@@ -145,7 +145,7 @@ def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, 
     from lthlib.imp import run_imp_seeds
 
     settings = imp_settings.replace(rounds=1, controls=("random_mask",))
-    parallel = run_imp_seeds(settings, [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)
+    parallel = run_imp_seeds(settings, [0, 1], mnist1d_small, store=Store(tmp_path), workers=2, batched=False)
     torch.set_num_threads(2)  # the caller's own count does not matter
     for seed, result in zip([0, 1], parallel):
         alone = run_imp(settings.with_seed(seed), mnist1d_small)
@@ -196,7 +196,7 @@ def test_the_dense_run_is_trained_once_for_every_k_and_notebook(mnist1d_small, i
     monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(a[2].seed) or real_train(*a, **k))
     store = Store(tmp_path)
     settings = imp_settings.replace(rounds=1, controls=())
-    run_rewind_sweep(settings, [0, 10, 20], [0, 1], mnist1d_small, store=store, workers=1)
+    run_rewind_sweep(settings, [0, 10, 20], [0, 1], mnist1d_small, store=store, workers=1, batched=False)
     assert sorted(calls) == [0, 1]  # one dense run per seed, not per (k, seed)
     dense = training.dense_runs(settings.train, [0, 1], mnist1d_small, store=store)
     assert sorted(calls) == [0, 1]  # dense_runs reuses what IMP stored
@@ -259,3 +259,33 @@ def test_metrics_of_a_control_trained_in_some_rounds_only(mnist1d_small, imp_set
     assert math.isnan(acc[1]) and acc[2] == result.rounds[1].controls["reinit"].final("test_acc")
     with pytest.raises(KeyError, match="random_mask"):
         result.metric("random_mask")
+
+
+def test_lockstep_population_matches_runs_alone(mnist1d_small, imp_settings, tmp_path):
+    """Seeds x rewind iterations in lock-step (one population per round, split over two
+    processes): the same masks and, to float32 rounding, the same curves as each run alone;
+    every round stored, and a second call trains nothing."""
+    from lthlib.imp import IMPResult, run_rewind_sweep
+
+    settings = imp_settings.replace(rounds=2, controls=("reinit", "random_mask"))
+    sweep = run_rewind_sweep(settings, [0, 5], [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)
+    for k, results in sweep.items():
+        for seed, result in zip([0, 1], results):
+            alone = run_imp(settings.replace(rewind_iteration=k).with_seed(seed), mnist1d_small)
+            for a, b in zip(alone.rounds, result.rounds):
+                assert a.mask == b.mask
+                for kind in ("ticket", "reinit", "random_mask"):
+                    ra, rb = IMPResult.run(a, kind), IMPResult.run(b, kind)
+                    assert ra.iterations == rb.iterations and ra.start_iteration == rb.start_iteration
+                    assert max(abs(x - y) for x, y in zip(ra.val_loss, rb.val_loss)) < 1e-4
+    assert len(list((tmp_path / "imp_round").glob("*.pt"))) == 8
+    calls = []
+    import lthlib.population as population
+
+    original = population.train_members
+    population.train_members = lambda members, *a, **k: calls.append(len(members)) or original(members, *a, **k)
+    try:
+        again = run_rewind_sweep(settings, [0, 5], [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)
+    finally:
+        population.train_members = original
+    assert sum(calls) == 0 and again[5][1].rounds[1].mask == sweep[5][1].rounds[1].mask
