@@ -11,6 +11,9 @@ Two tables:
    (``torch.baddbmm`` and grouped convolutions, what ``lthlib.population`` uses) and
    ``torch.func`` (``functional_call`` + ``vmap`` + ``grad``) -- with the same fused
    optimiser, for K = 1, 4, 9, 32 at 1 thread.
+3. Whole runs, evaluations included: 9 members of each model's preset (3,000 Adam steps,
+   evaluated every 50 / 100 iterations) trained by ``train`` one after another and by
+   ``train_population``, at 1 thread (skipped with ``--quick``).
 
 Run: ``python benchmarks/population_step.py`` (about 5 minutes on a 2-core laptop;
 ``--quick`` for a rough pass). Run it on an otherwise idle machine: a second process on
@@ -29,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from lthlib import population
-from lthlib.config import TrainSettings
+from lthlib.config import PAPER_PRESETS, TrainSettings
 from lthlib.data import load_dataset
 from lthlib.population import train_population
 from lthlib.training import epoch_order, model_for, train
@@ -126,11 +129,25 @@ def step_variant_ms(name: str, data, k: int, how: str, steps: int, repeats: int)
     return fastest(run, repeats) / steps * 1e3
 
 
+def whole_runs_s(name: str, data, k: int) -> tuple[float, float]:
+    """Seconds for ``k`` preset runs of ``name``: ``train`` one by one, and one population."""
+    preset = {key: v for key, v in PAPER_PRESETS[name].items() if key != "dataset"}
+    settings = [TrainSettings(model=name, **preset, seed=s) for s in range(k)]
+    models = [model_for(s, data) for s in settings]
+    start = time.perf_counter()
+    for model, s in zip(models, settings):
+        train(copy.deepcopy(model), data, s, progress=False)
+    one_by_one = time.perf_counter() - start
+    start = time.perf_counter()
+    train_population([copy.deepcopy(m) for m in models], data, settings, progress=False)
+    return one_by_one, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats")
     args = parser.parse_args()
-    short, long, repeats = (40, 160, 2) if args.quick else (100, 400, 3)
+    short, long, repeats = (40, 160, 2) if args.quick else (100, 300, 5)
     data = load_dataset("mnist1d")
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; MNIST-1D ({len(data.y_train)} training examples), batch 60, Adam")
@@ -157,6 +174,17 @@ def main() -> None:
             stacked = step_variant_ms(name, data, k, "stacked", steps, repeats)
             func = step_variant_ms(name, data, k, "func", steps, repeats)
             print(f"| {name} | {k} | {stacked:.3f} | {func:.3f} |", flush=True)
+
+    if not args.quick:
+        k = 9
+        print(f"\n## Whole runs ({k} members of the preset, evaluations included), 1 thread\n")
+        print("| model | iterations / eval_every | train x 9 (s) | train_population (s) | speed-up |")
+        print("|---|---|---|---|---|")
+        for name in MODELS:
+            one_by_one, batched = whole_runs_s(name, data, k)
+            preset = PAPER_PRESETS[name]
+            print(f"| {name} | {preset['iterations']} / {preset['eval_every']} | {one_by_one:.1f} | "
+                  f"{batched:.1f} | {one_by_one / batched:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":
