@@ -59,6 +59,9 @@ class Dataset:
 
     def to(self, device: str | torch.device) -> "Dataset":
         """The same data on another device (a no-op when already there)."""
+        from lthlib.devices import note_compute_device
+
+        note_compute_device(torch.device(device))
         moved = {k: getattr(self, k).to(device) for k in
                  ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
         return replace(self, **moved)

@@ -66,3 +66,18 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             raise refuse("Apple's MPS is not available on this machine")
         return resolved
     raise refuse(f"lthlib runs on {list(AUTO_ORDER)} devices only")
+
+
+# The device type this process computes on, as far as lthlib knows (set when a dataset is
+# placed on a device, which is where every model follows it). Stored results record it
+# (``lthlib.threads.numerics``): a GPU's kernels give other last bits than the CPU's.
+_compute_device_type = "cpu"
+
+
+def note_compute_device(device: torch.device) -> None:
+    global _compute_device_type
+    _compute_device_type = torch.device(device).type
+
+
+def compute_device_type() -> str:
+    return _compute_device_type

@@ -79,6 +79,9 @@ def with_fixed_threads(fn: F) -> F:
 
 
 def numerics() -> dict[str, Any]:
-    """What a stored number depends on beyond its settings: the thread count and the torch
-    version (kernels change between versions)."""
-    return {"threads": training_threads(), "torch": torch.__version__.split("+")[0]}
+    """What a stored number depends on beyond its settings: the thread count, the torch
+    version (kernels change between versions) and the device type."""
+    from lthlib.devices import compute_device_type
+
+    return {"threads": training_threads(), "torch": torch.__version__.split("+")[0],
+            "device": compute_device_type()}

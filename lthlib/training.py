@@ -152,10 +152,14 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return total_loss / n, correct / n
 
 
-def data_for(settings: TrainSettings, device: str | torch.device = "cpu") -> Dataset:
-    """The dataset ``settings`` names, with its validation and training sizes."""
+def data_for(settings: TrainSettings, device: str | torch.device = "auto") -> Dataset:
+    """The dataset ``settings`` names, with its validation and training sizes, moved once
+    to ``device`` (``"auto"``: CUDA, else MPS, else CPU; ``lthlib.devices``). Models and
+    training follow the data's device."""
+    from lthlib.devices import resolve_device
+
     return load_dataset(settings.dataset, validation_size=settings.validation_size,
-                        train_size=settings.train_size, device=device)
+                        train_size=settings.train_size, device=resolve_device(device))
 
 
 def model_for(settings: TrainSettings, data: Dataset, seed: int | None = None,

@@ -46,6 +46,7 @@ SEEDS = 5  # independent initialisations (error bands, confidence intervals)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
 MODEL = None  # None: the dataset's default model
 EVAL_EVERY = None  # None: the scale's preset (every 50 iterations at quick, shared by 01, 02 and 04)
+DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
 RESULTS_DIR = "../results"  # stored runs are reused on re-runs; None stores nothing
 FIGURES_DIR = None  # set a folder to save every figure as PNG
 CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI does)
@@ -92,7 +93,7 @@ _ = define("dense", "density")
 # is only ever reported, never used to choose anything.
 
 # %%
-data = data_for(train_settings)
+data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 print(data)
 fig = plots.examples(data)
 plots.save_figure(fig, FIGURES_DIR, "examples")

@@ -47,6 +47,7 @@ MODEL = None  # None: the dataset's default model
 ROUNDS = None  # None: the scale's preset (6 rounds at quick, about 5% of the weights left)
 EVAL_EVERY = None  # None: the scale's preset (every 50 iterations at quick, shared by 01, 02 and 04)
 TARGET_FRACTION = 0.95  # reached: validation accuracy at least this fraction of the dense one at its early stop
+DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
 RESULTS_DIR = "../results"  # every finished round is stored here and reused
 FIGURES_DIR = None  # set a folder to save every figure as PNG
 CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI does)
@@ -72,7 +73,7 @@ train_settings = train_settings.replace(eval_every=EVAL_EVERY or train_settings.
 imp_settings = imp_for_scale(SCALE, train_settings, **({} if ROUNDS is None else {"rounds": ROUNDS}))
 store = Store(RESULTS_DIR)
 seeds = list(range(SEEDS))
-data = data_for(train_settings)
+data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 imp_settings
 
 # %% [markdown]

@@ -41,6 +41,7 @@ SCALE = "quick"  # "smoke" | "quick" | "paper"
 SEEDS = 6  # independent IMP runs per rewind iteration (paired comparisons, confidence intervals)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "cifar10" for paper)
 MODEL = None  # None: the scale's default (MNIST-1D MLP; ResNet-20 for paper; try "vgg16")
+DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
 RESULTS_DIR = "../results"  # every finished run is stored here and reused
 FIGURES_DIR = None  # set a folder to save every figure as PNG
 CLAIMS_FILE = None  # set a file to save the claims' verdicts (python -m lthlib run does)
@@ -64,7 +65,7 @@ imp_settings = experiment.imp
 train_settings = imp_settings.train
 seeds = experiment.seeds(seeds_for(SCALE, SEEDS))
 store = Store(RESULTS_DIR)
-data = data_for(train_settings)
+data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 claims = Claims("03", SCALE, CLAIMS_FILE)
 T, K = train_settings.iterations, experiment.claim_k
 say("**This run:** `{model}` on `{dataset}`, {opt} at learning rate {lr:g}, {T:,} iterations; "

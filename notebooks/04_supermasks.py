@@ -50,6 +50,7 @@ SEEDS = 3  # independent seeds for everything that is trained (error bands, pair
 UNTRAINED_SEEDS = 5  # seeds for section 1, which trains nothing after masking (cheap)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
 MODEL = None  # None: the dataset's default model (an MLP with two hidden layers)
+DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
 RESULTS_DIR = "../results"  # stored runs are reused on re-runs
 FIGURES_DIR = None  # set a folder to save every figure as PNG
 CLAIMS_FILE = None  # set a file to save the checked claims as JSON (the CLI does)
@@ -78,7 +79,7 @@ train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 store = Store(RESULTS_DIR)
 seeds = list(range(SEEDS))
 untrained_seeds = list(range(max(SEEDS, UNTRAINED_SEEDS)))
-data = data_for(train_settings)
+data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 layers = list(prunable_parameters(model_for(train_settings, data)))
 chance = 1 / data.num_classes
 claims = Claims("04", SCALE, CLAIMS_FILE)

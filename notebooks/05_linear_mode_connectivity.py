@@ -42,6 +42,7 @@ SEEDS = 3  # parents per spawn iteration: the first SEEDS of notebook 03's seeds
 DATASET = None  # None: the scale's default
 MODEL = None  # None: the scale's default (as notebook 03)
 POINTS = 30  # points on each interpolation path
+DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
 RESULTS_DIR = "../results"  # children and IMP runs are stored here and reused
 FIGURES_DIR = None  # set a folder to save every figure as PNG
 CLAIMS_FILE = None  # set a file to save the claims' verdicts (python -m lthlib run does)
@@ -69,7 +70,7 @@ spawn_ks = (0, K)  # two spawn points: each costs two children per network and s
 control_ks = tuple(k for k in experiment.control_ks if k in spawn_ks)
 seeds = experiment.seeds(seeds_for(SCALE, SEEDS))
 store = Store(RESULTS_DIR)
-data = data_for(train_settings)
+data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 claims = Claims("05", SCALE, CLAIMS_FILE)
 say("**This run:** notebook 03's setting (`{model}`, {opt} at learning rate {lr:g}); children spawned at "
     "$k$ = {ks}; controls at $k$ = {cks}; seeds {s0}-{s1}.", model=train_settings.model,
