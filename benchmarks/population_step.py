@@ -158,6 +158,7 @@ def main() -> None:
     for name in MODELS:
         for threads in (1, 2):
             torch.set_num_threads(threads)
+            os.environ["LTHLIB_THREADS"] = str(threads)  # train and train_population fix their count
             single = train_step_ms(name, data, short, long, repeats)
             per_model = [population_step_ms(name, data, k, short, long, repeats) / k for k in KS]
             print(f"| {name} | {threads} | {single:.3f} | "
@@ -165,6 +166,7 @@ def main() -> None:
                   flush=True)
 
     torch.set_num_threads(1)
+    os.environ["LTHLIB_THREADS"] = "1"
     print("\n## One batched step, whole population (ms), 1 thread: stacked tensors vs torch.func\n")
     print("| model | K | stacked (baddbmm / grouped conv) | torch.func (vmap + grad) |")
     print("|---|---|---|---|")

@@ -67,6 +67,7 @@ from lthlib.masks import Mask
 from lthlib.models import MLP, ConvNet, ConvNet1d
 from lthlib.progress import progress_bar
 from lthlib.store import StoreError, atomic_save, load
+from lthlib.threads import with_fixed_threads
 from lthlib.training import (TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator,
                              check_not_diverged, epoch_order, lr_at, train)
 
@@ -740,6 +741,7 @@ def _save_lists(save_weights_at: Any, k: int) -> list[list[int]]:
     return [[int(x) for x in member] for member in items]
 
 
+@with_fixed_threads
 def train_population(models: list[nn.Module], data: Dataset,
                      settings: list[TrainSettings] | TrainSettings,
                      masks: list[Mask | None] | Mask | None = None, *,
@@ -759,7 +761,8 @@ def train_population(models: list[nn.Module], data: Dataset,
     interrupted population resumes from it bit for bit; removed at the end.
     ``batched``: None picks the batched pass when it applies (two or more batchable
     members), else ``train`` per member (same Runs); True insists on the batched pass
-    (ValueError saying why not); False always trains one by one.
+    (ValueError saying why not); False always trains one by one. Runs with
+    ``lthlib.threads.training_threads()`` torch threads, as ``train`` does.
     """
     models = list(models)
     k = len(models)
