@@ -130,10 +130,11 @@ def pai_batch(data: "Dataset | tuple[torch.Tensor, torch.Tensor]", seed: int,
     """The one minibatch of training data SNIP and GraSP score with, from the ``pai_batch``
     stream of ``seed`` (the same batch for both, so they differ only in the score).
 
-    ``batch_size=None``: ``SAMPLES_PER_CLASS`` (10) examples of every class (100 for 10
-    classes), class-balanced as in GraSP's code; SNIP (Lee et al. 2019) used one batch of
-    100 on MNIST. An integer draws that many training examples uniformly without
-    replacement. ``data``: a ``Dataset`` (its training split) or ``(x, y)``.
+    ``batch_size=None``: ``SAMPLES_PER_CLASS`` (10) examples of every class, 100 for 10
+    classes: class-balanced, as GraSP's code draws its batch, and the size of one MNIST
+    training minibatch, which is what SNIP (Lee et al. 2019) scores with. An integer
+    draws that many training examples uniformly without replacement. ``data``: a
+    ``Dataset`` (its training split) or ``(x, y)``.
     """
     x, y = (data.x_train, data.y_train) if hasattr(data, "x_train") else data
     g = _generator(seed, "pai_batch")
@@ -237,14 +238,19 @@ def synflow_scores(model: nn.Module, input_shape: tuple[int, ...], mask: Mask | 
     without any data by iteratively conserving synaptic flow*): |w * dR/dw| with R the sum
     of the outputs of the linearised network (every parameter and buffer replaced by its
     absolute value, in float64, BatchNorm in eval mode) on an all-ones input; weights
-    pruned by ``mask`` are zero. Data-free. Scores are float64."""
+    pruned by ``mask`` are zero. Data-free. Scores are float64 (on the CPU for an MPS
+    model). For a bias-free network every layer's scores sum to R (conservation)."""
     net, params = _linearised(model)
     return _synflow_round(net, params, {n: p.detach().clone() for n, p in params.items()}, mask,
                           _ones(net, tuple(input_shape)))
 
 
 def _linearised(model: nn.Module) -> tuple[nn.Module, dict[str, nn.Parameter]]:
+    """A float64 copy with every parameter and buffer replaced by its absolute value (on
+    the CPU for an MPS model: MPS has no float64)."""
     net, params = _working_copy(model)
+    if _model_device_dtype(net)[0].type == "mps":
+        net = net.cpu()
     net = net.double().eval()
     params = prunable_parameters(net)
     with torch.no_grad():

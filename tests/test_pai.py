@@ -137,6 +137,24 @@ def test_synflow_matches_the_closed_form_of_a_two_layer_linear_net():
     assert all(torch.equal(before[k], net.state_dict()[k]) for k in before)  # signs kept
 
 
+def test_synflow_conserves_flow_layer_by_layer():
+    """Tanaka et al.: without biases, each layer's scores sum to R = 1^T f(1) of the
+    linearised network, through ReLUs and convolutions alike."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(1, 4, 5, bias=False), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 36, 16, bias=False), nn.ReLU(), nn.Linear(16, 10, bias=False))
+    scores = synflow_scores(net, (1, 40))
+    linear = nn.Sequential(*[m for m in net if not isinstance(m, nn.ReLU)]).double()
+    with torch.no_grad():
+        for p in linear.parameters():
+            p.abs_()
+        r = linear(torch.ones(1, 1, 40, dtype=torch.float64)).sum()
+    for name, s in scores.items():
+        assert math.isclose(float(s.sum()), float(r), rel_tol=1e-10), name
+    mask = synflow_mask(net, 0.1, iterations=10, input_shape=(1, 40))
+    assert layer_collapse(mask) == [] and mask.num_kept() == round(0.1 * mask.numel())
+
+
 def test_synflow_is_data_free(data):
     model = mlp()
     a = pai_mask("synflow", model, data, 0.05, seed=0)
