@@ -225,6 +225,19 @@ def test_random_masks_differ_across_seeds_and_streams(data):
     assert abs(float((w > 0).float().mean()) - 0.5) < 0.05
 
 
+def test_pai_streams_are_distinct_from_each_other_and_from_lthlibs():
+    from lthlib.pai import PAI_STREAMS, _generator
+    from lthlib.streams import STREAMS, generator
+
+    for seed in (0, 1, 7):
+        draws = [torch.rand(200, generator=_generator(seed, p)) for p in PAI_STREAMS]
+        draws += [torch.rand(200, generator=generator(seed, p)) for p in STREAMS]
+        draws.append(torch.rand(200, generator=_generator(seed, "shuffle", 1)))
+        for i in range(len(draws)):
+            for j in range(i):
+                assert not torch.equal(draws[i], draws[j])
+
+
 def test_erk_densities_average_to_the_target_and_favour_small_layers(data):
     for model in (mlp(), cnn()):
         sizes = {n: p.numel() for n, p in prunable_parameters(model).items()}
