@@ -39,11 +39,13 @@ How:
 Measured (2-core CPU, 1 thread, ``benchmarks/population_step.py``, docs/population.md):
 stacked ``baddbmm`` / grouped convolutions beat ``torch.func`` (``functional_call`` +
 ``vmap`` + ``grad``, same optimiser) at every K measured. One step of the whole population,
-in ms, stacked vs torch.func, at K = 1, 4, 9, 32: MNIST-1D MLP 0.58 / 1.44, 1.28 / 2.23,
-2.23 / 3.22, 8.48 / 8.88; MNIST-1D CNN 1.46 / 2.58, 3.04 / 4.28, 5.88 / 7.40, 24.1 / 32.7.
-So this module uses stacked tensors. Torch's fused Adam kernel over the stacked tensors
-measured ~7x faster than the same update written as broadcast tensor operations (1.6 ms
-against 10.9 ms at K=32 for the MLP), which is why the optimiser calls it.
+in ms, stacked vs torch.func, at K = 1, 4, 9, 32: MNIST-1D MLP 0.47 / 1.33, 1.12 / 2.09,
+2.04 / 3.15, 6.64 / 7.84; MNIST-1D CNN 1.39 / 2.43, 3.24 / 4.23, 5.67 / 7.45, 21.4 / 27.0.
+So this module uses stacked tensors. Per model and step, the population then costs
+(K=16, 1 thread) 0.22 ms for the MLP and 0.56 ms for the CNN against 0.62 and 1.47 ms
+for ``train``. Torch's fused Adam kernel over the stacked tensors measured ~7x faster
+than the same update written as broadcast tensor operations (1.5 ms against 10.3 ms at
+K=32 for the MLP), which is why the optimiser calls it.
 
 Architectures: ``can_batch`` explains the rule; anything else (BatchNorm nets, user
 models, mixed architectures) falls back to ``train`` per member, as does a single member
