@@ -96,6 +96,23 @@ REWINDING_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Notebook 06 (pruning at initialisation, ``pai_study.pai_for_scale``): the IMP rounds of
+# notebook 02 whose densities the methods are compared at, the sanity-check round and
+# methods (Frankle et al. 2021, Section 5), the rewind iteration of "IMP with rewinding",
+# and the densities of the layer-collapse table (Tanaka et al. 2020).
+PAI_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
+                  rounds=(1, 2), sanity_round=2, sanity_methods=("snip", "synflow"),
+                  rewind_iteration=25, collapse_densities=(0.01, 0.001)),
+    "quick": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
+                  rounds=(2, 4, 6), sanity_round=6, sanity_methods=("snip", "grasp", "synflow"),
+                  rewind_iteration=100, collapse_densities=(0.01, 0.003, 0.001, 0.0003)),
+    "paper": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
+                  rounds=(4, 8, 12, 16, 20), sanity_round=16,
+                  sanity_methods=("snip", "grasp", "synflow", "magnitude"),
+                  rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001)),
+}
+
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan
 # et al.'s SGD for edge-popup (without their cosine schedule); Adam with a large step for
 # Bernoulli scores, which live on the logit scale.

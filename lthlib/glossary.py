@@ -37,6 +37,12 @@ TERMS: dict[str, str] = {
               "percentage points).",
     "error barrier": "Frankle et al. 2020 (\"instability\"): the largest test error on the line "
                      "between the two children minus the mean of their own errors.",
+    "pruning at initialisation": "choosing a mask from the initial weights (and at most one batch "
+    "of data) before any training, then training only the sparse network: SNIP (Lee et al. 2019), "
+    "GraSP (Wang et al. 2020), SynFlow (Tanaka et al. 2020). IMP, by contrast, trains the dense "
+    "network first.",
+    "layer collapse": "Tanaka et al. 2020: pruning that removes every weight of some layer, so the "
+    "network computes a constant whatever the other layers keep.",
     "supermask": "Zhou et al. 2019: a mask that, applied to a network that is not trained, gives "
                  "accuracy far above chance.",
     "strong ticket": "Ramanujan et al. 2020; Malach et al. 2020: a subnetwork of a *randomly "

@@ -33,12 +33,8 @@ from ``build_model(..., stream="reinit")`` instead of the initial weights. They 
 three PaI methods survive shuffling and reinitialisation (only the per-layer densities
 matter), unlike IMP tickets; inversion hurts SNIP and SynFlow but not GraSP.
 
-**Random streams.** Every draw comes from a named stream of the run's seed. lthlib's
-``streams.STREAMS`` does not (yet) list the purposes below, so ``_generator`` derives them
-here by hashing ``"lthlib-pai/<purpose>/<seed>/<index>"`` with SHA-256 exactly as
-``lthlib.streams.stream_seed`` hashes ``"lthlib/..."``; a purpose that ``STREAMS`` does
-list is taken from ``lthlib.streams.generator`` instead. (Adding one of these purposes to
-``STREAMS`` therefore changes its draws: the prefix differs.)
+**Random streams.** Every draw comes from a named stream of the run's seed
+(``lthlib.streams``):
 
 | purpose          | what it draws                                          | index |
 |------------------|--------------------------------------------------------|-------|
@@ -50,7 +46,6 @@ list is taken from ``lthlib.streams.generator`` instead. (Adding one of these pu
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -80,27 +75,19 @@ PAI_STREAMS: dict[str, str] = {
     "pai_random_erk": "the scores of the random ERK PaI mask",
     "shuffle": "the permutations of shuffle_within_layers (index: e.g. a repeat)",
 }
-_MAX = (1 << 63) - 1
 
 Scores = dict[str, torch.Tensor]
 
 
 # ------------------------------------------------------------------------------ streams
 def _generator(seed: int, purpose: str, *index: int) -> torch.Generator:
-    """The CPU generator of stream ``purpose`` of ``seed``: lthlib's own stream if
-    ``lthlib.streams`` lists the purpose, else this module's (see the module docstring)."""
-    from lthlib.streams import STREAMS, generator
+    """The CPU generator of lthlib stream ``purpose`` of ``seed`` (``lthlib.streams``)."""
+    from lthlib.streams import generator
 
-    if purpose in STREAMS:
-        return generator(seed, purpose, *index)
     if purpose not in PAI_STREAMS:
         raise ValueError(f"purpose={purpose!r}: unknown random stream; lthlib.pai's streams are "
                          f"{sorted(PAI_STREAMS)}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed={seed!r}: a seed must be an integer")
-    text = "/".join(["lthlib-pai", purpose, str(int(seed)), *(str(int(i)) for i in index)])
-    return torch.Generator().manual_seed(
-        int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") & _MAX)
+    return generator(seed, purpose, *index)
 
 
 # -------------------------------------------------------------------------------- checks

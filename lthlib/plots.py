@@ -491,6 +491,8 @@ def seed_bands(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str
         ax.set_xticks(list(x), [f"{v:g}" for v in x])
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if percent_x:  # percent of weights remaining, log scale, decreasing to the right
+        _percent_axis(ax, list(x))
     if legend:
         seeds = "/".join(str(n) for n in sorted(n_seeds))
         _legend_outside(ax, f"line: mean over {seeds} seeds\nshaded: min-max over seeds")

@@ -19,6 +19,10 @@ two different purposes (or indices) give unrelated draws for every seed, and no 
 | ``supermask_scores`` | a learned supermask's initial scores          | -            |
 | ``bernoulli``      | Bernoulli supermask samples during training     | -            |
 | ``frozen_weights`` | the frozen random weights edge-popup masks      | -            |
+| ``pai_batch``      | the SNIP / GraSP minibatch (``lthlib.pai``)     | -            |
+| ``pai_random``     | the ``random`` pruning-at-init scores           | -            |
+| ``pai_random_erk`` | the ``random_erk`` pruning-at-init scores       | -            |
+| ``shuffle``        | a mask shuffled within layers (sanity check)    | repeat       |
 
 The dataset's own generation and its train/validation split use fixed seeds of the
 dataset (``lthlib.data``): every run sees the same data.
@@ -40,6 +44,10 @@ STREAMS: dict[str, str] = {
     "supermask_scores": "a learned supermask's initial scores",
     "bernoulli": "Bernoulli supermask samples",
     "frozen_weights": "the frozen random weights under a learned supermask",
+    "pai_batch": "the minibatch SNIP and GraSP score on",
+    "pai_random": "the random pruning-at-initialisation scores",
+    "pai_random_erk": "the random scores of the ERK-density baseline",
+    "shuffle": "the permutation of a mask within each layer (index: repeat)",
 }
 _MAX = (1 << 63) - 1
 

@@ -1,0 +1,351 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Pruning at initialisation: a ticket without dense training?
+#
+# IMP finds its tickets by training the dense network first, often many times over. The
+# obvious question, asked since the first paper: can the mask be chosen **before any
+# training**, from the initial weights and at most one batch of data, so that only the
+# sparse network is ever trained? Three well-known methods say yes:
+#
+# - **SNIP** (Lee et al. 2019): keep the weights with the largest $|g \cdot w|$, the
+#   connection sensitivity of the loss on one minibatch;
+# - **GraSP** (Wang et al. 2020): keep the weights whose removal least reduces the
+#   gradient flow, scored with a Hessian-gradient product $w \cdot Hg$;
+# - **SynFlow** (Tanaka et al. 2020): no data at all; 100 rounds of pruning by the
+#   "synaptic flow" $|w \cdot \partial R / \partial w|$ of the network with all weights
+#   made positive, which avoids emptying a layer (*layer collapse*).
+#
+# Frankle, Dziugaite, Roy & Carbin 2021 (*Pruning Neural Networks at Initialization: Why
+# are We Missing the Mark?*, ICLR 2021) put these methods through the tests that made the
+# lottery ticket interesting: they beat random pruning but fall short of IMP with
+# rewinding; and, unlike IMP, they **survive** having their masks shuffled within each
+# layer or their weights reinitialised: what they find is a good *per-layer density*, not a
+# good set of weights.
+#
+# **In this notebook you will**
+# - see which layers each method prunes (the per-layer densities it picks);
+# - train every method's network at the densities of notebook 02's IMP rounds, against the
+#   IMP ticket and IMP with rewinding, on the same seeds and initial weights;
+# - run the paper's sanity checks (shuffle, reinitialise, invert) and read them as checks;
+# - watch one-shot methods collapse layers at extreme sparsity, where SynFlow does not;
+# - measure whether PaI masks and IMP masks pick the same weights.
+#
+# **Time:** `SCALE="quick"` (the MNIST-1D MLP, 3 seeds, notebook 02's IMP runs reused from
+# the store) takes a few minutes on a 2-core laptop CPU; `"smoke"` seconds; `"paper"`
+# LeNet-300-100 on MNIST (needs MNIST on disk, GPU advised).
+
+# %% tags=["parameters"]
+SCALE = "quick"  # "smoke" | "quick" | "paper"
+SEEDS = 3  # seeds (initial weights and data order), shared with notebook 02's IMP runs
+DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
+MODEL = None  # None: the dataset's default model
+DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
+RESULTS_DIR = "../results"  # every run is stored here and reused (notebook 02's IMP runs too)
+FIGURES_DIR = None  # set a folder to save every figure as PNG
+CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI does)
+
+# %%
+# %matplotlib inline
+import numpy as np
+
+import lthlib
+from lthlib import plots
+from lthlib.claims import Claims, claims_markdown, say, spread
+from lthlib.config import check_parameters
+from lthlib.glossary import define
+from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
+from lthlib.masks import Mask
+from lthlib.models import prunable_parameters
+from lthlib.pai import METHOD_LABELS, critical_density, layer_collapse, mask_agreement, pai_mask, pai_scores
+from lthlib.pai_study import VARIANT_LABELS, accuracy_table, pai_for_scale, run_pai
+from lthlib.store import Store
+from lthlib.training import data_for, model_for
+
+check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
+train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
+imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP: its runs come from the store
+experiment = pai_for_scale(SCALE)
+store = Store(RESULTS_DIR)
+seeds = list(range(SEEDS))
+data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
+experiment
+
+# %% [markdown]
+# Words this chapter uses (`lthlib.glossary`):
+
+# %%
+_ = define("pruning at initialisation", "density", "ticket", "rewinding", "layer collapse")
+
+# %% [markdown]
+# ## 1. The IMP runs to compare with
+#
+# The comparison is at **matched densities and matched seeds**: every method prunes seed
+# $s$'s initial weights to the density of one of IMP's rounds, and is compared with the
+# IMP ticket of the same seed (same initial weights, same data order). IMP comes twice:
+# as the original lottery ticket (rewound to iteration 0, notebook 02) and with
+# **rewinding** to an early iteration $k$ (notebook 03), which is what Frankle et al. 2021
+# compare the PaI methods against. The IMP ticket's `random_mask` control is its own mask
+# shuffled within layers, and its `reinit` control its mask on fresh weights: the same
+# sanity checks, applied to IMP.
+
+# %%
+imp_results = run_imp_seeds(imp_settings, seeds, data, store=store)
+rewound = run_imp_seeds(imp_settings.replace(rewind_iteration=experiment.rewind_iteration, controls=()),
+                        seeds, data, store=store)
+rounds = list(experiment.rounds)
+densities = [imp_results[0].rounds[r - 1].density for r in rounds]
+percents = [100 * d for d in densities]
+sanity_density = imp_results[0].rounds[experiment.sanity_round - 1].density
+say("Compared at {n} densities, the IMP rounds {rounds}: {pcts} of the weights remaining "
+    "(layerwise IMP; every PaI method prunes to the same overall density). IMP with rewinding "
+    "rewinds to iteration k = {k} of {T:,}.",
+    n=len(rounds), rounds=rounds, pcts=", ".join(f"{p:.1f}%" for p in percents),
+    k=experiment.rewind_iteration, T=train_settings.iterations)
+
+# %% [markdown]
+# ## 2. What each method keeps, layer by layer
+#
+# Before any training: each method's mask of seed 0's initial weights at the sparsest
+# density compared. Global methods rank all layers together, so they choose how dense each
+# layer stays; the random baselines are told: `random` keeps the same density in every
+# layer, `random_erk` the Erdős–Rényi-Kernel densities of RigL (Evci et al. 2020), denser
+# for small layers.
+
+# %%
+init_model = model_for(train_settings.replace(seed=seeds[0]), data)
+layers = list(prunable_parameters(init_model))
+sparsest = densities[-1]
+masks0 = {m: pai_mask(m, init_model, data, sparsest, seed=seeds[0]) for m in experiment.methods}
+imp_mask0 = imp_results[0].rounds[rounds[-1] - 1].mask
+per_layer = {METHOD_LABELS[m]: {lab: [masks0[m].layer_density()[n]]
+                                for lab, n in zip(plots.layer_labels(layers), layers)}
+             for m in experiment.methods}
+per_layer[kind_label("ticket")] = {lab: [imp_mask0.layer_density()[n]] for lab, n in zip(plots.layer_labels(layers), layers)}
+by_layer = {lab: {m: v[lab] for m, v in per_layer.items()} for lab in plots.layer_labels(layers)}
+fig = plots.grouped_bars(by_layer, "fraction of the layer's weights kept",
+                         title=f"Per-layer density of each mask at {100 * sparsest:.1f}% overall (seed {seeds[0]})")
+plots.save_figure(fig, FIGURES_DIR, "per_layer_density")
+
+# %%
+first, last = layers[0], layers[-1]
+say("**What to see.** At {d:.1f}% overall, the methods keep between {lo:.1%} and {hi:.1%} of the "
+    "first layer and between {lo2:.1%} and {hi2:.1%} of the output layer; the IMP ticket keeps "
+    "{imp_first:.1%} and {imp_last:.1%} (its rates are fixed per layer: notebook 02).",
+    d=100 * sparsest,
+    lo=min(masks0[m].layer_density()[first] for m in experiment.methods),
+    hi=max(masks0[m].layer_density()[first] for m in experiment.methods),
+    lo2=min(masks0[m].layer_density()[last] for m in experiment.methods),
+    hi2=max(masks0[m].layer_density()[last] for m in experiment.methods),
+    imp_first=imp_mask0.layer_density()[first], imp_last=imp_mask0.layer_density()[last])
+
+# %% [markdown]
+# ## 3. Trained: PaI against IMP at the same densities
+#
+# Each method's network is trained from its initial weights for the full schedule, like
+# the IMP ticket; we read **test accuracy at the early-stopping iteration**, as in
+# notebook 02. (Frankle et al. 2021 report accuracy at the end of training; at this scale
+# the two are close, and one convention across the notebooks keeps the comparison fair.)
+
+# %%
+runs = run_pai(train_settings, data, experiment.methods, densities, seeds, store=store)
+acc = {m: np.array(accuracy_table(runs, m, "none", densities, seeds)).T for m in experiment.methods}  # seeds x densities
+ticket = np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in imp_results])
+rewind = np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in rewound])
+dense = np.array([res.dense.at_early_stop() for res in imp_results])
+series = {f"IMP, rewound to k={experiment.rewind_iteration}": rewind, kind_label("ticket") + " (k=0)": ticket,
+          **{METHOD_LABELS[m]: acc[m] for m in experiment.methods}}
+styles = {name: {"lw": 2.4} for name in list(series)[:2]}
+styles.update({METHOD_LABELS[m]: {"ls": "--"} for m in ("random", "random_erk") if m in experiment.methods})
+fig = plots.seed_bands(percents, series, "", "test accuracy (early stopping)", percent_x=True, styles=styles,
+                       references={"dense network (mean)": float(dense.mean())},
+                       title=f"Pruning at initialisation vs IMP on {train_settings.model} / {train_settings.dataset}")
+plots.save_figure(fig, FIGURES_DIR, "pai_vs_imp")
+
+# %%
+rows = ["| network | " + " | ".join(f"{p:.1f}%" for p in percents) + " |", "|---|" + "---|" * len(percents)]
+for name, ys in series.items():
+    rows.append(f"| {name} | " + " | ".join(spread(ys[:, j]) for j in range(len(percents))) + " |")
+say("Test accuracy at early stopping, mean (min-max) over seeds; dense network: {d}.\n\n", d=spread(dense))
+say("\n".join(rows))
+
+# %% [markdown]
+# ### The claims, seed by seed
+#
+# Each comparison pairs the two networks of one seed (same initial weights, same data
+# order) and judges the mean paired difference with its 95% confidence interval over
+# seeds. The headline claims are about the sparsest density compared, where the
+# differences between masks are largest.
+
+# %%
+claims = Claims("06", SCALE, CLAIMS_FILE)
+j = len(densities) - 1
+pai_methods = [m for m in experiment.methods if not m.startswith("random")]
+headline = [claims.paired(f"IMP with rewinding (k={experiment.rewind_iteration}) is more accurate than "
+                          f"{METHOD_LABELS[m]} at {percents[j]:.1f}% of weights", better=rewind[:, j], worse=acc[m][:, j])
+            for m in pai_methods]
+vs_random = [claims.paired(f"{METHOD_LABELS[m]} is more accurate than random pruning ({METHOD_LABELS['random']}) "
+                           f"at {percents[j]:.1f}% of weights", better=acc[m][:, j], worse=acc["random"][:, j],
+                           role="paper", paper="Frankle et al. 2021 (Section 4): SNIP, GraSP and SynFlow "
+                           "\"consistently outperform random pruning\" at matched sparsities.")
+             for m in pai_methods]
+say(claims_markdown(headline + vs_random, SCALE))
+
+# %%
+gaps = {METHOD_LABELS[m]: float(np.mean(rewind[:, j] - acc[m][:, j])) for m in pai_methods}
+best = max(pai_methods, key=lambda m: acc[m][:, j].mean())
+say("**What to see.** At {p:.1f}% of the weights, the best method at initialisation here is "
+    "{best} ({best_acc}); IMP with rewinding reaches {rw}. The mean paired gap from IMP with "
+    "rewinding to each method: {gaps}.",
+    p=percents[j], best=METHOD_LABELS[best], best_acc=spread(acc[best][:, j]), rw=spread(rewind[:, j]),
+    gaps=", ".join(f"{k} {v:+.3f}" for k, v in gaps.items()))
+
+# %% [markdown]
+# ## 4. Sanity checks: what do the methods actually find?
+#
+# Frankle et al. 2021's three checks, at one density (IMP round
+# `experiment.sanity_round`), each on the same seeds:
+# - **shuffle**: permute each layer's kept positions at random. If the method's choice of
+#   *which* weights matters, accuracy drops; if only its per-layer densities matter, it
+#   does not.
+# - **reinitialise**: the same mask on fresh initial weights (the `reinit` stream).
+# - **invert**: keep the weights the method would prune, at the same density.
+#
+# For the IMP ticket the first two are its controls from notebook 02: random pruning with
+# the ticket's per-layer densities (= shuffled within layers) and random reinitialisation.
+
+# %%
+sanity = run_pai(train_settings, data, experiment.sanity_methods, [sanity_density], seeds,
+                 variants=("none", "shuffle", "reinit", "invert"), store=store)
+r_s = experiment.sanity_round - 1
+imp_sanity = {"none": [res.rounds[r_s].ticket.at_early_stop() for res in imp_results],
+              "shuffle": [res.rounds[r_s].controls["random_mask"].at_early_stop() for res in imp_results],
+              "reinit": [res.rounds[r_s].controls["reinit"].at_early_stop() for res in imp_results]}
+bars = {"IMP ticket": {VARIANT_LABELS[v]: imp_sanity[v] for v in imp_sanity}}
+for m in experiment.sanity_methods:
+    bars[METHOD_LABELS[m]] = {VARIANT_LABELS[v]: accuracy_table(sanity, m, v, [sanity_density], seeds)[0]
+                              for v in ("none", "shuffle", "reinit", "invert")}
+fig = plots.grouped_bars(bars, "test accuracy (early stopping)",
+                         title=f"Sanity checks at {100 * sanity_density:.1f}% of weights")
+plots.save_figure(fig, FIGURES_DIR, "sanity_checks")
+
+# %% [markdown]
+# "Does not hurt" is a claim too: the mean paired drop (original minus shuffled, or
+# minus reinitialised) must be below 1 percentage point, with the whole 95% interval
+# below it. With a handful of seeds such an interval is wide, so *not shown* means "the
+# seeds cannot tell", not "it hurts".
+
+# %%
+ps = 100 * sanity_density
+orig = {m: np.array(accuracy_table(sanity, m, "none", [sanity_density], seeds)[0]) for m in experiment.sanity_methods}
+sanity_claims = [claims.paired(f"shuffling the IMP ticket's mask within layers hurts it at {ps:.1f}% of weights",
+                               better=imp_sanity["none"], worse=imp_sanity["shuffle"])]
+for m in experiment.sanity_methods:
+    for v in ("shuffle", "reinit"):
+        other = np.array(accuracy_table(sanity, m, v, [sanity_density], seeds)[0])
+        sanity_claims.append(claims.check(
+            f"{VARIANT_LABELS[v].capitalize()} does not hurt {METHOD_LABELS[m]} by 1 point or more at {ps:.1f}%",
+            orig[m] - other, threshold=0.01, below=True, role="paper",
+            paper="Frankle et al. 2021 (Section 5): for SNIP, GraSP and SynFlow \"randomly shuffling the "
+                  "mask within each layer\" and reinitialising \"do not reduce accuracy\"."))
+say(claims_markdown(sanity_claims, SCALE))
+
+# %% [markdown]
+# ## 5. Layer collapse at extreme sparsity
+#
+# No training here: each method's one-shot mask of seed 0's initial weights at densities
+# far below those above. A layer with nothing left cuts the network in two; Tanaka et al.
+# 2020 show one-shot scores (SNIP, GraSP, magnitude) collapse layers long before
+# iterative SynFlow does, because a layer's scores scale with its size. The **critical
+# density** is the lowest density at which one-shot global pruning by a method's scores
+# still keeps every layer.
+
+# %%
+collapse_rows = ["| method | critical density | " + " | ".join(f"{100 * d:g}%" for d in experiment.collapse_densities) + " |",
+                 "|---|---|" + "---|" * len(experiment.collapse_densities)]
+collapsed_any = {}
+for m in ("snip", "grasp", "magnitude", "synflow"):
+    cells = []
+    for d in experiment.collapse_densities:
+        gone = layer_collapse(pai_mask(m, init_model, data, d, seed=seeds[0]))
+        collapsed_any.setdefault(m, []).append(bool(gone))
+        cells.append(", ".join(plots.layer_labels(gone)) if gone else "none")
+    crit = "iterative" if m == "synflow" else f"{100 * critical_density(pai_scores(m, init_model, data, seed=seeds[0])):.3g}%"
+    collapse_rows.append(f"| {METHOD_LABELS[m]} | {crit} | " + " | ".join(cells) + " |")
+say("Layers emptied by each method's mask (seed {s}):\n\n", s=seeds[0])
+say("\n".join(collapse_rows))
+
+# %%
+one_shot_collapse = [METHOD_LABELS[m] for m in ("snip", "grasp", "magnitude") if any(collapsed_any[m])]
+say("**What to see.** At the densities tried, {one} collapse a layer; SynFlow {syn}.",
+    one=", ".join(one_shot_collapse) if one_shot_collapse else "no one-shot method",
+    syn="collapses one too" if any(collapsed_any["synflow"]) else "keeps every layer")
+
+# %% [markdown]
+# ## 6. Do PaI masks and IMP tickets pick the same weights?
+#
+# The overlap of two masks of the same initial weights, above what chance gives: the
+# intersection over union of the kept weights minus the IoU two random masks with the
+# same per-layer counts would have (`lthlib.pai.mask_agreement`). 0 means no more
+# agreement than chance.
+
+# %%
+agreement = {METHOD_LABELS[m]: np.array([[mask_agreement(Mask(runs[(m, "none", float(d), s)].mask),
+                                                         res.rounds[r - 1].mask)["overall"]
+                                          for d, r in zip(densities, rounds)]
+                                         for s, res in zip(seeds, imp_results)])
+             for m in experiment.methods}
+fig = plots.seed_bands(percents, agreement, "", "IoU with the IMP ticket's mask, minus chance",
+                       percent_x=True, references={"chance": 0.0},
+                       title="Agreement of each method's mask with the IMP ticket (same initial weights)")
+plots.save_figure(fig, FIGURES_DIR, "agreement_with_imp")
+
+# %%
+top = max(agreement, key=lambda k: agreement[k][:, -1].mean())
+say("**What to see.** At {p:.1f}% of the weights, the method whose mask agrees most with the IMP "
+    "ticket's is {top} ({v}, IoU above chance, mean (min-max) over seeds); the random baselines sit at "
+    "{r}. Agreement far below 1 means the methods and IMP keep largely different weights even where "
+    "their accuracies are close: the same accuracy does not make the same ticket.",
+    p=percents[-1], top=top, v=spread(agreement[top][:, -1]),
+    r=spread(agreement[METHOD_LABELS["random"]][:, -1]))
+
+# %% [markdown]
+# ## 7. Summary: every claim of this notebook
+
+# %%
+claims.show()
+
+# %% [markdown]
+# **Reading the verdicts.** The headline claims ask whether IMP with rewinding, which pays
+# for dense training, still beats masks chosen before any training at the sparsest density
+# compared. The *paper* rows test Frankle et al. 2021's findings at this scale: PaI methods
+# beating random pruning, and surviving shuffling and reinitialisation (which would mean
+# they choose per-layer densities rather than weights). Whatever their verdict here, they
+# are reported; a small MLP on MNIST-1D is far from the ResNets and VGGs of the paper.
+#
+# ## Exercises
+#
+# 1. Change `SEEDS` to 6. Which *not shown* verdicts become *holds* or *contradicted*?
+#    What does that tell you about the claims you can make with three seeds?
+# 2. Add `"grasp_magnitude"` (GraSP ranked by $|w \cdot Hg|$, Frankle et al. 2021's variant)
+#    to `experiment.methods` with `dataclasses.replace` and rerun section 3. Does the sign
+#    of GraSP's score matter here?
+# 3. Section 2 shows the per-layer densities each method chooses. Train `random` with
+#    SNIP's per-layer densities (hint: `lthlib.pai.shuffle_within_layers` of SNIP's mask is
+#    exactly that). Compare with section 4's *shuffled* bar: why are they the same experiment?
+# 4. In section 5, find the smallest density at which SynFlow still keeps every layer by
+#    bisection with `layer_collapse(pai_mask("synflow", ...))`. How does it compare with
+#    SNIP's critical density?
