@@ -367,7 +367,7 @@ def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: s
 
 def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str, title: str = "",
                  reference: float | Sequence[float] | None = None,
-                 reference_label: str = "dense network") -> Figure:
+                 reference_label: str = "dense network", legend_title: str | None = None) -> Figure:
     """Bars grouped by the outer key, one bar per inner key: the mean over seeds with a
     min-max error bar (said in the legend's title). ``reference``: one value, or one per
     seed (drawn as its mean with a shaded min-max band). The legend sits right of the bars."""
@@ -394,7 +394,8 @@ def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: st
     ax.set_xticks(range(len(groups)), groups)
     ax.set(ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
-    _legend_outside(ax, f"bars: mean over {seeds} seeds\nerror bars, shading: min-max")
+    _legend_outside(ax, legend_title if legend_title is not None else
+                    f"bars: mean over {seeds} seeds\nerror bars, shading: min-max")
     fig.tight_layout()
     return fig
 

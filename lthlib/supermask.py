@@ -405,7 +405,28 @@ def train_criterion_masks(train_settings: "TrainSettings", data: "Dataset", dens
     jobs = {(c, r, _seed_of(d)): CriterionJob(train_settings.replace(seed=_seed_of(d)), data, d, c, r,
                                               float(density), _root(store))
             for c in criteria for r in resets for d in dense_runs}
+    if store is not None and store.root is not None:
+        _train_as_populations(list(jobs.values()), data, store, workers)
     return run_jobs(jobs, workers)
+
+
+def _train_as_populations(jobs: "Sequence[CriterionJob]", data: "Dataset", store: "Store",
+                          workers: int | None) -> None:
+    """Train and store the criterion jobs the store lacks, together as populations
+    (``lthlib.population.train_members``); the jobs then read their results."""
+    from lthlib.population import train_members
+
+    keys = [job._key() for job in jobs]
+    with store.locks(CriterionJob.kind, [k[1] for k in keys], [k[2] for k in keys]):
+        todo = [(job, key) for job, key in zip(jobs, keys) if store.get(key[0], key[1], key[2]) is None]
+        members = []
+        for job, _ in todo:
+            model, mask = _criterion_start(job.train_settings, data, job.dense.weights_at[0],
+                                           job.dense.final_state, job.criterion, job.reset, job.density)
+            members.append((model.state_dict(), mask, 0, [], job.train_settings))
+        for (job, (kind, settings, extra)), run in zip(todo, train_members(members, data, False, workers, store)):
+            run.final_state = {}  # not needed again; keeps the store small
+            store.put(kind, settings, run, extra)
 
 
 def learn_supermasks(train_settings: "TrainSettings", data: "Dataset", seeds: Iterable[int],

@@ -65,7 +65,7 @@ import numpy as np
 import lthlib
 from lthlib import plots
 from lthlib.claims import Claims, claims_markdown, say, spread
-from lthlib.config import check_parameters
+from lthlib.config import check_parameters, seeds_for
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
 from lthlib.masks import Mask
@@ -80,7 +80,7 @@ train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP: its runs come from the store
 experiment = pai_for_scale(SCALE)
 store = Store(RESULTS_DIR)
-seeds = list(range(SEEDS))
+seeds = list(range(seeds_for(SCALE, SEEDS)))  # smoke: two
 data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 experiment
 
@@ -136,7 +136,7 @@ per_layer = {METHOD_LABELS[m]: {lab: [masks0[m].layer_density()[n]]
              for m in experiment.methods}
 per_layer[kind_label("ticket")] = {lab: [imp_mask0.layer_density()[n]] for lab, n in zip(plots.layer_labels(layers), layers)}
 by_layer = {lab: {m: v[lab] for m, v in per_layer.items()} for lab in plots.layer_labels(layers)}
-fig = plots.grouped_bars(by_layer, "fraction of the layer's weights kept",
+fig = plots.grouped_bars(by_layer, "fraction of the layer's weights kept", legend_title="one mask each",
                          title=f"Per-layer density of each mask at {100 * sparsest:.1f}% overall (seed {seeds[0]})")
 plots.save_figure(fig, FIGURES_DIR, "per_layer_density")
 
