@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +68,9 @@ class Run:
     mask: dict[str, torch.Tensor] | None = None
     start_iteration: int = 0
     seconds: float = 0.0
+    # one entry per change of the mask during training (``train(mask_update=...)``):
+    # {"iteration", "dropped": {layer: n}, "grown": {layer: n}}; ``mask`` is then the final mask
+    mask_updates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def early_stop_index(self) -> int:
@@ -210,7 +213,8 @@ def augmentation_generator(order_seed: int, iteration: int) -> torch.Generator:
 @with_fixed_threads
 def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask | None = None, *,
           save_weights_at: Iterable[int] = (), start_iteration: int = 0,
-          checkpoint: str | Path | None = None, progress: bool | None = None) -> Run:
+          checkpoint: str | Path | None = None, progress: bool | None = None,
+          mask_update: Callable[..., Mask | None] | None = None) -> Run:
     """Train ``model`` (in place) from its current weights for ``settings.iterations`` steps.
 
     ``mask``: pruned weights are zeroed now and stay exactly zero. ``save_weights_at``:
@@ -219,6 +223,18 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     from k to the end, with the learning-rate schedule and data order of iteration k).
     ``checkpoint``: a file written at every evaluation; if it exists when the run starts
     (same settings and mask), training resumes from it, and it is removed at the end.
+
+    ``mask_update``: a mask that changes during training (dynamic sparse training,
+    ``lthlib.sparse_training``); needs ``mask``. After the optimiser step that makes
+    ``iteration`` (the number of steps done) and the mask multiplication, if
+    ``mask_update.due(iteration)`` is true (an updater without ``due`` is due every step),
+    ``train`` calls ``mask_update(iteration, model, current_mask, grads)``: ``grads`` maps
+    each masked parameter name to the *dense* gradient of that step (taken before the
+    gradient masking; copied only on due steps), or is None when the updater sets
+    ``needs_gradients = False``. It returns a new ``Mask`` over the same layers, or None
+    for no change. Changed entries (dropped and grown) get weight 0 and their optimiser
+    state (Adam moments, SGD momentum) is reset to 0. The Run's ``mask`` is then the final
+    mask, ``mask_updates`` lists each change, and a checkpoint stores the current mask.
     """
     device = next(model.parameters()).device
     data = data.to(device)
@@ -230,6 +246,9 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
         raise ValueError(f"save_weights_at={bad}: iterations must lie in "
                          f"[{start_iteration}, {settings.iterations}]")
 
+    if mask_update is not None and mask is None:
+        raise ValueError("mask_update changes a mask during training: pass the starting mask too "
+                         "(e.g. lthlib.sparse_training.initial_sparse_mask)")
     masked: list[tuple[torch.Tensor, torch.Tensor]] = []
     if mask is not None:
         mask.check_fits(model)
@@ -253,6 +272,14 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.exists():
         iteration = _resume(ckpt_path, model, opt, run)
+    current = mask
+    if mask_update is not None:
+        masked_names = list(mask)
+        update_due = getattr(mask_update, "due", lambda it: True)
+        wants_grads = bool(getattr(mask_update, "needs_gradients", True))
+        if ckpt_path is not None and iteration != start_iteration:
+            current = Mask(load(ckpt_path)["current_mask"])
+            _set_masks(masked, current, device)
 
     def record(it: int) -> None:
         run.iterations.append(it)
@@ -275,6 +302,7 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     epoch, offset = divmod(iteration, steps_per_epoch)
     order = epoch_order(n_train, settings.order_seed, epoch, device)
     last_bar = iteration
+    grads: dict[str, torch.Tensor] | None = None
     while iteration < settings.iterations:
         if offset == steps_per_epoch:
             epoch, offset = epoch + 1, 0
@@ -288,6 +316,10 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(xb), yb).backward()
+        due = mask_update is not None and update_due(iteration + 1)
+        if due and wants_grads:
+            grads = {n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
+                     for n, (p, _) in zip(masked_names, masked)}
         if masked:
             for p, m in masked:
                 if p.grad is not None:
@@ -299,6 +331,12 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
                     p.mul_(m)
         iteration += 1
         offset += 1
+        if due:
+            new = mask_update(iteration, model, current, grads if wants_grads else None)
+            grads = None
+            if new is not None:
+                run.mask_updates.append(_change_mask(masked, masked_names, current, new, opt, iteration))
+                current = new
         if iteration in save_at:
             run.weights_at[iteration] = cpu_state(model)
         if iteration % settings.eval_every == 0 or iteration == settings.iterations:
@@ -308,16 +346,54 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
             last_bar = iteration
             if ckpt_path is not None and iteration < settings.iterations:
                 run.seconds = time.perf_counter() - started
-                atomic_save({"digest": settings.digest(), "iteration": iteration,
-                             "model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "run": run.to_dict()}, ckpt_path)
+                state = {"digest": settings.digest(), "iteration": iteration,
+                         "model": model.state_dict(), "optimizer": opt.state_dict(),
+                         "run": run.to_dict()}
+                if mask_update is not None:
+                    state["current_mask"] = current.state_dict()
+                atomic_save(state, ckpt_path)
     bar.close()
     model.eval()
     run.final_state = cpu_state(model)
+    if mask_update is not None:
+        run.mask = current.state_dict()
     run.seconds = time.perf_counter() - started
     if ckpt_path is not None and ckpt_path.exists():
         ckpt_path.unlink()
     return run
+
+
+def _set_masks(masked: list[tuple[torch.Tensor, torch.Tensor]], mask: Mask,
+               device: torch.device) -> None:
+    """Copy ``mask`` into the float mask tensors ``train`` multiplies by (same order)."""
+    for (p, m), t in zip(masked, mask.values()):
+        m.copy_(t.to(device=device, dtype=m.dtype))
+
+
+@torch.no_grad()
+def _change_mask(masked: list[tuple[torch.Tensor, torch.Tensor]], names: list[str], old: Mask,
+                 new: Mask, opt: torch.optim.Optimizer, iteration: int) -> dict[str, Any]:
+    """Switch ``train``'s masks from ``old`` to ``new``: dropped and grown weights become 0
+    and their optimiser state (every per-weight buffer: Adam moments, SGD momentum) is reset
+    to 0. Returns the record of the change for ``Run.mask_updates``."""
+    if not isinstance(new, Mask) or list(new) != names:
+        raise ValueError(f"mask_update must return a Mask over the layers {names} (in that order) "
+                         f"or None, not {new!r}")
+    record: dict[str, Any] = {"iteration": iteration, "dropped": {}, "grown": {}}
+    for name, (p, m) in zip(names, masked):
+        o, n = old[name].to(p.device), new[name].to(p.device)
+        if o.shape != n.shape:
+            raise ValueError(f"mask_update returned a mask of shape {tuple(n.shape)} for {name!r}, "
+                             f"which has shape {tuple(o.shape)}")
+        changed = o ^ n
+        record["dropped"][name] = int((o & ~n).sum())
+        record["grown"][name] = int((n & ~o).sum())
+        m.copy_(n.to(m.dtype))
+        p.masked_fill_(changed, 0.0)
+        for buf in opt.state.get(p, {}).values():
+            if isinstance(buf, torch.Tensor) and buf.shape == p.shape:
+                buf.masked_fill_(changed, 0.0)
+    return record
 
 
 def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, run: Run) -> int:

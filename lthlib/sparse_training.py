@@ -1,0 +1,253 @@
+"""Sparse training from scratch: a mask that changes during training.
+
+Instead of training densely and pruning (IMP), train a sparse network from the start:
+
+| method     | the mask during training                                               |
+|------------|------------------------------------------------------------------------|
+| ``static`` | a fixed random mask (the baseline)                                     |
+| ``set``    | SET (Mocanu et al. 2018): every ``update_every`` steps drop the active  |
+|            | weights of smallest magnitude, grow as many at random inactive places   |
+| ``rigl``   | RigL (Evci et al. 2020, *Rigging the Lottery*): drop as SET, grow the   |
+|            | inactive places of largest dense-gradient magnitude                     |
+
+For SET and RigL, in every layer the update drops ``round(drop_fraction_at(t) x active)``
+active weights and grows exactly as many, so each layer's density is constant; a
+connection dropped in an update is never regrown in the same update (only positions
+inactive before it are candidates). Grown weights start at zero and with zero optimiser
+state (``lthlib.training.train`` does this). The drop fraction decays with a cosine
+(Evci et al. 2020, eq. 1): ``alpha/2 (1 + cos(pi t / T_end))`` and updates stop at
+``T_end = end_fraction x iterations``. Ties (equal magnitudes or gradients) go to the
+lower flat index, as in ``lthlib.pruning``.
+
+The initial mask is random, with the same density in every layer (``"uniform"``) or
+Erdos-Renyi-Kernel densities (``"erk"``), drawn as ``lthlib.pai``'s ``random`` /
+``random_erk`` masks (their streams ``pai_random`` / ``pai_random_erk`` of the seed), so a
+static sparse run trains exactly the random pruning-at-initialisation mask of notebook 06.
+
+The updater plugs into ``train`` through its ``mask_update`` hook (one training loop, not
+a second one): ``due(iteration)`` says when, ``__call__(iteration, model, mask, grads)``
+returns the new mask. SET's random growth draws from ``generator(seed, "random_mask",
+SET_STREAM_OFFSET + update_index)`` (``update_index = iteration // update_every``) until
+``lthlib.streams`` has a purpose of its own for it (``"sparse_grow"``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from lthlib.config import SettingsError, TrainSettings
+from lthlib.masks import Mask
+from lthlib.models import prunable_parameters
+from lthlib.streams import generator
+
+METHODS = ("static", "set", "rigl")
+DISTRIBUTIONS = ("uniform", "erk")
+METHOD_LABELS = {"static": "static sparse", "set": "SET", "rigl": "RigL"}
+SET_STREAM_OFFSET = 10_000  # index offset of SET's growth draws in the ``random_mask`` stream
+
+
+@dataclass(frozen=True)
+class SparseTrainingSettings:
+    """How a sparse network is trained from scratch.
+
+    ``method``: ``"static"``, ``"set"`` or ``"rigl"``. ``density``: fraction of the prunable
+    weights active (constant during training). ``distribution``: per-layer densities,
+    ``"uniform"`` or ``"erk"``. ``update_every``: Delta T, steps between mask updates
+    (RigL: 100). ``end_fraction``: T_end as a fraction of the training iterations (RigL:
+    0.75); no update at or after it. ``drop_fraction``: alpha, the fraction of active
+    weights replaced at the first update (RigL: 0.3), decayed by a cosine to 0 at T_end.
+    """
+
+    method: str = "rigl"
+    density: float = 0.1
+    distribution: str = "erk"
+    update_every: int = 100
+    end_fraction: float = 0.75
+    drop_fraction: float = 0.3
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise SettingsError naming the first setting that cannot work."""
+        def bad(name: str, why: str) -> SettingsError:
+            return SettingsError(f"{name}={getattr(self, name)!r}: {why}")
+
+        def number(name: str) -> float:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise bad(name, "must be a finite number")
+            return value
+
+        if self.method not in METHODS:
+            raise bad("method", f"unknown sparse-training method; choose one of {list(METHODS)}")
+        if self.distribution not in DISTRIBUTIONS:
+            raise bad("distribution", f"choose one of {list(DISTRIBUTIONS)}")
+        if not 0.0 < number("density") <= 1.0:
+            raise bad("density", "the fraction of weights kept must be in (0, 1] (0.1 keeps 10%)")
+        if isinstance(self.update_every, bool) or not isinstance(self.update_every, int) \
+                or self.update_every < 1:
+            raise bad("update_every", "steps between mask updates must be a positive integer "
+                                      "(RigL: 100)")
+        if not 0.0 < number("end_fraction") <= 1.0:
+            raise bad("end_fraction", "T_end as a fraction of training must be in (0, 1] (RigL: 0.75)")
+        if not 0.0 <= number("drop_fraction") < 1.0:
+            raise bad("drop_fraction", "the fraction of active weights replaced must be in [0, 1) "
+                                       "(RigL: 0.3)")
+
+    def replace(self, **changes: Any) -> "SparseTrainingSettings":
+        """A copy with some settings changed (validated again)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise SettingsError(f"unknown sparse-training setting(s) {sorted(unknown)}; known: "
+                                f"{[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_settings(settings: object) -> SparseTrainingSettings:
+    if not isinstance(settings, SparseTrainingSettings):
+        raise TypeError(f"expected SparseTrainingSettings, not {type(settings).__name__}")
+    return settings
+
+
+def initial_sparse_mask(model: nn.Module, settings: SparseTrainingSettings, seed: int) -> Mask:
+    """A random mask of ``model``'s prunable weights at ``settings.density``: the same
+    density in every layer (``"uniform"``) or ERK densities (``"erk"``); drawn as
+    ``lthlib.pai.pai_mask("random" / "random_erk", ...)`` from the streams of ``seed``."""
+    from lthlib.pai import pai_mask
+
+    settings = _check_settings(settings)
+    method = "random" if settings.distribution == "uniform" else "random_erk"
+    return pai_mask(method, model, None, settings.density, seed=seed)
+
+
+def end_iteration(settings: SparseTrainingSettings, iterations: int) -> int:
+    """T_end: ``end_fraction x iterations`` rounded half up; no update at or after it."""
+    return int(settings.end_fraction * iterations + 0.5 + 1e-9)
+
+
+def drop_fraction_at(t: int, settings: SparseTrainingSettings, iterations: int) -> float:
+    """The fraction of active weights replaced by an update at step ``t``: the cosine decay
+    ``alpha/2 (1 + cos(pi t / T_end))`` of Evci et al. 2020 (eq. 1), 0 at and after T_end."""
+    t_end = end_iteration(settings, iterations)
+    if t >= t_end:
+        return 0.0
+    return settings.drop_fraction / 2 * (1 + math.cos(math.pi * t / t_end))
+
+
+def _update_counts(fraction: float, active: int, inactive: int) -> int:
+    """How many of ``active`` weights are replaced: rounded half up, at most ``inactive``
+    (grown weights come only from positions inactive before the update)."""
+    return min(int(fraction * active + 0.5 + 1e-9), inactive)
+
+
+def _lowest(scores: torch.Tensor, candidates: torch.Tensor, k: int, descending: bool = False) -> torch.Tensor:
+    """The ``k`` candidate indices of lowest (or highest) score; ties go to the lower index."""
+    order = torch.sort(scores[candidates], descending=descending, stable=True).indices
+    return candidates[order[:k]]
+
+
+def update_mask(mask: Mask, weights: Mapping[str, torch.Tensor], grow_scores: Mapping[str, torch.Tensor],
+                fraction: float) -> Mask:
+    """One drop-and-grow step, per layer: drop the ``round(fraction x active)`` active
+    weights of smallest |weight|, grow as many positions that were inactive before the
+    update with the largest ``grow_scores`` (RigL: |dense gradient|; SET: uniform draws).
+    Each layer keeps its number of active weights exactly."""
+    out = {}
+    for name, m in mask.items():
+        w = weights[name].detach()
+        flat = m.to(w.device).flatten()
+        active = flat.nonzero().flatten()
+        inactive = (~flat).nonzero().flatten()
+        k = _update_counts(fraction, len(active), len(inactive))
+        if k == 0:
+            out[name] = m
+            continue
+        new = flat.clone()
+        new[_lowest(w.abs().flatten(), active, k)] = False
+        new[_lowest(grow_scores[name].to(w.device).flatten(), inactive, k, descending=True)] = True
+        out[name] = new.reshape(m.shape)
+    return Mask(out)
+
+
+class SparseUpdater:
+    """SET or RigL as a ``train(mask_update=...)`` hook (see ``lthlib.training.train``).
+
+    ``due(t)``: an update follows step ``t`` when ``t`` is a positive multiple of
+    ``update_every`` below T_end. ``__call__(t, model, mask, grads)``: the new mask, from
+    the model's current weights and (RigL) the dense gradients of step ``t``. Stateless
+    apart from its settings, so a resumed run updates as an uninterrupted one.
+    """
+
+    def __init__(self, settings: SparseTrainingSettings, iterations: int, seed: int):
+        settings = _check_settings(settings)
+        if settings.method not in ("set", "rigl"):
+            raise SettingsError(f"method={settings.method!r}: only 'set' and 'rigl' change the mask "
+                                "during training ('static' trains a fixed mask)")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise SettingsError(f"iterations={iterations!r}: must be a positive integer")
+        self.settings = settings
+        self.iterations = iterations
+        self.seed = int(seed)
+        self.t_end = end_iteration(settings, iterations)
+        self.needs_gradients = settings.method == "rigl"
+
+    def due(self, iteration: int) -> bool:
+        return 0 < iteration < self.t_end and iteration % self.settings.update_every == 0
+
+    def update_iterations(self) -> list[int]:
+        """Every step after which the mask is updated."""
+        return [t for t in range(1, self.iterations + 1) if self.due(t)]
+
+    def grow_scores(self, iteration: int, mask: Mask,
+                    grads: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """RigL: |dense gradient|; SET: uniform draws from the ``random_mask`` stream at index
+        ``SET_STREAM_OFFSET + iteration // update_every`` (layers in the mask's order)."""
+        if self.settings.method == "rigl":
+            if grads is None:
+                raise ValueError("RigL grows by the dense gradient: train must pass grads")
+            return {n: grads[n].detach().abs() for n in mask}
+        g = generator(self.seed, "random_mask", SET_STREAM_OFFSET + iteration // self.settings.update_every)
+        return {n: torch.rand(t.shape, generator=g) for n, t in mask.items()}
+
+    @torch.no_grad()
+    def __call__(self, iteration: int, model: nn.Module, mask: Mask,
+                 grads: Mapping[str, torch.Tensor] | None) -> Mask | None:
+        if not self.due(iteration):
+            return None
+        fraction = drop_fraction_at(iteration, self.settings, self.iterations)
+        params = dict(model.named_parameters())
+        weights = {n: params[n] for n in mask}
+        return update_mask(mask, weights, self.grow_scores(iteration, mask, grads), fraction)
+
+
+def train_sparse(model: nn.Module, data, train_settings: TrainSettings,
+                 sparse_settings: SparseTrainingSettings, *, seed: int, progress: bool | None = None,
+                 checkpoint: str | Path | None = None):
+    """Train ``model`` (in place, from its current weights) sparse from scratch: a random
+    initial mask (``initial_sparse_mask`` of ``seed``), fixed for ``"static"``, updated by
+    SET or RigL (``SparseUpdater``) through ``train``'s ``mask_update`` hook. Returns the
+    ``Run``: its ``mask`` is the final mask, ``mask_updates`` the changes."""
+    from lthlib.training import train
+
+    sparse_settings = _check_settings(sparse_settings)
+    mask = initial_sparse_mask(model, sparse_settings, seed)
+    if sparse_settings.method == "static":
+        return train(model, data, train_settings, mask, progress=progress, checkpoint=checkpoint)
+    updater = SparseUpdater(sparse_settings, train_settings.iterations, seed)
+    return train(model, data, train_settings, mask, progress=progress, checkpoint=checkpoint,
+                 mask_update=updater)
+
+
+__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "SET_STREAM_OFFSET", "SparseTrainingSettings",
+           "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
+           "train_sparse"]

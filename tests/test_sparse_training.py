@@ -1,0 +1,279 @@
+"""Dynamic sparse training (SET, RigL) through train's mask_update hook, and static sparse."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lthlib import training
+from lthlib.config import SettingsError, TrainSettings
+from lthlib.data import load_dataset
+from lthlib.masks import Mask
+from lthlib.sparse_training import (SET_STREAM_OFFSET, SparseTrainingSettings, SparseUpdater,
+                                    drop_fraction_at, end_iteration, initial_sparse_mask,
+                                    train_sparse)
+from lthlib.streams import generator
+from lthlib.training import epoch_order, model_for, train
+
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("mnist1d", train_size=600, validation_size=200)
+
+
+@pytest.fixture(scope="module")
+def ts():
+    return TrainSettings(model="mlp_mnist1d", iterations=60, eval_every=20, train_size=600,
+                         validation_size=200, model_kwargs={"hidden": (32, 16)})
+
+
+def sparse(method="rigl", **kw):
+    base = dict(method=method, density=0.3, distribution="uniform", update_every=10,
+                end_fraction=0.75, drop_fraction=0.3)
+    base.update(kw)
+    return SparseTrainingSettings(**base)
+
+
+def states_equal(a, b):
+    return set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def runs_equal(a, b):
+    return (a.curves() == b.curves() and states_equal(a.final_state, b.final_state)
+            and (a.mask is None) == (b.mask is None) and (a.mask is None or states_equal(a.mask, b.mask))
+            and a.mask_updates == b.mask_updates)
+
+
+class Watch:
+    """A hook due every step: checks masked weights are zero, then delegates to ``inner``."""
+
+    def __init__(self, inner: SparseUpdater | None = None):
+        self.inner, self.needs_gradients, self.steps, self.calls = inner, True, 0, []
+
+    def due(self, t):
+        return True
+
+    def __call__(self, t, model, mask, grads):
+        params = dict(model.named_parameters())
+        for n, m in mask.items():
+            assert torch.all(params[n].detach()[~m] == 0), f"masked weight of {n} not zero at step {t}"
+            assert grads[n].shape == m.shape
+        self.steps += 1
+        if self.inner is None or not self.inner.due(t):
+            return None
+        new = self.inner(t, model, mask, grads)
+        self.calls.append({"t": t, "mask": mask, "new": new,
+                           "weights": {n: params[n].detach().clone() for n in mask},
+                           "grads": {n: g.clone() for n, g in grads.items()}})
+        return new
+
+
+# ------------------------------------------------------------------------------- the hook
+def test_without_mask_update_train_is_unchanged(data, ts):
+    mask = initial_sparse_mask(model_for(ts, data), sparse(), SEED)
+    plain = train(model_for(ts, data), data, ts, mask)
+    explicit = train(model_for(ts, data), data, ts, mask, mask_update=None)
+    observed = train(model_for(ts, data), data, ts, mask, mask_update=Watch())  # due, returns None
+    assert runs_equal(plain, explicit) and runs_equal(plain, observed)
+    assert plain.mask_updates == [] and states_equal(plain.mask, mask.state_dict())
+    dense = train(model_for(ts, data), data, ts)
+    assert dense.mask is None and dense.mask_updates == []
+
+
+def test_mask_update_needs_a_mask_and_a_fitting_result(data, ts):
+    with pytest.raises(ValueError, match="starting mask"):
+        train(model_for(ts, data), data, ts, mask_update=lambda *a: None)
+    mask = initial_sparse_mask(model_for(ts, data), sparse(), SEED)
+    with pytest.raises(ValueError, match="must return a Mask"):
+        train(model_for(ts, data), data, ts, mask, mask_update=lambda *a: {"x": 1})
+
+
+def test_old_runs_without_mask_updates_still_load():
+    d = training.Run(settings={}).to_dict()
+    del d["mask_updates"]
+    assert training.Run.from_dict(d).mask_updates == []
+
+
+# -------------------------------------------------------------------- SET / RigL in train
+@pytest.mark.parametrize("method", ["rigl", "set"])
+def test_density_constant_and_masked_weights_zero_at_every_step(data, ts, method):
+    s = sparse(method)
+    model = model_for(ts, data)
+    mask = initial_sparse_mask(model, s, SEED)
+    watch = Watch(SparseUpdater(s, ts.iterations, SEED))
+    run = train(model, data, ts, mask, mask_update=watch)
+    assert watch.steps == ts.iterations
+    assert [u["iteration"] for u in run.mask_updates] == [10, 20, 30, 40]  # T_end = 45
+    counts = {n: int(t.sum()) for n, t in mask.items()}
+    for call, record in zip(watch.calls, run.mask_updates):
+        assert {n: int(t.sum()) for n, t in call["new"].items()} == counts
+        for n in mask:
+            old, new = call["mask"][n], call["new"][n]
+            assert record["dropped"][n] == int((old & ~new).sum()) == record["grown"][n]
+            expected = min(int(drop_fraction_at(call["t"], s, ts.iterations) * counts[n] + 0.5),
+                           old.numel() - counts[n])
+            assert record["grown"][n] == expected
+    assert sum(sum(r["grown"].values()) for r in run.mask_updates) > 0
+    final = Mask(run.mask)
+    assert final == watch.calls[-1]["new"] and final != mask
+    for n, m in final.items():
+        assert torch.all(run.final_state[n][~m] == 0)
+
+
+def test_grown_weights_start_at_zero_with_zero_adam_state(data, ts, monkeypatch):
+    s = sparse("rigl")
+    real = training._change_mask
+    seen = []
+
+    def checked(masked, names, old, new, opt, iteration):
+        record = real(masked, names, old, new, opt, iteration)
+        for n, (p, m) in zip(names, masked):
+            grown = new[n] & ~old[n]
+            changed = new[n] ^ old[n]
+            assert torch.equal(m.bool(), new[n])
+            assert torch.all(p.detach()[changed] == 0)
+            state = opt.state[p]
+            assert torch.all(state["exp_avg"][changed] == 0) and torch.all(state["exp_avg_sq"][changed] == 0)
+            seen.append(int(grown.sum()))
+        return record
+
+    monkeypatch.setattr(training, "_change_mask", checked)
+    mask = initial_sparse_mask(model_for(ts, data), s, SEED)
+    train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
+    assert len(seen) == 4 * len(mask) and sum(seen) > 0
+
+
+def test_rigl_grows_exactly_the_top_dense_gradient_positions(data, ts):
+    s = sparse("rigl")
+    model = model_for(ts, data)
+    mask = initial_sparse_mask(model, s, SEED)
+    watch = Watch(SparseUpdater(s, ts.iterations, SEED))
+    run = train(model, data, ts, mask, mask_update=watch, save_weights_at=[9])
+    call = watch.calls[0]
+    assert call["t"] == 10
+    # the dense gradient of step 9 -> 10, by hand: the weights after 9 steps on that batch
+    net = model_for(ts, data)
+    net.load_state_dict(run.weights_at[9])
+    epoch, offset = divmod(9, len(data.y_train) // ts.batch_size)
+    idx = epoch_order(len(data.y_train), ts.order_seed, epoch, data.x_train.device)
+    idx = idx[offset * ts.batch_size:(offset + 1) * ts.batch_size]
+    F.cross_entropy(net(data.x_train[idx]), data.y_train[idx]).backward()
+    params = dict(net.named_parameters())
+    fraction = 0.3 / 2 * (1 + math.cos(math.pi * 10 / 45))
+    for n, old in call["mask"].items():
+        assert torch.allclose(call["grads"][n], params[n].grad, atol=1e-7, rtol=1e-5)
+        assert torch.any(call["grads"][n][~old] != 0)  # dense: masked positions have gradients
+        w, g = call["weights"][n].flatten(), call["grads"][n].abs().flatten()
+        active, inactive = old.flatten().nonzero().flatten().tolist(), (~old).flatten().nonzero().flatten().tolist()
+        k = int(fraction * len(active) + 0.5)
+        drop = sorted(active, key=lambda i: (float(w[i].abs()), i))[:k]
+        grow = sorted(inactive, key=lambda i: (-float(g[i]), i))[:k]
+        expected = old.flatten().clone()
+        expected[drop], expected[grow] = False, True
+        assert torch.equal(call["new"][n].flatten(), expected)
+        assert not set(grow) & set(drop)  # never regrow what this update dropped
+
+
+def test_set_grows_random_positions_from_the_stream():
+    torch.manual_seed(0)
+    weights = {"a.weight": torch.randn(8, 10), "b.weight": torch.randn(4, 8)}
+    mask = Mask({n: torch.rand(w.shape) < 0.4 for n, w in weights.items()})
+    model = torch.nn.Module()
+    model.a, model.b = torch.nn.Linear(10, 8, bias=False), torch.nn.Linear(8, 4, bias=False)
+    with torch.no_grad():
+        model.a.weight.copy_(weights["a.weight"] * mask["a.weight"])
+        model.b.weight.copy_(weights["b.weight"] * mask["b.weight"])
+    s = sparse("set", update_every=10)
+    new = {seed: SparseUpdater(s, 100, seed)(20, model, mask, None) for seed in (0, 0, 1)}
+    again = SparseUpdater(s, 100, 0)(20, model, mask, None)
+    assert new[0] == again and new[0] != new[1]
+    g = generator(0, "random_mask", SET_STREAM_OFFSET + 2)
+    fraction = drop_fraction_at(20, s, 100)
+    for n, old in mask.items():
+        draws = torch.rand(old.shape, generator=g).flatten()
+        inactive = (~old).flatten().nonzero().flatten().tolist()
+        k = int(fraction * int(old.sum()) + 0.5)
+        grow = sorted(inactive, key=lambda i: (-float(draws[i]), i))[:k]
+        assert k > 0 and all(bool(new[0][n].flatten()[i]) for i in grow)
+        assert int(new[0][n].sum()) == int(old.sum())
+
+
+def test_set_runs_are_deterministic_per_seed_and_differ_across_seeds(data, ts):
+    s = sparse("set")
+    a = train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
+    b = train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
+    c = train_sparse(model_for(ts, data), data, ts, s, seed=SEED + 1)
+    assert runs_equal(a, b)
+    assert not states_equal(a.mask, c.mask)
+
+
+def test_cosine_drop_fraction_and_no_updates_after_t_end():
+    s = sparse(drop_fraction=0.3, end_fraction=0.75)
+    assert end_iteration(s, 1000) == 750
+    assert drop_fraction_at(0, s, 1000) == pytest.approx(0.3)
+    assert drop_fraction_at(375, s, 1000) == pytest.approx(0.15)
+    assert drop_fraction_at(750, s, 1000) == 0.0 and drop_fraction_at(999, s, 1000) == 0.0
+    values = [drop_fraction_at(t, s, 1000) for t in range(0, 751, 50)]
+    assert values == sorted(values, reverse=True)
+    up = SparseUpdater(s.replace(update_every=100), 1000, 0)
+    assert up.update_iterations() == [100, 200, 300, 400, 500, 600, 700]
+    assert not up.due(0) and not up.due(800) and not up.due(1000)
+
+
+def test_static_equals_train_with_the_fixed_mask(data, ts):
+    s = sparse("static", distribution="erk")
+    run = train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
+    mask = initial_sparse_mask(model_for(ts, data), s, SEED)
+    assert runs_equal(run, train(model_for(ts, data), data, ts, mask))
+    assert run.mask_updates == [] and mask.density() == pytest.approx(0.3, abs=0.01)
+
+
+def test_interrupted_rigl_run_resumes_bit_for_bit(data, ts, tmp_path, monkeypatch):
+    s = sparse("rigl")
+    reference = train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
+    ckpt = tmp_path / "rigl.ckpt"
+    real_evaluate, calls = training.evaluate, {"n": 0}
+
+    def dying_evaluate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 3 * 2:  # dies while evaluating iteration 40 (checkpoint at 20)
+            raise KeyboardInterrupt("simulated kill")
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate", dying_evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        train_sparse(model_for(ts, data), data, ts, s, seed=SEED, checkpoint=ckpt)
+    assert ckpt.exists()
+    monkeypatch.setattr(training, "evaluate", real_evaluate)
+    resumed = train_sparse(model_for(ts, data), data, ts, s, seed=SEED, checkpoint=ckpt)
+    assert not ckpt.exists()
+    assert runs_equal(resumed, reference) and len(resumed.mask_updates) == 4
+
+
+# ------------------------------------------------------------------------------ settings
+@pytest.mark.parametrize("change, match", [
+    ({"method": "snip"}, "method"), ({"distribution": "normal"}, "distribution"),
+    ({"density": 0.0}, "density"), ({"density": 1.5}, "density"), ({"density": "0.1"}, "density"),
+    ({"update_every": 0}, "update_every"), ({"update_every": 2.5}, "update_every"),
+    ({"end_fraction": 0.0}, "end_fraction"), ({"end_fraction": 1.2}, "end_fraction"),
+    ({"drop_fraction": 1.0}, "drop_fraction"), ({"drop_fraction": -0.1}, "drop_fraction"),
+    ({"drop_fraction": math.nan}, "drop_fraction"),
+])
+def test_bad_settings_are_refused_clearly(change, match):
+    with pytest.raises(SettingsError, match=match):
+        sparse(**change)
+
+
+def test_bad_updater_arguments():
+    with pytest.raises(SettingsError, match="static"):
+        SparseUpdater(sparse("static"), 100, 0)
+    with pytest.raises(SettingsError, match="iterations"):
+        SparseUpdater(sparse(), 0, 0)
+    with pytest.raises(SettingsError, match="unknown"):
+        sparse().replace(alpha=0.3)
+    with pytest.raises(TypeError, match="SparseTrainingSettings"):
+        initial_sparse_mask(torch.nn.Linear(2, 2), {"method": "rigl"}, 0)
