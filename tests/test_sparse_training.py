@@ -124,8 +124,12 @@ def test_density_constant_and_masked_weights_zero_at_every_step(data, ts, method
         assert torch.all(run.final_state[n][~m] == 0)
 
 
-def test_grown_weights_start_at_zero_with_zero_adam_state(data, ts, monkeypatch):
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_grown_weights_start_at_zero_with_zero_optimizer_state(data, ts, monkeypatch, optimizer):
     s = sparse("rigl")
+    if optimizer == "sgd":
+        ts = ts.replace(optimizer="sgd", momentum=0.9, lr=0.05, weight_decay=1e-4)
+    buffers = {"adam": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum_buffer",)}[optimizer]
     real = training._change_mask
     seen = []
 
@@ -137,13 +141,15 @@ def test_grown_weights_start_at_zero_with_zero_adam_state(data, ts, monkeypatch)
             assert torch.equal(m.bool(), new[n])
             assert torch.all(p.detach()[changed] == 0)
             state = opt.state[p]
-            assert torch.all(state["exp_avg"][changed] == 0) and torch.all(state["exp_avg_sq"][changed] == 0)
+            for b in buffers:
+                assert torch.all(state[b][changed] == 0) and torch.any(state[b][new[n] & old[n]] != 0)
             seen.append(int(grown.sum()))
         return record
 
     monkeypatch.setattr(training, "_change_mask", checked)
     mask = initial_sparse_mask(model_for(ts, data), s, SEED)
-    train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
+    run = train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
+    assert len(run.mask_updates) == 4
     assert len(seen) == 4 * len(mask) and sum(seen) > 0
 
 
