@@ -248,6 +248,54 @@ def train_sparse(model: nn.Module, data, train_settings: TrainSettings,
                  mask_update=updater)
 
 
+# --------------------------------------------------------------------------------- cost
+def forward_flops(model: nn.Module, input_shape: tuple[int, ...], mask: Mask | None = None) -> dict[str, float]:
+    """Multiply-adds of one example's forward pass through each prunable layer (Linear,
+    Conv): ``weights x output positions``, times the layer's density under ``mask``
+    (sparse kernels skip the zeros). Biases, norms and activations are not counted."""
+    params = prunable_parameters(model)
+    modules = {f"{n}.weight" if n else "weight": m for n, m in model.named_modules()
+               if any(p is getattr(m, "weight", None) for p in params.values())}
+    out: dict[str, float] = {}
+    hooks = []
+    for name, module in modules.items():
+        def hook(mod, inputs, output, name=name):
+            w = mod.weight
+            positions = output.numel() / (output.shape[0] * w.shape[0])
+            density = float(mask[name].float().mean()) if mask is not None and name in mask else 1.0
+            out[name] = w.numel() * positions * density
+        hooks.append(module.register_forward_hook(hook))
+    try:
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *input_shape), device=device))
+        model.train(was_training)
+    finally:
+        for h in hooks:
+            h.remove()
+    return out
+
+
+def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: int, batch_size: int,
+                   mask: Mask | None = None, settings: SparseTrainingSettings | None = None) -> float:
+    """Multiply-adds of training for ``iterations`` steps of ``batch_size`` examples, as
+    Evci et al. 2020 (Appendix H) count them: a step costs 3 forward passes (forward,
+    gradient of the activations, gradient of the weights) at the mask's density
+    (``mask=None``: dense). RigL's update steps compute the dense weight gradient, so each
+    costs ``2 f_S + f_D`` instead of ``3 f_S``; SET's and static's cost is ``3 f_S`` per
+    step (the update's own cost is negligible). An IMP ticket's cost is the sum of its
+    rounds' trainings (each at its round's mask)."""
+    f_s = sum(forward_flops(model, input_shape, mask).values())
+    total = 3.0 * f_s * iterations * batch_size
+    if settings is not None and settings.method == "rigl":
+        f_d = sum(forward_flops(model, input_shape).values())
+        updates = len(SparseUpdater(settings, iterations, 0).update_iterations())
+        total += (f_d - f_s) * updates * batch_size
+    return total
+
+
 __all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "SET_STREAM_OFFSET", "SparseTrainingSettings",
            "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
-           "train_sparse"]
+           "train_sparse", "forward_flops", "training_flops"]

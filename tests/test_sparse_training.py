@@ -12,8 +12,8 @@ from lthlib.config import SettingsError, TrainSettings
 from lthlib.data import load_dataset
 from lthlib.masks import Mask
 from lthlib.sparse_training import (SET_STREAM_OFFSET, SparseTrainingSettings, SparseUpdater,
-                                    drop_fraction_at, end_iteration, initial_sparse_mask,
-                                    train_sparse)
+                                    drop_fraction_at, end_iteration, forward_flops,
+                                    initial_sparse_mask, train_sparse, training_flops)
 from lthlib.streams import generator
 from lthlib.training import epoch_order, model_for, train
 
@@ -258,6 +258,20 @@ def test_interrupted_rigl_run_resumes_bit_for_bit(data, ts, tmp_path, monkeypatc
     resumed = train_sparse(model_for(ts, data), data, ts, s, seed=SEED, checkpoint=ckpt)
     assert not ckpt.exists()
     assert runs_equal(resumed, reference) and len(resumed.mask_updates) == 4
+
+
+# ---------------------------------------------------------------------------------- cost
+def test_flops_of_linear_and_conv_layers_and_of_rigl_updates():
+    net = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 8, 5))
+    dense = forward_flops(net, (1, 10))
+    assert dense == {"0.weight": 12 * 8, "2.weight": 32 * 5}
+    mask = Mask({"0.weight": torch.arange(12).reshape(4, 1, 3) < 6, "2.weight": torch.ones(5, 32, dtype=torch.bool)})
+    assert forward_flops(net, (1, 10), mask) == {"0.weight": 6 * 8, "2.weight": 32 * 5}
+    f_s, f_d = 6 * 8 + 160, 96 + 160
+    assert training_flops(net, (1, 10), 1000, 2) == 3 * f_d * 1000 * 2
+    assert training_flops(net, (1, 10), 1000, 2, mask, sparse("set", update_every=100)) == 3 * f_s * 1000 * 2
+    rigl = training_flops(net, (1, 10), 1000, 2, mask, sparse("rigl", update_every=100))
+    assert rigl == (3 * f_s * 1000 + 7 * (f_d - f_s)) * 2  # updates at 100, ..., 700 (T_end 750)
 
 
 # ------------------------------------------------------------------------------ settings
