@@ -269,17 +269,21 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     x_sub, y_sub = x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE]
 
     iteration = start_iteration
+    current = mask
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.exists():
-        iteration = _resume(ckpt_path, model, opt, run)
-    current = mask
+        iteration, saved_mask = _resume(ckpt_path, model, opt, run)
+        if (saved_mask is None) != (mask_update is None):
+            raise StoreError(f"checkpoint {ckpt_path} was written "
+                             f"{'without' if saved_mask is None else 'with'} a mask_update; "
+                             "delete it to restart")
+        if saved_mask is not None:
+            current = Mask(saved_mask)
+            _set_masks(masked, current, device)
     if mask_update is not None:
         masked_names = list(mask)
         update_due = getattr(mask_update, "due", lambda it: True)
         wants_grads = bool(getattr(mask_update, "needs_gradients", True))
-        if ckpt_path is not None and iteration != start_iteration:
-            current = Mask(load(ckpt_path)["current_mask"])
-            _set_masks(masked, current, device)
 
     def record(it: int) -> None:
         run.iterations.append(it)
@@ -396,8 +400,11 @@ def _change_mask(masked: list[tuple[torch.Tensor, torch.Tensor]], names: list[st
     return record
 
 
-def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, run: Run) -> int:
-    """Load a checkpoint written by ``train`` into the fresh objects; return its iteration."""
+def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer,
+            run: Run) -> tuple[int, dict[str, torch.Tensor] | None]:
+    """Load a checkpoint written by ``train`` into the fresh objects; return its iteration
+    and the mask current then (None unless the run had a ``mask_update``). The saved Run's
+    ``mask`` is the starting mask, compared with this run's."""
     state = load(path)
     settings = run.train_settings
     if not isinstance(state, dict) or state.get("digest") != settings.digest():
@@ -413,7 +420,7 @@ def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, run: Run) 
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     run.__dict__.update(saved.__dict__)
-    return int(state["iteration"])
+    return int(state["iteration"]), state.get("current_mask")
 
 
 def train_from_settings(settings: TrainSettings, data: Dataset | None = None, *,

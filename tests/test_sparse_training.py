@@ -260,6 +260,20 @@ def test_interrupted_rigl_run_resumes_bit_for_bit(data, ts, tmp_path, monkeypatc
     assert runs_equal(resumed, reference) and len(resumed.mask_updates) == 4
 
 
+def test_checkpoint_of_a_run_with_another_mask_update_is_refused(data, ts, tmp_path, monkeypatch):
+    from lthlib.store import StoreError
+
+    s = sparse("rigl")
+    ckpt = tmp_path / "rigl.ckpt"
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
+                        if ckpt.exists() else (1.0, 0.1))
+    with pytest.raises(KeyboardInterrupt):
+        train_sparse(model_for(ts, data), data, ts, s, seed=SEED, checkpoint=ckpt)
+    mask = initial_sparse_mask(model_for(ts, data), s, SEED)
+    with pytest.raises(StoreError, match="mask_update"):
+        train(model_for(ts, data), data, ts, mask, checkpoint=ckpt)
+
+
 # ---------------------------------------------------------------------------------- cost
 def test_flops_of_linear_and_conv_layers_and_of_rigl_updates():
     net = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 8, 5))
