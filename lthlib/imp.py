@@ -475,6 +475,12 @@ def _run_imp_lockstep(jobs: list[IMPSettings], need: dict[str, tuple[TrainSettin
                 missing.append((digest_, ts, sorted(ks | set(run.weights_at if run else ()))))
         members = [(model_for(ts, data).state_dict(), None, 0, ks, ts) for _, ts, ks in missing]
         for (digest_, ts, _), run in zip(missing, train_members(members, data, progress, workers, store)):
+            stored = store.get("dense", ts)
+            if stored is not None:
+                # Keep the stored run (stored IMP rounds were pruned from its final weights)
+                # and add only the new iterations' weights, as ``dense_run`` does.
+                stored.weights_at.update({k: w for k, w in run.weights_at.items() if k not in stored.weights_at})
+                run = stored
             dense[digest_] = store.put("dense", ts, run)
 
     templates = {d: model_for(ts, data) for d, (ts, _) in need.items()}

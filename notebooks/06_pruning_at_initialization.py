@@ -79,6 +79,8 @@ check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear e
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP: its runs come from the store
 experiment = pai_for_scale(SCALE)
+scored = [m for m in ("snip", "grasp", "synflow") if m in experiment.methods]  # the three PaI methods
+colors = {METHOD_LABELS[m]: f"C{i + 2}" for i, m in enumerate(experiment.methods)}  # one colour per method
 store = Store(RESULTS_DIR)
 seeds = list(range(seeds_for(SCALE, SEEDS)))  # smoke: two
 data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
@@ -142,9 +144,13 @@ plots.save_figure(fig, FIGURES_DIR, "per_layer_density")
 
 # %%
 first, last = layers[0], layers[-1]
+emptied = {METHOD_LABELS[m]: plots.layer_labels(layer_collapse(masks0[m])) for m in experiment.methods
+           if layer_collapse(masks0[m])}
 say("**What to see.** At {d:.1f}% overall, the methods keep between {lo:.1%} and {hi:.1%} of the "
     "first layer and between {lo2:.1%} and {hi2:.1%} of the output layer; the IMP ticket keeps "
-    "{imp_first:.1%} and {imp_last:.1%} (its rates are fixed per layer: notebook 02).",
+    "{imp_first:.1%} and {imp_last:.1%} (its rates are fixed per layer: notebook 02). {collapse}",
+    collapse=("Empty layers (section 5): " + "; ".join(f"{k}: {', '.join(v)}" for k, v in emptied.items()) + "."
+              if emptied else "No method empties a layer at this density."),
     d=100 * sparsest,
     lo=min(masks0[m].layer_density()[first] for m in experiment.methods),
     hi=max(masks0[m].layer_density()[first] for m in experiment.methods),
@@ -169,7 +175,9 @@ dense = np.array([res.dense.at_early_stop() for res in imp_results])
 series = {f"IMP, rewound to k={experiment.rewind_iteration}": rewind, kind_label("ticket") + " (k=0)": ticket,
           **{METHOD_LABELS[m]: acc[m] for m in experiment.methods}}
 styles = {name: {"lw": 2.4} for name in list(series)[:2]}
-styles.update({METHOD_LABELS[m]: {"ls": "--"} for m in ("random", "random_erk") if m in experiment.methods})
+styles.update({name: {"color": c} for name, c in colors.items()})
+styles.update({METHOD_LABELS[m]: {"ls": "--", "color": colors[METHOD_LABELS[m]]}
+               for m in ("random", "random_erk") if m in experiment.methods})
 fig = plots.seed_bands(percents, series, "", "test accuracy (early stopping)", percent_x=True, styles=styles,
                        references={"dense network (mean)": float(dense.mean())},
                        title=f"Pruning at initialisation vs IMP on {train_settings.model} / {train_settings.dataset}")
@@ -193,7 +201,7 @@ say("\n".join(rows))
 # %%
 claims = Claims("06", SCALE, CLAIMS_FILE)
 j = len(densities) - 1
-pai_methods = [m for m in experiment.methods if not m.startswith("random")]
+pai_methods = scored
 headline = [claims.paired(f"IMP with rewinding (k={experiment.rewind_iteration}) is more accurate than "
                           f"{METHOD_LABELS[m]} at {percents[j]:.1f}% of weights", better=rewind[:, j], worse=acc[m][:, j])
             for m in pai_methods]
@@ -207,11 +215,17 @@ say(claims_markdown(headline + vs_random, SCALE))
 # %%
 gaps = {METHOD_LABELS[m]: float(np.mean(rewind[:, j] - acc[m][:, j])) for m in pai_methods}
 best = max(pai_methods, key=lambda m: acc[m][:, j].mean())
-say("**What to see.** At {p:.1f}% of the weights, the best method at initialisation here is "
+chance = 1.0 / data.num_classes
+at_chance = [(METHOD_LABELS[m], percents[i]) for m in experiment.methods for i in range(len(percents))
+             if acc[m][:, i].mean() < chance + 0.05]
+say("**What to see.** At {p:.1f}% of the weights, the best of the three methods here is "
     "{best} ({best_acc}); IMP with rewinding reaches {rw}. The mean paired gap from IMP with "
-    "rewinding to each method: {gaps}.",
+    "rewinding to each method: {gaps}. {chance_text}",
     p=percents[j], best=METHOD_LABELS[best], best_acc=spread(acc[best][:, j]), rw=spread(rewind[:, j]),
-    gaps=", ".join(f"{k} {v:+.3f}" for k, v in gaps.items()))
+    gaps=", ".join(f"{k} {v:+.3f}" for k, v in gaps.items()),
+    chance_text=("Near chance ({c:.0%}): ".format(c=chance) + ", ".join(f"{k} at {p:.1f}%" for k, p in at_chance)
+                 + ": a layer emptied by one-shot global pruning (section 5) leaves a network that "
+                   "cannot learn." if at_chance else ""))
 
 # %% [markdown]
 # ## 4. Sanity checks: what do the methods actually find?
@@ -263,6 +277,15 @@ for m in experiment.sanity_methods:
                   "mask within each layer\" and reinitialising \"do not reduce accuracy\"."))
 say(claims_markdown(sanity_claims, SCALE))
 
+# %%
+drop = {name: float(np.mean(np.asarray(v["as chosen"]) - np.asarray(v["shuffled within layers"])))
+        for name, v in bars.items()}
+inverted = {METHOD_LABELS[m]: float(np.mean(bars[METHOD_LABELS[m]]["inverted scores"])) for m in experiment.sanity_methods}
+say("**What to see.** Shuffling within layers costs the IMP ticket {imp:+.3f} in mean accuracy, and the "
+    "methods at initialisation {pai}. Inverting the scores leaves {inv} (mean test accuracy).",
+    imp=drop["IMP ticket"], pai=", ".join(f"{k} {v:+.3f}" for k, v in drop.items() if k != "IMP ticket"),
+    inv=", ".join(f"{k} {v:.3f}" for k, v in inverted.items()))
+
 # %% [markdown]
 # ## 5. Layer collapse at extreme sparsity
 #
@@ -310,6 +333,7 @@ agreement = {METHOD_LABELS[m]: np.array([[mask_agreement(Mask(runs[(m, "none", f
              for m in experiment.methods}
 fig = plots.seed_bands(percents, agreement, "", "IoU with the IMP ticket's mask, minus chance",
                        percent_x=True, references={"chance": 0.0},
+                       styles={k: {"color": c} for k, c in colors.items()},
                        title="Agreement of each method's mask with the IMP ticket (same initial weights)")
 plots.save_figure(fig, FIGURES_DIR, "agreement_with_imp")
 
@@ -343,9 +367,9 @@ claims.show()
 # 2. Add `"grasp_magnitude"` (GraSP ranked by $|w \cdot Hg|$, Frankle et al. 2021's variant)
 #    to `experiment.methods` with `dataclasses.replace` and rerun section 3. Does the sign
 #    of GraSP's score matter here?
-# 3. Section 2 shows the per-layer densities each method chooses. Train `random` with
-#    SNIP's per-layer densities (hint: `lthlib.pai.shuffle_within_layers` of SNIP's mask is
-#    exactly that). Compare with section 4's *shuffled* bar: why are they the same experiment?
+# 3. Section 4's *shuffled* SNIP network is a random mask with SNIP's per-layer densities.
+#    Why does that make it a test of whether SNIP chooses *weights* or only *densities*?
+#    Which bar would you compare it with to see the value of SNIP's density choice alone?
 # 4. In section 5, find the smallest density at which SynFlow still keeps every layer by
 #    bisection with `layer_collapse(pai_mask("synflow", ...))`. How does it compare with
 #    SNIP's critical density?

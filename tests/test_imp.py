@@ -289,3 +289,18 @@ def test_lockstep_population_matches_runs_alone(mnist1d_small, imp_settings, tmp
     finally:
         population.train_members = original
     assert sum(calls) == 0 and again[5][1].rounds[1].mask == sweep[5][1].rounds[1].mask
+
+
+def test_lockstep_extends_a_stored_dense_run_without_changing_it(mnist1d_small, imp_settings, tmp_path):
+    """A later sweep asking for a new rewind iteration adds its weights to the stored dense
+    runs and keeps their final weights, so the rounds stored from them stay consistent."""
+    from lthlib.imp import run_imp_seeds
+
+    store = Store(tmp_path)
+    settings = imp_settings.replace(rounds=2, controls=())
+    first = run_imp_seeds(settings, [0, 1, 2], mnist1d_small, store=store)
+    run_imp_seeds(settings.replace(rewind_iteration=5), [0, 1], mnist1d_small, store=store)
+    again = run_imp_seeds(settings, [0, 1, 2], mnist1d_small, store=store)  # would raise StoreError
+    for a, b in zip(first, again):
+        assert a.dense.curves() == b.dense.curves() and a.rounds[1].mask == b.rounds[1].mask
+    assert 5 in again[0].dense.weights_at
