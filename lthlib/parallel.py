@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import torch
 
-from lthlib.threads import cpu_cores, training_threads
+from lthlib.threads import cpu_cores, env_count, training_threads
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -42,17 +42,8 @@ class Job(Protocol):
 def default_workers(n_jobs: int, on_cpu: bool = True) -> int:
     """``$LTHLIB_WORKERS`` if set, else one process per ``training_threads()`` cores (at
     most one per job) on the CPU, and 1 when the work runs on an accelerator."""
-    from lthlib.config import SettingsError
-
-    env = os.environ.get("LTHLIB_WORKERS")
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise SettingsError(f"LTHLIB_WORKERS={env!r}: must be an integer >= 1 (worker "
-                                "processes; unset it for one per core)")
+    value = env_count("LTHLIB_WORKERS", "worker processes; unset it for one per core")
+    if value is not None:
         return value
     if not on_cpu:
         return 1

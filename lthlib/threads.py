@@ -27,21 +27,27 @@ import torch
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def training_threads() -> int:
-    """``$LTHLIB_THREADS`` if set (an integer >= 1), else 1."""
+def env_count(name: str, meaning: str) -> int | None:
+    """The integer >= 1 in environment variable ``name`` (None when unset or empty); a clear
+    error saying what it means otherwise."""
     from lthlib.config import SettingsError
 
-    env = os.environ.get("LTHLIB_THREADS")
+    env = os.environ.get(name)
     if env is None or env == "":
-        return 1
+        return None
     try:
         value = int(env)
     except ValueError:
         value = 0
     if value < 1:
-        raise SettingsError(f"LTHLIB_THREADS={env!r}: must be an integer >= 1 (torch threads "
-                            "per training process; unset it for 1)")
+        raise SettingsError(f"{name}={env!r}: must be an integer >= 1 ({meaning})")
     return value
+
+
+def training_threads() -> int:
+    """``$LTHLIB_THREADS`` if set (an integer >= 1), else 1."""
+    value = env_count("LTHLIB_THREADS", "torch threads per training process; unset it for 1")
+    return 1 if value is None else value
 
 
 def cpu_cores() -> int:
