@@ -12,7 +12,6 @@ guard, as for any ``multiprocessing`` code.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Mapping
 from typing import Any, Callable, Protocol, Sequence, TypeVar

@@ -26,8 +26,8 @@ static sparse run trains exactly the random pruning-at-initialisation mask of no
 
 The updater plugs into ``train`` through its ``mask_update`` hook (one training loop, not
 a second one): ``due(iteration)`` says when, ``__call__(iteration, model, mask, grads)``
-returns the new mask. SET's random growth draws from ``generator(seed, "random_mask",
-SET_STREAM_OFFSET + update_index)`` (``update_index = iteration // update_every``) until
+returns the new mask. SET's random growth draws from its own stream, ``generator(seed, "sparse_grow",
+update_index)`` (``update_index = iteration // update_every``) until
 ``lthlib.streams`` has a purpose of its own for it (``"sparse_grow"``).
 """
 from __future__ import annotations
@@ -49,7 +49,6 @@ from lthlib.streams import generator
 METHODS = ("static", "set", "rigl")
 DISTRIBUTIONS = ("uniform", "erk")
 METHOD_LABELS = {"static": "static sparse", "set": "SET", "rigl": "RigL"}
-SET_STREAM_OFFSET = 10_000  # index offset of SET's growth draws in the ``random_mask`` stream
 
 
 @dataclass(frozen=True)
@@ -210,13 +209,13 @@ class SparseUpdater:
 
     def grow_scores(self, iteration: int, mask: Mask,
                     grads: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
-        """RigL: |dense gradient|; SET: uniform draws from the ``random_mask`` stream at index
-        ``SET_STREAM_OFFSET + iteration // update_every`` (layers in the mask's order)."""
+        """RigL: |dense gradient|; SET: uniform draws from the ``sparse_grow`` stream at index
+        ``iteration // update_every`` (layers in the mask's order)."""
         if self.settings.method == "rigl":
             if grads is None:
                 raise ValueError("RigL grows by the dense gradient: train must pass grads")
             return {n: grads[n].detach().abs() for n in mask}
-        g = generator(self.seed, "random_mask", SET_STREAM_OFFSET + iteration // self.settings.update_every)
+        g = generator(self.seed, "sparse_grow", iteration // self.settings.update_every)
         return {n: torch.rand(t.shape, generator=g) for n, t in mask.items()}
 
     @torch.no_grad()
@@ -296,6 +295,6 @@ def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: i
     return total
 
 
-__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "SET_STREAM_OFFSET", "SparseTrainingSettings",
+__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "SparseTrainingSettings",
            "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
            "train_sparse", "forward_flops", "training_flops"]

@@ -23,6 +23,7 @@ two different purposes (or indices) give unrelated draws for every seed, and no 
 | ``pai_random``     | the ``random`` pruning-at-init scores           | -            |
 | ``pai_random_erk`` | the ``random_erk`` pruning-at-init scores       | -            |
 | ``shuffle``        | a mask shuffled within layers (sanity check)    | repeat       |
+| ``sparse_grow``    | SET's random growth of connections              | update       |
 
 The dataset's own generation and its train/validation split use fixed seeds of the
 dataset (``lthlib.data``): every run sees the same data.
@@ -48,6 +49,7 @@ STREAMS: dict[str, str] = {
     "pai_random": "the random pruning-at-initialisation scores",
     "pai_random_erk": "the random scores of the ERK-density baseline",
     "shuffle": "the permutation of a mask within each layer (index: repeat)",
+    "sparse_grow": "the connections SET grows at random (index: mask update)",
 }
 _MAX = (1 << 63) - 1
 

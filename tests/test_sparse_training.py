@@ -11,7 +11,7 @@ from lthlib import training
 from lthlib.config import SettingsError, TrainSettings
 from lthlib.data import load_dataset
 from lthlib.masks import Mask
-from lthlib.sparse_training import (SET_STREAM_OFFSET, SparseTrainingSettings, SparseUpdater,
+from lthlib.sparse_training import (SparseTrainingSettings, SparseUpdater,
                                     drop_fraction_at, end_iteration, forward_flops,
                                     initial_sparse_mask, train_sparse, training_flops)
 from lthlib.streams import generator
@@ -197,7 +197,7 @@ def test_set_grows_random_positions_from_the_stream():
     new = {seed: SparseUpdater(s, 100, seed)(20, model, mask, None) for seed in (0, 0, 1)}
     again = SparseUpdater(s, 100, 0)(20, model, mask, None)
     assert new[0] == again and new[0] != new[1]
-    g = generator(0, "random_mask", SET_STREAM_OFFSET + 2)
+    g = generator(0, "sparse_grow", 2)
     fraction = drop_fraction_at(20, s, 100)
     for n, old in mask.items():
         draws = torch.rand(old.shape, generator=g).flatten()
