@@ -36,7 +36,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -247,6 +247,32 @@ def train_sparse(model: nn.Module, data, train_settings: TrainSettings,
                  mask_update=updater)
 
 
+def run_sparse(train_settings: TrainSettings, data, sparse: "Sequence[SparseTrainingSettings]",
+               seeds: "Iterable[int]", *, store=None, progress: bool | None = None) -> dict:
+    """Every (sparse settings, seed) run, ``{(sparse settings, seed): Run}``: read from the
+    store (kind ``"sparse"``, keyed by the training settings with the seed and the sparse
+    settings) or trained with ``train_sparse`` from the seed's initial weights, checkpointed
+    in the store while it trains, and stored (curves and final mask; no weights)."""
+    from lthlib.store import Store
+    from lthlib.training import Run, model_for
+
+    store = store if store is not None else Store(None)
+    runs = {}
+    for ss in sparse:
+        ss = _check_settings(ss)
+        for seed in seeds:
+            ts = train_settings.replace(seed=int(seed))
+            extra = {"sparse": ss.to_dict()}
+
+            def compute(ts: TrainSettings = ts, ss: SparseTrainingSettings = ss, extra: dict = extra) -> "Run":
+                run = train_sparse(model_for(ts, data), data, ts, ss, seed=ts.seed, progress=progress,
+                                   checkpoint=store.checkpoint("sparse", ts, extra))
+                return Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}})
+
+            runs[(ss, int(seed))] = store.get_or_compute("sparse", ts, compute, extra=extra)
+    return runs
+
+
 # --------------------------------------------------------------------------------- cost
 def forward_flops(model: nn.Module, input_shape: tuple[int, ...], mask: Mask | None = None) -> dict[str, float]:
     """Multiply-adds of one example's forward pass through each prunable layer (Linear,
@@ -295,6 +321,6 @@ def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: i
     return total
 
 
-__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "SparseTrainingSettings",
+__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "SparseTrainingSettings", "run_sparse",
            "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
            "train_sparse", "forward_flops", "training_flops"]

@@ -311,3 +311,24 @@ def test_bad_updater_arguments():
         sparse().replace(alpha=0.3)
     with pytest.raises(TypeError, match="SparseTrainingSettings"):
         initial_sparse_mask(torch.nn.Linear(2, 2), {"method": "rigl"}, 0)
+
+
+def test_run_sparse_stores_each_run_and_reads_it_back(tmp_path, monkeypatch):
+    """``run_sparse`` trains each (settings, seed) once, stores it under the sparse settings,
+    and a second call reads every run back without training."""
+    from lthlib import sparse_training
+    from lthlib.sparse_training import run_sparse
+    from lthlib.store import Store
+
+    data = load_dataset("mnist1d", train_size=600, validation_size=200)
+    ts = TrainSettings(model="mlp_mnist1d", iterations=30, eval_every=10, train_size=600,
+                       validation_size=200, model_kwargs={"hidden": (32, 16)})
+    methods = [SparseTrainingSettings(method=m, density=0.2, update_every=10) for m in ("static", "rigl")]
+    store = Store(tmp_path)
+    first = run_sparse(ts, data, methods, [0, 1], store=store)
+    assert len(list((tmp_path / "sparse").glob("*.pt"))) == 4
+    assert first[(methods[1], 0)].mask_updates and not first[(methods[0], 0)].mask_updates
+    monkeypatch.setattr(sparse_training, "train_sparse", lambda *a, **k: pytest.fail("retrained"))
+    again = run_sparse(ts, data, methods, [0, 1], store=store)
+    for key, run in first.items():
+        assert again[key].curves() == run.curves() and Mask(again[key].mask) == Mask(run.mask)
