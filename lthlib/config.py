@@ -113,6 +113,15 @@ PAI_PRESETS: dict[str, dict[str, Any]] = {
                   rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001)),
 }
 
+# Notebook 07 (sparse training from scratch, ``sparse_training.SparseTrainingSettings``):
+# RigL's update interval (delta T) per scale; the other knobs are Evci et al. 2020's
+# defaults (alpha 0.3, T_end at 75% of training, cosine decay). Densities: notebook 06's.
+SPARSE_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(update_every=25),
+    "quick": dict(update_every=100),
+    "paper": dict(update_every=100),
+}
+
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan
 # et al.'s SGD for edge-popup (without their cosine schedule); Adam with a large step for
 # Bernoulli scores, which live on the logit scale.

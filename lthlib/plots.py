@@ -597,3 +597,26 @@ def rewinding_vs_k(ks: Sequence[int], ticket: np.ndarray, controls: Mapping[str,
     _legend_outside(ax, f"mean over {len(ticket)} seeds;\nshaded: 95% CI of the mean")
     fig.tight_layout()
     return fig
+
+
+def accuracy_vs_cost(costs: Mapping[str, Sequence[float]], accuracies: Mapping[str, np.ndarray],
+                     xlabel: str, ylabel: str, title: str = "",
+                     colors: Mapping[str, str] | None = None) -> Figure:
+    """One line per method through its (cost, accuracy) points, one point per density:
+    ``costs[name]`` per density and ``accuracies[name]`` (seeds x densities), drawn as the
+    mean with a min-max bar over seeds; a log cost axis."""
+    fig, ax = plt.subplots(figsize=(9.0, 4.0))
+    n_seeds = set()
+    for i, (name, xs) in enumerate(costs.items()):
+        ys = np.atleast_2d(np.asarray(accuracies[name], dtype=float))
+        n_seeds.add(len(ys))
+        color = (colors or {}).get(name, f"C{i}")
+        mean = ys.mean(axis=0)
+        ax.errorbar(xs, mean, yerr=[mean - ys.min(axis=0), ys.max(axis=0) - mean], fmt="o-", color=color,
+                    capsize=2, ms=4, label=name)
+    ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    seeds = "/".join(str(n) for n in sorted(n_seeds))
+    _legend_outside(ax, f"one point per density;\nmean over {seeds} seeds,\nbars: min-max")
+    fig.tight_layout()
+    return fig
