@@ -373,6 +373,11 @@ claims.show()
 # 3. Section 4's *shuffled* SNIP network is a random mask with SNIP's per-layer densities.
 #    Why does that make it a test of whether SNIP chooses *weights* or only *densities*?
 #    Which bar would you compare it with to see the value of SNIP's density choice alone?
-# 4. In section 5, find the smallest density at which SynFlow still keeps every layer by
+# 4. Implement SNIP's score yourself: for `init_model`, one batch `x, y =
+#    lthlib.pai.pai_batch(data, seed=0)`, compute the gradient of the cross-entropy loss
+#    and multiply by the weights. Check your scores against the library's with
+#    `torch.allclose(mine[name], pai_scores("snip", init_model, data, seed=0)[name])` for
+#    every `name` in `layers`.
+# 5. In section 5, find the smallest density at which SynFlow still keeps every layer by
 #    bisection with `layer_collapse(pai_mask("synflow", ...))`. How does it compare with
 #    SNIP's critical density?
