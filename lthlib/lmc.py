@@ -211,3 +211,17 @@ def loss_plane(model: nn.Module, states: Sequence[StateDict], data: Dataset, res
             loss[i, j], acc = evaluate(model, x, y)
             err[i, j] = 1 - acc
     return {"u": us, "v": vs, "loss": loss, "error": err}
+
+
+def solution_relation(model: nn.Module, solution: StateDict, reference: StateDict, data: Dataset,
+                      points: int = 30) -> dict[str, Any]:
+    """How a trained network relates to a reference solution (e.g. a ticket's to the dense
+    network it was pruned from; Evci et al. 2020's "tickets retrain to the same region"):
+    the Euclidean distance between their weights, relative to the reference's norm, and
+    the error barrier on the straight line between them (``{"distance", "barrier",
+    "curve"}``)."""
+    keys = [k for k in reference if reference[k].is_floating_point()]
+    diff = torch.sqrt(sum(((solution[k].float() - reference[k].float()) ** 2).sum() for k in keys))
+    norm = torch.sqrt(sum((reference[k].float() ** 2).sum() for k in keys))
+    curve = interpolation_curve(model, solution, reference, data, points)
+    return {"distance": float(diff / norm), "barrier": error_barrier(curve["test_error"]), "curve": curve}
