@@ -94,3 +94,17 @@ def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path):
         model.load_state_dict(state)
         loss, acc = evaluate(model, mnist1d_small.x_test, mnist1d_small.y_test)
         assert plane["loss"][i, j] == pytest.approx(loss, rel=1e-5) and plane["error"][i, j] == pytest.approx(1 - acc)
+
+
+def test_solution_relation_of_a_network_to_itself_and_to_another(mnist1d_small):
+    from lthlib.lmc import solution_relation
+    from lthlib.models import build_model
+
+    a = build_model("mlp_mnist1d", (40,), 10, seed=0, hidden=(16,))
+    b = build_model("mlp_mnist1d", (40,), 10, seed=1, hidden=(16,))
+    same = solution_relation(a, a.state_dict(), a.state_dict(), mnist1d_small, points=3)
+    assert same["distance"] == 0.0 and abs(same["barrier"]) < 1e-12
+    other = solution_relation(a, b.state_dict(), a.state_dict(), mnist1d_small, points=3)
+    norm = sum((v.float() ** 2).sum() for v in a.state_dict().values()) ** 0.5
+    diff = sum(((b.state_dict()[k] - v).float() ** 2).sum() for k, v in a.state_dict().items()) ** 0.5
+    assert abs(other["distance"] - float(diff / norm)) < 1e-6 and len(other["curve"]["alpha"]) == 3
