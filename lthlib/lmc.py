@@ -219,7 +219,9 @@ def solution_relation(model: nn.Module, solution: StateDict, reference: StateDic
     network it was pruned from; Evci et al. 2020's "tickets retrain to the same region"):
     the Euclidean distance between their weights, relative to the reference's norm, and
     the error barrier on the straight line between them (``{"distance", "barrier",
-    "curve"}``)."""
+    "curve"}``). The states are copied first: ``model``'s own live state may be passed."""
+    solution = {k: v.detach().clone() for k, v in solution.items()}
+    reference = {k: v.detach().clone() for k, v in reference.items()}
     keys = [k for k in reference if reference[k].is_floating_point()]
     diff = torch.sqrt(sum(((solution[k].float() - reference[k].float()) ** 2).sum() for k in keys))
     norm = torch.sqrt(sum((reference[k].float() ** 2).sum() for k in keys))

@@ -102,9 +102,10 @@ def test_solution_relation_of_a_network_to_itself_and_to_another(mnist1d_small):
 
     a = build_model("mlp_mnist1d", (40,), 10, seed=0, hidden=(16,))
     b = build_model("mlp_mnist1d", (40,), 10, seed=1, hidden=(16,))
-    same = solution_relation(a, a.state_dict(), a.state_dict(), mnist1d_small, points=3)
+    sa, sb = {k: v.clone() for k, v in a.state_dict().items()}, {k: v.clone() for k, v in b.state_dict().items()}
+    same = solution_relation(a, a.state_dict(), a.state_dict(), mnist1d_small, points=3)  # live state: copied
     assert same["distance"] == 0.0 and abs(same["barrier"]) < 1e-12
-    other = solution_relation(a, b.state_dict(), a.state_dict(), mnist1d_small, points=3)
-    norm = sum((v.float() ** 2).sum() for v in a.state_dict().values()) ** 0.5
-    diff = sum(((b.state_dict()[k] - v).float() ** 2).sum() for k, v in a.state_dict().items()) ** 0.5
+    other = solution_relation(a, sb, sa, mnist1d_small, points=3)
+    norm = sum((v.float() ** 2).sum() for v in sa.values()) ** 0.5
+    diff = sum(((sb[k] - v).float() ** 2).sum() for k, v in sa.items()) ** 0.5
     assert abs(other["distance"] - float(diff / norm)) < 1e-6 and len(other["curve"]["alpha"]) == 3
