@@ -46,6 +46,14 @@ PAPER_PRESETS: dict[str, dict[str, Any]] = {
                   weight_decay=1e-4, batch_size=128, iterations=63_000,
                   lr_milestones=(32_000, 48_000), lr_gamma=0.1, augment=True,
                   eval_every=1_000),
+    # WRN-22-2: RigL's CIFAR-10 setting (Evci et al. 2020; google-research/rigl
+    # cifar_resnet/resnet_train_eval.py): 97,656 steps (250 epochs) of batch 128, SGD with
+    # momentum 0.9 (theirs is Nesterov; ours is plain momentum), lr 0.1 divided by 5 at 30K,
+    # 60K and 90K steps, L2 5e-4.
+    "wrn22_2": dict(dataset="cifar10", optimizer="sgd", lr=0.1, momentum=0.9,
+                    weight_decay=5e-4, batch_size=128, iterations=97_656,
+                    lr_milestones=(30_000, 60_000, 90_000), lr_gamma=0.2, augment=True,
+                    eval_every=1_000),
 }
 
 # Variants of Frankle et al. 2020 (LMC, Table 1) that change only the learning rate:
@@ -76,6 +84,7 @@ PRUNING_PRESETS = {
     "conv6": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.15),
     "resnet20": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
     "vgg16": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
+    "wrn22_2": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
 }
 FAST_PRUNING = {"smoke": dict(rounds=2, rate=0.5, output_rate=0.25),
                  "quick": dict(rounds=6, rate=0.4, output_rate=0.2)}
@@ -99,28 +108,33 @@ REWINDING_PRESETS: dict[str, dict[str, Any]] = {
 # Notebook 06 (pruning at initialisation, ``pai_study.pai_for_scale``): the IMP rounds of
 # notebook 02 whose densities the methods are compared at, the sanity-check round and
 # methods (Frankle et al. 2021, Section 5), the rewind iteration of "IMP with rewinding",
-# and the densities of the layer-collapse table (Tanaka et al. 2020).
+# the densities of the layer-collapse table (Tanaka et al. 2020), and the model when the
+# notebook names none (paper: ResNet-20 on CIFAR-10, one of Frankle et al. 2021's networks;
+# None: the scale's default model).
 PAI_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
                   rounds=(1, 2), sanity_round=2, sanity_methods=("snip", "synflow"),
-                  rewind_iteration=25, collapse_densities=(0.01, 0.001)),
+                  rewind_iteration=25, collapse_densities=(0.01, 0.001), model=None),
     "quick": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
                   rounds=(2, 4, 6), sanity_round=6, sanity_methods=("snip", "grasp", "synflow"),
-                  rewind_iteration=100, collapse_densities=(0.01, 0.003, 0.001, 0.0003)),
+                  rewind_iteration=100, collapse_densities=(0.01, 0.003, 0.001, 0.0003), model=None),
     "paper": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
                   rounds=(4, 8, 12, 16, 20), sanity_round=16,
                   sanity_methods=("snip", "grasp", "synflow", "magnitude"),
-                  rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001)),
+                  rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001), model="resnet20"),
 }
 
 # Notebook 07 (sparse training from scratch, ``sparse_training.SparseTrainingSettings``):
-# RigL's update interval (delta T) per scale; the other knobs are Evci et al. 2020's
-# defaults (alpha 0.3, T_end at 75% of training, cosine decay). Densities: notebook 06's.
+# RigL's update interval (delta T) per scale and whether the first layer stays dense; the
+# other knobs are Evci et al. 2020's defaults (alpha 0.3, T_end at 75% of training, cosine
+# decay). Densities: notebook 06's. ``SPARSE_MODELS``: the model when the notebook names
+# none (paper: RigL's WRN-22-2 on CIFAR-10, whose first layer RigL keeps dense).
 SPARSE_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(update_every=25),
     "quick": dict(update_every=100),
-    "paper": dict(update_every=100),
+    "paper": dict(update_every=100, dense_first_layer=True),
 }
+SPARSE_MODELS: dict[str, str | None] = {"smoke": None, "quick": None, "paper": "wrn22_2"}
 
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan
 # et al.'s SGD for edge-popup (without their cosine schedule); Adam with a large step for
@@ -301,16 +315,21 @@ class TrainSettings:
 
 
 def for_scale(scale: str = "quick", model: str | None = None, dataset: str | None = None,
-              variant: str | None = None, **overrides: Any) -> TrainSettings:
+              variant: str | None = None, default_model: str | None = None,
+              **overrides: Any) -> TrainSettings:
     """Settings for a scale: the model's published preset, shortened for smoke/quick.
 
     ``model`` / ``dataset`` left as None take the scale's defaults (MNIST-1D MLP offline for
     smoke and quick, LeNet-300-100 on MNIST for paper). ``variant`` picks a published
     learning-rate variant (``"low"`` or ``"warmup"`` for ResNet-20 and VGG-16).
+    ``default_model``: the model when neither ``model`` nor ``dataset`` is named (a
+    notebook's published network, e.g. ResNet-20 for notebook 06 at paper scale).
     ``overrides`` win over everything.
     """
     if scale not in SCALES:
         raise SettingsError(f"scale={scale!r}: choose one of {list(SCALES)}")
+    if model is None and dataset is None and default_model is not None:
+        model = default_model
     if model is None:
         model = DEFAULT_MODEL.get(dataset, None) if dataset else SCALE_DEFAULT_MODEL[scale]
         if model is None:

@@ -122,6 +122,53 @@ class ResNetCifar(nn.Module):
         return self.fc(out.mean(dim=(2, 3)))
 
 
+class WideBasicBlock(nn.Module):
+    """Pre-activation wide ResNet block (Zagoruyko & Komodakis 2016): BN-ReLU-conv twice;
+    a 1x1 conv shortcut where the shape changes."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_ch)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
+        self.shortcut = (nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)
+                         if stride != 1 or in_ch != out_ch else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(x))
+        skip = x if self.shortcut is None else self.shortcut(out)
+        out = self.conv1(out)
+        out = self.conv2(torch.relu(self.bn2(out)))
+        return out + skip
+
+
+class WideResNet(nn.Module):
+    """WRN-depth-widen for CIFAR (Zagoruyko & Komodakis 2016): a 16-channel conv, 3 stages
+    of (depth-4)/6 pre-activation blocks of 16/32/64 x widen channels, BN-ReLU, global
+    average pool, one linear layer. WRN-22-2 is RigL's CIFAR-10 network (Evci et al. 2020)."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, depth: int = 22,
+                 widen: int = 2):
+        super().__init__()
+        if (depth - 4) % 6:
+            raise ValueError(f"depth={depth}: a wide ResNet has depth 6n+4 (16, 22, 28, ...)")
+        n = (depth - 4) // 6
+        self.conv = nn.Conv2d(input_shape[0], 16, 3, 1, 1, bias=False)
+        blocks, in_ch = [], 16
+        for stage, out_ch in enumerate((16 * widen, 32 * widen, 64 * widen)):
+            for i in range(n):
+                blocks.append(WideBasicBlock(in_ch, out_ch, 2 if stage > 0 and i == 0 else 1))
+                in_ch = out_ch
+        self.blocks = nn.Sequential(*blocks)
+        self.bn = nn.BatchNorm2d(in_ch)
+        self.fc = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn(self.blocks(self.conv(x))))
+        return self.fc(out.mean(dim=(2, 3)))
+
+
 _VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
 
 
@@ -157,6 +204,7 @@ MODELS: dict[str, ModelBuilder] = {
     "conv6": lambda shape, classes: ConvNet(shape, classes, channels=(64, 64, 128, 128, 256, 256)),
     "resnet20": lambda shape, classes, width=16: ResNetCifar(shape, classes, depth=20, width=width),
     "vgg16": lambda shape, classes: VGGCifar(shape, classes),
+    "wrn22_2": lambda shape, classes, widen=2: WideResNet(shape, classes, depth=22, widen=widen),
 }
 # What each model accepts in ``model_kwargs`` (name -> what it must be).
 MODEL_KWARGS: dict[str, dict[str, str]] = {
@@ -166,9 +214,10 @@ MODEL_KWARGS: dict[str, dict[str, str]] = {
     "conv2": {}, "conv4": {}, "conv6": {},
     "resnet20": {"width": "a positive integer"},
     "vgg16": {},
+    "wrn22_2": {"widen": "a positive integer"},
 }
 # 2-D convolutional models need image datasets (channels x height x width).
-IMAGE_MODELS = ("conv2", "conv4", "conv6", "resnet20", "vgg16")
+IMAGE_MODELS = ("conv2", "conv4", "conv6", "resnet20", "vgg16", "wrn22_2")
 IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 

@@ -43,7 +43,8 @@ RunKey = tuple[str, str, float, int]  # (method, variant, density, seed)
 class PaIExperiment:
     """What notebook 06 runs at a scale: the methods, the IMP rounds whose densities they
     are compared at, the round of the sanity checks, the methods checked, and the rewind
-    iteration of the "IMP with rewinding" comparison."""
+    iteration of the "IMP with rewinding" comparison, and the model the scale runs when
+    the notebook names none (``lthlib.for_scale(..., default_model=)``)."""
 
     methods: tuple[str, ...]
     rounds: tuple[int, ...]
@@ -51,6 +52,7 @@ class PaIExperiment:
     sanity_methods: tuple[str, ...]
     rewind_iteration: int
     collapse_densities: tuple[float, ...]
+    model: str | None = None  # the published network when the notebook names none
 
 
 def pai_for_scale(scale: str) -> PaIExperiment:

@@ -61,6 +61,10 @@ class SparseTrainingSettings:
     (RigL: 100). ``end_fraction``: T_end as a fraction of the training iterations (RigL:
     0.75); no update at or after it. ``drop_fraction``: alpha, the fraction of active
     weights replaced at the first update (RigL: 0.3), decayed by a cosine to 0 at T_end.
+    ``dense_first_layer``: keep the first prunable layer dense, as RigL does for its CIFAR
+    and ImageNet ResNets; ``density`` is still the whole network's, so the other layers
+    are pruned further to make up for it (``lthlib.pai.pai_mask(exclude=...)``); an update
+    never changes a dense layer (it has no inactive position to grow into).
     """
 
     method: str = "rigl"
@@ -69,6 +73,7 @@ class SparseTrainingSettings:
     update_every: int = 100
     end_fraction: float = 0.75
     drop_fraction: float = 0.3
+    dense_first_layer: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -99,6 +104,8 @@ class SparseTrainingSettings:
         if not 0.0 <= number("drop_fraction") < 1.0:
             raise bad("drop_fraction", "the fraction of active weights replaced must be in [0, 1) "
                                        "(RigL: 0.3)")
+        if not isinstance(self.dense_first_layer, bool):
+            raise bad("dense_first_layer", "must be True or False")
 
     def replace(self, **changes: Any) -> "SparseTrainingSettings":
         """A copy with some settings changed (validated again)."""
@@ -109,7 +116,12 @@ class SparseTrainingSettings:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as a store key part; ``dense_first_layer`` appears only when set, so
+        keys of runs stored before it existed stay valid."""
+        out = dataclasses.asdict(self)
+        if not out["dense_first_layer"]:
+            del out["dense_first_layer"]
+        return out
 
 
 def _check_settings(settings: object) -> SparseTrainingSettings:
@@ -120,13 +132,15 @@ def _check_settings(settings: object) -> SparseTrainingSettings:
 
 def initial_sparse_mask(model: nn.Module, settings: SparseTrainingSettings, seed: int) -> Mask:
     """A random mask of ``model``'s prunable weights at ``settings.density``: the same
-    density in every layer (``"uniform"``) or ERK densities (``"erk"``); drawn as
-    ``lthlib.pai.pai_mask("random" / "random_erk", ...)`` from the streams of ``seed``."""
+    density in every layer (``"uniform"``) or ERK densities (``"erk"``), the first layer
+    dense under ``dense_first_layer``; drawn as ``lthlib.pai.pai_mask("random" /
+    "random_erk", ...)`` from the streams of ``seed``."""
     from lthlib.pai import pai_mask
 
     settings = _check_settings(settings)
     method = "random" if settings.distribution == "uniform" else "random_erk"
-    return pai_mask(method, model, None, settings.density, seed=seed)
+    exclude = list(prunable_parameters(model))[:1] if settings.dense_first_layer else []
+    return pai_mask(method, model, None, settings.density, seed=seed, exclude=exclude)
 
 
 def end_iteration(settings: SparseTrainingSettings, iterations: int) -> int:

@@ -46,13 +46,13 @@
 #
 # **Time:** `SCALE="quick"` (the MNIST-1D MLP, 3 seeds, notebook 02's IMP runs reused from
 # the store) takes a few minutes on a 2-core laptop CPU; `"smoke"` seconds; `"paper"`
-# LeNet-300-100 on MNIST (needs MNIST on disk, GPU advised).
+# ResNet-20 on CIFAR-10 with the published schedule (needs CIFAR-10 on disk and a GPU).
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
 SEEDS = 3  # seeds (initial weights and data order), shared with notebook 02's IMP runs
-DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
-MODEL = None  # None: the dataset's default model
+DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "cifar10" for paper)
+MODEL = None  # None: the scale's network (paper: ResNet-20, as Frankle et al. 2021), else the dataset's default
 DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
 RESULTS_DIR = "../results"  # every run is stored here and reused (notebook 02's IMP runs too)
 FIGURES_DIR = None  # set a folder to save every figure as PNG
@@ -76,9 +76,9 @@ from lthlib.store import Store
 from lthlib.training import data_for, model_for
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
-train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
-imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP: its runs come from the store
 experiment = pai_for_scale(SCALE)
+train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET, default_model=experiment.model)
+imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP: its runs come from the store
 scored = [m for m in ("snip", "grasp", "synflow") if m in experiment.methods]  # the three PaI methods
 colors = {METHOD_LABELS[m]: f"C{i + 2}" for i, m in enumerate(experiment.methods)}  # one colour per method
 store = Store(RESULTS_DIR)

@@ -38,13 +38,15 @@
 # claims as checks.
 #
 # **Time:** `SCALE="quick"` a few minutes on a 2-core laptop CPU (IMP and PaI runs of
-# notebooks 02 and 06 come from the store when they ran first); `"smoke"` seconds.
+# notebooks 02 and 06 come from the store when they ran first); `"smoke"` seconds;
+# `"paper"` RigL's WRN-22-2 on CIFAR-10 with its published schedule and dense first layer
+# (needs CIFAR-10 on disk and a GPU).
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
 SEEDS = 3  # seeds (initial weights, data order and random masks), shared with notebooks 02 and 06
-DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
-MODEL = None  # None: the dataset's default model
+DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "cifar10" for paper)
+MODEL = None  # None: the scale's network (paper: WRN-22-2, as Evci et al. 2020), else the dataset's default
 DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
 RESULTS_DIR = "../results"  # every run is stored here and reused
 FIGURES_DIR = None  # set a folder to save every figure as PNG
@@ -57,7 +59,7 @@ import numpy as np
 import lthlib
 from lthlib import plots
 from lthlib.claims import Claims, claims_markdown, say, spread
-from lthlib.config import SPARSE_PRESETS, check_parameters, seeds_for
+from lthlib.config import SPARSE_MODELS, SPARSE_PRESETS, check_parameters, seeds_for
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
 from lthlib.masks import Mask
@@ -71,7 +73,7 @@ from lthlib.population import train_members
 from lthlib.training import data_for, model_for
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
-train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
+train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET, default_model=SPARSE_MODELS[SCALE])
 imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP runs, from the store
 pai = pai_for_scale(SCALE)  # notebook 06's densities
 store = Store(RESULTS_DIR)

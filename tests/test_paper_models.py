@@ -44,3 +44,54 @@ def test_set_seed_makes_global_draws_repeat():
     a = torch.rand(3)
     lthlib.set_seed(3)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_notebook_06_and_07_paper_presets_are_the_published_networks():
+    from lthlib.config import SPARSE_MODELS, SPARSE_PRESETS
+    from lthlib.pai_study import pai_for_scale
+
+    pai = lthlib.for_scale("paper", default_model=pai_for_scale("paper").model)
+    assert (pai.model, pai.dataset, pai.iterations, pai.lr_milestones) == ("resnet20", "cifar10", 63_000, (32_000, 48_000))
+    rigl = lthlib.for_scale("paper", default_model=SPARSE_MODELS["paper"])
+    assert (rigl.model, rigl.dataset, rigl.batch_size, rigl.iterations) == ("wrn22_2", "cifar10", 128, 97_656)
+    assert (rigl.lr, rigl.lr_gamma, rigl.lr_milestones, rigl.weight_decay) == (0.1, 0.2, (30_000, 60_000, 90_000), 5e-4)
+    assert SPARSE_PRESETS["paper"]["dense_first_layer"] is True
+    # a named dataset or model still wins over the notebook's network
+    assert lthlib.for_scale("paper", dataset="mnist", default_model="resnet20").model == "lenet300_100"
+    assert lthlib.for_scale("quick", default_model=pai_for_scale("quick").model).model == "mlp_mnist1d"
+
+
+def test_wrn22_2_has_the_published_shape():
+    from lthlib.models import build_model, count_parameters
+
+    model = build_model("wrn22_2", (3, 32, 32), 10, seed=0)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 1 + 9 * 2 + 3  # stem, 3 stages x 3 blocks x 2 convs, 3 projection shortcuts
+    assert [c.out_channels for c in convs if c.kernel_size == (1, 1)] == [32, 64, 128]
+    assert 1.0e6 < count_parameters(model) < 1.2e6  # WRN-22-2: about 1.1M parameters
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_rigl_on_wrn22_2_with_dense_first_layer_runs_the_paper_path():
+    from lthlib.masks import Mask
+    from lthlib.models import prunable_parameters
+    from lthlib.sparse_training import SparseTrainingSettings, initial_sparse_mask, train_sparse
+    from lthlib.training import model_for
+
+    data = fake_cifar()
+    train = lthlib.for_scale("paper", model="wrn22_2").replace(
+        iterations=6, eval_every=3, batch_size=8, lr_milestones=(4,))
+    ss = SparseTrainingSettings(method="rigl", density=0.2, update_every=2, dense_first_layer=True)
+    model = model_for(train, data)
+    first = next(iter(prunable_parameters(model)))
+    start = initial_sparse_mask(model, ss, seed=0)
+    assert start[first].all()
+    assert abs(start.density() - 0.2) < 1e-3  # the whole network's density; the rest pruned further
+    run = train_sparse(model, data, train, ss, seed=0)
+    assert [u["iteration"] for u in run.mask_updates] == [2, 4]
+    final = Mask(run.mask)
+    assert final[first].all() and all(u["dropped"][first] == 0 for u in run.mask_updates)
+    assert sum(u["dropped"][n] for u in run.mask_updates for n in final) > 0  # the other layers did change
+    assert final.num_kept() == start.num_kept()
+    for name, keep in final.items():
+        assert torch.all(run.final_state[name][~keep] == 0)

@@ -295,11 +295,16 @@ def test_flops_of_linear_and_conv_layers_and_of_rigl_updates():
     ({"update_every": 0}, "update_every"), ({"update_every": 2.5}, "update_every"),
     ({"end_fraction": 0.0}, "end_fraction"), ({"end_fraction": 1.2}, "end_fraction"),
     ({"drop_fraction": 1.0}, "drop_fraction"), ({"drop_fraction": -0.1}, "drop_fraction"),
-    ({"drop_fraction": math.nan}, "drop_fraction"),
+    ({"drop_fraction": math.nan}, "drop_fraction"), ({"dense_first_layer": 1}, "dense_first_layer"),
 ])
 def test_bad_settings_are_refused_clearly(change, match):
     with pytest.raises(SettingsError, match=match):
         sparse(**change)
+
+
+def test_store_key_of_settings_without_a_dense_first_layer_is_unchanged():
+    assert "dense_first_layer" not in sparse().to_dict()  # runs stored before the option stay valid
+    assert sparse(dense_first_layer=True).to_dict()["dense_first_layer"] is True
 
 
 def test_bad_updater_arguments():
