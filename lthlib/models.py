@@ -250,12 +250,14 @@ def check_model_fits(name: str, dataset: str | None, kwargs: dict) -> None:
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
-                seed: int | None = None, stream: str = "init", **kwargs) -> nn.Module:
+                seed: int | None = None, stream: str = "init", index: int | None = None,
+                **kwargs) -> nn.Module:
     """Build a registered model; with ``seed``, its initial weights depend on nothing else.
 
     The weights come from the named random stream ``(seed, stream)`` (``lthlib.streams``):
     ``"init"`` for a run's own weights, ``"reinit"`` for the random-reinitialisation
-    control. The global RNG is left as it was, so building a model never shifts other
+    control; ``index`` numbers the draws of one stream (e.g. the k-th small network of
+    notebook 09). The global RNG is left as it was, so building a model never shifts other
     random draws.
     """
     from lthlib.streams import stream_seed
@@ -266,7 +268,7 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
     if seed is None:
         return MODELS[name](tuple(input_shape), num_classes, **kwargs)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(stream_seed(seed, stream))
+        torch.manual_seed(stream_seed(seed, stream, *(() if index is None else (index,))))
         return MODELS[name](tuple(input_shape), num_classes, **kwargs)
 
 

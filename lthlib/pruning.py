@@ -138,13 +138,13 @@ def magnitude_prune(weights: Mapping[str, torch.Tensor], mask: Mask,
     return Mask({n: pruned[n] if n in pruned else t for n, t in mask.items()})
 
 
-def random_mask_like(reference: Mask, seed: int, index: int = 0) -> Mask:
+def random_mask_like(reference: Mask, seed: int, index: int = 0, stream: str = "random_mask") -> Mask:
     """A random mask with exactly the per-layer kept counts of ``reference`` (the
     random-pruning control: same layerwise densities, random positions), drawn from the
-    ``random_mask`` stream of ``seed`` (``index``: e.g. the IMP round)."""
+    ``stream`` of ``seed`` (``index``: e.g. the IMP round)."""
     from lthlib.streams import generator
 
-    g = generator(seed, "random_mask", index)
+    g = generator(seed, stream, index)
     out = {}
     for name, t in reference.items():
         keep = torch.zeros(t.numel(), dtype=torch.bool)

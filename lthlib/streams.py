@@ -50,6 +50,11 @@ STREAMS: dict[str, str] = {
     "pai_random_erk": "the random scores of the ERK-density baseline",
     "shuffle": "the permutation of a mask within each layer (index: repeat)",
     "sparse_grow": "the connections SET grows at random (index: mask update)",
+    "small_init": "the initial weights of one of many small dense networks (index: member)",
+    "small_order": "the data order of one of many small dense networks (index: member)",
+    "random_subnet": "the kept positions of one of many random subnetworks (index: member)",
+    "subnet_order": "the data order of one of many random subnetworks (index: member)",
+    "timing_scores": "the random scores of the masks whose execution speed is timed",
 }
 _MAX = (1 << 63) - 1
 

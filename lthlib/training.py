@@ -166,12 +166,12 @@ def data_for(settings: TrainSettings, device: str | torch.device = "auto") -> Da
 
 
 def model_for(settings: TrainSettings, data: Dataset, seed: int | None = None,
-              stream: str = "init") -> nn.Module:
+              stream: str = "init", index: int | None = None) -> nn.Module:
     """A fresh model of ``settings``, on the data's device, whose initial weights depend only
-    on ``(seed, stream)`` (``seed`` None: ``settings.seed``; ``stream="reinit"`` for the
-    random-reinitialisation control)."""
+    on ``(seed, stream, index)`` (``seed`` None: ``settings.seed``; ``stream="reinit"`` for
+    the random-reinitialisation control)."""
     model = build_model(settings.model, data.input_shape, data.num_classes,
-                        seed=settings.seed if seed is None else seed, stream=stream,
+                        seed=settings.seed if seed is None else seed, stream=stream, index=index,
                         **settings.model_kwargs)
     return model.to(data.x_train.device)
 
