@@ -82,6 +82,7 @@ class Claim:
     paper: str = ""  # what the cited paper reports, quoted as the paper's
     statistic: str = "paired difference"  # or "value": what ``mean`` is the mean of
     below: bool = False  # the claim is "below the threshold" (else "above")
+    over: str = "seeds"  # what the n values are: seeds, or e.g. "seed pairs", "timing repeats"
 
     @property
     def evidence(self) -> str:
@@ -90,9 +91,12 @@ class Claim:
         u = self.unit
         need = f"claim: {'below' if self.below else 'above'} {self.threshold:+.3g}{u}"
         if math.isnan(self.ci_low):
-            return f"mean {self.statistic} {self.mean:+.3f}{u} ({self.n} seed{'s' if self.n != 1 else ''}: no interval; {need})"
+            return f"mean {self.statistic} {self.mean:+.3f}{u} ({self.n} {self._over()}: no interval; {need})"
         return (f"mean {self.statistic} {self.mean:+.3f}{u}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}]{u}"
-                f" over {self.n} seeds ({need})")
+                f" over {self.n} {self._over()} ({need})")
+
+    def _over(self) -> str:
+        return self.over[:-1] if self.n == 1 and self.over.endswith("s") else self.over
 
     def failed(self) -> bool:
         """A headline claim that was judged and does not hold."""
@@ -120,7 +124,8 @@ class Claims:
         self.items: list[Claim] = []
 
     def paired(self, claim: str, better: Sequence[float], worse: Sequence[float], *,
-               margin: float = 0.0, role: str = "headline", paper: str = "", unit: str = "") -> Claim:
+               margin: float = 0.0, role: str = "headline", paper: str = "", unit: str = "",
+               over: str = "seeds") -> Claim:
         """"``better`` exceeds ``worse`` by more than ``margin``", seed by seed (the two
         sequences list the same seeds in the same order). A negative margin states
         "``better`` is not worse than ``worse`` by more than |margin|" (matching)."""
@@ -128,16 +133,16 @@ class Claims:
         if b.shape != w.shape or b.ndim != 1:
             raise ValueError(f"paired claim {claim!r}: both sides need one value per seed, "
                              f"same seeds (got shapes {b.shape} and {w.shape})")
-        return self._add(claim, b - w, margin, False, role, paper, unit, "paired difference")
+        return self._add(claim, b - w, margin, False, role, paper, unit, "paired difference", over)
 
     def check(self, claim: str, values: Sequence[float], *, threshold: float = 0.0, below: bool = False,
-              role: str = "headline", paper: str = "", unit: str = "") -> Claim:
+              role: str = "headline", paper: str = "", unit: str = "", over: str = "seeds") -> Claim:
         """"The mean of ``values`` (one per seed) is above ``threshold``" (``below=True``:
         below it), e.g. "the barrier is below 0.02"."""
-        return self._add(claim, values, threshold, below, role, paper, unit, "value")
+        return self._add(claim, values, threshold, below, role, paper, unit, "value", over)
 
     def _add(self, claim: str, values: Sequence[float], threshold: float, below: bool, role: str,
-             paper: str, unit: str, statistic: str) -> Claim:
+             paper: str, unit: str, statistic: str, over: str = "seeds") -> Claim:
         if role not in ROLES:
             raise ValueError(f"role={role!r}: choose one of {list(ROLES)}")
         v = np.asarray(values, dtype=float)
@@ -146,7 +151,7 @@ class Claims:
         if below:
             mean, lo, hi = -mean, -hi, -lo
         item = Claim(self.notebook, claim, role, verdict, mean, lo, hi, len(v), float(threshold), unit,
-                     paper, statistic, below)
+                     paper, statistic, below, over)
         self.items = [c for c in self.items if c.claim != claim] + [item]
         self.save()
         return item

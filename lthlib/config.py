@@ -136,6 +136,16 @@ SPARSE_PRESETS: dict[str, dict[str, Any]] = {
 }
 SPARSE_MODELS: dict[str, str | None] = {"smoke": None, "quick": None, "paper": "wrn22_2"}
 
+# Notebook 09 (buying many tickets, ``many_tickets.many_for_scale``): the IMP rounds whose
+# tickets are bought against; at most ``max_small`` small dense networks per seed and round
+# (the pool stops at IMP's compute, or at this cap); ``subnet_pool`` random subnetworks of
+# the ticket's initialisation per seed and round.
+MANY_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(rounds=(1, 2), max_small=4, subnet_pool=3),
+    "quick": dict(rounds=(4, 6), max_small=48, subnet_pool=16),
+    "paper": dict(rounds=(5, 10, 15), max_small=128, subnet_pool=32),
+}
+
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan
 # et al.'s SGD for edge-popup (without their cosine schedule); Adam with a large step for
 # Bernoulli scores, which live on the logit scale.

@@ -43,6 +43,9 @@ TERMS: dict[str, str] = {
     "network first.",
     "layer collapse": "Tanaka et al. 2020: pruning that removes every weight of some layer, so the "
     "network computes a constant whatever the other layers keep.",
+    "best of N": "train N networks and keep the one with the best validation accuracy; its test "
+    "accuracy is what the choice buys. Notebook 09 computes its expectation over every N-subset of "
+    "a trained pool exactly.",
     "supermask": "Zhou et al. 2019: a mask that, applied to a network that is not trained, gives "
                  "accuracy far above chance.",
     "strong ticket": "Ramanujan et al. 2020; Malach et al. 2020: a subnetwork of a *randomly "

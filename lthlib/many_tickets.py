@@ -23,12 +23,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from lthlib.config import SettingsError, TrainSettings
+from lthlib.config import MANY_PRESETS, SettingsError, TrainSettings
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import count_parameters, prunable_parameters
@@ -43,6 +44,28 @@ WIDTH_KWARGS: dict[str, tuple[str, Any]] = {
     "mlp_mnist1d": ("hidden", (300, 100)), "lenet300_100": ("hidden", (300, 100)),
     "cnn_mnist1d": ("channels", 32), "resnet20": ("width", 16), "wrn22_2": ("widen", 2),
 }
+
+
+@dataclass(frozen=True)
+class ManyTicketsExperiment:
+    """What notebook 09 runs at a scale: the IMP rounds whose tickets are compared, the
+    most small networks trained per seed and round, and the random subnetworks per seed
+    and round (``config.MANY_PRESETS``)."""
+
+    rounds: tuple[int, ...]
+    max_small: int
+    subnet_pool: int
+
+    def small_pool(self, imp_cost: float, small_cost: float) -> int:
+        """How many small networks IMP's compute buys (at least 1), capped at ``max_small``."""
+        return max(1, min(self.max_small, math.ceil(imp_cost / small_cost - 1e-9)))
+
+
+def many_for_scale(scale: str) -> ManyTicketsExperiment:
+    """Notebook 09's experiment at ``scale``."""
+    if scale not in MANY_PRESETS:
+        raise SettingsError(f"scale={scale!r}: choose one of {list(MANY_PRESETS)}")
+    return ManyTicketsExperiment(**MANY_PRESETS[scale])
 
 
 def _width_kwargs(settings: TrainSettings, factor: float) -> dict[str, Any]:
@@ -246,7 +269,7 @@ def weights_of(settings: TrainSettings, data: Dataset) -> tuple[int, int]:
     return sum(p.numel() for p in prunable_parameters(model).values()), count_parameters(model)
 
 
-__all__ = ["WIDTH_KWARGS", "prunable_count", "small_settings", "member_settings", "run_small_nets",
+__all__ = ["ManyTicketsExperiment", "many_for_scale", "WIDTH_KWARGS", "prunable_count", "small_settings", "member_settings", "run_small_nets",
            "random_subnet_mask", "run_random_subnets", "selection_probabilities", "best_of_n",
            "powers_of_two", "run_cost", "imp_cost", "structure_agreement", "input_profile",
            "input_profile_correlation", "profile_correlations", "random_controls", "weights_of"]

@@ -342,6 +342,59 @@ def first_layer_mask(mask, layer: str, input_shape: tuple[int, ...], units: int 
     return fig
 
 
+def input_profiles(masks: Mapping[str, "object"], layer: str, input_shape: tuple[int, ...],
+                   title: str = "") -> Figure:
+    """Which inputs several masks keep: per input position (1-D signals, one line per mask)
+    or pixel (images, one panel per mask), the percentage of ``layer``'s units still
+    connected to it. Inputs are the same in every network, unlike hidden units, so this is
+    where tickets of different seeds can be compared by eye."""
+    per_input = {name: m[layer].float().cpu().reshape(m[layer].shape[0], -1).mean(0).numpy() * 100
+                 for name, m in masks.items()}
+    if len(input_shape) == 1 or (len(input_shape) == 2 and input_shape[0] == 1):
+        fig, ax = plt.subplots(figsize=(9.2, 3.2))
+        for i, (name, v) in enumerate(per_input.items()):
+            ax.plot(np.arange(len(v)), v, marker="o", ms=2.5, lw=1.2, color=f"C{i}", label=name)
+        ax.set(xlabel="input position", ylabel="% of units connected", title=title)
+        _legend_outside(ax)
+        fig.tight_layout()
+        return fig
+    h, w = input_shape[-2], input_shape[-1]
+    fig, axes = plt.subplots(1, len(per_input), figsize=(2.1 * len(per_input), 2.5), squeeze=False)
+    for ax, (name, v) in zip(axes[0], per_input.items()):
+        ax.imshow(v.reshape(-1, h, w).mean(0), cmap="magma", vmin=0)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or "% of units connected to each pixel", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def jackpot_strips(pools: Mapping[str, Sequence[Sequence[float]]], marks: Mapping[str, Sequence[float]],
+                   ylabel: str, title: str = "", seeds: Sequence[int] | None = None) -> Figure:
+    """Every member of each pool as a dot, one column per (pool, seed), with each seed's
+    reference values (``marks``: e.g. the ticket, the dense network) as short lines across
+    that seed's columns: is there a jackpot in the pool?"""
+    fig, ax = plt.subplots(figsize=(9.2, 3.9))
+    n_seeds = max(len(v) for v in pools.values())
+    width = len(pools) + 1
+    rng = np.random.default_rng(0)  # horizontal jitter of the dots only (no result depends on it)
+    for p, (name, per_seed) in enumerate(pools.items()):
+        for s, values in enumerate(per_seed):
+            x = s * width + p + rng.uniform(-0.18, 0.18, len(values))
+            ax.scatter(x, values, s=10, color=f"C{p}", alpha=0.7, label=name if s == 0 else None)
+    for k, (name, per_seed) in enumerate(marks.items()):
+        for s, y in enumerate(per_seed):
+            ax.hlines(y, s * width - 0.4, s * width + len(pools) - 0.6, color=("k", "grey", "C3")[k % 3],
+                      ls=("-", ":", "--")[k % 3], lw=1.6, label=name if s == 0 else None)
+    ax.set_xticks([s * width + (len(pools) - 1) / 2 for s in range(n_seeds)],
+                  [f"seed {s}" for s in (seeds if seeds is not None else range(n_seeds))])
+    ax.set(ylabel=ylabel, title=title)
+    _legend_outside(ax, "dots: one trained network each")
+    fig.tight_layout()
+    return fig
+
+
 def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str, ylabel: str,
                  title: str = "", ax: plt.Axes | None = None, chance: float | None = None,
                  logx: bool = False) -> Figure:
@@ -601,10 +654,11 @@ def rewinding_vs_k(ks: Sequence[int], ticket: np.ndarray, controls: Mapping[str,
 
 def accuracy_vs_cost(costs: Mapping[str, Sequence[float]], accuracies: Mapping[str, np.ndarray],
                      xlabel: str, ylabel: str, title: str = "",
-                     colors: Mapping[str, str] | None = None) -> Figure:
+                     colors: Mapping[str, str] | None = None, point: str = "density") -> Figure:
     """One line per method through its (cost, accuracy) points, one point per density:
     ``costs[name]`` per density and ``accuracies[name]`` (seeds x densities), drawn as the
-    mean with a min-max bar over seeds; a log cost axis."""
+    mean with a min-max bar over seeds; a log cost axis. ``point``: what one point stands
+    for, said in the legend."""
     fig, ax = plt.subplots(figsize=(9.0, 4.0))
     n_seeds = set()
     for i, (name, xs) in enumerate(costs.items()):
@@ -617,6 +671,6 @@ def accuracy_vs_cost(costs: Mapping[str, Sequence[float]], accuracies: Mapping[s
     ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
-    _legend_outside(ax, f"one point per density;\nmean over {seeds} seeds,\nbars: min-max")
+    _legend_outside(ax, f"one point per {point};\nmean over {seeds} seeds,\nbars: min-max")
     fig.tight_layout()
     return fig

@@ -97,3 +97,15 @@ def test_a_claim_below_a_threshold():
     assert low.verdict == "holds" and low.mean == pytest.approx(0.005) and low.ci_low < 0.005 < low.ci_high
     assert "below +0.02" in low.evidence and "mean value" in low.evidence
     assert claims.check("barrier under 2 points", [0.10, 0.12, 0.11], threshold=0.02, below=True).verdict == "contradicted"
+
+
+def test_evidence_names_what_the_values_are_over():
+    from lthlib.claims import Claims
+
+    claims = Claims("09", "quick")
+    pairs = claims.paired("x beats y", better=[0.9, 0.8, 0.85], worse=[0.1, 0.2, 0.15], over="seed pairs")
+    assert "over 3 seed pairs" in pairs.evidence and pairs.verdict == "holds"
+    seeds = claims.check("z above 0", [0.5, 0.6])
+    assert "over 2 seeds" in seeds.evidence
+    one = claims.check("w above 0", [0.5], over="timing repeats")
+    assert "1 timing repeat:" in one.evidence

@@ -130,3 +130,12 @@ def test_shared_structure_of_identical_random_and_related_masks():
     assert mt.input_profile_correlation(b, c) > 0.6  # expected about 0.8 (20 rows of Bernoulli(0.4) noise)
     conv = Mask({"c.weight": torch.ones(4, 3, 5, dtype=torch.bool)})
     assert torch.equal(mt.input_profile(conv), torch.full((3,), 20.0))
+
+
+def test_experiment_per_scale_and_its_pool_size():
+    quick = mt.many_for_scale("quick")
+    assert quick.small_pool(imp_cost=2.33, small_cost=0.1377) == 17  # IMP's compute buys 16.9 small runs
+    assert quick.small_pool(imp_cost=2.0, small_cost=0.5) == 4  # exact multiples are not rounded up
+    assert quick.small_pool(imp_cost=100.0, small_cost=0.01) == quick.max_small
+    with pytest.raises(SettingsError, match="scale"):
+        mt.many_for_scale("huge")
