@@ -54,7 +54,7 @@ STREAMS: dict[str, str] = {
     "small_order": "the data order of one of many small dense networks (index: member)",
     "random_subnet": "the kept positions of one of many random subnetworks (index: member)",
     "subnet_order": "the data order of one of many random subnetworks (index: member)",
-    "timing_scores": "the random scores of the masks whose execution speed is timed",
+    "timing_inputs": "the random inputs and labels of timed forward passes and training steps",
 }
 _MAX = (1 << 63) - 1
 
