@@ -43,6 +43,12 @@ TERMS: dict[str, str] = {
     "network first.",
     "layer collapse": "Tanaka et al. 2020: pruning that removes every weight of some layer, so the "
     "network computes a constant whatever the other layers keep.",
+    "sparse format": "a way of storing a matrix that keeps only its nonzero values and their "
+    "positions (CSR: values, column indices, row pointers; COO: values with (row, column) pairs; "
+    "BSR: small dense blocks). A kernel that reads it skips the zeros, at the price of reading indices.",
+    "structured pruning": "removing whole units (neurons, channels) rather than single weights: the "
+    "result is a smaller dense network that every dense kernel runs fast. *Unstructured* pruning "
+    "(IMP's) removes single weights.",
     "best of N": "train N networks and keep the one with the best validation accuracy; its test "
     "accuracy is what the choice buys. Notebook 09 computes its expectation over every N-subset of "
     "a trained pool exactly.",

@@ -1,0 +1,435 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Is sparsity fast?
+#
+# The objection every lottery-ticket talk meets: *"Even if you could find these
+# subnetworks, they wouldn't be faster on real hardware: sparsity is not hardware
+# friendly."* A ticket at 5% of its weights does 5% of the multiply-adds on paper. But a
+# mask only sets weights to zero; a dense kernel multiplies by those zeros just the same.
+# To be faster, the zeros must be **skipped**, and skipping has a price: the positions of
+# the surviving weights must be stored and read (index overhead), and irregular memory
+# access defeats the vector units and caches that make dense matrix products fast.
+#
+# This notebook measures, on **your** machine, when skipping pays:
+#
+# | format | what runs |
+# |---|---|
+# | masked | the dense model with zeros: what training a ticket does |
+# | CSR, COO | each pruned Linear layer as a `torch.sparse` matrix (values + indices) |
+# | BSR | the same in small dense blocks (fewer indices, some stored zeros) |
+# | structured | whole neurons (channels) removed: a physically smaller dense network |
+# | 2:4 semi-structured | 2 of every 4 weights kept, run by NVIDIA tensor cores (Ampere or newer) |
+#
+# and then puts the accuracy side beside it: at the speed-up each format delivers, what
+# accuracy do the IMP ticket, a structured-pruned network and a small dense network reach?
+#
+# **In this notebook you will**
+# - see what a sparse format stores and when it is smaller than the dense weights;
+# - time inference (batch 1 and a large batch) and a training step against density, and
+#   find each format's **crossover**: the density below which it beats dense;
+# - compare the accuracy of unstructured tickets, structured pruning and small dense
+#   networks at the same number of weights, with their measured speed-ups;
+# - read the claims as checks computed from your timings.
+#
+# **Timings are this machine's.** They depend on the CPU, its vector units, the torch
+# build and the number of threads; the text below is rendered from what ran here, so it
+# stays true wherever you run it. **Time:** `SCALE="quick"` a few minutes on a 2-core
+# laptop CPU (IMP runs of notebook 02 from the store when it ran first); `"smoke"`
+# seconds; `"paper"` adds Conv-2 and Conv-6 at CIFAR-10 size and more repeats (a GPU
+# also measures 2:4 sparsity).
+
+# %% tags=["parameters"]
+SCALE = "quick"  # "smoke" | "quick" | "paper"
+SEEDS = 3  # seeds of the accuracy side (notebook 02's IMP runs)
+DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
+MODEL = None  # None: the dataset's default model (the accuracy side's network)
+DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
+THREADS = None  # torch threads while timing; None: lthlib's training threads (1 unless LTHLIB_THREADS)
+RESULTS_DIR = "../results"  # trained runs are stored here and reused (notebook 02's IMP runs too)
+FIGURES_DIR = None  # set a folder to save every figure as PNG
+CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI does)
+
+# %%
+# %matplotlib inline
+import math
+import platform
+
+import numpy as np
+import torch
+
+import lthlib
+from lthlib import many_tickets as mt
+from lthlib import plots
+from lthlib import sparse_exec as sx
+from lthlib.claims import Claims, claims_markdown, say, spread
+from lthlib.config import SPEED_PRESETS, check_parameters, seeds_for
+from lthlib.devices import resolve_device
+from lthlib.glossary import define
+from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
+from lthlib.masks import Mask
+from lthlib.models import build_model
+from lthlib.store import Store
+from lthlib.structured_pruning import run_structured
+from lthlib.threads import training_threads
+from lthlib.training import data_for, model_for
+
+check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
+speed = SPEED_PRESETS[SCALE]
+device = resolve_device(DEVICE)
+threads = THREADS if THREADS is not None else training_threads()
+train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
+imp_settings = imp_for_scale(SCALE, train_settings)
+store = Store(RESULTS_DIR)
+seeds = list(range(seeds_for(SCALE, SEEDS)))
+say("Timing on **{dev}** ({cpu}), torch {tv}, {th} torch thread(s); {cores} cores visible.",
+    dev=device, cpu=platform.processor() or platform.machine(), tv=torch.__version__, th=threads,
+    cores=torch.get_num_threads() if THREADS is None else "", )
+
+# %% [markdown]
+# Words this chapter uses (`lthlib.glossary`):
+
+# %%
+_ = define("density", "ticket", "sparse format", "structured pruning")
+
+# %% [markdown]
+# ## 1. What a sparse format stores
+#
+# A small pruned weight matrix, and what CSR (compressed sparse row) keeps of it: the
+# surviving **values**, the **column index** of each, and for each row where its values
+# start (**row pointers**). Every kept weight now costs its value *and* an index.
+
+# %%
+example = torch.tensor([[0.0, 1.5, 0.0, 0.0, -2.0, 0.0],
+                        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                        [0.7, 0.0, 0.0, 3.1, 0.0, 0.0],
+                        [0.0, 0.0, -0.4, 0.0, 0.0, 0.9]])
+csr = example.to_sparse_csr()
+say("Weight (4 x 6, {k} of 24 kept). CSR stores values `{v}`, column indices `{c}` and row pointers `{r}`: "
+    "{b} bytes against {d} dense.", k=int((example != 0).sum()), v=csr.values().tolist(),
+    c=csr.col_indices().tolist(), r=csr.crow_indices().tolist(), b=sx.tensor_bytes(csr), d=sx.tensor_bytes(example))
+
+# %% [markdown]
+# The weights of LeNet-300-100 in each format, against density (no timing yet: this is
+# what each format stores). Indices here are 64-bit integers, as torch stores them, so a
+# kept weight costs 12 bytes in CSR against 4 in a dense float32 matrix.
+
+# %%
+lenet = build_model("lenet300_100", (784,), 10, seed=0)
+memory_densities = [d for d in speed["densities"] if d < 1.0]
+memory = {sx.FORMAT_LABELS[f]: [] for f in ("masked", "csr", "coo", "bsr", "structured")}
+for d in memory_densities:
+    mask = sx.magnitude_mask(lenet, d)
+    for f in ("masked", "csr", "coo", "bsr"):
+        memory[sx.FORMAT_LABELS[f]].append(sx.weight_bytes(sx.build_format(f, lenet, mask)))
+    memory[sx.FORMAT_LABELS["structured"]].append(
+        sx.weight_bytes(sx.structured_model(lenet, sx.neuron_mask(lenet, sx.neuron_keep_for(lenet, d)))))
+dense_bytes = sx.weight_bytes(lenet)
+fig = plots.seed_bands([100 * d for d in memory_densities], {k: np.array([v]) / dense_bytes for k, v in memory.items()},
+                       "", "weight memory / dense", percent_x=True, legend=False,
+                       references={"dense": 1.0}, title="Memory of LeNet-300-100's weights in each format")
+fig.axes[0].set_yscale("log")
+fig.axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+fig.tight_layout()
+plots.save_figure(fig, FIGURES_DIR, "memory")
+
+# %%
+csr_mem = dict(zip(memory_densities, memory[sx.FORMAT_LABELS["csr"]]))
+smaller = [d for d in memory_densities if csr_mem[d] < dense_bytes]
+say("**What to see.** CSR's weights are smaller than the dense matrix only at {where} of the densities "
+    "drawn; at {p:.0f}% they take {x:.2f}x the dense bytes.",
+    where=(f"{100 * max(smaller):g}% and below" if smaller else "none"), p=100 * memory_densities[0],
+    x=csr_mem[memory_densities[0]] / dense_bytes)
+
+# %% [markdown]
+# ## 2. Inference speed against density
+#
+# Each network is pruned by weight magnitude, layer by layer, to each density (the
+# structured format removes whole neurons until about that fraction of weights is left)
+# and each format is timed: the median of `speed["repeats"]` timed calls after warm-up
+# calls, on a fixed number of threads, with dense timed again next to every density so
+# each speed-up compares measurements taken close together. A speed-up above 1 means
+# faster than the dense network. Batch 1 is one request at a time (latency); a large
+# batch is throughput.
+
+# %%
+formats = ("masked", "csr", "coo", "bsr", "structured", "semi_structured")
+timings = {}
+for name, shape in speed["timed"].items():
+    model = build_model(name, shape, 10, seed=0).to(device)
+    dens = speed["conv_densities"] if len(shape) > 1 or name.startswith("cnn") else speed["densities"]
+    timings[name] = sx.benchmark_formats(model, shape, dens, formats, speed["batch_sizes"],
+                                         repeats=speed["repeats"], threads=threads)
+
+
+def speedups(rows, fmt, batch, mode):
+    """(densities, speed-ups) of one format, batch and mode, from high density to low."""
+    pts = sorted(((r["density"], r["speedup"]) for r in rows if r["format"] == fmt and r["batch_size"] == batch
+                  and r["mode"] == mode and r["speedup"] is not None), reverse=True)
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def speed_figure(mode):
+    fig, axes = plots.plt.subplots(len(timings), len(speed["batch_sizes"]), squeeze=False,
+                                   figsize=(4.4 * len(speed["batch_sizes"]), 3.2 * len(timings)))
+    for i, (name, rows) in enumerate(timings.items()):
+        for k, b in enumerate(speed["batch_sizes"]):
+            ax = axes[i][k]
+            for c, f in enumerate(formats):
+                xs, ys = speedups(rows, f, b, mode)
+                if xs:
+                    ax.plot([100 * x for x in xs], ys, marker="o", ms=3, color=f"C{c}", label=sx.FORMAT_LABELS[f])
+            ax.axhline(1.0, color="k", lw=1, ls=":")
+            ax.set_xscale("log")
+            ax.invert_xaxis()
+            ax.set_yscale("log")
+            ax.set(title=f"{name}, batch {b}", xlabel="% of weights remaining", ylabel="speed-up over dense")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    fig.suptitle(f"{mode.capitalize()}: speed-up over the dense network (median; dotted: break-even)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+fig = speed_figure("inference")
+plots.save_figure(fig, FIGURES_DIR, "inference_speedup")
+
+# %% [markdown]
+# The **crossover** of a format is the highest density measured at which it beat dense
+# (`sx.crossover_density`): a grid point, not an interpolation. "never" means it was
+# slower at every density measured.
+
+# %%
+def crossover_table(mode):
+    rows = ["| network | batch | " + " | ".join(sx.FORMAT_LABELS[f] for f in formats) + " |",
+            "|---|---|" + "---|" * len(formats)]
+    for name, rs in timings.items():
+        for b in speed["batch_sizes"]:
+            cells = []
+            for f in formats:
+                unsupported = [r["unsupported"] for r in rs if r["format"] == f and r["unsupported"]]
+                x = sx.crossover_density(rs, f, b, mode)
+                cells.append("cannot run here" if unsupported and x is None and
+                             all(r["speedup"] is None for r in rs if r["format"] == f and r["batch_size"] == b)
+                             else ("never" if x is None else f"{100 * x:g}%"))
+            rows.append(f"| {name} | {b} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+say("Crossover density (inference):\n\n" + crossover_table("inference"))
+
+# %%
+reason_24 = sx.semi_structured_support(device)
+say("**2:4 semi-structured sparsity** {status}",
+    status=("ran on this device (at its only density, 50%)." if reason_24 is None else f"cannot run here: {reason_24}."))
+
+# %% [markdown]
+# ## 3. One training step
+#
+# The same for a training step (forward, backward, SGD update). Masked training is what
+# IMP does: dense cost, always. Sparse layouts must also produce a sparse weight
+# gradient; where torch cannot differentiate a layout, the table says so.
+
+# %%
+fig = speed_figure("train step")
+plots.save_figure(fig, FIGURES_DIR, "train_step_speedup")
+say("Crossover density (training step):\n\n" + crossover_table("train step"))
+
+# %% [markdown]
+# **Why.** A dense matrix product streams contiguous memory through vector units and
+# reuses each loaded value many times (more so at large batch). A sparse product loads an
+# index per value and gathers inputs at irregular addresses, so each multiply-add costs
+# several times more; it wins only when it does many times fewer of them. At batch 1 the
+# product is a matrix-vector product, limited by memory bandwidth rather than arithmetic,
+# where skipping the bytes of pruned weights pays sooner. Removing whole neurons keeps
+# everything dense and contiguous, so its speed-up follows its size.
+#
+# **Published anchors** (the papers' numbers, not this run's): unstructured sparsity
+# typically needs roughly 90-98% sparsity before CSR kernels beat dense ones on CPUs
+# (e.g. Gale, Elsen & Hooker 2019, *The State of Sparsity in Deep Neural Networks*; Hoefler
+# et al. 2021, *Sparsity in Deep Learning*); NVIDIA's 2:4 sparse tensor cores give about
+# 1.1-1.6x on matrix multiplies on A100-class GPUs (Mishra et al. 2021, *Accelerating
+# Sparse Deep Neural Networks*).
+#
+# ## 4. The accuracy side
+#
+# Speed is half the question. At the same number of weights, on the trained network of
+# notebook 02 (`train_settings.model`), three ways to be small:
+#
+# - the **IMP ticket**: unstructured, runs fast only in a sparse format;
+# - **structured IMP**: whole neurons removed by the L1 norm of their incoming weights,
+#   rewound to initialisation and retrained, level by level (`lthlib.structured_pruning`);
+#   runs as a smaller dense network;
+# - a **small dense network** of the ticket's size trained from scratch (member 0 of
+#   notebook 09's pool, so both notebooks share those runs).
+#
+# Each is timed in the form it would run in, against the dense network it came from.
+
+# %%
+data = data_for(train_settings, device=DEVICE)
+imp_results = run_imp_seeds(imp_settings, seeds, data, store=store)
+rounds = list(speed["rounds"])
+densities = [imp_results[0].rounds[r - 1].density for r in rounds]
+percents = [100 * d for d in densities]
+structured = run_structured(imp_results, data, densities, store=store)
+smalls = [mt.small_settings(train_settings, data, imp_results[0].rounds[r - 1].mask.num_kept()) for r in rounds]
+small_runs = {(i, s): mt.run_small_nets(smalls[i].replace(seed=s), data, 1, store=store)[0]
+              for i in range(len(rounds)) for s in seeds}
+acc = {"ticket": np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in imp_results]),
+       "structured": np.array([[structured[d, s].at_early_stop() for d in densities] for s in seeds]),
+       "small": np.array([[small_runs[i, s].at_early_stop() for i in range(len(rounds))] for s in seeds])}
+dense_acc = np.array([res.dense.at_early_stop() for res in imp_results])
+structured_density = np.array([[Mask(structured[d, s].mask).density() for d in densities] for s in seeds])
+
+# %% [markdown]
+# Speed-ups of seed 0's networks, in the form each would run in (the ticket in the
+# fastest sparse layout here, by batch):
+
+# %%
+shape = data.input_shape
+trained = model_for(train_settings, data).cpu()
+trained.load_state_dict({k: v.cpu() for k, v in imp_results[0].dense.final_state.items()})
+big = speed["batch_sizes"][-1]
+fast = {}  # (batch, round index) -> {route: (speed-up over dense, how it runs)}
+with sx.denormals_flushed(), torch.inference_mode():
+    for i, r in enumerate(rounds):
+        ticket_mask = imp_results[0].rounds[r - 1].mask
+        forms = {"dense": trained, "csr": sx.sparse_model(trained, ticket_mask, "csr"),
+                 "coo": sx.sparse_model(trained, ticket_mask, "coo"), "masked": sx.masked_model(trained, ticket_mask),
+                 "structured": sx.structured_model(trained, Mask(structured[densities[i], seeds[0]].mask)),
+                 "small": model_for(smalls[i], data).cpu()}
+        for b in speed["batch_sizes"]:
+            t = sx.time_calls({k: sx.inference_fn(m, b, shape) for k, m in forms.items()},
+                              repeats=speed["repeats"], min_time=1e-3, threads=threads)
+            up = {k: t["dense"].median_s / v.median_s for k, v in t.items()}
+            layout = max(("csr", "coo"), key=up.get)
+            fast[b, i] = {"ticket": (up[layout], sx.FORMAT_LABELS[layout]), "masked": (up["masked"], ""),
+                          "structured": (up["structured"], ""), "small": (up["small"], "")}
+rows = ["| weights | network | test accuracy (mean, min-max over seeds) | "
+        + " | ".join(f"speed-up, batch {b}" for b in speed["batch_sizes"]) + " |",
+        "|---|---|---|" + "---|" * len(speed["batch_sizes"])]
+names = {"ticket": "IMP ticket (sparse format)", "masked": "IMP ticket (masked, as trained)",
+         "structured": "structured IMP", "small": "small dense network"}
+for i in range(len(rounds)):
+    for key, label in names.items():
+        a = acc["ticket" if key == "masked" else key][:, i]
+        cells = " | ".join(f"{fast[b, i][key][0]:.2f}x" + (f" ({fast[b, i][key][1]})" if fast[b, i][key][1] else "")
+                           for b in speed["batch_sizes"])
+        rows.append(f"| {percents[i]:.1f}% | {label} | {spread(a)} | {cells} |")
+say("Dense network: {d}.\n\n" + "\n".join(rows), d=spread(dense_acc))
+
+# %%
+fig, ax = plots.plt.subplots(figsize=(8.6, 3.9))
+for c, key in enumerate(("ticket", "structured", "small")):
+    xs = [fast[big, i][key][0] for i in range(len(rounds))]
+    ys = acc[key].mean(axis=0)
+    ax.errorbar(xs, ys, yerr=[ys - acc[key].min(axis=0), acc[key].max(axis=0) - ys], fmt="o-", color=f"C{c}",
+                capsize=2, label=names[key])
+    for x, y, p in zip(xs, ys, percents):
+        ax.annotate(f"{p:.1f}%", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+ax.axhline(dense_acc.mean(), color="grey", ls=":", label="dense network (mean)")
+ax.axvline(1.0, color="k", lw=0.8, ls=":")
+ax.set_xscale("log")
+ax.set(xlabel=f"inference speed-up over dense, batch {big} (log)", ylabel="test accuracy (early stopping)",
+       title="Accuracy against the speed each route delivers here")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+          title="labels: % of weights", title_fontsize=8)
+fig.tight_layout()
+plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_speed")
+
+# %% [markdown]
+# ## 5. The claims
+#
+# Timing claims are judged over the timing repeats of one network (LeNet-300-100), each
+# repeat's speed-up taken against the dense repeat of the same index, on a log scale
+# (so "above 0" means faster). Repeats run one after another on one machine, so the
+# interval says how steady the measurement was, not how another machine would do.
+# Accuracy claims pair the networks of each seed, as in the other notebooks.
+
+# %%
+claims = Claims("08", SCALE, CLAIMS_FILE)
+lenet_rows = timings["lenet300_100"]
+timing_claims = []
+for b in speed["batch_sizes"]:
+    x = sx.crossover_density(lenet_rows, "csr", b, "inference")
+    if x is not None:
+        timing_claims.append(claims.check(
+            f"CSR inference of LeNet-300-100 (batch {b}) is faster than dense at {100 * x:g}% of weights on this machine",
+            sx.log_speedups(lenet_rows, "csr", x, b, "inference"), over="timing repeats"))
+        higher = [d for d in speed["densities"] if d > x]
+        if higher:
+            timing_claims.append(claims.check(
+                f"CSR inference of LeNet-300-100 (batch {b}) is slower than dense at {100 * min(higher):g}% of weights "
+                "on this machine", sx.log_speedups(lenet_rows, "csr", min(higher), b, "inference"), below=True,
+                over="timing repeats"))
+    else:
+        lowest = min(speed["densities"])
+        timing_claims.append(claims.check(
+            f"CSR inference of LeNet-300-100 (batch {b}) is faster than dense at {100 * lowest:g}% of weights "
+            "on this machine", sx.log_speedups(lenet_rows, "csr", lowest, b, "inference"), over="timing repeats"))
+for d_anchor, faster in ((0.02, True), (0.2, False)):
+    if d_anchor in speed["densities"]:
+        timing_claims.append(claims.check(
+            f"CSR inference of LeNet-300-100 (batch {big}) is {'faster' if faster else 'slower'} than dense at "
+            f"{100 * d_anchor:g}% of weights ({100 * (1 - d_anchor):g}% sparsity)",
+            sx.log_speedups(lenet_rows, "csr", d_anchor, big, "inference"), below=not faster, role="paper",
+            over="timing repeats",
+            paper="Published experience (e.g. Gale et al. 2019; Hoefler et al. 2021): unstructured sparsity "
+                  "needs roughly 90-98% sparsity before CSR beats dense on CPUs."))
+say(claims_markdown(timing_claims, SCALE))
+
+# %%
+j = len(rounds) - 1
+accuracy_claims = [
+    claims.paired(f"at {percents[j]:.1f}% of weights, the IMP ticket is more accurate than structured IMP "
+                  "with the same number of weights", better=acc["ticket"][:, j], worse=acc["structured"][:, j]),
+    claims.paired(f"at {percents[j]:.1f}% of weights, the IMP ticket is more accurate than a small dense network "
+                  "of its size", better=acc["ticket"][:, j], worse=acc["small"][:, j]),
+    claims.paired(f"at {percents[j]:.1f}% of weights, structured IMP is within 1 point of a small dense network "
+                  "of its size trained from scratch", better=acc["structured"][:, j], worse=acc["small"][:, j],
+                  margin=-0.01, role="paper",
+                  paper="Liu et al. 2019 (Rethinking the Value of Network Pruning, paraphrased): for structured "
+                        "pruning, training the small architecture from scratch matches the pruned network."),
+]
+say(claims_markdown(accuracy_claims, SCALE))
+
+# %% [markdown]
+# ## Summary
+#
+# Rendered from this run:
+
+# %%
+lines = [f"- {c.claim}: **{c.verdict}** ({c.evidence})." for c in claims.items]
+say("\n".join(lines))
+
+# %% [markdown]
+# **Reading the verdicts.** The timing claims locate this machine's crossover; the
+# *paper* rows compare it with published experience, which comes from larger layers and
+# tuned kernels. The accuracy claims ask what the speed costs: unstructured tickets keep
+# accuracy but need extreme sparsity (or special hardware) to run fast; structured pruning
+# runs fast at any density but is, at best, as good as a small dense network.
+#
+# ## Exercises
+#
+# 1. Rerun with `THREADS=2` (if you have two free cores). Which formats gain from more
+#    threads, and does the crossover move?
+# 2. BSR stores small dense blocks. Prune LeNet-300-100 to 5% with whole 4 x 4 blocks
+#    (score each block by its L1 norm) instead of single weights, and time it with
+#    `sx.sparse_model(..., layout="bsr", blocksize=4)`. Is it faster than CSR at the same
+#    density?
+# 3. `sx.weight_bytes` counts 64-bit indices. Recompute CSR's memory with 32-bit
+#    indices (`crow_indices().int()`): at which density is it now smaller than dense?
+# 4. Time a batch of 4,096. Why does the dense network gain more from a larger batch than
+#    CSR does?

@@ -1,0 +1,272 @@
+"""Executable sparse forms of a pruned model: same outputs as masking, sizes, timing helpers."""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from lthlib import sparse_exec as se
+from lthlib.masks import Mask
+from lthlib.models import MLP, build_model, prunable_parameters
+
+pytestmark = pytest.mark.filterwarnings("ignore:Sparse [A-Z]+ tensor support is in beta")
+
+
+def random_mask(model: nn.Module, density: float, seed: int = 0) -> Mask:
+    g = torch.Generator().manual_seed(seed)
+    tensors = {n: torch.rand(p.shape, generator=g) < density for n, p in prunable_parameters(model).items()}
+    first = next(iter(tensors))
+    tensors[first][3] = False  # a neuron with no inputs: an all-zero row in every layout
+    return Mask(tensors)
+
+
+def small_mlp() -> MLP:
+    torch.manual_seed(0)
+    return MLP((20,), 6, hidden=(16, 12))
+
+
+@pytest.mark.parametrize("layout", se.SPARSE_LAYOUTS)
+@pytest.mark.parametrize("density", [1.0, 0.5, 0.1, 0.02])
+def test_sparse_layouts_compute_what_masking_computes(layout, density):
+    model, x = small_mlp(), torch.randn(7, 20)
+    mask = random_mask(model, density)
+    expected = se.masked_model(model, mask)(x)
+    sparse = se.sparse_model(model, mask, layout)
+    assert all(isinstance(m, se.SparseLinear) for m in (*sparse.hidden, sparse.output))
+    assert sparse.hidden[0].weight.layout == {"csr": torch.sparse_csr, "coo": torch.sparse_coo,
+                                              "bsr": torch.sparse_bsr}[layout]
+    torch.testing.assert_close(sparse(x), expected, rtol=1e-5, atol=1e-6)
+    # the unmasked model differs, so the comparison above can fail
+    if density < 1:
+        assert not torch.allclose(model(x), expected, atol=1e-4)
+    assert int(torch.count_nonzero(sparse.hidden[0].weight.to_dense())) == int((mask["hidden.0.weight"]
+           & (model.hidden[0].weight != 0)).sum())
+
+
+def test_sparse_model_keeps_convolutions_dense_and_masked():
+    model = build_model("cnn_mnist1d", (40,), 10, seed=0)
+    mask, x = random_mask(model, 0.3), torch.randn(4, 40)
+    sparse = se.sparse_model(model, mask, "csr")
+    assert isinstance(sparse.conv1, nn.Conv1d) and isinstance(sparse.output, se.SparseLinear)
+    assert torch.equal(sparse.conv2.weight, model.conv2.weight * mask["conv2.weight"])
+    torch.testing.assert_close(sparse(x), se.masked_model(model, mask)(x), rtol=1e-5, atol=1e-6)
+
+
+def test_bsr_block_tiles_the_matrix():
+    assert se.bsr_blocksize((300, 784), 4) == 4
+    assert se.bsr_blocksize((10, 100), 4) == 2
+    assert se.bsr_blocksize((7, 13), 4) == 1
+    w = torch.randn(10, 100)
+    assert se.to_layout(w, "bsr", 4).values().shape[1:] == (2, 2)
+
+
+def test_masked_model_zeros_exactly_the_pruned_weights_and_leaves_the_original():
+    model = small_mlp()
+    before = model.hidden[0].weight.clone()
+    mask = random_mask(model, 0.3)
+    masked = se.masked_model(model, mask)
+    assert torch.equal(model.hidden[0].weight, before)
+    assert torch.equal(masked.hidden[0].weight == 0, ~mask["hidden.0.weight"] | (before == 0))
+
+
+def test_neuron_mask_removes_whole_neurons_and_their_outgoing_columns():
+    model = small_mlp()
+    with torch.no_grad():  # neuron 5 of the first layer is the strongest, neuron 2 the weakest
+        model.hidden[0].weight[5] *= 100
+        model.hidden[0].weight[2] *= 0.001
+    mask = se.neuron_mask(model, 0.25)
+    first, second, out = mask["hidden.0.weight"], mask["hidden.1.weight"], mask["output.weight"]
+    kept1 = first.all(1)
+    assert torch.equal(kept1 | ~first.any(1), torch.ones(16, dtype=torch.bool))  # whole rows
+    assert int(kept1.sum()) == 4 and kept1[5] and not kept1[2]
+    kept2 = second.any(1)
+    assert int(kept2.sum()) == 3  # round(0.25 * 12)
+    assert torch.equal(second.any(0), kept1) and torch.equal(second[kept2].all(0), kept1)  # columns
+    assert out.any(1).all()  # no output neuron removed
+    assert torch.equal(out.all(0), kept2)
+    l1 = model.hidden[0].weight.abs().sum(1)
+    assert set(torch.topk(l1, 4).indices.tolist()) == set(kept1.nonzero().flatten().tolist())
+
+
+def test_neuron_mask_scores_from_another_model_and_refuses_the_output_layer():
+    model, trained = small_mlp(), small_mlp()
+    with torch.no_grad():
+        trained.hidden[0].weight[:8] *= 10
+    mask = se.neuron_mask(model, {"hidden.0.weight": 0.5}, scores_from=trained)
+    assert torch.equal(mask["hidden.0.weight"].all(1), torch.arange(16) < 8)
+    assert mask["hidden.1.weight"][:, :8].all() and mask["output.weight"].all()  # only layer 0 pruned
+    with pytest.raises(ValueError, match="output layer"):
+        se.neuron_mask(model, {"output.weight": 0.5})
+    with pytest.raises(ValueError, match="ConvNet1d"):
+        se.neuron_mask(build_model("resnet20", (3, 32, 32), 10), 0.5)
+
+
+def test_structured_mlp_is_smaller_and_computes_the_same():
+    model, x = small_mlp(), torch.randn(9, 20)
+    with torch.no_grad():
+        model.hidden[0].bias.fill_(0.5)  # removed neurons would add relu(0.5) if wired wrongly
+    mask = se.neuron_mask(model, 0.5)
+    small = se.structured_model(model, mask)
+    assert isinstance(small, MLP)
+    assert [tuple(m.weight.shape) for m in (*small.hidden, small.output)] == [(8, 20), (6, 8), (6, 6)]
+    expected = 8 * 20 + 8 + 6 * 8 + 6 + 6 * 6 + 6
+    assert sum(p.numel() for p in small.parameters()) == expected
+    assert se.weight_bytes(small) == (8 * 20 + 6 * 8 + 6 * 6) * 4
+    torch.testing.assert_close(small(x), se.masked_model(model, mask)(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, shape", [("cnn_mnist1d", (40,)), ("conv2", (3, 8, 8))])
+def test_structured_conv_nets_remove_channels(name, shape):
+    model, x = build_model(name, shape, 10, seed=0), torch.randn(3, *shape)
+    mask = se.neuron_mask(model, 0.25)
+    small = se.structured_model(model, mask)
+    assert type(small) is type(model)
+    def channels(net):
+        return [m.out_channels for m in net.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
+
+    assert channels(small) == [round(0.25 * c) for c in channels(model)]
+    assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in model.parameters()) / 4
+    torch.testing.assert_close(small(x), se.masked_model(model, mask)(x), rtol=1e-4, atol=1e-5)
+
+
+def test_structured_model_keeps_a_zero_row_neuron_that_is_still_read():
+    model, x = small_mlp(), torch.randn(5, 20)
+    tensors = {n: torch.ones_like(p, dtype=torch.bool) for n, p in prunable_parameters(model).items()}
+    tensors["hidden.0.weight"][4] = False          # no inputs, but still read: a constant relu(b)
+    tensors["hidden.1.weight"][:, 7] = False       # read by nobody: removable
+    mask = Mask(tensors)
+    small = se.structured_model(model, mask)
+    assert small.hidden[0].out_features == 15 and small.hidden[1].in_features == 15
+    torch.testing.assert_close(small(x), se.masked_model(model, mask)(x), rtol=1e-5, atol=1e-6)
+
+
+def test_two_four_mask_keeps_the_two_largest_of_every_four():
+    w = torch.randn(8, 32)
+    keep = se.two_four_mask(w)
+    groups, kept = w.abs().reshape(8, 8, 4), keep.reshape(8, 8, 4)
+    assert torch.equal(kept.sum(2), torch.full((8, 8), 2))
+    assert (groups[kept].reshape(8, 8, 2).min(2).values >= groups[~kept].reshape(8, 8, 2).max(2).values).all()
+    with pytest.raises(ValueError, match="multiple of 4"):
+        se.two_four_mask(torch.randn(4, 6))
+
+
+def test_semi_structured_on_cpu_says_why_not():
+    reason = se.semi_structured_support("cpu")
+    assert isinstance(reason, str) and "8.0" in reason and "CPU" in reason
+    with pytest.raises(se.FormatUnsupported, match="compute capability") as info:
+        se.semi_structured_model(small_mlp(), "cpu")
+    assert str(info.value) == reason
+
+
+def test_weight_bytes_counts_values_and_indices():
+    model = small_mlp()
+    assert se.weight_bytes(model) == (16 * 20 + 12 * 16 + 6 * 12) * 4
+    mask = random_mask(model, 0.2)
+    csr = se.sparse_model(model, mask, "csr")
+    expected = sum(t.numel() * t.element_size() for m in (*csr.hidden, csr.output)
+                   for t in (m.weight.values(), m.weight.col_indices(), m.weight.crow_indices()))
+    assert se.weight_bytes(csr) == expected
+    nnz = sum(m.weight._nnz() for m in (*csr.hidden, csr.output))
+    assert expected == nnz * (4 + 8) + (17 + 13 + 7) * 8  # float32 values, int64 indices
+    coo = se.sparse_model(model, mask, "coo")
+    assert se.weight_bytes(coo) == nnz * (4 + 2 * 8)
+
+
+def test_time_call_excludes_warmup():
+    calls = []
+
+    def fn():
+        calls.append(1)
+        if len(calls) <= 2:
+            time.sleep(0.05)
+
+    t = se.time_call(fn, repeats=5, warmup=2)
+    assert len(calls) == 2 + 5 and t.number == 1
+    assert math.isfinite(t.median_s) and 0 < t.q25_s <= t.median_s <= t.q75_s < 0.01
+    calls.clear()
+    t = se.time_call(lambda: calls.append(1), repeats=3, warmup=1, min_time=1e-4)
+    assert t.number > 1 and len(calls) == 1 + 3 * t.number
+
+
+def test_time_calls_interleaves_the_functions():
+    order = []
+    timings = se.time_calls({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                            repeats=3, warmup=1)
+    # warm-up, then per repeat each fn in turn: one untimed call (caches), one timed
+    assert order == ["a", "b"] + ["a", "a", "b", "b"] * 3 and set(timings) == {"a", "b"}
+
+
+def test_time_inference_and_train_step_run_and_train_updates_only_kept_weights():
+    model = small_mlp()
+    mask = random_mask(model, 0.3)
+    for built in (se.masked_model(model, mask), se.sparse_model(model, mask, "csr"),
+                  se.sparse_model(model, mask, "coo")):
+        t = se.time_inference(built, 4, (20,), repeats=3, warmup=1, min_time=0)
+        assert math.isfinite(t.median_s) and t.median_s > 0
+    trained = se.sparse_model(model, mask, "csr")
+    before = trained.hidden[0].weight.detach().to_dense().clone()
+    se.time_train_step(trained, 4, (20,), repeats=2, warmup=1, min_time=0)
+    after = trained.hidden[0].weight.detach().to_dense()
+    assert not torch.equal(after, before) and torch.equal(after != 0, before != 0)
+    masked = se.masked_model(model, mask)
+    se.time_train_step(masked, 4, (20,), mask=mask, repeats=2, warmup=1, min_time=0)
+    assert not (masked.hidden[0].weight[~mask["hidden.0.weight"]]).any()
+    with pytest.raises(se.FormatUnsupported, match="cannot train"):
+        se.time_train_step(se.sparse_model(model, mask, "bsr"), 4, (20,), repeats=1, warmup=0)
+
+
+def test_benchmark_rows_and_crossover():
+    model = small_mlp()
+    rows = se.benchmark_formats(model, (20,), densities=(1.0, 0.1), batch_sizes=(2,), repeats=2,
+                                warmup=1, min_time=0)
+    fmts = {r["format"] for r in rows}
+    assert fmts == set(se.FORMATS)
+    semi = [r for r in rows if r["format"] == "semi_structured"]
+    assert semi and all(r["unsupported"] and r["median_s"] is None and r["density"] == 0.5 for r in semi)
+    bsr_train = [r for r in rows if r["format"] == "bsr" and r["mode"] == "train step"]
+    assert bsr_train and all("cannot train" in r["unsupported"] for r in bsr_train)
+    dense = [r for r in rows if r["format"] == "dense"]
+    assert all(r["speedup"] == 1.0 for r in dense)
+    csr = next(r for r in rows if r["format"] == "csr" and r["density"] == 0.1)
+    assert csr["mask_density"] == pytest.approx(0.1, abs=0.01) and csr["speedup"] > 0
+    structured = next(r for r in rows if r["format"] == "structured" and r["density"] == 0.1)
+    assert 0.1 <= structured["mask_density"] < 0.2 and structured["weight_bytes"] < se.weight_bytes(model) / 4
+    # every sample is kept, beside the dense sample taken next to it: the claims' paired values
+    assert len(csr["samples"]) == 2 and len(csr["dense_samples"]) == 2
+    logs = se.log_speedups(rows, "csr", 0.1, 2, csr["mode"])
+    assert logs == pytest.approx([math.log(d / f) for d, f in zip(csr["dense_samples"], csr["samples"])])
+    assert statistics.median(csr["samples"]) == pytest.approx(csr["median_s"])
+    with pytest.raises(ValueError, match="cannot train"):
+        se.log_speedups(rows, "bsr", 0.1, 2, "train step")
+
+
+def test_benchmark_restores_the_denormal_mode():
+    original = se.flushes_denormals()
+    try:
+        for mode in (False, True):
+            torch.set_flush_denormal(mode)
+            assert se.flushes_denormals() == mode
+            se.benchmark_formats(small_mlp(), (20,), densities=(0.5,), formats=("dense",), batch_sizes=(1,),
+                                 repeats=1, warmup=0, train_step=False, flush_denormal=not mode)
+            assert se.flushes_denormals() == mode
+    finally:
+        torch.set_flush_denormal(original)
+
+
+def test_crossover_density_is_the_highest_density_that_beats_dense():
+    def row(d, s, fmt="csr", b=1, mode="inference"):
+        return {"density": d, "format": fmt, "batch_size": b, "mode": mode, "speedup": s}
+
+    rows = [row(1.0, 0.3), row(0.5, 0.9), row(0.2, 1.4), row(0.1, 0.95), row(0.05, 3.0),
+            row(0.5, 2.0, fmt="coo"), row(0.5, 5.0, b=256), row(0.5, 5.0, mode="train step"),
+            row(0.9, None), row(0.01, 1.0)]
+    assert se.crossover_density(rows, "csr", 1, "inference") == 0.2
+    assert se.crossover_density(rows, "coo", 1, "inference") == 0.5
+    assert se.crossover_density(rows, "csr", 256, "inference") == 0.5
+    assert se.crossover_density(rows, "bsr", 1, "inference") is None
+    assert se.crossover_density([row(0.1, 1.0)], "csr", 1, "inference") is None
+    assert se.crossover_density(rows, "csr", 1, "inference", min_speedup=1.5) == 0.05
