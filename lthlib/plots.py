@@ -395,6 +395,42 @@ def jackpot_strips(pools: Mapping[str, Sequence[Sequence[float]]], marks: Mappin
     return fig
 
 
+def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
+                   columns: int = 2, title: str = "", order: Sequence[str] | None = None) -> Figure:
+    """Speed-up over dense against density, one panel per ``{title: {format label:
+    (densities, speed-ups)}}``; log axes, a dotted break-even line at 1, one colour per
+    format label across panels (and across figures drawn with the same ``order``)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.4 * columns, 3.2 * rows))
+    seen = list(dict.fromkeys(lab for series in panels.values() for lab in series))
+    labels = list(order) + [lab for lab in seen if lab not in order] if order is not None else seen
+    for ax, (name, series) in zip(axes.flat, panels.items()):
+        percents = []
+        for lab, (ds, ups) in series.items():
+            xs = [100 * d for d in ds]
+            percents += xs
+            ax.plot(xs, ups, marker="o", ms=3, color=f"C{labels.index(lab)}", label=lab)
+        ax.axhline(1.0, color="k", lw=1, ls=":")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        if percents:
+            _percent_axis(ax, percents)
+        ax.set(title=name, ylabel="speed-up over dense")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=3, label=lab) for i, lab in enumerate(labels)
+               if lab in seen]
+    axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str, ylabel: str,
                  title: str = "", ax: plt.Axes | None = None, chance: float | None = None,
                  logx: bool = False) -> Figure:

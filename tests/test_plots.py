@@ -95,3 +95,22 @@ def test_rewinding_and_barrier_figures_have_their_artists():
     ax = fig.axes[0]
     assert len(ax.collections) == 2 and ax.get_xscale() == "symlog"  # one CI band per series
     assert any("stable below 2" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_speedup_panels_jackpot_and_input_profiles_draw_what_they_are_given():
+    import torch
+
+    from lthlib import plots
+    from lthlib.masks import Mask
+
+    fig = plots.speedup_panels({"a, batch 1": {"CSR": ([1.0, 0.1], [0.5, 2.0])},
+                                "a, batch 256": {"CSR": ([1.0, 0.1], [0.3, 1.5]), "COO": ([0.1], [1.2])},
+                                "b, batch 1": {}}, columns=2)
+    axes = fig.axes
+    assert [len(ax.lines) for ax in axes[:3]] == [2, 3, 1]  # series + break-even line
+    assert list(axes[1].lines[0].get_xdata()) == [100.0, 10.0] and not axes[3].axison
+    fig = plots.jackpot_strips({"pool": [[0.5, 0.6], [0.55]]}, {"ticket": [0.7, 0.65]}, "acc", seeds=[3, 4])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["seed 3", "seed 4"]
+    m = Mask({"l.weight": torch.tensor([[True, False], [True, True]])})
+    fig = plots.input_profiles({"x": m}, "l.weight", (2,))
+    assert list(fig.axes[0].lines[0].get_ydata()) == [100.0, 50.0]
