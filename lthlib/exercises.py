@@ -1,20 +1,37 @@
 """Self-checking exercises: ``check(name, answer)`` says right, wrong (with a hint), or
 "not answered yet" when the answer is still ``None`` (or a template function that
 returns None), so notebooks run top to bottom
-before a learner has done anything. Instructors can pass ``strict=True`` to fail loudly."""
+before a learner has done anything. Instructors can pass ``strict=True`` to fail loudly.
+
+No answer is kept here in plain text: a number is checked against a salted hash of its
+6-significant-digit form (``answer_digest``), a function against properties and against
+the library's own implementation on cases the learner does not see. Hints point at the
+reasoning, not at the result. Graded assignments live in ``assignments/`` (nbgrader).
+"""
 from __future__ import annotations
 
-import math
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-from lthlib.models import MLP, count_parameters
+SIGNIFICANT_DIGITS = 6
 
 
-def _close(expected: float, rel: float = 1e-6) -> Callable[[Any], bool]:
-    return lambda answer: math.isclose(float(answer), expected, rel_tol=rel)
+def answer_digest(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """The digest a numeric answer is checked against: sha256 of its ``digits``-significant
+    form (so 0.125 and 0.1250000000001 agree). Instructors: ``answer_digest(value)``."""
+    return hashlib.sha256(f"lthlib-exercise:{float(value):.{digits}g}".encode()).hexdigest()[:16]
+
+
+def _hashed(digest: str) -> Callable[[Any], bool]:
+    """Right when the answer, to 6 significant digits, has ``digest`` (also one part in 1e9
+    either side, so float noise at a rounding boundary is not a wrong answer)."""
+    def test(answer: Any) -> bool:
+        x = float(answer)
+        return any(answer_digest(x * (1 + e)) == digest for e in (0.0, 1e-9, -1e-9))
+    return test
 
 
 def _early_stopping_function(fn: Any) -> bool:
@@ -52,31 +69,41 @@ def _magnitude_pruning_function(fn: Any) -> bool:
 
 EXERCISES: dict[str, Exercise] = {
     "lenet_prunable_weights": Exercise(
-        _close(count_parameters(MLP((784,), 10, (300, 100)), prunable_only=True)),
-        "Count only the weight matrices: 784x300 + 300x100 + 100x10 (no biases)."),
+        _hashed("874453b26d7abc49"),
+        "Which tensors does pruning act on? Only the weight matrices of the three Linear "
+        "layers, not their biases. What is the shape of each (inputs x outputs)?"),
     "hidden_fraction_after_5_rounds": Exercise(
-        _close(0.8 ** 5),
-        "Each round removes 20% of the weights still alive: multiply by 0.8 each round."),
+        _hashed("ff91efd26940484a"),
+        "After one round, what fraction of a hidden layer is left? The second round removes "
+        "20% of what is left, not of the original: the fractions compound."),
     "output_fraction_after_5_rounds": Exercise(
-        _close(0.9 ** 5),
-        "The output layer is pruned at half the rate: 10% per round."),
+        _hashed("a5310d4c48abaa88"),
+        "The same compounding as the hidden layers, at the output layer's own rate."),
     "early_stopping_iteration": Exercise(
         _early_stopping_function,
-        "Return the iteration whose validation loss is smallest; on ties, the earliest.",
+        "Which evaluation does Frankle & Carbin's early stopping read (notebook 01, section "
+        "on early stopping)? Return its iteration, not its index; two equal losses: which "
+        "would a run that stops early have seen first?",
         probe=([0], [1.0])),
     "hidden_fraction_after_7_rounds_at_40": Exercise(
-        _close(0.6 ** 7), "Each round keeps 60% of the surviving weights."),
+        _hashed("04518ba836bf604e"),
+        "What fraction does one round at this rate keep? Each later round acts on the survivors."),
     "rewind_fraction_100_of_3000": Exercise(
-        _close(100 / 3000), "Divide the rewind iteration by the number of training iterations."),
+        _hashed("9dc82b5bd36ba13c"),
+        "A fraction of training: how far into the run is iteration k, measured in whole runs?"),
     "chance_iou_two_20_percent_masks": Exercise(
-        _close(0.2 ** 2 / (2 * 0.2 - 0.2 ** 2)), "IoU = p^2 / (2p - p^2) with p = 0.2."),
+        _hashed("ef3cbc20815ba6bc"),
+        "Follow one weight. Independently, each mask keeps it with probability p: how likely "
+        "is it in both (the intersection)? In at least one (the union)? IoU is their ratio."),
     "error_barrier_by_hand": Exercise(
-        _close(0.25 - 0.5 * (0.10 + 0.12)), "Largest error on the path minus the mean of the two endpoints."),
+        _hashed("a58de11fd054cedc"),
+        "The barrier compares the worst point on the path with what the two ends would "
+        "predict if error changed linearly between them (notebook 05, section 2)."),
     "layerwise_magnitude_pruning": Exercise(
         _magnitude_pruning_function,
-        "Among the entries where mask is True, switch off the round(rate * count) with the "
-        "smallest |w| (torch.sort(..., stable=True) keeps ties in index order); leave the "
-        "rest of the mask as it is.",
+        "Only weights still alive compete: how many of them does one round remove (rounded "
+        "half up)? Which ones, by |w|, and what happens on ties (try all-equal weights)? "
+        "Weights already pruned must stay pruned.",
         probe=(torch.ones(2), torch.ones(2, dtype=torch.bool), 0.5)),
 }
 

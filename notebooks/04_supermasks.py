@@ -635,7 +635,7 @@ say("- **Masks without training.** Untrained, a mask of large final weights that
 # ## Exercises
 #
 # 1. Two independent random masks each keep 20% of a layer. What IoU do you expect?
-#    (Expected intersection $p^2$, union $2p - p^2$.)
+#    (Follow one weight: how likely is it kept by both masks, and by at least one?)
 
 # %%
 check("chance_iou_two_20_percent_masks", None)

@@ -53,3 +53,24 @@ def test_pruning_exercise_accepts_a_correct_implementation():
     assert check("layerwise_magnitude_pruning", lambda w, m, r: None) is None
     assert check("layerwise_magnitude_pruning", my_prune) is True
     assert check("layerwise_magnitude_pruning", off_by_one) is False
+
+
+def test_numeric_answers_are_checked_by_digest_not_kept_in_plain_text():
+    from pathlib import Path
+
+    import lthlib.exercises as ex
+
+    answers = {"lenet_prunable_weights": 784 * 300 + 300 * 100 + 100 * 10,
+               "hidden_fraction_after_5_rounds": 0.8 ** 5, "output_fraction_after_5_rounds": 0.9 ** 5,
+               "hidden_fraction_after_7_rounds_at_40": 0.6 ** 7, "rewind_fraction_100_of_3000": 100 / 3000,
+               "chance_iou_two_20_percent_masks": 0.04 / 0.36, "error_barrier_by_hand": 0.25 - 0.11}
+    source = Path(ex.__file__).read_text()
+    for name, value in answers.items():
+        assert check(name, value) is True
+        assert check(name, value * (1 + 1e-12)) is True  # float noise is not a wrong answer
+        assert check(name, value * 1.001) is False
+        assert f"{value:.6g}" not in source and repr(value) not in source  # no answer in plain text
+    for name, exercise in ex.EXERCISES.items():  # hints teach: none quotes a right answer
+        for value in answers.values():
+            assert f"{value:.4g}" not in exercise.hint, (name, value)
+    assert ex.answer_digest(0.32768) == ex.answer_digest(0.3276800000001) != ex.answer_digest(0.3277)
