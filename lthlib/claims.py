@@ -136,10 +136,12 @@ class Claims:
         return self._add(claim, b - w, margin, False, role, paper, unit, "paired difference", over)
 
     def check(self, claim: str, values: Sequence[float], *, threshold: float = 0.0, below: bool = False,
-              role: str = "headline", paper: str = "", unit: str = "", over: str = "seeds") -> Claim:
+              role: str = "headline", paper: str = "", unit: str = "", over: str = "seeds",
+              statistic: str = "value") -> Claim:
         """"The mean of ``values`` (one per seed) is above ``threshold``" (``below=True``:
-        below it), e.g. "the barrier is below 0.02"."""
-        return self._add(claim, values, threshold, below, role, paper, unit, "value", over)
+        below it), e.g. "the barrier is below 0.02". ``statistic`` names what the values are
+        in the evidence (e.g. "ln speed-up")."""
+        return self._add(claim, values, threshold, below, role, paper, unit, statistic, over)
 
     def _add(self, claim: str, values: Sequence[float], threshold: float, below: bool, role: str,
              paper: str, unit: str, statistic: str, over: str = "seeds") -> Claim:

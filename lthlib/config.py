@@ -155,12 +155,12 @@ SPEED_PRESETS: dict[str, dict[str, Any]] = {
 
 # Notebook 09 (buying many tickets, ``many_tickets.many_for_scale``): the IMP rounds whose
 # tickets are bought against; at most ``max_small`` small dense networks per seed and round
-# (the pool stops at IMP's compute, or at this cap); ``subnet_pool`` random subnetworks of
-# the ticket's initialisation per seed and round.
+# (the pool is twice the N that IMP's compute buys, up to this cap); ``subnet_pool`` random
+# subnetworks of the ticket's initialisation per seed and round.
 MANY_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(rounds=(1, 2), max_small=4, subnet_pool=3),
-    "quick": dict(rounds=(4, 6), max_small=48, subnet_pool=16),
-    "paper": dict(rounds=(5, 10, 15), max_small=128, subnet_pool=32),
+    "quick": dict(rounds=(4, 6), max_small=96, subnet_pool=16),
+    "paper": dict(rounds=(5, 10, 15), max_small=256, subnet_pool=32),
 }
 
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan

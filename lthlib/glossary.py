@@ -56,6 +56,38 @@ TERMS: dict[str, str] = {
                  "accuracy far above chance.",
     "strong ticket": "Ramanujan et al. 2020; Malach et al. 2020: a subnetwork of a *randomly "
                      "weighted* network that performs well with no weight training at all.",
+    "sparse": "a network (or matrix) with most of its prunable weights removed, i.e. at low "
+              "*density*. In lthlib a sparse network is the dense architecture with a *mask*: the "
+              "removed weights are held at exactly zero, so it computes like a sparse network but costs "
+              "a dense one's time unless it is stored in a *sparse format* (notebook 08).",
+    "mask": "which weights a subnetwork keeps: one bool tensor per prunable parameter (True = kept), "
+            "``lthlib.masks.Mask``. A mask is data, applied to a plain model; masked weights stay exactly "
+            "zero through training.",
+    "iterative magnitude pruning": "IMP (Frankle & Carbin 2019): train, remove the fraction *rate* of "
+                                   "the surviving weights with the smallest trained magnitude, reset the "
+                                   "survivors (to initialisation, or by *rewinding* to iteration k), "
+                                   "repeat. After n rounds a layer keeps (1 - rate)^n of its weights.",
+    "random reinitialisation": "a control (Frankle & Carbin 2019): the ticket's mask on freshly drawn "
+                               "initial weights, trained in the same way. If it does as well as the "
+                               "ticket, the mask alone (an architecture) explains the ticket.",
+    "random pruning": "a control (Frankle & Carbin 2019): a random mask with the ticket's per-layer "
+                      "densities on the ticket's initial weights (the ticket's mask shuffled within "
+                      "each layer). If it does as well, the amount of pruning alone explains the ticket.",
+    "linear mode connectivity": "Frankle et al. 2020: two trained networks are *linearly mode "
+                                "connected* when the error does not rise along the straight line "
+                                "between their weights, i.e. their *error barrier* is about zero; a "
+                                "network that is *stable* at k gives such children.",
+    "edge-popup": "Ramanujan et al. 2020: learn a score per weight of a frozen random network and keep, "
+                  "in every layer, the top fraction by score; the gradient is passed straight through "
+                  "the top-k selection to the scores. The weights never change: the result is a "
+                  "*supermask*.",
+    "ERK": "Erdos-Renyi-Kernel per-layer densities (Evci et al. 2020, after Mocanu et al. 2018): a "
+           "layer's density is proportional to the sum of its dimensions over their product, so small "
+           "layers stay denser at the same overall density.",
+    "dynamic sparse training": "training a network that is sparse from the first step while its mask "
+                               "changes: every few steps drop some active weights and grow as many "
+                               "new connections, at random (SET, Mocanu et al. 2018) or by the dense "
+                               "gradient (RigL, Evci et al. 2020). No dense network is trained.",
 }
 
 

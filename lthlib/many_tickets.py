@@ -56,9 +56,14 @@ class ManyTicketsExperiment:
     max_small: int
     subnet_pool: int
 
-    def small_pool(self, imp_cost: float, small_cost: float) -> int:
-        """How many small networks IMP's compute buys (at least 1), capped at ``max_small``."""
-        return max(1, min(self.max_small, math.ceil(imp_cost / small_cost - 1e-9)))
+    def bought(self, imp_cost: float, small_cost: float) -> int:
+        """N: how many small networks IMP's compute pays for, at most (at least 1)."""
+        return max(1, math.floor(imp_cost / small_cost + 1e-9))
+
+    def small_pool(self, n: int) -> int:
+        """The pool trained to estimate "best of ``n``": twice ``n`` (so the expectation
+        averages over many n-subsets, not one), capped at ``max_small``."""
+        return max(1, min(self.max_small, 2 * n))
 
 
 def many_for_scale(scale: str) -> ManyTicketsExperiment:

@@ -191,7 +191,9 @@ say("**What to see.** At {p:.1f}% of the weights, the IMP ticket has paid {imp:.
 # %% [markdown]
 # ## 5. Do tickets retrain to the dense solution's region?
 #
-# Evci et al. 2020 argue that a lottery ticket trains back into the basin of the dense
+# Evci, Ioannou, Keskin & Dauphin (*Gradient Flow in Sparse Neural Networks and How
+# Lottery Tickets Win*, arXiv 2020, AAAI 2022; Evci also led RigL) argue that
+# a lottery ticket trains back into the basin of the dense
 # solution it was pruned from, which is why it does well, and a random initialisation of
 # the same mask does not. Measured here at the sparsest density, seed by seed: the
 # distance between the trained ticket and the trained dense network (relative to the dense
@@ -242,7 +244,8 @@ claims.paired(f"at {percents[j]:.1f}%, the IMP ticket's barrier to the dense sol
               "the same mask trained from fresh weights",
               better=[r["barrier"] for r in relation["same mask, fresh weights"]],  # higher barrier: farther
               worse=[r["barrier"] for r in relation["IMP ticket"]], role="paper",
-              paper="Evci et al. 2020 (paraphrased): lottery tickets retrain into the basin of the dense solution "
+              paper="Evci, Ioannou, Keskin & Dauphin 2022 (Gradient Flow in Sparse Neural Networks and How Lottery "
+                    "Tickets Win, paraphrased): lottery tickets retrain into the basin of the dense solution "
                     "they were pruned from; random initialisations of the same mask do not.")
 claims.show()
 

@@ -134,8 +134,9 @@ def test_shared_structure_of_identical_random_and_related_masks():
 
 def test_experiment_per_scale_and_its_pool_size():
     quick = mt.many_for_scale("quick")
-    assert quick.small_pool(imp_cost=2.33, small_cost=0.1377) == 17  # IMP's compute buys 16.9 small runs
-    assert quick.small_pool(imp_cost=2.0, small_cost=0.5) == 4  # exact multiples are not rounded up
-    assert quick.small_pool(imp_cost=100.0, small_cost=0.01) == quick.max_small
+    assert quick.bought(imp_cost=2.33, small_cost=0.1377) == 16  # 16.9 runs: 16 fit in IMP's compute
+    assert quick.bought(imp_cost=2.0, small_cost=0.5) == 4  # an exact multiple is not rounded down
+    assert quick.bought(imp_cost=0.1, small_cost=0.5) == 1
+    assert quick.small_pool(16) == 32 and quick.small_pool(1000) == quick.max_small
     with pytest.raises(SettingsError, match="scale"):
         mt.many_for_scale("huge")
