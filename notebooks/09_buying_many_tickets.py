@@ -134,7 +134,7 @@ for i, r in enumerate(rounds):
     rows.append(f"| {r} | {percents[i]:.1f}% | {kept[i]:,} | {width} | "
                 f"{mt.prunable_count(smalls[i], data):,} | {imp_costs[i] / dense_cost:.2f} | "
                 f"{small_costs[i] / dense_cost:.3f} | {imp_costs[i] / small_costs[i]:.1f} ({bought[i]}) | {pools[i]}"
-                f"{' (the cap)' if pools[i] == experiment.max_small else ''} | {experiment.subnet_pool} |")
+                f"{' (the cap)' if 2 * bought[i] > experiment.max_small else ''} | {experiment.subnet_pool} |")
 say("\n".join(rows))
 
 # %% [markdown]
