@@ -414,7 +414,10 @@ def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequ
             ax.plot(xs, ups, marker="o", ms=3, color=f"C{labels.index(lab)}", label=lab)
         ax.axhline(1.0, color="k", lw=1, ls=":")
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        values = [u for ds, ups in series.values() for u in ups if u and u > 0]
+        narrow = bool(values) and max(values) / min(values) < 10  # label more ticks in a narrow range
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if narrow
+                                              else (1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
         ax.yaxis.set_minor_formatter(NullFormatter())
         if percents:
