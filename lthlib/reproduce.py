@@ -1,0 +1,960 @@
+"""Reproduce the papers' figures by name, with provenance: ``python -m lthlib reproduce ID``.
+
+``FIGURES`` maps a figure id (``fc2019-fig3``, ``frankle2020-instability``, ...) to a
+``Figure``: a one-line description, the paper and figure it reproduces, a ``plan`` (the
+settings of the experiment at a scale with N seeds, and how much training that is) and a
+``draw`` that runs it through the library's own runners (``imp.run_imp_seeds``,
+``imp.run_rewind_sweep``, ``lmc.measure_instability``, ``supermask``'s runners), reusing
+every result the store already holds, and draws it with ``lthlib.plots``. Nothing here
+trains a network itself.
+
+- ``"smoke"`` and ``"quick"`` run the offline MNIST-1D stand-in of the figure: the model the
+  notebooks use at that scale.
+- ``"paper"`` runs the published model and dataset (``for_scale("paper", model=...)``).
+
+Before anything is trained the command prints an **estimate** (training iterations the
+plan contains x a step time measured on this device -> hours; stored runs x state-dict
+size -> disk), loads the dataset (a missing dataset stops here, naming its files) and, at
+``paper`` scale, asks for confirmation unless ``--yes``. It writes ``<id>.png``,
+``<id>.pdf`` and ``<id>.provenance.json`` (what ran, on what, from which code and data).
+
+**Published values.** A figure may carry values stated in its paper (``Published``): each
+with its citation, ``approximate=True`` when read off a plot, drawn only on a run of the
+paper's own model and dataset. Only values checked against the paper's text are entered;
+a figure without any says so in its description (the project's rule: never type a number
+that was not verified; papers' numbers are quoted as the paper's, with the citation).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lthlib.config import SCALES, SettingsError, TrainSettings, for_scale, seeds_for, sweep_size
+from lthlib.data import Dataset, DatasetUnavailableError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Input shape and number of classes of each dataset as ``lthlib.data.load_dataset`` returns
+# it, so that a step can be timed before (or without) the data: MNIST-1D signals of 40
+# values; torchvision's MNIST images (N, 28, 28) get a channel axis; CIFAR-10's
+# (N, 32, 32, 3) are moved to channels first.
+DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
+    "mnist1d": ((40,), 10),
+    "mnist": ((1, 28, 28), 10),
+    "fashion-mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
+TIMED_STEPS = 20  # training steps timed per model for the estimate (after 2 warm-up steps)
+TIMING_BUDGET_S = 5.0  # stop timing a slow model earlier (at least 3 steps)
+STORED_STATES_PER_RUN = 2  # a stored run keeps about two state dicts (its start and its end)
+WIDTH_STUDY_DENSITY = 0.5  # edge-popup's fraction of weights kept in the width study (notebook 04's)
+ZHOU_CRITERIA = ("large_final", "large_final_same_sign", "magnitude_increase", "large_init_large_final",
+                 "movement", "large_init", "small_final", "random")  # notebook 04's order
+ZHOU_DENSITIES = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)  # fractions kept per layer (notebook 04's)
+ZHOU_STARTS = ("init", "signed_constant")
+INTERPOLATION_POINTS = {"smoke": 10, "quick": 30, "paper": 30}  # points on each path (notebook 05: 30)
+MAX_REWIND_PANELS = 3
+
+
+# ------------------------------------------------------------------------------ registry
+@dataclass(frozen=True)
+class Published:
+    """A value a paper states, to overlay on its figure.
+
+    ``x`` (a vertical line) or ``y`` (a horizontal line) in the figure's own units;
+    ``quote``: what the paper says, in its words; ``citation``: where it says it;
+    ``approximate``: True when the value was read off a plot rather than taken from the
+    text or a table; ``applies_to``: the settings a run must have for the value to be
+    drawn (e.g. ``{"model": "lenet300_100", "dataset": "mnist"}``), since a number about
+    LeNet on MNIST says nothing about the MNIST-1D stand-in."""
+
+    quote: str
+    citation: str
+    label: str  # the legend's words: short, the paper's number and where it is stated
+    x: float | None = None
+    y: float | None = None
+    approximate: bool = False
+    applies_to: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.x is None) == (self.y is None):
+            raise ValueError("a published value is either an x position or a y position")
+        if not self.citation or not self.label:
+            raise ValueError("a published value needs its citation and a label")
+
+    def applies(self, settings: Sequence[TrainSettings]) -> bool:
+        """Whether every network of the run has the settings this value is about."""
+        return bool(settings) and all(getattr(s, k) == v for s in settings for k, v in self.applies_to.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"quote": self.quote, "citation": self.citation, "label": self.label, "x": self.x, "y": self.y,
+                "approximate": self.approximate, "applies_to": dict(self.applies_to)}
+
+
+@dataclass(frozen=True)
+class Work:
+    """Training the plan contains, for the estimate: ``iterations`` optimiser steps over
+    ``runs`` stored runs of the network of ``settings``; ``method`` is ``"train"`` (the
+    weights) or ``"edge_popup"`` (a supermask's scores on frozen weights)."""
+
+    settings: TrainSettings
+    iterations: int
+    runs: int
+    method: str = "train"
+
+
+@dataclass
+class Plan:
+    """One figure at one scale and number of seeds: what runs, before anything runs.
+
+    ``data_settings``: the settings whose dataset is loaded (every network of the figure
+    reads it); ``work``: the training it contains; ``settings``: everything that names the
+    experiment, as plain JSON (provenance); ``context``: the settings objects ``draw``
+    uses."""
+
+    figure: str
+    scale: str
+    seeds: list[int]
+    data_settings: TrainSettings
+    networks: list[TrainSettings]
+    work: list[Work]
+    settings: dict[str, Any]
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A paper's figure that the library reproduces (see the module docstring)."""
+
+    id: str
+    description: str  # one line
+    paper: str  # the full citation
+    cite: str  # the short one ("Frankle & Carbin 2019")
+    paper_figure: str  # which of its figures, in words
+    default_seeds: int  # as the figure's notebook
+    plan: Callable[[str, int], Plan]
+    draw: Callable[["Figure", Plan, Dataset, Any], tuple[Any, list[Published]]]  # (figure, drawn)
+    published: tuple[Published, ...] = ()
+
+    def make_plan(self, scale: str = "quick", seeds: int | None = None) -> Plan:
+        if scale not in SCALES:
+            raise SettingsError(f"scale={scale!r}: choose one of {list(SCALES)}")
+        n = self.default_seeds if seeds is None else seeds
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise SettingsError(f"seeds={n!r}: must be an integer >= 1")
+        return self.plan(scale, seeds_for(scale, n))
+
+    def run(self, scale: str = "quick", seeds: int | None = None, *, store: Any = None,
+            device: str | torch.device = "auto", data: Dataset | None = None) -> Any:
+        """Run the experiment at ``scale`` with ``seeds`` seeds (None: the figure's default),
+        loading what ``store`` (a ``lthlib.store.Store``) holds, and return the matplotlib
+        figure. (``reproduce`` adds the estimate, the files and the provenance.)"""
+        from lthlib.store import Store
+
+        plan = self.make_plan(scale, seeds)
+        data = data if data is not None else load_data(plan, device)
+        fig, _ = self.draw(self, plan, data, store if store is not None else Store(None))
+        return fig
+
+
+# ------------------------------------------------------------------------------ helpers
+def _imp_iterations(imp, dense: bool = True) -> tuple[int, int]:
+    """(training iterations, stored runs) of one IMP run of ``imp`` (one seed): the dense
+    run (when ``dense``), then per round the ticket and each control, from the rewind
+    iteration k to T (``reinit_full`` from 0); at k = 0 ``reinit_full`` starts exactly like
+    ``reinit`` and the library trains it once."""
+    T, k = imp.train.iterations, imp.rewind_iteration
+    iterations, runs = (T, 1) if dense else (0, 0)
+    for r in range(1, imp.rounds + 1):
+        iterations, runs = iterations + T - k, runs + 1
+        controls = imp.controls_at(r)
+        for c in controls:
+            if c == "reinit_full" and k == 0 and "reinit" in controls:
+                continue
+            iterations, runs = iterations + (T if c == "reinit_full" else T - k), runs + 1
+    return iterations, runs
+
+
+def _sweep_iterations(imp, ks: Sequence[int], control_ks: Sequence[int]) -> tuple[int, int]:
+    """(iterations, runs) of ``run_rewind_sweep`` for one seed: one dense run shared by every k."""
+    iterations, runs = imp.train.iterations, 1
+    for k in ks:
+        its, n = _imp_iterations(imp.replace(rewind_iteration=k, controls=imp.controls if k in control_ks else ()),
+                                 dense=False)
+        iterations, runs = iterations + its, runs + n
+    return iterations, runs
+
+
+def _panel_title(ts: TrainSettings) -> str:
+    return f"{ts.model} on {ts.dataset}"
+
+
+def _describe_networks(plan: Plan) -> str:
+    return ", ".join(dict.fromkeys(_panel_title(ts) for ts in plan.networks))
+
+
+def _draw_published(ax, published: Sequence[Published], plan: Plan, index: int = 0) -> list[Published]:
+    """Draw the values that apply to this run on ``ax`` (before its legend is made); return them."""
+    drawn = []
+    for j, p in enumerate(published):
+        if not p.applies(plan.networks):
+            continue
+        label = p.label + (" (read off a plot)" if p.approximate else "")
+        style = dict(color="k", lw=1.0, ls=(0, (1, 2 + j)), label=label if index == 0 else None)
+        if p.x is not None:
+            ax.axvline(p.x, **style)
+        else:
+            ax.axhline(p.y, **style)
+        drawn.append(p)
+    return drawn
+
+
+# ------------------------------------------------------------------ IMP: Frankle & Carbin
+def _imp_plan(figure: str, models: Sequence[str | None], scale: str, n: int) -> Plan:
+    from lthlib.imp import imp_for_scale
+
+    seeds = list(range(n))
+    imps = []
+    for model in models:
+        ts = for_scale(scale, model=model)
+        imps.append(imp_for_scale(scale, ts, controls=("reinit",)))
+    work = []
+    for imp in imps:
+        its, runs = _imp_iterations(imp)
+        work.append(Work(imp.train, its * n, runs * n))
+    return Plan(figure, scale, seeds, imps[0].train, [imp.train for imp in imps], work,
+                {"imp": [imp.to_dict() for imp in imps], "seeds": seeds, "metric": "test_acc at early stopping",
+                 "kinds": ["ticket", "reinit"]},
+                {"imps": imps})
+
+
+def _imp_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    import matplotlib.pyplot as plt
+
+    from lthlib import plots
+    from lthlib.imp import kind_color, kind_label, run_imp_seeds
+
+    imps = plan.context["imps"]
+    fig, axes = plt.subplots(1, len(imps), figsize=(8.6 * len(imps), 4.3), squeeze=False)
+    drawn: list[Published] = []
+    for i, (ax, imp) in enumerate(zip(axes[0], imps)):
+        results = run_imp_seeds(imp, plan.seeds, data, store=store)
+        percents = 100 * np.mean([r.densities() for r in results], axis=0)
+        kinds = ("ticket", "reinit")
+        series = {kind_label(k): np.array([r.metric(k, "test_acc") for r in results]) for k in kinds}
+        dense = float(np.mean([r.metric("ticket", "test_acc")[0] for r in results]))
+        drawn = _draw_published(ax, figure.published, plan, i) or drawn
+        plots.seed_bands(percents, series, "percent of weights remaining", "test accuracy at early stopping",
+                         _panel_title(imp.train), ax=ax, percent_x=True,
+                         references={"dense network (100%), mean over seeds": dense},
+                         styles={kind_label(k): {"color": kind_color(k)} for k in kinds})
+    return fig, drawn
+
+
+# ------------------------------------------------------------ rewinding: Frankle et al. 2020
+def _rewinding_models(scale: str, models: Sequence[str]) -> list[str | None]:
+    return list(models) if scale == "paper" else [None]
+
+
+def _rewinding_plan(figure: str, paper_models: Sequence[str], scale: str, n: int,
+                    instability: bool = False) -> Plan:
+    from lthlib.imp import rewinding_for_scale
+
+    experiments = [rewinding_for_scale(scale, model=m) for m in _rewinding_models(scale, paper_models)]
+    seeds = experiments[0].seeds(n)
+    work, described = [], []
+    for exp in experiments:
+        imp, T = exp.imp, exp.imp.train.iterations
+        its, runs = _sweep_iterations(imp, exp.ks, exp.control_ks)
+        if instability:  # two children per case, each trained from k to T
+            for k in exp.ks:
+                cases = 1 + imp.rounds + (2 if k in exp.control_ks else 0)
+                its, runs = its + cases * 2 * (T - k), runs + cases * 2
+        work.append(Work(imp.train, its * n, runs * n))
+        described.append({"imp": imp.to_dict(), "ks": list(exp.ks), "control_ks": list(exp.control_ks),
+                          "claim_k": exp.claim_k, "claim_round": exp.claim_round, "first_seed": exp.first_seed})
+    settings: dict[str, Any] = {"experiments": described, "seeds": seeds}
+    if instability:
+        settings.update(interpolation_points=INTERPOLATION_POINTS[scale], metric="test error barrier",
+                        children="two copies of the parent at k, differing only in data order (stream 'child')")
+    else:
+        settings.update(metric="test_acc at the end of training")
+    return Plan(figure, scale, seeds, experiments[0].imp.train, [e.imp.train for e in experiments], work,
+                settings, {"experiments": experiments})
+
+
+CONTROL_NAMES = {"reinit": "random reinit, trained from k", "reinit_full": "random reinit, trained all T",
+                 "random_mask": "random pruning, trained from k"}  # notebook 03's words
+
+
+def _rewind_rounds(rounds: int, claim_round: int) -> list[int]:
+    """The pruning rounds drawn as panels: the middle one, the claim's and the last (at most 3)."""
+    return sorted({max(1, rounds // 2), claim_round, rounds})[-MAX_REWIND_PANELS:]
+
+
+def _rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    import matplotlib.pyplot as plt
+
+    from lthlib import plots
+    from lthlib.imp import run_rewind_sweep
+
+    experiments = plan.context["experiments"]
+    panels = [(exp, r) for exp in experiments for r in _rewind_rounds(exp.imp.rounds, exp.claim_round)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.4 * len(panels), 4.2), squeeze=False)
+    sweeps = {}
+    for exp in experiments:
+        sweeps[id(exp)] = run_rewind_sweep(exp.imp, exp.ks, plan.seeds, data, store=store, control_ks=exp.control_ks)
+    for ax, (exp, r) in zip(axes[0], panels):
+        sweep, imp = sweeps[id(exp)], exp.imp
+        percents = 100 * np.mean([res.densities() for res in sweep[exp.ks[0]]], axis=0)
+
+        def final_acc(kind: str, k: int) -> np.ndarray:
+            return np.array([res.metric(kind, at="final")[r] for res in sweep[k]])
+
+        dense = np.array([res.metric("ticket", at="final")[0] for res in sweep[exp.ks[0]]])
+        plots.rewinding_vs_k(exp.ks, np.array([final_acc("ticket", k) for k in exp.ks]).T,
+                             {CONTROL_NAMES.get(c, c): (exp.control_ks,
+                                                        np.array([final_acc(c, k) for k in exp.control_ks]).T)
+                              for c in imp.controls_at(r)},
+                             dense, "test accuracy (end of training)",
+                             f"{_panel_title(imp.train)}, {percents[r]:.1f}% of weights remaining", ax=ax)
+    fig.tight_layout()
+    return fig, []
+
+
+def _instability_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    import matplotlib.pyplot as plt
+
+    from lthlib import plots
+    from lthlib.imp import kind_label, run_rewind_sweep
+    from lthlib.lmc import STABLE_BARRIER, measure_instability
+    from lthlib.masks import Mask
+    from lthlib.training import model_for
+
+    experiments = plan.context["experiments"]
+    fig, axes = plt.subplots(1, len(experiments), figsize=(8.4 * len(experiments), 4.2), squeeze=False)
+    for ax, exp in zip(axes[0], experiments):
+        imp, r_claim, ks = exp.imp, exp.claim_round, tuple(exp.ks)
+        control_ks = tuple(k for k in exp.control_ks if k in ks)
+        sweep = run_rewind_sweep(imp, ks, plan.seeds, data, store=store, control_ks=control_ks)
+        rounds = list(range(1, imp.rounds + 1))
+        density = {r: 100 * np.mean([res.densities()[r] for res in sweep[ks[0]]]) for r in rounds}
+        cases = {}  # as notebook 05 builds them
+        for k in ks:
+            for seed, res in zip(plan.seeds, sweep[k]):
+                ts, parent = res.settings.train, res.dense.weights_at[k]
+                cases[("dense", 0, k, seed)] = (ts, parent, k, None)
+                for r in rounds:
+                    cases[("ticket", r, k, seed)] = (ts, parent, k, res.rounds[r - 1].mask)
+                if k in control_ks:
+                    round_ = res.rounds[r_claim - 1]
+                    cases[("random_mask", r_claim, k, seed)] = (ts, parent, k,
+                                                                Mask(round_.controls["random_mask"].mask))
+                    cases[("reinit", r_claim, k, seed)] = (ts, model_for(ts, data, stream="reinit").state_dict(),
+                                                           k, round_.mask)
+        measured = measure_instability(cases, data, store=store, points=INTERPOLATION_POINTS[plan.scale])
+
+        def barriers(kind: str, r: int, at: Sequence[int]) -> np.ndarray:
+            return np.array([[measured[(kind, r, k, s)]["barrier"] for k in at] for s in plan.seeds])
+
+        series = {"dense network": (ks, barriers("dense", 0, ks))}
+        series.update({f"{kind_label('ticket')}, {density[r]:.1f}%": (ks, barriers("ticket", r, ks)) for r in rounds})
+        if control_ks:
+            series.update({f"{kind_label(c)}, {density[r_claim]:.1f}%": (control_ks, barriers(c, r_claim, control_ks))
+                           for c in ("random_mask", "reinit")})
+        plots.barrier_vs_k(series, STABLE_BARRIER, ax=ax)
+        ax.set_title(f"instability to SGD noise: {_panel_title(imp.train)}", fontsize=10)
+    fig.tight_layout()
+    return fig, []
+
+
+# --------------------------------------------------------------- supermasks: Zhou, Ramanujan
+def _zhou_plan(figure: str, scale: str, n: int) -> Plan:
+    ts = for_scale(scale, model="lenet300_100" if scale == "paper" else None)
+    seeds = list(range(n))
+    return Plan(figure, scale, seeds, ts, [ts], [Work(ts, ts.iterations * n, n)],
+                {"train": ts.to_dict(), "seeds": seeds, "criteria": list(ZHOU_CRITERIA),
+                 "densities": list(ZHOU_DENSITIES), "starts": list(ZHOU_STARTS),
+                 "metric": "test accuracy of the masked network, untrained",
+                 "mask_from": "the dense run of each seed: its weights at iteration 0 and at the end"},
+                {"train": ts})
+
+
+def _zhou_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    from lthlib import plots
+    from lthlib.supermask import CRITERION_LABELS, RESET_LABELS, dense_by_seed, untrained_accuracy
+
+    ts = plan.context["train"]
+    dense = dense_by_seed(ts, data, plan.seeds, store)
+    untrained = {(c, start): np.array([[untrained_accuracy(ts.replace(seed=s), data, dense[s].weights_at[0],
+                                                           dense[s].final_state, c, start, d)
+                                        for d in ZHOU_DENSITIES] for s in plan.seeds])
+                 for start in ZHOU_STARTS for c in ZHOU_CRITERIA}
+    panels = {(f"kept weights at their {RESET_LABELS[s]}" if s == "init" else
+               f"kept weights at a {RESET_LABELS[s]}"): {CRITERION_LABELS[c]: untrained[(c, s)] for c in ZHOU_CRITERIA}
+              for s in ZHOU_STARTS}
+    fig = plots.criteria_panels(list(ZHOU_DENSITIES), panels, "test accuracy, untrained",
+                                chance=1 / data.num_classes)
+    drawn: list[Published] = []
+    for i, ax in enumerate(fig.axes):
+        drawn = _draw_published(ax, figure.published, plan, i) or drawn
+    if drawn:  # the shared legend again, now with the published lines
+        old = fig.legends[0]
+        title = old.get_title().get_text()
+        old.remove()
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False,
+                   title=title, title_fontsize=8, alignment="left")
+    for ax in fig.axes:
+        ax.set_title(f"{_panel_title(ts)}: {ax.get_title()}", fontsize=9)
+    return fig, drawn
+
+
+def _width_plan(figure: str, scale: str, n: int) -> Plan:
+    from lthlib.supermask import supermask_settings
+
+    ts = for_scale(scale, model="lenet300_100" if scale == "paper" else None)
+    seeds, widths = list(range(n)), [int(w) for w in sweep_size(scale, "widths")]
+    work = []
+    for w in widths:
+        wide = ts.replace(model_kwargs={"hidden": (w, w)})
+        work += [Work(wide, wide.iterations * n, n), Work(wide, wide.iterations * n, n, method="edge_popup")]
+    return Plan(figure, scale, seeds, ts, [ts], work,
+                {"train": ts.to_dict(), "seeds": seeds, "widths": widths, "hidden_layers": 2,
+                 "density": WIDTH_STUDY_DENSITY, "frozen_weights": "signed_constant",
+                 "edge_popup_train": supermask_settings(ts, "edge_popup").to_dict(),
+                 "metric": "test_acc at early stopping"},
+                {"train": ts, "widths": widths})
+
+
+def _width_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    from lthlib import plots
+    from lthlib.supermask import strong_ticket_study
+
+    ts, widths = plan.context["train"], plan.context["widths"]
+    strong = strong_ticket_study(ts, data, widths, plan.seeds, store, trained_layers=(2,), random_layers=(2,),
+                                 density=WIDTH_STUDY_DENSITY)
+
+    def acc(method: str) -> np.ndarray:
+        return np.array([[strong[(method, 2, w, s)].at_early_stop("test_acc") for w in widths] for s in plan.seeds])
+
+    trained = "trained normally (2 hidden layers of this width)"
+    popup = f"edge-popup on frozen random weights, {WIDTH_STUDY_DENSITY:.0%} kept"
+    fig = plots.seed_bands(widths, {trained: acc("trained"), popup: acc("edge_popup")},
+                           "width of every hidden layer (log scale)", "test accuracy at early stopping",
+                           f"{_panel_title(ts)}: strong tickets against trained networks, width by width",
+                           references={"chance": 1 / data.num_classes}, logx=True, styles={trained: {"color": "k"}})
+    return fig, []
+
+
+# -------------------------------------------------------------------------------- FIGURES
+NO_PUBLISHED = "no published values entered yet"
+FC2019 = ("Frankle & Carbin 2019, The Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks "
+          "(ICLR 2019; arXiv:1803.03635)")
+FRANKLE2020 = ("Frankle, Dziugaite, Roy & Carbin 2020, Linear Mode Connectivity and the Lottery Ticket "
+               "Hypothesis (ICML 2020; arXiv:1912.05671)")
+ZHOU2019 = ("Zhou, Lan, Liu & Yosinski 2019, Deconstructing Lottery Tickets: Zeros, Signs, and the Supermask "
+            "(NeurIPS 2019; arXiv:1905.01067)")
+RAMANUJAN2020 = ("Ramanujan, Wortsman, Kembhavi, Farhadi & Rastegari 2020, What's Hidden in a Randomly "
+                 "Weighted Neural Network? (CVPR 2020)")
+
+# Values checked against the papers' text (docs/reproduce.md says how); none read off a plot.
+FC2019_LENET = (
+    Published(quote="test accuracy increases with pruning, \"improving by more than 0.3 percentage points when "
+                    "Pm = 13.5%\"",
+              citation="Frankle & Carbin 2019, Section 2 (LeNet-300-100, iterative pruning)",
+              label="Frankle & Carbin 2019: more than 0.3 points above the original at Pm = 13.5%",
+              x=13.5, applies_to={"model": "lenet300_100", "dataset": "mnist"}),
+    Published(quote="\"after this point, accuracy decreases, returning to the level of the original network when "
+                    "Pm = 3.6%\"",
+              citation="Frankle & Carbin 2019, Section 2 (LeNet-300-100, iterative pruning)",
+              label="Frankle & Carbin 2019: back to the original's accuracy at Pm = 3.6%",
+              x=3.6, applies_to={"model": "lenet300_100", "dataset": "mnist"}),
+)
+ZHOU2019_MNIST = (
+    Published(quote="Supermasks, \"masks that can be applied to an untrained, randomly initialized network to "
+                    "produce a model with performance far better than chance (86% on MNIST, 41% on CIFAR-10)\"",
+              citation="Zhou et al. 2019, abstract",
+              label="Zhou et al. 2019: a supermask, untrained, 86% on MNIST",
+              y=0.86, applies_to={"dataset": "mnist"}),
+)
+
+FIGURES: dict[str, Figure] = {}
+
+
+def _register(figure: Figure) -> Figure:
+    FIGURES[figure.id] = figure
+    return figure
+
+
+_register(Figure(
+    id="fc2019-fig3",
+    description="LeNet-300-100 IMP winning tickets vs random reinitialisation: test accuracy at early stopping "
+                "against % of weights remaining (2 published values, from the paper's text)",
+    paper=FC2019, cite="Frankle & Carbin 2019",
+    paper_figure="Figure 4 (LeNet, iterative pruning, with random reinitialisation; the paper's Figure 3 "
+                 "shows the training curves, so the id's number is not the paper's)",
+    default_seeds=4,  # notebook 02's SEEDS
+    plan=lambda scale, n: _imp_plan("fc2019-fig3", ["lenet300_100" if scale == "paper" else None], scale, n),
+    draw=_imp_draw, published=FC2019_LENET))
+_register(Figure(
+    id="fc2019-conv",
+    description="Conv-2/4/6 IMP winning tickets vs random reinitialisation on CIFAR-10: test accuracy at early "
+                f"stopping against % of weights remaining ({NO_PUBLISHED})",
+    paper=FC2019, cite="Frankle & Carbin 2019",
+    paper_figure="Figure 5 (Conv-2/4/6, iterative pruning, with random reinitialisation)",
+    default_seeds=4,
+    plan=lambda scale, n: _imp_plan("fc2019-conv", ["conv2", "conv4", "conv6"] if scale == "paper"
+                                    else ["cnn_mnist1d"], scale, n),
+    draw=_imp_draw))
+_register(Figure(
+    id="frankle2020-instability",
+    description="instability (test error barrier between two children) against the spawn iteration k, dense "
+                f"network and IMP subnetworks, ResNet-20 and VGG-16 ({NO_PUBLISHED})",
+    paper=FRANKLE2020, cite="Frankle et al. 2020",
+    paper_figure="instability against k of the dense networks and of IMP subnetworks (figure numbers not "
+                 "checked here)",
+    default_seeds=3,  # notebook 05's SEEDS
+    plan=lambda scale, n: _rewinding_plan("frankle2020-instability", ["resnet20", "vgg16"], scale, n,
+                                          instability=True),
+    draw=_instability_draw))
+_register(Figure(
+    id="frankle2020-rewinding",
+    description="IMP with rewinding to iteration k against k = 0 (beside random reinit and random pruning), "
+                f"ResNet-20: test accuracy at the end of training against k ({NO_PUBLISHED})",
+    paper=FRANKLE2020, cite="Frankle et al. 2020",
+    paper_figure="IMP subnetworks rewound to iteration k, ResNet-20 (figure number not checked here)",
+    default_seeds=6,  # notebook 03's SEEDS
+    plan=lambda scale, n: _rewinding_plan("frankle2020-rewinding", ["resnet20"], scale, n),
+    draw=_rewinding_draw))
+_register(Figure(
+    id="zhou2019-supermask",
+    description="supermasks: test accuracy of untrained networks masked by each criterion (large final, same "
+                "sign = the supermask) against % of weights kept (1 published value, from the abstract)",
+    paper=ZHOU2019, cite="Zhou et al. 2019",
+    paper_figure="untrained accuracy of masks by criterion, kept weights at their initial values or a signed "
+                 "constant (figure number not checked here)",
+    default_seeds=5,  # notebook 04's UNTRAINED_SEEDS
+    plan=lambda scale, n: _zhou_plan("zhou2019-supermask", scale, n),
+    draw=_zhou_draw, published=ZHOU2019_MNIST))
+_register(Figure(
+    id="ramanujan2020-width",
+    description="edge-popup (a supermask learned on frozen random weights, 50% kept) against the same network "
+                f"trained, width by width ({NO_PUBLISHED})",
+    paper=RAMANUJAN2020, cite="Ramanujan et al. 2020",
+    paper_figure="accuracy against network width (figure number not checked here; the library's width study "
+                 "varies MLPs, where the paper varies convolutional networks on CIFAR-10)",
+    default_seeds=3,  # notebook 04's SEEDS
+    plan=lambda scale, n: _width_plan("ramanujan2020-width", scale, n), draw=_width_draw))
+
+SCALE_WORDS = {
+    "smoke": "seconds, for tests: the MNIST-1D stand-in, numbers mean nothing",
+    "quick": "minutes on a laptop CPU: the offline MNIST-1D stand-in the notebooks use",
+    "paper": "the published model and dataset (hours on a CPU; GPU advised)",
+}
+
+
+# ------------------------------------------------------------------------------ estimate
+_step_cache: dict[tuple, float] = {}
+
+
+def measure_step_seconds(settings: TrainSettings, device: str | torch.device = "cpu", method: str = "train",
+                         steps: int = TIMED_STEPS, budget_s: float = TIMING_BUDGET_S) -> float:
+    """Seconds per training step of the network of ``settings`` at its batch size, on
+    random data of the dataset's shape, with its optimiser (a supermask's for
+    ``method="edge_popup"``), on ``device`` with lthlib's fixed thread count: 2 warm-up
+    steps, then ``steps`` timed (fewer when they pass ``budget_s``, at least 3)."""
+    import torch.nn.functional as F
+
+    from lthlib.data import augment_batch
+    from lthlib.devices import resolve_device
+    from lthlib.models import build_model
+    from lthlib.streams import generator
+    from lthlib.threads import fixed_threads
+    from lthlib.training import make_optimizer
+
+    device = resolve_device(device)
+    key = (settings.model, repr(sorted(settings.model_kwargs.items())), settings.dataset, settings.batch_size,
+           settings.optimizer, settings.augment, method, str(device))
+    if key in _step_cache:
+        return _step_cache[key]
+    shape, classes = DATASET_SHAPES[settings.dataset]
+    g = generator(0, "timing_inputs")
+    with fixed_threads():
+        model = build_model(settings.model, shape, classes, seed=0, **settings.model_kwargs)
+        opt_settings = settings
+        if method == "edge_popup":
+            from lthlib.supermask import Supermask, supermask_settings
+
+            model = Supermask(model, "edge_popup", density=WIDTH_STUDY_DENSITY, seed=0)
+            opt_settings = supermask_settings(settings, "edge_popup")
+        model = model.to(device).train()
+        opt = make_optimizer(model, opt_settings)
+        x = torch.randn((settings.batch_size, *shape), generator=g).to(device)
+        y = torch.randint(0, classes, (settings.batch_size,), generator=g).to(device)
+
+        def sync() -> None:  # GPU work is asynchronous: time it finished
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elif device.type == "mps":
+                torch.mps.synchronize()
+
+        def step() -> None:
+            xb = augment_batch(x, g) if settings.augment else x
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(xb), y).backward()
+            opt.step()
+            sync()
+
+        for _ in range(2):
+            step()
+        start, done = time.perf_counter(), 0
+        while done < steps:
+            step()
+            done += 1
+            if done >= 3 and time.perf_counter() - start > budget_s:
+                break
+        seconds = (time.perf_counter() - start) / done
+    _step_cache[key] = seconds
+    return seconds
+
+
+def state_dict_bytes(settings: TrainSettings) -> int:
+    """Bytes of one state dict of the network of ``settings``."""
+    from lthlib.models import build_model
+
+    shape, classes = DATASET_SHAPES[settings.dataset]
+    model = build_model(settings.model, shape, classes, **settings.model_kwargs)
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def estimate(plan: Plan, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The training the plan contains and what it costs here: per network, iterations x a
+    measured step time; the disk its stored runs take (runs x about two state dicts).
+    An upper bound where runs are already stored (they are reused, not retrained)."""
+    from lthlib.devices import resolve_device
+
+    device = resolve_device(device)
+    items, seconds, disk, iterations, runs = [], 0.0, 0, 0, 0
+    for w in plan.work:
+        step = measure_step_seconds(w.settings, device, w.method)
+        size = state_dict_bytes(w.settings)
+        items.append({"model": w.settings.model, "model_kwargs": dict(w.settings.model_kwargs),
+                      "method": w.method, "batch_size": w.settings.batch_size, "iterations": w.iterations,
+                      "runs": w.runs, "step_seconds": step, "seconds": w.iterations * step,
+                      "state_dict_bytes": size})
+        seconds += w.iterations * step
+        disk += w.runs * STORED_STATES_PER_RUN * size
+        iterations += w.iterations
+        runs += w.runs
+    return {"iterations": iterations, "runs": runs, "seconds": seconds, "hours": seconds / 3600,
+            "disk_bytes": disk, "device": str(device), "items": items,
+            "counts": "training steps only (evaluation and interpolation not counted); runs already in the "
+                      "store are reused, so this is an upper bound"}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def format_estimate(figure: Figure, plan: Plan, est: Mapping[str, Any]) -> str:
+    from lthlib.threads import training_threads
+
+    lines = [f"Estimate for {figure.id} at scale {plan.scale!r} ({len(plan.seeds)} seed(s): "
+             f"{', '.join(map(str, plan.seeds))}), {_describe_networks(plan)}:"]
+    for item in est["items"]:
+        what = item["model"] + (f" {item['model_kwargs']}" if item["model_kwargs"] else "") + \
+            (" (edge-popup scores)" if item["method"] != "train" else "")
+        lines.append(f"  {what}, batch {item['batch_size']}: {item['iterations']:,} iterations x "
+                     f"{1000 * item['step_seconds']:.2f} ms/step = {_duration(item['seconds'])}")
+    lines.append(f"  training iterations: {est['iterations']:,} in {est['runs']:,} runs; step times measured "
+                 f"here ({TIMED_STEPS} steps on random data, {est['device']}, {training_threads()} thread(s))")
+    lines.append(f"  time: about {est['hours']:.4g} hours ({_duration(est['seconds'])}) of training steps; "
+                 "evaluation not counted; runs already stored are reused")
+    lines.append(f"  disk: about {_size(est['disk_bytes'])} in the results folder "
+                 f"({est['runs']:,} runs x {STORED_STATES_PER_RUN} state dicts)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- provenance
+def dataset_checksum(data: Dataset) -> dict[str, Any]:
+    """SHA-256 of the tensors actually used (train, validation and test inputs and labels,
+    after the split and normalisation; each with its name, shape and dtype), and their shapes."""
+    h = hashlib.sha256()
+    tensors = {}
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        t = getattr(data, name).detach().cpu().contiguous()
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.numpy().tobytes())
+        tensors[name] = {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+    return {"name": data.name, "sha256": h.hexdigest(), "tensors": tensors,
+            "sha256_of": "for x_train, y_train, x_val, y_val, x_test, y_test in this order: the name, shape and "
+                         "dtype, then the bytes (after the validation split and normalisation)"}
+
+
+def git_info(root: Path = REPO_ROOT) -> dict[str, Any]:
+    """``git rev-parse HEAD`` of the repository lthlib is imported from (None outside one)
+    and whether tracked files differ from it."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != root.resolve():
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
+
+
+def _device_words(data: Dataset) -> str:
+    device = data.x_train.device
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def _published_note(figure: Figure, drawn: Sequence[Published]) -> str:
+    """The line under a figure that says which published values it shows, and why not."""
+    if drawn:
+        return "dotted lines: published values, as stated in " + "; ".join(dict.fromkeys(p.citation for p in drawn))
+    if figure.published:
+        about = sorted({f"{k}={v}" for p in figure.published for k, v in p.applies_to.items()})
+        return (f"published values ({'; '.join(dict.fromkeys(p.citation for p in figure.published))}) not drawn: "
+                f"they are about {', '.join(about)}, not this run's networks")
+    return f"{NO_PUBLISHED} for this figure"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ------------------------------------------------------------------------------ running
+def load_data(plan: Plan, device: str | torch.device = "auto", download: bool = True) -> Dataset:
+    """The dataset every network of the plan reads, as ``training.data_for`` loads it;
+    raises ``DatasetUnavailableError`` (naming the files) before anything is trained."""
+    from lthlib.data import load_dataset
+    from lthlib.devices import resolve_device
+
+    ts = plan.data_settings
+    keys = {(s.dataset, s.validation_size, s.train_size) for s in plan.networks}
+    if len(keys) != 1:
+        raise SettingsError(f"{plan.figure}: its networks read different data {sorted(keys, key=str)}")
+    return load_dataset(ts.dataset, validation_size=ts.validation_size, train_size=ts.train_size,
+                        download=download, device=resolve_device(device))
+
+
+class NotConfirmed(RuntimeError):
+    """The run was not confirmed (paper scale without ``--yes``)."""
+
+
+@dataclass
+class Reproduction:
+    """What ``reproduce`` did: the estimate, and (unless only estimating) the files written
+    and the provenance."""
+
+    figure: Figure
+    plan: Plan
+    estimate: dict[str, Any]
+    files: dict[str, Path] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None
+
+
+def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *, out: str | Path,
+              results: str | Path | None, device: str = "auto", download: bool = True,
+              confirm: Callable[[Figure, Plan, dict], bool] | None = None, estimate_only: bool = False,
+              argv: Sequence[str] | None = None, echo: Callable[[str], None] = print) -> Reproduction:
+    """Run figure ``figure_id`` at ``scale`` with ``seeds`` seeds (None: its default), reusing
+    the store in ``results``, and write ``<out>/<id>.png``, ``.pdf`` and
+    ``.provenance.json``. The estimate is printed first, then the dataset is loaded (a
+    missing one raises ``DatasetUnavailableError`` before any training), then ``confirm``
+    (if given) is asked and ``NotConfirmed`` raised when it says no."""
+    import matplotlib.pyplot as plt
+
+    from lthlib import __version__
+    from lthlib.parallel import default_workers
+    from lthlib.store import Store
+    from lthlib.threads import training_threads
+
+    if figure_id not in FIGURES:
+        raise SettingsError(f"unknown figure {figure_id!r}; known: {sorted(FIGURES)}")
+    figure = FIGURES[figure_id]
+    started_at, t0 = _now(), time.perf_counter()
+    plan = figure.make_plan(scale, seeds)
+    est = estimate(plan, device)
+    echo(format_estimate(figure, plan, est))
+    done = Reproduction(figure, plan, est)
+    if estimate_only:
+        return done
+    try:
+        data = load_data(plan, device, download)
+    except DatasetUnavailableError as err:
+        raise DatasetUnavailableError(f"{figure.id} at scale {scale!r} needs the dataset "
+                                      f"{plan.data_settings.dataset!r}, which is not available; nothing was "
+                                      f"trained.\n{err}\nSee data/README.md for where the files go.") from None
+    if confirm is not None and not confirm(figure, plan, est):
+        raise NotConfirmed(f"{figure.id} at scale {scale!r} not run (not confirmed; pass --yes to skip the question)")
+    store = Store(results)
+    echo(f"Running {figure.id} ({_describe_networks(plan)}; store: {results}) ...")
+    fig, drawn = figure.draw(figure, plan, data, store)
+    fig.suptitle(f"{figure.id} ({scale} scale): {_describe_networks(plan)}, {len(plan.seeds)} seed(s)\n"
+                 f"reproduces {figure.cite}: {figure.paper_figure.split(' (')[0]}", fontsize=9, y=1.0, va="bottom")
+    fig.text(0.01, -0.03, _published_note(figure, drawn), fontsize=7, ha="left", va="top")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"png": out / f"{figure.id}.png", "pdf": out / f"{figure.id}.pdf",
+             "provenance": out / f"{figure.id}.provenance.json"}
+    fig.savefig(files["png"], dpi=150, bbox_inches="tight")
+    fig.savefig(files["pdf"], bbox_inches="tight")
+    plt.close(fig)
+    wall = time.perf_counter() - t0
+    git = git_info()
+    provenance = {
+        "figure": figure.id,
+        "description": figure.description,
+        "paper": figure.paper,
+        "paper_figure": figure.paper_figure,
+        "cite": figure.cite,
+        "published_values": [{**p.to_dict(), "drawn": p in drawn} for p in figure.published],
+        "scale": scale,
+        "scale_means": SCALE_WORDS[scale],
+        "networks": [ts.model for ts in plan.networks],
+        "seeds": list(plan.seeds),
+        "seeds_count": len(plan.seeds),
+        "settings": plan.settings,
+        "lthlib_version": __version__,
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "device": _device_words(data),
+        "threads": training_threads(),
+        "workers": default_workers(1 << 16, data.x_train.device.type == "cpu"),
+        "wall_time_s": round(wall, 3),
+        "dataset": dataset_checksum(data),
+        "estimate": est,
+        "results_dir": None if results is None else str(Path(results).resolve()),
+        "files": {k: str(v.resolve()) for k, v in files.items() if k != "provenance"},
+        "command_line": shlex.join(["python", "-m", "lthlib", "reproduce", *map(str, argv)]) if argv is not None
+        else None,
+        "argv": None if argv is None else [str(a) for a in argv],
+        "process_command_line": shlex.join(getattr(sys, "orig_argv", sys.argv)),
+        "started_at": started_at,
+        "finished_at": _now(),
+    }
+    tmp = files["provenance"].with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(provenance, indent=2, default=str) + "\n")
+    os.replace(tmp, files["provenance"])
+    echo(f"Wrote {files['png']}, {files['pdf']} and {files['provenance']} in {_duration(wall)}")
+    done.files, done.provenance = files, provenance
+    return done
+
+
+# ---------------------------------------------------------------------------------- CLI
+def list_figures() -> str:
+    width = max(len(i) for i in FIGURES)
+    return "\n".join(f"{fid.ljust(width)}  {f.description}" for fid, f in FIGURES.items())
+
+
+def _ask(figure: Figure, plan: Plan, est: Mapping[str, Any]) -> bool:
+    try:
+        answer = input(f"Run {figure.id} at paper scale (about {est['hours']:.3g} hours here)? [y/N] ")
+    except (EOFError, OSError):  # stdin closed, or not readable (captured)
+        print("\n(no answer: standard input cannot be read; pass --yes to run without asking)")
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lthlib reproduce``: ``--list``, or ``ID [--scale ...] [--seeds N] [--out DIR]
+    [--results DIR] [--yes]``. Returns the exit status (0 done; 1 not confirmed; 2 cannot
+    start: missing dataset or bad arguments)."""
+    from lthlib.store import folder_problem
+
+    parser = argparse.ArgumentParser(
+        prog="python -m lthlib reproduce",
+        description="Reproduce a paper's figure by name (see --list), with provenance: writes <id>.png, "
+                    "<id>.pdf and <id>.provenance.json.")
+    parser.add_argument("figure", nargs="?", metavar="ID", help="the figure id (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the figure ids, one line each")
+    parser.add_argument("--scale", choices=SCALES, default="quick",
+                        help="smoke: seconds (tests); quick: minutes on a CPU, offline MNIST-1D stand-in "
+                             "(default); paper: the published model and dataset")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N",
+                        help="independent seeds (default: the figure's, as its notebook; smoke runs at most 2)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="folder for the figure and its provenance (default: build/reproduce/<scale>)")
+    parser.add_argument("--results", default=str(REPO_ROOT / "results"), metavar="DIR",
+                        help="experiment store, shared with the notebooks and reused (default: results/)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, mps")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation at paper scale")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download a dataset; stop when its files are not in the data folder")
+    parser.add_argument("--estimate-only", action="store_true", help="print the estimate and stop")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.list:
+        print(list_figures())
+        return 0
+    if args.figure is None:
+        parser.error("name a figure ID (python -m lthlib reproduce --list shows them)")
+    if args.figure not in FIGURES:
+        parser.error(f"unknown figure {args.figure!r}; known: {', '.join(FIGURES)}")
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(f"--seeds {args.seeds}: must be an integer >= 1")
+    out = Path(args.out) if args.out is not None else REPO_ROOT / "build" / "reproduce" / args.scale
+    for flag, path in (("out", out), ("results", args.results)):
+        problem = folder_problem(path)
+        if problem:
+            parser.error(f"--{flag} {path}: {problem}")
+    try:
+        from lthlib.devices import resolve_device
+
+        resolve_device(args.device)
+    except ValueError as err:
+        parser.error(str(err))
+    confirm = _ask if args.scale == "paper" and not args.yes and not args.estimate_only else None
+    try:
+        reproduce(args.figure, args.scale, args.seeds, out=out, results=args.results, device=args.device,
+                  download=not args.no_download, confirm=confirm, estimate_only=args.estimate_only,
+                  argv=list(argv) if argv is not None else sys.argv[1:])
+    except DatasetUnavailableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except NotConfirmed as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

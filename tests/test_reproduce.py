@@ -1,0 +1,217 @@
+"""``lthlib.reproduce``: every figure id at smoke scale (PNG, PDF, provenance), the list,
+the estimate, and a paper-scale run without its dataset stopping before any training."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+import matplotlib.pyplot as plt
+import pytest
+
+from lthlib import reproduce as rp
+from lthlib.reproduce import FIGURES, NO_PUBLISHED, main
+
+# 1-2 seeds each (smoke caps at 2); instability reuses one seed of the rewinding sweep
+SMOKE_SEEDS = {"frankle2020-instability": 1}
+PROVENANCE_FIELDS = ("figure", "description", "paper", "paper_figure", "published_values", "scale", "seeds",
+                     "settings", "lthlib_version", "git_commit", "git_dirty", "torch_version", "device", "threads",
+                     "workers", "wall_time_s", "dataset", "estimate", "command_line", "argv", "process_command_line",
+                     "started_at", "finished_at", "results_dir", "files")
+
+
+@pytest.fixture(autouse=True)
+def _one_worker(monkeypatch):
+    """Smoke runs are tiny: starting worker processes costs more than it saves (and the
+    machine running the tests may be shared)."""
+    monkeypatch.setenv("LTHLIB_WORKERS", "1")
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory):
+    """One results folder for the module: figures that share runs reuse them, as they would."""
+    return tmp_path_factory.mktemp("results")
+
+
+def _hours(text: str) -> float:
+    match = re.search(r"time: about ([0-9.e+-]+) hours", text)
+    assert match, f"no estimate in the output:\n{text}"
+    return float(match.group(1))
+
+
+@pytest.mark.parametrize("figure_id", list(FIGURES))
+def test_every_figure_runs_at_smoke_scale_with_provenance(figure_id, store_dir, tmp_path, capsys):
+    seeds = SMOKE_SEEDS.get(figure_id, 2)
+    argv = [figure_id, "--scale", "smoke", "--seeds", str(seeds), "--out", str(tmp_path),
+            "--results", str(store_dir), "--device", "cpu"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert _hours(out) > 0
+    for suffix in (".png", ".pdf", ".provenance.json"):
+        path = tmp_path / f"{figure_id}{suffix}"
+        assert path.exists() and path.stat().st_size > 0, path
+    assert (tmp_path / f"{figure_id}.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / f"{figure_id}.pdf").read_bytes()[:4] == b"%PDF"
+
+    prov = json.loads((tmp_path / f"{figure_id}.provenance.json").read_text())
+    missing = [f for f in PROVENANCE_FIELDS if f not in prov]
+    assert not missing, missing
+    assert prov["figure"] == figure_id and prov["scale"] == "smoke"
+    assert prov["paper"] == FIGURES[figure_id].paper
+    assert len(prov["seeds"]) == seeds
+    assert prov["settings"] and prov["settings"]["seeds"] == prov["seeds"]
+    assert prov["lthlib_version"] and prov["torch_version"]
+    assert prov["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", prov["git_commit"])
+    assert prov["device"] == "cpu" and prov["threads"] >= 1 and prov["workers"] >= 1
+    assert prov["wall_time_s"] > 0
+    assert prov["estimate"]["hours"] > 0 and prov["estimate"]["iterations"] > 0
+    assert prov["estimate"]["disk_bytes"] > 0
+    assert prov["dataset"]["name"] == "mnist1d"
+    assert re.fullmatch(r"[0-9a-f]{64}", prov["dataset"]["sha256"])
+    assert prov["argv"] == argv
+    assert prov["command_line"].startswith("python -m lthlib reproduce " + figure_id) and prov["process_command_line"]
+    start, end = (datetime.fromisoformat(prov[k]) for k in ("started_at", "finished_at"))
+    assert start <= end
+    # the stand-in is not the paper's network: no published value is drawn on it
+    assert all(p["drawn"] is False for p in prov["published_values"])
+
+
+def test_checksum_is_of_the_data_the_run_used(store_dir, tmp_path, capsys):
+    import lthlib
+
+    assert main(["zhou2019-supermask", "--scale", "smoke", "--seeds", "1", "--out", str(tmp_path),
+                 "--results", str(store_dir), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    prov = json.loads((tmp_path / "zhou2019-supermask.provenance.json").read_text())
+    ts = lthlib.for_scale("smoke")
+    data = lthlib.load_dataset(ts.dataset, train_size=ts.train_size, validation_size=ts.validation_size)
+    assert prov["dataset"]["sha256"] == rp.dataset_checksum(data)["sha256"]
+    assert prov["dataset"]["tensors"]["x_train"]["shape"] == [ts.train_size, 40]
+    other = lthlib.load_dataset(ts.dataset, train_size=ts.train_size - 1)
+    assert rp.dataset_checksum(other)["sha256"] != prov["dataset"]["sha256"]
+
+
+def test_figure_run_returns_the_figure_from_the_store(store_dir):
+    from matplotlib.figure import Figure as MplFigure
+
+    from lthlib.store import Store
+
+    fig = FIGURES["ramanujan2020-width"].run("smoke", 1, store=Store(store_dir), device="cpu")
+    assert isinstance(fig, MplFigure) and fig.axes
+    plt.close(fig)
+
+
+def test_list_shows_every_id_one_line_each(capsys):
+    assert main(["--list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(FIGURES)
+    for required in ("fc2019-fig3", "fc2019-conv", "frankle2020-instability", "frankle2020-rewinding",
+                     "zhou2019-supermask", "ramanujan2020-width"):
+        assert required in FIGURES
+
+
+def test_paper_scale_without_the_dataset_stops_before_training(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "no-data"
+    monkeypatch.setenv("LTHLIB_DATA_DIR", str(empty))
+    results, out = tmp_path / "results", tmp_path / "out"
+    code = main(["fc2019-fig3", "--scale", "paper", "--seeds", "1", "--no-download", "--out", str(out),
+                 "--results", str(results)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert _hours(captured.out) > 0  # the estimate comes first, and is a positive number
+    assert "lenet300_100" in captured.out
+    err = captured.err
+    assert "'mnist'" in err and "nothing was trained" in err
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        assert name in err
+    assert str(empty) in err and "data/README.md" in err
+    assert not results.exists() or not any(results.iterdir())  # no run was stored
+    assert not out.exists() or not any(out.glob("*.png"))
+
+
+def test_paper_scale_asks_first_and_trains_nothing_when_declined(tmp_path, monkeypatch, capsys):
+    """With its data present, a paper-scale run asks before training; "n" stops it."""
+    import lthlib
+
+    small = lthlib.load_dataset("mnist1d", train_size=200, validation_size=100)
+    monkeypatch.setattr(rp, "load_data", lambda plan, device="auto", download=True: small)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "n")
+    results = tmp_path / "results"
+    code = main(["fc2019-fig3", "--scale", "paper", "--seeds", "1", "--out", str(tmp_path / "out"),
+                 "--results", str(results)])
+    assert code == 1 and len(asked) == 1 and "hours" in asked[0]
+    assert "not confirmed" in capsys.readouterr().err
+    assert not results.exists() or not any(results.iterdir())
+
+
+def test_bad_arguments_are_errors(capsys):
+    for argv in (["no-such-figure"], ["fc2019-fig3", "--seeds", "0"], ["fc2019-fig3", "--seeds", "two"],
+                 ["fc2019-fig3", "--scale", "huge"], []):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert "error:" in capsys.readouterr().err
+
+
+def test_estimate_counts_the_iterations_the_library_trains(store_dir):
+    """The estimate's iteration count equals what the runs stored by the smoke test trained."""
+    from lthlib.imp import run_imp_seeds, run_rewind_sweep
+    from lthlib.store import Store
+
+    plan = FIGURES["fc2019-fig3"].make_plan("smoke", 2)
+    (imp,) = plan.context["imps"]
+    results = run_imp_seeds(imp, plan.seeds, store=Store(store_dir))  # stored by the smoke test
+    trained = 0
+    for res in results:
+        runs = [res.dense] + [run for r in res.rounds for run in (r.ticket, *r.controls.values())]
+        trained += sum(run.iterations[-1] - run.iterations[0] for run in runs)
+    assert sum(w.iterations for w in plan.work) == trained
+    assert sum(w.runs for w in plan.work) == len(plan.seeds) * (1 + 2 * imp.rounds)
+
+    rew = FIGURES["frankle2020-rewinding"].make_plan("smoke", 2)
+    (exp,) = rew.context["experiments"]
+    sweep = run_rewind_sweep(exp.imp, exp.ks, rew.seeds, store=Store(store_dir), control_ks=exp.control_ks)
+    trained = 0
+    for k, results in sweep.items():
+        for res in results:
+            if k == exp.ks[0]:
+                trained += res.dense.iterations[-1]  # one dense run per seed serves every k
+            for r in res.rounds:
+                for name, run in (("ticket", r.ticket), *r.controls.items()):
+                    if not (k == 0 and name == "reinit_full"):  # at k = 0 the same run as "reinit"
+                        trained += run.iterations[-1] - run.iterations[0]
+    assert rew.work[0].iterations == trained
+
+
+def test_published_values_are_cited_and_drawn_only_on_the_papers_network():
+    for figure in FIGURES.values():
+        assert "\n" not in figure.description and figure.paper and figure.cite and figure.default_seeds >= 1
+        if figure.published:
+            assert NO_PUBLISHED not in figure.description
+        else:
+            assert NO_PUBLISHED in figure.description
+        for p in figure.published:
+            assert p.citation and p.quote and p.label and isinstance(p.approximate, bool) and p.applies_to
+    fig3 = FIGURES["fc2019-fig3"]
+    for scale, expected in (("paper", len(fig3.published)), ("quick", 0)):
+        _, ax = plt.subplots()
+        assert len(rp._draw_published(ax, fig3.published, fig3.make_plan(scale, 1))) == expected
+        plt.close("all")
+    with pytest.raises(ValueError, match="citation"):
+        rp.Published("a value", "", "a label", x=1.0)
+
+
+def test_paper_scale_plans_use_the_published_models():
+    models = {fid: [ts.model for ts in FIGURES[fid].make_plan("paper", 1).networks] for fid in FIGURES}
+    assert models["fc2019-fig3"] == ["lenet300_100"]
+    assert models["fc2019-conv"] == ["conv2", "conv4", "conv6"]
+    assert models["frankle2020-instability"] == ["resnet20", "vgg16"]
+    assert models["frankle2020-rewinding"] == ["resnet20"]
+    datasets = {fid: FIGURES[fid].make_plan("paper", 1).data_settings.dataset for fid in FIGURES}
+    assert datasets["fc2019-conv"] == datasets["frankle2020-rewinding"] == "cifar10"
+    assert datasets["fc2019-fig3"] == "mnist"
+    for fid in FIGURES:  # smoke and quick: the offline stand-in
+        for scale in ("smoke", "quick"):
+            assert FIGURES[fid].make_plan(scale, 1).data_settings.dataset == "mnist1d"
