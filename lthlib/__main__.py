@@ -1,4 +1,6 @@
-"""Command line: ``python -m lthlib run`` executes the notebooks in order with papermill.
+"""Command line: ``python -m lthlib run`` executes the notebooks in order with papermill;
+``python -m lthlib assignments release|check|nbval`` handles the graded assignments
+(``lthlib.assignments``).
 
 Executed notebooks go to ``<out>/notebooks``, figures to ``<out>/figures/<notebook>``,
 each notebook's checked claims to ``<out>/claims/<notebook>.json``, results to the
@@ -196,7 +198,14 @@ def main(argv: list[str] | None = None) -> int:
                             "another count gives other last bits, and is stored apart)")
     p_run.add_argument("--notebooks", default=str(REPO_ROOT / "notebooks"),
                        help="folder of the notebooks (default: the repository's notebooks/)")
+    from lthlib.assignments import add_parser as add_assignments_parser
+
+    add_assignments_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "assignments":
+        from lthlib.assignments import cli as assignments_cli
+
+        return assignments_cli(args)
     from lthlib.store import folder_problem
 
     for flag in ("out", "results"):  # checked before anything runs, not after hours of it

@@ -1,0 +1,286 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "a5_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# # Assignment 5 · SNIP: pruning before training
+#
+# Builds on notebook **06** (pruning at initialisation). IMP needs the dense network trained
+# first. SNIP (Lee et al. 2019) chooses the mask from the **initial** weights and one batch
+# of data: the *connection sensitivity* of weight $w$ is $|g \cdot w|$, $g = \partial L /
+# \partial w$, the first-order change of the loss when the connection is removed; SNIP keeps
+# the most sensitive weights across the whole network. You write the score, the global
+# selection, the SNIP mask and Frankle et al.'s *inverted* sanity check, and check them
+# against `lthlib.pai`.
+#
+# | part | what you write | points |
+# |---|---|---|
+# | A | `snip_scores`: $\lvert g \cdot w \rvert$ for every prunable weight | 3 |
+# | B | `keep_top_global`: keep the highest scores across all layers | 3 |
+# | C | `snip_mask`: SNIP's mask at a density, on lthlib's batch | 2 |
+# | D | `inverted_snip_mask`: keep what SNIP would prune | 2 |
+# | E | a written answer (graded by hand) | 1 |
+#
+# **How to work.** Replace each `raise NotImplementedError()` with your code, then run the
+# test cell below it. The visible tests catch common mistakes and say what is wrong; hidden
+# tests, run when the assignment is graded, check exact results on cases you do not see.
+#
+# **Papers:** Lee, Ajanthan & Torr, *SNIP: Single-shot Network Pruning based on Connection
+# Sensitivity* (ICLR 2019); Frankle, Dziugaite, Roy & Carbin, *Pruning Neural Networks at
+# Initialization: Why are We Missing the Mark?* (ICLR 2021).
+#
+# **Time:** the tests take seconds. The experiment at the end runs at `SCALE="smoke"`
+# (seconds, the numbers mean nothing) or `"quick"` (under a minute on a laptop CPU).
+
+# %% tags=["parameters"]
+SCALE = "smoke"  # "smoke": seconds (grading); "quick": under a minute on a laptop CPU
+
+# %% nbgrader={"grade": false, "grade_id": "a5_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import torch
+import torch.nn.functional as F
+
+import lthlib
+from lthlib.config import check_parameters
+from lthlib.masks import Mask
+from lthlib.pai import pai_batch
+from lthlib.training import model_for
+
+check_parameters(SCALE=SCALE)
+
+# a small network for the tests
+TINY = lthlib.TrainSettings(iterations=40, eval_every=20, batch_size=32, train_size=600, validation_size=200,
+                            model_kwargs={"hidden": (32, 16)}, seed=0)
+tiny_data = lthlib.load_dataset("mnist1d", train_size=600, validation_size=200)
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_a", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Part A · Connection sensitivity (3 points)
+#
+# For every prunable weight of `model` (`lthlib.prunable_parameters(model)`: the weights of
+# linear and convolutional layers, not the biases), return $|g \odot w|$, where $g$ is the
+# gradient of the mean cross-entropy `F.cross_entropy(model(x), y)` with respect to that
+# weight tensor. Return `{name: score tensor}` (detached). Leave the model as it was: no
+# gradients left behind in `.grad` (`torch.autograd.grad` returns gradients without storing
+# them). (The paper divides by the sum of all scores; that does not change the ranking, so
+# we leave it out.)
+
+# %% nbgrader={"grade": false, "grade_id": "snip_scores", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def snip_scores(model, x, y):
+    """{prunable weight name: |dL/dw * w|} on the batch (x, y)."""
+    ### BEGIN SOLUTION
+    params = lthlib.prunable_parameters(model)
+    loss = F.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return {name: (g * w).abs().detach() for (name, w), g in zip(params.items(), grads)}
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_snip_scores", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+_model = model_for(TINY, tiny_data)
+_x, _y = pai_batch(tiny_data, seed=0)
+_scores = snip_scores(_model, _x, _y)
+_names = list(lthlib.prunable_parameters(_model))
+assert isinstance(_scores, dict) and list(_scores) == _names, (
+    f"return scores for the prunable weights only, in order: {_names} (biases are not pruned; "
+    "use lthlib.prunable_parameters(model))")
+assert all(_scores[n].shape == _model.state_dict()[n].shape for n in _names), "each score tensor has its weight's shape"
+assert all((_scores[n] >= 0).all() for n in _names), "a sensitivity is |g * w|: never negative"
+assert all(p.grad is None for p in _model.parameters()), \
+    "gradients were left in the model's .grad: use torch.autograd.grad(loss, weights) instead of loss.backward()"
+_zeroed = model_for(TINY, tiny_data)
+with torch.no_grad():
+    _zeroed.hidden[0].weight[0, :5] = 0.0
+assert (snip_scores(_zeroed, _x, _y)["hidden.0.weight"][0, :5] == 0).all(), \
+    "a weight that is zero has sensitivity 0: multiply the gradient by the weight (|g * w|, not |g|)"
+assert not _scores["hidden.0.weight"].requires_grad, "return detached scores (.detach())"
+print("Part A: visible tests passed")
+### BEGIN HIDDEN TESTS
+from lthlib.pai import snip_scores as _reference
+
+for _settings, _seed in [(TINY.replace(seed=5), 3), (TINY.replace(seed=2, model="cnn_mnist1d", model_kwargs={"channels": 4}), 8)]:
+    _model = model_for(_settings, tiny_data)
+    _x, _y = pai_batch(tiny_data, seed=_seed)
+    _mine, _ref = snip_scores(_model, _x, _y), _reference(_model, _x, _y)
+    assert list(_mine) == list(_ref), f"{_settings.model}: score the prunable weights {list(_ref)}"
+    for _n in _ref:
+        assert torch.allclose(_mine[_n], _ref[_n], rtol=1e-5, atol=1e-10), \
+            f"{_settings.model}: {_n}'s scores differ from lthlib.pai.snip_scores"
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_b", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Part B · Global selection (3 points)
+#
+# SNIP ranks all weights of the network together. Keep the
+# `int(density * N + 0.5 + 1e-9)` highest scores of all $N$ scored weights (that is, remove
+# the others, lowest first), wherever they are; among equal scores the lower index is
+# removed first, counting through the layers in the dict's order as one long vector (a
+# stable sort). Return a `Mask` over the scored layers.
+
+# %% nbgrader={"grade": false, "grade_id": "keep_top_global", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def keep_top_global(scores, density):
+    """Mask keeping the ``density`` fraction of the highest scores across all layers."""
+    ### BEGIN SOLUTION
+    names = list(scores)
+    flat = torch.cat([scores[n].flatten() for n in names])
+    n_keep = int(density * flat.numel() + 0.5 + 1e-9)
+    keep = torch.ones(flat.numel(), dtype=torch.bool)
+    keep[torch.sort(flat, stable=True).indices[: flat.numel() - n_keep]] = False
+    out, start = {}, 0
+    for n in names:
+        out[n] = keep[start:start + scores[n].numel()].reshape(scores[n].shape)
+        start += scores[n].numel()
+    return Mask(out)
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_keep_top_global", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+_s = {"a": torch.tensor([[5.0, 1.0], [3.0, 0.5]]), "b": torch.tensor([0.1, 0.2, 4.0, 0.3, 2.0, 0.05])}
+_m = keep_top_global(_s, 0.4)
+assert isinstance(_m, Mask) and list(_m) == ["a", "b"], "return a Mask over the scored layers, in their order"
+assert _m.num_kept() == 4, f"0.4 x 10 weights: keep 4; you kept {_m.num_kept()}"
+assert _m["a"].tolist() == [[True, False], [True, False]] and _m["b"].tolist() == [False, False, True, False, True, False], \
+    "keep the 4 highest scores of the whole network (5, 4, 3 and 2), not the top 40% of each layer"
+assert keep_top_global(_s, 0.25).num_kept() == 3, "0.25 x 10 = 2.5 rounds half up: keep 3"
+_t = keep_top_global({"t": torch.tensor([1.0, 0.0, 0.0, 2.0, 0.0])}, 0.6)
+assert _t["t"].tolist() == [True, False, False, True, True], \
+    "ties: among equal scores the lower index is removed first (a stable sort of the scores, ascending)"
+print("Part B: visible tests passed")
+### BEGIN HIDDEN TESTS
+from lthlib.pruning import prune_by_score as _prune_by_score
+
+_g = torch.Generator().manual_seed(606)
+for _density in (0.05, 0.2, 0.5, 0.73):
+    for _ties in (False, True):
+        _s = {"x.weight": torch.rand(12, 7, generator=_g), "y.weight": 0.3 * torch.rand(9, 12, generator=_g),
+              "z.weight": 2 * torch.rand(15, generator=_g)}
+        if _ties:
+            _s = {n: torch.randint(0, 4, t.shape, generator=_g).float() for n, t in _s.items()}
+        _total = sum(t.numel() for t in _s.values())
+        _keep = int(_density * _total + 0.5 + 1e-9)
+        _ones = Mask({n: torch.ones(t.shape, dtype=torch.bool) for n, t in _s.items()})
+        _want = _prune_by_score(_s, _ones, (_total - _keep) / _total, scope="global", allow_empty_layers=True)
+        assert keep_top_global(_s, _density) == _want, f"density {_density}{' (ties)' if _ties else ''}: wrong mask"
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_c", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Part C · SNIP's mask (2 points)
+#
+# SNIP's mask of `model` at `density`: score on the one batch lthlib uses for SNIP,
+# `pai_batch(data, seed)` (10 training examples of every class, drawn from the run's own
+# random stream), then select globally. The result should equal
+# `lthlib.pai.pai_mask("snip", model, data, density, seed=seed)`.
+
+# %% nbgrader={"grade": false, "grade_id": "snip_mask", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def snip_mask(model, data, density, seed):
+    """SNIP's mask at ``density`` on the batch pai_batch(data, seed)."""
+    ### BEGIN SOLUTION
+    x, y = pai_batch(data, seed)
+    return keep_top_global(snip_scores(model, x, y), density)
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_snip_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+_model = model_for(TINY, tiny_data)
+_m = snip_mask(_model, tiny_data, 0.1, seed=0)
+assert isinstance(_m, Mask) and list(_m) == list(lthlib.prunable_parameters(_model)), \
+    "return a Mask over the model's prunable weights"
+_n = sum(p.numel() for p in lthlib.prunable_parameters(_model).values())
+assert _m.num_kept() == int(0.1 * _n + 0.5), f"density 0.1 of {_n} weights keeps {int(0.1 * _n + 0.5)}"
+assert _m == snip_mask(_model, tiny_data, 0.1, seed=0), "the same seed must give the same mask"
+assert _m != snip_mask(_model, tiny_data, 0.1, seed=1), \
+    "another seed draws another batch (pai_batch(data, seed)), which gives another mask"
+print("Part C: visible tests passed")
+### BEGIN HIDDEN TESTS
+from lthlib.pai import pai_mask as _pai_mask
+
+for _settings, _seed, _density in [(TINY.replace(seed=3), 4, 0.2),
+                                   (TINY.replace(seed=6, model="cnn_mnist1d", model_kwargs={"channels": 4}), 1, 0.05)]:
+    _model = model_for(_settings, tiny_data)
+    assert snip_mask(_model, tiny_data, _density, _seed) == _pai_mask("snip", _model, tiny_data, _density, seed=_seed), \
+        f"{_settings.model}, seed {_seed}: your mask differs from lthlib.pai.pai_mask('snip', ...)"
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_d", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Part D · The inverted sanity check (2 points)
+#
+# Frankle et al. (2021) invert a pruning-at-initialisation method: keep the weights it would
+# prune, at the same density and with the same selection. If the method's ranking carried
+# information, the inverted mask should do much worse. Rank by the **negated** SNIP scores
+# with your global selection. It should equal `pai_mask("snip", ..., invert=True)`.
+
+# %% nbgrader={"grade": false, "grade_id": "inverted_snip_mask", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def inverted_snip_mask(model, data, density, seed):
+    """The mask keeping the lowest SNIP scores, at ``density``."""
+    ### BEGIN SOLUTION
+    x, y = pai_batch(data, seed)
+    return keep_top_global({n: -s for n, s in snip_scores(model, x, y).items()}, density)
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_inverted_snip_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+_model = model_for(TINY, tiny_data)
+_snip, _inv = snip_mask(_model, tiny_data, 0.3, seed=0), inverted_snip_mask(_model, tiny_data, 0.3, seed=0)
+assert _inv.num_kept() == _snip.num_kept(), "the inverted mask keeps as many weights as SNIP's, at the same density"
+assert not any((_inv[n] & _snip[n]).any() for n in _snip), \
+    "at density 0.3 the inverted mask keeps the lowest-scoring 30%: it shares no weight with SNIP's top 30%"
+_x, _y = pai_batch(tiny_data, 0)
+_sc = snip_scores(_model, _x, _y)
+_lowest_kept = min(float(_sc[n][_snip[n]].min()) for n in _snip)
+_highest_inv = max(float(_sc[n][_inv[n]].max()) for n in _inv)
+assert _highest_inv <= _lowest_kept, "the inverted mask keeps the weights with the LOWEST scores, across all layers"
+print("Part D: visible tests passed")
+### BEGIN HIDDEN TESTS
+for _settings, _seed, _density in [(TINY.replace(seed=9), 2, 0.15), (TINY.replace(seed=1), 5, 0.6)]:
+    _model = model_for(_settings, tiny_data)
+    assert inverted_snip_mask(_model, tiny_data, _density, _seed) == _pai_mask(
+        "snip", _model, tiny_data, _density, seed=_seed, invert=True), \
+        f"seed {_seed}, density {_density}: your inverted mask differs from lthlib.pai.pai_mask(..., invert=True)"
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "a5_experiment_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## The experiment
+#
+# SNIP's mask, the inverted mask and a random mask with the same density in every layer, each
+# trained from the same initial weights, for a few seeds. Also: how much of each layer SNIP
+# keeps. Nothing here is graded.
+
+# %%
+from lthlib.pai import pai_mask
+from lthlib.training import data_for, train
+
+settings = lthlib.for_scale(SCALE)
+SEEDS = {"smoke": 1, "quick": 3}.get(SCALE, 5)
+DENSITY = 0.05
+data = data_for(settings, device="cpu")
+acc = {"SNIP": [], "inverted SNIP": [], "random (per layer)": []}
+for seed in range(SEEDS):
+    s = settings.replace(seed=seed)
+    model = model_for(s, data)
+    masks = {"SNIP": snip_mask(model, data, DENSITY, seed), "inverted SNIP": inverted_snip_mask(model, data, DENSITY, seed),
+             "random (per layer)": pai_mask("random", model, data, DENSITY, seed=seed)}
+    for label, mask in masks.items():
+        acc[label].append(train(model_for(s, data), data, s, mask=mask, progress=False).at_early_stop("test_acc"))
+print(f"{DENSITY:.0%} of the weights, {SEEDS} seed(s); test accuracy at early stopping:")
+for label, values in acc.items():
+    print(f"  {label:>18}: {sum(values) / len(values):.3f}")
+print("SNIP keeps, per layer:", {n: f"{d:.1%}" for n, d in masks["SNIP"].layer_density().items()})
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_e", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Part E · In words (1 point, graded by hand)
+#
+# Frankle et al. (2021) also *shuffle* SNIP's mask within each layer (random positions, the
+# same count per layer) and find that accuracy hardly changes. What does that say about what
+# SNIP's mask contributes, and how does that differ from an IMP ticket? (Two or three
+# sentences.)
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "a5_answer_e", "locked": false, "schema_version": 3, "solution": true, "task": false, "points": 1}
+# If shuffling within layers does not hurt, the information in SNIP's mask is only how many
+# weights it keeps in each layer (the layerwise densities), not which weights: SNIP is, in
+# effect, choosing a sparse architecture. An IMP ticket (with rewinding) loses accuracy when
+# its mask is shuffled or its weights reinitialised, so its particular weights and their
+# values matter, which is what makes it a lottery ticket.

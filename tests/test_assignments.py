@@ -1,0 +1,199 @@
+"""The graded assignments (assignments/, lthlib.assignments): releases hold no solution or
+hidden test and keep the visible tests; nbgrader's autograde gives every source solution
+full marks, every released stub none, and every wrong solution loses its part."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lthlib import assignments as A
+from lthlib.__main__ import main
+
+NAMES = A.names()
+
+
+def _nb_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {}) or {}
+
+
+def test_there_are_five_assignments_each_with_graded_parts_and_a_scale():
+    assert len(NAMES) >= 5, NAMES
+    for name in NAMES:
+        nb = nbformat.read(A.source_notebook(name), as_version=4)
+        tests = [c for c in A.graded_cells(nb) if c.autograded]
+        assert len(tests) >= 3 and all(c.points > 0 for c in tests), f"{name}: several graded parts with points"
+        params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and re.search(r'^SCALE = "smoke"', params[0].source, re.M), \
+            f"{name}: a parameters cell with SCALE = 'smoke' by default"
+        for cell in nb.cells:
+            meta = _nb_meta(cell)
+            if meta.get("grade") and cell.cell_type == "code":
+                assert "### BEGIN HIDDEN TESTS" in cell.source, f"{name}: {meta['grade_id']} has no hidden tests"
+                assert meta.get("locked"), f"{name}: test cell {meta['grade_id']} must be locked"
+            if meta.get("solution") and cell.cell_type == "code":
+                assert "### BEGIN SOLUTION" in cell.source, f"{name}: {meta['grade_id']} has no solution region"
+        assert A.wrong_solutions(name), f"{name}: no wrong solution in assignments/wrong/"
+
+
+def test_scripts_are_in_sync_with_the_source_notebooks():
+    """assignments/scripts/<name>/<name>.py (jupytext) holds the same cells as the notebook."""
+    import jupytext
+
+    for name in NAMES:
+        script = A.ASSIGNMENTS_DIR / "scripts" / name / f"{name}.py"
+        paired, nb = jupytext.read(script), nbformat.read(A.source_notebook(name), as_version=4)
+        assert [c.source for c in paired.cells] == [c.source for c in nb.cells], \
+            f"{script} and its notebook differ: jupytext --sync {A.source_notebook(name)}"
+        assert [_nb_meta(c) for c in paired.cells] == [_nb_meta(c) for c in nb.cells], \
+            f"{script} and its notebook differ in nbgrader metadata: jupytext --sync"
+
+
+def test_release_has_no_solutions_or_hidden_tests_and_keeps_the_visible_tests(tmp_path, capsys):
+    out = tmp_path / "release"
+    assert main(["assignments", "release", "--out", str(out)]) == 0
+    assert "released" in capsys.readouterr().out
+    for name in NAMES:
+        released = out / name / f"{name}.ipynb"
+        assert released.is_file()
+        assert [p.name for p in (out / name).rglob("*") if p.is_file()] == [released.name], \
+            "only the notebook is released (no paired script, no wrong solutions)"
+        raw = released.read_text()
+        for marker in A.SECRET_MARKERS:  # grep the release
+            assert marker not in raw, f"{name}: '{marker}' in the release"
+        sources = "\n".join(c.source for c in nbformat.reads(raw, as_version=4).cells)
+        secret = A.distinctive_lines(name)
+        assert len(secret) > 20, "the leak check needs distinctive lines to look for"
+        leaked = [line for line in secret if line in sources or json.dumps(line)[1:-1] in raw]
+        assert not leaked, f"{name}: solution or hidden-test lines in the release: {leaked[:3]}"
+        src = nbformat.read(A.source_notebook(name), as_version=4)
+        rel = {_nb_meta(c).get("grade_id"): c for c in nbformat.reads(raw, as_version=4).cells}
+        for cell in src.cells:
+            meta = _nb_meta(cell)
+            if meta.get("grade") and cell.cell_type == "code":
+                visible = A.visible_part(cell.source).strip()
+                assert "assert" in visible and rel[meta["grade_id"]].source.strip() == visible, \
+                    f"{name}: test cell {meta['grade_id']} must keep exactly its visible tests"
+            if meta.get("solution") and cell.cell_type == "code":
+                assert "raise NotImplementedError()" in rel[meta["grade_id"]].source
+            if meta.get("solution") and cell.cell_type == "markdown":
+                assert rel[meta["grade_id"]].source.strip() == "YOUR ANSWER HERE"
+        wrong_code = [w.code for w in A.wrong_solutions(name)]
+        assert not any(line.strip() in sources for code in wrong_code for line in code.splitlines()
+                       if len(line.strip()) > 40 and line.strip() not in "\n".join(c.source for c in src.cells))
+    assert A.leaks(out) == []
+
+
+def test_leaks_finds_a_source_notebook_passed_off_as_a_release(tmp_path):
+    name = NAMES[0]
+    (tmp_path / name).mkdir()
+    (tmp_path / name / f"{name}.ipynb").write_text(A.source_notebook(name).read_text())
+    problems = A.leaks(tmp_path, [name])
+    assert any("BEGIN SOLUTION" in p for p in problems)
+    assert any("secret line" in p for p in problems)
+    assert any("not replaced by a stub" in p for p in problems)
+
+
+# ------------------------------------------------------------------ the checker itself, on a toy assignment
+def _toy_assignment(source: Path, name: str = "t1_double") -> None:
+    """A tiny nbgrader assignment (no torch): one solution, one test cell with hidden tests."""
+    def cell(kind, cid, text, **meta):
+        c = nbformat.v4.new_code_cell(text) if kind == "code" else nbformat.v4.new_markdown_cell(text)
+        c.metadata["nbgrader"] = {"grade": False, "grade_id": cid, "locked": False, "schema_version": 3,
+                                  "solution": False, "task": False, **meta}
+        return c
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [cell("markdown", "intro", "# Toy: write `double`", locked=True),
+                cell("code", "double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                     solution=True),
+                cell("code", "test_double", 'assert double(1) == 2, "double(1) is 2"\n### BEGIN HIDDEN TESTS\n'
+                     'assert double(5) == 10\n### END HIDDEN TESTS', grade=True, locked=True, points=2)]
+    (source / name).mkdir(parents=True)
+    nbformat.write(nb, str(source / name / f"{name}.ipynb"))
+
+
+def test_check_flags_wrong_solutions_that_keep_their_points(tmp_path, capsys):
+    source, wrong = tmp_path / "source", tmp_path / "wrong"
+    _toy_assignment(source)
+    wrong.mkdir()
+    # passes the visible test (double(1) == 2) but not the hidden one: must lose the part
+    (wrong / "t1_double.py").write_text("# why: adds one\n# cell: double\n# loses: test_double\n"
+                                        "def double(x):\n    return x + 1\n")
+    # a "wrong" solution that is right: the check must fail, naming the cell
+    (wrong / "t1_double.right.py").write_text("# cell: double\n# loses: test_double\ndef double(x):\n    return x * 2\n")
+    code = main(["assignments", "check", "--source", str(source), "--wrong", str(wrong), "--workers", "1"])
+    captured = capsys.readouterr()
+    assert code == 1
+    table = captured.out
+    assert re.search(r"t1_double\s+solution\s+2/2\s+full marks\s+ok", table), table
+    assert re.search(r"t1_double\s+stub\s+0/2\s+no marks\s+ok", table), table
+    assert re.search(r"t1_double\s+wrong_double\s+0/2\s+loses test_double\s+ok", table), table
+    assert re.search(r"t1_double\s+wrong_right\s+2/2\s+loses test_double\s+FAILED", table), table
+    assert "test_double: 2/2, expected 0" in captured.err
+
+
+def test_a_wrong_solution_must_name_real_cells(tmp_path):
+    source, wrong = tmp_path / "source", tmp_path / "wrong"
+    _toy_assignment(source)
+    wrong.mkdir()
+    (wrong / "t1_double.py").write_text("# cell: no_such_cell\n# loses: test_double\ndef double(x):\n    return x\n")
+    with pytest.raises(A.AssignmentError, match="not a code solution cell"):
+        A.check(source=source, wrong_dir=wrong, log=None)
+    (wrong / "t1_double.py").write_text("# cell: double\ndef double(x):\n    return x\n")
+    with pytest.raises(A.AssignmentError, match="must name loses"):
+        A.check(source=source, wrong_dir=wrong, log=None)
+
+
+def test_unknown_assignment_is_an_error(capsys):
+    assert main(["assignments", "check", "--only", "zz"]) == 1
+    assert "matches no assignment" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the real assignments, end to end
+@pytest.fixture(scope="module")
+def full_check():
+    """``check`` on every assignment (about 1 minute on 2 cores, 1.5 minutes on one)."""
+    return A.check(log=None)
+
+
+def test_full_check_passes(full_check):
+    assert all(r.ok for r in full_check), "\n" + A.format_table(full_check)
+    assert {r.assignment for r in full_check} == set(NAMES)
+
+
+def test_every_source_solution_gets_full_marks(full_check):
+    rows = [r for r in full_check if r.submission == A.SOLUTION_STUDENT]
+    assert len(rows) == len(NAMES)
+    for r in rows:
+        got, total = r.auto()
+        assert total > 0 and got == total, f"{r.assignment}: {got}/{total}"
+
+
+def test_every_released_stub_gets_no_marks(full_check):
+    rows = [r for r in full_check if r.submission == A.STUB_STUDENT]
+    assert len(rows) == len(NAMES)
+    for r in rows:
+        got, total = r.auto()
+        assert total > 0 and got == 0, f"{r.assignment}: the stub got {got}/{total}"
+
+
+def test_every_wrong_solution_loses_the_points_of_its_part(full_check):
+    for name in NAMES:
+        for wrong in A.wrong_solutions(name):
+            (row,) = [r for r in full_check if r.assignment == name and r.submission == wrong.student]
+            for cell in row.tests:
+                score, max_score, _ = row.scores[cell]
+                assert score == (0 if cell in wrong.loses else max_score), \
+                    f"{name} {wrong.student}: {cell} scored {score}/{max_score}"
+            got, total = row.auto()
+            assert got < total
+
+
+def test_release_rows_are_clean(full_check):
+    rows = [r for r in full_check if r.submission == "release"]
+    assert len(rows) == len(NAMES) and all(r.ok for r in rows), [r.problems for r in rows]
