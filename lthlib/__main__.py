@@ -1,6 +1,7 @@
 """Command line: ``python -m lthlib run`` executes the notebooks in order with papermill;
 ``python -m lthlib assignments release|check|nbval`` handles the graded assignments
-(``lthlib.assignments``).
+(``lthlib.assignments``); ``python -m lthlib reproduce`` reproduces a paper's figure by id
+(``lthlib.reproduce``).
 
 Executed notebooks go to ``<out>/notebooks``, figures to ``<out>/figures/<notebook>``,
 each notebook's checked claims to ``<out>/claims/<notebook>.json``, results to the
@@ -175,6 +176,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["reproduce"]:  # its own parser (lthlib.reproduce.main)
+        from lthlib.reproduce import main as reproduce_main
+
+        return reproduce_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m lthlib",
                                      description="Lottery-ticket notebooks and their helper library.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     from lthlib.assignments import add_parser as add_assignments_parser
 
     add_assignments_parser(sub)
+    sub.add_parser("reproduce", help="reproduce a paper's figure by id, with provenance "
+                                     "(python -m lthlib reproduce --list)")
     args = parser.parse_args(argv)
     if args.command == "assignments":
         from lthlib.assignments import cli as assignments_cli

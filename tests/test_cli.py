@@ -28,3 +28,11 @@ def test_only_selects_and_unknown_prefix_is_an_error(tmp_path, capsys):
         main(["run", "--notebooks", str(folder), "--only", "07"])
     assert main(["run", "--scale", "smoke", "--notebooks", str(folder), "--only", "01",
                  "--out", str(tmp_path / "out"), "--results", str(tmp_path / "r")]) == 0
+
+
+def test_reproduce_is_a_subcommand(capsys):
+    from lthlib.__main__ import main
+
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "fc2019-fig3" in out and "ramanujan2020-width" in out
