@@ -18,6 +18,11 @@ size -> disk), loads the dataset (a missing dataset stops here, naming its files
 ``paper`` scale, asks for confirmation unless ``--yes``. It writes ``<id>.png``,
 ``<id>.pdf`` and ``<id>.provenance.json`` (what ran, on what, from which code and data).
 
+**On a cluster** (``--ray ADDRESS``, ``run_on_cluster``): every seed's runs are one Ray task
+(``run_seed_job``: the figure's ``runner`` on a one-seed plan, ``Figure.seed_plan``) writing to
+a store on a shared filesystem; the figure is then drawn here from the store, as after a local
+run (``lthlib.cluster``; docs/reproduce.md, "On a cluster").
+
 **Published values.** A figure may carry values stated in its paper (``Published``): each
 with its citation, ``approximate=True`` when read off a plot, drawn only on a run of the
 paper's own model and dataset. Only values checked against the paper's text are entered;
@@ -36,7 +41,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -149,6 +154,10 @@ class Figure:
     default_seeds: int  # as the figure's notebook
     plan: Callable[[str, int], Plan]
     draw: Callable[["Figure", Plan, Dataset, Any], tuple[Any, list[Published]]]  # (figure, drawn)
+    # Trains (or reads from the store) every run the plan's seeds need, and draws nothing;
+    # ``draw`` calls it first. Runs of different seeds are independent, so ``runner`` of a
+    # one-seed plan (``seed_plan``) is one job of a sweep spread over processes or machines.
+    runner: Callable[[Plan, Dataset, Any], Any]
     published: tuple[Published, ...] = ()
 
     def make_plan(self, scale: str = "quick", seeds: int | None = None) -> Plan:
@@ -170,6 +179,27 @@ class Figure:
         data = data if data is not None else load_data(plan, device)
         fig, _ = self.draw(self, plan, data, store if store is not None else Store(None))
         return fig
+
+    def seed_plan(self, plan: Plan, seed: int) -> Plan:
+        """``plan`` restricted to one of its seeds: the runs of that seed, which depend on no
+        other seed's (a rewinding sweep's seed keeps every k: they share its dense run)."""
+        if seed not in plan.seeds:
+            raise SettingsError(f"seed {seed!r} is not one of the plan's seeds {plan.seeds}")
+        return replace(plan, seeds=[seed], settings={**plan.settings, "seeds": [seed]})
+
+    def train(self, scale: str = "quick", seeds: int | None = None, *, seed: int | None = None,
+              store: Any = None, device: str | torch.device = "auto", data: Dataset | None = None) -> Any:
+        """Train (or read from ``store``) every run the figure needs at ``scale`` with
+        ``seeds`` seeds -- only those of seed ``seed`` (one of the plan's seeds) when given --
+        without drawing anything; returns what the figure's runner returns. One seed of a
+        figure is one job of ``reproduce(..., ray=...)``."""
+        from lthlib.store import Store
+
+        plan = self.make_plan(scale, seeds)
+        if seed is not None:
+            plan = self.seed_plan(plan, seed)
+        data = data if data is not None else load_data(plan, device)
+        return self.runner(plan, data, store if store is not None else Store(None))
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -243,17 +273,24 @@ def _imp_plan(figure: str, models: Sequence[str | None], scale: str, n: int) -> 
                 {"imps": imps})
 
 
+def _imp_runs(plan: Plan, data: Dataset, store) -> list[list[Any]]:
+    """Per network of the plan, its IMP run of each seed (``[[IMPResult per seed] per network]``)."""
+    from lthlib.imp import run_imp_seeds
+
+    return [run_imp_seeds(imp, plan.seeds, data, store=store) for imp in plan.context["imps"]]
+
+
 def _imp_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
     import matplotlib.pyplot as plt
 
     from lthlib import plots
-    from lthlib.imp import kind_color, kind_label, run_imp_seeds
+    from lthlib.imp import kind_color, kind_label
 
     imps = plan.context["imps"]
+    runs = _imp_runs(plan, data, store)
     fig, axes = plt.subplots(1, len(imps), figsize=(8.6 * len(imps), 4.3), squeeze=False)
     drawn: list[Published] = []
-    for i, (ax, imp) in enumerate(zip(axes[0], imps)):
-        results = run_imp_seeds(imp, plan.seeds, data, store=store)
+    for i, (ax, imp, results) in enumerate(zip(axes[0], imps, runs)):
         percents = 100 * np.mean([r.densities() for r in results], axis=0)
         kinds = ("ticket", "reinit")
         series = {kind_label(k): np.array([r.metric(k, "test_acc") for r in results]) for k in kinds}
@@ -307,18 +344,23 @@ def _rewind_rounds(rounds: int, claim_round: int) -> list[int]:
     return sorted({max(1, rounds // 2), claim_round, rounds})[-MAX_REWIND_PANELS:]
 
 
+def _rewinding_runs(plan: Plan, data: Dataset, store) -> list[dict[int, list[Any]]]:
+    """Per experiment of the plan, its rewinding sweep (``{k: [IMPResult per seed]}``)."""
+    from lthlib.imp import run_rewind_sweep
+
+    return [run_rewind_sweep(exp.imp, exp.ks, plan.seeds, data, store=store, control_ks=exp.control_ks)
+            for exp in plan.context["experiments"]]
+
+
 def _rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
     import matplotlib.pyplot as plt
 
     from lthlib import plots
-    from lthlib.imp import run_rewind_sweep
 
     experiments = plan.context["experiments"]
     panels = [(exp, r) for exp in experiments for r in _rewind_rounds(exp.imp.rounds, exp.claim_round)]
     fig, axes = plt.subplots(1, len(panels), figsize=(7.4 * len(panels), 4.2), squeeze=False)
-    sweeps = {}
-    for exp in experiments:
-        sweeps[id(exp)] = run_rewind_sweep(exp.imp, exp.ks, plan.seeds, data, store=store, control_ks=exp.control_ks)
+    sweeps = {id(exp): sweep for exp, sweep in zip(experiments, _rewinding_runs(plan, data, store))}
     for ax, (exp, r) in zip(axes[0], panels):
         sweep, imp = sweeps[id(exp)], exp.imp
         percents = 100 * np.mean([res.densities() for res in sweep[exp.ks[0]]], axis=0)
@@ -337,24 +379,20 @@ def _rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple
     return fig, []
 
 
-def _instability_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
-    import matplotlib.pyplot as plt
-
-    from lthlib import plots
-    from lthlib.imp import kind_label, run_rewind_sweep
-    from lthlib.lmc import STABLE_BARRIER, measure_instability
+def _instability_cases(plan: Plan, data: Dataset, store) -> list[tuple[Any, dict[int, list[Any]], dict]]:
+    """Per experiment of the plan: (experiment, its rewinding sweep, the instability cases
+    ``{(kind, round, k, seed): (settings, parent at k, k, mask)}`` as notebook 05 builds them)."""
+    from lthlib.imp import run_rewind_sweep
     from lthlib.masks import Mask
     from lthlib.training import model_for
 
-    experiments = plan.context["experiments"]
-    fig, axes = plt.subplots(1, len(experiments), figsize=(8.4 * len(experiments), 4.2), squeeze=False)
-    for ax, exp in zip(axes[0], experiments):
+    out = []
+    for exp in plan.context["experiments"]:
         imp, r_claim, ks = exp.imp, exp.claim_round, tuple(exp.ks)
         control_ks = tuple(k for k in exp.control_ks if k in ks)
         sweep = run_rewind_sweep(imp, ks, plan.seeds, data, store=store, control_ks=control_ks)
         rounds = list(range(1, imp.rounds + 1))
-        density = {r: 100 * np.mean([res.densities()[r] for res in sweep[ks[0]]]) for r in rounds}
-        cases = {}  # as notebook 05 builds them
+        cases = {}
         for k in ks:
             for seed, res in zip(plan.seeds, sweep[k]):
                 ts, parent = res.settings.train, res.dense.weights_at[k]
@@ -367,6 +405,38 @@ def _instability_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tup
                                                                 Mask(round_.controls["random_mask"].mask))
                     cases[("reinit", r_claim, k, seed)] = (ts, model_for(ts, data, stream="reinit").state_dict(),
                                                            k, round_.mask)
+        out.append((exp, sweep, cases))
+    return out
+
+
+def _instability_runs(plan: Plan, data: Dataset, store) -> None:
+    """Every run the instability figure needs: the rewinding sweeps, then the two children
+    of every case (stored; the paths between them are evaluated when the figure is drawn)."""
+    from lthlib.lmc import measure_instability
+
+    for _, _, cases in _instability_cases(plan, data, store):
+        if store.root is not None:  # train and store the children; the curves are drawn later
+            from lthlib.lmc import _train_missing_children
+
+            _train_missing_children(cases, data, store, None)
+        else:  # nothing would be kept: measuring is the only way to train them
+            measure_instability(cases, data, store=store, points=INTERPOLATION_POINTS[plan.scale])
+
+
+def _instability_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    import matplotlib.pyplot as plt
+
+    from lthlib import plots
+    from lthlib.imp import kind_label
+    from lthlib.lmc import STABLE_BARRIER, measure_instability
+
+    experiments = _instability_cases(plan, data, store)
+    fig, axes = plt.subplots(1, len(experiments), figsize=(8.4 * len(experiments), 4.2), squeeze=False)
+    for ax, (exp, sweep, cases) in zip(axes[0], experiments):
+        imp, r_claim, ks = exp.imp, exp.claim_round, tuple(exp.ks)
+        control_ks = tuple(k for k in exp.control_ks if k in ks)
+        rounds = list(range(1, imp.rounds + 1))
+        density = {r: 100 * np.mean([res.densities()[r] for res in sweep[ks[0]]]) for r in rounds}
         measured = measure_instability(cases, data, store=store, points=INTERPOLATION_POINTS[plan.scale])
 
         def barriers(kind: str, r: int, at: Sequence[int]) -> np.ndarray:
@@ -395,12 +465,19 @@ def _zhou_plan(figure: str, scale: str, n: int) -> Plan:
                 {"train": ts})
 
 
+def _zhou_runs(plan: Plan, data: Dataset, store) -> dict[int, Any]:
+    """The dense run of each seed (``{seed: Run}``): the masks are scored from them, untrained."""
+    from lthlib.supermask import dense_by_seed
+
+    return dense_by_seed(plan.context["train"], data, plan.seeds, store)
+
+
 def _zhou_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
     from lthlib import plots
-    from lthlib.supermask import CRITERION_LABELS, RESET_LABELS, dense_by_seed, untrained_accuracy
+    from lthlib.supermask import CRITERION_LABELS, RESET_LABELS, untrained_accuracy
 
     ts = plan.context["train"]
-    dense = dense_by_seed(ts, data, plan.seeds, store)
+    dense = _zhou_runs(plan, data, store)
     untrained = {(c, start): np.array([[untrained_accuracy(ts.replace(seed=s), data, dense[s].weights_at[0],
                                                            dense[s].final_state, c, start, d)
                                         for d in ZHOU_DENSITIES] for s in plan.seeds])
@@ -442,13 +519,19 @@ def _width_plan(figure: str, scale: str, n: int) -> Plan:
                 {"train": ts, "widths": widths})
 
 
-def _width_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
-    from lthlib import plots
+def _width_runs(plan: Plan, data: Dataset, store) -> dict[tuple[str, int, int, int], Any]:
+    """Per width and seed, the MLP trained and its edge-popup supermask (``strong_ticket_study``)."""
     from lthlib.supermask import strong_ticket_study
 
+    return strong_ticket_study(plan.context["train"], data, plan.context["widths"], plan.seeds, store,
+                               trained_layers=(2,), random_layers=(2,), density=WIDTH_STUDY_DENSITY)
+
+
+def _width_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    from lthlib import plots
+
     ts, widths = plan.context["train"], plan.context["widths"]
-    strong = strong_ticket_study(ts, data, widths, plan.seeds, store, trained_layers=(2,), random_layers=(2,),
-                                 density=WIDTH_STUDY_DENSITY)
+    strong = _width_runs(plan, data, store)
 
     def acc(method: str) -> np.ndarray:
         return np.array([[strong[(method, 2, w, s)].at_early_stop("test_acc") for w in widths] for s in plan.seeds])
@@ -511,7 +594,7 @@ _register(Figure(
                  "shows the training curves, so the id's number is not the paper's)",
     default_seeds=4,  # notebook 02's SEEDS
     plan=lambda scale, n: _imp_plan("fc2019-fig3", ["lenet300_100" if scale == "paper" else None], scale, n),
-    draw=_imp_draw, published=FC2019_LENET))
+    draw=_imp_draw, runner=_imp_runs, published=FC2019_LENET))
 _register(Figure(
     id="fc2019-conv",
     description="Conv-2/4/6 IMP winning tickets vs random reinitialisation on CIFAR-10: test accuracy at early "
@@ -521,7 +604,7 @@ _register(Figure(
     default_seeds=4,
     plan=lambda scale, n: _imp_plan("fc2019-conv", ["conv2", "conv4", "conv6"] if scale == "paper"
                                     else ["cnn_mnist1d"], scale, n),
-    draw=_imp_draw))
+    draw=_imp_draw, runner=_imp_runs))
 _register(Figure(
     id="frankle2020-instability",
     description="instability (test error barrier between two children) against the spawn iteration k, dense "
@@ -532,7 +615,7 @@ _register(Figure(
     default_seeds=3,  # notebook 05's SEEDS
     plan=lambda scale, n: _rewinding_plan("frankle2020-instability", ["resnet20", "vgg16"], scale, n,
                                           instability=True),
-    draw=_instability_draw))
+    draw=_instability_draw, runner=_instability_runs))
 _register(Figure(
     id="frankle2020-rewinding",
     description="IMP with rewinding to iteration k against k = 0 (beside random reinit and random pruning), "
@@ -541,7 +624,7 @@ _register(Figure(
     paper_figure="IMP subnetworks rewound to iteration k, ResNet-20 (figure number not checked here)",
     default_seeds=6,  # notebook 03's SEEDS
     plan=lambda scale, n: _rewinding_plan("frankle2020-rewinding", ["resnet20"], scale, n),
-    draw=_rewinding_draw))
+    draw=_rewinding_draw, runner=_rewinding_runs))
 _register(Figure(
     id="zhou2019-supermask",
     description="supermasks: test accuracy of untrained networks masked by each criterion (large final, same "
@@ -551,7 +634,7 @@ _register(Figure(
                  "constant (figure number not checked here)",
     default_seeds=5,  # notebook 04's UNTRAINED_SEEDS
     plan=lambda scale, n: _zhou_plan("zhou2019-supermask", scale, n),
-    draw=_zhou_draw, published=ZHOU2019_MNIST))
+    draw=_zhou_draw, runner=_zhou_runs, published=ZHOU2019_MNIST))
 _register(Figure(
     id="ramanujan2020-width",
     description="edge-popup (a supermask learned on frozen random weights, 50% kept) against the same network "
@@ -560,7 +643,7 @@ _register(Figure(
     paper_figure="accuracy against network width (figure number not checked here; the library's width study "
                  "varies MLPs, where the paper varies convolutional networks on CIFAR-10)",
     default_seeds=3,  # notebook 04's SEEDS
-    plan=lambda scale, n: _width_plan("ramanujan2020-width", scale, n), draw=_width_draw))
+    plan=lambda scale, n: _width_plan("ramanujan2020-width", scale, n), draw=_width_draw, runner=_width_runs))
 
 SCALE_WORDS = {
     "smoke": "seconds, for tests: the MNIST-1D stand-in, numbers mean nothing",
@@ -777,6 +860,150 @@ class NotConfirmed(RuntimeError):
     """The run was not confirmed (paper scale without ``--yes``)."""
 
 
+# ------------------------------------------------------------------------------ cluster
+# Modules that never compute a stored number (command line, course site, assignments):
+# left out of ``code_digest`` so that editing them does not stop a sweep.
+NOT_COMPUTING = ("__main__.py", "site.py", "assignments.py")
+
+
+def code_digest() -> str:
+    """A short SHA-256 of lthlib's source files (``NOT_COMPUTING`` left out): every node
+    of a sweep must compute with the same code, since a store key names the settings, not
+    the code."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        if path.name not in NOT_COMPUTING:
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SeedJob:
+    """One seed of a figure as a task (``run_seed_job``): the worker makes the same plan
+    (``figure``, ``scale``, ``seeds`` as given), loads the data on ``device`` and runs the
+    figure's runner for ``seed`` into the store at ``results``, a folder every node sees.
+    ``expect`` holds what the process that started the sweep computes with (``code``,
+    ``numerics``, ``data_sha256``) and a ``marker`` file it wrote in ``results``; the
+    worker checks them all before training, so that nothing is stored where, or under
+    keys that, the figure would not read."""
+
+    figure: str
+    scale: str
+    seeds: int | None
+    seed: int
+    results: str
+    device: str = "auto"
+    download: bool = True
+    expect: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.figure} seed {self.seed}"
+
+
+def run_seed_job(job: SeedJob) -> dict[str, Any]:
+    """Run one seed of a figure into the store (no drawing); returns where and how it ran:
+    ``{"seed", "host", "device", "numerics", "seconds"}``. Module-level, so that a Ray
+    worker (or a local process) can import it."""
+    from lthlib.cluster import ClusterError
+    from lthlib.store import Store
+    from lthlib.threads import numerics
+
+    t0 = time.perf_counter()
+    host = platform.node()
+    figure = FIGURES[job.figure]
+    plan = figure.seed_plan(figure.make_plan(job.scale, job.seeds), job.seed)
+    expect = dict(job.expect)
+    if expect.get("code") not in (None, code_digest()):
+        raise ClusterError(f"{host} runs other lthlib code (from {Path(__file__).resolve().parent}) than the "
+                           "machine that started the sweep: install the same checkout of the repository on every "
+                           "node (or share it), then run the command again; nothing was trained")
+    if expect.get("marker") and not Path(expect["marker"]).exists():
+        raise ClusterError(f"the results folder {job.results} on {host} is not the folder the sweep was started "
+                           f"with (its check file {Path(expect['marker']).name} is not there): --results must be on "
+                           "a filesystem every node mounts at the same path; nothing was trained")
+    try:
+        data = load_data(plan, job.device, job.download)
+    except DatasetUnavailableError as err:
+        raise DatasetUnavailableError(f"on {host}: {err}\nEvery node needs the dataset: see data/README.md "
+                                      "(or set LTHLIB_DATA_DIR to a folder on the shared filesystem)") from None
+    here = numerics()
+    if expect.get("numerics") not in (None, here):
+        raise ClusterError(f"{host} would store its runs under {here} but the machine that started the sweep "
+                           f"reads them under {expect['numerics']} (torch version, thread count, device type): "
+                           "use the same environment (requirements.txt) and --device on every node; nothing "
+                           "was trained")
+    sha = dataset_checksum(data)["sha256"]
+    if expect.get("data_sha256") not in (None, sha):
+        raise ClusterError(f"the {plan.data_settings.dataset} data on {host} differs from the data of the machine "
+                           f"that started the sweep (sha256 {sha[:12]} against {expect['data_sha256'][:12]}): use "
+                           "the same data files on every node; nothing was trained")
+    figure.runner(plan, data, Store(job.results))
+    return {"seed": job.seed, "host": host, "device": _device_words(data), "numerics": here,
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _task_gpus(device: str, cluster_gpus: float) -> bool:
+    """Whether each task asks for a GPU: ``--device cuda``: yes; ``cpu``/``mps``: no;
+    ``auto``: when the cluster has GPUs."""
+    name = str(device).strip().lower()
+    if name.startswith("cuda"):
+        return True
+    if name == "auto":
+        return cluster_gpus > 0
+    return False
+
+
+def run_on_cluster(figure: Figure, plan: Plan, address: str, *, seeds: int | None, results: str | Path | None,
+                   device: str, download: bool, data: Dataset,
+                   echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train every seed of ``plan`` as one Ray task (``run_seed_job``) on the cluster at
+    ``address``, into the store ``results`` (a folder every node sees); returns what the
+    provenance records (``address``, the cluster's size, ``gpus_per_task``, and each
+    task's ``seed``, ``host``, ``device``, ``seconds``). ``data`` is this process's copy:
+    the tasks must compute on the same device type, with the same code and data, so that
+    drawing the figure here finds every run (checked before anything is trained)."""
+    import uuid
+
+    from lthlib.cluster import ClusterError, connect, map_connected, task_env
+    from lthlib.threads import numerics
+
+    if results is None:
+        raise ClusterError("--ray needs a results folder that every node of the cluster sees (--results on a "
+                           "shared filesystem): the tasks store their runs there and this process reads them")
+    root = Path(results).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / f".cluster-check-{uuid.uuid4().hex[:12]}"
+    marker.write_text(f"written by {platform.node()} to check that the Ray tasks see this folder; removed after\n")
+    here = data.x_train.device.type
+    expect = {"code": code_digest(), "numerics": numerics(), "data_sha256": dataset_checksum(data)["sha256"],
+              "marker": str(marker)}
+    env = task_env()
+    try:
+        with connect(address, env) as info:
+            gpus = _task_gpus(device, info.gpus)
+            # a task that asks Ray for no GPU still sees the node's GPUs (Ray leaves CUDA_VISIBLE_DEVICES
+            # unset): "auto" would train there on a GPU it was not given, so it is told "cpu"
+            task_device = "cuda" if gpus else ("cpu" if str(device).strip().lower() == "auto" else str(device))
+            if torch.device(task_device).type != here:
+                raise ClusterError(
+                    f"the Ray tasks would train on {torch.device(task_device).type!r} ({info.describe()}) and store "
+                    f"their runs under that device type, but this machine computes on {here!r} and would not find "
+                    "them when it draws the figure (it would train them all again). Run this command on a node like "
+                    "the workers (e.g. `ray job submit --entrypoint-num-gpus 1 -- python -m lthlib.reproduce ...` "
+                    "for a GPU node), or choose the tasks' device with --device "
+                    f"{'cpu' if here == 'cpu' else torch.device(task_device).type}. Nothing was trained.")
+            jobs = [SeedJob(figure.id, plan.scale, seeds, int(s), str(root), task_device, download, expect)
+                    for s in plan.seeds]
+            echo(f"Training {figure.id} on the Ray cluster at {address} ({info.describe()}): one task per seed, "
+                 f"{len(jobs)} task(s); store: {root}")
+            tasks = map_connected(info, run_seed_job, jobs, gpus=gpus, env=env, describe=SeedJob.describe,
+                                  echo=echo)
+    finally:
+        marker.unlink(missing_ok=True)
+    return {**info.to_dict(), "gpus_per_task": 1 if gpus else 0, "task_device": task_device,
+            "split": "one task per seed (Figure.seed_plan, run_seed_job)", "tasks": tasks}
+
+
 @dataclass
 class Reproduction:
     """What ``reproduce`` did: the estimate, and (unless only estimating) the files written
@@ -792,12 +1019,19 @@ class Reproduction:
 def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *, out: str | Path,
               results: str | Path | None, device: str = "auto", download: bool = True,
               confirm: Callable[[Figure, Plan, dict], bool] | None = None, estimate_only: bool = False,
-              argv: Sequence[str] | None = None, echo: Callable[[str], None] = print) -> Reproduction:
+              argv: Sequence[str] | None = None, echo: Callable[[str], None] = print,
+              ray: str | None = None) -> Reproduction:
     """Run figure ``figure_id`` at ``scale`` with ``seeds`` seeds (None: its default), reusing
     the store in ``results``, and write ``<out>/<id>.png``, ``.pdf`` and
     ``.provenance.json``. The estimate is printed first, then the dataset is loaded (a
     missing one raises ``DatasetUnavailableError`` before any training), then ``confirm``
-    (if given) is asked and ``NotConfirmed`` raised when it says no."""
+    (if given) is asked and ``NotConfirmed`` raised when it says no.
+
+    ``ray``: a Ray cluster's address (``auto``, ``HOST:PORT``, ``ray://HOST:10001``,
+    ``local``): every seed is then trained as one Ray task into ``results`` (a folder every
+    node sees; ``run_on_cluster``), and the figure is drawn here from the store.
+    ``lthlib.cluster.ClusterError`` says what to do when Ray is missing, the cluster cannot
+    be reached or a task failed (finished seeds stay stored: running again resumes)."""
     import matplotlib.pyplot as plt
 
     from lthlib import __version__
@@ -808,6 +1042,10 @@ def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *,
     if figure_id not in FIGURES:
         raise SettingsError(f"unknown figure {figure_id!r}; known: {sorted(FIGURES)}")
     figure = FIGURES[figure_id]
+    if ray is not None and not estimate_only:
+        from lthlib.cluster import import_ray
+
+        import_ray()  # Ray missing: say so before anything else
     started_at, t0 = _now(), time.perf_counter()
     plan = figure.make_plan(scale, seeds)
     est = estimate(plan, device)
@@ -824,7 +1062,13 @@ def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *,
     if confirm is not None and not confirm(figure, plan, est):
         raise NotConfirmed(f"{figure.id} at scale {scale!r} not run (not confirmed; pass --yes to skip the question)")
     store = Store(results)
-    echo(f"Running {figure.id} ({_describe_networks(plan)}; store: {results}) ...")
+    cluster = None
+    if ray is not None:
+        cluster = run_on_cluster(figure, plan, ray, seeds=seeds, results=results, device=device, download=download,
+                                 data=data, echo=echo)
+        echo(f"Drawing {figure.id} from the store (its runs were trained by the cluster's tasks) ...")
+    else:
+        echo(f"Running {figure.id} ({_describe_networks(plan)}; store: {results}) ...")
     fig, drawn = figure.draw(figure, plan, data, store)
     fig.suptitle(f"{figure.id} ({scale} scale): {_describe_networks(plan)}, {len(plan.seeds)} seed(s)\n"
                  f"reproduces {figure.cite}: {figure.paper_figure.split(' (')[0]}", fontsize=9, y=1.0, va="bottom")
@@ -860,6 +1104,7 @@ def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *,
         "device": _device_words(data),
         "threads": training_threads(),
         "workers": default_workers(1 << 16, data.x_train.device.type == "cpu"),
+        "cluster": cluster,
         "wall_time_s": round(wall, 3),
         "dataset": dataset_checksum(data),
         "estimate": est,
@@ -897,8 +1142,9 @@ def _ask(figure: Figure, plan: Plan, est: Mapping[str, Any]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lthlib reproduce``: ``--list``, or ``ID [--scale ...] [--seeds N] [--out DIR]
-    [--results DIR] [--yes]``. Returns the exit status (0 done; 1 not confirmed; 2 cannot
-    start: missing dataset or bad arguments)."""
+    [--results DIR] [--yes] [--ray ADDRESS]``. Returns the exit status (0 done; 1 not
+    confirmed; 2 cannot start or finish: missing dataset, bad arguments, Ray missing or the
+    cluster unreachable, a task failed)."""
     from lthlib.store import folder_problem
 
     parser = argparse.ArgumentParser(
@@ -921,6 +1167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-download", action="store_true",
                         help="never download a dataset; stop when its files are not in the data folder")
     parser.add_argument("--estimate-only", action="store_true", help="print the estimate and stop")
+    parser.add_argument("--ray", default=None, metavar="ADDRESS",
+                        help="train the seeds as Ray tasks on a cluster (one task per seed, one GPU each where the "
+                             "cluster has GPUs), then draw the figure here from the store: auto (the cluster "
+                             "`ray start` started), HOST:PORT, ray://HOST:10001, or local; --results must be a "
+                             "folder every node sees (default: worker processes on this machine)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.list:
         print(list_figures())
@@ -942,12 +1193,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         resolve_device(args.device)
     except ValueError as err:
         parser.error(str(err))
+    from lthlib.cluster import ClusterError, import_ray
+
+    if args.ray is not None and not args.estimate_only:
+        try:
+            import_ray()
+        except ClusterError as err:
+            parser.error(str(err))
     confirm = _ask if args.scale == "paper" and not args.yes and not args.estimate_only else None
     try:
         reproduce(args.figure, args.scale, args.seeds, out=out, results=args.results, device=args.device,
                   download=not args.no_download, confirm=confirm, estimate_only=args.estimate_only,
-                  argv=list(argv) if argv is not None else sys.argv[1:])
-    except DatasetUnavailableError as err:
+                  argv=list(argv) if argv is not None else sys.argv[1:], ray=args.ray)
+    except (DatasetUnavailableError, ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except NotConfirmed as err:

@@ -1,0 +1,194 @@
+"""``lthlib.cluster`` and ``reproduce --ray``: a figure's seeds as Ray tasks on a local Ray
+instance give the runs the local path gives, the figure is drawn from the store without
+training, and a missing Ray or an unreachable cluster is a clear error.
+
+The Ray tests are skipped where Ray is not installed (``pip install ray``, pinned in
+requirements.txt); the missing-Ray error is tested everywhere."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lthlib import cluster
+from lthlib import reproduce as rp
+from lthlib.cluster import ClusterError
+from lthlib.store import load
+
+FIGURE = "fc2019-fig3"
+EXACT = {"iterations", "train_acc", "val_acc", "test_acc", "start_iteration", "settings"}
+
+
+@pytest.fixture(autouse=True)
+def _one_worker(monkeypatch):
+    monkeypatch.setenv("LTHLIB_WORKERS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def _argv(out: Path, results: Path, *extra: str) -> list[str]:
+    return [FIGURE, "--scale", "smoke", "--seeds", "2", "--out", str(out), "--results", str(results),
+            "--device", "cpu", *extra]
+
+
+def _stored(root: Path) -> dict[str, object]:
+    """Every stored result of a store, by its path relative to the store (locks, checkpoints
+    and other files left out)."""
+    return {str(p.relative_to(root)): load(p)["result"] for p in sorted(root.rglob("*.pt"))}
+
+
+def _compare(a, b, where: str, exact: bool, name: str = "") -> None:
+    """Assert ``a`` and ``b`` (stored results) are the same: masks, accuracies, iterations
+    and settings exactly; losses and weights to float32 rounding (``exact``: all bit for bit)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            _compare(a[k], b[k], f"{where}/{k}", exact, str(k))
+    elif isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype, where
+        if exact or a.dtype == torch.bool:
+            assert torch.equal(a, b), f"{where}: tensors differ"
+        else:
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-5), f"{where}: max |diff| {(a - b).abs().max():.3g}"
+    elif isinstance(a, (list, tuple)) and a and all(isinstance(v, float) for v in a) and not exact \
+            and name not in EXACT:
+        assert len(a) == len(b) and all(abs(x - y) <= 1e-5 + 1e-4 * abs(y) for x, y in zip(a, b)), \
+            f"{where}: {a} != {b}"
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{where}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _compare(x, y, f"{where}[{i}]", exact, name)
+    elif isinstance(a, float) and not exact and name not in EXACT and name != "seconds":
+        assert abs(a - b) <= 1e-5 + 1e-4 * abs(b), f"{where}: {a} != {b}"
+    elif name == "seconds":  # wall time of the run, not a result
+        pass
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def _compare_stores(a: Path, b: Path, exact: bool) -> int:
+    ra, rb = _stored(a), _stored(b)
+    assert ra and set(ra) == set(rb), f"stored results differ: {sorted(set(ra) ^ set(rb))}"
+    for path in ra:
+        _compare(ra[path], rb[path], path, exact)
+    return len(ra)
+
+
+# ------------------------------------------------------------------------------ errors
+def test_missing_ray_is_a_clear_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(ClusterError, match=r"pip install ray==2\.60\.0"):
+        cluster.import_ray()
+    with pytest.raises(ClusterError, match="Ray is not installed"):
+        cluster.ray_map(abs, [1], "auto")
+    assert not cluster.ray_available()
+    with pytest.raises(SystemExit) as exc:
+        rp.main(_argv(tmp_path / "out", tmp_path / "results", "--ray", "auto"))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Ray is not installed" in err and "pip install ray==" in err and "leave out --ray" in err
+    assert not (tmp_path / "results").exists()
+    # the estimate alone needs no Ray
+    assert rp.main(_argv(tmp_path / "out", tmp_path / "results", "--ray", "auto", "--estimate-only")) == 0
+
+
+def test_bad_addresses_are_clear_errors_and_nothing_is_trained(tmp_path, capsys):
+    pytest.importorskip("ray")
+    with pytest.raises(ClusterError, match="not a cluster address"):
+        cluster.ray_map(abs, [1], "no-port-here")
+    # nothing listens on the discard port: refused at once (Ray itself would retry for minutes)
+    with pytest.raises(ClusterError, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:9 .*ray start --head"):
+        cluster.ray_map(abs, [1], "127.0.0.1:9")
+    results = tmp_path / "results"
+    assert rp.main(_argv(tmp_path / "out", results, "--ray", "127.0.0.1:9")) == 2
+    captured = capsys.readouterr()
+    assert "time: about" in captured.out  # the estimate came first
+    assert "error: cannot reach the Ray cluster at 127.0.0.1:9" in captured.err
+    assert not list(results.rglob("*.pt")) and not list(results.glob(".cluster-check-*"))
+    assert not (tmp_path / "out" / f"{FIGURE}.png").exists()
+
+
+def test_auto_without_a_running_cluster_says_how_to_start_one(monkeypatch):
+    ray = pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    if ray.is_initialized() or Path("/tmp/ray/ray_current_cluster").exists():
+        pytest.skip("a Ray cluster is running on this machine")
+    with pytest.raises(ClusterError, match=r"no running Ray cluster was found for --ray auto.*ray start --head"):
+        cluster.ray_map(abs, [1], "auto")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # auto names a cluster that does not answer
+    with pytest.raises(ClusterError, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:9 \(what --ray auto found"):
+        cluster.ray_map(abs, [1], "auto")
+
+
+# ------------------------------------------------------------------------ the sweep
+def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, capsys):
+    """fc2019-fig3 at smoke with 2 seeds: one Ray task per seed (a local Ray instance,
+    ``--ray local``) into one store, the default local path into another. The driver trains
+    nothing (its training functions raise): the figure is drawn from what the tasks stored."""
+    ray = pytest.importorskip("ray")
+    import lthlib.imp
+    import lthlib.population
+    import lthlib.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the driver trained a network: the figure must be drawn from the store")
+
+    def no_members(members, *args, **kwargs):  # called with no members when all are stored
+        if list(members):
+            no_training()
+        return []
+
+    ray_store, ray_out = tmp_path / "ray_results", tmp_path / "ray_out"
+    with monkeypatch.context() as m:
+        for module, name, fake in ((lthlib.training, "train", no_training), (lthlib.imp, "train", no_training),
+                                   (lthlib.population, "train_members", no_members)):
+            m.setattr(module, name, fake)
+        try:
+            assert rp.main(_argv(ray_out, ray_store, "--ray", "local")) == 0
+        finally:
+            if ray.is_initialized():
+                ray.shutdown()
+    out = capsys.readouterr().out
+    assert "Training fc2019-fig3 on the Ray cluster at local" in out and "[2/2]" in out
+    assert not ray.is_initialized()  # the connection reproduce opened is closed
+    prov = json.loads((ray_out / f"{FIGURE}.provenance.json").read_text())
+    assert (ray_out / f"{FIGURE}.png").read_bytes()[:4] == b"\x89PNG"
+    assert prov["cluster"]["gpus_per_task"] == 0 and prov["cluster"]["task_device"] == "cpu"
+    assert [t["seed"] for t in prov["cluster"]["tasks"]] == prov["seeds"] == [0, 1]  # in the jobs' order
+    assert all(t["numerics"]["threads"] == 1 and t["device"] == "cpu" for t in prov["cluster"]["tasks"])
+    assert not list(ray_store.glob(".cluster-check-*"))
+
+    local_store, local_out = tmp_path / "local_results", tmp_path / "local_out"
+    assert rp.main(_argv(local_out, local_store)) == 0
+    assert (local_out / f"{FIGURE}.png").exists()
+    assert json.loads((local_out / f"{FIGURE}.provenance.json").read_text())["cluster"] is None
+    # The local path trains the seeds together (lthlib.population), the tasks one seed each:
+    # the same runs to float32 rounding; masks, accuracies and iterations identical.
+    n = _compare_stores(ray_store, local_store, exact=False)
+    assert n == 2 * (1 + 2)  # per seed: the dense run and 2 IMP rounds (ticket and reinit in each)
+
+    # The same jobs run here, in this process, store bit for bit what the Ray tasks stored.
+    here = tmp_path / "here_results"
+    for seed in (0, 1):
+        rp.run_seed_job(rp.SeedJob(FIGURE, "smoke", 2, seed, str(here), "cpu"))
+    _compare_stores(ray_store, here, exact=True)
+
+
+def test_a_failing_task_is_reported_with_its_error(tmp_path):
+    """A task whose node runs other lthlib code refuses before training; ray_map names the
+    job and the error after the other tasks finished."""
+    ray = pytest.importorskip("ray")
+    good = rp.SeedJob(FIGURE, "smoke", 2, 0, str(tmp_path), "cpu", expect={"code": rp.code_digest()})
+    bad = rp.SeedJob(FIGURE, "smoke", 2, 1, str(tmp_path), "cpu", expect={"code": "0" * 16})
+    try:
+        with pytest.raises(ClusterError) as exc:
+            cluster.ray_map(rp.run_seed_job, [good, bad], "local", describe=rp.SeedJob.describe)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    message = str(exc.value)
+    assert "1 of 2 Ray task(s) failed" in message and "fc2019-fig3 seed 1: ClusterError" in message
+    assert "runs other lthlib code" in message and "run the same command again" in message
+    assert list(tmp_path.rglob("*.pt"))  # seed 0 finished and was stored
