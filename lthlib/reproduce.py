@@ -254,6 +254,21 @@ def _draw_published(ax, published: Sequence[Published], plan: Plan, index: int =
     return drawn
 
 
+def _overlay_each_axis(axes: Sequence[Any], figure: "Figure", plan: Plan) -> list[Published]:
+    """``_draw_published`` on every panel of a figure whose panels carry their own legends
+    (made before the overlay): a panel that gets a line gets its legend again, with it."""
+    drawn: list[Published] = []
+    for ax in axes:
+        got = _draw_published(ax, figure.published, plan, 0)
+        old = ax.get_legend()
+        if got and old is not None:
+            title = old.get_title().get_text() or None
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, title=title,
+                      title_fontsize=8)
+        drawn = drawn or got
+    return drawn
+
+
 # ------------------------------------------------------------------ IMP: Frankle & Carbin
 def _imp_plan(figure: str, models: Sequence[str | None], scale: str, n: int) -> Plan:
     from lthlib.imp import imp_for_scale
@@ -375,8 +390,9 @@ def _rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple
                               for c in imp.controls_at(r)},
                              dense, "test accuracy (end of training)",
                              f"{_panel_title(imp.train)}, {percents[r]:.1f}% of weights remaining", ax=ax)
+    drawn = _overlay_each_axis(list(axes[0]), figure, plan)
     fig.tight_layout()
-    return fig, []
+    return fig, drawn
 
 
 def _instability_cases(plan: Plan, data: Dataset, store) -> list[tuple[Any, dict[int, list[Any]], dict]]:
@@ -449,8 +465,9 @@ def _instability_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tup
                            for c in ("random_mask", "reinit")})
         plots.barrier_vs_k(series, STABLE_BARRIER, ax=ax)
         ax.set_title(f"instability to SGD noise: {_panel_title(imp.train)}", fontsize=10)
+    drawn = _overlay_each_axis(fig.axes, figure, plan)
     fig.tight_layout()
-    return fig, []
+    return fig, drawn
 
 
 # --------------------------------------------------------------- supermasks: Zhou, Ramanujan
@@ -542,7 +559,9 @@ def _width_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any
                            "width of every hidden layer (log scale)", "test accuracy at early stopping",
                            f"{_panel_title(ts)}: strong tickets against trained networks, width by width",
                            references={"chance": 1 / data.num_classes}, logx=True, styles={trained: {"color": "k"}})
-    return fig, []
+    drawn = _overlay_each_axis(fig.axes, figure, plan)
+    fig.tight_layout()
+    return fig, drawn
 
 
 # -------------------------------------------------------------------------------- FIGURES

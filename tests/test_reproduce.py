@@ -215,3 +215,22 @@ def test_paper_scale_plans_use_the_published_models():
     for fid in FIGURES:  # smoke and quick: the offline stand-in
         for scale in ("smoke", "quick"):
             assert FIGURES[fid].make_plan(scale, 1).data_settings.dataset == "mnist1d"
+
+
+@pytest.mark.parametrize("figure_id", ["frankle2020-rewinding", "frankle2020-instability", "ramanujan2020-width"])
+def test_published_values_are_overlaid_on_every_kind_of_figure(figure_id, store_dir):
+    """A value that applies to the run is drawn on each panel and reported as drawn (these
+    figures have no published values yet; this makes sure one entered later shows)."""
+    from dataclasses import replace
+
+    from lthlib.reproduce import Published, load_data
+    from lthlib.store import Store
+
+    value = Published(quote="a test value", citation="test", label="test line", y=0.5)  # applies to any run
+    figure = replace(FIGURES[figure_id], published=[value])
+    plan = figure.make_plan("smoke", SMOKE_SEEDS.get(figure_id, 1))
+    fig, drawn = figure.draw(figure, plan, load_data(plan, "cpu"), Store(store_dir))
+    assert drawn == [value]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert legends and all("test line" in [t.get_text() for t in leg.get_texts()] for leg in legends)
+    plt.close(fig)
