@@ -154,6 +154,30 @@ def instability(job: InstabilityJob) -> dict[str, Any]:
             "children_test_error": (1 - a.final("test_acc"), 1 - b.final("test_acc"))}
 
 
+def instability_cases(sweep: Mapping[int, Sequence[Any]], seeds: Sequence[int], ks: Sequence[int],
+                      rounds: Sequence[int], control_ks: Sequence[int], control_round: int,
+                      data: Dataset) -> dict[tuple, tuple[TrainSettings, StateDict, int, Mask | None]]:
+    """The cases ``measure_instability`` takes for a rewinding sweep (``imp.run_rewind_sweep``:
+    ``{k: [IMPResult per seed]}``), keyed ``(kind, round, k, seed)``: the dense network
+    (round 0) and the IMP ticket of every round spawned at k; at the ``control_ks``, the
+    random-pruning control (its own mask, the dense weights at k) and the random-reinit
+    control (the ticket's mask on fresh weights) of ``control_round``."""
+    cases: dict[tuple, tuple[TrainSettings, StateDict, int, Mask | None]] = {}
+    for k in ks:
+        for seed, res in zip(seeds, sweep[k]):
+            ts, parent = res.settings.train, res.dense.weights_at[k]
+            cases[("dense", 0, k, seed)] = (ts, parent, k, None)
+            for r in rounds:
+                cases[("ticket", r, k, seed)] = (ts, parent, k, res.rounds[r - 1].mask)
+            if k in control_ks:
+                round_ = res.rounds[control_round - 1]
+                cases[("random_mask", control_round, k, seed)] = (ts, parent, k,
+                                                                  Mask(round_.controls["random_mask"].mask))
+                cases[("reinit", control_round, k, seed)] = (ts, model_for(ts, data, stream="reinit").state_dict(),
+                                                             k, round_.mask)
+    return cases
+
+
 def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],
                         data: Dataset, *, store: Store | None = None, points: int = 30,
                         workers: int | None = None) -> dict[Hashable, dict[str, Any]]:

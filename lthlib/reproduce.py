@@ -397,10 +397,9 @@ def _rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple
 
 def _instability_cases(plan: Plan, data: Dataset, store) -> list[tuple[Any, dict[int, list[Any]], dict]]:
     """Per experiment of the plan: (experiment, its rewinding sweep, the instability cases
-    ``{(kind, round, k, seed): (settings, parent at k, k, mask)}`` as notebook 05 builds them)."""
+    ``{(kind, round, k, seed): (settings, parent at k, k, mask)}``, ``lmc.instability_cases``)."""
     from lthlib.imp import run_rewind_sweep
-    from lthlib.masks import Mask
-    from lthlib.training import model_for
+    from lthlib.lmc import instability_cases
 
     out = []
     for exp in plan.context["experiments"]:
@@ -408,19 +407,7 @@ def _instability_cases(plan: Plan, data: Dataset, store) -> list[tuple[Any, dict
         control_ks = tuple(k for k in exp.control_ks if k in ks)
         sweep = run_rewind_sweep(imp, ks, plan.seeds, data, store=store, control_ks=control_ks)
         rounds = list(range(1, imp.rounds + 1))
-        cases = {}
-        for k in ks:
-            for seed, res in zip(plan.seeds, sweep[k]):
-                ts, parent = res.settings.train, res.dense.weights_at[k]
-                cases[("dense", 0, k, seed)] = (ts, parent, k, None)
-                for r in rounds:
-                    cases[("ticket", r, k, seed)] = (ts, parent, k, res.rounds[r - 1].mask)
-                if k in control_ks:
-                    round_ = res.rounds[r_claim - 1]
-                    cases[("random_mask", r_claim, k, seed)] = (ts, parent, k,
-                                                                Mask(round_.controls["random_mask"].mask))
-                    cases[("reinit", r_claim, k, seed)] = (ts, model_for(ts, data, stream="reinit").state_dict(),
-                                                           k, round_.mask)
+        cases = instability_cases(sweep, plan.seeds, ks, rounds, control_ks, r_claim, data)
         out.append((exp, sweep, cases))
     return out
 

@@ -58,8 +58,7 @@ from lthlib.config import seeds_for, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import kind_label, rewinding_for_scale, run_rewind_sweep
-from lthlib.lmc import STABLE_BARRIER, loss_plane, measure_instability, train_children
-from lthlib.masks import Mask
+from lthlib.lmc import STABLE_BARRIER, instability_cases, loss_plane, measure_instability, train_children
 from lthlib.store import Store
 from lthlib.training import data_for, model_for
 
@@ -111,17 +110,7 @@ define("stable", "error barrier", "matching", "winning", "rewinding");
 sweep = run_rewind_sweep(imp_settings, spawn_ks, seeds, data, store=store, control_ks=control_ks)
 rounds = list(range(1, imp_settings.rounds + 1))
 density = {r: 100 * np.mean([res.densities()[r] for res in sweep[0]]) for r in rounds}
-cases = {}
-for k in spawn_ks:
-    for seed, res in zip(seeds, sweep[k]):
-        ts, parent = res.settings.train, res.dense.weights_at[k]
-        cases[("dense", 0, k, seed)] = (ts, parent, k, None)
-        for r in rounds:
-            cases[("ticket", r, k, seed)] = (ts, parent, k, res.rounds[r - 1].mask)
-        if k in control_ks:
-            round_ = res.rounds[r_claim - 1]
-            cases[("random_mask", r_claim, k, seed)] = (ts, parent, k, Mask(round_.controls["random_mask"].mask))
-            cases[("reinit", r_claim, k, seed)] = (ts, model_for(ts, data, stream="reinit").state_dict(), k, round_.mask)
+cases = instability_cases(sweep, seeds, spawn_ks, rounds, control_ks, r_claim, data)
 measured = measure_instability(cases, data, store=store, points=POINTS)
 
 
