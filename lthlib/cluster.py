@@ -161,6 +161,40 @@ class ClusterInfo:
                 "reused_connection": self.reused}
 
 
+def _token_available() -> bool:
+    """Whether a Ray authentication token is at hand here ($RAY_AUTH_TOKEN,
+    $RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token, which `ray start --head` writes)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    return os.path.isfile(path)
+
+
+def _client_auth(address: str) -> str | None:
+    """Ray Client (``ray://``) sends the cluster's token only when ``RAY_AUTH_MODE=token``
+    is set in the driver (Ray 2.60 enables token authentication on a new head node by
+    default, and ``ray start`` leaves the token in ~/.ray/auth_token). Set it for this
+    process when a token is at hand and the mode is unset; the mode set, or None."""
+    if not address.startswith("ray://") or os.environ.get("RAY_AUTH_MODE") is not None:
+        return None
+    if not _token_available():
+        return None
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:  # not public API: Ray's own switch, which also refreshes the config Ray read at import
+        from ray._private.authentication.authentication_token_setup import _enable_token_auth
+
+        _enable_token_auth()
+    except Exception:
+        pass  # another Ray: the variable alone, which Ray reads when it is imported
+    return "token"
+
+
+CLIENT_AUTH_HELP = ("A Ray Client connection that times out is often one the head node refused for want of its "
+                    "authentication token (Ray >= 2.5x enables token authentication by default): copy the head "
+                    "node's ~/.ray/auth_token to this machine (or set RAY_AUTH_TOKEN) and set RAY_AUTH_MODE=token, "
+                    "or start the head with RAY_AUTH_MODE=disabled on a trusted network.")
+
+
 @contextmanager
 def connect(address: str = "auto", env: Mapping[str, str] | None = None,
             timeout: float = CONNECT_TIMEOUT_S) -> Iterator[ClusterInfo]:
@@ -173,6 +207,7 @@ def connect(address: str = "auto", env: Mapping[str, str] | None = None,
     reused = ray.is_initialized()
     if not reused:
         check_reachable(address, timeout)
+        _client_auth(address)
         kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "logging_level": "WARNING"}
         if address == "local":
             kwargs["include_dashboard"] = False
@@ -185,9 +220,13 @@ def connect(address: str = "auto", env: Mapping[str, str] | None = None,
                     "machine, and $RAY_ADDRESS unset). Start one with `ray start --head` (then "
                     "`ray start --address=HEAD:6379` on the other nodes), or give the head node's address "
                     f"(--ray HEAD:6379), or use --ray local for this machine alone. ({exc})") from None
+            auth = f" {CLIENT_AUTH_HELP}" if address.startswith("ray://") else ""
             raise ClusterError(f"cannot connect to the Ray cluster at {address}: {exc}. Check that the head "
-                               f"node runs the same Ray version ({RAY_PIN}) and Python as here. "
+                               f"node runs the same Ray version ({RAY_PIN}) and Python as here.{auth} "
                                f"{ADDRESS_HELP}.") from None
+        except ImportError as exc:  # ray:// without the client extras (grpcio)
+            raise ClusterError(f"--ray {address} needs Ray Client, which needs `pip install \"ray[client]==2.60.0\"` "
+                               f"(grpcio; requirements.txt installs it): {exc}") from None
         except (RuntimeError, ValueError) as exc:
             raise ClusterError(f"Ray could not start or connect with --ray {address}: {exc}. "
                                f"{ADDRESS_HELP}.") from None

@@ -7,6 +7,7 @@ requirements.txt); the missing-Ray error is tested everywhere."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -192,3 +193,58 @@ def test_a_failing_task_is_reported_with_its_error(tmp_path):
     assert "1 of 2 Ray task(s) failed" in message and "fc2019-fig3 seed 1: ClusterError" in message
     assert "runs other lthlib code" in message and "run the same command again" in message
     assert list(tmp_path.rglob("*.pt"))  # seed 0 finished and was stored
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_client_address_runs_the_sweep(tmp_path, monkeypatch):
+    """``--ray ray://HOST:PORT`` (Ray Client) against a head node started with `ray start
+    --head` on this machine: Ray 2.60's head enables token authentication and leaves its
+    token in ~/.ray/auth_token, which a Ray Client driver sends only in token mode
+    (``cluster._client_auth`` switches it on). The tasks store bit for bit what the same jobs
+    store when run in this process."""
+    pytest.importorskip("ray")
+    pytest.importorskip("grpc")  # ray[client]
+    import shutil
+    import subprocess
+
+    ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+    if Path("/tmp/ray/ray_current_cluster").exists():
+        pytest.skip("a Ray cluster is already running on this machine")
+    had_mode = "RAY_AUTH_MODE" in os.environ
+    gcs, client = _free_port(), _free_port()
+    started = subprocess.run([ray_cli, "start", "--head", "--port", str(gcs), "--ray-client-server-port", str(client),
+                              "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=180)
+    try:
+        assert started.returncode == 0, started.stderr[-2000:]
+        import socket
+        import time
+
+        deadline = time.monotonic() + 60  # the client server comes up a little after `ray start` returns
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", client), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the Ray Client server never answered"
+                time.sleep(0.5)
+        store, out = tmp_path / "client_results", tmp_path / "client_out"
+        assert rp.main(_argv(out, store, "--ray", f"ray://127.0.0.1:{client}")) == 0
+        prov = json.loads((out / f"{FIGURE}.provenance.json").read_text())
+        assert prov["cluster"]["address"] == f"ray://127.0.0.1:{client}"
+        assert [t["seed"] for t in prov["cluster"]["tasks"]] == [0, 1]
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        if not had_mode:
+            os.environ.pop("RAY_AUTH_MODE", None)
+    here = tmp_path / "here_results"
+    for seed in (0, 1):
+        rp.run_seed_job(rp.SeedJob(FIGURE, "smoke", 2, seed, str(here), "cpu"))
+    assert _compare_stores(store, here, exact=True) == 2 * (1 + 2)
