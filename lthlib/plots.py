@@ -196,6 +196,12 @@ def _percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
     ax.set_xlabel("percent of weights remaining (log scale)")
 
 
+def percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
+    """Set ``ax``'s x axis to percent of weights remaining (log scale, decreasing to the
+    right) spanning ``percents``: e.g. again after adding a value beyond the data."""
+    _percent_axis(ax, percents)
+
+
 def _legend_outside(ax: plt.Axes, title: str | None = None) -> None:
     """The legend to the right of the axes, off the data."""
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,

@@ -77,6 +77,10 @@ MAX_REWIND_PANELS = 3
 
 
 # ------------------------------------------------------------------------------ registry
+PANELS = {"early_stop": "the iteration of early stopping against % of weights remaining",
+          "accuracy": "test accuracy against the figure's x axis"}
+
+
 @dataclass(frozen=True)
 class Published:
     """A value a paper states, to overlay on its figure.
@@ -95,10 +99,13 @@ class Published:
     y: float | None = None
     approximate: bool = False
     applies_to: Mapping[str, str] = field(default_factory=dict)
+    panel: str | None = None  # the kind of panel it belongs on (PANELS); None: any panel of the figure
 
     def __post_init__(self) -> None:
         if (self.x is None) == (self.y is None):
             raise ValueError("a published value is either an x position or a y position")
+        if self.panel is not None and self.panel not in PANELS:
+            raise ValueError(f"panel={self.panel!r}: choose one of {sorted(PANELS)} or None")
         if not self.citation or not self.label:
             raise ValueError("a published value needs its citation and a label")
 
@@ -108,7 +115,7 @@ class Published:
 
     def to_dict(self) -> dict[str, Any]:
         return {"quote": self.quote, "citation": self.citation, "label": self.label, "x": self.x, "y": self.y,
-                "approximate": self.approximate, "applies_to": dict(self.applies_to)}
+                "approximate": self.approximate, "applies_to": dict(self.applies_to), "panel": self.panel}
 
 
 @dataclass(frozen=True)
@@ -238,20 +245,30 @@ def _describe_networks(plan: Plan) -> str:
     return ", ".join(dict.fromkeys(_panel_title(ts) for ts in plan.networks))
 
 
-def _draw_published(ax, published: Sequence[Published], plan: Plan, index: int = 0) -> list[Published]:
-    """Draw the values that apply to this run on ``ax`` (before its legend is made); return them."""
+def _draw_published(ax, published: Sequence[Published], plan: Plan, index: int = 0, *,
+                    networks: Sequence[TrainSettings] | None = None, panel: str | None = None) -> list[Published]:
+    """Draw the values that apply to this run on ``ax`` (before its legend is made); return them.
+    ``networks``: the panel's networks (default: every network of the plan); ``panel``: the
+    kind of panel ``ax`` is (values meant for another kind are left off)."""
     drawn = []
     for j, p in enumerate(published):
-        if not p.applies(plan.networks):
+        if not p.applies(plan.networks if networks is None else networks):
+            continue
+        if p.panel is not None and panel is not None and p.panel != panel:
             continue
         label = p.label + (" (read off a plot)" if p.approximate else "")
-        style = dict(color="k", lw=1.0, ls=(0, (1, 2 + j)), label=label if index == 0 else None)
+        style = dict(color="k", lw=1.0, ls=(0, (6, 2, 1, 2 + j)), label=label if index == 0 else None)
         if p.x is not None:
             ax.axvline(p.x, **style)
         else:
             ax.axhline(p.y, **style)
         drawn.append(p)
     return drawn
+
+
+def _union(drawn: list[Published], more: Sequence[Published]) -> list[Published]:
+    """The values drawn so far and ``more``, each once, in order."""
+    return drawn + [p for p in more if p not in drawn]
 
 
 def _overlay_each_axis(axes: Sequence[Any], figure: "Figure", plan: Plan) -> list[Published]:
@@ -265,7 +282,7 @@ def _overlay_each_axis(axes: Sequence[Any], figure: "Figure", plan: Plan) -> lis
             title = old.get_title().get_text() or None
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, title=title,
                       title_fontsize=8)
-        drawn = drawn or got
+        drawn = _union(drawn, got)
     return drawn
 
 
@@ -296,6 +313,9 @@ def _imp_runs(plan: Plan, data: Dataset, store) -> list[list[Any]]:
 
 
 def _imp_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
+    """The paper's layout (Frankle & Carbin 2019, Figures 4a and 5): per network, the
+    iteration of early stopping (top) and test accuracy at that iteration (bottom) against
+    % of weights remaining, winning tickets beside random reinitialisation."""
     import matplotlib.pyplot as plt
 
     from lthlib import plots
@@ -303,18 +323,29 @@ def _imp_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, 
 
     imps = plan.context["imps"]
     runs = _imp_runs(plan, data, store)
-    fig, axes = plt.subplots(1, len(imps), figsize=(8.6 * len(imps), 4.3), squeeze=False)
+    fig, axes = plt.subplots(2, len(imps), figsize=(8.6 * len(imps), 7.8), squeeze=False)
     drawn: list[Published] = []
-    for i, (ax, imp, results) in enumerate(zip(axes[0], imps, runs)):
+    kinds = ("ticket", "reinit")
+    styles = {kind_label(k): {"color": kind_color(k)} for k in kinds}
+    for i, (imp, results) in enumerate(zip(imps, runs)):
         percents = 100 * np.mean([r.densities() for r in results], axis=0)
-        kinds = ("ticket", "reinit")
-        series = {kind_label(k): np.array([r.metric(k, "test_acc") for r in results]) for k in kinds}
-        dense = float(np.mean([r.metric("ticket", "test_acc")[0] for r in results]))
-        drawn = _draw_published(ax, figure.published, plan, i) or drawn
-        plots.seed_bands(percents, series, "percent of weights remaining", "test accuracy at early stopping",
-                         _panel_title(imp.train), ax=ax, percent_x=True,
-                         references={"dense network (100%), mean over seeds": dense},
-                         styles={kind_label(k): {"color": kind_color(k)} for k in kinds})
+        title = _panel_title(imp.train)
+        stops = {kind_label(k): np.array([[np.nan if v is None else v for v in r.early_stop_iterations(k)]
+                                          for r in results], dtype=float) for k in kinds}
+        accuracy = {kind_label(k): np.array([r.metric(k, "test_acc") for r in results]) for k in kinds}
+        dense_stop = float(np.mean([r.early_stop_iterations("ticket")[0] for r in results]))
+        dense_acc = float(np.mean([r.metric("ticket", "test_acc")[0] for r in results]))
+        panels = ((axes[0][i], "early_stop", stops, "iteration of early stopping\n(minimum validation loss)",
+                   dense_stop),
+                  (axes[1][i], "accuracy", accuracy, "test accuracy at early stopping", dense_acc))
+        for ax, panel, series, ylabel, dense in panels:
+            got = _draw_published(ax, figure.published, plan, 0, networks=[imp.train], panel=panel)
+            drawn = _union(drawn, got)
+            plots.seed_bands(percents, series, "percent of weights remaining", ylabel, title, ax=ax, percent_x=True,
+                             references={"dense network (100%), mean over seeds": dense}, styles=styles)
+            # a published Pm beyond the run's last round stays in view
+            plots.percent_axis(ax, [*percents, *(p.x for p in got if p.x is not None)])
+    fig.tight_layout()
     return fig, drawn
 
 
@@ -493,7 +524,7 @@ def _zhou_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any,
                                 chance=1 / data.num_classes)
     drawn: list[Published] = []
     for i, ax in enumerate(fig.axes):
-        drawn = _draw_published(ax, figure.published, plan, i) or drawn
+        drawn = _union(drawn, _draw_published(ax, figure.published, plan, i))
     if drawn:  # the shared legend again, now with the published lines
         old = fig.legends[0]
         title = old.get_title().get_text()
@@ -563,18 +594,51 @@ RAMANUJAN2020 = ("Ramanujan, Wortsman, Kembhavi, Farhadi & Rastegari 2020, What'
                  "Weighted Neural Network? (CVPR 2020)")
 
 # Values checked against the papers' text (docs/reproduce.md says how); none read off a plot.
+_LENET = {"model": "lenet300_100", "dataset": "mnist"}
+_FC_S2 = "Frankle & Carbin 2019, Section 2 (LeNet-300-100, iterative pruning; Figure 4a; arXiv:1803.03635v5)"
+_FC_S3 = "Frankle & Carbin 2019, Section 3 (Conv-2/4/6 on CIFAR-10, iterative pruning; Figure 5; arXiv:1803.03635v5)"
 FC2019_LENET = (
+    Published(quote="\"The winning tickets learn faster as Pm decreases from 100% to 21%, at which point "
+                    "early-stopping occurs 38% earlier than for the original network.\"",
+              citation=_FC_S2, label="Frankle & Carbin 2019: fastest at Pm = 21%, early stopping 38% earlier",
+              x=21.0, applies_to=_LENET, panel="early_stop"),
+    Published(quote="\"Further pruning causes learning to slow, returning to the early-stopping performance of the "
+                    "original network when Pm = 3.6%.\"",
+              citation=_FC_S2, label="Frankle & Carbin 2019: back to the original's early stopping at Pm = 3.6%",
+              x=3.6, applies_to=_LENET, panel="early_stop"),
     Published(quote="test accuracy increases with pruning, \"improving by more than 0.3 percentage points when "
                     "Pm = 13.5%\"",
-              citation="Frankle & Carbin 2019, Section 2 (LeNet-300-100, iterative pruning)",
-              label="Frankle & Carbin 2019: more than 0.3 points above the original at Pm = 13.5%",
-              x=13.5, applies_to={"model": "lenet300_100", "dataset": "mnist"}),
+              citation=_FC_S2, label="Frankle & Carbin 2019: more than 0.3 points above the original at Pm = 13.5%",
+              x=13.5, applies_to=_LENET, panel="accuracy"),
     Published(quote="\"after this point, accuracy decreases, returning to the level of the original network when "
                     "Pm = 3.6%\"",
-              citation="Frankle & Carbin 2019, Section 2 (LeNet-300-100, iterative pruning)",
-              label="Frankle & Carbin 2019: back to the original's accuracy at Pm = 3.6%",
-              x=3.6, applies_to={"model": "lenet300_100", "dataset": "mnist"}),
+              citation=_FC_S2, label="Frankle & Carbin 2019: back to the original's accuracy at Pm = 3.6%",
+              x=3.6, applies_to=_LENET, panel="accuracy"),
+    Published(quote="\"The average reinitialized iterative winning ticket's test accuracy drops off from the original "
+                    "accuracy when Pm = 21.1%, compared to 2.9% for the winning ticket.\"",
+              citation=_FC_S2, label="Frankle & Carbin 2019: random reinit falls below the original at Pm = 21.1%",
+              x=21.1, applies_to=_LENET, panel="accuracy"),
 )
+_CONV_SPEED = ("\"Winning tickets reach minimum validation loss at best 3.5x faster for Conv-2 (Pm = 8.8%), 3.5x for "
+               "Conv-4 (Pm = 9.2%), and 2.5x for Conv-6 (Pm = 15.1%).\"")
+_CONV_ACCURACY = ("\"Test accuracy improves at best 3.4 percentage points for Conv-2 (Pm = 4.6%), 3.5 for Conv-4 "
+                  "(Pm = 11.1%), and 3.3 for Conv-6 (Pm = 26.4%).\"")
+_CONV_ABOVE = "\"All three networks remain above their original average test accuracy when Pm > 2%.\""
+FC2019_CONV = tuple(
+    value
+    for model, speed, speed_at, gain, gain_at in (("conv2", "3.5x", 8.8, "3.4", 4.6), ("conv4", "3.5x", 9.2, "3.5", 11.1),
+                                                  ("conv6", "2.5x", 15.1, "3.3", 26.4))
+    for value in (
+        Published(quote=_CONV_SPEED, citation=_FC_S3, x=speed_at, panel="early_stop",
+                  label=f"Frankle & Carbin 2019: early stopping at best {speed} sooner, at Pm = {speed_at}%",
+                  applies_to={"model": model, "dataset": "cifar10"}),
+        Published(quote=_CONV_ACCURACY, citation=_FC_S3, x=gain_at, panel="accuracy",
+                  label=f"Frankle & Carbin 2019: best accuracy, {gain} points above the original, at Pm = {gain_at}%",
+                  applies_to={"model": model, "dataset": "cifar10"}),
+        Published(quote=_CONV_ABOVE, citation=_FC_S3, x=2.0, panel="accuracy",
+                  label="Frankle & Carbin 2019: above the original's accuracy while Pm > 2%",
+                  applies_to={"model": model, "dataset": "cifar10"}),
+    ))
 ZHOU2019_MNIST = (
     Published(quote="Supermasks, \"masks that can be applied to an untrained, randomly initialized network to "
                     "produce a model with performance far better than chance (86% on MNIST, 41% on CIFAR-10)\"",
@@ -593,8 +657,8 @@ def _register(figure: Figure) -> Figure:
 
 _register(Figure(
     id="fc2019-fig3",
-    description="LeNet-300-100 IMP winning tickets vs random reinitialisation: test accuracy at early stopping "
-                "against % of weights remaining (2 published values, from the paper's text)",
+    description="LeNet-300-100 IMP winning tickets vs random reinitialisation: early-stopping iteration and test "
+                "accuracy at early stopping against % of weights remaining (5 published values, from the text)",
     paper=FC2019, cite="Frankle & Carbin 2019",
     paper_figure="Figure 4 (LeNet, iterative pruning, with random reinitialisation; the paper's Figure 3 "
                  "shows the training curves, so the id's number is not the paper's)",
@@ -603,14 +667,14 @@ _register(Figure(
     draw=_imp_draw, runner=_imp_runs, published=FC2019_LENET))
 _register(Figure(
     id="fc2019-conv",
-    description="Conv-2/4/6 IMP winning tickets vs random reinitialisation on CIFAR-10: test accuracy at early "
-                f"stopping against % of weights remaining ({NO_PUBLISHED})",
+    description="Conv-2/4/6 IMP winning tickets vs random reinitialisation on CIFAR-10: early-stopping iteration "
+                "and test accuracy against % of weights remaining (9 published values, from the text)",
     paper=FC2019, cite="Frankle & Carbin 2019",
     paper_figure="Figure 5 (Conv-2/4/6, iterative pruning, with random reinitialisation)",
     default_seeds=4,
     plan=lambda scale, n: _imp_plan("fc2019-conv", ["conv2", "conv4", "conv6"] if scale == "paper"
                                     else ["cnn_mnist1d"], scale, n),
-    draw=_imp_draw, runner=_imp_runs))
+    draw=_imp_draw, runner=_imp_runs, published=FC2019_CONV))
 _register(Figure(
     id="frankle2020-instability",
     description="instability (test error barrier between two children) against the spawn iteration k, dense "
@@ -835,7 +899,7 @@ def _device_words(data: Dataset) -> str:
 def _published_note(figure: Figure, drawn: Sequence[Published]) -> str:
     """The line under a figure that says which published values it shows, and why not."""
     if drawn:
-        return "dotted lines: published values, as stated in " + "; ".join(dict.fromkeys(p.citation for p in drawn))
+        return "black dash-dot lines: published values, as stated in " + "; ".join(dict.fromkeys(p.citation for p in drawn))
     if figure.published:
         about = sorted({f"{k}={v}" for p in figure.published for k, v in p.applies_to.items()})
         return (f"published values ({'; '.join(dict.fromkeys(p.citation for p in figure.published))}) not drawn: "

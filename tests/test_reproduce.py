@@ -203,6 +203,55 @@ def test_published_values_are_cited_and_drawn_only_on_the_papers_network():
         rp.Published("a value", "", "a label", x=1.0)
 
 
+def test_conv_values_go_on_their_own_networks_panels():
+    """Frankle & Carbin's Section 3 numbers are per network: on Conv-4's panels only Conv-4's
+    values are drawn, the speed-up on the early-stopping panel and the accuracy gain and the
+    Pm > 2% statement on the accuracy panel; every value cites Section 3 and is a point of
+    the paper's text (not read off a plot)."""
+    conv = FIGURES["fc2019-conv"]
+    plan = conv.make_plan("paper", 1)
+    by_model = {ts.model: ts for ts in plan.networks}
+    expected = {"conv2": (8.8, {4.6, 2.0}), "conv4": (9.2, {11.1, 2.0}), "conv6": (15.1, {26.4, 2.0})}
+    for model, (speed_at, accuracy_at) in expected.items():
+        _, ax = plt.subplots()
+        got = rp._draw_published(ax, conv.published, plan, networks=[by_model[model]], panel="early_stop")
+        assert [p.x for p in got] == [speed_at] and all(p.applies_to["model"] == model for p in got)
+        got = rp._draw_published(ax, conv.published, plan, networks=[by_model[model]], panel="accuracy")
+        assert {p.x for p in got} == accuracy_at
+        plt.close("all")
+    assert all("Section 3" in p.citation and not p.approximate and p.panel for p in conv.published)
+    # the stand-in's panels get none
+    quick = conv.make_plan("quick", 1)
+    _, ax = plt.subplots()
+    assert rp._draw_published(ax, conv.published, quick, networks=quick.networks) == []
+    plt.close("all")
+    with pytest.raises(ValueError, match="panel="):
+        rp.Published("a value", "a citation", "a label", x=1.0, panel="nowhere")
+
+
+def test_imp_figures_draw_early_stopping_above_accuracy(store_dir):
+    """The paper's layout: per network, the early-stopping iteration on top and the test
+    accuracy below; a value placed beyond the run's last round widens the axis to show it,
+    and every value drawn on any panel is reported as drawn."""
+    from dataclasses import replace
+
+    from lthlib.reproduce import Published, load_data
+    from lthlib.store import Store
+
+    values = (Published("q", "test", "fast here", x=21.0, panel="early_stop"),
+              Published("q", "test", "accurate here", x=0.5, panel="accuracy"))
+    figure = replace(FIGURES["fc2019-fig3"], published=values)
+    plan = figure.make_plan("smoke", 1)
+    fig, drawn = figure.draw(figure, plan, load_data(plan, "cpu"), Store(store_dir))
+    top, bottom = fig.axes[:2]
+    assert "early stopping" in top.get_ylabel() and "test accuracy" in bottom.get_ylabel()
+    assert list(drawn) == list(values)
+    assert [t.get_text() for t in top.get_legend().get_texts()].count("fast here") == 1
+    assert "accurate here" not in [t.get_text() for t in top.get_legend().get_texts()]
+    assert min(bottom.get_xlim()) <= 0.5  # 0.5% is in view
+    plt.close(fig)
+
+
 def test_paper_scale_plans_use_the_published_models():
     models = {fid: [ts.model for ts in FIGURES[fid].make_plan("paper", 1).networks] for fid in FIGURES}
     assert models["fc2019-fig3"] == ["lenet300_100"]
