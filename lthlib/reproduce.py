@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lthlib import data_files
 from lthlib.config import SCALES, SettingsError, TrainSettings, for_scale, seeds_for, sweep_size
 from lthlib.data import Dataset, DatasetUnavailableError
 
@@ -926,6 +927,12 @@ def load_data(plan: Plan, device: str | torch.device = "auto", download: bool = 
                         download=download, device=resolve_device(device))
 
 
+def check_data_files(plan: Plan) -> list[data_files.FileCheck]:
+    """The plan's dataset files against their published checksums (``lthlib.data_files``);
+    raises ``DataChecksumError`` (nothing trained) when one is not the published file."""
+    return data_files.check_files(plan.data_settings.dataset)
+
+
 class NotConfirmed(RuntimeError):
     """The run was not confirmed (paper scale without ``--yes``)."""
 
@@ -1129,6 +1136,8 @@ def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *,
         raise DatasetUnavailableError(f"{figure.id} at scale {scale!r} needs the dataset "
                                       f"{plan.data_settings.dataset!r}, which is not available; nothing was "
                                       f"trained.\n{err}\nSee data/README.md for where the files go.") from None
+    file_checks = check_data_files(plan)
+    echo(data_files.summary(file_checks))
     if confirm is not None and not confirm(figure, plan, est):
         raise NotConfirmed(f"{figure.id} at scale {scale!r} not run (not confirmed; pass --yes to skip the question)")
     store = Store(results)
@@ -1177,6 +1186,7 @@ def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *,
         "cluster": cluster,
         "wall_time_s": round(wall, 3),
         "dataset": dataset_checksum(data),
+        "data_files": [c.to_dict() for c in file_checks],
         "estimate": est,
         "results_dir": None if results is None else str(Path(results).resolve()),
         "files": {k: str(v.resolve()) for k, v in files.items() if k != "provenance"},

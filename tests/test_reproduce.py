@@ -16,7 +16,7 @@ from lthlib.reproduce import FIGURES, NO_PUBLISHED, main
 SMOKE_SEEDS = {"frankle2020-instability": 1}
 PROVENANCE_FIELDS = ("figure", "description", "paper", "paper_figure", "published_values", "scale", "seeds",
                      "settings", "lthlib_version", "git_commit", "git_dirty", "torch_version", "device", "threads",
-                     "workers", "wall_time_s", "dataset", "estimate", "command_line", "argv", "process_command_line",
+                     "workers", "wall_time_s", "dataset", "data_files", "estimate", "command_line", "argv", "process_command_line",
                      "started_at", "finished_at", "results_dir", "files")
 
 
