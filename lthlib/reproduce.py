@@ -1151,7 +1151,12 @@ def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *,
     fig, drawn = figure.draw(figure, plan, data, store)
     fig.suptitle(f"{figure.id} ({scale} scale): {_describe_networks(plan)}, {len(plan.seeds)} seed(s)\n"
                  f"reproduces {figure.cite}: {figure.paper_figure.split(' (')[0]}", fontsize=9, y=1.0, va="bottom")
-    fig.text(0.01, -0.03, _published_note(figure, drawn), fontsize=7, ha="left", va="top")
+    note = _published_note(figure, drawn)
+    unverified = [c for c in file_checks if c.status != "ok"]
+    if unverified:  # e.g. stand-in files in MNIST's format: the figure says so, not only the provenance
+        note += (f"\ndata: {len(unverified)} of {len(file_checks)} dataset files not verified against published "
+                 "checksums (data_files in the provenance)")
+    fig.text(0.01, -0.03, note, fontsize=7, ha="left", va="top")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {"png": out / f"{figure.id}.png", "pdf": out / f"{figure.id}.pdf",
