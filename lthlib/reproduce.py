@@ -336,14 +336,18 @@ def _imp_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, 
         accuracy = {kind_label(k): np.array([r.metric(k, "test_acc") for r in results]) for k in kinds}
         dense_stop = float(np.mean([r.early_stop_iterations("ticket")[0] for r in results]))
         dense_acc = float(np.mean([r.metric("ticket", "test_acc")[0] for r in results]))
+        dense_label = "dense network (100%), mean over seeds"
+        # early stopping can come no later than the last iteration: a line there shows runs whose
+        # validation loss still fell at the end (a short run's early stopping says little)
         panels = ((axes[0][i], "early_stop", stops, "iteration of early stopping\n(minimum validation loss)",
-                   dense_stop),
-                  (axes[1][i], "accuracy", accuracy, "test accuracy at early stopping", dense_acc))
-        for ax, panel, series, ylabel, dense in panels:
+                   {dense_label: dense_stop, f"end of training (iteration {imp.train.iterations:,})":
+                    imp.train.iterations}),
+                  (axes[1][i], "accuracy", accuracy, "test accuracy at early stopping", {dense_label: dense_acc}))
+        for ax, panel, series, ylabel, references in panels:
             got = _draw_published(ax, figure.published, plan, 0, networks=[imp.train], panel=panel)
             drawn = _union(drawn, got)
             plots.seed_bands(percents, series, "percent of weights remaining", ylabel, title, ax=ax, percent_x=True,
-                             references={"dense network (100%), mean over seeds": dense}, styles=styles)
+                             references=references, styles=styles)
             # a published Pm beyond the run's last round stays in view
             plots.percent_axis(ax, [*percents, *(p.x for p in got if p.x is not None)])
     fig.tight_layout()
