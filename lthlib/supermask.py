@@ -171,6 +171,16 @@ def random_weights(model: nn.Module, kind: str, seed: int) -> None:
                 mod.bias.zero_()
 
 
+def edge_popup_mask(score: torch.Tensor, density: float) -> torch.Tensor:
+    """Edge-popup's hard mask (Ramanujan et al. 2020): keep the ``round(density * n)``
+    weights (at least one) with the largest ``|score|``; a bool tensor shaped like ``score``."""
+    k = max(1, int(density * score.numel() + 0.5))
+    flat = score.detach().abs().flatten()
+    keep = torch.zeros_like(flat, dtype=torch.bool)
+    keep[torch.topk(flat, k, sorted=False).indices] = True
+    return keep.reshape(score.shape)
+
+
 class Supermask(nn.Module):
     """A frozen network whose prunable weights are multiplied by a learned mask.
 
@@ -211,11 +221,7 @@ class Supermask(nn.Module):
 
     def _hard(self, name: str, score: torch.Tensor) -> torch.Tensor:
         if self.method == "edge_popup":
-            k = max(1, int(self.density * score.numel() + 0.5))
-            flat = score.detach().abs().flatten()
-            keep = torch.zeros_like(flat, dtype=torch.bool)
-            keep[torch.topk(flat, k, sorted=False).indices] = True
-            return keep.reshape(score.shape)
+            return edge_popup_mask(score, self.density)
         prob = torch.sigmoid(score.detach())
         if self.training:
             return torch.rand(prob.shape, generator=self._sampler).to(prob.device) < prob
