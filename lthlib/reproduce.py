@@ -167,6 +167,13 @@ class Figure:
     # one-seed plan (``seed_plan``) is one job of a sweep spread over processes or machines.
     runner: Callable[[Plan, Dataset, Any], Any]
     published: tuple[Published, ...] = ()
+    # A finer split for a cluster: a seed's runs as independent parts (a rewinding sweep's
+    # rewind points), once ``prepare`` has stored what they share (the dense run, with its
+    # weights at every k). ``parts(plan)`` names them; ``part_plan(plan, name)`` is the plan
+    # of one. None: a seed is one job.
+    parts: Callable[[Plan], list[str]] | None = None
+    part_plan: Callable[[Plan, str], Plan] | None = None
+    prepare: Callable[[Plan, Dataset, Any], Any] | None = None
 
     def make_plan(self, scale: str = "quick", seeds: int | None = None) -> Plan:
         if scale not in SCALES:
@@ -401,6 +408,35 @@ def _rewinding_runs(plan: Plan, data: Dataset, store) -> list[dict[int, list[Any
 
     return [run_rewind_sweep(exp.imp, exp.ks, plan.seeds, data, store=store, control_ks=exp.control_ks)
             for exp in plan.context["experiments"]]
+
+
+def _rewinding_parts(plan: Plan) -> list[str]:
+    """A rewinding sweep's parts: one per network and rewind point k ("resnet20 k=500"). Given
+    the seed's dense run, IMP rewound to one k is independent of IMP rewound to another."""
+    return [f"{exp.imp.train.model} k={k}" for exp in plan.context["experiments"] for k in exp.ks]
+
+
+def _rewinding_part_plan(plan: Plan, part: str) -> Plan:
+    """``plan`` restricted to one part (``_rewinding_parts``): one network, one k, the
+    controls only if that k trains them."""
+    for exp in plan.context["experiments"]:
+        for k in exp.ks:
+            if part == f"{exp.imp.train.model} k={k}":
+                one = replace(exp, ks=(k,), control_ks=tuple(c for c in exp.control_ks if c == k))
+                return replace(plan, context={**plan.context, "experiments": [one]},
+                               settings={**plan.settings, "part": part})
+    raise SettingsError(f"{plan.figure}: no part {part!r}; its parts are {_rewinding_parts(plan)}")
+
+
+def _rewinding_prepare(plan: Plan, data: Dataset, store) -> None:
+    """What every part of a seed shares: each network's dense run, with its weights at every
+    rewind point (``training.dense_run``), stored before the parts start (a part that found
+    it missing, or lacking its k, would train it again)."""
+    from lthlib.training import dense_run
+
+    for exp in plan.context["experiments"]:
+        for seed in plan.seeds:
+            dense_run(exp.imp.with_seed(seed).train, data, store=store, save_weights_at=exp.ks)
 
 
 def _rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
@@ -690,7 +726,8 @@ _register(Figure(
     default_seeds=3,  # notebook 05's SEEDS
     plan=lambda scale, n: _rewinding_plan("frankle2020-instability", ["resnet20", "vgg16"], scale, n,
                                           instability=True),
-    draw=_instability_draw, runner=_instability_runs))
+    draw=_instability_draw, runner=_instability_runs, parts=_rewinding_parts, part_plan=_rewinding_part_plan,
+    prepare=_rewinding_prepare))
 _register(Figure(
     id="frankle2020-rewinding",
     description="IMP with rewinding to iteration k against k = 0 (beside random reinit and random pruning), "
@@ -699,7 +736,8 @@ _register(Figure(
     paper_figure="IMP subnetworks rewound to iteration k, ResNet-20 (figure number not checked here)",
     default_seeds=6,  # notebook 03's SEEDS
     plan=lambda scale, n: _rewinding_plan("frankle2020-rewinding", ["resnet20"], scale, n),
-    draw=_rewinding_draw, runner=_rewinding_runs))
+    draw=_rewinding_draw, runner=_rewinding_runs, parts=_rewinding_parts, part_plan=_rewinding_part_plan,
+    prepare=_rewinding_prepare))
 _register(Figure(
     id="zhou2019-supermask",
     description="supermasks: test accuracy of untrained networks masked by each criterion (large final, same "
@@ -958,6 +996,9 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
+PREPARE = "shared runs"  # the part of a seed its other parts need first (``Figure.prepare``)
+
+
 @dataclass(frozen=True)
 class SeedJob:
     """One seed of a figure as a task (``run_seed_job``): the worker makes the same plan
@@ -976,9 +1017,12 @@ class SeedJob:
     device: str = "auto"
     download: bool = True
     expect: Mapping[str, Any] = field(default_factory=dict)
+    # None: every run of the seed; PREPARE: what its parts share (``Figure.prepare``); else
+    # one of ``Figure.parts``
+    part: str | None = None
 
     def describe(self) -> str:
-        return f"{self.figure} seed {self.seed}"
+        return f"{self.figure} seed {self.seed}" + (f", {self.part}" if self.part else "")
 
 
 def run_seed_job(job: SeedJob) -> dict[str, Any]:
@@ -1018,8 +1062,16 @@ def run_seed_job(job: SeedJob) -> dict[str, Any]:
         raise ClusterError(f"the {plan.data_settings.dataset} data on {host} differs from the data of the machine "
                            f"that started the sweep (sha256 {sha[:12]} against {expect['data_sha256'][:12]}): use "
                            "the same data files on every node; nothing was trained")
-    figure.runner(plan, data, Store(job.results))
-    return {"seed": job.seed, "host": host, "device": _device_words(data), "numerics": here,
+    store = Store(job.results)
+    if job.part is None:
+        figure.runner(plan, data, store)
+    elif figure.parts is None or figure.part_plan is None or figure.prepare is None:
+        raise SettingsError(f"{figure.id} is not split into parts (asked for part {job.part!r})")
+    elif job.part == PREPARE:
+        figure.prepare(plan, data, store)
+    else:
+        figure.runner(figure.part_plan(plan, job.part), data, store)
+    return {"seed": job.seed, "part": job.part, "host": host, "device": _device_words(data), "numerics": here,
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -1073,16 +1125,32 @@ def run_on_cluster(figure: Figure, plan: Plan, address: str, *, seeds: int | Non
                     "the workers (e.g. `ray job submit --entrypoint-num-gpus 1 -- python -m lthlib.reproduce ...` "
                     "for a GPU node), or choose the tasks' device with --device "
                     f"{'cpu' if here == 'cpu' else torch.device(task_device).type}. Nothing was trained.")
-            jobs = [SeedJob(figure.id, plan.scale, seeds, int(s), str(root), task_device, download, expect)
-                    for s in plan.seeds]
-            echo(f"Training {figure.id} on the Ray cluster at {address} ({info.describe()}): one task per seed, "
-                 f"{len(jobs)} task(s); store: {root}")
-            tasks = map_connected(info, run_seed_job, jobs, gpus=gpus, env=env, describe=SeedJob.describe,
-                                  echo=echo)
+            def job(seed: int, part: str | None = None) -> SeedJob:
+                return SeedJob(figure.id, plan.scale, seeds, int(seed), str(root), task_device, download, expect,
+                               part)
+
+            if figure.parts is None:
+                jobs = [job(s) for s in plan.seeds]
+                split = "one task per seed (Figure.seed_plan, run_seed_job)"
+                echo(f"Training {figure.id} on the Ray cluster at {address} ({info.describe()}): one task per "
+                     f"seed, {len(jobs)} task(s); store: {root}")
+                tasks = map_connected(info, run_seed_job, jobs, gpus=gpus, env=env, describe=SeedJob.describe,
+                                      echo=echo)
+            else:
+                parts = figure.parts(plan)
+                split = (f"per seed, first what its parts share ({PREPARE}: Figure.prepare), then one task per "
+                         f"part ({', '.join(parts)})")
+                echo(f"Training {figure.id} on the Ray cluster at {address} ({info.describe()}): {len(plan.seeds)} "
+                     f"task(s) for the runs each seed's parts share, then {len(plan.seeds) * len(parts)} task(s), "
+                     f"one per seed and part; store: {root}")
+                tasks = map_connected(info, run_seed_job, [job(s, PREPARE) for s in plan.seeds], gpus=gpus,
+                                      env=env, describe=SeedJob.describe, echo=echo)
+                tasks += map_connected(info, run_seed_job, [job(s, part) for s in plan.seeds for part in parts],
+                                       gpus=gpus, env=env, describe=SeedJob.describe, echo=echo)
     finally:
         marker.unlink(missing_ok=True)
     return {**info.to_dict(), "gpus_per_task": 1 if gpus else 0, "task_device": task_device,
-            "split": "one task per seed (Figure.seed_plan, run_seed_job)", "tasks": tasks}
+            "split": split, "tasks": tasks}
 
 
 @dataclass

@@ -177,6 +177,60 @@ def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, caps
     _compare_stores(ray_store, here, exact=True)
 
 
+def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsys):
+    """frankle2020-rewinding on a cluster: per seed, a task for the shared dense run, then one
+    task per rewind point k; the driver draws the figure from the store without training,
+    and the tasks store bit for bit what the same parts store when run in this process."""
+    ray = pytest.importorskip("ray")
+    import lthlib.population
+    import lthlib.training
+
+    figure = rp.FIGURES["frankle2020-rewinding"]
+    plan = figure.make_plan("smoke", 1)
+    parts = figure.parts(plan)
+    assert len(parts) == len(plan.context["experiments"][0].ks) >= 2
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the driver trained a network: the figure must be drawn from the store")
+
+    def no_members(members, *args, **kwargs):
+        if list(members):
+            no_training()
+        return []
+
+    store, out = tmp_path / "ray_results", tmp_path / "ray_out"
+    argv = ["frankle2020-rewinding", "--scale", "smoke", "--seeds", "1", "--out", str(out), "--results", str(store),
+            "--device", "cpu", "--ray", "local"]
+    with monkeypatch.context() as m:
+        for module, name, fake in ((lthlib.training, "train", no_training),
+                                   (lthlib.training, "train_from_settings", no_training),
+                                   (lthlib.population, "train_members", no_members)):
+            m.setattr(module, name, fake)
+        import lthlib.imp
+
+        m.setattr(lthlib.imp, "train", no_training)
+        try:
+            assert rp.main(argv) == 0
+        finally:
+            if ray.is_initialized():
+                ray.shutdown()
+    said = capsys.readouterr().out
+    assert f"then {len(parts)} task(s), one per seed and part" in said
+    prov = json.loads((out / "frankle2020-rewinding.provenance.json").read_text())
+    tasks = prov["cluster"]["tasks"]
+    assert [t["part"] for t in tasks] == [rp.PREPARE, *parts]
+    assert "one task per part" in prov["cluster"]["split"]
+
+    here = tmp_path / "here_results"
+    seed = plan.seeds[0]
+    for part in (rp.PREPARE, *parts):
+        rp.run_seed_job(rp.SeedJob("frankle2020-rewinding", "smoke", 1, seed, str(here), "cpu", part=part))
+    n = _compare_stores(store, here, exact=True)
+    assert n == 1 + len(parts) * plan.context["experiments"][0].imp.rounds  # one dense run, every k's rounds
+    with pytest.raises(rp.SettingsError, match="no part"):
+        figure.part_plan(plan, "resnet20 k=7")
+
+
 def test_a_failing_task_is_reported_with_its_error(tmp_path):
     """A task whose node runs other lthlib code refuses before training; ray_map names the
     job and the error after the other tasks finished."""
