@@ -129,6 +129,13 @@ class Work:
     iterations: int
     runs: int
     method: str = "train"
+    evaluations: int | None = None  # points of the runs' curves (None: iterations / eval_every + runs)
+
+    def evaluation_count(self) -> int:
+        """How many times the runs evaluate on the train subset, validation and test sets."""
+        if self.evaluations is not None:
+            return self.evaluations
+        return self.iterations // self.settings.eval_every + self.runs
 
 
 @dataclass
@@ -218,31 +225,41 @@ class Figure:
 
 
 # ------------------------------------------------------------------------------ helpers
-def _imp_iterations(imp, dense: bool = True) -> tuple[int, int]:
-    """(training iterations, stored runs) of one IMP run of ``imp`` (one seed): the dense
-    run (when ``dense``), then per round the ticket and each control, from the rewind
-    iteration k to T (``reinit_full`` from 0); at k = 0 ``reinit_full`` starts exactly like
-    ``reinit`` and the library trains it once."""
-    T, k = imp.train.iterations, imp.rewind_iteration
-    iterations, runs = (T, 1) if dense else (0, 0)
+def _records(T: int, start: int, every: int) -> int:
+    """Points on the curve of a run trained from ``start`` to ``T`` evaluating every
+    ``every`` iterations: at the start, at each multiple of ``every`` after it, and at T
+    (``training.train``)."""
+    return 1 + T // every - start // every + (1 if T % every else 0)
+
+
+def _imp_iterations(imp, dense: bool = True) -> tuple[int, int, int]:
+    """(training iterations, stored runs, evaluations) of one IMP run of ``imp`` (one seed):
+    the dense run (when ``dense``), then per round the ticket and each control, from the
+    rewind iteration k to T (``reinit_full`` from 0); at k = 0 ``reinit_full`` starts
+    exactly like ``reinit`` and the library trains it once."""
+    T, k, e = imp.train.iterations, imp.rewind_iteration, imp.train.eval_every
+    iterations, runs, evals = (T, 1, _records(T, 0, e)) if dense else (0, 0, 0)
     for r in range(1, imp.rounds + 1):
-        iterations, runs = iterations + T - k, runs + 1
+        iterations, runs, evals = iterations + T - k, runs + 1, evals + _records(T, k, e)
         controls = imp.controls_at(r)
         for c in controls:
             if c == "reinit_full" and k == 0 and "reinit" in controls:
                 continue
-            iterations, runs = iterations + (T if c == "reinit_full" else T - k), runs + 1
-    return iterations, runs
+            start = 0 if c == "reinit_full" else k
+            iterations, runs, evals = iterations + T - start, runs + 1, evals + _records(T, start, e)
+    return iterations, runs, evals
 
 
-def _sweep_iterations(imp, ks: Sequence[int], control_ks: Sequence[int]) -> tuple[int, int]:
-    """(iterations, runs) of ``run_rewind_sweep`` for one seed: one dense run shared by every k."""
-    iterations, runs = imp.train.iterations, 1
+def _sweep_iterations(imp, ks: Sequence[int], control_ks: Sequence[int]) -> tuple[int, int, int]:
+    """(iterations, runs, evaluations) of ``run_rewind_sweep`` for one seed: one dense run
+    shared by every k."""
+    T = imp.train.iterations
+    iterations, runs, evals = T, 1, _records(T, 0, imp.train.eval_every)
     for k in ks:
-        its, n = _imp_iterations(imp.replace(rewind_iteration=k, controls=imp.controls if k in control_ks else ()),
-                                 dense=False)
-        iterations, runs = iterations + its, runs + n
-    return iterations, runs
+        its, n, ev = _imp_iterations(imp.replace(rewind_iteration=k, controls=imp.controls if k in control_ks
+                                                 else ()), dense=False)
+        iterations, runs, evals = iterations + its, runs + n, evals + ev
+    return iterations, runs, evals
 
 
 def _panel_title(ts: TrainSettings) -> str:
@@ -305,8 +322,8 @@ def _imp_plan(figure: str, models: Sequence[str | None], scale: str, n: int) -> 
         imps.append(imp_for_scale(scale, ts, controls=("reinit",)))
     work = []
     for imp in imps:
-        its, runs = _imp_iterations(imp)
-        work.append(Work(imp.train, its * n, runs * n))
+        its, runs, evals = _imp_iterations(imp)
+        work.append(Work(imp.train, its * n, runs * n, evaluations=evals * n))
     return Plan(figure, scale, seeds, imps[0].train, [imp.train for imp in imps], work,
                 {"imp": [imp.to_dict() for imp in imps], "seeds": seeds, "metric": "test_acc at early stopping",
                  "kinds": ["ticket", "reinit"]},
@@ -375,12 +392,13 @@ def _rewinding_plan(figure: str, paper_models: Sequence[str], scale: str, n: int
     work, described = [], []
     for exp in experiments:
         imp, T = exp.imp, exp.imp.train.iterations
-        its, runs = _sweep_iterations(imp, exp.ks, exp.control_ks)
+        its, runs, evals = _sweep_iterations(imp, exp.ks, exp.control_ks)
         if instability:  # two children per case, each trained from k to T
             for k in exp.ks:
                 cases = 1 + imp.rounds + (2 if k in exp.control_ks else 0)
                 its, runs = its + cases * 2 * (T - k), runs + cases * 2
-        work.append(Work(imp.train, its * n, runs * n))
+                evals += cases * 2 * _records(T, k, imp.train.eval_every)
+        work.append(Work(imp.train, its * n, runs * n, evaluations=evals * n))
         described.append({"imp": imp.to_dict(), "ks": list(exp.ks), "control_ks": list(exp.control_ks),
                           "claim_k": exp.claim_k, "claim_round": exp.claim_round, "first_seed": exp.first_seed})
     settings: dict[str, Any] = {"experiments": described, "seeds": seeds}
@@ -830,6 +848,60 @@ def measure_step_seconds(settings: TrainSettings, device: str | torch.device = "
     return seconds
 
 
+# Test-set sizes (the loaders' test splits); the validation split comes out of the training set.
+TEST_SIZES = {"mnist1d": 2_000, "mnist": 10_000, "fashion-mnist": 10_000, "cifar10": 10_000}
+TRAIN_SIZES = {"mnist1d": 8_000, "mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}  # before the split
+
+
+def evaluated_examples(settings: TrainSettings) -> int:
+    """Examples one evaluation of a run reads: the fixed train subset
+    (``training.TRAIN_EVAL_SIZE``), the validation and the test set."""
+    from lthlib.data import DATASETS
+    from lthlib.training import TRAIN_EVAL_SIZE
+
+    val = settings.validation_size if settings.validation_size is not None else DATASETS[settings.dataset][1]
+    train = TRAIN_SIZES[settings.dataset] - val
+    if settings.train_size is not None:
+        train = min(train, settings.train_size)
+    return min(TRAIN_EVAL_SIZE, train) + val + TEST_SIZES[settings.dataset]
+
+
+def measure_eval_seconds(settings: TrainSettings, device: str | torch.device = "cpu", method: str = "train",
+                         budget_s: float = TIMING_BUDGET_S) -> float:
+    """Seconds per example of evaluation (``training.evaluate``: no gradients, batches of
+    2,000) of the network of ``settings`` on ``device``, timed on random data."""
+    from lthlib.devices import resolve_device
+    from lthlib.models import build_model
+    from lthlib.streams import generator
+    from lthlib.threads import fixed_threads
+    from lthlib.training import evaluate
+
+    device = resolve_device(device)
+    key = ("eval", settings.model, repr(sorted(settings.model_kwargs.items())), settings.dataset, method,
+           str(device))
+    if key in _step_cache:
+        return _step_cache[key]
+    shape, classes = DATASET_SHAPES[settings.dataset]
+    g = generator(0, "timing_inputs")
+    with fixed_threads():
+        model = build_model(settings.model, shape, classes, seed=0, **settings.model_kwargs)
+        if method == "edge_popup":
+            from lthlib.supermask import Supermask
+
+            model = Supermask(model, "edge_popup", density=WIDTH_STUDY_DENSITY, seed=0)
+        model = model.to(device)
+        x = torch.randn((2_000, *shape), generator=g).to(device)
+        y = torch.randint(0, classes, (2_000,), generator=g).to(device)
+        evaluate(model, x, y)  # warm-up (evaluate reads the result back: it has finished when it returns)
+        start, done = time.perf_counter(), 0
+        while done < 3 or (done < 10 and time.perf_counter() - start < budget_s / 5):
+            evaluate(model, x, y)
+            done += 1
+        seconds = (time.perf_counter() - start) / (done * len(y))
+    _step_cache[key] = seconds
+    return seconds
+
+
 def state_dict_bytes(settings: TrainSettings) -> int:
     """Bytes of one state dict of the network of ``settings``."""
     from lthlib.models import build_model
@@ -846,21 +918,29 @@ def estimate(plan: Plan, device: str | torch.device = "cpu") -> dict[str, Any]:
     from lthlib.devices import resolve_device
 
     device = resolve_device(device)
-    items, seconds, disk, iterations, runs = [], 0.0, 0, 0, 0
+    items, train_s, eval_s, disk, iterations, runs = [], 0.0, 0.0, 0, 0, 0
     for w in plan.work:
         step = measure_step_seconds(w.settings, device, w.method)
+        per_example = measure_eval_seconds(w.settings, device, w.method)
+        evaluations, examples = w.evaluation_count(), evaluated_examples(w.settings)
         size = state_dict_bytes(w.settings)
         items.append({"model": w.settings.model, "model_kwargs": dict(w.settings.model_kwargs),
                       "method": w.method, "batch_size": w.settings.batch_size, "iterations": w.iterations,
                       "runs": w.runs, "step_seconds": step, "seconds": w.iterations * step,
-                      "state_dict_bytes": size})
-        seconds += w.iterations * step
+                      "evaluations": evaluations, "examples_per_evaluation": examples,
+                      "eval_seconds_per_example": per_example,
+                      "eval_seconds": evaluations * examples * per_example, "state_dict_bytes": size})
+        train_s += w.iterations * step
+        eval_s += evaluations * examples * per_example
         disk += w.runs * STORED_STATES_PER_RUN * size
         iterations += w.iterations
         runs += w.runs
+    seconds = train_s + eval_s
     return {"iterations": iterations, "runs": runs, "seconds": seconds, "hours": seconds / 3600,
+            "training_seconds": train_s, "evaluation_seconds": eval_s,
             "disk_bytes": disk, "device": str(device), "items": items,
-            "counts": "training steps only (evaluation and interpolation not counted); runs already in the "
+            "counts": "training steps and the runs' evaluations (train subset, validation, test); not counted: "
+                      "checkpoint writes, interpolation paths, untrained-mask evaluations; runs already in the "
                       "store are reused, so this is an upper bound"}
 
 
@@ -892,8 +972,10 @@ def format_estimate(figure: Figure, plan: Plan, est: Mapping[str, Any]) -> str:
                      f"{1000 * item['step_seconds']:.2f} ms/step = {_duration(item['seconds'])}")
     lines.append(f"  training iterations: {est['iterations']:,} in {est['runs']:,} runs; step times measured "
                  f"here ({TIMED_STEPS} steps on random data, {est['device']}, {training_threads()} thread(s))")
-    lines.append(f"  time: about {est['hours']:.4g} hours ({_duration(est['seconds'])}) of training steps; "
-                 "evaluation not counted; runs already stored are reused")
+    lines.append(f"  evaluation: {sum(i['evaluations'] for i in est['items']):,} evaluations of the train subset, "
+                 f"validation and test sets = {_duration(est['evaluation_seconds'])}")
+    lines.append(f"  time: about {est['hours']:.4g} hours ({_duration(est['seconds'])}): training steps and "
+                 "evaluations (checkpoints and interpolation not counted); runs already stored are reused")
     lines.append(f"  disk: about {_size(est['disk_bytes'])} in the results folder "
                  f"({est['runs']:,} runs x {STORED_STATES_PER_RUN} state dicts)")
     return "\n".join(lines)

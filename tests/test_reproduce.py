@@ -163,26 +163,35 @@ def test_estimate_counts_the_iterations_the_library_trains(store_dir):
     plan = FIGURES["fc2019-fig3"].make_plan("smoke", 2)
     (imp,) = plan.context["imps"]
     results = run_imp_seeds(imp, plan.seeds, store=Store(store_dir))  # stored by the smoke test
-    trained = 0
+    trained = evaluated = 0
     for res in results:
         runs = [res.dense] + [run for r in res.rounds for run in (r.ticket, *r.controls.values())]
         trained += sum(run.iterations[-1] - run.iterations[0] for run in runs)
+        evaluated += sum(len(run.iterations) for run in runs)  # one point of the curve per evaluation
     assert sum(w.iterations for w in plan.work) == trained
     assert sum(w.runs for w in plan.work) == len(plan.seeds) * (1 + 2 * imp.rounds)
+    assert sum(w.evaluation_count() for w in plan.work) == evaluated
 
     rew = FIGURES["frankle2020-rewinding"].make_plan("smoke", 2)
     (exp,) = rew.context["experiments"]
     sweep = run_rewind_sweep(exp.imp, exp.ks, rew.seeds, store=Store(store_dir), control_ks=exp.control_ks)
-    trained = 0
+    trained = evaluated = 0
     for k, results in sweep.items():
         for res in results:
             if k == exp.ks[0]:
                 trained += res.dense.iterations[-1]  # one dense run per seed serves every k
+                evaluated += len(res.dense.iterations)
             for r in res.rounds:
                 for name, run in (("ticket", r.ticket), *r.controls.items()):
                     if not (k == 0 and name == "reinit_full"):  # at k = 0 the same run as "reinit"
                         trained += run.iterations[-1] - run.iterations[0]
+                        evaluated += len(run.iterations)
     assert rew.work[0].iterations == trained
+    assert rew.work[0].evaluation_count() == evaluated
+    # the estimate prices both, and says so
+    est = rp.estimate(plan, "cpu")
+    assert est["evaluation_seconds"] > 0 and est["seconds"] == est["training_seconds"] + est["evaluation_seconds"]
+    assert est["items"][0]["examples_per_evaluation"] == rp.evaluated_examples(plan.networks[0])
 
 
 def test_published_values_are_cited_and_drawn_only_on_the_papers_network():
