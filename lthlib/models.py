@@ -57,11 +57,16 @@ class ConvNet1d(nn.Module):
 
 class ConvNet(nn.Module):
     """Conv-2/4/6 of Frankle & Carbin: pairs of 3x3 convs, each pair followed by max-pool,
-    then FC 256-256-classes (VGG-like, no BatchNorm)."""
+    then FC 256-256-classes (VGG-like, no BatchNorm). ``width_mult`` scales every hidden
+    layer's width, channels and FC units alike, as ``int(n * width_mult)`` (Ramanujan et
+    al.'s Conv4Wide / Conv6Wide, allenai/hidden-networks ``models/frankle.py``)."""
 
-    def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: tuple[int, ...]):
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: tuple[int, ...],
+                 width_mult: float = 1.0):
         super().__init__()
         in_ch, h, w = input_shape
+        channels = tuple(max(1, int(c * width_mult)) for c in channels)
+        hidden = max(1, int(256 * width_mult))
         layers: list[nn.Module] = []
         for i, out_ch in enumerate(channels):
             layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU()]
@@ -71,8 +76,8 @@ class ConvNet(nn.Module):
             in_ch = out_ch
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(in_ch * h * w, 256), nn.ReLU(),
-            nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, num_classes))
+            nn.Flatten(), nn.Linear(in_ch * h * w, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -199,9 +204,10 @@ MODELS: dict[str, ModelBuilder] = {
     "lenet300_100": lambda shape, classes, hidden=(300, 100): MLP(shape, classes, hidden=tuple(hidden)),
     "mlp_mnist1d": lambda shape, classes, hidden=(300, 100): MLP(shape, classes, hidden=tuple(hidden)),
     "cnn_mnist1d": lambda shape, classes, channels=32: ConvNet1d(shape, classes, channels=channels),
-    "conv2": lambda shape, classes: ConvNet(shape, classes, channels=(64, 64)),
-    "conv4": lambda shape, classes: ConvNet(shape, classes, channels=(64, 64, 128, 128)),
-    "conv6": lambda shape, classes: ConvNet(shape, classes, channels=(64, 64, 128, 128, 256, 256)),
+    "conv2": lambda shape, classes, width_mult=1.0: ConvNet(shape, classes, (64, 64), width_mult),
+    "conv4": lambda shape, classes, width_mult=1.0: ConvNet(shape, classes, (64, 64, 128, 128), width_mult),
+    "conv6": lambda shape, classes, width_mult=1.0: ConvNet(shape, classes, (64, 64, 128, 128, 256, 256),
+                                                            width_mult),
     "resnet20": lambda shape, classes, width=16: ResNetCifar(shape, classes, depth=20, width=width),
     "vgg16": lambda shape, classes: VGGCifar(shape, classes),
     "wrn22_2": lambda shape, classes, widen=2: WideResNet(shape, classes, depth=22, widen=widen),
@@ -211,7 +217,8 @@ MODEL_KWARGS: dict[str, dict[str, str]] = {
     "lenet300_100": {"hidden": "a list of positive layer widths (empty: a linear model)"},
     "mlp_mnist1d": {"hidden": "a list of positive layer widths (empty: a linear model)"},
     "cnn_mnist1d": {"channels": "a positive integer"},
-    "conv2": {}, "conv4": {}, "conv6": {},
+    "conv2": {"width_mult": "a positive number"}, "conv4": {"width_mult": "a positive number"},
+    "conv6": {"width_mult": "a positive number"},
     "resnet20": {"width": "a positive integer"},
     "vgg16": {},
     "wrn22_2": {"widen": "a positive integer"},
@@ -223,6 +230,11 @@ IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value > 0)
 
 
 def check_model_fits(name: str, dataset: str | None, kwargs: dict) -> None:
@@ -239,6 +251,7 @@ def check_model_fits(name: str, dataset: str | None, kwargs: dict) -> None:
             takes = (f"it accepts {sorted(accepted)}" if accepted else "it takes none")
             raise SettingsError(f"model_kwargs={{{key!r}: ...}}: {name} has no argument {key!r}; {takes}")
         ok = (_positive_int(value) if accepted[key] == "a positive integer" else
+              _positive_number(value) if accepted[key] == "a positive number" else
               isinstance(value, (list, tuple)) and all(_positive_int(v) for v in value))
         if not ok:
             raise SettingsError(f"model_kwargs[{key!r}]={value!r}: {name}'s {key!r} must be "

@@ -34,7 +34,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -458,29 +458,47 @@ def strong_ticket_study(train_settings: "TrainSettings", data: "Dataset", widths
                         trained_layers: Sequence[int] = (2,), random_layers: Sequence[int] = (2,),
                         density: float = 0.5, weights: str = "signed_constant",
                         workers: int | None = None) -> dict[tuple[str, int, int, int], "Run"]:
-    """Strong tickets against trained networks, width by width (MLPs only): for each
-    width ``w`` and seed, the MLP with ``h`` hidden layers of width ``w`` trained normally
-    (``h`` in ``trained_layers``) and an edge-popup supermask at ``density`` on its frozen
-    random ``weights`` (``h`` in ``random_layers``). Returns
-    ``{("trained" | "edge_popup", hidden layers, width, seed): Run}``, all in one pool."""
+    """Strong tickets against trained networks, width by width: for each width ``w`` and
+    seed, the network of that width trained normally (``h`` in ``trained_layers``) and an
+    edge-popup supermask at ``density`` on its frozen random ``weights`` (``h`` in
+    ``random_layers``). An MLP has ``h`` hidden layers of ``w`` units; a Conv-2/4/6 has
+    every layer scaled by ``w`` (``width_mult``; its depth is the model's, so ``h`` must be
+    0: ``width_kwargs``). Returns ``{("trained" | "edge_popup", h, width, seed): Run}``, all
+    in one pool."""
+    seeds = [int(s) for s in seeds]
+    jobs: dict[tuple[str, int, Any, int], Job] = {}
+    for w in widths:
+        for method, layers in (("trained", trained_layers), ("edge_popup", random_layers)):
+            for h in layers:
+                kwargs = width_kwargs(train_settings.model, w, h)
+                key_w = int(w) if "hidden" in kwargs else float(w)  # units, or a multiplier
+                for s in seeds:
+                    ts = train_settings.replace(seed=s, model_kwargs=kwargs)
+                    jobs[(method, int(h), key_w, s)] = (
+                        DenseJob(ts, data, _root(store)) if method == "trained" else
+                        SupermaskJob(ts, data, "edge_popup", float(density), weights, _root(store)))
+    return run_jobs(jobs, workers)
+
+
+def width_kwargs(model: str, width: float, hidden_layers: int) -> dict[str, Any]:
+    """``model_kwargs`` of ``model`` at a width: an MLP's ``hidden_layers`` layers of
+    ``width`` units, or a Conv-2/4/6's ``width_mult`` (``hidden_layers`` must be 0: a conv
+    net's depth is fixed by its name)."""
     from lthlib.models import MODEL_KWARGS
 
-    if "hidden" not in MODEL_KWARGS.get(train_settings.model, {}):
-        raise ValueError(f"model={train_settings.model!r}: the width study varies the hidden layers "
-                         "of an MLP ('mlp_mnist1d' or 'lenet300_100', model_kwargs hidden=...)")
-    seeds = [int(s) for s in seeds]
-    jobs: dict[tuple[str, int, int, int], Job] = {}
-    for w in widths:
-        for h in trained_layers:
-            for s in seeds:
-                ts = train_settings.replace(seed=s, model_kwargs={"hidden": (int(w),) * int(h)})
-                jobs[("trained", int(h), int(w), s)] = DenseJob(ts, data, _root(store))
-        for h in random_layers:
-            for s in seeds:
-                ts = train_settings.replace(seed=s, model_kwargs={"hidden": (int(w),) * int(h)})
-                jobs[("edge_popup", int(h), int(w), s)] = SupermaskJob(ts, data, "edge_popup", float(density),
-                                                                       weights, _root(store))
-    return run_jobs(jobs, workers)
+    accepted = MODEL_KWARGS.get(model, {})
+    if "hidden" in accepted:
+        if int(width) != width or width < 1:
+            raise ValueError(f"width={width!r}: an MLP's width is a number of units (a positive integer)")
+        return {"hidden": (int(width),) * int(hidden_layers)}
+    if "width_mult" in accepted:
+        if hidden_layers != 0:
+            raise ValueError(f"hidden_layers={hidden_layers!r}: {model} has the depth its name says; its width "
+                             "study scales every layer (width_mult), so pass trained_layers=(0,), random_layers=(0,)")
+        return {"width_mult": float(width)}
+    raise ValueError(f"model={model!r}: the width study varies an MLP's hidden layers ('mlp_mnist1d', "
+                     "'lenet300_100': model_kwargs hidden=...) or a Conv-2/4/6's width ('conv2', 'conv4', "
+                     "'conv6': model_kwargs width_mult=...)")
 
 
 def supermask_settings(settings: "TrainSettings", method: str) -> "TrainSettings":

@@ -267,6 +267,10 @@ def test_paper_scale_plans_use_the_published_models():
     assert models["fc2019-conv"] == ["conv2", "conv4", "conv6"]
     assert models["frankle2020-instability"] == ["resnet20", "vgg16"]
     assert models["frankle2020-rewinding"] == ["resnet20"]
+    assert models["ramanujan2020-width"] == ["conv4"]  # the authors' Conv4Wide, every layer scaled
+    width = FIGURES["ramanujan2020-width"].make_plan("paper", 1)
+    assert width.settings["widths"] == list(rp.PAPER_WIDTH_MULTIPLIERS) and width.data_settings.dataset == "cifar10"
+    assert [w.settings.model_kwargs for w in width.work[::2]] == [{"width_mult": m} for m in rp.PAPER_WIDTH_MULTIPLIERS]
     datasets = {fid: FIGURES[fid].make_plan("paper", 1).data_settings.dataset for fid in FIGURES}
     assert datasets["fc2019-conv"] == datasets["frankle2020-rewinding"] == "cifar10"
     assert datasets["fc2019-fig3"] == "mnist"
@@ -291,4 +295,30 @@ def test_published_values_are_overlaid_on_every_kind_of_figure(figure_id, store_
     assert drawn == [value]
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
     assert legends and all("test line" in [t.get_text() for t in leg.get_texts()] for leg in legends)
+    plt.close(fig)
+
+
+def test_the_paper_width_figure_draws_conv_nets_by_width_multiplier(tmp_path):
+    """The paper-scale width figure's own plan, shortened to a few iterations on CIFAR-shaped
+    random data: Conv-4 trained and as edge-popup supermasks at each multiplier, drawn
+    against the multiplier."""
+    import torch
+    from dataclasses import replace
+
+    from lthlib.data import Dataset
+    from lthlib.store import Store
+
+    figure = FIGURES["ramanujan2020-width"]
+    plan = figure.make_plan("paper", 1)
+    short = plan.context["train"].replace(iterations=4, eval_every=2, batch_size=8, validation_size=16)
+    plan = replace(plan, context={**plan.context, "train": short, "widths": [0.25, 0.5]})
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 3, 32, 32, generator=g), torch.randint(0, 10, (96,), generator=g)
+    data = Dataset("cifar10", x[:64], y[:64], x[64:80], y[64:80], x[80:], y[80:], 10, torch.zeros(3), torch.ones(3))
+    fig, drawn = figure.draw(figure, plan, data, Store(tmp_path))
+    ax = fig.axes[0]
+    assert "width multiplier" in ax.get_xlabel() and "conv4 on cifar10" in ax.get_title()
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
+        "trained normally (every layer this wide)", "edge-popup on frozen random weights, 50% kept"]
+    assert drawn == []
     plt.close(fig)

@@ -175,6 +175,39 @@ def test_strong_ticket_study_keys_architectures_and_reuse(mnist1d_small, tiny_se
                             [8], [0], store)
 
 
+def test_the_width_study_scales_every_layer_of_a_conv_net(tmp_path):
+    """Conv-4 (the authors' Conv4Wide): every layer scaled by width_mult, trained and as an
+    edge-popup supermask on CIFAR-shaped data; an MLP's layer count has no meaning there."""
+    from lthlib.config import TrainSettings
+    from lthlib.data import Dataset
+    from lthlib.models import build_model
+    from lthlib.store import Store
+    from lthlib.supermask import strong_ticket_study, width_kwargs
+
+    half = build_model("conv4", (3, 32, 32), 10, seed=0, width_mult=0.5)
+    assert [m.out_channels for m in half.features if hasattr(m, "out_channels")] == [32, 32, 64, 64]
+    assert [m.out_features for m in half.classifier if hasattr(m, "out_features")] == [128, 128, 10]
+    assert width_kwargs("conv4", 0.25, 0) == {"width_mult": 0.25}
+    assert width_kwargs("lenet300_100", 100, 2) == {"hidden": (100, 100)}
+    with pytest.raises(ValueError, match="trained_layers=\\(0,\\)"):
+        width_kwargs("conv4", 0.5, 2)
+    with pytest.raises(ValueError, match="positive integer"):
+        width_kwargs("mlp_mnist1d", 0.5, 2)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 3, 32, 32, generator=g), torch.randint(0, 10, (96,), generator=g)
+    data = Dataset("cifar10", x[:64], y[:64], x[64:80], y[64:80], x[80:], y[80:], 10,
+                   torch.zeros(3), torch.ones(3))
+    ts = TrainSettings(model="conv4", dataset="cifar10", iterations=4, eval_every=2, batch_size=8, seed=0)
+    runs = strong_ticket_study(ts, data, [0.25, 0.5], [0], Store(tmp_path), trained_layers=(0,),
+                               random_layers=(0,), workers=1)
+    assert set(runs) == {(m, 0, w, 0) for m in ("trained", "edge_popup") for w in (0.25, 0.5)}
+    for (method, _, width, _), run in runs.items():
+        assert run.settings["model_kwargs"] == {"width_mult": width} and run.iterations[-1] == 4
+        if method == "edge_popup":  # half of every layer's weights kept
+            kept = [float(m.float().mean()) for name, m in run.mask.items() if name.endswith("weight")]
+            assert kept and all(abs(k - 0.5) < 0.01 for k in kept)
+
+
 def test_bernoulli_density_is_the_starting_keep_probability():
     for density in (0.2, 0.5, 0.8):
         net = Supermask(mlp(), "bernoulli", density=density, seed=0)
