@@ -179,10 +179,11 @@ class Figure:
     # one-seed plan (``seed_plan``) is one job of a sweep spread over processes or machines.
     runner: Callable[[Plan, Dataset, Any], Any]
     published: tuple[Published, ...] = ()
-    # A finer split for a cluster: a seed's runs as independent parts (a rewinding sweep's
-    # rewind points), once ``prepare`` has stored what they share (the dense run, with its
-    # weights at every k). ``parts(plan)`` names them; ``part_plan(plan, name)`` is the plan
-    # of one. None: a seed is one job.
+    # A finer split for a cluster: a seed's runs as independent parts (the networks of
+    # fc2019-conv, a rewinding sweep's rewind points), once ``prepare`` (if any) has stored
+    # what they share (the dense run, with its weights at every k). ``parts(plan)`` names
+    # them; ``part_plan(plan, name)`` is the plan of one. None, or a single part: a seed is
+    # one job.
     parts: Callable[[Plan], list[str]] | None = None
     part_plan: Callable[[Plan, str], Plan] | None = None
     prepare: Callable[[Plan, Dataset, Any], Any] | None = None
@@ -340,6 +341,20 @@ def _imp_runs(plan: Plan, data: Dataset, store) -> list[list[Any]]:
     from lthlib.imp import run_imp_seeds
 
     return [run_imp_seeds(imp, plan.seeds, data, store=store) for imp in plan.context["imps"]]
+
+
+def _imp_parts(plan: Plan) -> list[str]:
+    """An IMP figure's parts: one per network (Conv-2, Conv-4 and Conv-6 are independent)."""
+    return [imp.train.model for imp in plan.context["imps"]]
+
+
+def _imp_part_plan(plan: Plan, part: str) -> Plan:
+    """``plan`` restricted to one network (``_imp_parts``)."""
+    imps = [imp for imp in plan.context["imps"] if imp.train.model == part]
+    if not imps:
+        raise SettingsError(f"{plan.figure}: no part {part!r}; its parts are {_imp_parts(plan)}")
+    return replace(plan, networks=[imps[0].train], context={**plan.context, "imps": imps},
+                   settings={**plan.settings, "part": part})
 
 
 def _imp_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
@@ -752,7 +767,7 @@ _register(Figure(
     default_seeds=4,
     plan=lambda scale, n: _imp_plan("fc2019-conv", ["conv2", "conv4", "conv6"] if scale == "paper"
                                     else ["cnn_mnist1d"], scale, n),
-    draw=_imp_draw, runner=_imp_runs, published=FC2019_CONV))
+    draw=_imp_draw, runner=_imp_runs, published=FC2019_CONV, parts=_imp_parts, part_plan=_imp_part_plan))
 _register(Figure(
     id="frankle2020-instability",
     description="instability (test error barrier between two children) against the spawn iteration k, dense "
@@ -1167,9 +1182,11 @@ def run_seed_job(job: SeedJob) -> dict[str, Any]:
     store = Store(job.results)
     if job.part is None:
         figure.runner(plan, data, store)
-    elif figure.parts is None or figure.part_plan is None or figure.prepare is None:
+    elif figure.parts is None or figure.part_plan is None:
         raise SettingsError(f"{figure.id} is not split into parts (asked for part {job.part!r})")
     elif job.part == PREPARE:
+        if figure.prepare is None:
+            raise SettingsError(f"{figure.id}'s parts share no runs (asked for part {job.part!r})")
         figure.prepare(plan, data, store)
     else:
         figure.runner(figure.part_plan(plan, job.part), data, store)
@@ -1231,7 +1248,8 @@ def run_on_cluster(figure: Figure, plan: Plan, address: str, *, seeds: int | Non
                 return SeedJob(figure.id, plan.scale, seeds, int(seed), str(root), task_device, download, expect,
                                part)
 
-            if figure.parts is None:
+            parts = figure.parts(plan) if figure.parts is not None else []
+            if len(parts) <= 1:
                 jobs = [job(s) for s in plan.seeds]
                 split = "one task per seed (Figure.seed_plan, run_seed_job)"
                 echo(f"Training {figure.id} on the Ray cluster at {address} ({info.describe()}): one task per "
@@ -1239,14 +1257,16 @@ def run_on_cluster(figure: Figure, plan: Plan, address: str, *, seeds: int | Non
                 tasks = map_connected(info, run_seed_job, jobs, gpus=gpus, env=env, describe=SeedJob.describe,
                                       echo=echo)
             else:
-                parts = figure.parts(plan)
-                split = (f"per seed, first what its parts share ({PREPARE}: Figure.prepare), then one task per "
-                         f"part ({', '.join(parts)})")
-                echo(f"Training {figure.id} on the Ray cluster at {address} ({info.describe()}): {len(plan.seeds)} "
-                     f"task(s) for the runs each seed's parts share, then {len(plan.seeds) * len(parts)} task(s), "
-                     f"one per seed and part; store: {root}")
-                tasks = map_connected(info, run_seed_job, [job(s, PREPARE) for s in plan.seeds], gpus=gpus,
-                                      env=env, describe=SeedJob.describe, echo=echo)
+                shared = figure.prepare is not None
+                split = ((f"per seed, first what its parts share ({PREPARE}: Figure.prepare), then " if shared
+                          else "") + f"one task per seed and part ({', '.join(parts)})")
+                echo(f"Training {figure.id} on the Ray cluster at {address} ({info.describe()}): "
+                     + (f"{len(plan.seeds)} task(s) for the runs each seed's parts share, then " if shared else "")
+                     + f"{len(plan.seeds) * len(parts)} task(s), one per seed and part; store: {root}")
+                tasks = []
+                if shared:
+                    tasks += map_connected(info, run_seed_job, [job(s, PREPARE) for s in plan.seeds], gpus=gpus,
+                                           env=env, describe=SeedJob.describe, echo=echo)
                 tasks += map_connected(info, run_seed_job, [job(s, part) for s in plan.seeds for part in parts],
                                        gpus=gpus, env=env, describe=SeedJob.describe, echo=echo)
     finally:

@@ -219,7 +219,7 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
     prov = json.loads((out / "frankle2020-rewinding.provenance.json").read_text())
     tasks = prov["cluster"]["tasks"]
     assert [t["part"] for t in tasks] == [rp.PREPARE, *parts]
-    assert "one task per part" in prov["cluster"]["split"]
+    assert "one task per seed and part" in prov["cluster"]["split"] and rp.PREPARE in prov["cluster"]["split"]
 
     here = tmp_path / "here_results"
     seed = plan.seeds[0]
@@ -229,6 +229,27 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
     assert n == 1 + len(parts) * plan.context["experiments"][0].imp.rounds  # one dense run, every k's rounds
     with pytest.raises(rp.SettingsError, match="no part"):
         figure.part_plan(plan, "resnet20 k=7")
+
+
+def test_conv_figure_parts_are_its_networks(tmp_path):
+    """fc2019-conv at paper scale splits per network (Conv-2/4/6 share no runs: no shared
+    task); at smoke it has one network, so a seed stays one task. A part run in-process
+    stores exactly what the whole seed stores."""
+    conv = rp.FIGURES["fc2019-conv"]
+    paper = conv.make_plan("paper", 1)
+    assert conv.parts(paper) == ["conv2", "conv4", "conv6"] and conv.prepare is None
+    one = conv.part_plan(paper, "conv4")
+    assert [imp.train.model for imp in one.context["imps"]] == ["conv4"] and one.networks == [one.context["imps"][0].train]
+    with pytest.raises(rp.SettingsError, match="no part"):
+        conv.part_plan(paper, "conv8")
+    smoke = conv.make_plan("smoke", 1)
+    (only,) = conv.parts(smoke)
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    rp.run_seed_job(rp.SeedJob("fc2019-conv", "smoke", 1, 0, str(whole), "cpu"))
+    rp.run_seed_job(rp.SeedJob("fc2019-conv", "smoke", 1, 0, str(part), "cpu", part=only))
+    _compare_stores(whole, part, exact=True)
+    with pytest.raises(rp.SettingsError, match="share no runs"):
+        rp.run_seed_job(rp.SeedJob("fc2019-conv", "smoke", 1, 0, str(part), "cpu", part=rp.PREPARE))
 
 
 def test_a_failing_task_is_reported_with_its_error(tmp_path):
