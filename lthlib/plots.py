@@ -594,7 +594,8 @@ def seed_bands(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str
         _percent_axis(ax, list(x))
     if legend:
         seeds = "/".join(str(n) for n in sorted(n_seeds))
-        _legend_outside(ax, f"line: mean over {seeds} seeds\nshaded: min-max over seeds")
+        _legend_outside(ax, "line: one seed (no band)" if n_seeds == {1} else
+                        f"line: mean over {seeds} seeds\nshaded: min-max over seeds")
     fig.tight_layout()
     return fig
 
