@@ -719,7 +719,8 @@ _CONV_ACCURACY = ("\"Test accuracy improves at best 3.4 percentage points for Co
 _CONV_ABOVE = "\"All three networks remain above their original average test accuracy when Pm > 2%.\""
 FC2019_CONV = tuple(
     value
-    for model, speed, speed_at, gain, gain_at in (("conv2", "3.5x", 8.8, "3.4", 4.6), ("conv4", "3.5x", 9.2, "3.5", 11.1),
+    for model, speed, speed_at, gain, gain_at in (("conv2", "3.5x", 8.8, "3.4", 4.6),
+                                                  ("conv4", "3.5x", 9.2, "3.5", 11.1),
                                                   ("conv6", "2.5x", 15.1, "3.3", 26.4))
     for value in (
         Published(quote=_CONV_SPEED, citation=_FC_S3, x=speed_at, panel="early_stop",
@@ -1059,7 +1060,8 @@ def _device_words(data: Dataset) -> str:
 def _published_note(figure: Figure, drawn: Sequence[Published]) -> str:
     """The line under a figure that says which published values it shows, and why not."""
     if drawn:
-        return "black dash-dot lines: published values, as stated in " + "; ".join(dict.fromkeys(p.citation for p in drawn))
+        return ("black dash-dot lines: published values, as stated in "
+                + "; ".join(dict.fromkeys(p.citation for p in drawn)))
     if figure.published:
         about = sorted({f"{k}={v}" for p in figure.published for k, v in p.applies_to.items()})
         return (f"published values ({'; '.join(dict.fromkeys(p.citation for p in figure.published))}) not drawn: "

@@ -239,7 +239,8 @@ def test_conv_figure_parts_are_its_networks(tmp_path):
     paper = conv.make_plan("paper", 1)
     assert conv.parts(paper) == ["conv2", "conv4", "conv6"] and conv.prepare is None
     one = conv.part_plan(paper, "conv4")
-    assert [imp.train.model for imp in one.context["imps"]] == ["conv4"] and one.networks == [one.context["imps"][0].train]
+    assert [imp.train.model for imp in one.context["imps"]] == ["conv4"]
+    assert one.networks == [one.context["imps"][0].train]
     with pytest.raises(rp.SettingsError, match="no part"):
         conv.part_plan(paper, "conv8")
     smoke = conv.make_plan("smoke", 1)
