@@ -191,8 +191,8 @@ def _client_auth(address: str) -> str | None:
 
 CLIENT_AUTH_HELP = ("A Ray Client connection that times out is often one the head node refused for want of its "
                     "authentication token (Ray 2.60, the version pinned here, enables it by default on a head "
-                    "node): copy the head node's ~/.ray/auth_token to this machine (or set RAY_AUTH_TOKEN) and set RAY_AUTH_MODE=token, "
-                    "or start the head with RAY_AUTH_MODE=disabled on a trusted network.")
+                    "node): copy the head node's ~/.ray/auth_token to this machine (or set RAY_AUTH_TOKEN) and "
+                    "set RAY_AUTH_MODE=token, or start the head with RAY_AUTH_MODE=disabled on a trusted network.")
 
 
 @contextmanager
