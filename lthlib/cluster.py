@@ -9,6 +9,11 @@ is read back from the store, as after a local run.
 
 - **Ray is optional.** It is imported only here, when a cluster is asked for; without it
   (or with a cluster that cannot be reached) ``ClusterError`` says what to do.
+- **Tokens.** Ray 2.60 turns token authentication on when `ray start --head` starts a head
+  node. For every address but ``local``, the token at hand ($RAY_AUTH_TOKEN,
+  $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) is sent (``RAY_AUTH_MODE=token`` for the
+  connection, where the mode is unset); a head node that refuses the connection for want of
+  its token gives a ``ClusterError`` that says where the token is and where it goes.
 - **Threads.** Each task runs with ``OMP_NUM_THREADS=1`` and lthlib's own thread count
   (``LTHLIB_THREADS``, part of every store key: a result computed under another count
   would be stored apart), set in Ray's ``runtime_env``; ``LTHLIB_WORKERS=1``, so a task
@@ -161,38 +166,129 @@ class ClusterInfo:
                 "reused_connection": self.reused}
 
 
+def _token_path() -> str:
+    """The file Ray reads the authentication token from: $RAY_AUTH_TOKEN_PATH, else
+    ~/.ray/auth_token (where `ray start --head` writes it)."""
+    return os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+
+
+def _token_source() -> str | None:
+    """Where the Ray authentication token at hand here comes from ($RAY_AUTH_TOKEN, or the
+    token file, when it is there and not empty, as Ray requires); None when there is none."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "$RAY_AUTH_TOKEN"
+    path = _token_path()
+    try:
+        return path if os.path.getsize(path) > 0 else None
+    except OSError:
+        return None
+
+
 def _token_available() -> bool:
     """Whether a Ray authentication token is at hand here ($RAY_AUTH_TOKEN,
     $RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token, which `ray start --head` writes)."""
-    if os.environ.get("RAY_AUTH_TOKEN"):
-        return True
-    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
-    return os.path.isfile(path)
+    return _token_source() is not None
 
 
-def _client_auth(address: str) -> str | None:
-    """Ray Client (``ray://``) sends the cluster's token only when ``RAY_AUTH_MODE=token``
-    is set in the driver (Ray 2.60 enables token authentication on a new head node by
-    default, and ``ray start`` leaves the token in ~/.ray/auth_token). Set it for this
-    process when a token is at hand and the mode is unset; the mode set, or None."""
-    if not address.startswith("ray://") or os.environ.get("RAY_AUTH_MODE") is not None:
-        return None
-    if not _token_available():
-        return None
-    os.environ["RAY_AUTH_MODE"] = "token"
-    try:  # not public API: Ray's own switch, which also refreshes the config Ray read at import
-        from ray._private.authentication.authentication_token_setup import _enable_token_auth
+def _set_auth_mode(mode: str | None) -> None:
+    """Set ``RAY_AUTH_MODE`` for this process (None: unset it) and refresh the config Ray
+    read from the environment (Ray caches the mode: the variable alone, changed after
+    Ray was imported, is not seen)."""
+    if mode is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = mode
+    try:  # not public API: what Ray's own switch (authentication_token_setup._enable_token_auth) does
+        from ray._raylet import Config
 
-        _enable_token_auth()
+        Config.initialize("")
     except Exception:
         pass  # another Ray: the variable alone, which Ray reads when it is imported
-    return "token"
+
+
+def _token_auth(address: str) -> bool:
+    """Switch token authentication on for a connection to an existing cluster (every
+    address but ``local``, which starts a Ray instance of its own) when a token is at hand
+    and ``RAY_AUTH_MODE`` is unset. Ray 2.60 turns token authentication on when `ray start
+    --head` starts a head node (and writes the token to ~/.ray/auth_token there), but a
+    driver sends the token only in token mode, which Ray switches on by itself only for
+    ``auto`` finding a cluster started on this machine (not for HOST:PORT, $RAY_ADDRESS or
+    ``ray://``). A head without token authentication accepts a driver that sends one.
+    Whether the mode was switched on here (``connect`` unsets it again afterwards)."""
+    if address == "local" or os.environ.get("RAY_AUTH_MODE") is not None or not _token_available():
+        return False
+    _set_auth_mode("token")
+    return True
+
+
+def _auth_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it was raised from) is Ray's: the cluster refused the
+    authentication token, or token mode is on and no token was found."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if type(exc).__name__ == "AuthenticationError" or "InvalidAuthToken" in text \
+                or "no authentication token was found" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+TOKEN_HELP = ("Ray 2.60 (the version pinned here) turns token authentication on when `ray start --head` starts a "
+              "head node, and writes the token to ~/.ray/auth_token on the head node (`ray get-auth-token` there "
+              "prints it): copy that file to {path} here (or set RAY_AUTH_TOKEN to its contents, or "
+              "RAY_AUTH_TOKEN_PATH to the copy's path) and run the same command again; lthlib then sets "
+              "RAY_AUTH_MODE=token for the connection itself. On a trusted network only, the head node can "
+              "instead be started with RAY_AUTH_MODE=disabled.")
+
+
+def _token_error(address: str) -> ClusterError:
+    """The error for a connection the cluster at ``address`` refused for want of the right
+    authentication token: what is (not) at hand here, and how to get the head node's."""
+    source, mode = _token_source(), os.environ.get("RAY_AUTH_MODE")
+    if mode is not None and mode.lower() != "token":
+        why = (f"RAY_AUTH_MODE={mode} is set here, so no token was sent: unset it (lthlib then sends the token "
+               f"when one is at hand) or set RAY_AUTH_MODE=token")
+    elif source is None:
+        extra = (f"; $RAY_AUTH_TOKEN_PATH names {_token_path()}, which is missing or empty"
+                 if os.environ.get("RAY_AUTH_TOKEN_PATH") else f", and there is no {_token_path()}")
+        why = f"no token is at hand here ($RAY_AUTH_TOKEN is unset{extra})"
+    else:
+        why = f"the token sent from here ({source}) is not the head node's"
+    return ClusterError(f"the Ray cluster at {address} refused this connection: it asks for its authentication "
+                        f"token, and {why}. " + TOKEN_HELP.format(path=_token_path()))
 
 
 CLIENT_AUTH_HELP = ("A Ray Client connection that times out is often one the head node refused for want of its "
                     "authentication token (Ray 2.60, the version pinned here, enables it by default on a head "
                     "node): copy the head node's ~/.ray/auth_token to this machine (or set RAY_AUTH_TOKEN) and "
-                    "set RAY_AUTH_MODE=token, or start the head with RAY_AUTH_MODE=disabled on a trusted network.")
+                    "run again (lthlib then sets RAY_AUTH_MODE=token itself), or start the head with "
+                    "RAY_AUTH_MODE=disabled on a trusted network.")
+
+
+def _connect_error(address: str, exc: BaseException) -> ClusterError | None:
+    """The ``ClusterError`` for ``ray.init(address)`` raising ``exc``; None for an error
+    that is not about the connection (raised as it is)."""
+    if _auth_refused(exc):
+        return _token_error(address)
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        if address == "auto":
+            return ClusterError(
+                "no running Ray cluster was found for --ray auto (nothing started by `ray start` on this "
+                "machine, and $RAY_ADDRESS unset). Start one with `ray start --head` (then "
+                "`ray start --address=HEAD:6379` on the other nodes), or give the head node's address "
+                f"(--ray HEAD:6379), or use --ray local for this machine alone. ({exc})")
+        auth = f" {CLIENT_AUTH_HELP}" if address.startswith("ray://") else ""
+        return ClusterError(f"cannot connect to the Ray cluster at {address}: {exc}. Check that the head "
+                            f"node runs the same Ray version ({RAY_PIN}) and Python as here.{auth} "
+                            f"{ADDRESS_HELP}.")
+    if isinstance(exc, ImportError):  # ray:// without the client extras (grpcio)
+        return ClusterError(f"--ray {address} needs Ray Client, which needs `pip install \"ray[client]==2.60.0\"` "
+                            f"(grpcio; requirements.txt installs it): {exc}")
+    if isinstance(exc, (RuntimeError, ValueError)):
+        return ClusterError(f"Ray could not start or connect with --ray {address}: {exc}. {ADDRESS_HELP}.")
+    return None
 
 
 @contextmanager
@@ -205,37 +301,30 @@ def connect(address: str = "auto", env: Mapping[str, str] | None = None,
     ray = import_ray()
     env = dict(task_env() if env is None else env)
     reused = ray.is_initialized()
+    token_mode = False
     if not reused:
         check_reachable(address, timeout)
-        _client_auth(address)
+        token_mode = _token_auth(address)
         kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "logging_level": "WARNING"}
         if address == "local":
             kwargs["include_dashboard"] = False
         try:
             ray.init(address=address, **kwargs)
-        except (ConnectionError, TimeoutError) as exc:
-            if address == "auto":
-                raise ClusterError(
-                    "no running Ray cluster was found for --ray auto (nothing started by `ray start` on this "
-                    "machine, and $RAY_ADDRESS unset). Start one with `ray start --head` (then "
-                    "`ray start --address=HEAD:6379` on the other nodes), or give the head node's address "
-                    f"(--ray HEAD:6379), or use --ray local for this machine alone. ({exc})") from None
-            auth = f" {CLIENT_AUTH_HELP}" if address.startswith("ray://") else ""
-            raise ClusterError(f"cannot connect to the Ray cluster at {address}: {exc}. Check that the head "
-                               f"node runs the same Ray version ({RAY_PIN}) and Python as here.{auth} "
-                               f"{ADDRESS_HELP}.") from None
-        except ImportError as exc:  # ray:// without the client extras (grpcio)
-            raise ClusterError(f"--ray {address} needs Ray Client, which needs `pip install \"ray[client]==2.60.0\"` "
-                               f"(grpcio; requirements.txt installs it): {exc}") from None
-        except (RuntimeError, ValueError) as exc:
-            raise ClusterError(f"Ray could not start or connect with --ray {address}: {exc}. "
-                               f"{ADDRESS_HELP}.") from None
+        except Exception as exc:
+            if token_mode:
+                _set_auth_mode(None)
+            error = _connect_error(address, exc)
+            if error is None:
+                raise
+            raise error from None
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive", n.get("alive", True))]
         yield ClusterInfo(address, dict(ray.cluster_resources()), nodes, reused)
     finally:
         if not reused:
             ray.shutdown()
+            if token_mode:
+                _set_auth_mode(None)  # as it was: unset
 
 
 def _run_task(fn: Callable[[Any], T], job: Any) -> tuple[T, dict[str, Any]]:

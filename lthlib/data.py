@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lthlib.store import atomic_save, load
+from lthlib.store import atomic_save, load_or_set_aside
 
 MNIST1D_SAMPLES = 10_000  # 8,000 train / 2,000 test; the package default (5,000) is noisier
 MNIST1D_SEED = 42  # the package's default generation seed
@@ -90,8 +90,8 @@ RawArrays = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 def _load_mnist1d(root: Path, download: bool) -> RawArrays:
     """Generate MNIST-1D locally (cached); ``download`` is ignored: it is never fetched."""
     path = root / "mnist1d" / f"mnist1d_n{MNIST1D_SAMPLES}_seed{MNIST1D_SEED}.pt"
-    if path.exists():
-        cached = load(path)
+    cached = load_or_set_aside(path) if path.exists() else None  # a damaged cache is generated again
+    if cached is not None:
         return cached["x"], cached["y"], cached["x_test"], cached["y_test"]
     from mnist1d.data import get_dataset_args, make_dataset
 

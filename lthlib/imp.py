@@ -43,6 +43,7 @@ from lthlib.config import FAST_PRUNING, PRUNING_PRESETS, REWINDING_PRESETS, Sett
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.parallel import default_workers, parallel_map, run_jobs
+from lthlib.population import ALONE, identities, plan_passes, stored_members, train_passes
 from lthlib.pruning import SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune, random_mask_like
 from lthlib.store import Store, StoreError, digest, digest_tensors
 from lthlib.training import DenseJob, Run, data_for, dense_run, model_for, train
@@ -297,11 +298,41 @@ class _RoundWork:
     twins: dict[str, str]
 
 
-def _plan_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Dataset,
-                store: Store) -> _RoundWork:
-    """Read round ``r`` from the store (checking it) and list the runs it still needs."""
+def _round_starts(settings: IMPSettings, r: int, mask: Mask, dense: Run,
+                  data: Dataset) -> tuple[dict[str, tuple[StateDict, Mask, int]], dict[str, str]]:
+    """Round ``r``'s runs: name -> (start weights, mask, start iteration) of the ticket and
+    each control to train, and the twins (runs that start exactly like another and take
+    its result, e.g. at k = 0 both reinit controls start at iteration 0)."""
     ts, k = settings.train, settings.rewind_iteration
-    key = {"imp": settings.store_key(), "round": r}
+    context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
+                           lambda: model_for(ts, data, stream="reinit").state_dict())
+    same_start: dict[tuple[str, str, int], str] = {}
+    starts: dict[str, tuple[StateDict, Mask, int]] = {}
+    twins: dict[str, str] = {}
+    for name in ("ticket", *settings.controls_at(r)):
+        start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
+        twin = same_start.setdefault((digest_tensors(dict(start_state)), start_mask.digest(), start), name)
+        if twin != name:
+            twins[name] = twin
+        else:
+            starts[name] = (start_state, start_mask, start)
+    return starts, twins
+
+
+def _round_key(settings: IMPSettings, r: int, computed_in: dict[str, str]) -> dict[str, Any]:
+    """Round ``r``'s store key: the IMP run's, the round, and how its runs were computed
+    (``ALONE`` when each was trained on its own, so that rounds with other controls share
+    the stored ticket; else each run's population pass)."""
+    where: Any = ALONE if all(v == ALONE for v in computed_in.values()) else dict(computed_in)
+    return {"imp": settings.store_key(), "round": r, "computed_in": where}
+
+
+def _plan_round(settings: IMPSettings, r: int, mask: Mask, starts: dict[str, tuple[StateDict, Mask, int]],
+                twins: dict[str, str], computed_in: dict[str, str], store: Store) -> _RoundWork:
+    """Read round ``r`` from the store (checking it) and list the runs it still needs.
+    The round's key names the computation of each run (``computed_in``: ``ALONE`` or the
+    population pass that trains it), so a round is read back only as it would be computed."""
+    key = _round_key(settings, r, computed_in)
     stored = store.get("imp_round", key) or {}
     if stored:
         _check_round_layout(stored, store.path("imp_round", key))
@@ -309,21 +340,8 @@ def _plan_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Dat
         raise StoreError(f"{store.path('imp_round', key)} holds a mask that does not follow from "
                          "the previous round; the store is inconsistent: delete the imp_round folder")
     done: dict[str, Any] = {"ticket": stored.get("ticket"), **stored.get("controls", {})}
-    context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
-                           lambda: model_for(ts, data, stream="reinit").state_dict())
-    same_start: dict[tuple[str, str, int], str] = {}  # runs that start identically are trained once
-    todo: dict[str, tuple[StateDict, Mask, int]] = {}
-    twins: dict[str, str] = {}
-    for name in ("ticket", *settings.controls_at(r)):
-        start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
-        twin = same_start.setdefault((digest_tensors(dict(start_state)), start_mask.digest(), start), name)
-        if done.get(name) is not None:
-            continue
-        if twin != name:  # e.g. at k = 0 both reinit controls start at iteration 0
-            twins[name] = twin
-        else:
-            todo[name] = (start_state, start_mask, start)
-    return _RoundWork(settings, r, mask, key, done, todo, twins)
+    todo = {name: start for name, start in starts.items() if done.get(name) is None}
+    return _RoundWork(settings, r, mask, key, done, todo, dict(twins))
 
 
 def _record(work: _RoundWork, name: str, run: Run, store: Store) -> None:
@@ -352,9 +370,11 @@ def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Datas
     every control in ``settings.controls``, each stored as soon as it is trained (an
     interruption loses at most the run in progress, which resumes from its checkpoint)."""
     ts = settings.train
-    key = {"imp": settings.store_key(), "round": r}
+    starts, twins = _round_starts(settings, r, mask, dense, data)
+    computed_in = {name: ALONE for name in starts}
+    key = _round_key(settings, r, computed_in)
     with store.lock("imp_round", key):  # one process trains a round; others wait, then read it
-        work = _plan_round(settings, r, mask, dense, data, store)
+        work = _plan_round(settings, r, mask, starts, twins, computed_in, store)
         for name, (start_state, start_mask, start) in work.todo.items():
             model = model_for(ts, data)
             model.load_state_dict(start_state)
@@ -460,28 +480,24 @@ def _lockstep_possible(jobs: list[IMPSettings], data: Dataset) -> bool:
 def _run_imp_lockstep(jobs: list[IMPSettings], need: dict[str, tuple[TrainSettings, set[int]]],
                       data: Dataset, store: Store, progress: bool | None,
                       workers: int | None) -> list[IMPResult]:
-    """Every job's IMP, round by round, each round's runs of all jobs as one population."""
-    from lthlib.population import train_members
+    """Every job's IMP, round by round, each round's runs of all jobs in populations
+    (``lthlib.population.plan_passes``), every result keyed by the pass that computes it."""
+    # round 0: the dense runs, in populations
+    dense_specs = list(need.items())
+    members = [(model_for(ts, data).state_dict(), None, 0, sorted(ks), ts) for _, (ts, ks) in dense_specs]
 
-    # round 0: the dense runs not stored yet, as one population
-    dense: dict[str, Run] = {}
-    with store.locks("dense", [ts for ts, _ in need.values()]):
-        missing = []
-        for digest_, (ts, ks) in need.items():
-            run = store.get("dense", ts)
-            if run is not None and ks <= set(run.weights_at):
-                dense[digest_] = run
-            else:
-                missing.append((digest_, ts, sorted(ks | set(run.weights_at if run else ()))))
-        members = [(model_for(ts, data).state_dict(), None, 0, ks, ts) for _, ts, ks in missing]
-        for (digest_, ts, _), run in zip(missing, train_members(members, data, progress, workers, store)):
-            stored = store.get("dense", ts)
-            if stored is not None:
-                # Keep the stored run (stored IMP rounds were pruned from its final weights)
-                # and add only the new iterations' weights, as ``dense_run`` does.
-                stored.weights_at.update({k: w for k, w in run.weights_at.items() if k not in stored.weights_at})
-                run = stored
-            dense[digest_] = store.put("dense", ts, run)
+    def keep_stored_weights(i: int, run: Run, stored: Run | None) -> Run:
+        # a stored run (IMP rounds were pruned from its final weights) gains only the
+        # weights at the new iterations; retrained in the same pass, it is the same run
+        if stored is None:
+            return run
+        stored.weights_at.update({k: w for k, w in run.weights_at.items() if k not in stored.weights_at})
+        return stored
+
+    runs = stored_members(store, [("dense", ts, None) for _, (ts, _) in dense_specs], members, data,
+                          progress=progress, workers=workers, units=_units(members),
+                          usable=lambda i, run: set(members[i][3]) <= set(run.weights_at), keep=keep_stored_weights)
+    dense = {digest_: run for (digest_, _), run in zip(dense_specs, runs)}
 
     templates = {d: model_for(ts, data) for d, (ts, _) in need.items()}
     masks = {i: Mask.ones_like(templates[j.train.digest()]) for i, j in enumerate(jobs)}
@@ -489,22 +505,34 @@ def _run_imp_lockstep(jobs: list[IMPSettings], need: dict[str, tuple[TrainSettin
     rounds: dict[int, list[IMPRound]] = {i: [] for i in range(len(jobs))}
     for r in range(1, max(j.rounds for j in jobs) + 1):
         active = [i for i, j in enumerate(jobs) if r <= j.rounds]
+        planned = {}
         for i in active:
             j = jobs[i]
             masks[i] = magnitude_prune(previous[i], masks[i], _rates(j, templates[j.train.digest()]),
                                        scope=j.scope, exclude=j.exclude)
-        keys = [{"imp": jobs[i].store_key(), "round": r} for i in active]
+            planned[i] = _round_starts(j, r, masks[i], dense[j.train.digest()], data)
+        runs_of = [(i, name) for i in active for name in planned[i][0]]
+        members = [(*planned[i][0][name], [planned[i][0][name][2]], jobs[i].train) for i, name in runs_of]
+        passes = plan_passes(members, data, [(jobs[i].train.seed, jobs[i].rewind_iteration) for i, _ in runs_of])
+        where = dict(zip(runs_of, identities(passes, len(members))))
+        computed_in = {i: {name: where[(i, name)] for name in planned[i][0]} for i in active}
+        keys = [_round_key(jobs[i], r, computed_in[i]) for i in active]
         with store.locks("imp_round", keys):
-            work = {i: _plan_round(jobs[i], r, masks[i], dense[jobs[i].train.digest()], data, store)
-                    for i in active}
-            todo = [(i, name, spec) for i in active for name, spec in work[i].todo.items()]
-            members = [(state, mask, start, [start], jobs[i].train) for i, _, (state, mask, start) in todo]
-            for (i, name, _), run in zip(todo, train_members(members, data, progress, workers, store)):
-                _record(work[i], name, run, store)
+            work = {i: _plan_round(jobs[i], r, masks[i], *planned[i], computed_in[i], store) for i in active}
+            todo = [p for p in passes if any(runs_of[m][1] in work[runs_of[m][0]].todo for m in p.members)]
+            for m, run in sorted(train_passes(members, todo, data, progress, workers, store).items()):
+                i, name = runs_of[m]
+                if name in work[i].todo:
+                    _record(work[i], name, run, store)
             for i in active:
                 rounds[i].append(_finish_round(work[i]))
                 previous[i] = rounds[i][-1].ticket.final_state
     return [IMPResult(j, dense[j.train.digest()], rounds[i]) for i, j in enumerate(jobs)]
+
+
+def _units(members: list) -> list[tuple[int, None]]:
+    """Dense runs' units for ``plan_passes``: their seed (shared by every rewind point)."""
+    return [(m[4].seed, None) for m in members]
 
 
 def run_imp_seeds(settings: IMPSettings, seeds: Iterable[int], data: Dataset | None = None, *,

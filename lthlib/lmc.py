@@ -28,7 +28,8 @@ from torch import nn
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
 from lthlib.masks import Mask
-from lthlib.store import Store, digest_tensors
+from lthlib.population import ALONE, identities, plan_passes, stored_members
+from lthlib.store import Store, StoreError, digest_tensors
 from lthlib.streams import stream_seed
 from lthlib.training import Run, evaluate, model_for, train
 
@@ -113,19 +114,28 @@ def child_specs(settings: TrainSettings, start_state: StateDict, k: int,
 
 
 def train_children(settings: TrainSettings, data: Dataset, start_state: StateDict, k: int,
-                   mask: Mask | None = None, store: Store | None = None) -> tuple[Run, Run]:
+                   mask: Mask | None = None, store: Store | None = None,
+                   computed_in: tuple[str, str] = (ALONE, ALONE)) -> tuple[Run, Run]:
     """Two copies of the network at iteration ``k`` (``start_state``), trained from k to the
-    end with different data orders and nothing else different. Stored and reused."""
+    end with different data orders and nothing else different. Stored and reused.
+    ``computed_in``: the children's computations (``train_children_of`` trains them in
+    populations first and says which); each trained here is trained alone."""
     store = store if store is not None else Store(None)
     children = []
-    for child_settings, extra in child_specs(settings, start_state, k, mask):
+    for (child_settings, extra), where in zip(child_specs(settings, start_state, k, mask), computed_in):
+        extra = {**extra, "computed_in": where}
 
         def compute(child_settings: TrainSettings = child_settings) -> Run:
             model = model_for(child_settings, data)
             model.load_state_dict(start_state)
             return train(model, data, child_settings, mask=mask, start_iteration=k, progress=False)
 
-        children.append(store.get_or_compute("children", child_settings, compute, extra=extra))
+        stored = store.get("children", child_settings, extra)
+        if stored is None and where != ALONE:
+            raise StoreError(f"the child of {child_settings.digest()} trained in population {where} is not "
+                             "stored; train it with train_children_of")
+        children.append(stored if stored is not None else
+                        store.get_or_compute("children", child_settings, compute, extra=extra))
     return children[0], children[1]
 
 
@@ -142,12 +152,14 @@ class InstabilityJob:
     mask: Mask | None
     store_root: str | Path | None
     points: int = 30
+    computed_in: tuple[str, str] = (ALONE, ALONE)
 
 
 def instability(job: InstabilityJob) -> dict[str, Any]:
     """``{"k", "curve", "barrier", "children_test_error"}`` of one job (picklable for
     ``lthlib.parallel``)."""
-    a, b = train_children(job.settings, job.data, job.start_state, job.k, job.mask, Store(job.store_root))
+    a, b = train_children(job.settings, job.data, job.start_state, job.k, job.mask, Store(job.store_root),
+                          job.computed_in)
     model = model_for(job.settings, job.data)
     curve = interpolation_curve(model, a.final_state, b.final_state, job.data, job.points)
     return {"k": job.k, "curve": curve, "barrier": error_barrier(curve["test_error"]),
@@ -183,32 +195,37 @@ def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict,
                         workers: int | None = None) -> dict[Hashable, dict[str, Any]]:
     """Instability of every case ``{key: (settings, parent state at k, k, mask or None)}``;
     results keyed like ``cases``. The children not stored yet are trained first, all
-    together as populations (``lthlib.population.train_members``) when a store keeps them;
+    together as populations (``train_children_of``) when a store keeps them;
     the paths between them are then evaluated in worker processes where there are cores
     to spare."""
     from lthlib.parallel import parallel_map
 
+    computed_in: dict[Hashable, tuple[str, str]] = {}
     if store is not None and store.root is not None:
-        _train_missing_children(cases, data, store, workers)
+        computed_in = train_children_of(cases, data, store, workers)
     root = store.root if store is not None else None
     keys = list(cases)
-    jobs = [InstabilityJob(s, data, state, int(k), mask, root, points) for s, state, k, mask in
-            (cases[key] for key in keys)]
+    jobs = [InstabilityJob(s, data, state, int(k), mask, root, points, computed_in.get(key, (ALONE, ALONE)))
+            for key, (s, state, k, mask) in ((key, cases[key]) for key in keys)]
     return dict(zip(keys, parallel_map(instability, jobs, workers, data.x_train.device.type == "cpu")))
 
 
-def _train_missing_children(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],
-                            data: Dataset, store: Store, workers: int | None) -> None:
-    """Train and store every child of ``cases`` that the store lacks, as populations."""
-    from lthlib.population import train_members
-
-    specs = [(cs, extra, state, k, mask) for s, state, k, mask in cases.values()
+def train_children_of(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],
+                      data: Dataset, store: Store, workers: int | None = None) -> dict[Hashable, tuple[str, str]]:
+    """Train and store the children of every case (``measure_instability``'s cases) that
+    the store lacks, as populations (``lthlib.population.stored_members``); returns each
+    case's pair of computation identities, for ``train_children`` to read them back."""
+    specs = [(key, cs, extra, state, int(k), mask) for key, (s, state, k, mask) in cases.items()
              for cs, extra in child_specs(s, state, int(k), mask)]
-    with store.locks("children", [sp[0] for sp in specs], [sp[1] for sp in specs]):
-        todo = [sp for sp in specs if store.get("children", sp[0], sp[1]) is None]
-        members = [(state, mask, k, [], cs) for cs, _, state, k, mask in todo]
-        for (cs, extra, *_), run in zip(todo, train_members(members, data, False, workers, store)):
-            store.put("children", cs, run, extra)
+    members = [(state, mask, k, [], cs) for _, cs, _, state, k, mask in specs]
+    entries = [("children", cs, extra) for _, cs, extra, *_ in specs]
+    passes = plan_passes(members, data, [(cs.seed, k) for _, cs, _, _, k, _ in specs])
+    stored_members(store, entries, members, data, progress=False, workers=workers, passes=passes)
+    ident = identities(passes, len(members))
+    out: dict[Hashable, list[str]] = {}
+    for (key, *_), where in zip(specs, ident):
+        out.setdefault(key, []).append(where)
+    return {key: (pair[0], pair[1]) for key, pair in out.items()}
 
 
 def loss_plane(model: nn.Module, states: Sequence[StateDict], data: Dataset, resolution: int = 15,

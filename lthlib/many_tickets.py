@@ -122,19 +122,15 @@ def _train_and_store(kind: str, specs: list[tuple[TrainSettings, dict, dict, Mas
                      data: Dataset, store: Any, workers: int | None,
                      progress: bool | None) -> list[Run]:
     """Runs of ``specs`` ``(settings, store extra, start weights, mask)``: read from the store
-    or trained together as populations (``lthlib.population.train_members``) and stored."""
-    from lthlib.population import train_members
+    or trained together as populations (``lthlib.population.stored_members``) and stored."""
+    from lthlib.population import stored_members
     from lthlib.store import Store
 
     store = store if store is not None else Store(None)
-    with store.locks(kind, [s for s, *_ in specs], [e for _, e, *_ in specs]):
-        runs = [store.get(kind, s, e) for s, e, _, _ in specs]
-        todo = [i for i, r in enumerate(runs) if r is None]
-        members = [(specs[i][2], specs[i][3], 0, [], specs[i][0]) for i in todo]
-        trained = train_members(members, data, progress, workers, store) if members else []
-        for i, run in zip(todo, trained):
-            run = Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}})
-            runs[i] = store.put(kind, specs[i][0], run, specs[i][1])
+    members = [(state, mask, 0, [], settings) for settings, _, state, mask in specs]
+    runs = stored_members(store, [(kind, s, e) for s, e, _, _ in specs], members, data, progress=progress,
+                          workers=workers,
+                          keep=lambda i, run, _: Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}}))
     return runs  # type: ignore[return-value]
 
 

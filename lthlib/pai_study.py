@@ -83,27 +83,18 @@ def run_pai(settings: TrainSettings, data: Dataset, methods: Iterable[str], dens
     """Every (method, variant, density, seed) run, keyed so: read from the store where it
     is, else masked at initialisation and trained, all missing runs together as
     populations, and stored."""
-    from lthlib.population import train_members
+    from lthlib.population import stored_members
 
     store = store if store is not None else Store(None)
     keys = [(m, v, float(d), int(s)) for m in methods for v in variants for d in densities for s in seeds]
-    runs: dict[RunKey, Run] = {}
-    store_keys = {key: _store_key(settings, key) for key in keys}
-    with store.locks("pai", list(store_keys.values())):
-        todo = []
-        for key in keys:
-            stored = store.get("pai", store_keys[key])
-            if stored is not None:
-                runs[key] = stored
-            else:
-                todo.append(key)
-        members = []
-        for method, variant, density, seed in todo:
-            s = settings.replace(seed=seed)
-            state, mask = pai_start(s, data, method, variant, density)
-            members.append((state, mask, 0, [], s))
-        for key, run in zip(todo, train_members(members, data, progress, workers, store)):
-            runs[key] = store.put("pai", store_keys[key], _without_weights(run))
+    members = []
+    for method, variant, density, seed in keys:  # the masks are cheap next to training
+        s = settings.replace(seed=seed)
+        state, mask = pai_start(s, data, method, variant, density)
+        members.append((state, mask, 0, [], s))
+    trained = stored_members(store, [("pai", _store_key(settings, key), None) for key in keys], members, data,
+                             progress=progress, workers=workers, keep=lambda i, run, _: _without_weights(run))
+    runs = dict(zip(keys, trained))
     return {key: runs[key] for key in keys}
 
 

@@ -55,9 +55,10 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -68,9 +69,9 @@ from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import MLP, ConvNet, ConvNet1d
 from lthlib.progress import progress_bar
-from lthlib.store import StoreError, atomic_save, load
+from lthlib.store import StoreError, atomic_save, load_or_set_aside
 from lthlib.threads import with_fixed_threads
-from lthlib.training import (TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator,
+from lthlib.training import (ALONE_KEY, TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator,
                              check_not_diverged, epoch_order, lr_at, train)
 
 # Settings every member of one batched pass shares (one clock, one batch shape, one kind
@@ -608,8 +609,10 @@ class _Population:
         atomic_save({**self._key(), "iteration": t, "params": self.params,
                      "optimizer": self.opt.state_dict(), "runs": runs}, self.checkpoint)
 
-    def _resume(self) -> int:
-        state = load(self.checkpoint)
+    def _resume(self) -> int | None:
+        state = load_or_set_aside(self.checkpoint)
+        if state is None:  # damaged: set aside with a warning, start from the beginning
+            return None
         _check_checkpoint(state, self._key(), self.checkpoint)
         with torch.no_grad():
             for name, p in self.params.items():
@@ -624,7 +627,9 @@ class _Population:
         first, end = self.starts[0], s0.iterations
         t, resumed = first, False
         if self.checkpoint is not None and self.checkpoint.exists():
-            t, resumed = self._resume(), True
+            saved = self._resume()
+            if saved is not None:
+                t, resumed = saved, True
         started = time.perf_counter() - self.runs[0].seconds
         bar = progress_bar(end - first, desc=f"train {len(self.runs)} x {s0.model}",
                            show=self.progress, initial=t - first)
@@ -694,8 +699,8 @@ def _train_each(models: list[nn.Module], data: Dataset, settings: list[TrainSett
     and the member in progress has its own ``train`` checkpoint beside it."""
     key = _checkpoint_key("each", settings, masks, starts, save_at)
     done: list[Run] = []
-    if checkpoint is not None and checkpoint.exists():
-        state = load(checkpoint)
+    state = load_or_set_aside(checkpoint) if checkpoint is not None and checkpoint.exists() else None
+    if state is not None:
         _check_checkpoint(state, key, checkpoint)
         done = [Run.from_dict(d) for d in state["runs"]]
     runs: list[Run] = []
@@ -811,25 +816,87 @@ def train_population(models: list[nn.Module], data: Dataset,
 
 # ------------------------------------------------------------------------------ many jobs
 MAX_MEMBERS = 32  # members per batched pass: past this the step time per member stops falling
+# Members of one kind are cut into at least this many passes (two cores train two passes
+# side by side). A constant, not the machine's core count: which members share a pass
+# changes their last bits, and a result must not depend on the machine that computed it.
+MIN_PASSES = 2
+ALONE = ALONE_KEY["computed_in"]  # the computation of a member trained by ``train`` on its own
 
 Member = tuple  # (start_state, mask | None, start_iteration, save_weights_at, TrainSettings)
 
 
-def _member_chunks(members: list[Member], parts: int) -> list[list[int]]:
-    """Indices of ``members`` grouped by what a batched pass must share (the settings in
-    ``SHARED_SETTINGS`` and the architecture), then cut into at most ``parts`` chunks of at
-    most ``MAX_MEMBERS`` each per group, in order."""
+@dataclass(frozen=True)
+class Pass:
+    """Members trained together: their indices in the list planned, and the identity of
+    the computation that gives their numbers -- ``ALONE`` when each is trained by
+    ``train`` on its own (one member, or an architecture that cannot batch), else a digest
+    of the pass's members in order (settings, start weights, mask, start iteration). A
+    batched member's last bits depend on its companions, so its stored result is keyed by
+    this identity: whichever notebook or process asks for the same pass gets the same
+    numbers, and a different grouping is a different result, never a stored one reused."""
+
+    members: tuple[int, ...]
+    identity: str
+
+
+def _pass_group(s: TrainSettings) -> tuple:
+    return (s.model, repr(sorted(s.model_kwargs.items())), s.dataset,
+            *(repr(getattr(s, n)) for n in SHARED_SETTINGS))
+
+
+_UNITS: list[bool] = [False]  # whether passes are planned within units (``passes_within_units``)
+
+
+@contextmanager
+def passes_within_units() -> Iterator[None]:
+    """Plan passes within each member's unit (its seed and rewind point), not across the
+    whole request. ``reproduce`` runs a figure per seed (and part) on a cluster and draws
+    it from all seeds at once; planned within units, both ask for the same passes."""
+    before = _UNITS[0]
+    _UNITS[0] = True
+    try:
+        yield
+    finally:
+        _UNITS[0] = before
+
+
+def plan_passes(members: Sequence[Member], data: Dataset,
+                units: Sequence[Any] | None = None) -> list[Pass]:
+    """The passes that train ``members``: grouped by what a batched pass must share (the
+    settings in ``SHARED_SETTINGS`` and the architecture), each group cut in order into
+    ``max(MIN_PASSES, ceil(n / MAX_MEMBERS))`` passes of near-equal size. Depends only on
+    the members, never on the store, the machine or the number of workers. Inside
+    ``passes_within_units()``, members are first grouped by ``units[i]`` (default: the
+    member's seed)."""
+    from lthlib.store import digest, digest_tensors
+    from lthlib.training import model_for
+
     groups: dict[tuple, list[int]] = {}
-    for i, (_, _, _, _, s) in enumerate(members):
-        key = (s.model, repr(sorted(s.model_kwargs.items())), s.dataset,
-               *(repr(getattr(s, n)) for n in SHARED_SETTINGS))
-        groups.setdefault(key, []).append(i)
-    chunks = []
+    for i, member in enumerate(members):
+        unit = ((units[i] if units is not None else member[4].seed),) if _UNITS[0] else ()
+        groups.setdefault((*unit, *_pass_group(member[4])), []).append(i)
+    passes = []
     for idx in groups.values():
-        n = max(parts, math.ceil(len(idx) / MAX_MEMBERS))
+        n = min(len(idx), max(MIN_PASSES, math.ceil(len(idx) / MAX_MEMBERS)))
         size = math.ceil(len(idx) / n)
-        chunks += [idx[j:j + size] for j in range(0, len(idx), size)]
-    return chunks
+        for chunk in (idx[j:j + size] for j in range(0, len(idx), size)):
+            s = members[chunk[0]][4]
+            alone = len(chunk) == 1 or _batch_problem([model_for(s, data)] * 2) is not None
+            identity = ALONE if alone else "pass-" + digest([
+                [members[i][4].digest(), digest_tensors(dict(members[i][0])),
+                 members[i][1].digest() if members[i][1] is not None else None, int(members[i][2])]
+                for i in chunk])
+            passes.append(Pass(tuple(chunk), identity))
+    return passes
+
+
+def identities(passes: Sequence[Pass], n: int) -> list[str]:
+    """Each of ``n`` members' computation identity, from the passes that train them."""
+    out = [""] * n
+    for p in passes:
+        for i in p.members:
+            out[i] = p.identity
+    return out
 
 
 def _train_chunk(args: tuple) -> list[Run]:
@@ -856,34 +923,71 @@ def members_key(members: Sequence[Member]) -> dict[str, Any]:
                          int(start), sorted(int(k) for k in save)] for state, mask, start, save, s in members]}
 
 
+def train_passes(members: Sequence[Member], passes: Sequence[Pass], data: Dataset,
+                 progress: bool | None = None, workers: int | None = None,
+                 store: Any = None) -> dict[int, Run]:
+    """Train ``passes`` (planned by ``plan_passes`` over ``members``), spread over
+    ``workers`` processes on a CPU (default one per ``training_threads()`` cores); the Run
+    of every member of those passes, by index. With a ``store``, each pass checkpoints
+    there and an interrupted one resumes bit for bit."""
+    from lthlib.parallel import default_workers, parallel_map
+
+    passes = [p for p in passes if p.members]
+    if not passes:
+        return {}
+    on_cpu = data.x_train.device.type == "cpu"
+    parts = workers if workers is not None else default_workers(len(passes), on_cpu)
+    args = []
+    for p in passes:
+        chunk = [members[i] for i in p.members]
+        ckpt = store.checkpoint("population", members_key(chunk)) if store is not None else None
+        args.append((chunk, data, progress if len(passes) == 1 else False, ckpt))
+    results = parallel_map(_train_chunk, args, workers=max(1, min(parts, len(passes))), on_cpu=on_cpu)
+    return {i: run for p, chunk_runs in zip(passes, results) for i, run in zip(p.members, chunk_runs)}
+
+
 def train_members(members: Sequence[Member], data: Dataset, progress: bool | None = None,
                   workers: int | None = None, store: Any = None) -> list[Run]:
     """Train independent runs, each given as ``(start weights, mask or None, start
     iteration, iterations whose weights to keep, settings)``, and return their Runs in
-    order: members that can share a batched pass go together (at most ``MAX_MEMBERS`` per
-    pass), split over ``workers`` processes on a CPU (``lthlib.parallel``; default one per
-    ``training_threads()`` cores). With a ``store``, each pass checkpoints there and an
-    interrupted one resumes.
+    order: members that can share a batched pass go together (``plan_passes``), the
+    passes spread over ``workers`` processes. A batched member's numbers match ``train``
+    alone to float32 rounding, not bit for bit, and depend on its pass, which depends only
+    on ``members`` (so the same call gives the same numbers on every machine with the same
+    kernels). To keep results in a store, use ``stored_members``."""
+    members = list(members)
+    runs = train_passes(members, plan_passes(members, data), data, progress, workers, store)
+    return [runs[i] for i in range(len(members))]
 
-    A member's numbers match ``train`` alone to float32 rounding (about 1e-7), not bit for
-    bit, and their last bits depend on which members share its pass: the store keeps the
-    first result computed, so reading it back is exact."""
-    from lthlib.parallel import default_workers, parallel_map
 
+Entry = tuple  # (kind, settings, extra | None): where one member's result is stored
+
+
+def stored_members(store: Any, entries: Sequence[Entry], members: Sequence[Member], data: Dataset, *,
+                   progress: bool | None = None, workers: int | None = None,
+                   usable: Callable[[int, Run], bool] | None = None,
+                   keep: Callable[[int, Run, Run | None], Run] | None = None,
+                   passes: Sequence[Pass] | None = None, units: Sequence[Any] | None = None) -> list[Run]:
+    """The Runs of ``members``, each read from the store at ``entries[i]`` (kind, settings,
+    extra) or trained and stored there. Each entry's key also names the computation that
+    gives its numbers (``Pass.identity`` as ``extra["computed_in"]``), so a result is the
+    same whichever notebook, process or grouping asked for it first: a pass is read when
+    every member of it is stored, else the whole pass is trained again (resuming its
+    checkpoint) and stored. ``usable(i, run)``: whether a stored run serves (e.g. has the
+    weights asked for); ``keep(i, new, stored)``: what to store (default ``new``);
+    ``passes``: ``plan_passes(members, data, units)`` when the caller has it already."""
     members = list(members)
     if not members:
         return []
-    on_cpu = data.x_train.device.type == "cpu"
-    parts = workers if workers is not None else default_workers(len(members), on_cpu)
-    chunks = _member_chunks(members, max(1, min(parts, len(members))))
-    args = []
-    for idx in chunks:
-        chunk = [members[i] for i in idx]
-        ckpt = store.checkpoint("population", members_key(chunk)) if store is not None else None
-        args.append((chunk, data, progress if len(chunks) == 1 else False, ckpt))
-    results = parallel_map(_train_chunk, args, workers=min(parts, len(chunks)), on_cpu=on_cpu)
-    runs: list[Run | None] = [None] * len(members)
-    for idx, chunk_runs in zip(chunks, results):
-        for i, run in zip(idx, chunk_runs):
-            runs[i] = run
+    passes = plan_passes(members, data, units) if passes is None else passes
+    ident = identities(passes, len(members))
+    keys = [(kind, settings, {**dict(extra or {}), "computed_in": ident[i]})
+            for i, (kind, settings, extra) in enumerate(entries)]
+    with store.locks_all(keys):
+        runs: list[Run | None] = [store.get(*key) for key in keys]
+        stale = [runs[i] is not None and usable is not None and not usable(i, runs[i]) for i in range(len(runs))]
+        todo = [p for p in passes if any(runs[i] is None or stale[i] for i in p.members)]
+        for i, run in train_passes(members, todo, data, progress, workers, store).items():
+            stored = runs[i]
+            runs[i] = store.put(*keys[i][:2], keep(i, run, stored) if keep else run, keys[i][2])
     return runs  # type: ignore[return-value]

@@ -52,6 +52,7 @@ import torch
 from lthlib import data_files
 from lthlib.config import SCALES, SettingsError, TrainSettings, for_scale, seeds_for, sweep_size
 from lthlib.data import Dataset, DatasetUnavailableError
+from lthlib.population import passes_within_units
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -529,9 +530,9 @@ def _instability_runs(plan: Plan, data: Dataset, store) -> None:
 
     for _, _, cases in _instability_cases(plan, data, store):
         if store.root is not None:  # train and store the children; the curves are drawn later
-            from lthlib.lmc import _train_missing_children
+            from lthlib.lmc import train_children_of
 
-            _train_missing_children(cases, data, store, None)
+            train_children_of(cases, data, store)
         else:  # nothing would be kept: measuring is the only way to train them
             measure_instability(cases, data, store=store, points=INTERPOLATION_POINTS[plan.scale])
 
@@ -1145,6 +1146,11 @@ class SeedJob:
 
 
 def run_seed_job(job: SeedJob) -> dict[str, Any]:
+    with passes_within_units():
+        return _run_seed_job(job)
+
+
+def _run_seed_job(job: SeedJob) -> dict[str, Any]:
     """Run one seed of a figure into the store (no drawing); returns where and how it ran:
     ``{"seed", "host", "device", "numerics", "seconds"}``. Module-level, so that a Ray
     worker (or a local process) can import it."""
@@ -1294,6 +1300,19 @@ def reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *,
               confirm: Callable[[Figure, Plan, dict], bool] | None = None, estimate_only: bool = False,
               argv: Sequence[str] | None = None, echo: Callable[[str], None] = print,
               ray: str | None = None) -> Reproduction:
+    """See ``_reproduce``. Populations are planned within each seed and rewind point
+    (``population.passes_within_units``), so the runs a cluster's tasks compute seed by
+    seed and part by part are the runs this process then reads to draw the figure."""
+    with passes_within_units():
+        return _reproduce(figure_id, scale, seeds, out=out, results=results, device=device, download=download,
+                          confirm=confirm, estimate_only=estimate_only, argv=argv, echo=echo, ray=ray)
+
+
+def _reproduce(figure_id: str, scale: str = "quick", seeds: int | None = None, *, out: str | Path,
+               results: str | Path | None, device: str = "auto", download: bool = True,
+               confirm: Callable[[Figure, Plan, dict], bool] | None = None, estimate_only: bool = False,
+               argv: Sequence[str] | None = None, echo: Callable[[str], None] = print,
+               ray: str | None = None) -> Reproduction:
     """Run figure ``figure_id`` at ``scale`` with ``seeds`` seeds (None: its default), reusing
     the store in ``results``, and write ``<out>/<id>.png``, ``.pdf`` and
     ``.provenance.json``. The estimate is printed first, then the dataset is loaded (a

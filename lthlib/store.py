@@ -7,6 +7,10 @@
 - Every file is read with ``torch.load(weights_only=True)``: tensors and plain containers
   only, so a crafted file (a downloaded store, a mask from a stranger) cannot run code; a
   file in any other form is refused with its name and what to do.
+- Stored results and checkpoints are caches of deterministic computations: one that is
+  damaged (empty, or a zip archive cut short by a partial copy or a full disk) is moved
+  aside, kept as ``<name>.damaged-<time>`` for inspection, named in a warning, and
+  computed again (``load_or_set_aside``). A file that is not plain data is still refused.
 - Several processes may share one store (two notebooks side by side, a course server,
   workers): a result is computed under a per-result file lock, so the first process
   computes it and the others wait and read it (write-once; by determinism they would have
@@ -17,7 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import tempfile
+import time
+import warnings
 from pathlib import Path
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -92,15 +99,79 @@ def folder_problem(path: str | Path) -> str | None:
     return None
 
 
+class DamagedFile(StoreError):
+    """A file lthlib wrote that can no longer be read: empty, or a torch zip archive cut
+    short (a partial copy of a results folder, a disk that filled) or corrupted. Stored
+    results and checkpoints are caches of deterministic computations, so such a file is
+    moved aside (``set_aside``) and its result computed again."""
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format: a zip archive
+
+
+def _damage(path: Path, exc: BaseException) -> bool:
+    """Whether reading ``path`` failed because the file is damaged (empty, or a torch zip
+    archive that cannot be read) rather than refused (not plain data, not torch's format:
+    a pickle from elsewhere, possibly crafted, which is never loaded)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return False  # weights_only refused it: not tensors and plain containers
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(ZIP_MAGIC))
+    except OSError:
+        return False
+    return head == b"" or head == ZIP_MAGIC
+
+
 def load(path: str | Path) -> Any:
     """``torch.load`` of tensors and plain containers only (``weights_only=True``: a file
-    cannot run code when it is read), naming the file when it cannot be read."""
+    cannot run code when it is read), naming the file when it cannot be read:
+    ``DamagedFile`` for one of lthlib's files that is truncated or corrupt, ``StoreError``
+    for a file that is not plain data (refused, never loaded)."""
     path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        if _damage(path, exc):
+            raise DamagedFile(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:200]})") from exc
         raise StoreError(f"{path} could not be read ({type(exc).__name__}: {exc}); "
                          "it is corrupt or from another version: delete it to recompute") from exc
+
+
+_warned: set[str] = set()
+
+
+def set_aside(path: str | Path, why: BaseException | str) -> Path:
+    """Move a damaged cache file out of the way (kept beside it as
+    ``<name>.damaged-<UTC time>`` for inspection) and warn once, naming both files; the
+    caller then computes the result again."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    os.replace(path, aside)
+    if str(path) not in _warned:
+        _warned.add(str(path))
+        warnings.warn(f"lthlib: {path} could not be read ({why}); it was moved to {aside.name} "
+                      "and its result is being computed again", DamagedCacheWarning, stacklevel=3)
+    return aside
+
+
+class DamagedCacheWarning(UserWarning):
+    """A damaged store entry or checkpoint was set aside and is being recomputed."""
+
+
+def load_or_set_aside(path: str | Path) -> Any | None:
+    """``load(path)``, or None when the file is damaged (then moved aside with a warning):
+    for caches (stored results, checkpoints), which can always be computed again."""
+    try:
+        return load(path)
+    except DamagedFile as exc:
+        set_aside(path, exc.__cause__ or exc)
+        return None
 
 
 # Bumped when stored results stop being comparable (2: named random streams replaced
@@ -210,17 +281,23 @@ class Store:
     @contextmanager
     def locks(self, kind: str, keys: list[Any],
               extras: list[Mapping[str, Any] | None] | None = None) -> Iterator[None]:
-        """Hold the locks of several results at once (a population computing them
-        together), taken in the order of their file names so that two processes asking
-        for overlapping sets can never wait on each other in a cycle."""
+        """Hold the locks of several results of one kind at once (see ``locks_all``)."""
+        extras = list(extras) if extras is not None else [None] * len(keys)
+        with self.locks_all([(kind, k, e) for k, e in zip(keys, extras)]):
+            yield
+
+    @contextmanager
+    def locks_all(self, entries: list[tuple[str, Any, Mapping[str, Any] | None]]) -> Iterator[None]:
+        """Hold the locks of several results (kind, settings, extra) at once (a population
+        computing them together), taken in the order of their file names so that two
+        processes asking for overlapping sets can never wait on each other in a cycle."""
         from contextlib import ExitStack
 
-        extras = list(extras) if extras is not None else [None] * len(keys)
-        unique = {str(self.path(kind, k, e)) if self.root is not None else str(i): (k, e)
-                  for i, (k, e) in enumerate(zip(keys, extras))}
+        unique = {str(self.path(*e)) if self.root is not None else str(i): e
+                  for i, e in enumerate(entries)}
         with ExitStack() as stack:
             for name in sorted(unique):
-                stack.enter_context(self.lock(kind, *unique[name]))
+                stack.enter_context(self.lock(*unique[name]))
             yield
 
     def get(self, kind: str, settings: Any, extra: Mapping[str, Any] | None = None) -> Any | None:
@@ -230,7 +307,9 @@ class Store:
         path = self.path(kind, settings, extra)
         if not path.exists():
             return None
-        stored = load(path)
+        stored = load_or_set_aside(path)
+        if stored is None:  # damaged: set aside, computed again
+            return None
         if not isinstance(stored, dict) or stored.get("key") != self.key(settings, extra):
             raise StoreError(f"{path} holds a result for other settings than those asked for "
                              "(another lthlib version, or a copied file); delete it to recompute")

@@ -32,7 +32,7 @@ def run_structured(results: Sequence[Any], data: Dataset, densities: Sequence[fl
     its final weights (the next level is pruned from them) and its mask (``Run.mask``).
     Stored as kind ``"structured"``, keyed by the training settings and the densities of
     the path so far."""
-    from lthlib.population import train_members
+    from lthlib.population import stored_members
     from lthlib.sparse_exec import neuron_keep_for, neuron_mask
     from lthlib.store import Store
 
@@ -51,13 +51,10 @@ def run_structured(results: Sequence[Any], data: Dataset, densities: Sequence[fl
             model.load_state_dict(trained[settings.seed])
             mask = neuron_mask(model, neuron_keep_for(model, density))
             specs.append((settings, res.dense.weights_at[0], mask))
-        with store.locks("structured", [s for s, _, _ in specs], [extra] * len(specs)):
-            runs = [store.get("structured", s, extra) for s, _, _ in specs]
-            todo = [j for j, r in enumerate(runs) if r is None]
-            members = [(specs[j][1], specs[j][2], 0, [], specs[j][0]) for j in todo]
-            for j, run in zip(todo, train_members(members, data, progress, workers, store) if members else []):
-                runs[j] = store.put("structured", specs[j][0],
-                                    Run.from_dict({**run.to_dict(), "weights_at": {}}), extra)
+        members = [(state, mask, 0, [], settings) for settings, state, mask in specs]
+        runs = stored_members(store, [("structured", settings, extra) for settings, _, _ in specs], members, data,
+                              progress=progress, workers=workers,
+                              keep=lambda j, run, _: Run.from_dict({**run.to_dict(), "weights_at": {}}))
         for (settings, _, mask), run in zip(specs, runs):
             out[(density, settings.seed)] = run
             trained[settings.seed] = run.final_state

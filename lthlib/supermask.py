@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,12 +300,14 @@ class CriterionJob:
     reset: str
     density: float
     store_root: "str | Path | None" = None
+    computed_in: str = "alone"  # trained alone, or in the population pass of this identity
 
     kind = "criterion_mask"
 
     def _key(self) -> tuple:
         return (self.kind, self.train_settings,
-                {"criterion": self.criterion, "reset": self.reset, "density": self.density})
+                {"criterion": self.criterion, "reset": self.reset, "density": self.density,
+                 "computed_in": self.computed_in})
 
     def stored(self) -> "Run | None":
         kind, settings, extra = self._key()
@@ -326,6 +329,11 @@ class CriterionJob:
             return run
 
         kind, settings, extra = self._key()
+        if self.computed_in != "alone":  # trained by _train_as_populations, which stored it
+            stored = _store(self.store_root).get(kind, settings, extra)
+            if stored is None:
+                raise RuntimeError(f"criterion run {extra} of population {self.computed_in} is not stored")
+            return stored
         return _store(self.store_root).get_or_compute(kind, settings, compute, extra=extra)
 
 
@@ -412,27 +420,32 @@ def train_criterion_masks(train_settings: "TrainSettings", data: "Dataset", dens
                                               float(density), _root(store))
             for c in criteria for r in resets for d in dense_runs}
     if store is not None and store.root is not None:
-        _train_as_populations(list(jobs.values()), data, store, workers)
+        jobs = dict(zip(jobs, _train_as_populations(list(jobs.values()), data, store, workers)))
     return run_jobs(jobs, workers)
 
 
 def _train_as_populations(jobs: "Sequence[CriterionJob]", data: "Dataset", store: "Store",
-                          workers: int | None) -> None:
+                          workers: int | None) -> "list[CriterionJob]":
     """Train and store the criterion jobs the store lacks, together as populations
-    (``lthlib.population.train_members``); the jobs then read their results."""
-    from lthlib.population import train_members
+    (``lthlib.population.stored_members``); returns the jobs naming the passes that
+    computed them, which then read their results."""
+    from lthlib.population import identities, plan_passes, stored_members
 
-    keys = [job._key() for job in jobs]
-    with store.locks(CriterionJob.kind, [k[1] for k in keys], [k[2] for k in keys]):
-        todo = [(job, key) for job, key in zip(jobs, keys) if store.get(key[0], key[1], key[2]) is None]
-        members = []
-        for job, _ in todo:
-            model, mask = _criterion_start(job.train_settings, data, job.dense.weights_at[0],
-                                           job.dense.final_state, job.criterion, job.reset, job.density)
-            members.append((model.state_dict(), mask, 0, [], job.train_settings))
-        for (job, (kind, settings, extra)), run in zip(todo, train_members(members, data, False, workers, store)):
-            run.final_state = {}  # not needed again; keeps the store small
-            store.put(kind, settings, run, extra)
+    members = []
+    for job in jobs:
+        model, mask = _criterion_start(job.train_settings, data, job.dense.weights_at[0],
+                                       job.dense.final_state, job.criterion, job.reset, job.density)
+        members.append((model.state_dict(), mask, 0, [], job.train_settings))
+    passes = plan_passes(members, data)
+    jobs = [dataclasses.replace(job, computed_in=where) for job, where in zip(jobs, identities(passes, len(jobs)))]
+
+    def without_weights(i: int, run: "Run", _: "Run | None") -> "Run":
+        run.final_state = {}  # not needed again; keeps the store small
+        return run
+
+    stored_members(store, [job._key() for job in jobs], members, data, progress=False, workers=workers,
+                   keep=without_weights, passes=passes)
+    return jobs
 
 
 def learn_supermasks(train_settings: "TrainSettings", data: "Dataset", seeds: Iterable[int],

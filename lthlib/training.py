@@ -27,7 +27,7 @@ from lthlib.data import Dataset, augment_batch, load_dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model
 from lthlib.progress import progress_bar
-from lthlib.store import Store, StoreError, atomic_save, load
+from lthlib.store import Store, StoreError, atomic_save, load_or_set_aside
 from lthlib.streams import generator
 from lthlib.threads import with_fixed_threads
 
@@ -271,8 +271,9 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     iteration = start_iteration
     current = mask
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None and ckpt_path.exists():
-        iteration, saved_mask = _resume(ckpt_path, model, opt, run)
+    resumed = _resume(ckpt_path, model, opt, run) if ckpt_path is not None and ckpt_path.exists() else None
+    if resumed is not None:  # None: no checkpoint, or a damaged one (set aside: start again)
+        iteration, saved_mask = resumed
         if (saved_mask is None) != (mask_update is None):
             raise StoreError(f"checkpoint {ckpt_path} was written "
                              f"{'without' if saved_mask is None else 'with'} a mask_update; "
@@ -401,11 +402,14 @@ def _change_mask(masked: list[tuple[torch.Tensor, torch.Tensor]], names: list[st
 
 
 def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer,
-            run: Run) -> tuple[int, dict[str, torch.Tensor] | None]:
+            run: Run) -> tuple[int, dict[str, torch.Tensor] | None] | None:
     """Load a checkpoint written by ``train`` into the fresh objects; return its iteration
     and the mask current then (None unless the run had a ``mask_update``). The saved Run's
-    ``mask`` is the starting mask, compared with this run's."""
-    state = load(path)
+    ``mask`` is the starting mask, compared with this run's. None when the checkpoint is
+    damaged (it is set aside with a warning and the run starts from the beginning)."""
+    state = load_or_set_aside(path)
+    if state is None:
+        return None
     settings = run.train_settings
     if not isinstance(state, dict) or state.get("digest") != settings.digest():
         raise StoreError(f"checkpoint {path} belongs to other settings; delete it or pass "
@@ -434,33 +438,38 @@ def train_from_settings(settings: TrainSettings, data: Dataset | None = None, *,
     return model, run
 
 
+# The store key's part that says a run was trained by ``train`` on its own (the
+# computation of ``lthlib.population.ALONE``): its numbers depend on nothing else.
+ALONE_KEY = {"computed_in": "alone"}
+
+
 def dense_run(settings: TrainSettings, data: Dataset | None = None, *, store: Store | None = None,
               save_weights_at: Iterable[int] = (0,), progress: bool | None = None) -> Run:
-    """The dense run of ``settings``, stored under the training settings alone and shared
-    by every notebook and IMP run that trains the same network. The weights at each
+    """The dense run of ``settings``, trained by ``train`` on its own and stored under the
+    training settings (and ``ALONE_KEY``), shared by every notebook and IMP run that
+    trains the same network this way. The weights at each
     iteration in ``save_weights_at`` are kept; asking later for an iteration the stored run
     lacks retrains it once (training is deterministic) and stores the union."""
     store = store if store is not None else Store(None)
     want = {int(k) for k in save_weights_at} | {0}
-    stored = store.get("dense", settings)
+    stored = store.get("dense", settings, ALONE_KEY)
     if stored is not None and want <= set(stored.weights_at):
         return stored
-    with store.lock("dense", settings):
-        stored = store.get("dense", settings)  # another process may have trained it meanwhile
+    with store.lock("dense", settings, ALONE_KEY):
+        stored = store.get("dense", settings, ALONE_KEY)  # another process may have trained it meanwhile
         if stored is not None:
             if want <= set(stored.weights_at):
                 return stored
             want |= set(stored.weights_at)
         data = data if data is not None else data_for(settings)
         run = train_from_settings(settings, data, save_weights_at=sorted(want), progress=progress,
-                                  checkpoint=store.checkpoint("dense", settings))[1]
+                                  checkpoint=store.checkpoint("dense", settings, ALONE_KEY))[1]
         if stored is not None:
             # Keep the stored run (IMP rounds were pruned from its final weights) and add
-            # the new iterations' weights: a run trained in a population can differ from
-            # this retraining in the last bits (lthlib.population).
+            # the new iterations' weights (the same computation: the same numbers).
             stored.weights_at.update({k: w for k, w in run.weights_at.items() if k not in stored.weights_at})
             run = stored
-        return store.put("dense", settings, run)
+        return store.put("dense", settings, run, ALONE_KEY)
 
 
 @dataclass(frozen=True)
@@ -474,7 +483,7 @@ class DenseJob:
     save_weights_at: tuple[int, ...] = (0,)
 
     def stored(self) -> Run | None:
-        run = Store(self.store_root).get("dense", self.settings)
+        run = Store(self.store_root).get("dense", self.settings, ALONE_KEY)
         return run if run is not None and set(self.save_weights_at) <= set(run.weights_at) else None
 
     def cost(self) -> float:

@@ -279,48 +279,86 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ray_client_address_runs_the_sweep(tmp_path, monkeypatch):
-    """``--ray ray://HOST:PORT`` (Ray Client) against a head node started with `ray start
-    --head` on this machine: Ray 2.60's head enables token authentication and leaves its
-    token in ~/.ray/auth_token, which a Ray Client driver sends only in token mode
-    (``cluster._client_auth`` switches it on). The tasks store bit for bit what the same jobs
-    store when run in this process."""
+def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch):
+    """A head node started as a new user starts it (`ray start --head`, RAY_AUTH_MODE unset):
+    Ray 2.60 turns token authentication on and leaves the token in ~/.ray/auth_token, which a
+    driver sends only in token mode. From this process with the mode unset, the sweep runs
+    through ``--ray 127.0.0.1:PORT`` (the head's address) and, where Ray Client is installed,
+    ``--ray ray://127.0.0.1:PORT``: ``lthlib.cluster`` switches token mode on for each connection
+    and off after it. The tasks store bit for bit what the same jobs store when run in this
+    process. ``auto`` standing for $RAY_ADDRESS sends the token too. Without a token at hand (a
+    new machine: HOME an empty folder) the same command stops, nothing trained, with an error
+    that names the token and where it is, not a Ray version mismatch."""
     pytest.importorskip("ray")
-    pytest.importorskip("grpc")  # ray[client]
+    import importlib.util
     import shutil
+    import socket
     import subprocess
+    import time
+
+    from lthlib.data import default_data_dir
 
     ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     if Path("/tmp/ray/ray_current_cluster").exists():
         pytest.skip("a Ray cluster is already running on this machine")
-    had_mode = "RAY_AUTH_MODE" in os.environ
+    had_mode = os.environ.get("RAY_AUTH_MODE")  # an earlier `--ray local` in this process leaves Ray's "token"
+    new_user = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH_")}
     gcs, client = _free_port(), _free_port()
     started = subprocess.run([ray_cli, "start", "--head", "--port", str(gcs), "--ray-client-server-port", str(client),
                               "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats"],
-                             capture_output=True, text=True, timeout=180)
+                             capture_output=True, text=True, timeout=180, env=new_user)
+    stores: dict[str, Path] = {}
     try:
         assert started.returncode == 0, started.stderr[-2000:]
-        import socket
-        import time
+        assert (Path.home() / ".ray" / "auth_token").is_file()
+        cluster._set_auth_mode(None)  # this process as a new user's: token mode off
+        addresses = [f"127.0.0.1:{gcs}"]
+        if importlib.util.find_spec("grpc") is not None:  # ray[client]
+            deadline = time.monotonic() + 60  # the client server comes up a little after `ray start` returns
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", client), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the Ray Client server never answered"
+                    time.sleep(0.5)
+            addresses.append(f"ray://127.0.0.1:{client}")
+        for i, address in enumerate(addresses):
+            store, out = tmp_path / f"results_{i}", tmp_path / f"out_{i}"
+            assert rp.main(_argv(out, store, "--ray", address)) == 0, address
+            assert "RAY_AUTH_MODE" not in os.environ  # token mode for the connection only
+            prov = json.loads((out / f"{FIGURE}.provenance.json").read_text())
+            assert prov["cluster"]["address"] == address
+            assert [t["seed"] for t in prov["cluster"]["tasks"]] == [0, 1]
+            stores[address] = store
 
-        deadline = time.monotonic() + 60  # the client server comes up a little after `ray start` returns
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", client), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the Ray Client server never answered"
-                time.sleep(0.5)
-        store, out = tmp_path / "client_results", tmp_path / "client_out"
-        assert rp.main(_argv(out, store, "--ray", f"ray://127.0.0.1:{client}")) == 0
-        prov = json.loads((out / f"{FIGURE}.provenance.json").read_text())
-        assert prov["cluster"]["address"] == f"ray://127.0.0.1:{client}"
-        assert [t["seed"] for t in prov["cluster"]["tasks"]] == [0, 1]
+        monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{gcs}")  # Ray itself sends no token for this
+        assert cluster.ray_map(abs, [-1, 2], "auto", echo=lambda line: None) == [1, 2]
+        assert "RAY_AUTH_MODE" not in os.environ
+        monkeypatch.delenv("RAY_ADDRESS")
+
+        # a new machine, no token at hand: Ray's ~20 s of retries cut to 2 s
+        home, results = tmp_path / "home", tmp_path / "refused_results"
+        home.mkdir()
+        env = dict(new_user, HOME=str(home), RAY_gcs_server_port_wait_time_s="2",
+                   LTHLIB_DATA_DIR=str(default_data_dir()))
+        env.pop("RAY_ADDRESS", None)
+        refused = subprocess.run([sys.executable, "-m", "lthlib", "reproduce",
+                                  *_argv(tmp_path / "refused_out", results, "--ray", f"127.0.0.1:{gcs}")],
+                                 capture_output=True, text=True, timeout=300, env=env)
+        err = refused.stderr
+        assert refused.returncode == 2, err[-3000:]
+        assert (f"error: the Ray cluster at 127.0.0.1:{gcs} refused this connection: it asks for its authentication "
+                "token, and no token is at hand here") in err, err[-3000:]
+        assert f"there is no {home / '.ray' / 'auth_token'}" in err and "~/.ray/auth_token on the head node" in err
+        assert "RAY_AUTH_TOKEN" in err and "same Ray version" not in err
+        assert not list(results.rglob("*.pt"))
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
-        if not had_mode:
-            os.environ.pop("RAY_AUTH_MODE", None)
+        cluster._set_auth_mode(had_mode)  # as it was, and Ray's cached config with it
+    assert os.environ.get("RAY_AUTH_MODE") == had_mode
     here = tmp_path / "here_results"
     for seed in (0, 1):
         rp.run_seed_job(rp.SeedJob(FIGURE, "smoke", 2, seed, str(here), "cpu"))
-    assert _compare_stores(store, here, exact=True) == 2 * (1 + 2)
+    for address, store in stores.items():
+        assert _compare_stores(store, here, exact=True) == 2 * (1 + 2), address

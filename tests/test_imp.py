@@ -107,8 +107,9 @@ def test_corrupt_or_foreign_round_files_are_reported(mnist1d_small, imp_settings
     settings = imp_settings.replace(controls=())
     store = Store(tmp_path)
     run_imp(settings, mnist1d_small, store=store)
-    round_2 = store.path("imp_round", {"imp": settings.store_key(), "round": 2})
-    round_1 = store.path("imp_round", {"imp": settings.store_key(), "round": 1})
+    alone = "alone"  # trained by run_imp one run at a time
+    round_2 = store.path("imp_round", {"imp": settings.store_key(), "round": 2, "computed_in": alone})
+    round_1 = store.path("imp_round", {"imp": settings.store_key(), "round": 1, "computed_in": alone})
     saved = round_2.read_bytes()
     round_2.write_bytes(b"garbage")
     with pytest.raises(StoreError, match=round_2.name):
@@ -292,14 +293,15 @@ def test_lockstep_population_matches_runs_alone(mnist1d_small, imp_settings, tmp
 
 
 def test_lockstep_extends_a_stored_dense_run_without_changing_it(mnist1d_small, imp_settings, tmp_path):
-    """A later sweep asking for a new rewind iteration adds its weights to the stored dense
-    runs and keeps their final weights, so the rounds stored from them stay consistent."""
+    """A later sweep of the same seeds asking for a new rewind iteration adds its weights to
+    the stored dense runs (the same passes: the same numbers) and keeps their final
+    weights, so the rounds stored from them stay consistent."""
     from lthlib.imp import run_imp_seeds
 
     store = Store(tmp_path)
     settings = imp_settings.replace(rounds=2, controls=())
     first = run_imp_seeds(settings, [0, 1, 2], mnist1d_small, store=store)
-    run_imp_seeds(settings.replace(rewind_iteration=5), [0, 1], mnist1d_small, store=store)
+    run_imp_seeds(settings.replace(rewind_iteration=5), [0, 1, 2], mnist1d_small, store=store)
     again = run_imp_seeds(settings, [0, 1, 2], mnist1d_small, store=store)  # would raise StoreError
     for a, b in zip(first, again):
         assert a.dense.curves() == b.dense.curves() and a.rounds[1].mask == b.rounds[1].mask

@@ -23,7 +23,7 @@ from lthlib.imp import IMPSettings, run_imp
 from lthlib.masks import Mask
 from lthlib.models import build_model
 from lthlib.store import Store, StoreError, atomic_save, folder_problem
-from lthlib.training import dense_run, model_for, train
+from lthlib.training import ALONE_KEY, dense_run, model_for, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,15 +60,16 @@ def _refused(call, path: Path, marker: Path) -> None:
 
 def test_store_entry_cannot_run_code(tmp_path, tiny_settings, mnist1d_small):
     store, marker = Store(tmp_path / "results"), tmp_path / "ran"
-    path = craft(store.path("dense", tiny_settings), marker,
-                 lambda p: {"key": Store.key(tiny_settings), "result": p})
+    path = craft(store.path("dense", tiny_settings, ALONE_KEY), marker,
+                 lambda p: {"key": Store.key(tiny_settings, ALONE_KEY), "result": p})
     _refused(lambda: dense_run(tiny_settings, mnist1d_small, store=store), path, marker)
 
 
 def test_imp_round_cannot_run_code(tmp_path, tiny_settings, mnist1d_small):
     store, marker = Store(tmp_path / "results"), tmp_path / "ran"
     settings = IMPSettings(tiny_settings, rounds=1, controls=())
-    path = craft(store.path("imp_round", {"imp": settings.store_key(), "round": 1}), marker)
+    key = {"imp": settings.store_key(), "round": 1, "computed_in": "alone"}
+    path = craft(store.path("imp_round", key), marker)
     _refused(lambda: run_imp(settings, mnist1d_small, store=store), path, marker)
 
 
@@ -102,11 +103,11 @@ def test_a_file_of_an_old_pickled_store_is_refused_with_advice(tmp_path, tiny_se
     from lthlib.training import Run
 
     store = Store(tmp_path)
-    path = store.path("dense", tiny_settings)
+    path = store.path("dense", tiny_settings, ALONE_KEY)
     path.parent.mkdir(parents=True)
-    torch.save({"key": Store.key(tiny_settings), "result": Run(settings={})}, path)
+    torch.save({"key": Store.key(tiny_settings, ALONE_KEY), "result": Run(settings={})}, path)
     with pytest.raises(StoreError, match="delete it to recompute"):
-        store.get("dense", tiny_settings)
+        store.get("dense", tiny_settings, ALONE_KEY)
 
 
 # ------------------------------------------------------------------------- what is written

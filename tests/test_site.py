@@ -1,15 +1,21 @@
 """The course site (``python -m lthlib.site``) and the syllabus it renders (docs/course.md)."""
 from __future__ import annotations
 
+import functools
+import http.server
+import os
 import re
+import shutil
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import nbformat
 import pytest
 
-from lthlib.site import COURSE_MD, GLOSSARY_END, GLOSSARY_START, glossary_markdown, main, parse_only
+from lthlib.site import (COURSE_MD, GLOSSARY_END, GLOSSARY_START, WIDGET_NOTE, glossary_markdown, main,
+                         markdown_to_html, parse_only)
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
@@ -42,6 +48,84 @@ def local(href: str) -> str | None:
     return unquote(url.path)
 
 
+class _Loads(HTMLParser):
+    """What a page makes the browser fetch: the URLs of scripts, styles, images, frames, media
+    and every other ``<link>``, ``url(...)``/``@import`` in styles, and URLs that inline
+    scripts import or fetch (links a reader may follow, ``<a href>``, are not loads)."""
+    ATTRS = {"script": ("src",), "link": ("href",), "img": ("src", "srcset"), "iframe": ("src",),
+             "frame": ("src",), "embed": ("src",), "object": ("data",), "source": ("src", "srcset"),
+             "video": ("src", "poster"), "audio": ("src",), "track": ("src",), "input": ("src",),
+             "image": ("href", "xlink:href"), "use": ("href", "xlink:href")}
+    CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
+    JS_URL = re.compile(r"""(?:\bimport\s*\(|\bfrom|\bfetch\s*\(|\.src\s*=|Src\s*=)\s*['"`]((?:[a-z]+:)?//[^'"`]+)""")
+
+    def __init__(self):
+        super().__init__()
+        self.urls, self._in = [], None
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if value and name in self.ATTRS.get(tag, ()):
+                self.urls += [part.split()[0] for part in value.split(",") if part.strip()] \
+                    if name == "srcset" else [value]
+            if value and name == "style":
+                self.urls += [a or b for a, b in self.CSS_URL.findall(value)]
+        self._in = tag if tag in ("style", "script") else None
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "style":
+            self.urls += [a or b for a, b in self.CSS_URL.findall(data)]
+        elif self._in == "script":
+            self.urls += self.JS_URL.findall(data)
+
+
+def outside_loads(site: Path) -> list[str]:
+    """Every URL a page of ``site`` loads that is not a file inside the site folder (a data:
+    URL is inside the page); each as ``page: url``."""
+    found = []
+    root = site.resolve()
+    for page in sorted(site.rglob("*.html")):
+        parser = _Loads()
+        parser.feed(page.read_text())
+        for url in parser.urls:
+            parts = urlparse(url)
+            if parts.scheme == "data" or url.startswith("#"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve()
+            if parts.scheme or parts.netloc or url.startswith("/") or not target.is_relative_to(root):
+                found.append(f"{page.relative_to(site)}: {url}")
+            elif not target.is_file():
+                found.append(f"{page.relative_to(site)}: {url} (missing)")
+    return found
+
+
+def check_self_contained(site: Path, stems: list[str], hidden: tuple[str, ...]) -> None:
+    """Nothing loaded from outside the site; each page titled with its notebook's heading; maths
+    as MathML, no TeX left in the prose; none of the ``hidden`` strings (the build's folders)
+    in any file of the site."""
+    assert outside_loads(site) == []
+    for stem in stems:
+        text = (site / f"{stem}.html").read_text()
+        nb = nbformat.read(site / "notebooks" / f"{stem}.ipynb", as_version=4)
+        heading = next(line for c in nb.cells if c.cell_type == "markdown"
+                       for line in c.source.splitlines() if line.startswith("#"))
+        title = re.search(r"<title>(.*?)</title>", text).group(1)
+        assert title != "Notebook" and heading.lstrip("# ").startswith(title[:8]), (stem, title, heading)
+        assert "<script src" not in text and "mathjax" not in text.lower() and "require.js" not in text
+        prose = re.findall(r'<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown[^"]*"[^>]*>(.*?)</div>',
+                           text, re.DOTALL)
+        assert not [p for p in prose if re.search(r"\$[^$<]*\\[A-Za-z]", p)], f"{stem}: TeX left in the prose"
+        assert 'class="lthlib-tex"' not in text, f"{stem}: a formula latex2mathml could not read"
+    for path in site.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".ipynb"):
+            content = path.read_text()
+            for folder in hidden:
+                assert folder not in content, f"{path.relative_to(site)} shows the build's folder {folder}"
+
+
 def check_site(site: Path, stems: list[str], without_figures: tuple[str, ...] = ()) -> None:
     """index.html links every page; every page exists and is non-empty; every link of the
     pages lthlib.site writes resolves; the gallery shows exactly the saved PNGs."""
@@ -70,14 +154,25 @@ def check_site(site: Path, stems: list[str], without_figures: tuple[str, ...] = 
         assert f'id="{stem}"' in (site / "gallery.html").read_text()
 
 
+SMOKE_STEMS = ["01_dense_training", "02_iterative_magnitude_pruning"]
+
+
+@pytest.fixture(scope="module")
+def smoke_site(tmp_path_factory) -> Path:
+    """Two notebooks executed at smoke scale (about 40 s on a 2-core CPU), built once for the
+    tests of this module."""
+    site = tmp_path_factory.mktemp("smoke") / "site"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LTHLIB_PROGRESS", "0")
+        assert main(["--out", str(site), "--scale", "smoke", "--only", "01,02"]) == 0
+    return site
+
+
 @pytest.mark.notebook
-def test_site_builds_at_smoke_scale(tmp_path, monkeypatch, capsys):
-    """Two notebooks executed at smoke scale (about 20 s on a 2-core CPU)."""
-    monkeypatch.setenv("LTHLIB_PROGRESS", "0")
-    site = tmp_path / "site"
-    assert main(["--out", str(site), "--scale", "smoke", "--only", "01,02"]) == 0
-    stems = ["01_dense_training", "02_iterative_magnitude_pruning"]
+def test_site_builds_at_smoke_scale(smoke_site):
+    site, stems = smoke_site, SMOKE_STEMS
     check_site(site, stems)
+    check_self_contained(site, stems, hidden=("lthlib-site-", str(REPO)))
     index = (site / "index.html").read_text()
     assert "Dense training" in index and "Iterative magnitude pruning" in index  # titles from the headings
     for stem in stems:
@@ -118,6 +213,75 @@ def test_site_from_executed_notebooks(tmp_path, capsys):
     assert main(args) == 0  # a site built earlier is replaced
     check_site(site, ["01_first", "02_second", "03_third"], without_figures=("02_second",))
     assert "No figures." in (site / "gallery.html").read_text()
+
+
+def test_pages_are_self_contained_and_show_no_build_folder(tmp_path):
+    """A notebook as papermill leaves it (injected parameters with the build's folders, widget
+    state, maths in Markdown and a text/latex output): its page loads nothing from outside the
+    site, has the notebook's title, MathML for every formula, a note for the widget, and
+    neither it nor the downloadable copy shows the build's folders."""
+    build = tmp_path / "lthlib-site-abc123"  # as the build's temporary folder is named
+    sources, executed = tmp_path / "src", build / "notebooks"
+    sources.mkdir()
+    executed.mkdir(parents=True)
+    _fake_executed(sources, "01_maths", "01 · Masks $m \\odot \\theta_0$", False)
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('SCALE = "quick"\nRESULTS_DIR = None', execution_count=1)
+    params.metadata["tags"] = ["parameters"]
+    injected = nbformat.v4.new_code_cell(
+        f'# Parameters\nSCALE = "smoke"\nSEEDS = 2\nRESULTS_DIR = "{build}/results"\n'
+        f'FIGURES_DIR = "{build}/figures/01_maths"\nCLAIMS_FILE = "{build}/claims/01_maths.json"\n',
+        execution_count=2)
+    injected.metadata["tags"] = ["injected-parameters"]
+    widget = nbformat.v4.new_code_cell("explorer", execution_count=3)
+    widget.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+        "text/plain": "interactive(children=(IntSlider(value=1),))"})]
+    latex = nbformat.v4.new_code_cell("Math(...)", execution_count=4)
+    latex.outputs = [nbformat.v4.new_output("display_data", data={"text/latex": "$$(1-p)^n$$", "text/plain": "<Math>"}),
+                     nbformat.v4.new_output("stream", name="stdout", text=f"stored in {build}/results/ab12\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01 · Masks $m \\odot \\theta_0$\n\nA mask $m \\in \\{0,1\\}^{|\\theta|}$, "
+                                              "kept $(1-p)^n$:\n\n$$\\max_{\\alpha} \\tfrac{1}{2}\\big(a + b\\big)$$\n\n"
+                                              "\\begin{equation}\ne = mc^2\n\\end{equation}"),
+                params, injected, widget, latex]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
+                                                                            "version_minor": 0}}
+    nb.metadata["papermill"] = {"input_path": str(REPO / "notebooks" / "01_maths.ipynb"),
+                                "output_path": str(executed / "01_maths.ipynb"),
+                                "parameters": {"SCALE": "smoke", "RESULTS_DIR": f"{build}/results"}}
+    nbformat.write(nb, executed / "01_maths.ipynb")
+    site = tmp_path / "site"
+    assert main(["--out", str(site), "--executed", str(build), "--notebooks", str(sources)]) == 0
+    check_self_contained(site, ["01_maths"], hidden=(str(tmp_path), str(REPO)))
+    page = (site / "01_maths.html").read_text()
+    assert "<title>01 · Masks m⊙θ0</title>" in page  # the heading as plain text
+    assert page.count("<math") == 7 and page.count('display="block"') == 3  # title, prose, latex output
+    assert "<munder>" in page  # \max_{\alpha} in display maths: the limit underneath
+    assert WIDGET_NOTE in page and "widget-state" not in page and "widget-view" not in page
+    assert "SEEDS" in page and "RESULTS_DIR, FIGURES_DIR, CLAIMS_FILE: the build&#39;s own folders" in page
+    assert "stored in &lt;build folder&gt;/results/ab12" in page
+    download = nbformat.read(site / "notebooks" / "01_maths.ipynb", as_version=4)
+    assert download.metadata.papermill.parameters == {"SCALE": "smoke"}
+    assert download.metadata.papermill.input_path == "notebooks/01_maths.ipynb"
+    assert "widgets" in download.metadata  # the download is the executed notebook, less the folders
+    assert not [c for c in download.cells if "RESULTS_DIR =" in c.source and "injected-parameters" in c.metadata.get("tags", [])]
+
+
+def test_every_formula_of_the_course_is_typeset():
+    """latex2mathml reads every formula of the notebooks and the syllabus (one it cannot read
+    would reach readers as TeX source)."""
+    sources = [(nb.name, cell.source) for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+               for cell in nbformat.read(nb, as_version=4).cells if cell.cell_type == "markdown"]
+    sources.append((COURSE_MD.name, COURSE_MD.read_text()))
+    failures, formulas = [], 0
+    for name, source in sources:
+        before = len(failures)
+        rendered = markdown_to_html(source, failures)
+        formulas += rendered.count("<math")
+        failures[before:] = [f"{name}: {f}" for f in failures[before:]]
+    assert failures == []
+    assert formulas > 100
 
 
 def test_site_refuses_bad_folders(tmp_path):

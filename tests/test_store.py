@@ -40,3 +40,64 @@ def test_a_file_for_other_settings_is_never_used(tmp_path):
 
 def test_no_root_stores_nothing(tmp_path):
     assert Store(None).get_or_compute("dense", TrainSettings(), lambda: 7) == 7
+
+
+def _stored_run(tmp_path):
+    """A dense run stored the way every notebook stores one."""
+    from lthlib.data import load_dataset
+    from lthlib.training import dense_run
+
+    data = load_dataset("mnist1d", train_size=200, validation_size=100)
+    settings = TrainSettings(model="mlp_mnist1d", iterations=10, eval_every=5, train_size=200,
+                             validation_size=100)
+    store = Store(tmp_path / "results")
+    return data, settings, store, dense_run(settings, data, store=store)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_a_damaged_entry_is_set_aside_and_recomputed(tmp_path, damage):
+    """A partial copy of a results folder, or a disk that filled: the entry is moved aside
+    (kept, named in a warning) and the run is computed again, to the same numbers."""
+    from lthlib.store import DamagedCacheWarning
+    from lthlib.training import dense_run
+
+    from lthlib.training import ALONE_KEY
+
+    data, settings, store, first = _stored_run(tmp_path)
+    path = store.path("dense", settings, ALONE_KEY)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 3] if damage == "truncated" else b"")
+    with pytest.warns(DamagedCacheWarning, match=rf"{path.name}.*moved to {path.name}\.damaged-"):
+        again = dense_run(settings, data, store=store)
+    assert again.curves() == first.curves()
+    assert torch.equal(again.final_state["output.weight"], first.final_state["output.weight"])
+    kept = list(path.parent.glob(f"{path.name}.damaged-*"))
+    assert len(kept) == 1 and kept[0].stat().st_size == (len(whole) // 3 if damage == "truncated" else 0)
+    assert load(path)["key"] == store.key(settings, ALONE_KEY)  # stored again, whole
+
+
+def test_a_damaged_checkpoint_restarts_the_run(tmp_path):
+    from lthlib.data import load_dataset
+    from lthlib.store import DamagedCacheWarning
+    from lthlib.training import model_for, train
+
+    data = load_dataset("mnist1d", train_size=200, validation_size=100)
+    settings = TrainSettings(model="mlp_mnist1d", iterations=10, eval_every=5)
+    ref = train(model_for(settings, data), data, settings, progress=False)
+    ckpt = tmp_path / "run.ckpt"
+    ckpt.write_bytes(b"PK\x03\x04 cut short")
+    with pytest.warns(DamagedCacheWarning, match="run.ckpt"):
+        run = train(model_for(settings, data), data, settings, checkpoint=ckpt, progress=False)
+    assert run.curves() == ref.curves()
+
+
+def test_a_file_that_is_not_a_torch_archive_is_still_refused(tmp_path):
+    """Not set aside: a file that is not lthlib's is refused and left where it is."""
+    s = TrainSettings()
+    store = Store(tmp_path)
+    path = store.path("dense", s)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x80\x04not lthlib's")
+    with pytest.raises(StoreError, match="delete it to recompute"):
+        store.get("dense", s)
+    assert path.exists()
