@@ -306,3 +306,29 @@ def test_lockstep_extends_a_stored_dense_run_without_changing_it(mnist1d_small, 
     for a, b in zip(first, again):
         assert a.dense.curves() == b.dense.curves() and a.rounds[1].mask == b.rounds[1].mask
     assert 5 in again[0].dense.weights_at
+
+
+def _same_numbers(a, b) -> bool:
+    return a.curves() == b.curves() and all(torch.equal(a.final_state[k], b.final_state[k]) for k in b.final_state)
+
+
+def test_results_do_not_depend_on_what_the_store_held(mnist1d_small, tiny_settings, tmp_path):
+    """IMP seeds on an empty store, and the same after the dense runs were stored one by one
+    (as notebook 01 stores them): bit for bit the same dense runs and tickets. (A batched
+    member's last bits depend on its companions, so the store keys each result by the
+    computation that gave it, and never hands a run trained alone to a population.)"""
+    from lthlib.imp import run_imp_seeds
+    from lthlib.training import dense_runs
+
+    settings = IMPSettings(tiny_settings, rounds=2, controls=("reinit",))
+    seeds = [0, 1, 2, 3]
+    empty = run_imp_seeds(settings, seeds, mnist1d_small, store=Store(tmp_path / "empty"))
+    filled = Store(tmp_path / "filled")
+    alone = dense_runs(tiny_settings, range(5), mnist1d_small, store=filled)
+    after = run_imp_seeds(settings, seeds, mnist1d_small, store=filled)
+    for a, b in zip(after, empty):
+        assert _same_numbers(a.dense, b.dense)
+        for ra, rb in zip(a.rounds, b.rounds):
+            assert ra.mask == rb.mask and _same_numbers(ra.ticket, rb.ticket)
+            assert ra.controls["reinit"].curves() == rb.controls["reinit"].curves()
+    assert not all(_same_numbers(a.dense, d) for a, d in zip(after, alone))  # populations: other last bits

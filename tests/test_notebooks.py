@@ -2,6 +2,7 @@
 
 Parametrised over the folder, so a new notebook is tested without editing this file.
 """
+import json
 import re
 from pathlib import Path
 
@@ -16,17 +17,34 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks found under notebooks/"
 
 
+def _execute(notebook: Path, folder: Path, results: Path) -> Path:
+    """Run ``notebook`` at smoke scale with ``results`` as its store; returns its claims file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    claims = folder / f"{notebook.stem}.claims.json"
+    pm.execute_notebook(str(notebook), str(folder / notebook.name), cwd=str(notebook.parent), progress_bar=False,
+                        execution_timeout=600,  # a stuck kernel fails the test, never hangs CI
+                        parameters={"SCALE": "smoke", "RESULTS_DIR": str(results),
+                                    "FIGURES_DIR": str(folder / "figures"), "CLAIMS_FILE": str(claims)})
+    return claims
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    """One results store for the smoke notebooks, run in order as the suite runs them (each
+    notebook after the ones before it), and the claims file of each notebook run so."""
+    return tmp_path_factory.mktemp("suite") / "results", {}
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_at_smoke_scale(notebook, tmp_path, monkeypatch):
+def test_notebook_runs_at_smoke_scale(notebook, tmp_path, monkeypatch, shared_store):
     monkeypatch.setenv("LTHLIB_PROGRESS", "0")
     monkeypatch.setenv("LTHLIB_HEADLESS", "1")
+    results, claims_of = shared_store
+    claims_file = _execute(notebook, tmp_path, results)
+    claims_of[notebook.stem] = claims_file
     figures = tmp_path / "figures"
     out = tmp_path / notebook.name
-    pm.execute_notebook(str(notebook), str(out), cwd=str(notebook.parent), progress_bar=False,
-                        execution_timeout=600,  # a stuck kernel fails the test, never hangs CI
-                        parameters={"SCALE": "smoke", "RESULTS_DIR": str(tmp_path / "results"),
-                                    "FIGURES_DIR": str(figures), "CLAIMS_FILE": str(tmp_path / "claims.json")})
     executed = nbformat.read(out, as_version=4)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
@@ -35,8 +53,25 @@ def test_notebook_runs_at_smoke_scale(notebook, tmp_path, monkeypatch):
     assert list(figures.glob("*.png")), "FIGURES_DIR was set but no figure was saved"
     from lthlib.claims import load_claims
 
-    claims = load_claims(tmp_path / "claims.json")  # every notebook checks its claims
+    claims = load_claims(claims_file)  # every notebook checks its claims
     assert claims and all(c.verdict == "not judged" for c in claims)  # smoke: computed, not judged
+
+
+@pytest.mark.notebook
+def test_claims_do_not_depend_on_what_ran_before(tmp_path, monkeypatch, shared_store):
+    """Notebook 02 on an empty store gives the claims it gives after notebook 01 filled the
+    store (01 trains the dense runs alone, 02 in populations: each is stored under the
+    computation that gave its numbers, so neither is handed the other's)."""
+    monkeypatch.setenv("LTHLIB_PROGRESS", "0")
+    monkeypatch.setenv("LTHLIB_HEADLESS", "1")
+    first, second = NOTEBOOKS[0], NOTEBOOKS[1]
+    results, claims_of = shared_store
+    after = claims_of.get(second.stem)
+    if after is None or first.stem not in claims_of:  # run alone: 01 then 02 on one store
+        _execute(first, tmp_path / "suite", tmp_path / "suite_results")
+        after = _execute(second, tmp_path / "suite", tmp_path / "suite_results")
+    alone = _execute(second, tmp_path / "alone", tmp_path / "alone_results")
+    assert json.loads(alone.read_text()) == json.loads(after.read_text())
 
 
 def test_notebooks_are_paired_stripped_and_parametrised():
