@@ -51,10 +51,10 @@ scripts:
 Why not Jupyter Book: version 2 (PyPI ``jupyter-book``) is a Python wrapper around the
 Node.js MyST engine; it needs Node at run time and downloads its site theme from the web
 when it builds (mystmd issue #1451 asks for an offline build), so it cannot build where only
-package registries are reachable, this project's CI included. Version 1 is Sphinx-based and in
-maintenance; it also loads MathJax (and require.js for widgets) from CDNs by default, so the
-same offline work would be needed, on top of a new toolchain and a rewrite of what this module
-does (the executed/FAILED index, ``--executed`` builds from a paper-scale run, the gallery).
+package registries are reachable, this project's CI included. Version 1 (``jupyter-book<2``)
+builds with Sphinx, whose MathJax comes from a CDN by default, so the same offline work would
+be needed, on top of a second toolchain and a rewrite of what this module does (the
+executed/FAILED index, ``--executed`` builds from a paper-scale run, the gallery).
 """
 from __future__ import annotations
 
@@ -220,6 +220,15 @@ class MathMLRenderer(IPythonRenderer):
     def latex_environment(self, name: str, body: str) -> str:
         return self._math(f"\\begin{{{name}}}{body}\\end{{{name}}}", True, "")
 
+    def heading(self, text: str, level: int, **attrs) -> str:
+        """nbconvert's heading with its anchor, added through ElementTree, which writes the
+        MathML of a heading as ``ns0:math`` (an unknown element to a browser): unprefixed."""
+        html_ = super().heading(text, level, **attrs)
+        for prefix in re.findall(r'\sxmlns:(\w+)="http://www.w3.org/1998/Math/MathML"', html_):
+            html_ = re.sub(rf'\sxmlns:{prefix}="[^"]*"', "", html_)
+            html_ = re.sub(rf"<(/?){prefix}:", r"<\1", html_)
+        return html_
+
 
 def markdown_to_html(text: str, failures: list[str] | None = None) -> str:
     """Markdown -> HTML with nbconvert's own Markdown parser (mistune), maths as MathML."""
@@ -284,8 +293,8 @@ def _without_path_parameters(source: str) -> str:
                 continue
         kept.append(line)
     if hidden:
-        kept.append(f"# {', '.join(hidden)}: the build's own folders, left out (the defaults "
-                    "above apply when you run this notebook)")
+        kept += [f"# {', '.join(hidden)}: the build's own folders, left out",
+                 "# (the defaults above apply when you run this notebook)"]
     return "\n".join(kept)
 
 
@@ -554,7 +563,7 @@ def _add_notebook(page: Page, nb_path: Path, fig_dir: Path, out: Path, hide: dic
 
 
 def _index(pages: list[Page], scale: str, executed: Path | None) -> str:
-    how = (f"taken from the executed notebooks of <code>{html.escape(executed.name)}</code>"
+    how = (f"taken from the executed notebooks of <code>{html.escape(executed.resolve().name)}</code>"
            if executed is not None else f"executed at <code>SCALE=\"{scale}\"</code> on the machine that built them")
     rows = []
     for p in pages:
