@@ -244,13 +244,18 @@ def _served(folder: Path):
         thread.join()
 
 
+@pytest.fixture(scope="module")
+def browser_tools() -> None:
+    """Skips before the smoke site is built when the browser test cannot run."""
+    _playwright_or_skip()
+
+
 @pytest.mark.notebook
-def test_site_in_a_browser(smoke_site, tmp_path):
+def test_site_in_a_browser(browser_tools, smoke_site, tmp_path):
     """Every page of the smoke site in headless Chromium, served from 127.0.0.1 with any other
     request refused: no console error, no failed request, nothing asked of another host, every
     local link answers, each notebook page titled; the maths typeset offline (MathML laid
     out: a subscript sits lower than its base) and no TeX left in the prose."""
-    _playwright_or_skip()
     from playwright.sync_api import sync_playwright
 
     with _served(smoke_site) as root, sync_playwright() as pw:
