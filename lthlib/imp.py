@@ -457,7 +457,7 @@ def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None 
     for job in jobs:
         job.check_layers(model_for(job.train, data))
         need.setdefault(job.train.digest(), (job.train, {0}))[1].add(job.rewind_iteration)
-    if batched is not False and len(jobs) > 1 and _lockstep_possible(jobs, data):
+    if batched is not False and _lockstep_possible(jobs, data):  # one job too: the same passes as in many
         return _run_imp_lockstep(jobs, need, data, store, progress, workers)
     serial = (workers or default_workers(len(jobs), on_cpu)) == 1
     by_digest = run_jobs({digest_: DenseJob(ts, data, store.root, tuple(sorted(ks)))

@@ -1179,9 +1179,10 @@ def _run_seed_job(job: SeedJob) -> dict[str, Any]:
     here = numerics()
     if expect.get("numerics") not in (None, here):
         raise ClusterError(f"{host} would store its runs under {here} but the machine that started the sweep "
-                           f"reads them under {expect['numerics']} (torch version, thread count, device type): "
-                           "use the same environment (requirements.txt) and --device on every node; nothing "
-                           "was trained")
+                           f"reads them under {expect['numerics']} (torch version, thread count, device type, CPU "
+                           "kernel set): use the same environment (requirements.txt) and --device on every node, "
+                           "and on CPUs of different kinds the same ATEN_CPU_CAPABILITY (e.g. avx2) on every node "
+                           "and here; nothing was trained")
     sha = dataset_checksum(data)["sha256"]
     if expect.get("data_sha256") not in (None, sha):
         raise ClusterError(f"the {plan.data_settings.dataset} data on {host} differs from the data of the machine "

@@ -86,8 +86,16 @@ def with_fixed_threads(fn: F) -> F:
 
 def numerics() -> dict[str, Any]:
     """What a stored number depends on beyond its settings: the thread count, the torch
-    version (kernels change between versions) and the device type."""
+    version (kernels change between versions), the device type and, on a CPU, the kernel
+    set torch chose for it (``torch.backends.cpu.get_cpu_capability()``: AVX512, AVX2,
+    DEFAULT, ...; ``ATEN_CPU_CAPABILITY`` picks another). Kernel sets round differently,
+    so a results folder copied from another machine (or computed under another
+    ``ATEN_CPU_CAPABILITY``) is not reused: its runs are computed again here rather than
+    mixed with this machine's."""
     from lthlib.devices import compute_device_type
 
-    return {"threads": training_threads(), "torch": torch.__version__.split("+")[0],
-            "device": compute_device_type()}
+    device = compute_device_type()
+    found = {"threads": training_threads(), "torch": torch.__version__.split("+")[0], "device": device}
+    if device == "cpu":
+        found["cpu_kernels"] = torch.backends.cpu.get_cpu_capability()
+    return found

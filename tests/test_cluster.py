@@ -198,17 +198,24 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
             no_training()
         return []
 
+    def no_passes(members, passes, *args, **kwargs):
+        if list(passes):
+            no_training()
+        return {}
+
     store, out = tmp_path / "ray_results", tmp_path / "ray_out"
     argv = ["frankle2020-rewinding", "--scale", "smoke", "--seeds", "1", "--out", str(out), "--results", str(store),
             "--device", "cpu", "--ray", "local"]
     with monkeypatch.context() as m:
         for module, name, fake in ((lthlib.training, "train", no_training),
                                    (lthlib.training, "train_from_settings", no_training),
-                                   (lthlib.population, "train_members", no_members)):
+                                   (lthlib.population, "train_members", no_members),
+                                   (lthlib.population, "train_passes", no_passes)):
             m.setattr(module, name, fake)
         import lthlib.imp
 
         m.setattr(lthlib.imp, "train", no_training)
+        m.setattr(lthlib.imp, "train_passes", no_passes)
         try:
             assert rp.main(argv) == 0
         finally:

@@ -101,3 +101,17 @@ def test_a_file_that_is_not_a_torch_archive_is_still_refused(tmp_path):
     with pytest.raises(StoreError, match="delete it to recompute"):
         store.get("dense", s)
     assert path.exists()
+
+
+def test_results_of_another_cpu_kernel_set_are_not_reused(tmp_path, monkeypatch):
+    """Kernel sets (AVX-512, AVX2, default; another CPU) round differently: a store copied
+    from such a machine is computed again here, never mixed with this machine's runs."""
+    store, s = Store(tmp_path), TrainSettings()
+    here = torch.backends.cpu.get_cpu_capability()
+    assert store.key(s)["numerics"]["cpu_kernels"] == here
+    store.put("dense", s, {"value": 1})
+    other = "DEFAULT" if here != "DEFAULT" else "AVX2"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: other)
+    assert store.get("dense", s) is None and store.path("dense", s).name not in {p.name for p in store.root.rglob("*.pt")}
+    monkeypatch.undo()
+    assert store.get("dense", s) == {"value": 1}
