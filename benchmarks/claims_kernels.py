@@ -33,7 +33,7 @@ def run(kernels: str | None, only: str, scale: str, out: Path) -> Path:
     env.pop("ATEN_CPU_CAPABILITY", None)
     if kernels:
         env["ATEN_CPU_CAPABILITY"] = kernels
-    cmd = [sys.executable, "-m", "lthlib", "run", "--scale", scale, "--only", only,
+    cmd = [sys.executable, "-m", "lthlib", "run", "--scale", scale, "--only", *only.replace(",", " ").split(),
            "--out", str(folder), "--results", str(folder / "results")]
     print(f"$ {'ATEN_CPU_CAPABILITY=' + kernels + ' ' if kernels else ''}{' '.join(cmd[1:])}", flush=True)
     subprocess.run(cmd, cwd=REPO, env=env, check=False)
