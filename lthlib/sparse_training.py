@@ -11,10 +11,13 @@ Instead of training densely and pruning (IMP), train a sparse network from the s
 |            | inactive places of largest dense-gradient magnitude                     |
 
 For SET and RigL, in every layer the update drops ``round(drop_fraction_at(t) x active)``
-active weights and grows exactly as many, so each layer's density is constant; a
-connection dropped in an update is never regrown in the same update (only positions
-inactive before it are candidates). Grown weights start at zero and with zero optimiser
-state (``lthlib.training.train`` does this). The drop fraction decays with a cosine
+active weights and grows exactly as many, so each layer's density is constant. Growth
+chooses among every position not active after the drop, so a connection dropped in an
+update may be regrown in the same update, as in RigL (Evci et al. 2020, Algorithm 1, and
+google-research/rigl's ``sparse_optimizers.py``: grow scores of the connections kept are
+lifted out of reach, everything else competes). Grown weights, a regrown one included,
+start at zero and with zero optimiser state (``lthlib.training.train`` does this, told by
+the returned mask's ``grown``). The drop fraction decays with a cosine
 (Evci et al. 2020, eq. 1): ``alpha/2 (1 + cos(pi t / T_end))`` and updates stop at
 ``T_end = end_fraction x iterations``. Ties (equal magnitudes or gradients) go to the
 lower flat index, as in ``lthlib.pruning``.
@@ -157,39 +160,43 @@ def drop_fraction_at(t: int, settings: SparseTrainingSettings, iterations: int) 
     return settings.drop_fraction / 2 * (1 + math.cos(math.pi * t / t_end))
 
 
-def _update_counts(fraction: float, active: int, inactive: int) -> int:
-    """How many of ``active`` weights are replaced: rounded half up, at most ``inactive``
-    (grown weights come only from positions inactive before the update)."""
-    return min(int(fraction * active + 0.5 + 1e-9), inactive)
-
-
 def _lowest(scores: torch.Tensor, candidates: torch.Tensor, k: int, descending: bool = False) -> torch.Tensor:
     """The ``k`` candidate indices of lowest (or highest) score; ties go to the lower index."""
     order = torch.sort(scores[candidates], descending=descending, stable=True).indices
     return candidates[order[:k]]
 
 
+class GrownMask(Mask):
+    """A mask after a drop-and-grow update, with ``grown``: per layer, the positions grown
+    by it (a connection dropped and regrown in the same update among them), which
+    ``train`` sets to zero with zero optimiser state."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor], grown: Mapping[str, torch.Tensor]):
+        super().__init__(tensors)
+        self.grown = {n: g.reshape(t.shape) for (n, t), g in zip(tensors.items(), grown.values())}
+
+
 def update_mask(mask: Mask, weights: Mapping[str, torch.Tensor], grow_scores: Mapping[str, torch.Tensor],
-                fraction: float) -> Mask:
+                fraction: float) -> GrownMask:
     """One drop-and-grow step, per layer: drop the ``round(fraction x active)`` active
-    weights of smallest |weight|, grow as many positions that were inactive before the
-    update with the largest ``grow_scores`` (RigL: |dense gradient|; SET: uniform draws).
-    Each layer keeps its number of active weights exactly."""
-    out = {}
+    weights of smallest |weight|, then grow as many of the positions not active after the
+    drop (the just-dropped ones included, as in RigL) with the largest ``grow_scores``
+    (RigL: |dense gradient|; SET: uniform draws). Each layer keeps its number of active
+    weights exactly; ``grown`` lists the grown positions."""
+    out, grown = {}, {}
     for name, m in mask.items():
         w = weights[name].detach()
         flat = m.to(w.device).flatten()
         active = flat.nonzero().flatten()
-        inactive = (~flat).nonzero().flatten()
-        k = _update_counts(fraction, len(active), len(inactive))
-        if k == 0:
-            out[name] = m
-            continue
-        new = flat.clone()
-        new[_lowest(w.abs().flatten(), active, k)] = False
-        new[_lowest(grow_scores[name].to(w.device).flatten(), inactive, k, descending=True)] = True
-        out[name] = new.reshape(m.shape)
-    return Mask(out)
+        k = min(int(fraction * len(active) + 0.5 + 1e-9), len(active))
+        new, fresh = flat.clone(), torch.zeros_like(flat)
+        if k > 0:
+            new[_lowest(w.abs().flatten(), active, k)] = False
+            candidates = (~new).nonzero().flatten()
+            chosen = _lowest(grow_scores[name].to(w.device).flatten(), candidates, k, descending=True)
+            new[chosen], fresh[chosen] = True, True
+        out[name], grown[name] = new.reshape(m.shape), fresh
+    return GrownMask(out, grown)
 
 
 class SparseUpdater:

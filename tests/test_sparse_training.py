@@ -11,7 +11,7 @@ from lthlib import training
 from lthlib.config import SettingsError, TrainSettings
 from lthlib.data import load_dataset
 from lthlib.masks import Mask
-from lthlib.sparse_training import (SparseTrainingSettings, SparseUpdater,
+from lthlib.sparse_training import (SparseTrainingSettings, SparseUpdater, update_mask,
                                     drop_fraction_at, end_iteration, forward_flops,
                                     initial_sparse_mask, train_sparse, training_flops)
 from lthlib.streams import generator
@@ -112,10 +112,11 @@ def test_density_constant_and_masked_weights_zero_at_every_step(data, ts, method
     for call, record in zip(watch.calls, run.mask_updates):
         assert {n: int(t.sum()) for n, t in call["new"].items()} == counts
         for n in mask:
-            old, new = call["mask"][n], call["new"][n]
-            assert record["dropped"][n] == int((old & ~new).sum()) == record["grown"][n]
-            expected = min(int(drop_fraction_at(call["t"], s, ts.iterations) * counts[n] + 0.5),
-                           old.numel() - counts[n])
+            old, new, grown = call["mask"][n], call["new"][n], call["new"].grown[n]
+            regrown = int((grown & old).sum())  # dropped and grown again by the same update
+            assert record["dropped"][n] == int((old & ~new).sum()) + regrown == record["grown"][n]
+            assert record["grown"][n] == int(grown.sum())
+            expected = min(int(drop_fraction_at(call["t"], s, ts.iterations) * counts[n] + 0.5), counts[n])
             assert record["grown"][n] == expected
     assert sum(sum(r["grown"].values()) for r in run.mask_updates) > 0
     final = Mask(run.mask)
@@ -136,13 +137,13 @@ def test_grown_weights_start_at_zero_with_zero_optimizer_state(data, ts, monkeyp
     def checked(masked, names, old, new, opt, iteration):
         record = real(masked, names, old, new, opt, iteration)
         for n, (p, m) in zip(names, masked):
-            grown = new[n] & ~old[n]
-            changed = new[n] ^ old[n]
+            grown = new.grown[n]
+            changed = (new[n] ^ old[n]) | grown
             assert torch.equal(m.bool(), new[n])
             assert torch.all(p.detach()[changed] == 0)
             state = opt.state[p]
             for b in buffers:
-                assert torch.all(state[b][changed] == 0) and torch.any(state[b][new[n] & old[n]] != 0)
+                assert torch.all(state[b][changed] == 0) and torch.any(state[b][new[n] & old[n] & ~grown] != 0)
             seen.append(int(grown.sum()))
         return record
 
@@ -177,11 +178,12 @@ def test_rigl_grows_exactly_the_top_dense_gradient_positions(data, ts):
         active, inactive = old.flatten().nonzero().flatten().tolist(), (~old).flatten().nonzero().flatten().tolist()
         k = int(fraction * len(active) + 0.5)
         drop = sorted(active, key=lambda i: (float(w[i].abs()), i))[:k]
-        grow = sorted(inactive, key=lambda i: (-float(g[i]), i))[:k]
+        grow = sorted(inactive + drop, key=lambda i: (-float(g[i]), i))[:k]  # RigL: the dropped compete too
         expected = old.flatten().clone()
-        expected[drop], expected[grow] = False, True
+        expected[drop] = False
+        expected[grow] = True
         assert torch.equal(call["new"][n].flatten(), expected)
-        assert not set(grow) & set(drop)  # never regrow what this update dropped
+        assert torch.equal(call["new"].grown[n].flatten().nonzero().flatten(), torch.tensor(sorted(grow)))
 
 
 def test_set_grows_random_positions_from_the_stream():
@@ -201,9 +203,11 @@ def test_set_grows_random_positions_from_the_stream():
     fraction = drop_fraction_at(20, s, 100)
     for n, old in mask.items():
         draws = torch.rand(old.shape, generator=g).flatten()
-        inactive = (~old).flatten().nonzero().flatten().tolist()
         k = int(fraction * int(old.sum()) + 0.5)
-        grow = sorted(inactive, key=lambda i: (-float(draws[i]), i))[:k]
+        w = weights[n].flatten().abs()
+        drop = sorted(old.flatten().nonzero().flatten().tolist(), key=lambda i: (float(w[i]), i))[:k]
+        candidates = (~old).flatten().nonzero().flatten().tolist() + drop  # not active after the drop
+        grow = sorted(candidates, key=lambda i: (-float(draws[i]), i))[:k]
         assert k > 0 and all(bool(new[0][n].flatten()[i]) for i in grow)
         assert int(new[0][n].sum()) == int(old.sum())
 
@@ -337,3 +341,24 @@ def test_run_sparse_stores_each_run_and_reads_it_back(tmp_path, monkeypatch):
     again = run_sparse(ts, data, methods, [0, 1], store=store)
     for key, run in first.items():
         assert again[key].curves() == run.curves() and Mask(again[key].mask) == Mask(run.mask)
+
+
+def test_a_rigl_update_can_regrow_a_connection_it_just_dropped():
+    """RigL (Evci et al. 2020, Algorithm 1; google-research/rigl) grows among every position
+    not active after the drop: a weight dropped for its small magnitude but with the largest
+    gradient comes straight back, and starts again from zero with zero optimiser state."""
+    mask = Mask({"w": torch.tensor([True, True, True, False, False])})
+    weights = {"w": torch.tensor([0.01, 0.5, 0.9, 0.0, 0.0])}
+    grads = {"w": torch.tensor([9.0, 0.0, 0.0, 1.0, 2.0])}  # the dropped one has the largest gradient
+    new = update_mask(mask, weights, {n: g.abs() for n, g in grads.items()}, fraction=0.34)
+    assert new["w"].tolist() == [True, True, True, False, False]  # position 0 dropped, then regrown
+    assert new.grown["w"].tolist() == [True, False, False, False, False]
+    p = torch.nn.Parameter(weights["w"].clone())
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = torch.ones(5)
+    opt.step()
+    m = mask["w"].float()
+    record = training._change_mask([(p, m)], ["w"], mask, new, opt, 10)
+    assert p[0] == 0.0 and opt.state[p]["momentum_buffer"][0] == 0.0  # regrown: from zero
+    assert p[1] != 0.0 and opt.state[p]["momentum_buffer"][1] != 0.0  # kept: untouched
+    assert record["dropped"] == {"w": 1} and record["grown"] == {"w": 1}
