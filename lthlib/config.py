@@ -121,7 +121,8 @@ PAI_PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
                   rounds=(4, 8, 12, 16, 20), sanity_round=16,
                   sanity_methods=("snip", "grasp", "synflow", "magnitude"),
-                  rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001), model="resnet20"),
+                  rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001), model="resnet20",
+                  grasp_temperature=200.0),
 }
 
 # Notebook 07 (sparse training from scratch, ``sparse_training.SparseTrainingSettings``):

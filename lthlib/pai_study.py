@@ -53,6 +53,9 @@ class PaIExperiment:
     rewind_iteration: int
     collapse_densities: tuple[float, ...]
     model: str | None = None  # the published network when the notebook names none
+    # GraSP's logit temperature: 200 at paper scale, as the authors' code (alecwangcq/GraSP,
+    # pruner/GraSP.py, ``T=200``); 1 (plain logits) at the small scales
+    grasp_temperature: float = 1.0
 
 
 def pai_for_scale(scale: str) -> PaIExperiment:
@@ -63,14 +66,15 @@ def pai_for_scale(scale: str) -> PaIExperiment:
 
 
 def pai_start(settings: TrainSettings, data: Dataset, method: str, variant: str,
-              density: float) -> tuple[dict, Mask]:
+              density: float, grasp_temperature: float = 1.0) -> tuple[dict, Mask]:
     """The starting weights and mask of one run (deterministic in its settings and seed)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r}: choose one of {list(VARIANTS)}")
     if method not in METHODS:
         raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
     model = model_for(settings, data)
-    mask = pai_mask(method, model, data, density, seed=settings.seed, invert=variant == "invert")
+    mask = pai_mask(method, model, data, density, seed=settings.seed, invert=variant == "invert",
+                    **({"temperature": grasp_temperature} if method.startswith("grasp") else {}))
     if variant == "shuffle":
         mask = shuffle_within_layers(mask, settings.seed)
     start = model_for(settings, data, stream="reinit") if variant == "reinit" else model
@@ -79,10 +83,12 @@ def pai_start(settings: TrainSettings, data: Dataset, method: str, variant: str,
 
 def run_pai(settings: TrainSettings, data: Dataset, methods: Iterable[str], densities: Iterable[float],
             seeds: Iterable[int], *, variants: Iterable[str] = ("none",), store: Store | None = None,
-            workers: int | None = None, progress: bool | None = None) -> dict[RunKey, Run]:
+            workers: int | None = None, progress: bool | None = None,
+            grasp_temperature: float = 1.0) -> dict[RunKey, Run]:
     """Every (method, variant, density, seed) run, keyed so: read from the store where it
     is, else masked at initialisation and trained, all missing runs together as
-    populations, and stored."""
+    populations, and stored. ``grasp_temperature``: GraSP's logit temperature
+    (``PaIExperiment.grasp_temperature``)."""
     from lthlib.population import stored_members
 
     store = store if store is not None else Store(None)
@@ -90,18 +96,22 @@ def run_pai(settings: TrainSettings, data: Dataset, methods: Iterable[str], dens
     members = []
     for method, variant, density, seed in keys:  # the masks are cheap next to training
         s = settings.replace(seed=seed)
-        state, mask = pai_start(s, data, method, variant, density)
+        state, mask = pai_start(s, data, method, variant, density, grasp_temperature)
         members.append((state, mask, 0, [], s))
-    trained = stored_members(store, [("pai", _store_key(settings, key), None) for key in keys], members, data,
+    trained = stored_members(store, [("pai", _store_key(settings, key, grasp_temperature), None) for key in keys],
+                             members, data,
                              progress=progress, workers=workers, keep=lambda i, run, _: _without_weights(run))
     runs = dict(zip(keys, trained))
     return {key: runs[key] for key in keys}
 
 
-def _store_key(settings: TrainSettings, key: RunKey) -> dict[str, Any]:
+def _store_key(settings: TrainSettings, key: RunKey, grasp_temperature: float = 1.0) -> dict[str, Any]:
     method, variant, density, seed = key
-    return {"train": settings.replace(seed=seed), "method": method, "variant": variant,
-            "density": round(density, 12)}
+    out = {"train": settings.replace(seed=seed), "method": method, "variant": variant,
+           "density": round(density, 12)}
+    if method.startswith("grasp") and grasp_temperature != 1.0:
+        out["temperature"] = float(grasp_temperature)
+    return out
 
 
 def _without_weights(run: Run) -> Run:

@@ -167,7 +167,8 @@ say("**What to see.** At {d:.1f}% overall, the methods keep between {lo:.1%} and
 # the two are close, and one convention across the notebooks keeps the comparison fair.)
 
 # %%
-runs = run_pai(train_settings, data, experiment.methods, densities, seeds, store=store)
+runs = run_pai(train_settings, data, experiment.methods, densities, seeds, store=store,
+               grasp_temperature=experiment.grasp_temperature)
 acc = {m: np.array(accuracy_table(runs, m, "none", densities, seeds)).T for m in experiment.methods}  # seeds x densities
 ticket = np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in imp_results])
 rewind = np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in rewound])
@@ -243,7 +244,8 @@ say("**What to see.** At {p:.1f}% of the weights, the best of the three methods 
 
 # %%
 sanity = run_pai(train_settings, data, experiment.sanity_methods, [sanity_density], seeds,
-                 variants=("none", "shuffle", "reinit", "invert"), store=store)
+                 variants=("none", "shuffle", "reinit", "invert"), store=store,
+                 grasp_temperature=experiment.grasp_temperature)
 r_s = experiment.sanity_round - 1
 imp_sanity = {"none": [res.rounds[r_s].ticket.at_early_stop() for res in imp_results],
               "shuffle": [res.rounds[r_s].controls["random_mask"].at_early_stop() for res in imp_results],

@@ -346,3 +346,24 @@ def test_bad_inputs_are_refused_clearly(data):
         pai_mask("snip", model, data, 0.1, seed=0, batch_size=10**6)
     with pytest.raises(ValueError, match="seed"):
         pai_mask("random", model, data, 0.1, seed="0")
+
+
+def test_grasp_uses_the_authors_temperature_at_paper_scale(monkeypatch, tmp_path):
+    """GraSP's code divides the logits by T=200 (alecwangcq/GraSP, pruner/GraSP.py); the paper
+    preset does, and the temperature reaches the mask and the store key."""
+    import lthlib.pai_study as ps
+    from lthlib.config import TrainSettings
+    from lthlib.data import load_dataset
+
+    assert ps.pai_for_scale("paper").grasp_temperature == 200.0
+    assert ps.pai_for_scale("quick").grasp_temperature == 1.0
+    seen = []
+    real = ps.pai_mask
+    monkeypatch.setattr(ps, "pai_mask", lambda *a, **k: seen.append(k.get("temperature")) or real(*a, **k))
+    data = load_dataset("mnist1d", train_size=200, validation_size=100)
+    settings = TrainSettings(model="mlp_mnist1d", iterations=4, eval_every=2, model_kwargs={"hidden": (16,)})
+    ps.run_pai(settings, data, ("grasp", "snip"), [0.5], [0], grasp_temperature=200.0)
+    assert seen == [200.0, None]  # GraSP gets it; SNIP has no temperature
+    key = (("grasp", "none", 0.5, 0))
+    assert ps._store_key(settings, key, 200.0) != ps._store_key(settings, key)
+    assert ps._store_key(settings, ("snip", "none", 0.5, 0), 200.0) == ps._store_key(settings, ("snip", "none", 0.5, 0))
