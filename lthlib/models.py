@@ -15,6 +15,7 @@ import math
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -199,6 +200,69 @@ class VGGCifar(nn.Module):
         return self.fc(self.features(x).mean(dim=(2, 3)))
 
 
+class TransformerBlock(nn.Module):
+    """One pre-LayerNorm decoder block: causal multi-head self-attention (separate query,
+    key, value and output projections, each a prunable Linear) and a ReLU MLP, each added
+    to the residual stream. ``last_only``: compute the attention output and the MLP for the
+    last position only (what the model's last block needs; the keys and values still
+    cover every position)."""
+
+    def __init__(self, d_model: int, heads: int, mlp: int):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model={d_model} must be a multiple of heads={heads}")
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(d_model)
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.key = nn.Linear(d_model, d_model, bias=False)
+        self.value = nn.Linear(d_model, d_model, bias=False)
+        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.fc1 = nn.Linear(d_model, mlp)
+        self.fc2 = nn.Linear(mlp, d_model)
+
+    def forward(self, h: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        n, length, d = h.shape
+        split = lambda t: t.reshape(n, t.shape[1], self.heads, d // self.heads).transpose(1, 2)  # noqa: E731
+        a = self.norm1(h)
+        q_in = a[:, -1:] if last_only else a
+        q, k, v = split(self.query(q_in)), split(self.key(a)), split(self.value(a))
+        # the last position attends to every position, which is what causal masking allows it
+        ctx = F.scaled_dot_product_attention(q, k, v, is_causal=not last_only and length > 1)
+        h = (h[:, -1:] if last_only else h) + self.out(ctx.transpose(1, 2).reshape(n, q.shape[2], d))
+        return h + self.fc2(torch.relu(self.fc1(self.norm2(h))))
+
+
+class Transformer(nn.Module):
+    """A small decoder-only transformer that reads a sequence of token ids and classifies
+    it from its last position (modular arithmetic: ``a b =`` -> ``(a + b) mod p``, Power et
+    al. 2022). Learned token and position embeddings (``nn.Embedding``, prunable like the
+    Linear weights), ``layers`` pre-LayerNorm blocks, a final LayerNorm and a linear
+    ``output`` layer over the classes. ``vocab`` (None: ``num_classes + 1``, the residues
+    and the ``=`` sign). Only the last position's output is computed in the last block:
+    with causal attention nothing else reaches the prediction, so this is the same
+    function as computing every position and reading the last."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, d_model: int = 128, heads: int = 4,
+                 layers: int = 2, mlp: int | None = None, vocab: int | None = None):
+        super().__init__()
+        if len(input_shape) != 1:
+            raise ValueError(f"input_shape={input_shape}: the transformer reads sequences of token "
+                             "ids, shape (length,)")
+        self.vocab = vocab if vocab is not None else num_classes + 1
+        self.embed = nn.Embedding(self.vocab, d_model)
+        self.position = nn.Embedding(input_shape[0], d_model)
+        self.blocks = nn.ModuleList(TransformerBlock(d_model, heads, mlp or 4 * d_model) for _ in range(layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.output = nn.Linear(d_model, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x) + self.position.weight[: x.shape[1]]
+        for i, block in enumerate(self.blocks):
+            h = block(h, last_only=i == len(self.blocks) - 1)
+        return self.output(self.norm(h[:, -1]))
+
+
 ModelBuilder = Callable[..., nn.Module]
 MODELS: dict[str, ModelBuilder] = {
     "lenet300_100": lambda shape, classes, hidden=(300, 100): MLP(shape, classes, hidden=tuple(hidden)),
@@ -211,6 +275,7 @@ MODELS: dict[str, ModelBuilder] = {
     "resnet20": lambda shape, classes, width=16: ResNetCifar(shape, classes, depth=20, width=width),
     "vgg16": lambda shape, classes: VGGCifar(shape, classes),
     "wrn22_2": lambda shape, classes, widen=2: WideResNet(shape, classes, depth=22, widen=widen),
+    "transformer": lambda shape, classes, **kw: Transformer(shape, classes, **kw),
 }
 # What each model accepts in ``model_kwargs`` (name -> what it must be).
 MODEL_KWARGS: dict[str, dict[str, str]] = {
@@ -222,10 +287,15 @@ MODEL_KWARGS: dict[str, dict[str, str]] = {
     "resnet20": {"width": "a positive integer"},
     "vgg16": {},
     "wrn22_2": {"widen": "a positive integer"},
+    "transformer": {"d_model": "a positive integer", "heads": "a positive integer",
+                    "layers": "a positive integer", "mlp": "a positive integer"},
 }
 # 2-D convolutional models need image datasets (channels x height x width).
 IMAGE_MODELS = ("conv2", "conv4", "conv6", "resnet20", "vgg16", "wrn22_2")
 IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
+# Models that read token ids, and the datasets of token ids (``lthlib.data``): each only with the other.
+TOKEN_MODELS = ("transformer",)
+TOKEN_DATASETS = ("modadd97", "modadd13")
 
 
 def _positive_int(value: object) -> bool:
@@ -260,37 +330,48 @@ def check_model_fits(name: str, dataset: str | None, kwargs: dict) -> None:
         raise SettingsError(f"model={name!r} on dataset={dataset!r}: {name} convolves 2-D images; "
                             f"use one of {list(IMAGE_DATASETS)} (cifar10 in the paper), or for "
                             "mnist1d a model that reads 1-D signals (mlp_mnist1d, cnn_mnist1d)")
+    if dataset is not None and (name in TOKEN_MODELS) != (dataset in TOKEN_DATASETS):
+        raise SettingsError(f"model={name!r} on dataset={dataset!r}: " + (
+            f"{name} reads token ids; use one of {list(TOKEN_DATASETS)}" if name in TOKEN_MODELS else
+            f"{dataset} holds token ids (modular arithmetic); use a model that reads them: "
+            f"{list(TOKEN_MODELS)}"))
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
                 seed: int | None = None, stream: str = "init", index: int | None = None,
-                **kwargs) -> nn.Module:
+                init: str = "default", **kwargs) -> nn.Module:
     """Build a registered model; with ``seed``, its initial weights depend on nothing else.
 
     The weights come from the named random stream ``(seed, stream)`` (``lthlib.streams``):
     ``"init"`` for a run's own weights, ``"reinit"`` for the random-reinitialisation
     control; ``index`` numbers the draws of one stream (e.g. the k-th small network of
     notebook 09). The global RNG is left as it was, so building a model never shifts other
-    random draws.
+    random draws. ``init``: a paper's initialisation (``lthlib.initialisation.INITS``),
+    drawn from the same stream.
     """
+    from lthlib.initialisation import initialise
+
     from lthlib.streams import stream_seed
 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     check_model_fits(name, None, kwargs)
     if seed is None:
-        return MODELS[name](tuple(input_shape), num_classes, **kwargs)
+        return initialise(MODELS[name](tuple(input_shape), num_classes, **kwargs), init)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(stream_seed(seed, stream, *(() if index is None else (index,))))
-        return MODELS[name](tuple(input_shape), num_classes, **kwargs)
+        return initialise(MODELS[name](tuple(input_shape), num_classes, **kwargs), init)
 
 
 def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """The weights of Linear and Conv layers, by ``state_dict`` name, for any model.
+    """The weights of Linear, Conv and Embedding layers, by ``state_dict`` name, for any model.
 
-    Biases and normalisation parameters are not pruned (as in the papers).
+    Biases and normalisation parameters are not pruned (as in the papers). Embedding
+    tables are weights like any other here (a transformer's token and position
+    embeddings): IMP and the controls prune them; exclude them by name where a method
+    should not.
     """
-    prunable = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    prunable = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
     return {f"{mod_name}.weight" if mod_name else "weight": module.weight
             for mod_name, module in model.named_modules()
             if isinstance(module, prunable) and module.weight is not None}

@@ -14,10 +14,11 @@ For SET and RigL, in every layer the update drops ``round(drop_fraction_at(t) x 
 active weights and grows exactly as many, so each layer's density is constant. Growth
 chooses among every position not active after the drop, so a connection dropped in an
 update may be regrown in the same update, as in RigL (Evci et al. 2020, Algorithm 1, and
-google-research/rigl's ``sparse_optimizers.py``: grow scores of the connections kept are
-lifted out of reach, everything else competes). Grown weights, a regrown one included,
-start at zero and with zero optimiser state (``lthlib.training.train`` does this, told by
-the returned mask's ``grown``). The drop fraction decays with a cosine
+google-research/rigl's ``sparse_optimizers.py``: the grow scores of the connections kept
+are lifted out of reach, everything else competes). Newly grown weights start at zero
+with zero optimiser state (``lthlib.training.train`` does this); a connection dropped and
+regrown by the same update was never off, so it keeps its weight and optimiser state, as
+in the authors' code (``_get_update_op`` with its default ``reinit_when_same=False``). The drop fraction decays with a cosine
 (Evci et al. 2020, eq. 1): ``alpha/2 (1 + cos(pi t / T_end))`` and updates stop at
 ``T_end = end_fraction x iterations``. Ties (equal magnitudes or gradients) go to the
 lower flat index, as in ``lthlib.pruning``.
@@ -166,37 +167,27 @@ def _lowest(scores: torch.Tensor, candidates: torch.Tensor, k: int, descending: 
     return candidates[order[:k]]
 
 
-class GrownMask(Mask):
-    """A mask after a drop-and-grow update, with ``grown``: per layer, the positions grown
-    by it (a connection dropped and regrown in the same update among them), which
-    ``train`` sets to zero with zero optimiser state."""
-
-    def __init__(self, tensors: Mapping[str, torch.Tensor], grown: Mapping[str, torch.Tensor]):
-        super().__init__(tensors)
-        self.grown = {n: g.reshape(t.shape) for (n, t), g in zip(tensors.items(), grown.values())}
-
-
 def update_mask(mask: Mask, weights: Mapping[str, torch.Tensor], grow_scores: Mapping[str, torch.Tensor],
-                fraction: float) -> GrownMask:
+                fraction: float) -> Mask:
     """One drop-and-grow step, per layer: drop the ``round(fraction x active)`` active
     weights of smallest |weight|, then grow as many of the positions not active after the
     drop (the just-dropped ones included, as in RigL) with the largest ``grow_scores``
     (RigL: |dense gradient|; SET: uniform draws). Each layer keeps its number of active
-    weights exactly; ``grown`` lists the grown positions."""
-    out, grown = {}, {}
+    weights exactly."""
+    out = {}
     for name, m in mask.items():
         w = weights[name].detach()
         flat = m.to(w.device).flatten()
         active = flat.nonzero().flatten()
-        k = min(int(fraction * len(active) + 0.5 + 1e-9), len(active))
-        new, fresh = flat.clone(), torch.zeros_like(flat)
+        # a dense layer (RigL's dense first layer) is not updated: nothing of it is sparse
+        k = 0 if len(active) == flat.numel() else min(int(fraction * len(active) + 0.5 + 1e-9), len(active))
+        new = flat.clone()
         if k > 0:
             new[_lowest(w.abs().flatten(), active, k)] = False
             candidates = (~new).nonzero().flatten()
-            chosen = _lowest(grow_scores[name].to(w.device).flatten(), candidates, k, descending=True)
-            new[chosen], fresh[chosen] = True, True
-        out[name], grown[name] = new.reshape(m.shape), fresh
-    return GrownMask(out, grown)
+            new[_lowest(grow_scores[name].to(w.device).flatten(), candidates, k, descending=True)] = True
+        out[name] = new.reshape(m.shape)
+    return Mask(out)
 
 
 class SparseUpdater:

@@ -172,7 +172,7 @@ def model_for(settings: TrainSettings, data: Dataset, seed: int | None = None,
     the random-reinitialisation control)."""
     model = build_model(settings.model, data.input_shape, data.num_classes,
                         seed=settings.seed if seed is None else seed, stream=stream, index=index,
-                        **settings.model_kwargs)
+                        init=settings.init, **settings.model_kwargs)
     return model.to(data.x_train.device)
 
 
@@ -380,23 +380,19 @@ def _change_mask(masked: list[tuple[torch.Tensor, torch.Tensor]], names: list[st
                  new: Mask, opt: torch.optim.Optimizer, iteration: int) -> dict[str, Any]:
     """Switch ``train``'s masks from ``old`` to ``new``: dropped and grown weights become 0
     and their optimiser state (every per-weight buffer: Adam moments, SGD momentum) is reset
-    to 0 -- a connection dropped and regrown by the same update too (``new.grown``, as
-    ``lthlib.sparse_training.GrownMask`` gives). Returns the record of the change for
-    ``Run.mask_updates``."""
+    to 0. Returns the record of the change for ``Run.mask_updates``."""
     if not isinstance(new, Mask) or list(new) != names:
         raise ValueError(f"mask_update must return a Mask over the layers {names} (in that order) "
                          f"or None, not {new!r}")
     record: dict[str, Any] = {"iteration": iteration, "dropped": {}, "grown": {}}
-    grown = getattr(new, "grown", None)  # a drop-and-grow update may regrow what it dropped
     for name, (p, m) in zip(names, masked):
         o, n = old[name].to(p.device), new[name].to(p.device)
         if o.shape != n.shape:
             raise ValueError(f"mask_update returned a mask of shape {tuple(n.shape)} for {name!r}, "
                              f"which has shape {tuple(o.shape)}")
-        regrown = grown[name].to(p.device) & o if grown is not None else torch.zeros_like(o)
-        changed = (o ^ n) | regrown
-        record["dropped"][name] = int((o & ~n).sum() + regrown.sum())
-        record["grown"][name] = int((n & ~o).sum() + regrown.sum())
+        changed = o ^ n
+        record["dropped"][name] = int((o & ~n).sum())
+        record["grown"][name] = int((n & ~o).sum())
         m.copy_(n.to(m.dtype))
         p.masked_fill_(changed, 0.0)
         for buf in opt.state.get(p, {}).values():

@@ -1,5 +1,6 @@
 """The paper-scale path (conv nets, BatchNorm, augmentation, SGD with warm-up and step
 decay, global pruning) on a tiny synthetic CIFAR-shaped dataset: real code, seconds."""
+import pytest
 import torch
 
 import lthlib
@@ -95,3 +96,58 @@ def test_rigl_on_wrn22_2_with_dense_first_layer_runs_the_paper_path():
     assert final.num_kept() == start.num_kept()
     for name, keep in final.items():
         assert torch.all(run.final_state[name][~keep] == 0)
+
+
+def test_paper_presets_initialise_as_the_papers():
+    """Frankle & Carbin 2019 (Figure 2) use Gaussian Glorot: LeNet-300-100's first layer
+    (784 -> 300) has std sqrt(2 / (784 + 300)) ~ 0.0430, where PyTorch's default uniform
+    +-1/sqrt(784) has std 1/sqrt(3 * 784) ~ 0.0206. With n = 235,200 draws the sample std's
+    standard error is std / sqrt(2 n) ~ 6e-5: 1% (0.0004) is over six standard errors.
+    ResNet-20 (open_lth): Kaiming normal, std sqrt(2 / fan_in), BatchNorm weights U(0, 1)."""
+    import math
+
+    from lthlib.config import for_scale
+    from lthlib.models import build_model
+
+    paper = for_scale("paper")  # LeNet-300-100 on MNIST
+    assert paper.init == "glorot_normal" and for_scale("quick", model="lenet300_100").init == "default"
+    model = build_model("lenet300_100", (1, 28, 28), 10, seed=0, init=paper.init)
+    w = model.state_dict()["hidden.0.weight"]
+    assert w.shape == (300, 784)
+    assert float(w.std()) == pytest.approx(math.sqrt(2 / (784 + 300)), rel=0.01)
+    assert abs(float(w.mean())) < 4 * math.sqrt(2 / (784 + 300)) / math.sqrt(w.numel())
+    assert torch.all(model.state_dict()["hidden.0.bias"] == 0)
+    default = build_model("lenet300_100", (1, 28, 28), 10, seed=0)
+    assert float(default.state_dict()["hidden.0.weight"].std()) == pytest.approx(1 / math.sqrt(3 * 784), rel=0.01)
+    again = build_model("lenet300_100", (1, 28, 28), 10, seed=0, init=paper.init)
+    assert torch.equal(again.state_dict()["hidden.0.weight"], w)  # from the seed's init stream only
+    reinit = build_model("lenet300_100", (1, 28, 28), 10, seed=0, stream="reinit", init=paper.init)
+    assert not torch.equal(reinit.state_dict()["hidden.0.weight"], w)
+    for name in ("conv2", "conv4", "conv6"):
+        assert for_scale("paper", model=name).init == "glorot_normal"
+    resnet = for_scale("paper", model="resnet20")
+    assert resnet.init == "kaiming_normal" and for_scale("paper", model="vgg16").init == "kaiming_normal"
+    net = build_model("resnet20", (3, 32, 32), 10, seed=0, init=resnet.init)
+    conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[1] == 16)
+    fan_in = conv.weight[0].numel()
+    assert float(conv.weight.std()) == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)  # 2,304 draws: se ~1.5%
+    bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert 0 <= float(bn.weight.min()) and float(bn.weight.max()) < 1 and float(bn.weight.std()) > 0
+
+
+def test_frankle_carbin_presets_evaluate_every_100_iterations():
+    """Frankle & Carbin 2019, Appendix G: early stopping is read on an evaluation every 100
+    iterations."""
+    from lthlib.config import for_scale
+
+    for name in ("lenet300_100", "conv2", "conv4", "conv6"):
+        assert for_scale("paper", model=name).eval_every == 100
+
+
+def test_an_unknown_init_is_refused():
+    from lthlib.config import SettingsError, TrainSettings
+
+    with pytest.raises(SettingsError, match=r"init='xavier'.*glorot_normal"):
+        TrainSettings(init="xavier")
+    assert "init" not in TrainSettings().to_dict()  # the default leaves stored names as they were
+    assert TrainSettings(init="glorot_normal").to_dict()["init"] == "glorot_normal"
