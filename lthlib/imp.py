@@ -627,6 +627,9 @@ def rewinding_for_scale(scale: str, model: str | None = None, dataset: str | Non
     train_settings = for_scale(scale, model=model or preset.get("model"), dataset=dataset, **preset["train"])
     values: dict[str, Any] = dict(preset["pruning"])
     ks, claim_k, claim_round, first_seed = preset["ks"], preset["claim_k"], preset["claim_round"], preset["first_seed"]
+    network = dict(preset.get("per_model", {}).get(train_settings.model, {}))  # the density the paper reads
+    claim_round = network.pop("claim_round", claim_round)
+    values.update(network)
     controls = ("reinit", "reinit_full", "random_mask")
     values["controls"] = controls
     values.update(overrides)

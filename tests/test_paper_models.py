@@ -151,3 +151,22 @@ def test_an_unknown_init_is_refused():
         TrainSettings(init="xavier")
     assert "init" not in TrainSettings().to_dict()  # the default leaves stored names as they were
     assert TrainSettings(init="glorot_normal").to_dict()["init"] == "glorot_normal"
+
+
+def test_the_lmc_study_reads_the_papers_densities():
+    """Frankle et al. 2020 study ResNet-20 at 16.8% of weights and VGG-16 at 1.5% (open_lth
+    never prunes VGG's fc layer); the rewind points run past the dense networks' stability
+    point (about 2,000 for ResNet-20)."""
+    from lthlib.imp import rewinding_for_scale
+    from lthlib.models import build_model, count_parameters
+
+    resnet = rewinding_for_scale("paper", model="resnet20")
+    assert resnet.imp.rounds == 8 and resnet.claim_round == 8
+    assert round(0.8 ** resnet.imp.rounds, 3) == 0.168
+    vgg = rewinding_for_scale("paper", model="vgg16")
+    assert vgg.imp.rounds == 19 and vgg.imp.exclude == ("fc.weight",) and vgg.claim_round == 19
+    model = build_model("vgg16", (3, 32, 32), 10)
+    total = count_parameters(model, prunable_only=True)
+    fc = model.fc.weight.numel()
+    assert abs(((total - fc) * 0.8 ** 19 + fc) / total - 0.015) < 0.001  # 1.48%
+    assert max(resnet.ks) > 2000 and max(vgg.ks) > 2000
