@@ -46,7 +46,7 @@ from lthlib.parallel import default_workers, parallel_map, run_jobs
 from lthlib.population import ALONE, identities, plan_passes, stored_members, train_passes
 from lthlib.pruning import SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune, random_mask_like
 from lthlib.store import Store, StoreError, digest, digest_tensors
-from lthlib.training import DenseJob, Run, data_for, dense_run, model_for, train
+from lthlib.training import DenseJob, Run, data_for, dense_run, lr_at, model_for, train
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -68,6 +68,7 @@ class IMPSettings:
     exclude: tuple[str, ...] = ()
     controls: tuple[str, ...] = ("reinit", "random_mask")
     control_rounds: tuple[int, ...] | None = None  # rounds that train the controls (None: all)
+    retrain: str = "weight_rewinding"  # how the ticket is retrained after pruning (RETRAINING)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exclude", tuple(self.exclude))
@@ -93,6 +94,9 @@ class IMPSettings:
         if self.control_rounds is not None and any(not 1 <= r <= self.rounds for r in self.control_rounds):
             raise SettingsError(f"control_rounds={self.control_rounds!r}: each must be a round in "
                                 f"[1, rounds={self.rounds}] (None: every round)")
+        if self.retrain not in RETRAINING:
+            raise SettingsError(f"retrain={self.retrain!r}: choose one of {list(RETRAINING)} "
+                                "(Renda et al. 2020's three ways to retrain after pruning)")
         unknown = sorted(set(self.controls) - set(CONTROLS))
         if unknown:
             raise SettingsError(f"controls {unknown} unknown; choose from {list(CONTROLS)}")
@@ -125,7 +129,8 @@ class IMPSettings:
                 "rewind_iteration": self.rewind_iteration, "rate": self.rate,
                 "output_rate": self.output_rate, "conv_rate": self.conv_rate, "scope": self.scope,
                 "exclude": list(self.exclude), "controls": list(self.controls),
-                "control_rounds": None if self.control_rounds is None else list(self.control_rounds)}
+                "control_rounds": None if self.control_rounds is None else list(self.control_rounds),
+                **({} if self.retrain == "weight_rewinding" else {"retrain": self.retrain})}
 
     def store_key(self) -> dict[str, Any]:
         """What names a stored run. ``rounds`` and which controls are trained are left out:
@@ -233,6 +238,7 @@ class RoundContext:
     rewind_state: StateDict  # the dense run's weights at iteration k
     dense: Run
     reinit_state: Callable[[], StateDict]  # fresh weights from the "reinit" stream
+    previous_final: StateDict | None = None  # the weights this round was pruned from
 
 
 @dataclass(frozen=True)
@@ -246,8 +252,33 @@ class Control:
     color: str = "C7"
 
 
+# How the ticket is retrained after each pruning step (Renda, Frankle & Carbin 2020,
+# "Comparing rewinding and fine-tuning in neural network pruning", ICLR 2020):
+# - weight_rewinding: the surviving weights go back to their values at iteration k and
+#   train from k to T on the original schedule (Frankle et al. 2020; the default);
+# - lr_rewinding: the surviving weights keep their final values and train from k to T on
+#   the original schedule from iteration k (the learning rate is rewound, not the weights);
+# - fine_tuning: the surviving weights keep their final values and train the same T - k
+#   iterations at the schedule's final (smallest) learning rate.
+RETRAINING = ("weight_rewinding", "lr_rewinding", "fine_tuning")
+RETRAINING_LABELS = {"weight_rewinding": "weight rewinding", "lr_rewinding": "learning-rate rewinding",
+                     "fine_tuning": "fine-tuning"}
+
+
 def _ticket_start(c: RoundContext) -> tuple[StateDict, Mask, int]:
-    return c.rewind_state, c.mask, c.settings.rewind_iteration
+    if c.settings.retrain == "weight_rewinding" or c.previous_final is None:
+        return c.rewind_state, c.mask, c.settings.rewind_iteration
+    final = {n: (w * c.mask[n].to(w.dtype) if n in c.mask else w).clone() for n, w in c.previous_final.items()}
+    return final, c.mask, c.settings.rewind_iteration
+
+
+def run_settings(settings: IMPSettings, name: str) -> TrainSettings:
+    """The training settings of one run of a round: the job's, except the fine-tuned
+    ticket's, which trains at the schedule's final learning rate throughout."""
+    ts = settings.train
+    if name != "ticket" or settings.retrain != "fine_tuning":
+        return ts
+    return ts.replace(lr=lr_at(ts, ts.iterations - 1), lr_milestones=(), warmup_iterations=0)
 
 
 CONTROLS: dict[str, Control] = {c.name: c for c in (
@@ -298,20 +329,25 @@ class _RoundWork:
     twins: dict[str, str]
 
 
-def _round_starts(settings: IMPSettings, r: int, mask: Mask, dense: Run,
-                  data: Dataset) -> tuple[dict[str, tuple[StateDict, Mask, int]], dict[str, str]]:
+def _round_starts(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Dataset,
+                  previous_final: StateDict | None = None
+                  ) -> tuple[dict[str, tuple[StateDict, Mask, int]], dict[str, str]]:
     """Round ``r``'s runs: name -> (start weights, mask, start iteration) of the ticket and
     each control to train, and the twins (runs that start exactly like another and take
-    its result, e.g. at k = 0 both reinit controls start at iteration 0)."""
+    its result, e.g. at k = 0 both reinit controls start at iteration 0).
+    ``previous_final``: the weights round ``r`` was pruned from (learning-rate rewinding
+    and fine-tuning retrain from them)."""
     ts, k = settings.train, settings.rewind_iteration
     context = RoundContext(settings, r, mask, dense.weights_at[k], dense,
-                           lambda: model_for(ts, data, stream="reinit").state_dict())
+                           lambda: model_for(ts, data, stream="reinit").state_dict(),
+                           dense.final_state if previous_final is None else previous_final)
     same_start: dict[tuple[str, str, int], str] = {}
     starts: dict[str, tuple[StateDict, Mask, int]] = {}
     twins: dict[str, str] = {}
     for name in ("ticket", *settings.controls_at(r)):
         start_state, start_mask, start = (_ticket_start if name == "ticket" else CONTROLS[name].start)(context)
-        twin = same_start.setdefault((digest_tensors(dict(start_state)), start_mask.digest(), start), name)
+        twin = same_start.setdefault((digest_tensors(dict(start_state)), start_mask.digest(), start,
+                                      run_settings(settings, name).digest()), name)
         if twin != name:
             twins[name] = twin
         else:
@@ -365,12 +401,12 @@ def _finish_round(work: _RoundWork) -> IMPRound:
 
 
 def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Dataset, store: Store,
-              progress: bool | None = None) -> IMPRound:
+              progress: bool | None = None, previous_final: StateDict | None = None) -> IMPRound:
     """Round ``r`` of IMP with ``mask``: the ticket (survivors rewound to iteration k) and
     every control in ``settings.controls``, each stored as soon as it is trained (an
     interruption loses at most the run in progress, which resumes from its checkpoint)."""
     ts = settings.train
-    starts, twins = _round_starts(settings, r, mask, dense, data)
+    starts, twins = _round_starts(settings, r, mask, dense, data, previous_final)
     computed_in = {name: ALONE for name in starts}
     key = _round_key(settings, r, computed_in)
     with store.lock("imp_round", key):  # one process trains a round; others wait, then read it
@@ -378,8 +414,9 @@ def imp_round(settings: IMPSettings, r: int, mask: Mask, dense: Run, data: Datas
         for name, (start_state, start_mask, start) in work.todo.items():
             model = model_for(ts, data)
             model.load_state_dict(start_state)
-            run = train(model, data, ts, mask=start_mask, start_iteration=start, progress=progress,
-                        checkpoint=store.checkpoint("imp_round", key, name=name), save_weights_at=[start])
+            run = train(model, data, run_settings(settings, name), mask=start_mask, start_iteration=start,
+                        progress=progress, checkpoint=store.checkpoint("imp_round", key, name=name),
+                        save_weights_at=[start])
             _record(work, name, run, store)
         return _finish_round(work)
 
@@ -419,7 +456,7 @@ def run_imp(settings: IMPSettings, data: Dataset | None = None, *, store: Store 
     rounds: list[IMPRound] = []
     for r in range(1, settings.rounds + 1):
         mask = magnitude_prune(previous_final, mask, rates, scope=settings.scope, exclude=settings.exclude)
-        rounds.append(imp_round(settings, r, mask, dense, data, store, progress))
+        rounds.append(imp_round(settings, r, mask, dense, data, store, progress, previous_final))
         previous_final = rounds[-1].ticket.final_state
     return IMPResult(settings, dense, rounds)
 
@@ -510,9 +547,10 @@ def _run_imp_lockstep(jobs: list[IMPSettings], need: dict[str, tuple[TrainSettin
             j = jobs[i]
             masks[i] = magnitude_prune(previous[i], masks[i], _rates(j, templates[j.train.digest()]),
                                        scope=j.scope, exclude=j.exclude)
-            planned[i] = _round_starts(j, r, masks[i], dense[j.train.digest()], data)
+            planned[i] = _round_starts(j, r, masks[i], dense[j.train.digest()], data, previous[i])
         runs_of = [(i, name) for i in active for name in planned[i][0]]
-        members = [(*planned[i][0][name], [planned[i][0][name][2]], jobs[i].train) for i, name in runs_of]
+        members = [(*planned[i][0][name], [planned[i][0][name][2]], run_settings(jobs[i], name))
+                   for i, name in runs_of]
         passes = plan_passes(members, data, [(jobs[i].train.seed, jobs[i].rewind_iteration) for i, _ in runs_of])
         where = dict(zip(runs_of, identities(passes, len(members))))
         computed_in = {i: {name: where[(i, name)] for name in planned[i][0]} for i in active}

@@ -332,3 +332,47 @@ def test_results_do_not_depend_on_what_the_store_held(mnist1d_small, tiny_settin
             assert ra.mask == rb.mask and _same_numbers(ra.ticket, rb.ticket)
             assert ra.controls["reinit"].curves() == rb.controls["reinit"].curves()
     assert not all(_same_numbers(a.dense, d) for a, d in zip(after, alone))  # populations: other last bits
+
+
+@pytest.mark.parametrize("lockstep", [False, True])
+def test_learning_rate_rewinding_and_fine_tuning_retrain_from_the_final_weights(mnist1d_small, tiny_settings,
+                                                                                 tmp_path, lockstep):
+    """Renda et al. 2020: after pruning, learning-rate rewinding trains the surviving
+    weights from their final values on the schedule from iteration k; fine-tuning from the
+    same final values at the schedule's final learning rate; weight rewinding (the default)
+    from their values at k. Stored and read back."""
+    from lthlib.imp import run_imp_seeds, run_settings
+    from lthlib.training import lr_at
+
+    ts = tiny_settings.replace(optimizer="sgd", lr=0.05, momentum=0.9, lr_milestones=(20,), lr_gamma=0.1)
+    base = IMPSettings(ts, rounds=2, rewind_iteration=10, controls=())
+    results = {}
+    for retrain in ("weight_rewinding", "lr_rewinding", "fine_tuning"):
+        settings = base.replace(retrain=retrain)
+        store = Store(tmp_path / retrain)
+        runs = (run_imp_seeds(settings, [0], mnist1d_small, store=store) if lockstep else
+                [run_imp(settings, mnist1d_small, store=store)])
+        results[retrain] = res = runs[0]
+        again = (run_imp_seeds(settings, [0], mnist1d_small, store=store) if lockstep else
+                 [run_imp(settings, mnist1d_small, store=store)])[0]
+        assert again.rounds[1].ticket.curves() == res.rounds[1].ticket.curves()  # stored, read back
+        for r, rnd in enumerate(res.rounds):
+            ticket = rnd.ticket
+            assert ticket.start_iteration == 10 and ticket.iterations[-1] == ts.iterations
+            previous = res.dense.final_state if r == 0 else res.rounds[r - 1].ticket.final_state
+            start = ticket.weights_at[10]
+            for name, keep in rnd.mask.items():
+                want = res.dense.weights_at[10][name] if retrain == "weight_rewinding" else previous[name]
+                assert torch.equal(start[name][keep], want[keep]), (retrain, name)
+                assert torch.all(start[name][~keep] == 0) and torch.all(ticket.final_state[name][~keep] == 0)
+        if retrain == "fine_tuning":
+            assert res.rounds[0].ticket.train_settings.lr == pytest.approx(lr_at(ts, ts.iterations - 1)) == 0.005
+            assert res.rounds[0].ticket.train_settings.lr_milestones == ()
+        else:
+            assert res.rounds[0].ticket.train_settings == ts
+        assert run_settings(settings, "reinit") == ts
+    assert results["lr_rewinding"].rounds[0].mask == results["weight_rewinding"].rounds[0].mask  # pruned alike
+    assert results["lr_rewinding"].rounds[0].ticket.curves() != results["fine_tuning"].rounds[0].ticket.curves()
+    with pytest.raises(SettingsError, match="retrain='rewind'.*lr_rewinding"):
+        base.replace(retrain="rewind")
+    assert "retrain" not in base.to_dict() and base.replace(retrain="lr_rewinding").to_dict()["retrain"] == "lr_rewinding"
