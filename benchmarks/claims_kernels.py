@@ -6,7 +6,11 @@ the kernels torch picks for this CPU (native) and once under ``ATEN_CPU_CAPABILI
 tables side by side and lists the verdicts that changed. A verdict that flips with the
 kernel set is fragile: it is not a finding of the notebook.
 
-    python benchmarks/claims_kernels.py --only 02,05 [--scale quick] [--out DIR] [--other default]
+    python benchmarks/claims_kernels.py --only 02,05 [--scale quick] [--out DIR] [--other default] [--record]
+
+``--record`` writes the verdicts that changed to ``lthlib/fragile_claims.json`` (merged with
+those of other notebooks recorded before), from which every notebook's claims table marks
+them *fragile* (``lthlib.claims``); ``--reuse`` reads the two runs already in ``--out``.
 
 The two runs go one after the other (each uses the cores as ``python -m lthlib run`` does).
 ``--out DIR`` keeps both runs' executed notebooks, claims and stores (default: a folder under
@@ -51,12 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="quick", choices=["smoke", "quick", "paper"])
     parser.add_argument("--other", default="default", help="the second kernel set (default: default)")
     parser.add_argument("--out", default=None, help="keep both runs here")
+    parser.add_argument("--record", action="store_true", help="write the flips to lthlib/fragile_claims.json")
+    parser.add_argument("--reuse", action="store_true", help="read the runs already in --out")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="claims_kernels_"))
     import torch
 
     print(f"native kernels here: {torch.backends.cpu.get_cpu_capability()}; other: {args.other}; out: {out}")
-    native, other = claims_of(run(None, args.only, args.scale, out)), claims_of(run(args.other, args.only, args.scale, out))
+    here = torch.backends.cpu.get_cpu_capability()
+    if args.reuse:
+        native, other = claims_of(out / "native"), claims_of(out / args.other)
+    else:
+        native, other = claims_of(run(None, args.only, args.scale, out)), claims_of(run(args.other, args.only, args.scale, out))
     keys = list(native) + [k for k in other if k not in native]
     print(f"\n| notebook | claim | role | native | {args.other} | native mean [CI] | {args.other} mean [CI] |")
     print("|---|---|---|---|---|---|---|")
@@ -72,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
           + (f" ({sum(f[3] == 'headline' for f in flips)} headline):" if flips else "."))
     for (notebook, claim), va, vb, role in flips:
         print(f"- [{role}] {notebook}: {claim}: {va} -> {vb}")
+    if args.record:
+        from lthlib.claims import record_fragile
+
+        notebooks = sorted({key[0] for key in keys})
+        path = record_fragile(notebooks, args.scale, {here: {k: c.verdict for k, c in native.items()},
+                                                      args.other.upper(): {k: c.verdict for k, c in other.items()}})
+        print(f"recorded {len(flips)} fragile verdict(s) of notebook(s) {', '.join(notebooks)} in {path}")
     return 0
 
 

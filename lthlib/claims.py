@@ -23,7 +23,9 @@ Two roles: a ``headline`` claim is what the notebook teaches at this scale;
 ``python -m lthlib run --check-claims`` fails when one does not hold. A ``paper`` claim is
 a published result tested at this scale: its verdict is shown and reported whatever it
 is, and it does not fail the run (a scale that does not reproduce a paper is a finding,
-not an error).
+not an error). A ``diagnostic`` claim is one the notebook expects to be null, or that
+describes the run rather than teaches (e.g. "validation lags training"): shown, never
+failing the run.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-ROLES = ("headline", "paper")
+ROLES = ("headline", "paper", "diagnostic")
 VERDICTS = ("holds", "not shown", "contradicted", "not judged")
 # two-sided 95% quantiles of Student's t, df = 1..30 (beyond: 1.96 is within 2%)
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -83,6 +85,7 @@ class Claim:
     statistic: str = "paired difference"  # or "value": what ``mean`` is the mean of
     below: bool = False  # the claim is "below the threshold" (else "above")
     over: str = "seeds"  # what the n values are: seeds, or e.g. "seed pairs", "timing repeats"
+    fragile: str = ""  # the verdict flips with the CPU's kernel set: how (FRAGILE_FILE), else ""
 
     @property
     def evidence(self) -> str:
@@ -97,6 +100,12 @@ class Claim:
 
     def _over(self) -> str:
         return self.over[:-1] if self.n == 1 and self.over.endswith("s") else self.over
+
+    @property
+    def stated(self) -> str:
+        """The verdict as prose states it: "holds", or "holds (fragile: ...)" when it flips
+        with the CPU's kernel set."""
+        return f"{self.verdict} (fragile: {self.fragile})" if self.fragile else self.verdict
 
     def failed(self) -> bool:
         """A headline claim that was judged and does not hold."""
@@ -153,7 +162,7 @@ class Claims:
         if below:
             mean, lo, hi = -mean, -hi, -lo
         item = Claim(self.notebook, claim, role, verdict, mean, lo, hi, len(v), float(threshold), unit,
-                     paper, statistic, below, over)
+                     paper, statistic, below, over, fragile_note(self.notebook, claim, self.scale))
         self.items = [c for c in self.items if c.claim != claim] + [item]
         self.save()
         return item
@@ -173,16 +182,61 @@ class Claims:
         return say(self.markdown())
 
 
+# Verdicts measured to flip with the CPU's kernel set (benchmarks/claims_kernels.py --record:
+# the same notebook on an empty store under the native kernels and under
+# ATEN_CPU_CAPABILITY=default). Such a verdict hangs on the last bits of the arithmetic, not
+# on the experiment: tables mark it fragile and ``verdict_word`` will not word it as a finding.
+FRAGILE_FILE = Path(__file__).with_name("fragile_claims.json")
+
+
+def _fragile() -> dict[str, Any]:
+    try:
+        return json.loads(FRAGILE_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def fragile_note(notebook: str, claim: str, scale: str) -> str:
+    """How the verdict of ``claim`` changed with the kernel set, where that was measured at
+    this scale ("holds under AVX512 kernels, not shown under DEFAULT"); "" otherwise."""
+    for entry in _fragile().get("claims", []):
+        if entry["notebook"] == notebook and entry["claim"] == claim and entry["scale"] == scale:
+            return ", ".join(f"{v} under {k} kernels" for k, v in entry["verdicts"].items())
+    return ""
+
+
+def record_fragile(notebooks: Sequence[str], scale: str,
+                   verdicts: dict[str, dict[tuple[str, str], str]]) -> Path:
+    """Record in ``FRAGILE_FILE`` the claims of ``notebooks`` at ``scale`` whose verdicts
+    differ between kernel sets (``{kernel set: {(notebook, claim): verdict}}``), replacing
+    what was recorded for those notebooks and scale before."""
+    data = _fragile() or {"about": "verdicts that flip with the CPU kernel set "
+                                   "(benchmarks/claims_kernels.py --record)", "claims": []}
+    data["claims"] = [c for c in data["claims"] if not (c["notebook"] in notebooks and c["scale"] == scale)]
+    kernels = list(verdicts)
+    for key in verdicts[kernels[0]]:
+        seen = {k: verdicts[k].get(key, "missing") for k in kernels}
+        if len(set(seen.values())) > 1:
+            data["claims"].append({"notebook": key[0], "claim": key[1], "scale": scale, "verdicts": seen})
+    FRAGILE_FILE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    return FRAGILE_FILE
+
+
 def claims_markdown(items: Sequence[Claim], scale: str | None = None) -> str:
     """A Markdown table: claim, role, verdict, evidence (and the paper's number if given)."""
     mark = {"holds": "✅ holds", "not shown": "❌ not shown", "contradicted": "❌ contradicted",
             "not judged": "– not judged"}
     rows = ["| claim | role | verdict | evidence |", "|---|---|---|---|"]
     for c in items:
-        role = "headline" if c.role == "headline" else "the paper's claim, at this scale"
+        role = {"headline": "headline", "diagnostic": "diagnostic"}.get(c.role, "the paper's claim, at this scale")
         paper = f"<br>*{c.paper}*" if c.paper else ""
-        rows.append(f"| {c.claim}{paper} | {role} | {mark[c.verdict]} | {c.evidence} |")
+        fragile = f"<br>⚠️ *fragile: {c.fragile}*" if c.fragile else ""
+        rows.append(f"| {c.claim}{paper} | {role} | {mark[c.verdict]}{fragile} | {c.evidence} |")
     note = ""
+    if any(c.fragile for c in items):
+        note += ("\n\n*⚠️ fragile: this verdict changed when the same notebook ran under another CPU "
+                 "kernel set (benchmarks/claims_kernels.py): it hangs on the last bits of the arithmetic, so "
+                 "it is not a finding of this run.*")
     if scale == "smoke":
         note = "\n\n*Smoke scale: the claims are computed but not judged (the numbers mean nothing).*"
     return "\n".join(rows) + note
@@ -215,5 +269,8 @@ def spread(values: Sequence[float], fmt: str = ".3f") -> str:
 
 def verdict_word(claim: Claim, yes: str = "yes", no: str = "no", unclear: str = "not clearly") -> str:
     """A word for prose that follows the verdict: ``yes`` if it holds, ``no`` if
-    contradicted, ``unclear`` otherwise (not shown, not judged)."""
+    contradicted, ``unclear`` otherwise (not shown, not judged, or fragile: a verdict that
+    flips with the CPU's kernel set is no finding)."""
+    if claim.fragile:
+        return unclear
     return {"holds": yes, "contradicted": no}.get(claim.verdict, unclear)

@@ -224,14 +224,14 @@ claims.show()
 pts = lambda a: f"{100 * np.mean(a):.1f}"  # noqa: E731
 say(f"""**What this run shows** ({len(seeds)} seeds):
 - The dense network's barrier is {pts(b_dense[:, i0])} points at $k = 0$ and {pts(b_dense[:, iK])} at $k = {K}$
-  (falls: *{c_falls.verdict}*; stable at $k = {K}$: *{c_dense_stable.verdict}*).
+  (falls: *{c_falls.stated}*; stable at $k = {K}$: *{c_dense_stable.stated}*).
 - The {density[r_claim]:.0f}% IMP ticket's barrier is {pts(b_ticket[:, i0])} points at $k = 0$ and
-  {pts(b_ticket[:, iK])} at $k = {K}$; the paper's "unstable at $k = 0$" is *{c_ticket0.verdict}* here, and
+  {pts(b_ticket[:, iK])} at $k = {K}$; the paper's "unstable at $k = 0$" is *{c_ticket0.stated}* here, and
   "becomes stable early in training" (the barrier falls from 0 to {K}) is
-  *{", ".join(f"{c.verdict} at {density[r]:.0f}%" for r, c in c_ticket_falls.items())}*.
+  *{", ".join(f"{c.stated} at {density[r]:.0f}%" for r, c in c_ticket_falls.items())}*.
 - At $k = {K}$, random pruning's barrier is {pts(b_ctrl['random_mask'])} points and random reinit's
-  {pts(b_ctrl['reinit'])}: less stable than the ticket? *{c_controls['random_mask'].verdict}* and
-  *{c_controls['reinit'].verdict}*.
+  {pts(b_ctrl['reinit'])}: less stable than the ticket? *{c_controls['random_mask'].stated}* and
+  *{c_controls['reinit'].stated}*.
 - Stability and matching agree in {agree['strict']} of {cells} rows of the table (strict reading).
 
 A sparse network that is stable but not matching, or matching but not stable, disagrees with the

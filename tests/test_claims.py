@@ -109,3 +109,36 @@ def test_evidence_names_what_the_values_are_over():
     assert "over 2 seeds" in seeds.evidence
     one = claims.check("w above 0", [0.5], over="timing repeats")
     assert "1 timing repeat:" in one.evidence
+
+
+def test_a_verdict_that_flips_with_the_kernel_set_is_marked_fragile(tmp_path, monkeypatch):
+    """benchmarks/claims_kernels.py --record lists verdicts that differ between kernel sets;
+    a notebook's table marks them fragile and prose does not word them as findings."""
+    import lthlib.claims as cl
+
+    monkeypatch.setattr(cl, "FRAGILE_FILE", tmp_path / "fragile.json")
+    verdicts = {"AVX512": {("02", "a"): "holds", ("02", "b"): "holds"},
+                "DEFAULT": {("02", "a"): "not shown", ("02", "b"): "holds"}}
+    cl.record_fragile(["02"], "quick", verdicts)
+    claims = cl.Claims("02", "quick")
+    a = claims.paired("a", [1.0, 1.1, 1.2], [0.0, 0.1, 0.0])
+    b = claims.paired("b", [1.0, 1.1, 1.2], [0.0, 0.1, 0.0])
+    assert a.verdict == b.verdict == "holds"
+    assert a.fragile == "holds under AVX512 kernels, not shown under DEFAULT kernels" and not b.fragile
+    assert cl.verdict_word(a) == "not clearly" and cl.verdict_word(b) == "yes"
+    assert a.stated.startswith("holds (fragile: ") and b.stated == "holds"
+    table = claims.markdown()
+    assert "fragile: holds under AVX512" in table and table.count("⚠️") == 2  # the row and the note
+    assert not cl.Claims("02", "smoke").paired("a", [1.0, 1.1], [0.0, 0.0]).fragile  # measured at quick only
+    cl.record_fragile(["02"], "quick", {k: {("02", "a"): "holds"} for k in verdicts})  # re-measured: replaced
+    assert not cl.Claims("02", "quick").paired("a", [1.0, 1.1, 1.2], [0.0, 0.1, 0.0]).fragile
+
+
+def test_the_recorded_fragile_claims_name_notebook_claims():
+    import json
+
+    from lthlib.claims import FRAGILE_FILE
+
+    data = json.loads(FRAGILE_FILE.read_text())
+    for entry in data["claims"]:
+        assert set(entry) == {"notebook", "claim", "scale", "verdicts"} and len(set(entry["verdicts"].values())) > 1
