@@ -601,14 +601,15 @@ def seed_bands(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str
 
 
 def criteria_panels(densities: Sequence[float], panels: Mapping[str, Mapping[str, np.ndarray]],
-                    ylabel: str, chance: float | None = None) -> Figure:
+                    ylabel: str, chance: float | None = None,
+                    xlabel: str = "percent of weights kept per layer (log scale)") -> Figure:
     """Side-by-side panels (one per start of the kept weights) of accuracy against the
     percentage of weights kept, one band per mask criterion; one shared legend on the right."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels) + 2.6, 3.9), sharey=True,
                              squeeze=False)
     refs = {"chance": chance} if chance is not None else None
     for ax, (title, series) in zip(axes[0], panels.items()):
-        seed_bands([100 * d for d in densities], series, "percent of weights kept per layer (log scale)",
+        seed_bands([100 * d for d in densities], series, xlabel,
                    ylabel, title, ax=ax, references=refs, logx=True, legend=False)
     n = {np.atleast_2d(np.asarray(v)).shape[0] for p in panels.values() for v in p.values()}
     handles, labels = axes[0][0].get_legend_handles_labels()

@@ -574,10 +574,28 @@ def _zhou_plan(figure: str, scale: str, n: int) -> Plan:
     seeds = list(range(n))
     return Plan(figure, scale, seeds, ts, [ts], [Work(ts, ts.iterations * n, n)],
                 {"train": ts.to_dict(), "seeds": seeds, "criteria": list(ZHOU_CRITERIA),
-                 "densities": list(ZHOU_DENSITIES), "starts": list(ZHOU_STARTS),
+                 "densities": list(ZHOU_DENSITIES) if scale != "paper" else
+                 "per layer: 0.8^p hidden, 0.9^p output, p = 0..24 (Zhou et al.'s README command)",
+                 "starts": list(ZHOU_STARTS),
                  "metric": "test accuracy of the masked network, untrained",
                  "mask_from": "the dense run of each seed: its weights at iteration 0 and at the end"},
                 {"train": ts})
+
+
+def _zhou_densities(scale: str, ts: TrainSettings, data: Dataset) -> tuple[list[Any], list[float], str]:
+    """The masks' fractions kept, the fraction of all prunable weights each keeps (the x
+    axis) and its label. Paper: Zhou et al.'s per-layer rule (``supermask.ZHOU_POWERS``,
+    hidden 0.8^p, output 0.9^p); smoke and quick: one fraction in every layer."""
+    if scale != "paper":
+        return list(ZHOU_DENSITIES), list(ZHOU_DENSITIES), "percent of weights kept per layer (log scale)"
+    from lthlib.models import prunable_parameters
+    from lthlib.supermask import ZHOU_POWERS, zhou_layer_densities
+    from lthlib.training import model_for
+
+    sizes = {n: p.numel() for n, p in prunable_parameters(model_for(ts, data)).items()}
+    maps = [zhou_layer_densities(list(sizes), p) for p in ZHOU_POWERS]
+    kept = [sum(m[n] * sizes[n] for n in sizes) / sum(sizes.values()) for m in maps]
+    return maps, kept, "percent of all weights kept: 0.8^p per hidden layer, 0.9^p output (log scale)"
 
 
 def _zhou_runs(plan: Plan, data: Dataset, store) -> dict[int, Any]:
@@ -593,15 +611,16 @@ def _zhou_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any,
 
     ts = plan.context["train"]
     dense = _zhou_runs(plan, data, store)
+    densities, kept, xlabel = _zhou_densities(plan.scale, ts, data)
     untrained = {(c, start): np.array([[untrained_accuracy(ts.replace(seed=s), data, dense[s].weights_at[0],
                                                            dense[s].final_state, c, start, d)
-                                        for d in ZHOU_DENSITIES] for s in plan.seeds])
+                                        for d in densities] for s in plan.seeds])
                  for start in ZHOU_STARTS for c in ZHOU_CRITERIA}
     panels = {(f"kept weights at their {RESET_LABELS[s]}" if s == "init" else
                f"kept weights at a {RESET_LABELS[s]}"): {CRITERION_LABELS[c]: untrained[(c, s)] for c in ZHOU_CRITERIA}
               for s in ZHOU_STARTS}
-    fig = plots.criteria_panels(list(ZHOU_DENSITIES), panels, "test accuracy, untrained",
-                                chance=1 / data.num_classes)
+    fig = plots.criteria_panels(kept, panels, "test accuracy, untrained", chance=1 / data.num_classes,
+                                xlabel=xlabel)
     drawn: list[Published] = []
     for i, ax in enumerate(fig.axes):
         drawn = _union(drawn, _draw_published(ax, figure.published, plan, i))

@@ -73,9 +73,12 @@ StateDict = Mapping[str, torch.Tensor]
 
 def criterion_scores(criterion: str, w_init: torch.Tensor, w_final: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:
-    """Zhou et al.'s score of each weight (higher = kept). ``large_init_large_final`` is
-    ``min(alpha |w_i|, |w_f|)`` with ``alpha = std(w_f) / std(w_i)``, so that neither
-    magnitude dominates only because of its scale."""
+    """Zhou et al.'s score of each weight (higher = kept). ``large_init_large_final`` keeps
+    the weights in the top of *both* |w_i| and |w_f|, as the authors' code does
+    (``get_weight_init.py``: one percentile threshold applied to each magnitude, searched
+    so that their intersection has the size asked for): the score is the lower of the
+    weight's two ranks (its percentile in |w_i| and in |w_f|), so keeping the top k scores
+    keeps the largest quadrant of k weights (ties by index, as everywhere)."""
     a_i, a_f = w_init.abs(), w_final.abs()
     if criterion == "large_final":
         return a_f
@@ -84,8 +87,7 @@ def criterion_scores(criterion: str, w_init: torch.Tensor, w_final: torch.Tensor
     if criterion == "large_init":
         return a_i
     if criterion == "large_init_large_final":
-        alpha = w_final.std() / w_init.std().clamp_min(1e-12)
-        return torch.minimum(alpha * a_i, a_f)
+        return torch.minimum(_ranks(a_i), _ranks(a_f)).to(a_f.dtype)
     if criterion == "large_final_same_sign":
         # Zhou et al.'s supermask criterion: large final weights that kept their sign
         return torch.where(torch.sign(w_init) == torch.sign(w_final), a_f, -1.0 - a_f)
@@ -96,6 +98,29 @@ def criterion_scores(criterion: str, w_init: torch.Tensor, w_final: torch.Tensor
     if criterion == "random":
         return torch.rand(w_init.shape, generator=generator)
     raise ValueError(f"criterion={criterion!r}: choose one of {list(CRITERIA)}")
+
+
+# Zhou et al.'s per-layer fractions kept (their README command: ``--prune_base 0.8,0.9
+# --layer_cutoff 4,6 --prune_power p``, as Frankle & Carbin's LeNet rates): 0.8^p of each
+# hidden layer, 0.9^p of the output layer, for p = 0, 1, ..., 24.
+ZHOU_PRUNE_BASES = (0.8, 0.9)  # (hidden layers, output layer)
+ZHOU_POWERS = tuple(range(25))
+
+
+def zhou_layer_densities(layers: Sequence[str], power: int) -> dict[str, float]:
+    """Zhou et al.'s fractions kept at ``power`` p: 0.8^p in every layer of ``layers`` but
+    the last (the output layer), 0.9^p there."""
+    hidden, output = ZHOU_PRUNE_BASES
+    return {n: (output if i == len(layers) - 1 else hidden) ** power for i, n in enumerate(layers)}
+
+
+def _ranks(values: torch.Tensor) -> torch.Tensor:
+    """Each element's rank (0 = smallest; ties by index), shaped like ``values``."""
+    flat = values.flatten()
+    order = torch.sort(flat, stable=True).indices
+    ranks = torch.empty_like(order)
+    ranks[order] = torch.arange(flat.numel(), device=flat.device)
+    return ranks.reshape(values.shape)
 
 
 def _rates_for_density(names: list[str], density: float | Mapping[str, float]) -> dict[str, float]:

@@ -215,3 +215,38 @@ def test_bernoulli_density_is_the_starting_keep_probability():
         assert abs(float(p.mean()) - density) < 0.05
     with pytest.raises(ValueError, match="keep probability"):
         Supermask(mlp(), "bernoulli", density=1.0)
+
+
+def test_large_init_large_final_is_zhou_et_als_percentile_quadrant():
+    """Zhou et al.'s code (get_weight_init.py) keeps the weights above one percentile
+    threshold in both |w_i| and |w_f|: the largest 'top-right quadrant' of the size asked
+    for. By hand on 6 weights: keeping 2, the two weights in the top 2 of both rankings."""
+    from lthlib.supermask import criterion_scores, mask_by_criterion
+
+    w_i = torch.tensor([[0.9, 0.1, 0.8, 0.7, 0.2, 0.05]])
+    w_f = torch.tensor([[5.0, 9.0, 4.0, 0.1, 3.0, 2.0]])  # large final: 1, 0, 2, 4, 5, 3
+    scores = criterion_scores("large_init_large_final", w_i, w_f)
+    # ranks of |w_i|: [5, 1, 4, 3, 2, 0]; of |w_f|: [4, 5, 3, 0, 2, 1]; the lower of the two:
+    assert scores.tolist() == [[4.0, 1.0, 3.0, 0.0, 2.0, 0.0]]
+    mask = mask_by_criterion("large_init_large_final", {"w": w_i}, {"w": w_f}, ["w"], 2 / 6)
+    assert mask["w"].tolist() == [[True, False, True, False, False, False]]
+    # scale-free: multiplying the final weights by 1000 changes nothing
+    assert torch.equal(criterion_scores("large_init_large_final", w_i, 1000 * w_f), scores)
+
+
+def test_zhou_et_als_per_layer_fractions_at_paper_scale():
+    """Zhou et al. keep 0.8^p of each hidden layer and 0.9^p of the output layer (README
+    command --prune_base 0.8,0.9 --prune_power p): at 5% of the hidden weights (p = 13.4)
+    the output layer keeps about 24%."""
+    from lthlib.supermask import ZHOU_POWERS, mask_by_criterion, zhou_layer_densities
+
+    layers = ["hidden.0.weight", "hidden.1.weight", "output.weight"]
+    d = zhou_layer_densities(layers, 3)
+    assert d == {"hidden.0.weight": 0.8 ** 3, "hidden.1.weight": 0.8 ** 3, "output.weight": 0.9 ** 3}
+    assert ZHOU_POWERS == tuple(range(25))
+    g = torch.Generator().manual_seed(0)
+    init = {n: torch.randn(s, generator=g) for n, s in zip(layers, [(300, 784), (100, 300), (10, 100)])}
+    final = {n: torch.randn(w.shape, generator=g) for n, w in init.items()}
+    mask = mask_by_criterion("large_final", init, final, layers, d)
+    for n in layers:
+        assert int(mask[n].sum()) == round(d[n] * init[n].numel())  # the exact count per layer
