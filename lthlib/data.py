@@ -144,6 +144,30 @@ def _torchvision_loader(class_name: str, folder: str, files: tuple[str, ...]) ->
     return load
 
 
+MODULAR_SEED = 97  # which pairs a modular-arithmetic dataset holds out as its test split
+MODULAR_TEST_FRACTION = 0.1  # of all p*p pairs; validation_size (default: another 10%) comes from the rest
+
+
+def modular_addition(p: int) -> Callable[[Path, bool], RawArrays]:
+    """A loader of the modular-addition task of Power et al. 2022: every pair (a, b) of
+    residues mod ``p`` as the token sequence ``a b =`` (``=`` is token ``p``), labelled
+    ``(a + b) mod p``. Generated here, never downloaded. A fixed shuffle (``MODULAR_SEED``)
+    holds out ``MODULAR_TEST_FRACTION`` of the pairs as the test split; ``load_dataset``
+    holds out the validation split from the rest, and ``train_size`` (the fraction of
+    pairs trained on, as a count) keeps that many of what is left."""
+
+    def load(root: Path, download: bool) -> RawArrays:
+        a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
+        x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
+        y = (a + b) % p
+        order = torch.randperm(p * p, generator=torch.Generator().manual_seed(MODULAR_SEED))
+        n_test = round(MODULAR_TEST_FRACTION * p * p)
+        test, rest = order[:n_test], order[n_test:]
+        return x[rest], y[rest], x[test], y[test]
+
+    return load
+
+
 _IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _CIFAR = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
@@ -154,11 +178,18 @@ DATASETS: dict[str, tuple[Callable[[Path, bool], RawArrays], int]] = {
     "mnist": (_torchvision_loader("MNIST", "MNIST/raw", _IDX), 5_000),
     "fashion-mnist": (_torchvision_loader("FashionMNIST", "FashionMNIST/raw", _IDX), 5_000),
     "cifar10": (_torchvision_loader("CIFAR10", "cifar-10-batches-py", _CIFAR), 5_000),
+    # token ids, not normalised (lthlib.models.TOKEN_DATASETS): a + b mod p for p = 97 (Power
+    # et al. 2022) and a tiny p = 13 for tests; validation: 10% of the pairs
+    "modadd97": (modular_addition(97), 941),
+    "modadd13": (modular_addition(13), 17),
 }
 
 
 def _as_float_images(x: torch.Tensor) -> torch.Tensor:
-    """uint8 images (N,H,W) or (N,H,W,C) -> float (N,C,H,W) in [0, 1]; other data as float."""
+    """uint8 images (N,H,W) or (N,H,W,C) -> float (N,C,H,W) in [0, 1]; token ids (int64)
+    as they are; other data as float."""
+    if x.dtype == torch.long:
+        return x
     if x.dtype != torch.uint8:
         return x.float()
     x = x.float() / 255.0
@@ -167,12 +198,15 @@ def _as_float_images(x: torch.Tensor) -> torch.Tensor:
 
 def load_dataset(name: str = "mnist1d", root: str | Path | None = None, *,
                  validation_size: int | None = None, train_size: int | None = None,
-                 download: bool = True, device: str | torch.device = "cpu") -> Dataset:
+                 download: bool = True, device: str | torch.device = "cpu",
+                 validation: str = "holdout") -> Dataset:
     """Load ``name`` as normalised in-memory tensors with a held-out validation split.
 
     ``validation_size`` (None: 5,000 for MNIST / Fashion-MNIST / CIFAR-10, 1,000 for
     MNIST-1D) examples are held out of the training set by a fixed shuffle; ``train_size``
-    keeps only that many of the rest (for smoke runs). Normalisation uses the training
+    keeps only that many of the rest (for smoke runs). ``validation="test"``: nothing is
+    held out (every training example trains) and the validation split is the test set, as
+    open_lth evaluates (``TrainSettings.validation``). Normalisation uses the training
     split's per-channel mean and standard deviation.
     """
     from lthlib.config import SettingsError
@@ -198,17 +232,26 @@ def load_dataset(name: str = "mnist1d", root: str | Path | None = None, *,
     if not 1 <= n_val < len(y_train):
         raise SettingsError(f"validation_size={n_val}: must be in [1, {len(y_train)}) "
                             f"for {name} ({len(y_train)} examples before the split)")
+    if validation not in ("holdout", "test"):
+        raise SettingsError(f"validation={validation!r}: choose 'holdout' or 'test'")
     order = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(SPLIT_SEED))
     val_idx, train_idx = order[:n_val], order[n_val:]
+    if validation == "test":  # every training example trains; the test set stands in for validation
+        train_idx = torch.sort(order).values
     if train_size is not None:
         if train_size > len(train_idx):
             raise SettingsError(f"train_size={train_size}: {name} has {len(train_idx)} training "
                                 f"examples after holding out validation_size={n_val}; ask for "
                                 "at most that many (or None for all)")
         train_idx = train_idx[:train_size]
-    x_val, y_val = x_train[val_idx], y_train[val_idx]
+    x_val, y_val = (x_test, y_test) if validation == "test" else (x_train[val_idx], y_train[val_idx])
     x_train, y_train = x_train[train_idx], y_train[train_idx]
 
+    if x_train.dtype == torch.long:  # token ids are looked up, not normalised
+        num_classes = int(max(y_train.max(), y_test.max()).item()) + 1
+        return Dataset(name=name, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
+                       x_test=x_test, y_test=y_test, num_classes=num_classes, mean=torch.zeros(1),
+                       std=torch.ones(1)).to(device)
     channel_dims = [0, 2, 3] if x_train.dim() == 4 else list(range(x_train.dim()))
     # In float64, so that the statistics do not change with the number of torch threads
     # (a float32 sum's last bits depend on how it is split between threads).

@@ -1101,10 +1101,11 @@ def load_data(plan: Plan, device: str | torch.device = "auto", download: bool = 
     from lthlib.devices import resolve_device
 
     ts = plan.data_settings
-    keys = {(s.dataset, s.validation_size, s.train_size) for s in plan.networks}
+    keys = {(s.dataset, s.validation, s.validation_size, s.train_size) for s in plan.networks}
     if len(keys) != 1:
         raise SettingsError(f"{plan.figure}: its networks read different data {sorted(keys, key=str)}")
-    return load_dataset(ts.dataset, validation_size=ts.validation_size, train_size=ts.train_size,
+    return load_dataset(ts.dataset, validation=ts.validation, validation_size=ts.validation_size,
+                        train_size=ts.train_size,
                         download=download, device=resolve_device(device))
 
 

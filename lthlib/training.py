@@ -86,7 +86,12 @@ class Run:
         return self.iterations[self.early_stop_index]
 
     def at_early_stop(self, metric: str = "test_acc") -> float:
-        """``metric`` at the early-stopping iteration (the paper's reported accuracy)."""
+        """``metric`` at the early-stopping iteration (the paper's reported accuracy).
+        Refused for a run evaluated on the test set in place of a validation split
+        (``validation="test"``): its early stopping would select on the test set."""
+        if self.settings.get("validation") == "test":
+            raise ValueError("this run's validation curves are the test set's (validation='test', as open_lth): "
+                             "early stopping would select on the test set; read the end of training (final())")
         return getattr(self, self._check_metric(metric))[self.early_stop_index]
 
     def final(self, metric: str = "test_acc") -> float:
@@ -162,7 +167,8 @@ def data_for(settings: TrainSettings, device: str | torch.device = "auto") -> Da
     from lthlib.devices import resolve_device
 
     return load_dataset(settings.dataset, validation_size=settings.validation_size,
-                        train_size=settings.train_size, device=resolve_device(device))
+                        train_size=settings.train_size, device=resolve_device(device),
+                        validation=settings.validation)
 
 
 def model_for(settings: TrainSettings, data: Dataset, seed: int | None = None,

@@ -140,3 +140,32 @@ def test_augment_batch_is_a_crop_or_flipped_crop_of_each_image():
     assert (many != x).flatten(2).any(-1).float().mean() > 0.5
     assert any(torch.equal(many[s, 0], x[0].flip(-1)) or not torch.equal(many[s, 0], x[0]) for s in range(20))
     assert not torch.equal(many[0], many[1])
+
+
+def test_validation_on_the_test_set_trains_on_every_example():
+    """open_lth (Frankle et al. 2020) trains on all 50,000 CIFAR-10 examples and evaluates on
+    the test set: ``validation="test"`` holds nothing out, the validation curves are the
+    test set's, and reading such a run at early stopping (selection on the test set) is
+    refused."""
+    import pytest
+
+    from lthlib.config import SettingsError, TrainSettings
+    from lthlib.imp import rewinding_for_scale
+    from lthlib.training import Run
+
+    held = load_dataset("mnist1d")
+    full = load_dataset("mnist1d", validation="test")
+    assert len(full.y_train) == len(held.y_train) + len(held.y_val)
+    assert torch.equal(full.y_val, full.y_test) and torch.equal(full.x_val, full.x_test)
+    assert torch.equal(full.y_test, held.y_test)
+    with pytest.raises(SettingsError, match="validation='none'"):
+        TrainSettings(validation="none")
+    ts = TrainSettings(validation="test")
+    assert ts.to_dict()["validation"] == "test" and "validation" not in TrainSettings().to_dict()
+    run = Run(settings=ts.to_dict(), iterations=[0, 10], val_loss=[1.0, 0.5], test_acc=[0.1, 0.2])
+    assert run.final("test_acc") == 0.2
+    with pytest.raises(ValueError, match="select on the test set"):
+        run.at_early_stop("test_acc")
+    for model in ("resnet20", "vgg16"):
+        assert rewinding_for_scale("paper", model=model).imp.train.validation == "test"
+    assert rewinding_for_scale("quick").imp.train.validation == "holdout"
