@@ -233,6 +233,9 @@ TRANSFORMER_PRESETS: dict[str, dict[str, Any]] = {
 SUPERMASK_OPTIMIZERS: dict[str, dict[str, Any]] = {
     "edge_popup": dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0),
     "bernoulli": dict(optimizer="adam", lr=0.05, momentum=0.0, weight_decay=0.0),
+    # Zhou et al.'s (uber-research/deconstructing-lottery-tickets: README command, --mom
+    # default): SGD at lr 100 with momentum 0.9 on the mask logits; the paper scale uses it
+    "bernoulli_zhou": dict(optimizer="sgd", lr=100.0, momentum=0.9, weight_decay=0.0),
 }
 
 # Sweep sizes the notebooks read per scale: every scale-dependent number in one place.

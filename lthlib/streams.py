@@ -44,6 +44,7 @@ STREAMS: dict[str, str] = {
     "criterion": "the scores of Zhou et al.'s random mask criterion",
     "supermask_scores": "a learned supermask's initial scores",
     "bernoulli": "Bernoulli supermask samples",
+    "bernoulli_eval": "Bernoulli supermask samples drawn at evaluation (Zhou et al.'s way)",
     "frozen_weights": "the frozen random weights under a learned supermask",
     "pai_batch": "the minibatch SNIP and GraSP score on",
     "pai_random": "the random pruning-at-initialisation scores",

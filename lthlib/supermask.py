@@ -58,6 +58,22 @@ CRITERIA = ("large_final", "small_final", "large_init", "large_init_large_final"
             "magnitude_increase", "movement", "large_final_same_sign", "random")
 RESETS = ("init", "signed_constant", "reinit")
 METHODS = ("edge_popup", "bernoulli")
+# How a Bernoulli supermask is learned (``bernoulli_for_scale``):
+# - "lthlib" (smoke, quick): Adam 0.05 on scores uniform around logit(density), the mask's
+#   mode (sigmoid(score) > 0.5) at evaluation, frozen signed-constant weights;
+# - "zhou" (paper): Zhou et al.'s code -- SGD lr 100 with momentum 0.9, every score starting
+#   at the constant logit(density) (``--sigmoid_bias``), a fresh Bernoulli sample of the mask
+#   at every evaluation forward pass, the network's own (Glorot-normal) initial weights
+#   frozen; their optional dynamic weight rescaling is ``Supermask(rescale=True)``.
+BERNOULLI_VARIANTS = ("lthlib", "zhou")
+_BERNOULLI_OPTIONS = {"lthlib": dict(score_init="uniform", eval_mask="mode"),
+                      "zhou": dict(score_init="constant", eval_mask="sample")}
+
+
+def bernoulli_for_scale(scale: str) -> str:
+    """The Bernoulli supermask's variant at a scale: Zhou et al.'s at paper scale."""
+    return "zhou" if scale == "paper" else "lthlib"
+
 WEIGHT_INITS = ("signed_constant", "kaiming_normal", "init")
 # the words figures and tables use
 CRITERION_LABELS = {"large_final": "large final", "small_final": "small final", "large_init": "large init",
@@ -220,10 +236,15 @@ class Supermask(nn.Module):
     """
 
     def __init__(self, base: nn.Module, method: str = "edge_popup", density: float = 0.5,
-                 seed: int = 0):
+                 seed: int = 0, *, score_init: str = "uniform", eval_mask: str = "mode",
+                 rescale: bool = False):
         super().__init__()
         if method not in METHODS:
             raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
+        if score_init not in ("uniform", "constant") or eval_mask not in ("mode", "sample"):
+            raise ValueError(f"score_init={score_init!r}, eval_mask={eval_mask!r}: choose score_init 'uniform' "
+                             "or 'constant' and eval_mask 'mode' or 'sample'")
+        self.score_init, self.eval_mask, self.rescale = score_init, eval_mask, bool(rescale)
         if method == "edge_popup":
             check_density("edge-popup", density)
         if method == "bernoulli" and not 0.0 < density < 1.0:
@@ -239,22 +260,29 @@ class Supermask(nn.Module):
             bound = 1.0 / math.sqrt(w[0].numel())
             init = (torch.rand(w.shape, generator=g) * 2 - 1) * bound  # kaiming-uniform-like
             if method == "bernoulli":
-                # scores in (-1, 1) + logit(density): at 0.5, keep probabilities 0.27-0.73
-                init = init / bound + math.log(density / (1.0 - density))
+                # scores in (-1, 1) + logit(density): at 0.5, keep probabilities 0.27-0.73;
+                # "constant": every score at logit(density) (Zhou et al.)
+                init = (torch.zeros_like(init) if score_init == "constant" else init / bound) \
+                    + math.log(density / (1.0 - density))
             scores[name.replace(".", "__")] = nn.Parameter(init.to(w.device))
         self.scores = nn.ParameterDict(scores)
         self._sampler = generator(seed, "bernoulli")
+        self._eval_sampler = generator(seed, "bernoulli_eval")
 
     def _hard(self, name: str, score: torch.Tensor) -> torch.Tensor:
         if self.method == "edge_popup":
             return edge_popup_mask(score, self.density)
         prob = torch.sigmoid(score.detach())
-        if self.training:
-            return torch.rand(prob.shape, generator=self._sampler).to(prob.device) < prob
+        if self.training or self.eval_mask == "sample":
+            g = self._sampler if self.training else self._eval_sampler
+            return torch.rand(prob.shape, generator=g).to(prob.device) < prob
         return prob > 0.5
 
     def mask(self) -> Mask:
-        """The current hard mask, named like the base model's parameters."""
+        """The current hard mask, named like the base model's parameters (a Bernoulli mask:
+        its mode, sigmoid(score) > 0.5, whichever ``eval_mask``)."""
+        if self.method == "bernoulli":
+            return Mask({n: torch.sigmoid(self.scores[n.replace(".", "__")].detach()) > 0.5 for n in self._names})
         return Mask({n: self._hard(n, self.scores[n.replace(".", "__")]) for n in self._names})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -266,6 +294,8 @@ class Supermask(nn.Module):
             # |score| (edge-popup ranks by it) or sigmoid(score) (the keep probability)
             soft = score.abs() if self.method == "edge_popup" else torch.sigmoid(score)
             straight_through = hard + soft - soft.detach()
+            if self.rescale:  # Zhou et al.'s dynamic weight rescaling: weights x (n / n kept)
+                straight_through = straight_through * (hard.numel() / hard.sum().clamp_min(1.0))
             params[name] = params[name] * straight_through
         return functional_call(self.base, {**params, **dict(self.base.named_buffers())}, (x,))
 
@@ -374,12 +404,15 @@ class SupermaskJob:
     density: float
     weights: str = "signed_constant"
     store_root: "str | Path | None" = None
+    variant: str = "lthlib"  # of a Bernoulli mask (BERNOULLI_VARIANTS)
 
     kind = "supermask"
 
     def _key(self) -> tuple:
-        return (self.kind, supermask_settings(self.train_settings, self.method),
-                {"method": self.method, "density": self.density, "weights": self.weights})
+        extra = {"method": self.method, "density": self.density, "weights": self.weights}
+        if self.method == "bernoulli" and self.variant != "lthlib":
+            extra["variant"] = self.variant
+        return (self.kind, supermask_settings(self.train_settings, self.method, self.variant), extra)
 
     def stored(self) -> "Run | None":
         kind, settings, extra = self._key()
@@ -398,7 +431,8 @@ class SupermaskJob:
         def compute() -> "Run":
             base = model_for(settings, self.data)
             random_weights(base, self.weights, seed=settings.seed)
-            net = Supermask(base, self.method, density=self.density, seed=settings.seed)
+            options = _BERNOULLI_OPTIONS[self.variant] if self.method == "bernoulli" else {}
+            net = Supermask(base, self.method, density=self.density, seed=settings.seed, **options)
             net = net.to(self.data.x_train.device)
             run = train(net, self.data, settings, progress=False)
             run.mask = net.mask().state_dict()
@@ -475,18 +509,26 @@ def _train_as_populations(jobs: "Sequence[CriterionJob]", data: "Dataset", store
 
 def learn_supermasks(train_settings: "TrainSettings", data: "Dataset", seeds: Iterable[int],
                      densities: Mapping[str, Sequence[float]], store: "Store | None" = None, *,
-                     weights: str = "signed_constant", workers: int | None = None
-                     ) -> dict[tuple[str, float, int], "Run"]:
+                     weights: str = "signed_constant", workers: int | None = None,
+                     bernoulli: str = "lthlib") -> dict[tuple[str, float, int], "Run"]:
     """Learned supermasks on frozen ``weights`` of the network of ``train_settings``, for
     every seed and every ``{method: [density, ...]}`` (for Bernoulli masks the density is
-    the expected density at the start). Returns ``{(method, density, seed): Run}``."""
+    the expected density at the start). ``bernoulli``: how Bernoulli masks are learned
+    (``BERNOULLI_VARIANTS``; "zhou" freezes the network's own initial weights, as Zhou et
+    al.). Returns ``{(method, density, seed): Run}``."""
     for m in densities:
         if m not in METHODS:
             raise ValueError(f"method={m!r}: choose from {list(METHODS)}")
     if weights not in WEIGHT_INITS:
         raise ValueError(f"weights={weights!r}: choose one of {list(WEIGHT_INITS)}")
+    if bernoulli not in BERNOULLI_VARIANTS:
+        raise ValueError(f"bernoulli={bernoulli!r}: choose one of {list(BERNOULLI_VARIANTS)}")
+
+    def frozen(method: str) -> str:
+        return "init" if method == "bernoulli" and bernoulli == "zhou" else weights
+
     jobs = {(m, float(d), int(s)): SupermaskJob(train_settings.replace(seed=int(s)), data, m, float(d),
-                                                weights, _root(store))
+                                                frozen(m), _root(store), bernoulli)
             for m, ds in densities.items() for d in ds for s in seeds}
     return run_jobs(jobs, workers)
 
@@ -539,12 +581,14 @@ def width_kwargs(model: str, width: float, hidden_layers: int) -> dict[str, Any]
                      "'conv6': model_kwargs width_mult=...)")
 
 
-def supermask_settings(settings: "TrainSettings", method: str) -> "TrainSettings":
+def supermask_settings(settings: "TrainSettings", method: str, variant: str = "lthlib") -> "TrainSettings":
     """Optimiser settings for training scores: SGD lr 0.1 with momentum 0.9 for edge-popup
-    (as Ramanujan et al., without their cosine schedule), Adam lr 0.05 for Bernoulli masks
-    (scores live on the logit scale, so they need larger steps than weights)."""
+    (as Ramanujan et al., without their cosine schedule); for Bernoulli masks Adam lr 0.05
+    (scores live on the logit scale, so they need larger steps than weights), or Zhou et
+    al.'s SGD lr 100 with momentum 0.9 (``variant="zhou"``)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
     from lthlib.config import SUPERMASK_OPTIMIZERS
 
-    return settings.replace(**SUPERMASK_OPTIMIZERS[method])
+    key = "bernoulli_zhou" if method == "bernoulli" and variant == "zhou" else method
+    return settings.replace(**SUPERMASK_OPTIMIZERS[key])

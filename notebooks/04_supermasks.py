@@ -69,7 +69,7 @@ from lthlib.imp import imp_for_scale, run_imp_seeds
 from lthlib.masks import Mask, overlap
 from lthlib.models import prunable_parameters
 from lthlib.store import Store
-from lthlib.supermask import (CRITERION_LABELS, RESET_LABELS, dense_by_seed, learn_supermasks,
+from lthlib.supermask import (CRITERION_LABELS, RESET_LABELS, bernoulli_for_scale, dense_by_seed, learn_supermasks,
                               mask_by_criterion, strong_ticket_study, train_criterion_masks,
                               untrained_accuracy)
 from lthlib.training import data_for, model_for
@@ -329,7 +329,8 @@ say("**What to see.** With the large-final mask, training from the initial value
 rounds = sorted({1, len(imp[seeds[0]].rounds)})
 compare_density = {r: round(float(np.mean([imp[s].densities()[r] for s in seeds])), 3) for r in rounds}
 supermasks = learn_supermasks(train_settings, data, seeds,
-                              {"edge_popup": list(compare_density.values()), "bernoulli": [0.5]}, store)
+                              {"edge_popup": list(compare_density.values()), "bernoulli": [0.5]}, store,
+                              bernoulli=bernoulli_for_scale(SCALE))  # Zhou et al.'s way at paper scale
 
 
 def sm_acc(method, density):

@@ -250,3 +250,38 @@ def test_zhou_et_als_per_layer_fractions_at_paper_scale():
     mask = mask_by_criterion("large_final", init, final, layers, d)
     for n in layers:
         assert int(mask[n].sum()) == round(d[n] * init[n].numel())  # the exact count per layer
+
+
+def test_bernoulli_supermask_as_zhou_et_al_train_it(mnist1d_small, tmp_path):
+    """At paper scale the Bernoulli supermask follows Zhou et al.'s code: SGD lr 100 with
+    momentum 0.9, every score starting at logit(density), a fresh sample of the mask at
+    every evaluation forward pass, the network's own initial weights frozen."""
+    from lthlib.config import TrainSettings
+    from lthlib.store import Store
+    from lthlib.supermask import (Supermask, SupermaskJob, bernoulli_for_scale, learn_supermasks,
+                                  supermask_settings)
+    from lthlib.training import model_for
+
+    assert bernoulli_for_scale("paper") == "zhou" and bernoulli_for_scale("quick") == "lthlib"
+    ts = TrainSettings(model="mlp_mnist1d", iterations=6, eval_every=3, model_kwargs={"hidden": (16,)},
+                       train_size=600, validation_size=200)
+    zhou = supermask_settings(ts, "bernoulli", "zhou")
+    assert (zhou.optimizer, zhou.lr, zhou.momentum) == ("sgd", 100.0, 0.9)
+    assert supermask_settings(ts, "bernoulli").optimizer == "adam"
+    net = Supermask(model_for(ts, mnist1d_small), "bernoulli", 0.5, seed=0, score_init="constant", eval_mask="sample")
+    assert all(torch.all(s == 0.0) for s in net.scores.values())  # logit(0.5)
+    net.eval()
+    x = mnist1d_small.x_test[:50]
+    assert not torch.equal(net(x), net(x))  # a fresh sample each evaluation pass
+    mode = Supermask(model_for(ts, mnist1d_small), "bernoulli", 0.5, seed=0).eval()
+    assert torch.equal(mode(x), mode(x))  # lthlib's default: the mode, deterministic
+    scaled = Supermask(model_for(ts, mnist1d_small), "bernoulli", 0.5, seed=0, score_init="constant", rescale=True)
+    assert scaled.rescale
+    runs = learn_supermasks(ts, mnist1d_small, [0], {"bernoulli": [0.5]}, Store(tmp_path), bernoulli="zhou")
+    run = runs[("bernoulli", 0.5, 0)]
+    assert run.train_settings.lr == 100.0
+    job = SupermaskJob(ts, mnist1d_small, "bernoulli", 0.5, "init", str(tmp_path), "zhou")
+    assert job._key()[2]["variant"] == "zhou" and job._key()[2]["weights"] == "init"
+    assert "variant" not in SupermaskJob(ts, mnist1d_small, "bernoulli", 0.5)._key()[2]
+    with pytest.raises(ValueError, match="bernoulli='ramanujan'"):
+        learn_supermasks(ts, mnist1d_small, [0], {"bernoulli": [0.5]}, bernoulli="ramanujan")
