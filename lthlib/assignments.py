@@ -7,9 +7,10 @@ The assignments live in ``assignments/`` (see ``assignments/README.md``):
   ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` (paired by jupytext with
   ``scripts/<name>/<name>.py``, outside ``source/`` so nbgrader never releases it);
 - ``wrong/<name>.py`` (and ``wrong/<name>.<variant>.py``): a deliberately wrong solution,
-  one solution cell's code, with a header naming the cell it replaces and the test cells
-  that must then fail;
-- ``nbgrader_config.py``: nbgrader's settings, read here too.
+  one solution cell's code, with a header naming the cell it replaces, the test cells that
+  must then fail and what their feedback must say;
+- ``nbgrader_config.py``: nbgrader's settings, read here too (its feedback step is
+  ``lthlib.grading.HideHiddenTests``).
 
 Everything is done by nbgrader itself (its Python API, ``NbGraderAPI``), in a temporary
 course folder: ``release`` runs ``generate_assignment`` (ClearSolutions, ClearHiddenTests,
@@ -20,8 +21,10 @@ no solution or hidden-test text reached it; ``check`` also autogrades, as studen
 - the released stub: it must get no autograded point;
 - each wrong solution: it must lose exactly the points of the cells its header names,
 
-and reports a table (``CheckRow``); any other outcome is a failure. Written answers
-(markdown cells with points) are graded by hand and left out of these totals.
+and generates each one's feedback (``generate_feedback``): no hidden test may show in it, and
+a wrong solution's lost cells must show its messages. It reports a table (``CheckRow``);
+any other outcome is a failure. Written answers (markdown cells with points) are graded by
+hand and left out of these totals.
 """
 from __future__ import annotations
 
@@ -168,6 +171,7 @@ class WrongSolution:
     loses: tuple[str, ...]
     why: str
     code: str
+    says: tuple[str, ...] = ()
 
     @property
     def student(self) -> str:
@@ -176,15 +180,20 @@ class WrongSolution:
 
 def parse_wrong(path: str | Path, assignment: str) -> WrongSolution:
     """Read ``wrong/<assignment>[.<variant>].py``: a header of comment lines ``# why: ...``,
-    ``# cell: <solution cell id>``, ``# loses: <test cell id>[, <test cell id>...]``, then the
-    code of the cell (the header stays in the cell: it is only comments). It is autograded
-    as student ``wrong_<variant>`` (``<name>.py``: ``wrong_<cell>``)."""
+    ``# cell: <solution cell id>``, ``# loses: <test cell id>[, <test cell id>...]``, any
+    number of ``# says: <text>`` (text the feedback of the submission must show: the message
+    that tells the student what is wrong), then the code of the cell (the header stays in the
+    cell: it is only comments). It is autograded as student ``wrong_<variant>``
+    (``<name>.py``: ``wrong_<cell>``)."""
     path = Path(path)
     code = path.read_text()
     header: dict[str, str] = {}
+    says: list[str] = []
     for line in code.splitlines():
-        m = re.match(r"^#\s*(why|cell|loses)\s*:\s*(.*)$", line)
-        if m:
+        m = re.match(r"^#\s*(why|cell|loses|says)\s*:\s*(.*)$", line)
+        if m and m.group(1) == "says":
+            says.append(m.group(2).strip())
+        elif m:
             header[m.group(1)] = m.group(2).strip()
         elif line.strip() and not line.startswith("#"):
             break
@@ -195,7 +204,7 @@ def parse_wrong(path: str | Path, assignment: str) -> WrongSolution:
     variant = path.stem[len(assignment) + 1:] if path.stem != assignment else header["cell"]
     loses = tuple(x.strip() for x in header["loses"].split(",") if x.strip())
     return WrongSolution(assignment, re.sub(r"\W", "_", variant), path, header["cell"], loses,
-                         header.get("why", ""), code)
+                         header.get("why", ""), code, tuple(says))
 
 
 def wrong_solutions(name: str, wrong_dir: str | Path = WRONG_DIR) -> list[WrongSolution]:
@@ -293,6 +302,13 @@ class Course:
             sub = gb.find_submission_notebook(name, name, student)
             return {g.name: (float(g.score or 0.0), float(g.max_score), g.auto_score is not None)
                     for g in sub.grades}
+
+    def feedback(self, name: str, student: str) -> Path:
+        """``nbgrader generate_feedback`` (with the course's preprocessors): the HTML page
+        the student receives."""
+        self._call(f"generate_feedback {name} {student}",
+                   lambda: self.api.generate_feedback(name, student, force=True))
+        return self.root / "feedback" / student / name / f"{name}.html"
 
 
 class _quiet:
@@ -439,6 +455,22 @@ def _judge(row: CheckRow, full: set[str], zero: set[str]) -> None:
             row.problems.append(f"{cell}: {score:g}/{max_score:g}, expected {max_score:g}")
 
 
+def _judge_feedback(page: str, source_nb, submitted_nb, says: Iterable[str] = (),
+                    lost: Iterable[str] = ()) -> list[str]:
+    """What is wrong with a submission's feedback page: anything of the hidden tests in it
+    (``lthlib.grading.feedback_leaks``), or a message (``# says:``) that no failing test cell
+    of ``lost`` shows as its error."""
+    from lthlib.grading import feedback_errors, feedback_leaks, squash
+
+    own = [c.source for c in submitted_nb.cells if _nbgrader(c).get("solution")]
+    problems = [f"feedback shows {leak}" for leak in feedback_leaks(page, source_nb, shown=own)]
+    errors = feedback_errors(page)
+    said = [squash(e) for cell in lost for e in errors.get(cell, [])]
+    problems += [f"feedback of {', '.join(sorted(lost))} does not say {message!r}" for message in says
+                 if not any(squash(message) in e for e in said)]
+    return problems
+
+
 def check(assignments: Iterable[str] | None = None, *, source: str | Path = SOURCE_DIR,
           wrong_dir: str | Path = WRONG_DIR, config_file: str | Path = CONFIG_FILE,
           keep: str | Path | None = None, workers: int | None = None,
@@ -489,22 +521,24 @@ def _check_one(name: str, source: str, wrong_dir: str, config_file: str, keep: s
             rows.append(CheckRow(name, "release", "no solution or hidden test; visible tests kept", tests,
                                  problems=leaks(release_dir.parent, [name], source),
                                  seconds=time.perf_counter() - started))
-            submissions = [(SOLUTION_STUDENT, src, "full marks", set(tests), set()),
-                           (STUB_STUDENT, _read(release_dir / f"{name}.ipynb"), "no marks", set(), set(tests))]
+            submissions = [(SOLUTION_STUDENT, src, "full marks", set(tests), set(), ()),
+                           (STUB_STUDENT, _read(release_dir / f"{name}.ipynb"), "no marks", set(), set(tests), ())]
             for wrong in wrong_solutions(name, wrong_dir):
                 submissions.append((wrong.student, patched(src, wrong), f"loses {', '.join(wrong.loses)}",
-                                    set(tests) - set(wrong.loses), set(wrong.loses)))
-            for student, nb, expected, full, zero in submissions:
+                                    set(tests) - set(wrong.loses), set(wrong.loses), wrong.says))
+            for student, nb, expected, full, zero, says in submissions:
                 started = time.perf_counter()
                 row = CheckRow(name, student, expected, tests)
                 course.submit(name, student, nb)
                 try:
                     row.scores = course.autograde(name, student)
+                    page = course.feedback(name, student).read_text()
                 except AssignmentError as err:
                     lines = [line for line in str(err).splitlines() if line.strip()]
                     row.problems.append(lines[0] + (f" ... {lines[-1].strip()}" if len(lines) > 1 else ""))
                 else:
                     _judge(row, full, zero)
+                    row.problems += _judge_feedback(page, src, nb, says, zero)
                 row.seconds = time.perf_counter() - started
                 rows.append(row)
                 log(f"[{name}] {student}: {'as expected' if row.ok else 'NOT as expected'} "

@@ -20,8 +20,13 @@ def _nb_meta(cell) -> dict:
     return cell.metadata.get("nbgrader", {}) or {}
 
 
-def test_there_are_five_assignments_each_with_graded_parts_and_a_scale():
-    assert len(NAMES) >= 5, NAMES
+# Test cells graded on what a choice or a measurement achieves (a6's budget, a7's numbers)
+# have nothing to hide; they say so in a comment line starting with this.
+OUTCOME = "# outcome test:"
+
+
+def test_there_are_seven_assignments_each_with_graded_parts_and_a_scale():
+    assert len(NAMES) >= 7, NAMES
     for name in NAMES:
         nb = nbformat.read(A.source_notebook(name), as_version=4)
         tests = [c for c in A.graded_cells(nb) if c.autograded]
@@ -32,11 +37,15 @@ def test_there_are_five_assignments_each_with_graded_parts_and_a_scale():
         for cell in nb.cells:
             meta = _nb_meta(cell)
             if meta.get("grade") and cell.cell_type == "code":
-                assert "### BEGIN HIDDEN TESTS" in cell.source, f"{name}: {meta['grade_id']} has no hidden tests"
+                assert "### BEGIN HIDDEN TESTS" in cell.source or OUTCOME in cell.source, \
+                    f"{name}: {meta['grade_id']} has no hidden tests (and is not an outcome test)"
                 assert meta.get("locked"), f"{name}: test cell {meta['grade_id']} must be locked"
             if meta.get("solution") and cell.cell_type == "code":
                 assert "### BEGIN SOLUTION" in cell.source, f"{name}: {meta['grade_id']} has no solution region"
-        assert A.wrong_solutions(name), f"{name}: no wrong solution in assignments/wrong/"
+        wrong = A.wrong_solutions(name)
+        assert len(wrong) >= 2, f"{name}: at least two realistic wrong submissions in assignments/wrong/"
+        for w in wrong:
+            assert w.why and w.says, f"{w.path}: say why it is wrong (# why:) and what its feedback says (# says:)"
 
 
 def test_scripts_are_in_sync_with_the_source_notebooks():
@@ -157,7 +166,8 @@ def test_unknown_assignment_is_an_error(capsys):
 # ------------------------------------------------------------------ the real assignments, end to end
 @pytest.fixture(scope="module")
 def full_check():
-    """``check`` on every assignment (about 1 minute on 2 cores, 1.5 minutes on one)."""
+    """``check`` on every assignment, with every wrong submission and its feedback (about 4
+    minutes on 2 idle cores)."""
     return A.check(log=None)
 
 
@@ -192,6 +202,41 @@ def test_every_wrong_solution_loses_the_points_of_its_part(full_check):
                     f"{name} {wrong.student}: {cell} scored {score}/{max_score}"
             got, total = row.auto()
             assert got < total
+
+
+def test_every_wrong_solution_is_told_what_is_wrong_and_no_feedback_leaks(full_check):
+    """``check`` also generates each submission's feedback (the course's HideHiddenTests step):
+    no hidden-test line, seed or traceback in any page, and each wrong submission's lost cells
+    show the message its ``# says:`` lines name. A row that fails either is not ok."""
+    feedback = [p for r in full_check for p in r.problems if p.startswith("feedback")]
+    assert not feedback, feedback
+    assert sum(len(A.wrong_solutions(n)) for n in NAMES) >= 25
+
+
+def test_judgement_assignments_are_graded_on_outcomes(full_check):
+    """a6 (per-layer rates for a budget above a floor) and a7 (measured latency against MACs):
+    the right choice gets the points, uniform pruning misses the floor, a choice over the
+    budget loses both parts, latencies made up from the MACs are inconsistent."""
+    rows = {(r.assignment, r.submission): r for r in full_check}
+    assert rows[("a6_sensitivity", "solution")].auto() == (7, 7)
+    uniform = rows[("a6_sensitivity", "wrong_rates")]
+    assert uniform.scores["test_budget"][0] == 1 and uniform.scores["test_floor"][0] == 0
+    over = rows[("a6_sensitivity", "wrong_over_budget")]
+    assert over.scores["test_budget"][0] == 0 and over.scores["test_floor"][0] == 0
+    assert rows[("a7_latency", "wrong_numbers_from_macs")].scores["test_my_numbers"][0] == 0
+    assert all(r.ok for r in full_check if r.assignment in ("a6_sensitivity", "a7_latency"))
+
+
+def test_points_split_into_implementation_judgement_and_explanation():
+    """The README's point table matches the notebooks' points."""
+    text = (A.ASSIGNMENTS_DIR / "README.md").read_text()
+    for name in NAMES:
+        auto = sum(c.points for c in A.graded_cells(A.source_notebook(name)) if c.autograded)
+        hand = sum(c.points for c in A.graded_cells(A.source_notebook(name)) if not c.autograded)
+        row = re.search(rf"^\| `{name}` \|.*\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", text, re.M)
+        assert row, f"assignments/README.md: no points row for {name}"
+        impl, judge, expl, total = (int(x) for x in row.groups())
+        assert impl + judge == auto and expl == hand and total == auto + hand, (name, row.groups(), auto, hand)
 
 
 def test_release_rows_are_clean(full_check):

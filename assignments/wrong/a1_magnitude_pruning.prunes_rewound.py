@@ -1,6 +1,7 @@
 # why: prunes each round from the rewound start weights instead of the weights trained in the previous round
 # cell: imp_with_rewinding
 # loses: test_imp_with_rewinding
+# says: round 2 prunes the weights *trained* in round 1
 def imp_with_rewinding(dense_final, rewind_state, first_mask, prune, train_from, rounds):
     out, mask, weights = [], first_mask, dense_final
     for _ in range(rounds):

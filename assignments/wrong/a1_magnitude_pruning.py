@@ -1,6 +1,7 @@
 # why: counts and ranks every weight of the layer, pruned ones included, instead of the survivors only
 # cell: layerwise_prune
 # loses: test_layerwise_prune
+# says: count and rank the survivors only
 def layerwise_prune(weights, mask, rates):
     new = {name: keep.clone() for name, keep in mask.items()}
     for name, rate in rates.items():

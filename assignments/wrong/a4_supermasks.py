@@ -1,6 +1,7 @@
 # why: keeps the largest final weights and forgets the same-sign condition ("large final" instead of "large final, same sign")
 # cell: zhou_supermask
 # loses: test_zhou_supermask
+# says: but its sign flipped
 def zhou_supermask(init_state, final_state, layers, density):
     out = {}
     for name in layers:

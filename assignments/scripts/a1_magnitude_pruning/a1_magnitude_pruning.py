@@ -31,6 +31,9 @@
 # test cell below it. The visible tests catch common mistakes and say what is wrong; hidden
 # tests, run when the assignment is graded, check exact results on cases you do not see
 # (against the library's implementation). Keep the function names and arguments.
+# **Write each part yourself:** a part whose function calls lthlib's own implementation of it
+# (`lthlib.pruning.magnitude_prune`, `prune_by_score`, `lthlib.imp.run_imp`) scores 0, and its
+# test cell says so.
 #
 # **Papers:** Frankle & Carbin, *The Lottery Ticket Hypothesis* (ICLR 2019); Frankle,
 # Dziugaite, Roy & Carbin, *Linear Mode Connectivity and the Lottery Ticket Hypothesis*
@@ -47,6 +50,7 @@ import torch
 
 import lthlib
 from lthlib.config import check_parameters
+from lthlib.grading import mask_difference, no_shortcut
 from lthlib.masks import Mask
 
 check_parameters(SCALE=SCALE)
@@ -94,6 +98,8 @@ def layerwise_prune(weights, mask, rates):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_layerwise_prune", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+layerwise_prune = no_shortcut(layerwise_prune, "Part A", "lthlib.pruning.magnitude_prune",
+                              "lthlib.pruning.prune_by_score")
 _w = {"a": torch.tensor([[0.5, -0.1, 0.3], [-0.9, 0.2, 0.05]]),
       "b": torch.tensor([1.0, -2.0, 3.0, -4.0]),
       "c": torch.tensor([0.4, 0.3, 0.2, 0.1, 0.5])}
@@ -143,8 +149,11 @@ for _case in range(12):
     _rates = {"l0.weight": [0.2, 0.5, 0.1, 0.3][_case % 4], "out.weight": [0.5, 0.25, 0.1][_case % 3]}
     if _case % 2:
         _rates["l1.weight"] = 0.45
-    assert layerwise_prune(_wh, _mh, _rates) == _reference(_wh, _mh, _rates, allow_empty_layers=True), \
-        f"hidden case {_case}: your mask differs from lthlib.pruning.magnitude_prune"
+    _wrong = mask_difference(layerwise_prune(_wh, _mh, _rates), _reference(_wh, _mh, _rates, allow_empty_layers=True),
+                             scores={n: t.abs() for n, t in _wh.items()}, before=_mh)
+    assert _wrong is None, ("an unseen case (" + ("integer weights with many ties, " if _case % 3 == 0 else "")
+                            + ("some weights already pruned, " if _case >= 4 else "every weight alive, ")
+                            + f"rates {_rates}): {_wrong}")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a1_part_b", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -178,6 +187,7 @@ def global_prune(weights, mask, rate, exclude=()):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_global_prune", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+global_prune = no_shortcut(global_prune, "Part B", "lthlib.pruning.magnitude_prune", "lthlib.pruning.prune_by_score")
 _w = {"big": torch.tensor([1.0, -2.0, 1.5, 3.0]), "small": torch.tensor([0.01, -0.02, 0.03, 0.015, -0.05, 0.04])}
 _m = Mask({n: torch.ones_like(t, dtype=torch.bool) for n, t in _w.items()})
 _new = global_prune(_w, _m, 0.3)
@@ -213,9 +223,13 @@ for _case in range(12):
     _mh = Mask({n: torch.rand(s, generator=_g) > (0.0 if _case < 3 else 0.5) for n, s in _shapes.items()})
     _rate = [0.2, 0.5, 0.35, 0.1][_case % 4]
     _ex = [(), ("out.weight",), ("l0.weight", "out.weight")][_case % 3]
-    assert global_prune(_wh, _mh, _rate, exclude=_ex) == _reference(
-        _wh, _mh, _rate, scope="global", exclude=_ex, allow_empty_layers=True), \
-        f"hidden case {_case}: your mask differs from lthlib.pruning.magnitude_prune(scope='global')"
+    _wrong = mask_difference(global_prune(_wh, _mh, _rate, exclude=_ex),
+                             _reference(_wh, _mh, _rate, scope="global", exclude=_ex, allow_empty_layers=True),
+                             scores={n: t.abs() for n, t in _wh.items()}, before=_mh)
+    assert _wrong is None, ("an unseen case (layers of different scales, " + ("ties across layers, " if _case % 4 == 1
+                                                                             else "")
+                            + f"rate {_rate}, exclude={_ex}): {_wrong} (rank the survivors of all layers not "
+                            "excluded together; ties: lower index first, layers in the mask's order)")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a1_part_c", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -242,6 +256,8 @@ def remaining_counts(sizes, rates, rounds):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_remaining_counts", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+remaining_counts = no_shortcut(remaining_counts, "Part C", "lthlib.pruning.magnitude_prune",
+                               "lthlib.pruning.prune_by_score")
 _lenet = {"fc1": 784 * 300, "fc2": 300 * 100, "fc3": 100 * 10}
 _rates = {"fc1": 0.2, "fc2": 0.2, "fc3": 0.1}
 _one = remaining_counts(_lenet, _rates, 1)
@@ -269,7 +285,15 @@ for _sizes, _r, _n in [({"a": 97, "b": 13, "c": 5}, {"a": 0.2, "b": 0.1, "c": 0.
     for _ in range(_n):
         _mh = _reference(_wh, _mh, _r, allow_empty_layers=True)
     _want = {n: int(_mh[n].sum()) for n in _sizes}
-    assert remaining_counts(_sizes, _r, _n) == _want, f"hidden case {_sizes}, {_r}, {_n} rounds: expected {_want}"
+    _mine = remaining_counts(_sizes, _r, _n)
+    _once = {n: int(s * (1 - _r.get(n, 0)) ** _n + 0.5) for n, s in _sizes.items()}
+    _even = dict(_sizes)
+    for _ in range(_n):
+        _even = {n: c - round(_r.get(n, 0) * c) for n, c in _even.items()}
+    _what = ("you rounded once at the end; count round by round" if _mine == _once else
+             "Python's round() rounds halves to even; count with n_to_remove (halves up)" if _mine == _even else
+             "count round by round, removing n_to_remove(rate, survivors) each round")
+    assert _mine == _want, f"sizes {_sizes}, rates {_r}, {_n} rounds: you gave {_mine}, the counts are {_want}: {_what}"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a1_part_d", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -331,6 +355,8 @@ def _prune(weights, mask):
 
 
 _first = Mask({"w1": torch.ones(6, 5, dtype=torch.bool), "w2": torch.ones(3, 6, dtype=torch.bool)})
+imp_with_rewinding = no_shortcut(imp_with_rewinding, "Part D", "lthlib.imp.run_imp", "lthlib.imp.imp_round",
+                                 "lthlib.imp.run_imp_many", "lthlib.imp.run_imp_seeds", "lthlib.imp._round_starts")
 _out = imp_with_rewinding(_dense_final, _rewind, _first, _prune, _fake_train, 3)
 assert isinstance(_out, list) and len(_out) == 3 and all(len(r) == 3 for r in _out), \
     "return a list with one (mask, start_state, trained_state) per round"
@@ -375,10 +401,17 @@ for _seed, _k, _rate, _out_rate in [(3, 10, 0.5, 0.25), (11, 0, 0.3, 0.1)]:
 
     _mine = imp_with_rewinding(_ref.dense.final_state, _ref.dense.weights_at[_k], Mask.ones_like(model_for(_ts, _data)),
                                lambda w, m, _rates=_rates: magnitude_prune(w, m, _rates), _train_from, 3)
+    _case = f"real training, rewinding to k = {_k}"
+    assert len(_mine) == 3, f"{_case}: 3 rounds asked, you returned {len(_mine)}"
     for _r, (_mask, _start, _trained) in enumerate(_mine):
-        assert _mask == _ref.rounds[_r].mask, f"seed {_seed}, k={_k}: round {_r + 1}'s mask differs from lthlib.imp.run_imp"
+        _wrong = mask_difference(_mask, _ref.rounds[_r].mask)
+        assert _wrong is None, (f"{_case}: round {_r + 1}'s mask is not IMP's: {_wrong}; each round prunes the weights "
+                                "trained in the round before (round 1: dense_final), from that round's mask")
+        assert all(torch.equal(_start[n], _ref.dense.weights_at[_k][n] * _mask[n] if n in _mask else
+                               _ref.dense.weights_at[_k][n]) for n in _start), \
+            f"{_case}: round {_r + 1} does not start from the weights at iteration k with the pruned ones set to zero"
         assert all(torch.equal(_trained[n], _ref.rounds[_r].ticket.final_state[n]) for n in _trained), \
-            f"seed {_seed}, k={_k}: round {_r + 1}'s trained ticket differs from lthlib.imp.run_imp"
+            f"{_case}: round {_r + 1}'s trained weights are not what train_from returns for that round's start and mask"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a1_experiment_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}

@@ -33,6 +33,9 @@
 # **How to work.** Replace each `raise NotImplementedError()` with your code, then run the
 # test cell below it. The visible tests catch common mistakes and say what is wrong; hidden
 # tests, run when the assignment is graded, check exact results on cases you do not see.
+# **Write each part yourself:** a part whose function calls lthlib's own implementation of it
+# (`lthlib.pruning.random_mask_like`, lthlib.imp's control starts) scores 0, and its test cell
+# says so.
 #
 # **Paper:** Frankle & Carbin, *The Lottery Ticket Hypothesis* (ICLR 2019), Sections 2-3.
 #
@@ -47,6 +50,7 @@ import torch
 
 import lthlib
 from lthlib.config import check_parameters
+from lthlib.grading import mask_difference, no_shortcut
 from lthlib.masks import Mask
 from lthlib.streams import generator
 from lthlib.training import model_for
@@ -81,6 +85,7 @@ def reinit_start(settings, data, mask):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_reinit_start", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+reinit_start = no_shortcut(reinit_start, "Part A", "lthlib.imp._round_starts", "lthlib.imp.run_imp")
 _init = model_for(TINY, tiny_data).state_dict()
 _mask = Mask({n: torch.rand(_init[n].shape, generator=torch.Generator().manual_seed(1)) < 0.3
               for n in lthlib.prunable_parameters(model_for(TINY, tiny_data))})
@@ -109,9 +114,18 @@ for _settings in (TINY.replace(seed=4), TINY.replace(seed=9, model_kwargs={"hidd
     _params = lthlib.prunable_parameters(model_for(_settings, tiny_data))
     _mask = Mask({n: torch.rand(p.shape, generator=torch.Generator().manual_seed(7)) < 0.5 for n, p in _params.items()})
     _start = reinit_start(_settings, tiny_data, _mask)
+    _net = "the 1-D CNN" if _settings.model == "cnn_mnist1d" else f"an unseen MLP {_settings.model_kwargs['hidden']}"
+    _own = model_for(_settings, tiny_data).state_dict()
+    _next = model_for(_settings.replace(seed=_settings.seed + 1), tiny_data).state_dict()
+    assert isinstance(_start, dict) and set(_start) == set(_fresh), f"{_net}: return every tensor of the model"
     for _n, _t in _fresh.items():
-        _want = _t * _mask[_n] if _n in _mask else _t
-        assert torch.equal(_start[_n], _want), f"{_settings.model} seed {_settings.seed}: {_n} is not the 'reinit' draw"
+        _masked = {k: (v[_n] * _mask[_n] if _n in _mask else v[_n]) for k, v in (("own", _own), ("next", _next))}
+        _what = (" (yours are the ticket's own initial weights, the 'init' stream)" if torch.equal(_start[_n], _masked["own"])
+                 else " (yours are the initial weights of seed + 1, another run's ticket)"
+                 if torch.equal(_start[_n], _masked["next"]) else "")
+        assert torch.equal(_start[_n], _t * _mask[_n] if _n in _mask else _t), (
+            f"{_net}: {_n} must be the fresh draw of the 'reinit' stream of settings.seed"
+            + (", with the weights the mask prunes set to zero" if _n in _mask else "") + _what)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a2_part_b", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -137,6 +151,7 @@ def random_mask_like(reference, generator):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_random_mask_like", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+random_mask_like = no_shortcut(random_mask_like, "Part B", "lthlib.pruning.random_mask_like")
 _ref = Mask({"a": torch.arange(60).reshape(6, 10) % 7 == 0, "b": torch.arange(25) < 20, "c": torch.ones(3, 2, 2, dtype=torch.bool)})
 _rand = random_mask_like(_ref, generator(0, "random_mask"))
 assert isinstance(_rand, Mask) and list(_rand) == list(_ref), "return a Mask over the reference's layers, in its order"
@@ -158,8 +173,11 @@ _g = torch.Generator().manual_seed(99)
 for _seed, _index in [(0, 1), (5, 2), (123, 0)]:
     _ref = Mask({"x.weight": torch.rand(13, 7, generator=_g) < 0.2, "y.weight": torch.rand(4, 3, 3, generator=_g) < 0.7,
                  "z.weight": torch.rand(10, generator=_g) < 0.5})
-    assert random_mask_like(_ref, generator(_seed, "random_mask", _index)) == _reference(_ref, _seed, _index), \
-        f"seed {_seed}, round {_index}: your mask differs from lthlib.pruning.random_mask_like"
+    _wrong = mask_difference(random_mask_like(_ref, generator(_seed, "random_mask", _index)),
+                             _reference(_ref, _seed, _index))
+    assert _wrong is None, (f"an unseen generator and three layers of other shapes: {_wrong} (draw "
+                            "torch.randperm(numel, generator=generator) layer by layer, in the mask's order, and keep "
+                            "the first k positions)")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a2_part_c", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -183,6 +201,7 @@ def four_starts(init_state, reinit_state, ticket_mask, random_mask):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_four_starts", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+four_starts = no_shortcut(four_starts, "Part C", "lthlib.imp._round_starts", "lthlib.imp.run_imp")
 _g = torch.Generator().manual_seed(3)
 _a = {"w": torch.randn(4, 3, generator=_g), "b": torch.randn(4, generator=_g)}
 _f = {"w": torch.randn(4, 3, generator=_g), "b": torch.randn(4, generator=_g)}
@@ -210,9 +229,11 @@ _rm = Mask({n: torch.rand(_a[n].shape, generator=_g) < 0.4 for n in ("l1.weight"
 _four = four_starts(_a, _f, _tm, _rm)
 for (_mk, _ik), (_state, _m) in _four.items():
     _src, _want_mask = {"original": _a, "fresh": _f}[_ik], {"ticket": _tm, "random": _rm}[_mk]
-    assert _m == _want_mask, f"{(_mk, _ik)}: wrong mask"
+    assert _m == _want_mask, f"{(_mk, _ik)} on unseen state dicts: the mask must be the {_mk} mask"
     for _n, _t in _src.items():
-        assert torch.equal(_state[_n], _t * _want_mask[_n] if _n in _want_mask else _t), f"{(_mk, _ik)}: {_n} is wrong"
+        assert torch.equal(_state[_n], _t * _want_mask[_n] if _n in _want_mask else _t), (
+            f"{(_mk, _ik)} on unseen state dicts with biases: {_n} must be the {_ik} weights"
+            + (f" times the {_mk} mask" if _n in _want_mask else ", copied unmasked (the mask does not cover it)"))
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a2_part_d", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -282,7 +303,9 @@ for _n_seeds in (1, 3, 5):
              "mask": (0.5 * ((_T_o - _R_o) + (_T_f - _R_f))).mean(), "init": (0.5 * ((_T_o - _T_f) + (_R_o - _R_f))).mean(),
              "interaction": ((_T_o - _T_f) - (_R_o - _R_f)).mean()}
     for _k, _v in _want.items():
-        assert math.isclose(_e[_k], float(_v), rel_tol=1e-9, abs_tol=1e-12), f"{_n_seeds} seeds: {_k} should be {float(_v)}"
+        assert math.isclose(_e[_k], float(_v), rel_tol=1e-9, abs_tol=1e-12), (
+            f"random accuracies of {_n_seeds} seed(s): {_k} is {_e[_k]:.6f}, the formula gives {float(_v):.6f} (the "
+            "mean over seeds of the per-seed differences)")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a2_experiment_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}

@@ -34,6 +34,11 @@
 # **How to work.** Replace each `raise NotImplementedError()` with your code, then run the
 # test cell below it. The visible tests catch common mistakes and say what is wrong; hidden
 # tests, run when the assignment is graded, check exact results on cases you do not see.
+# The tests of Parts B and C run your function with a correct version of the part before it
+# (`top_k_mask`, `straight_through`) in place of yours, so a mistake costs one part only.
+# **Write each part yourself:** a part whose function calls lthlib's own implementation of it
+# (`lthlib.supermask.edge_popup_mask`, `Supermask`, `mask_by_criterion`, `criterion_scores`)
+# scores 0, and its test cell says so.
 #
 # **Papers:** Ramanujan et al., *What's Hidden in a Randomly Weighted Neural Network?* (CVPR
 # 2020); Zhou, Lan, Liu & Yosinski, *Deconstructing Lottery Tickets: Zeros, Signs, and the
@@ -54,6 +59,7 @@ from torch.func import functional_call
 
 import lthlib
 from lthlib.config import check_parameters
+from lthlib.grading import mask_difference, no_shortcut, substituted
 from lthlib.masks import Mask
 from lthlib.training import model_for
 
@@ -84,6 +90,7 @@ def top_k_mask(scores, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_top_k_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+top_k_mask = no_shortcut(top_k_mask, "Part A", "lthlib.supermask.edge_popup_mask", "lthlib.supermask.Supermask")
 _s = torch.tensor([[0.3, -0.9, 0.1], [0.5, -0.2, 0.05]])
 _m = top_k_mask(_s, 0.5)
 assert isinstance(_m, torch.Tensor) and _m.dtype == torch.bool and _m.shape == _s.shape, \
@@ -96,18 +103,16 @@ assert int(top_k_mask(torch.randn(5, generator=torch.Generator().manual_seed(0))
     "k = density x n rounded half up: 0.5 x 5 = 2.5 keeps 3"
 print("Part A: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.supermask import edge_popup_mask as _edge_popup_mask
-
 _g = torch.Generator().manual_seed(404)
 for _shape, _density in [((17, 9), 0.3), ((10, 40), 0.05), ((8, 3, 5), 0.5), ((100, 300), 0.1), ((7,), 0.99)]:
     _scores = torch.randn(_shape, generator=_g)
     _k = max(1, int(_density * _scores.numel() + 0.5))
     _want = torch.zeros(_scores.numel(), dtype=torch.bool)
     _want[torch.argsort(_scores.abs().flatten(), descending=True)[:_k]] = True
-    assert torch.equal(top_k_mask(_scores, _density), _want.reshape(_shape)), \
-        f"shape {_shape}, density {_density}: your mask is not the top-k of |score|"
-    assert torch.equal(top_k_mask(_scores, _density), _edge_popup_mask(_scores, _density)), \
-        f"shape {_shape}, density {_density}: your mask differs from lthlib.supermask.edge_popup_mask's"
+    _mine = top_k_mask(_scores, _density)
+    _wrong = mask_difference({"scores": _mine}, {"scores": _want.reshape(_shape)}, scores={"scores": _scores.abs()},
+                             ranking="|score|")
+    assert _wrong is None, f"scores of shape {_shape}, density {_density}: {_wrong.replace('layer ' + repr('scores') + ': ', '')}"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a4_part_b", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -131,32 +136,43 @@ def straight_through(scores, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_straight_through", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-_s = torch.tensor([[0.3, -0.9, 0.1], [0.5, -0.2, 0.05]], requires_grad=True)
-_w = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-_m = straight_through(_s, 0.5)
-assert torch.is_floating_point(_m), "return a float tensor (the mask multiplies the weights)"
-assert torch.allclose(_m.detach(), top_k_mask(_s, 0.5).float(), atol=1e-6), "the forward value is the hard 0/1 top-k mask"
-assert _m.requires_grad, ("the scores get no gradient: the hard mask alone is a constant for autograd; pass the "
-                          "gradient straight through (hard + (soft - soft.detach()))")
-(_m * _w).sum().backward()
-assert _s.grad is not None and _s.grad[0, 2] != 0 and _s.grad[1, 2] != 0, \
-    "every score gets a gradient, also those of weights the mask prunes (not only the kept ones)"
-assert torch.allclose(_s.grad, _w * torch.sign(_s.detach())), (
-    "the gradient of a score s is dL/dmask x sign(s) (edge-popup ranks |s|): check the sign for negative "
-    "scores, e.g. soft = |s|, not s")
+from lthlib.supermask import edge_popup_mask
+
+straight_through = no_shortcut(straight_through, "Part B", "lthlib.supermask.Supermask")
+_given = substituted(globals(), top_k_mask=edge_popup_mask)  # Part A done right, for Part B's tests
+with _given:
+    _s = torch.tensor([[0.3, -0.9, 0.1], [0.5, -0.2, 0.05]], requires_grad=True)
+    _w = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    _m = straight_through(_s, 0.5)
+    assert torch.is_floating_point(_m), "return a float tensor (the mask multiplies the weights)"
+    assert torch.allclose(_m.detach(), top_k_mask(_s, 0.5).float(), atol=1e-6), "the forward value is the hard 0/1 top-k mask"
+    assert _m.requires_grad, ("the scores get no gradient: the hard mask alone is a constant for autograd; pass the "
+                              "gradient straight through (hard + (soft - soft.detach()))")
+    (_m * _w).sum().backward()
+    assert _s.grad is not None and _s.grad[0, 2] != 0 and _s.grad[1, 2] != 0, \
+        "every score gets a gradient, also those of weights the mask prunes (not only the kept ones)"
+    assert torch.allclose(_s.grad, _w * torch.sign(_s.detach())), (
+        "the gradient of a score s is dL/dmask x sign(s) (edge-popup ranks |s|): check the sign for negative "
+        "scores, e.g. soft = |s|, not s")
 print("Part B: visible tests passed")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(77)
 for _shape, _density in [((12, 7), 0.2), ((5, 4, 3), 0.6), ((50,), 0.02)]:
     _s = torch.randn(_shape, generator=_g).requires_grad_()
     _up = torch.randn(_shape, generator=_g)
-    _m = straight_through(_s, _density)
+    with substituted(globals(), top_k_mask=edge_popup_mask):
+        _m = straight_through(_s, _density)
     (_m * _up).sum().backward()
     _k = max(1, int(_density * _s.numel() + 0.5))
     _want = torch.zeros(_s.numel())
     _want[torch.argsort(_s.detach().abs().flatten(), descending=True)[:_k]] = 1.0
-    assert torch.allclose(_m.detach(), _want.reshape(_shape), atol=1e-6), f"shape {_shape}: the forward value is not the top-k mask"
-    assert torch.allclose(_s.grad, _up * torch.sign(_s.detach())), f"shape {_shape}: wrong gradient for the scores"
+    assert torch.allclose(_m.detach(), _want.reshape(_shape), atol=1e-6), \
+        f"scores of shape {_shape}, density {_density}: the forward value is not the hard top-k mask (0/1)"
+    _g_kept = torch.allclose(_s.grad[_want.reshape(_shape).bool()], (_up * torch.sign(_s.detach()))[_want.reshape(_shape).bool()])
+    assert torch.allclose(_s.grad, _up * torch.sign(_s.detach())), (
+        f"scores of shape {_shape}, density {_density}: the scores' gradient must be upstream x sign(score) for "
+        + ("every score, also those of pruned weights (yours is right for the kept ones only)" if _g_kept else
+           "every score (check its sign for negative scores and that nothing else scales it)"))
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a4_part_c", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -179,24 +195,33 @@ def supermask_forward(model, scores, density, x):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_supermask_forward", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-_model = model_for(TINY, tiny_data)
-_before = {n: t.clone() for n, t in _model.state_dict().items()}
-_g = torch.Generator().manual_seed(1)
-_scores = {n: torch.randn(p.shape, generator=_g).requires_grad_() for n, p in lthlib.prunable_parameters(_model).items()}
-_x, _y = tiny_data.x_train[:16], tiny_data.y_train[:16]
-_out = supermask_forward(_model, _scores, 0.5, _x)
-assert _out.shape == (16, 10), f"return the network's output for x: shape (16, 10), not {tuple(_out.shape)}"
-assert all(torch.equal(_model.state_dict()[n], _before[n]) for n in _before), \
-    "the model's weights changed: compute with functional_call, do not overwrite the weights"
-_masked = model_for(TINY, tiny_data)
-with torch.no_grad():
-    for _n, _p in lthlib.prunable_parameters(_masked).items():
-        _p.mul_(top_k_mask(_scores[_n], 0.5))
-assert torch.allclose(_out.detach(), _masked(_x), atol=1e-6), \
-    "the output must be that of the network with every prunable weight multiplied by its top-k mask"
-F.cross_entropy(_out, _y).backward()
-assert all(_scores[n].grad is not None and _scores[n].grad.abs().sum() > 0 for n in _scores), \
-    "every layer's scores must get a gradient (use straight_through)"
+def _straight_through_done_right(scores, density):
+    """Part B done right (the value of the hard mask, the gradient of |scores|): the tests of
+    Part C use it in place of yours."""
+    return edge_popup_mask(scores, density).to(scores.dtype) + scores.abs() - scores.abs().detach()
+
+
+supermask_forward = no_shortcut(supermask_forward, "Part C", "lthlib.supermask.Supermask")
+_given = substituted(globals(), straight_through=_straight_through_done_right, top_k_mask=edge_popup_mask)
+with _given:
+    _model = model_for(TINY, tiny_data)
+    _before = {n: t.clone() for n, t in _model.state_dict().items()}
+    _g = torch.Generator().manual_seed(1)
+    _scores = {n: torch.randn(p.shape, generator=_g).requires_grad_() for n, p in lthlib.prunable_parameters(_model).items()}
+    _x, _y = tiny_data.x_train[:16], tiny_data.y_train[:16]
+    _out = supermask_forward(_model, _scores, 0.5, _x)
+    assert _out.shape == (16, 10), f"return the network's output for x: shape (16, 10), not {tuple(_out.shape)}"
+    assert all(torch.equal(_model.state_dict()[n], _before[n]) for n in _before), \
+        "the model's weights changed: compute with functional_call, do not overwrite the weights"
+    _masked = model_for(TINY, tiny_data)
+    with torch.no_grad():
+        for _n, _p in lthlib.prunable_parameters(_masked).items():
+            _p.mul_(top_k_mask(_scores[_n], 0.5))
+    assert torch.allclose(_out.detach(), _masked(_x), atol=1e-6), \
+        "the output must be that of the network with every prunable weight multiplied by its top-k mask"
+    F.cross_entropy(_out, _y).backward()
+    assert all(_scores[n].grad is not None and _scores[n].grad.abs().sum() > 0 for n in _scores), \
+        "every layer's scores must get a gradient (use straight_through)"
 print("Part C: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import copy
@@ -209,13 +234,17 @@ for _seed, _density in [(3, 0.3), (6, 0.7)]:
     _scores = {n: _sm.scores[n.replace(".", "__")].detach().clone().requires_grad_()
                for n in lthlib.prunable_parameters(_base)}
     _x, _y = tiny_data.x_train[:64], tiny_data.y_train[:64]
-    _mine, _ref = supermask_forward(_base, _scores, _density, _x), _sm(_x)
-    assert torch.allclose(_mine, _ref, atol=1e-5), f"seed {_seed}: your output differs from lthlib's Supermask"
+    with _given:
+        _mine = supermask_forward(_base, _scores, _density, _x)
+    _ref = _sm(_x)
+    _case = f"an unseen MLP at density {_density}"
+    assert torch.allclose(_mine, _ref, atol=1e-5), \
+        f"{_case}: the output is not that of the network with each prunable weight times straight_through(score)"
     F.cross_entropy(_mine, _y).backward()
     F.cross_entropy(_ref, _y).backward()
     for _n, _s in _scores.items():
         assert torch.allclose(_s.grad, _sm.scores[_n.replace(".", "__")].grad, atol=1e-6), \
-            f"seed {_seed}: the gradient of {_n}'s scores differs from lthlib's Supermask"
+            f"{_case}: the gradient of {_n}'s scores is not the one through weight x straight_through(score)"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a4_part_d", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -245,6 +274,8 @@ def zhou_supermask(init_state, final_state, layers, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_zhou_supermask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+zhou_supermask = no_shortcut(zhou_supermask, "Part D", "lthlib.supermask.mask_by_criterion",
+                             "lthlib.supermask.criterion_scores")
 _wi = {"a": torch.tensor([0.5, -0.5, 0.5, -0.5, 0.1, 0.2]), "b": torch.tensor([1.0, 1.0])}
 _wf = {"a": torch.tensor([0.9, 0.8, 0.05, -0.3, -2.0, 0.4]), "b": torch.tensor([1.0, 2.0])}
 _m = zhou_supermask(_wi, _wf, ["a"], 0.5)
@@ -264,8 +295,11 @@ _names = ["l1.weight", "l2.weight"]
 for _density in (0.1, 0.45, 0.5, 0.8):
     _i = {"l1.weight": torch.randn(20, 9, generator=_g), "l2.weight": torch.randn(7, 20, generator=_g)}
     _f = {n: t + 0.8 * torch.randn(t.shape, generator=_g) for n, t in _i.items()}
-    assert zhou_supermask(_i, _f, _names, _density) == _reference("large_final_same_sign", _i, _f, _names, _density), \
-        f"density {_density}: your mask differs from lthlib.supermask.mask_by_criterion('large_final_same_sign')"
+    _want = _reference("large_final_same_sign", _i, _f, _names, _density)
+    _score = {n: torch.where(torch.sign(_i[n]) == torch.sign(_f[n]), _f[n].abs(), -1.0 - _f[n].abs()) for n in _names}
+    _wrong = mask_difference(zhou_supermask(_i, _f, _names, _density), _want, scores=_score,
+                             ranking="score (|w_f| if the sign was kept, -1 - |w_f| if it flipped)")
+    assert _wrong is None, f"two unseen layers at density {_density}: {_wrong}"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a4_experiment_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}

@@ -34,6 +34,11 @@
 # **How to work.** Replace each `raise NotImplementedError()` with your code, then run the
 # test cell below it. The visible tests catch common mistakes and say what is wrong; hidden
 # tests, run when the assignment is graded, check exact results on cases you do not see.
+# The tests of Parts C and D run your functions with lthlib's score and selection in place
+# of your `snip_scores` and `keep_top_global`, so a mistake in A or B costs only A or B.
+# **Write each part yourself:** a part whose function calls lthlib's own implementation of it
+# (`lthlib.pai.snip_scores`, `pai_scores`, `pai_mask`, `lthlib.pruning.prune_by_score`)
+# scores 0, and its test cell says so.
 #
 # **Papers:** Lee, Ajanthan & Torr, *SNIP: Single-shot Network Pruning based on Connection
 # Sensitivity* (ICLR 2019); Frankle, Dziugaite, Roy & Carbin, *Pruning Neural Networks at
@@ -51,6 +56,7 @@ import torch.nn.functional as F
 
 import lthlib
 from lthlib.config import check_parameters
+from lthlib.grading import mask_difference, no_shortcut, substituted
 from lthlib.masks import Mask
 from lthlib.pai import pai_batch
 from lthlib.training import model_for
@@ -84,6 +90,7 @@ def snip_scores(model, x, y):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_snip_scores", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
+snip_scores = no_shortcut(snip_scores, "Part A", "lthlib.pai.snip_scores", "lthlib.pai.pai_scores", "lthlib.pai.pai_mask")
 _model = model_for(TINY, tiny_data)
 _x, _y = pai_batch(tiny_data, seed=0)
 _scores = snip_scores(_model, _x, _y)
@@ -109,10 +116,14 @@ for _settings, _seed in [(TINY.replace(seed=5), 3), (TINY.replace(seed=2, model=
     _model = model_for(_settings, tiny_data)
     _x, _y = pai_batch(tiny_data, seed=_seed)
     _mine, _ref = snip_scores(_model, _x, _y), _reference(_model, _x, _y)
-    assert list(_mine) == list(_ref), f"{_settings.model}: score the prunable weights {list(_ref)}"
+    _net = "the 1-D CNN" if _settings.model == "cnn_mnist1d" else "an unseen MLP"
+    assert list(_mine) == list(_ref), f"{_net}: score the prunable weights {list(_ref)}, in that order"
+    _total = sum(float(t.sum()) for t in _ref.values())
     for _n in _ref:
-        assert torch.allclose(_mine[_n], _ref[_n], rtol=1e-5, atol=1e-10), \
-            f"{_settings.model}: {_n}'s scores differ from lthlib.pai.snip_scores"
+        _what = ("your scores are normalised (divided by their sum); leave that out"
+                 if torch.allclose(_mine[_n], _ref[_n] / _total, rtol=1e-4) else
+                 f"{_n}'s scores are not |dL/dw * w| for the mean cross-entropy on the batch you are given")
+        assert torch.allclose(_mine[_n], _ref[_n], rtol=1e-5, atol=1e-10), f"{_net}: {_what}"
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_b", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -141,12 +152,14 @@ def keep_top_global(scores, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_keep_top_global", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-_s = {"a": torch.tensor([[5.0, 1.0], [3.0, 0.5]]), "b": torch.tensor([0.1, 0.2, 4.0, 0.3, 2.0, 0.05])}
+keep_top_global = no_shortcut(keep_top_global, "Part B", "lthlib.pruning.prune_by_score",
+                              "lthlib.pruning.magnitude_prune", "lthlib.pai.pai_mask", "lthlib.pai._keep_top")
+_s = {"a": torch.tensor([[5.0, 4.5], [3.0, 0.5]]), "b": torch.tensor([0.1, 0.2, 4.0, 0.3, 2.0, 0.05])}
 _m = keep_top_global(_s, 0.4)
 assert isinstance(_m, Mask) and list(_m) == ["a", "b"], "return a Mask over the scored layers, in their order"
 assert _m.num_kept() == 4, f"0.4 x 10 weights: keep 4; you kept {_m.num_kept()}"
-assert _m["a"].tolist() == [[True, False], [True, False]] and _m["b"].tolist() == [False, False, True, False, True, False], \
-    "keep the 4 highest scores of the whole network (5, 4, 3 and 2), not the top 40% of each layer"
+assert _m["a"].tolist() == [[True, True], [True, False]] and _m["b"].tolist() == [False, False, True, False, False, False], \
+    "keep the 4 highest scores of the whole network (5, 4.5, 4 and 3), not the top 40% of each layer"
 assert keep_top_global(_s, 0.25).num_kept() == 3, "0.25 x 10 = 2.5 rounds half up: keep 3"
 _t = keep_top_global({"t": torch.tensor([1.0, 0.0, 0.0, 2.0, 0.0])}, 0.6)
 assert _t["t"].tolist() == [True, False, False, True, True], \
@@ -166,16 +179,24 @@ for _density in (0.05, 0.2, 0.5, 0.73):
         _keep = int(_density * _total + 0.5 + 1e-9)
         _ones = Mask({n: torch.ones(t.shape, dtype=torch.bool) for n, t in _s.items()})
         _want = _prune_by_score(_s, _ones, (_total - _keep) / _total, scope="global", allow_empty_layers=True)
-        assert keep_top_global(_s, _density) == _want, f"density {_density}{' (ties)' if _ties else ''}: wrong mask"
+        _mine = keep_top_global(_s, _density)
+        _wrong = mask_difference(_mine, _want, scores=_s, ranking="score")
+        if _wrong and hasattr(_mine, "keys") and all(int(_mine[n].sum()) == int(_density * t.numel() + 0.5 + 1e-9)
+                                                     for n, t in _s.items() if n in _mine.keys()):
+            _wrong = ("you kept the top density of each layer separately; rank the scores of all layers together "
+                      "(layers with larger scores keep more)")
+        assert _wrong is None, (f"density {_density}, three layers of different scales"
+                                + (", many tied scores" if _ties else "") + f": {_wrong}")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_c", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Part C · SNIP's mask (2 points)
 #
-# SNIP's mask of `model` at `density`: score on the one batch lthlib uses for SNIP,
-# `pai_batch(data, seed)` (10 training examples of every class, drawn from the run's own
-# random stream), then select globally. The result should equal
-# `lthlib.pai.pai_mask("snip", model, data, density, seed=seed)`.
+# SNIP's mask of `model` at `density`: score with your `snip_scores` on the one batch
+# lthlib uses for SNIP, `pai_batch(data, seed)` (10 training examples of every class, drawn
+# from the run's own random stream), then select globally with your `keep_top_global`. The
+# result should equal `lthlib.pai.pai_mask("snip", model, data, density, seed=seed)` (which
+# you may not call).
 
 # %% nbgrader={"grade": false, "grade_id": "snip_mask", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def snip_mask(model, data, density, seed):
@@ -186,15 +207,31 @@ def snip_mask(model, data, density, seed):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_snip_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+from lthlib.pai import snip_scores as _lthlib_snip_scores
+from lthlib.pruning import prune_by_score
+
+
+def _lthlib_keep_top_global(scores, density):
+    """Part B done by lthlib: the tests of C and D use it (and lthlib's scores) in place of yours."""
+    _total = sum(t.numel() for t in scores.values())
+    _ones = Mask({n: torch.ones(t.shape, dtype=torch.bool) for n, t in scores.items()})
+    return prune_by_score(scores, _ones, (_total - int(density * _total + 0.5 + 1e-9)) / _total, scope="global",
+                          allow_empty_layers=True)
+
+
+snip_mask = no_shortcut(snip_mask, "Part C", "lthlib.pai.pai_mask", "lthlib.pai.pai_scores")
+_given = substituted(globals(), snip_scores=_lthlib_snip_scores, keep_top_global=_lthlib_keep_top_global)
 _model = model_for(TINY, tiny_data)
-_m = snip_mask(_model, tiny_data, 0.1, seed=0)
+with _given:
+    _m = snip_mask(_model, tiny_data, 0.1, seed=0)
 assert isinstance(_m, Mask) and list(_m) == list(lthlib.prunable_parameters(_model)), \
     "return a Mask over the model's prunable weights"
 _n = sum(p.numel() for p in lthlib.prunable_parameters(_model).values())
 assert _m.num_kept() == int(0.1 * _n + 0.5), f"density 0.1 of {_n} weights keeps {int(0.1 * _n + 0.5)}"
-assert _m == snip_mask(_model, tiny_data, 0.1, seed=0), "the same seed must give the same mask"
-assert _m != snip_mask(_model, tiny_data, 0.1, seed=1), \
-    "another seed draws another batch (pai_batch(data, seed)), which gives another mask"
+with _given:
+    assert _m == snip_mask(_model, tiny_data, 0.1, seed=0), "the same seed must give the same mask"
+    assert _m != snip_mask(_model, tiny_data, 0.1, seed=1), \
+        "another seed draws another batch (pai_batch(data, seed)), which gives another mask"
 print("Part C: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from lthlib.pai import pai_mask as _pai_mask
@@ -202,8 +239,12 @@ from lthlib.pai import pai_mask as _pai_mask
 for _settings, _seed, _density in [(TINY.replace(seed=3), 4, 0.2),
                                    (TINY.replace(seed=6, model="cnn_mnist1d", model_kwargs={"channels": 4}), 1, 0.05)]:
     _model = model_for(_settings, tiny_data)
-    assert snip_mask(_model, tiny_data, _density, _seed) == _pai_mask("snip", _model, tiny_data, _density, seed=_seed), \
-        f"{_settings.model}, seed {_seed}: your mask differs from lthlib.pai.pai_mask('snip', ...)"
+    with _given:
+        _mine = snip_mask(_model, tiny_data, _density, _seed)
+    _wrong = mask_difference(_mine, _pai_mask("snip", _model, tiny_data, _density, seed=_seed))
+    _net = "the 1-D CNN" if _settings.model == "cnn_mnist1d" else "an unseen MLP"
+    assert _wrong is None, (f"{_net} at density {_density}: {_wrong} (score on pai_batch(data, seed) with the "
+                            "model as given, then select globally)")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a5_part_d", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -223,13 +264,18 @@ def inverted_snip_mask(model, data, density, seed):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_inverted_snip_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
+from lthlib.pai import pai_mask as _pai_mask
+
+inverted_snip_mask = no_shortcut(inverted_snip_mask, "Part D", "lthlib.pai.pai_mask", "lthlib.pai.pai_scores")
 _model = model_for(TINY, tiny_data)
-_snip, _inv = snip_mask(_model, tiny_data, 0.3, seed=0), inverted_snip_mask(_model, tiny_data, 0.3, seed=0)
+_snip = _pai_mask("snip", _model, tiny_data, 0.3, seed=0)
+with substituted(globals(), snip_scores=_lthlib_snip_scores, keep_top_global=_lthlib_keep_top_global):
+    _inv = inverted_snip_mask(_model, tiny_data, 0.3, seed=0)
 assert _inv.num_kept() == _snip.num_kept(), "the inverted mask keeps as many weights as SNIP's, at the same density"
 assert not any((_inv[n] & _snip[n]).any() for n in _snip), \
     "at density 0.3 the inverted mask keeps the lowest-scoring 30%: it shares no weight with SNIP's top 30%"
 _x, _y = pai_batch(tiny_data, 0)
-_sc = snip_scores(_model, _x, _y)
+_sc = _lthlib_snip_scores(_model, _x, _y)
 _lowest_kept = min(float(_sc[n][_snip[n]].min()) for n in _snip)
 _highest_inv = max(float(_sc[n][_inv[n]].max()) for n in _inv)
 assert _highest_inv <= _lowest_kept, "the inverted mask keeps the weights with the LOWEST scores, across all layers"
@@ -237,9 +283,15 @@ print("Part D: visible tests passed")
 ### BEGIN HIDDEN TESTS
 for _settings, _seed, _density in [(TINY.replace(seed=9), 2, 0.15), (TINY.replace(seed=1), 5, 0.6)]:
     _model = model_for(_settings, tiny_data)
-    assert inverted_snip_mask(_model, tiny_data, _density, _seed) == _pai_mask(
-        "snip", _model, tiny_data, _density, seed=_seed, invert=True), \
-        f"seed {_seed}, density {_density}: your inverted mask differs from lthlib.pai.pai_mask(..., invert=True)"
+    with substituted(globals(), snip_scores=_lthlib_snip_scores, keep_top_global=_lthlib_keep_top_global):
+        _mine = inverted_snip_mask(_model, tiny_data, _density, _seed)
+    _want = _pai_mask("snip", _model, tiny_data, _density, seed=_seed, invert=True)
+    _wrong = mask_difference(_mine, _want)
+    _snip = _pai_mask("snip", _model, tiny_data, _density, seed=_seed)
+    if _wrong is not None and all(torch.equal(_mine[n], ~_snip[n]) for n in _snip):
+        _wrong = f"this is the complement of SNIP's mask, which keeps 1 - {_density} of the weights, not {_density}"
+    assert _wrong is None, (f"an unseen MLP at density {_density}: {_wrong} (keep the lowest SNIP scores at the same "
+                            "density, by your global selection of the negated scores)")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a5_experiment_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}

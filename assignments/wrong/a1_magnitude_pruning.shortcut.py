@@ -1,0 +1,7 @@
+# why: calls the library's magnitude_prune (the reference the hidden tests compare with) instead of writing
+#   layerwise pruning: every mask is right, and the part must still score 0 (before the check, 12/12)
+# cell: layerwise_prune
+# loses: test_layerwise_prune
+# says: Part A scores 0: your layerwise_prune calls lthlib.pruning.magnitude_prune
+def layerwise_prune(weights, mask, rates):
+    return lthlib.pruning.magnitude_prune(weights, mask, rates, allow_empty_layers=True)
