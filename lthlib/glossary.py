@@ -10,8 +10,8 @@ from typing import Any
 
 TERMS: dict[str, str] = {
     "dense": "the unpruned network: every weight trainable.",
-    "density": "the fraction of prunable weights (Linear and Conv weights; not biases or "
-               "BatchNorm) that are kept; *sparsity* = 1 - density. lthlib says *density* "
+    "density": "the fraction of prunable weights (Linear, Conv and Embedding weights; not biases, "
+               "BatchNorm or LayerNorm) that are kept; *sparsity* = 1 - density. lthlib says *density* "
                "everywhere, and *rate* for the fraction of surviving weights removed per round.",
     "early stopping": "Frankle & Carbin 2019 read a run at the iteration of minimum validation loss "
                       "(the early-stopping iteration) and use that iteration as the measure of how "
@@ -88,6 +88,20 @@ TERMS: dict[str, str] = {
                                "changes: every few steps drop some active weights and grow as many "
                                "new connections, at random (SET, Mocanu et al. 2018) or by the dense "
                                "gradient (RigL, Evci et al. 2020). No dense network is trained.",
+    "grokking": "Power et al. 2022: a network fits its training set long before it generalises, "
+                "and validation accuracy jumps from chance to near perfect much later in training. "
+                "Whether a run groks depends on the fraction of the data trained on and the "
+                "regularisation (weight decay).",
+    "one-shot pruning": "pruning a trained network once, to the final density, with no retraining or "
+                        "only a short fine-tune: how large language models are pruned (magnitude, "
+                        "Wanda, SparseGPT), since retraining them, let alone IMP's many rounds, is "
+                        "out of reach.",
+    "Wanda": "Sun et al. 2023 (*pruning by weights and activations*): score each weight by |w| times "
+             "the L2 norm of its input feature over a few calibration examples, and remove the "
+             "lowest scores within each output (row), not across the layer. No retraining.",
+    "N:M sparsity": "in every group of M consecutive weights along a row, at most N are kept (2:4 keeps "
+                    "half): a semi-structured pattern that NVIDIA's sparse tensor cores run faster than "
+                    "dense (notebook 08); the group constrains which weights a method may keep.",
 }
 
 

@@ -257,7 +257,7 @@ class Transformer(nn.Module):
         self.output = nn.Linear(d_model, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.embed(x) + self.position.weight[: x.shape[1]]
+        h = self.embed(x) + self.position(torch.arange(x.shape[1], device=x.device))
         for i, block in enumerate(self.blocks):
             h = block(h, last_only=i == len(self.blocks) - 1)
         return self.output(self.norm(h[:, -1]))
