@@ -3,5 +3,8 @@
 # cell: layerwise_prune
 # loses: test_layerwise_prune
 # says: Part A scores 0: your layerwise_prune calls lthlib.pruning.magnitude_prune
+from lthlib.pruning import magnitude_prune
+
+
 def layerwise_prune(weights, mask, rates):
-    return lthlib.pruning.magnitude_prune(weights, mask, rates, allow_empty_layers=True)
+    return magnitude_prune(weights, mask, rates, allow_empty_layers=True)
