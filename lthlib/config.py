@@ -224,7 +224,7 @@ TRANSFORMER_PRESETS: dict[str, dict[str, Any]] = {
                   one_shot=(("magnitude", 0.5, None), ("wanda", 0.5, None), ("magnitude", 0.5, (2, 4)),
                             ("wanda", 0.5, (2, 4)), ("magnitude", 0.25, None), ("wanda", 0.25, None),
                             ("magnitude", 0.25, (1, 4)), ("wanda", 0.25, (1, 4))),
-                  calibration=512, finetune=dict(iterations=2_000, lr=1e-4, eval_every=100), first_seed=0),
+                  calibration=128, finetune=dict(iterations=2_000, lr=1e-4, eval_every=100), first_seed=0),
 }
 
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan

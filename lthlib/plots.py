@@ -299,8 +299,8 @@ def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = 
     dense = [res.dense for res in results]
     band(ax, dense[0].iterations, [getattr(run, metric) for run in dense], "dense network (100%)", "k")
     for kind in kinds:
-        if kind != "ticket" and kind not in results[0].rounds[0].controls:
-            continue
+        if kind != "ticket" and kind not in results[0].rounds[round_index - 1].controls:
+            continue  # a control not trained in this round (IMPSettings.control_rounds)
         runs = [res.run(res.rounds[round_index - 1], kind) for res in results]
         band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], kind_label(kind), kind_color(kind))
     if target is not None:

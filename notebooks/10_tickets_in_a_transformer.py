@@ -39,10 +39,10 @@
 # 4. Which findings of notebooks 02-06 carry over, and where does the small scale stop the
 #    comparison?
 #
-# **Time:** `SCALE="quick"` (a one-block transformer, 8 seeds, two IMP rounds with
-# controls, eight one-shot prunings each with a short fine-tune) takes about 3 minutes on a
-# 2-core laptop CPU the first time (every run is stored in `RESULTS_DIR`; a re-run loads
-# them in seconds). `"smoke"` takes seconds; `"paper"` is Power et al.'s two-block network
+# **Time:** `SCALE="quick"` (a one-block transformer, 8 seeds, two IMP rounds both rewound
+# (with controls) and reset to iteration 0, eight one-shot prunings each fine-tuned briefly)
+# needs about 6 minutes of CPU time, so about 3-4 minutes on an idle 2-core laptop the
+# first time (every run is stored in `RESULTS_DIR`; a re-run loads them in seconds). `"smoke"` takes seconds; `"paper"` is Power et al.'s two-block network
 # for up to $10^5$ steps (a GPU, and not run here).
 
 # %% tags=["parameters"]
@@ -99,7 +99,8 @@ _ = define("grokking", "ticket", "rewinding", "random reinitialisation", "random
 # $$h \leftarrow h + W_O\,\big[\mathrm{softmax}\big(Q K^\top / \sqrt{d_h}\big) V\big]_{\text{heads}},
 # \qquad h \leftarrow h + W_2\,\mathrm{ReLU}\big(W_1\,\mathrm{LN}(h)\big),$$
 #
-# with $Q, K, V = \mathrm{LN}(h)\,W_Q, W_K, W_V$, and the prediction is
+# with $Q = \mathrm{LN}(h)\,W_Q$ (and likewise $K$, $V$), causal attention (a position
+# attends to itself and the positions before it), $d_h$ the width of a head, and the prediction is
 # $W_U\,\mathrm{LN}(h)$ at the last position (the `=` sign). Every weight matrix, the two
 # embedding tables included, is a prunable layer: a `Mask`, `train` and IMP see a plain
 # `nn.Module` like any other.
@@ -124,10 +125,11 @@ say("\n".join(rows))
 # `grok/training.py`) has two blocks of width 128 with 4 heads, trained with AdamW (betas
 # 0.9 and 0.98) at learning rate $10^{-3}$ after 10 warm-up steps, for up to $10^5$ steps.
 # Here the quick scale trains one block of width 64 on more of the pairs, for about a
-# thousand steps, so that it learns the task in seconds on a laptop. And `lthlib`'s trainer
-# has Adam and SGD only: Adam's `weight_decay` adds $\lambda w$ to the gradient (an L2
-# penalty that Adam then rescales), which is not AdamW's decoupled decay; at AdamW's
-# $\lambda = 1$ it stops all learning, so the L2 term here is small (the settings above).
+# thousand steps, so that a run takes seconds on a laptop. And `lthlib`'s trainer has Adam
+# and SGD only: Adam's `weight_decay` adds $\lambda w$ to the gradient (an L2 penalty that
+# Adam then rescales per weight), which is not AdamW's decoupled decay $w \leftarrow w -
+# \eta\lambda w$. An L2 term of AdamW's size would swamp the loss's gradient, so the one
+# here is small (the settings above).
 # With 70% of the pairs to learn from, expect this network to generalise by having enough
 # data rather than by grokking. (We checked these settings in the authors' code; the
 # paper's text was not at hand.)
@@ -166,7 +168,8 @@ grokking = claims.check(f"validation accuracy takes at least twice as many itera
                         role="diagnostic", statistic="ratio", unit="x")
 say(claims_markdown([grokking], SCALE))
 say("**What to see.** Training accuracy reaches {thr:.0%} at iteration {tr} and validation accuracy at {va} "
-    "(mean, min-max over seeds; {never} of {n} seeds never within the {T:,} iterations). Does it grok? "
+    "(mean, min-max over seeds; in {never} of {n} seeds validation accuracy does not get there within the {T:,} "
+    "iterations, counted as {T:,}). Does it grok? "
     "**{word}**{why}. The dense network's test accuracy at early stopping is {acc}.",
     thr=threshold, tr=spread(train_reach, ",.0f"), va=spread(val_reach, ",.0f"),
     never=int(sum(steps_to(run, threshold) is None for run in dense)), n=len(seeds), T=T,
@@ -240,8 +243,12 @@ matching = claims.paired(f"the ticket is matching at {densities[r_claim]:.0f}% o
                          paper="Chen et al. 2020 (abstract), pre-trained BERT: \"we indeed find matching "
                                "subnetworks at 40% to 90% sparsity\"")
 say(claims_markdown(ticket_claims + [matching], SCALE))
-say("**What to see.** At {d:.0f}% of the weights the ticket reaches {t} test accuracy; {controls}. The ticket "
+chance = 1 / data.num_classes
+at_chance = [kind_label(c) for c in experiment.imp.controls if acc[c][:, r_claim].max() < 2 * chance]
+say("**What to see.** At {d:.0f}% of the weights the ticket reaches {t} test accuracy; {controls}{stuck}. The ticket "
     "beats its controls: **{beats}**. It is matching (the dense network reaches {dn}): **{match}**.",
+    stuck=(f" ({' and '.join(at_chance)} never leave chance, {chance:.3f}, within the {T:,} iterations)"
+           if at_chance else ""),
     d=densities[r_claim], t=spread(acc["ticket"][:, r_claim]),
     controls="; ".join(f"{kind_label(c)} {spread(acc[c][:, r_claim])}" for c in experiment.imp.controls),
     beats=" and ".join(f"{verdict_word(c_, 'yes', 'no', 'not shown')} against {kind_label(c)}"
@@ -310,11 +317,12 @@ rewinding = claims.paired(f"the ticket rewound to k = {k} is more accurate than 
                           worse=acc0[:, r_claim], role="diagnostic")
 say(claims_markdown([rewinding], SCALE))
 say("**What to see.** At {d:.0f}% of the weights the ticket rewound to k = {k} reaches {a} test accuracy, the "
-    "ticket reset to iteration 0 {b}. Rewinding helps this network: **{w}**{why}.",
+    "ticket reset to iteration 0 {b}. Does rewinding help this network? **{w}**. {why}",
     d=densities[r_claim], k=k, a=spread(acc["ticket"][:, r_claim]), b=spread(acc0[:, r_claim]),
     w=verdict_word(rewinding, "yes", "no", "not shown"),
-    why=verdict_word(rewinding, ", as for notebook 03's deeper networks", ": the reset ticket is the better one",
-                     ": the original lottery ticket (k = 0) does about as well, as for the shallow MLP of notebook 02"))
+    why=verdict_word(rewinding, "As for notebook 03's deeper networks, the rewound ticket is the better one.",
+                     "The ticket reset to iteration 0 is the better one.",
+                     "The original lottery ticket (k = 0) does about as well, as for notebook 02's shallow MLP."))
 
 # %% [markdown]
 # ## 4. One-shot pruning without retraining
@@ -400,18 +408,19 @@ one_shot_claims = [
 say(claims_markdown(one_shot_claims, SCALE))
 
 # %%
+yes_no = dict(yes="yes", no="no", unclear="not shown")
 say("**What to see.** Without retraining, at 50% of the weights, one-shot magnitude pruning keeps {m} test accuracy "
-    "and Wanda {w}, against the IMP ticket's {t50}: the ticket is more accurate **{w0}**, and Wanda beats magnitude "
-    "as Sun et al. find for LLaMA **{w3}**. After a {F}-iteration fine-tune magnitude pruning reaches {mf} "
-    "(within a point of the ticket: **{w4}**), and its 2:4 pattern {m24f} (the pattern costs accuracy: **{w2}**). "
-    "At {d25:.0f}% the fine-tune brings magnitude pruning to {m25f}, the ticket reaches {t25}: the ticket is more "
-    "accurate **{w1}**.",
+    "and Wanda {w}, against the IMP ticket's {t50}. Is the ticket more accurate? **{w0}**. Does Wanda beat magnitude "
+    "pruning, as Sun et al. find for LLaMA? **{w3}**. After a {F}-iteration fine-tune magnitude pruning reaches "
+    "{mf}; within a point of the ticket? **{w4}**. Its 2:4 pattern reaches {m24f}; does the pattern cost accuracy? "
+    "**{w2}**. At {d25:.0f}% the fine-tune brings magnitude pruning to {m25f} and the ticket reaches {t25}; is the "
+    "ticket more accurate? **{w1}**.",
     m=spread(as_pruned[mag50]), w=spread(as_pruned[wanda50]), t50=spread(ticket_at[mag50]),
-    w0=verdict_word(one_shot_claims[0], "yes", "no", "not shown"), w3=verdict_word(one_shot_claims[3], "yes", "no", "not shown"),
-    F=F, mf=spread(finetuned[mag50]), w4=verdict_word(one_shot_claims[4], "yes", "no", "not shown"),
-    m24f=spread(finetuned[mag24]), w2=verdict_word(one_shot_claims[2], "yes", "no", "not shown"),
+    w0=verdict_word(one_shot_claims[0], **yes_no), w3=verdict_word(one_shot_claims[3], **yes_no),
+    F=F, mf=spread(finetuned[mag50]), w4=verdict_word(one_shot_claims[4], **yes_no),
+    m24f=spread(finetuned[mag24]), w2=verdict_word(one_shot_claims[2], **yes_no),
     d25=100 * mag25.density, m25f=spread(finetuned[mag25]), t25=spread(ticket_at[mag25]),
-    w1=verdict_word(one_shot_claims[1], "yes", "no", "not shown"))
+    w1=verdict_word(one_shot_claims[1], **yes_no))
 say("Sun et al. prune LLaMA to 50% one shot and find that \"the pruned LLM can be used as is\" (abstract). This "
     "small network, which uses every weight it has for a + b mod 97, {lost} without retraining. Retraining, which "
     "IMP does every round and the fine-tune does briefly, is what recovers it.",
@@ -431,9 +440,13 @@ linear = [n for n in layers if "embed" not in n and "position" not in n]
 ratio = {n: float(norms[n].max() / norms[n].median().clamp_min(1e-12)) for n in linear}
 say("| layer | largest / median input norm |\n|---|---|\n" + "\n".join(
     f"| {w} | {ratio[n]:.1f} |" for w, n in zip(layer_words(linear), linear)))
-say("The largest ratio is {top:.1f} ({layer}). Where no input feature stands far above the others, Wanda's score "
-    "is close to a per-row magnitude ranking, and the comparison group, not the activations, is what separates "
-    "it from magnitude pruning.", top=max(ratio.values()), layer=layer_words([max(ratio, key=ratio.get)])[0])
+say("The largest ratio is {top:.1f} ({layer}). {reading}", top=max(ratio.values()),
+    layer=layer_words([max(ratio, key=ratio.get)])[0],
+    reading=("No input feature stands ten times above the median (our threshold for a large-magnitude feature): "
+             "Wanda's score is then close to a per-row magnitude ranking, and its comparison group, not the "
+             "activations, is what separates it from magnitude pruning." if max(ratio.values()) < 10 else
+             "Some input features stand ten or more times above the median (our threshold for a large-magnitude "
+             "feature): there, Wanda keeps small weights that magnitude pruning would remove."))
 
 # %% [markdown]
 # ## 5. What carries over from notebooks 02-06
@@ -448,25 +461,25 @@ said = {"holds": "holds here", "contradicted": "does not hold here", "not shown"
 rows = [
     ("02: a ticket beats its random reinitialisation", f"{said[ticket_claims[0].verdict]} at "
      f"{densities[r_claim]:.0f}% of weights", verdict_word(ticket_claims[0], "the initial values matter, as for MLPs",
-                                                           "the mask alone explains the ticket", "undecided")),
+                                                           "the mask alone explains the ticket", "the seeds cannot tell")),
     ("02: a ticket beats random pruning", f"{said[ticket_claims[1].verdict]}",
      verdict_word(ticket_claims[1], "which weights are kept matters, not only how many", "the density alone explains it",
-                  "undecided")),
+                  "the seeds cannot tell")),
     ("02: tickets learn faster than the dense network", f"{said[speed_claims[0].verdict]} (iterations to "
      f"{threshold:.0%} validation accuracy)", verdict_word(speed_claims[0], "Minegishi et al.'s speed-up, without grokking",
-                                                          "the dense network is faster", "undecided")),
+                                                          "the dense network is faster", "the seeds cannot tell")),
     ("03: deeper networks need rewinding to k > 0", f"k = {k} better than k = 0: {said[rewinding.verdict]}",
      verdict_word(rewinding, "rewinding helps even one block", "the reset ticket is better",
                   "not needed for one block, as for notebook 02's MLP")),
-    ("06: one-shot and at-initialisation pruning fall short of IMP",
+    ("06: pruning without IMP's rounds (at initialisation in 06, once after training here) falls short of IMP",
      f"{said[one_shot_claims[1].verdict]} against one-shot magnitude pruning with a fine-tune, at "
      f"{100 * mag25.density:.0f}%", verdict_word(one_shot_claims[1], "IMP's retraining buys accuracy one shot does not",
-                                                 "a short fine-tune recovers what IMP finds", "undecided")),
+                                                 "a short fine-tune recovers what IMP finds", "the seeds cannot tell")),
     ("04, 05: supermasks, linear mode connectivity", "not tested", "the same code runs them (`lthlib.supermask`, "
      "`lthlib.lmc`); they did not fit this chapter's budget"),
-    ("where the scale stops the comparison", "one block, one task the dense network learns completely, no "
-     "pre-training", "Chen et al.'s tickets start from pre-trained weights and Sun et al.'s models have billions "
-     "of weights with large-magnitude features; none of that exists here"),
+    ("where the scale stops the comparison", "one block, one small algorithmic task, no pre-training, a "
+     f"{T:,}-iteration budget", "Chen et al.'s tickets start from pre-trained weights and Sun et al.'s models have "
+     "billions of weights and large-magnitude features; controls that fail here might learn with more iterations"),
 ]
 say(carry_over_markdown(rows))
 

@@ -201,3 +201,44 @@ def test_imp_on_the_transformer_keeps_masked_weights_zero(tmp_path):
                 if state:
                     assert all(torch.all(state[n][~keep] == 0) for n, keep in mask.items())
         assert rnd.ticket.iterations[0] == 10
+
+
+def test_one_shot_masks_of_the_transformer_have_the_promised_densities_and_patterns():
+    """Notebook 10's one-shot prunings of a (random) transformer: every layer at exactly the
+    density; Wanda the same fraction in every row; N:M exactly n of every m along rows."""
+    from lthlib.transformer_study import OneShot, one_shot_mask
+
+    model = build_model("transformer", (3,), 97, seed=0, d_model=16, heads=2, layers=1)
+    x = torch.cat([torch.randint(0, 97, (64, 2)), torch.full((64, 1), 97)], dim=1)
+    for how in (OneShot("magnitude", 0.5), OneShot("wanda", 0.5), OneShot("magnitude", 0.5, (2, 4)),
+                OneShot("wanda", 0.25, (1, 4)), OneShot("wanda", 0.25)):
+        mask = one_shot_mask(how, model, x)
+        assert set(mask) == set(prunable_parameters(model))
+        for name, keep in mask.items():
+            rows = keep.reshape(len(keep), -1)
+            assert keep.float().mean() == how.density, (how, name)
+            if how.score == "wanda" or how.pattern is not None:
+                assert torch.all(rows.sum(1) == how.density * rows.shape[1])
+            if how.pattern is not None:
+                n, m = how.pattern
+                assert torch.all(keep.reshape(-1, m).sum(1) == n)
+    with pytest.raises(SettingsError, match="2:4 keeps 0.5"):
+        OneShot("magnitude", 0.25, (2, 4))
+
+
+def test_the_chapter_spec_at_every_scale():
+    """Notebook 10's spec: valid at every scale, its one-shot densities are IMP rounds',
+    its claim round is trained with the controls, and the quick scale reports seeds that
+    played no part in choosing it (the pilot seeds were 1000-1007)."""
+    from lthlib.transformer_study import steps_to, transformer_for_scale
+    from lthlib.training import Run
+
+    for scale in ("smoke", "quick", "paper"):
+        e = transformer_for_scale(scale)
+        assert e.train.model == "transformer" and e.train.dataset == "modadd97"
+        assert all(e.round_of(h.density) <= e.imp.rounds for h in e.one_shot)
+        assert e.imp.controls_at(e.claim_round) == ("reinit", "random_mask")
+    quick = transformer_for_scale("quick")
+    assert quick.seeds(8) == list(range(8)) and not set(quick.seeds(8)) & set(range(1000, 1008))
+    run = Run(settings={}, iterations=[0, 50, 100], val_acc=[0.1, 0.96, 0.99])
+    assert steps_to(run, 0.95) == 50 and steps_to(run, 0.995) is None and steps_to(None, 0.5) is None
