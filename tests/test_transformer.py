@@ -242,3 +242,23 @@ def test_the_chapter_spec_at_every_scale():
     assert quick.seeds(8) == list(range(8)) and not set(quick.seeds(8)) & set(range(1000, 1008))
     run = Run(settings={}, iterations=[0, 50, 100], val_acc=[0.1, 0.96, 0.99])
     assert steps_to(run, 0.95) == 50 and steps_to(run, 0.995) is None and steps_to(None, 0.5) is None
+
+
+@pytest.mark.parametrize("optimizer", [dict(optimizer="adam", weight_decay=1e-2),
+                                       dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-2)])
+def test_masked_transformer_weights_stay_exactly_zero_with_momentum_and_weight_decay(optimizer):
+    """Every prunable matrix of the transformer (embedding tables included: their gradient
+    is dense) keeps its pruned entries at exactly 0.0 through training."""
+    from lthlib.pruning import random_mask_like
+    from lthlib.training import data_for, model_for, train
+
+    settings = tiny(iterations=30, eval_every=10, **optimizer)
+    data = data_for(settings, device="cpu")
+    model = model_for(settings, data)
+    half = Mask({n: torch.rand(p.shape, generator=torch.Generator().manual_seed(1)) < 0.5
+                 for n, p in prunable_parameters(model).items()})
+    mask = random_mask_like(half, seed=0)
+    train(model, data, settings, mask=mask, progress=False)
+    params = dict(model.named_parameters())
+    assert all(torch.all(params[n][~keep] == 0) for n, keep in mask.items())
+    assert all(torch.any(params[n][keep] != 0) for n, keep in mask.items())
