@@ -67,7 +67,6 @@ def test_last_position_only_is_the_same_function_as_every_position():
         h = block(h, last_only=False)
     full = model.output(model.norm(h[:, -1]))
     assert torch.allclose(model(x), full, atol=1e-6)
-    # and the prediction does not depend on a later position (causal): change nothing after the last
 
 
 def test_the_transformer_trains_to_high_accuracy_on_a_tiny_instance():
