@@ -30,7 +30,10 @@ TERMS: dict[str, str] = {
                 "its weights at k, it reaches the dense network's accuracy (\"full accuracy\"). The "
                 "tolerance is a choice the paper makes against the dense network's run-to-run "
                 "variation; lthlib reports both a strict reading (mean paired difference to the dense "
-                "run not below 0) and a tolerant one (within one standard deviation of the dense runs).",
+                "run not below 0) and a tolerant one (within one standard deviation of the dense runs). "
+                "Chen et al. 2020 (BERT tickets) use the word the same way, with the tolerance stated: a "
+                "subnetwork is matching when its performance is within one standard deviation of the full "
+                "model's (their Appendix A). A notebook that uses another tolerance says it is its own choice.",
     "stable": "Frankle et al. 2020: a network is *stable* (to SGD noise) at iteration k when two copies "
               "trained from k with different data orders end in one linearly connected region: the "
               "error barrier on the straight line between them is about zero (the paper uses 2 "
@@ -100,8 +103,10 @@ TERMS: dict[str, str] = {
              "the L2 norm of its input feature over a few calibration examples, and remove the "
              "lowest scores within each output (row), not across the layer. No retraining.",
     "N:M sparsity": "in every group of M consecutive weights along a row, at most N are kept (2:4 keeps "
-                    "half): a semi-structured pattern that NVIDIA's sparse tensor cores run faster than "
-                    "dense (notebook 08); the group constrains which weights a method may keep.",
+                    "half): a semi-structured pattern; NVIDIA's sparse tensor cores run the 2:4 pattern "
+                    "faster than dense (notebook 08), and no other. Sun et al. 2023 (Wanda) test N:M only "
+                    "at 50% (2:4, 4:8); other patterns, such as 1:4, are neither a hardware pattern nor "
+                    "one the paper tested. The group constrains which weights a method may keep.",
 }
 
 

@@ -32,11 +32,12 @@ def save_figure(fig: Figure, figures_dir: str | Path | None, name: str) -> None:
 
 
 def band(ax: plt.Axes, x: Sequence[float], ys: np.ndarray, label: str | None = None,
-         color: str | None = None) -> None:
-    """Mean line with a shaded min-max band over seeds (rows of ``ys``)."""
+         color: str | None = None, ls: str = "-", zorder: float | None = None, lw: float = 1.5) -> None:
+    """Mean line with a shaded min-max band over seeds (rows of ``ys``); ``ls``, ``zorder``
+    and ``lw`` tell apart lines that lie on top of each other."""
     ys = np.asarray(ys, dtype=float)
     mean = ys.mean(axis=0)
-    (line,) = ax.plot(x, mean, label=label, color=color)
+    (line,) = ax.plot(x, mean, label=label, color=color, ls=ls, lw=lw, zorder=zorder)
     if len(ys) > 1:
         ax.fill_between(x, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
 
@@ -52,25 +53,28 @@ def training_curves(runs: Sequence[Run], title: str = "") -> Figure:
     if any(r.iterations != x for r in runs):
         raise ValueError("runs were evaluated at different iterations; plot them separately")
     fig, (ax_loss, ax_acc, ax_val) = plt.subplots(1, 3, figsize=(14, 4.0))
-    for metric in ("train_loss", "val_loss", "test_loss"):
-        band(ax_loss, x, [getattr(r, metric) for r in runs], METRIC_LABELS[metric])
-    for metric in ("train_acc", "val_acc", "test_acc"):
-        band(ax_acc, x, [getattr(r, metric) for r in runs], METRIC_LABELS[metric])
+    # validation dashed and wide, test dotted and thin on top: where they coincide, both show
+    styles = {"train": ("C0", "-", 2, 1.5), "val": ("C1", "--", 3, 2.6), "test": ("C2", ":", 4, 1.8)}
+    for split, (color, ls, z, lw) in styles.items():
+        band(ax_loss, x, [getattr(r, f"{split}_loss") for r in runs], METRIC_LABELS[f"{split}_loss"], color, ls, z, lw)
+        band(ax_acc, x, [getattr(r, f"{split}_acc") for r in runs], METRIC_LABELS[f"{split}_acc"], color, ls, z, lw)
     for i, r in enumerate(runs):
         es = r.early_stop_iteration
         for ax in (ax_loss, ax_acc, ax_val):
             ax.axvline(es, color="k", ls=":", lw=1, label="early stop (min val loss), per seed" if i == 0 else None)
         ax_val.plot(x, r.val_loss, color="C1", lw=1, alpha=0.8, label="validation loss, per seed" if i == 0 else None)
         ax_val.plot(es, r.val_loss[r.early_stop_index], "ko", ms=3)
-    # the validation panel shows the second half of training, where overfitting would show
-    lo = min(min(r.val_loss) for r in runs)
-    hi = max(max(r.val_loss[len(x) // 3:]) for r in runs)
+    # the validation panel shows the last third of training, where overfitting would show,
+    # on the y range of that third only
+    start = (2 * len(x)) // 3
+    lo = min(min(r.val_loss[start:]) for r in runs)
+    hi = max(max(r.val_loss[start:]) for r in runs)
     ax_val.set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))
-    ax_val.set_xlim(x[len(x) // 3], x[-1])
+    ax_val.set_xlim(x[start], x[-1])
     ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy")
     ax_val.set(xlabel="iteration", ylabel="cross-entropy",
-               title="validation loss, last two thirds (zoomed)")
+               title="validation loss, last third (zoomed)")
     band_note = f"mean over {len(runs)} seeds, shaded: min-max" if len(runs) > 1 else "one seed"
     for ax in (ax_loss, ax_acc, ax_val):
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
@@ -288,11 +292,15 @@ def ticket_curves(results: Sequence, rounds: Sequence[int], metric: str = "test_
     return fig
 
 
+CURVE_STYLES = {"ticket": ("-", 1.5), "reinit": ("-", 3.0), "random_mask": ("--", 1.5)}
+
+
 def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = ("ticket", "reinit", "random_mask"),
-                    metric: str = "val_acc", target: float | None = None, target_label: str = "target") -> Figure:
+                    metric: str = "val_acc", target: float | None = None, target_label: str = "target",
+                    chance: float | None = None) -> Figure:
     """``metric`` against iteration at one pruning round: the ticket and its controls, and
     the dense network (bands: min-max over seeds); ``target`` draws the accuracy whose
-    first crossing counts as "reached"."""
+    first crossing counts as "reached", ``chance`` the accuracy of guessing."""
     from lthlib.imp import kind_color, kind_label
 
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
@@ -302,9 +310,13 @@ def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = 
         if kind != "ticket" and kind not in results[0].rounds[round_index - 1].controls:
             continue  # a control not trained in this round (IMPSettings.control_rounds)
         runs = [res.run(res.rounds[round_index - 1], kind) for res in results]
-        band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], kind_label(kind), kind_color(kind))
+        ls, lw = CURVE_STYLES.get(kind, ("-", 1.5))  # controls that coincide stay visible
+        band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], kind_label(kind), kind_color(kind),
+             ls=ls, lw=lw)
     if target is not None:
         ax.axhline(target, color="grey", ls="--", lw=1, label=target_label)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance ({chance:.3f})")
     pct = 100 * float(np.mean([res.densities()[round_index] for res in results]))
     ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric),
            title=f"round {round_index}: {pct:.1f}% of weights remaining")
@@ -465,10 +477,14 @@ def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: s
 
 def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str, title: str = "",
                  reference: float | Sequence[float] | None = None,
-                 reference_label: str = "dense network", legend_title: str | None = None) -> Figure:
+                 reference_label: str = "dense network", legend_title: str | None = None,
+                 chance: float | None = None, colors: Mapping[str, str] | None = None) -> Figure:
     """Bars grouped by the outer key, one bar per inner key: the mean over seeds with a
     min-max error bar (said in the legend's title). ``reference``: one value, or one per
-    seed (drawn as its mean with a shaded min-max band). The legend sits right of the bars."""
+    seed (drawn as its mean with a shaded min-max band). ``chance``: a dotted line at the
+    accuracy of guessing. ``colors``: a colour per inner key (default: C0, C1, ... in
+    order). The legend sits right of the bars."""
+    colors = dict(colors or {})
     groups = list(values)
     members = list(dict.fromkeys(m for g in groups for m in values[g]))
     width = 0.8 / max(len(values[g]) for g in groups)
@@ -482,13 +498,16 @@ def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: st
             n_seeds.add(len(v))
             x = i + (j - (len(present) - 1) / 2) * width
             ax.bar(x, v.mean(), width, yerr=[[v.mean() - v.min()], [v.max() - v.mean()]], capsize=2,
-                   color=f"C{members.index(member)}", label=None if member in labelled else member)
+                   color=colors.get(member, f"C{members.index(member)}"),
+                   label=None if member in labelled else member)
             labelled.add(member)
     if reference is not None:
         ref = np.atleast_1d(np.asarray(reference, dtype=float))
         ax.axhline(ref.mean(), color="k", ls="--", lw=1, label=reference_label)
         if len(ref) > 1:
             ax.axhspan(ref.min(), ref.max(), color="k", alpha=0.08, lw=0)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance ({chance:.3f})")
     ax.set_xticks(range(len(groups)), groups)
     ax.set(ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
