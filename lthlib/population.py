@@ -69,7 +69,7 @@ from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import MLP, ConvNet, ConvNet1d
 from lthlib.progress import progress_bar
-from lthlib.store import StoreError, atomic_save, load_or_set_aside
+from lthlib.store import CheckpointClock, StoreError, atomic_save, load_or_set_aside
 from lthlib.threads import with_fixed_threads
 from lthlib.training import (ALONE_KEY, TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator,
                              check_not_diverged, epoch_order, lr_at, train)
@@ -631,6 +631,7 @@ class _Population:
             if saved is not None:
                 t, resumed = saved, True
         started = time.perf_counter() - self.runs[0].seconds
+        clock = CheckpointClock()
         bar = progress_bar(end - first, desc=f"train {len(self.runs)} x {s0.model}",
                            show=self.progress, initial=t - first)
         last_bar = t
@@ -638,8 +639,9 @@ class _Population:
             regular = t % s0.eval_every == 0 or t == end
             if not resumed:
                 self._record(t, regular)
-                if (self.checkpoint is not None and regular and t < end and first < t):
+                if (self.checkpoint is not None and regular and t < end and first < t and clock.due()):
                     self._save(t, time.perf_counter() - started)
+                    clock.saved()
             resumed = False
             if t == end:
                 break
@@ -704,6 +706,7 @@ def _train_each(models: list[nn.Module], data: Dataset, settings: list[TrainSett
         _check_checkpoint(state, key, checkpoint)
         done = [Run.from_dict(d) for d in state["runs"]]
     runs: list[Run] = []
+    clock = CheckpointClock()
     for i, model in enumerate(models):
         if i < len(done):  # finished before the interruption: its weights are its final state
             model.load_state_dict(done[i].final_state)
@@ -718,8 +721,9 @@ def _train_each(models: list[nn.Module], data: Dataset, settings: list[TrainSett
         except TrainingDiverged as exc:
             raise TrainingDiverged(f"member {i}: {exc}") from exc
         runs.append(run)
-        if checkpoint is not None and i < len(models) - 1:
+        if checkpoint is not None and i < len(models) - 1 and clock.due():
             atomic_save({**key, "runs": [r.to_dict() for r in runs]}, checkpoint)
+            clock.saved()
     if checkpoint is not None and checkpoint.exists():
         checkpoint.unlink()
     return runs
@@ -764,8 +768,8 @@ def train_population(models: list[nn.Module], data: Dataset,
     lists). Members share ``SHARED_SETTINGS`` and the architecture (``can_batch``); they
     may differ in initial weights, mask, seeds (data order, augmentation), lr,
     weight_decay, momentum and start iteration (a member starting at k waits until the
-    shared clock reaches k). ``checkpoint``: a file written at every evaluation; an
-    interrupted population resumes from it bit for bit; removed at the end.
+    shared clock reaches k). ``checkpoint``: a file written at an evaluation once
+    ``LTHLIB_CHECKPOINT_SECONDS`` have passed (``store.CheckpointClock``); an interrupted population resumes from it bit for bit; removed at the end.
     ``batched``: None picks the batched pass when it applies (two or more batchable
     members), else ``train`` per member (same Runs); True insists on the batched pass
     (ValueError saying why not); False always trains one by one. Runs with

@@ -65,6 +65,46 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
+CHECKPOINT_SECONDS = 30.0
+"""Default of ``LTHLIB_CHECKPOINT_SECONDS``: how much training a checkpoint may trail by."""
+
+
+class CheckpointClock:
+    """When a run in progress writes its checkpoint: at an evaluation, once at least
+    ``LTHLIB_CHECKPOINT_SECONDS`` (default 30; 0 = at every evaluation) have passed since its
+    start or its last checkpoint. An interruption then loses about that much work at most,
+    and a run shorter than that writes none: a checkpoint costs about as much as an
+    evaluation (tens of ms for a small net), so writing one at every evaluation of a short
+    run cost more than the work it protected."""
+
+    def __init__(self) -> None:
+        self.every = checkpoint_seconds()
+        self.last = time.perf_counter()
+
+    def due(self) -> bool:
+        return time.perf_counter() - self.last >= self.every
+
+    def saved(self) -> None:
+        self.last = time.perf_counter()
+
+
+def checkpoint_seconds() -> float:
+    """``$LTHLIB_CHECKPOINT_SECONDS`` (a number >= 0), or ``CHECKPOINT_SECONDS`` when unset."""
+    env = os.environ.get("LTHLIB_CHECKPOINT_SECONDS")
+    if env is None or env == "":
+        return CHECKPOINT_SECONDS
+    try:
+        value = float(env)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        from lthlib.config import SettingsError
+
+        raise SettingsError(f"LTHLIB_CHECKPOINT_SECONDS={env!r}: must be a number of seconds >= 0 "
+                            "(how long a run may train between checkpoints; 0 = at every evaluation)")
+    return value
+
+
 def _fsync_folder(folder: Path) -> None:
     """Make a rename in ``folder`` durable (POSIX); a no-op where folders cannot be opened."""
     try:

@@ -27,7 +27,7 @@ from lthlib.data import Dataset, augment_batch, load_dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model
 from lthlib.progress import progress_bar
-from lthlib.store import Store, StoreError, atomic_save, load_or_set_aside
+from lthlib.store import CheckpointClock, Store, StoreError, atomic_save, load_or_set_aside
 from lthlib.streams import generator
 from lthlib.threads import with_fixed_threads
 
@@ -227,7 +227,8 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     iterations whose weights to keep in the Run (0 = the weights passed in).
     ``start_iteration``: continue a schedule from there (rewinding to iteration k trains
     from k to the end, with the learning-rate schedule and data order of iteration k).
-    ``checkpoint``: a file written at every evaluation; if it exists when the run starts
+    ``checkpoint``: a file written at an evaluation (``store.CheckpointClock``: once
+    ``LTHLIB_CHECKPOINT_SECONDS`` have passed since the last); if it exists when the run starts
     (same settings and mask), training resumes from it, and it is removed at the end.
 
     ``mask_update``: a mask that changes during training (dynamic sparse training,
@@ -302,6 +303,7 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
         check_not_diverged(run.train_loss[-1], it, settings, data.num_classes)
 
     started = time.perf_counter() - run.seconds
+    clock = CheckpointClock()
     if iteration == start_iteration and not run.iterations:
         record(iteration)
         if iteration in save_at:
@@ -355,7 +357,7 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
             model.train()
             bar.update(iteration - last_bar)
             last_bar = iteration
-            if ckpt_path is not None and iteration < settings.iterations:
+            if ckpt_path is not None and iteration < settings.iterations and clock.due():
                 run.seconds = time.perf_counter() - started
                 state = {"digest": settings.digest(), "iteration": iteration,
                          "model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -363,6 +365,7 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
                 if mask_update is not None:
                     state["current_mask"] = current.state_dict()
                 atomic_save(state, ckpt_path)
+                clock.saved()
     bar.close()
     model.eval()
     run.final_state = cpu_state(model)

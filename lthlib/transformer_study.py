@@ -127,16 +127,18 @@ def transformer_for_scale(scale: str) -> TransformerExperiment:
 
 
 # --------------------------------------------------------------------------- one-shot pruning
-def one_shot_mask(how: OneShot, model: torch.nn.Module, calibration: torch.Tensor) -> Mask:
+def one_shot_mask(how: OneShot, model: torch.nn.Module, calibration: torch.Tensor,
+                  wanda: dict[str, torch.Tensor] | None = None) -> Mask:
     """The mask ``how`` gives the (trained, dense) ``model``: every prunable layer pruned to
     ``how.density``, by magnitude across the layer or Wanda's score within each row, or to
-    the N:M pattern of either score."""
+    the N:M pattern of either score. ``wanda``: the model's Wanda scores when already
+    computed (they depend on the model and the calibration examples only)."""
     full = Mask.ones_like(model)
     weights = {n: p.detach() for n, p in model.named_parameters()}
     if how.score == "magnitude":
         scores = {n: weights[n].abs() for n in full}
     else:
-        scores = wanda_scores(model, calibration)
+        scores = wanda if wanda is not None else wanda_scores(model, calibration)
     if how.pattern is not None:
         return nm_prune(scores, full, *how.pattern)
     if how.score == "magnitude":
@@ -171,8 +173,10 @@ def run_one_shot(experiment: TransformerExperiment, results: Sequence[IMPResult]
         seed = res.settings.train.seed
         model = model_for(res.settings.train, data)
         model.load_state_dict(res.dense.final_state)
+        wanda = (wanda_scores(model, calibration) if any(h.score == "wanda" for h in experiment.one_shot)
+                 else None)
         for how in experiment.one_shot:
-            mask = one_shot_mask(how, model, calibration)
+            mask = one_shot_mask(how, model, calibration, wanda)
             pruned = model_for(res.settings.train, data)
             pruned.load_state_dict(res.dense.final_state)
             mask.apply_(pruned)

@@ -244,6 +244,7 @@ def test_masked_weights_zero_after_every_step_and_adam_never_sees_them(mnist1d, 
 
 
 def test_interrupted_population_resumes_bit_for_bit(mnist1d, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")  # a checkpoint at every evaluation
     base = TrainSettings(model="cnn_mnist1d", iterations=50, eval_every=10)
     settings = [base.replace(seed=s, lr=1e-3 * (s + 1)) for s in range(3)]
     models = [model_for(s, mnist1d) for s in settings]

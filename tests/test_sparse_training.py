@@ -240,6 +240,7 @@ def test_static_equals_train_with_the_fixed_mask(data, ts):
 
 
 def test_interrupted_rigl_run_resumes_bit_for_bit(data, ts, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")  # a checkpoint at every evaluation
     s = sparse("rigl")
     reference = train_sparse(model_for(ts, data), data, ts, s, seed=SEED)
     ckpt = tmp_path / "rigl.ckpt"
@@ -262,6 +263,7 @@ def test_interrupted_rigl_run_resumes_bit_for_bit(data, ts, tmp_path, monkeypatc
 
 
 def test_checkpoint_of_a_run_with_another_mask_update_is_refused(data, ts, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")  # a checkpoint at every evaluation
     from lthlib.store import StoreError
 
     s = sparse("rigl")

@@ -105,6 +105,7 @@ def test_starting_at_k_continues_the_run_exactly(mnist1d_small, tiny_settings):
 
 def test_interrupted_run_resumes_from_checkpoint_to_the_same_result(
         mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")  # a checkpoint at every evaluation
     s = tiny_settings.replace(iterations=60)
     mask = random_mask(model_for(s, mnist1d_small), density=0.5)
     reference = train(model_for(s, mnist1d_small), mnist1d_small, s, mask=mask, save_weights_at=[0, 45])
@@ -134,6 +135,7 @@ def test_interrupted_run_resumes_from_checkpoint_to_the_same_result(
 
 
 def test_checkpoint_of_other_settings_is_refused(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")  # a checkpoint at every evaluation
     ckpt = tmp_path / "run.ckpt"
     monkeypatch.setattr(training, "evaluate", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
                         if ckpt.exists() else (1.0, 0.1))
@@ -169,3 +171,48 @@ def test_a_run_gives_its_settings_back_as_an_object(mnist1d_small, tiny_settings
     run = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings.replace(iterations=10, eval_every=5))
     assert run.train_settings == tiny_settings.replace(iterations=10, eval_every=5)
     assert isinstance(run.settings, dict)  # stored as plain data
+
+
+def test_a_short_run_writes_no_checkpoint_by_default(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    """Checkpoints trail the run by LTHLIB_CHECKPOINT_SECONDS (default 30): a run killed
+    seconds after its start has none, and starting it again gives the same run."""
+    monkeypatch.delenv("LTHLIB_CHECKPOINT_SECONDS", raising=False)
+    s = tiny_settings.replace(iterations=60)
+    reference = train(model_for(s, mnist1d_small), mnist1d_small, s)
+    ckpt, real_evaluate, calls = tmp_path / "run.ckpt", training.evaluate, {"n": 0}
+
+    def dying_evaluate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 3 * 4:
+            raise KeyboardInterrupt("simulated kill")
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate", dying_evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        train(model_for(s, mnist1d_small), mnist1d_small, s, checkpoint=ckpt)
+    assert not ckpt.exists()
+    monkeypatch.setattr(training, "evaluate", real_evaluate)
+    again = train(model_for(s, mnist1d_small), mnist1d_small, s, checkpoint=ckpt)
+    assert again.val_acc == reference.val_acc
+    for name, w in reference.final_state.items():
+        assert torch.equal(again.final_state[name], w)
+
+
+def test_checkpoint_clock(monkeypatch):
+    from lthlib.config import SettingsError
+    from lthlib.store import CHECKPOINT_SECONDS, CheckpointClock
+
+    monkeypatch.delenv("LTHLIB_CHECKPOINT_SECONDS", raising=False)
+    assert CheckpointClock().every == CHECKPOINT_SECONDS and not CheckpointClock().due()
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")
+    assert CheckpointClock().due()
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "1e9")
+    clock = CheckpointClock()
+    clock.last -= 2e9  # as if the last checkpoint was long ago
+    assert clock.due()
+    clock.saved()
+    assert not clock.due()
+    for bad in ("-1", "soon", "nan", "inf"):
+        monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", bad)
+        with pytest.raises(SettingsError, match="LTHLIB_CHECKPOINT_SECONDS"):
+            CheckpointClock()
