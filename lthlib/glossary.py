@@ -20,6 +20,15 @@ TERMS: dict[str, str] = {
     "rewinding": "resetting the surviving weights to their values at iteration *k* of the dense "
                  "run (not at initialisation, k = 0) and training from *k* with the rest of the "
                  "schedule (Frankle et al. 2019, *Stabilizing the LTH*; Frankle et al. 2020).",
+    "weight rewinding": "Renda et al. 2020's name for *rewinding* as a way to retrain after pruning: the "
+                        "surviving weights go back to their values at iteration T - t of the original run and "
+                        "train for the last t iterations of the original schedule.",
+    "learning-rate rewinding": "Renda et al. 2020: after pruning, the surviving weights keep their trained "
+                               "values and train for t iterations on the last t iterations of the original "
+                               "learning-rate schedule: the learning rate is rewound, not the weights.",
+    "fine-tuning": "the standard way to retrain after pruning, which \"trains the unpruned weights from their "
+                   "final trained values using a small fixed learning rate\" (Renda et al. 2020, abstract); "
+                   "lthlib uses the schedule's final learning rate, as the authors' code does.",
     "ticket": "a subnetwork (a mask) together with the weights it starts from. An *IMP ticket* is "
               "the mask iterative magnitude pruning finds, started from the dense run's weights at "
               "iteration k.",

@@ -740,3 +740,43 @@ def accuracy_vs_cost(costs: Mapping[str, Sequence[float]], accuracies: Mapping[s
     _legend_outside(ax, f"one point per {point};\nmean over {seeds} seeds,\nbars: min-max")
     fig.tight_layout()
     return fig
+
+
+def retraining_vs_density(percents: Sequence[float], series: Mapping[str, np.ndarray], dense: Sequence[float],
+                          ylabel: str, title: str = "", ax: plt.Axes | None = None,
+                          colors: Mapping[str, str] | None = None) -> Figure:
+    """Accuracy against the percentage of weights remaining (log axis, decreasing to the
+    right), one line per way of retraining (``series``: ``{label: seeds x rounds}``, the same
+    seeds in every series) with a shaded 95% t-interval of the mean over seeds, and the dense
+    network as a dashed line with its own 95% interval band."""
+    from lthlib.claims import mean_ci
+
+    fig = ax.figure if ax is not None else plt.figure(figsize=(9.0, 4.2))
+    ax = ax if ax is not None else fig.add_subplot()
+    mean, lo, hi = mean_ci(dense)
+    ax.axhspan(lo if np.isfinite(lo) else mean, hi if np.isfinite(hi) else mean, color="k", alpha=0.12, lw=0)
+    ax.axhline(mean, color="k", ls="--", lw=1, label="dense network (100%; band: 95% CI)")
+    n_seeds = set()
+    for i, (label, ys) in enumerate(series.items()):
+        ys = np.atleast_2d(np.asarray(ys, dtype=float))
+        n_seeds.add(len(ys))
+        ci_band(ax, percents, ys, label, (colors or {}).get(label, f"C{i}"))
+    _percent_axis(ax, list(percents))
+    ax.set(ylabel=ylabel, title=title)
+    seeds = "/".join(str(n) for n in sorted(n_seeds))
+    _legend_outside(ax, f"mean over {seeds} seeds;\nshaded: 95% CI of the mean")
+    fig.tight_layout()
+    return fig
+
+
+def retraining_curves(results, title: str = "", ax: plt.Axes | None = None) -> Figure:
+    """``retraining_vs_density`` of a ``lthlib.retraining.RetrainingResults``: every way of
+    retraining in its own colour, test accuracy at the end of retraining, the dense network."""
+    from lthlib.imp import RETRAINING_LABELS
+    from lthlib.retraining import RETRAINING_COLORS
+
+    methods = results.experiment.methods
+    return retraining_vs_density([100 * d for d in results.densities()[1:]],
+                                 {RETRAINING_LABELS[m]: results.accuracy(m) for m in methods}, results.dense(),
+                                 "test accuracy (end of retraining)", title, ax=ax,
+                                 colors={RETRAINING_LABELS[m]: RETRAINING_COLORS[m] for m in methods})

@@ -78,12 +78,12 @@ from lthlib.training import (ALONE_KEY, TRAIN_EVAL_SIZE, Run, TrainingDiverged, 
 # of optimiser and lr schedule); members may differ in everything else (seed, data order,
 # lr, weight_decay, momentum).
 SHARED_SETTINGS = ("optimizer", "batch_size", "iterations", "eval_every", "warmup_iterations",
-                   "lr_milestones", "lr_gamma", "augment")
+                   "lr_milestones", "lr_gamma", "augment", "betas")
 # Evaluation runs in chunks whose widest layer output holds about this many numbers (4 MB
 # of float32: measured fastest for the MNIST-1D nets -- larger chunks leave the cache --
 # and never more memory than train's evaluate, 2,000 examples at a time).
 EVAL_ACTIVATIONS = 1 << 20
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which train uses
+ADAM_EPS = 1e-8  # torch.optim.Adam's and AdamW's default, which train uses
 AUGMENT_PADDING = 4  # lthlib.data.augment_batch's default
 CHECKPOINT_FORMAT = "lthlib.population/1"
 
@@ -283,8 +283,8 @@ def _take(t: torch.Tensor, members: slice | list[int]) -> list[torch.Tensor]:
 
 
 class _Optimizer:
-    """Adam or SGD (torch's formulas, L2 weight decay added to the gradient) over stacked
-    tensors, one step count per member.
+    """Adam, AdamW or SGD (torch's formulas: L2 weight decay added to the gradient, AdamW's
+    decoupled from it) over stacked tensors, one step count per member.
 
     Members with the same (lr, weight_decay, momentum, start) form a group that shares
     every scalar of the update; a group of consecutive members is one slice of each stacked
@@ -300,7 +300,7 @@ class _Optimizer:
         first = next(iter(params.values()))
         self.steps = torch.zeros(len(settings), dtype=torch.float32, device=first.device)
         self.state: dict[str, dict[str, torch.Tensor]] = {}
-        if self.kind == "adam":
+        if self.kind in ("adam", "adamw"):
             self.state = {"exp_avg": {n: torch.zeros_like(p) for n, p in params.items()},
                           "exp_avg_sq": {n: torch.zeros_like(p) for n, p in params.items()}}
         elif any(s.momentum for s in settings):
@@ -334,21 +334,25 @@ class _Optimizer:
         for settings, start, sel, lists in self.active:
             g = [x for grad in grads for x in _take(grad, sel)]
             lr = lr_at(settings, t)
-            if self.kind == "adam":
-                self._adam(lists, g, lr, settings.weight_decay, t - start + 1)
+            if self.kind in ("adam", "adamw"):
+                self._adam(lists, g, lr, settings.weight_decay, t - start + 1, settings.betas)
             else:
                 self._sgd(lists, g, lr, settings.weight_decay, settings.momentum)
 
     def _adam(self, lists: dict[str, list[torch.Tensor]], g: list[torch.Tensor], lr: float,
-              wd: float, step: int) -> None:
-        (beta1, beta2), eps = ADAM_BETAS, ADAM_EPS
+              wd: float, step: int, betas: tuple[float, float]) -> None:
+        (beta1, beta2), eps = betas, ADAM_EPS
         p, m, v = lists["params"], lists["exp_avg"], lists["exp_avg_sq"]
+        decoupled = self.kind == "adamw"
         if self.impl == "fused":
-            torch._fused_adam_(p, g, m, v, [], lists["steps"], amsgrad=False, lr=lr, beta1=beta1,
-                               beta2=beta2, weight_decay=wd, eps=eps, maximize=False,
-                               grad_scale=None, found_inf=None)
+            fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
+            fused(p, g, m, v, [], lists["steps"], amsgrad=False, lr=lr, beta1=beta1,
+                  beta2=beta2, weight_decay=wd, eps=eps, maximize=False,
+                  grad_scale=None, found_inf=None)
             return
-        if wd:
+        if wd and decoupled:  # AdamW: w <- w (1 - lr wd), then the Adam step
+            torch._foreach_mul_(p, 1 - lr * wd)
+        elif wd:
             g = torch._foreach_add(g, p, alpha=wd)
         torch._foreach_lerp_(m, g, 1 - beta1)
         torch._foreach_mul_(v, beta2)

@@ -183,16 +183,19 @@ def model_for(settings: TrainSettings, data: Dataset, seed: int | None = None,
 
 
 def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    """Adam or SGD (with momentum) as the settings say; the learning rate is set per step.
+    """Adam, AdamW (decoupled weight decay) or SGD (with momentum) as the settings say; the
+    learning rate is set per step. A masked weight stays zero under AdamW's decay (it
+    multiplies the weight) as under Adam's L2 term (its gradient is masked).
 
     The fused implementations (one kernel over all parameters) are used where torch has
     them (CPU, CUDA): at LeNet's size they cut a step's time by about a quarter.
     """
     device = next(model.parameters()).device
     impl = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-    if settings.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=settings.lr,
-                                weight_decay=settings.weight_decay, **impl)
+    if settings.optimizer in ("adam", "adamw"):
+        adam = torch.optim.Adam if settings.optimizer == "adam" else torch.optim.AdamW
+        return adam(model.parameters(), lr=settings.lr, betas=settings.betas,
+                    weight_decay=settings.weight_decay, **impl)
     return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                            weight_decay=settings.weight_decay, **impl)
 

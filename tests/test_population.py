@@ -186,14 +186,16 @@ def test_single_member_is_train_itself(mnist1d):
     assert_same_run(batched, ref)
 
 
-@pytest.mark.parametrize("kind", ["adam", "sgd"])
+@pytest.mark.parametrize("kind", ["adam", "adamw", "sgd"])
 @pytest.mark.parametrize("impl", ["fused", "foreach"])
 def test_batched_optimizer_matches_torch_optim(kind, impl):
-    """Three members (different lr, weight decay, momentum, start) against torch.optim each."""
+    """Three members (different lr, weight decay, momentum, start) against torch.optim each
+    (AdamW with Power et al.'s betas, so the betas reach the update)."""
     g = torch.Generator().manual_seed(0)
     k, shapes = 3, {"w": (5, 4), "b": (5,)}
     base = TrainSettings(optimizer=kind, lr=0.01, iterations=100,
-                         **({"momentum": 0.9} if kind == "sgd" else {}))
+                         **({"momentum": 0.9} if kind == "sgd" else {}),
+                         **({"betas": (0.9, 0.98)} if kind == "adamw" else {}))
     settings = [base, base.replace(lr=0.03, weight_decay=0.1),
                 base.replace(**({"momentum": 0.5} if kind == "sgd" else {"weight_decay": 0.01}))]
     starts = [0, 0, 2]
@@ -201,6 +203,9 @@ def test_batched_optimizer_matches_torch_optim(kind, impl):
     singles = [{n: params[n][j].clone().requires_grad_() for n in shapes} for j in range(k)]
     opts = [(torch.optim.Adam(list(p.values()), lr=s.lr, weight_decay=s.weight_decay, fused=impl == "fused")
              if kind == "adam" else
+             torch.optim.AdamW(list(p.values()), lr=s.lr, betas=s.betas, weight_decay=s.weight_decay,
+                               fused=impl == "fused")
+             if kind == "adamw" else
              torch.optim.SGD(list(p.values()), lr=s.lr, momentum=s.momentum,
                              weight_decay=s.weight_decay, fused=impl == "fused"))
             for p, s in zip(singles, settings)]

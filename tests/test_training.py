@@ -216,3 +216,26 @@ def test_checkpoint_clock(monkeypatch):
         monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", bad)
         with pytest.raises(SettingsError, match="LTHLIB_CHECKPOINT_SECONDS"):
             CheckpointClock()
+
+
+def test_adamw_decays_decoupled_and_keeps_masked_weights_zero(mnist1d_small, tiny_settings):
+    """AdamW (Power et al.'s optimiser for grokking) through ``train``: torch's AdamW with the
+    settings' betas, and a masked weight stays exactly zero under its decay."""
+    from lthlib.config import SettingsError
+    from lthlib.training import make_optimizer
+
+    s = tiny_settings.replace(optimizer="adamw", weight_decay=1.0, betas=(0.9, 0.98), iterations=20)
+    model = model_for(s, mnist1d_small)
+    opt = make_optimizer(model, s)
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults["betas"] == (0.9, 0.98)
+    assert opt.defaults["weight_decay"] == 1.0
+    mask = random_mask(model, density=0.5)
+    run = train(model, mnist1d_small, s, mask=mask)
+    for name, m in mask.items():
+        assert torch.all(run.final_state[name][~m] == 0)
+    assert TrainSettings(**s.to_dict()) == s and s.to_dict()["betas"] == [0.9, 0.98]
+    assert "betas" not in tiny_settings.to_dict()  # the default is left out of stored names
+    with pytest.raises(SettingsError, match="betas"):
+        tiny_settings.replace(betas=(0.9, 1.0))
+    with pytest.raises(SettingsError, match="betas"):
+        tiny_settings.replace(optimizer="sgd", betas=(0.8, 0.9))
