@@ -12,12 +12,21 @@
 
 Also prints the compute bound, 6 x parameters x samples / matmul FLOP/s, twice: with the
 FLOP/s of a large square matmul (the machine's peak) and with the FLOP/s of the matmuls
-this model actually does at batch 60. Run: ``python benchmarks/train_speed.py``.
-Prints a table; never asserts on time.
+this model actually does at batch 60.
+
+The entries are timed interleaved -- ``--repeats`` rounds, each timing every entry once for
+``--epochs`` epochs -- so that on a shared machine a slow spell slows every entry alike
+rather than whichever ran during it. The table gives each entry's median seconds per epoch,
+the spread (min-max) over the rounds and the median's ratio to the two compute bounds; the
+last line says which of lthlib and ``torch.nn.utils.prune`` is faster at the median, by how
+much, and whether their spreads overlap (if they do, one run does not settle it).
+Run: ``python benchmarks/train_speed.py [--epochs 1] [--repeats 5]``. Prints a table;
+never asserts on time.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -147,25 +156,51 @@ def model_shaped_flops(repeats: int = 300) -> float:
     return flops * repeats / (time.perf_counter() - start)
 
 
+ENTRIES = [("lthlib", time_lthlib), ("DataLoader + per-sample transform", time_dataloader),
+           ("torch.nn.utils.prune", time_torch_prune)]
+DENSITIES = {"dense": 1.0, "80% sparse": 0.2}
+
+
+def spreads_overlap(a: list[float], b: list[float]) -> bool:
+    return min(a) <= max(b) and min(b) <= max(a)
+
+
+def verdict(times: dict[tuple[str, str], list[float]]) -> str:
+    """Which of lthlib and torch.nn.utils.prune is faster at the median, per model, by how
+    much, and whether the two spreads (min-max) overlap."""
+    parts = []
+    for kind in DENSITIES:
+        ours, theirs = times["lthlib", kind], times["torch.nn.utils.prune", kind]
+        a, b = statistics.median(ours), statistics.median(theirs)
+        faster, ratio = ("lthlib", b / a) if a <= b else ("torch.nn.utils.prune", a / b)
+        overlap = "spreads overlap" if spreads_overlap(ours, theirs) else "spreads do not overlap"
+        parts.append(f"{kind}: {faster} {ratio:.2f}x faster ({overlap})")
+    return "lthlib vs torch.nn.utils.prune at the median: " + "; ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=1, help="epochs timed per entry (default 1)")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per timing (default 1)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timings per entry, interleaved A B C A B C ... (default 5)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     images, labels = random_mnist(N_TRAIN)
     params = count_parameters(build_model("lenet300_100", (1, 28, 28), 10))
     print(f"LeNet-300-100 ({params:,} parameters), batch {BATCH}, {N_TRAIN:,} samples/epoch, "
-          f"{args.threads} torch thread(s), torch {torch.__version__}\n")
+          f"{args.threads} torch thread(s), torch {torch.__version__}; {args.repeats} interleaved "
+          f"repeats of {args.epochs} epoch(s) per entry\n")
 
     time_lthlib(images[:6_000], labels[:6_000], 1.0, 1)  # warm-up
-    rows = []
-    for label, fn in [("lthlib", time_lthlib), ("DataLoader + per-sample transform", time_dataloader),
-                      ("torch.nn.utils.prune", time_torch_prune)]:
-        for density in (1.0, 0.2):
-            seconds = fn(images, labels, density, args.epochs)
-            rows.append((label, "dense" if density == 1 else "80% sparse", seconds))
-            print(f"  measured {label:36s} {rows[-1][1]:11s} {seconds:6.2f} s/epoch", flush=True)
+    times: dict[tuple[str, str], list[float]] = {}
+    for r in range(args.repeats):  # one round times every entry once: a slow spell hits all alike
+        for label, fn in ENTRIES:
+            for kind, density in DENSITIES.items():
+                seconds = fn(images, labels, density, args.epochs)
+                times.setdefault((label, kind), []).append(seconds)
+                print(f"  repeat {r + 1}/{args.repeats}  {label:36s} {kind:11s} {seconds:6.2f} s/epoch",
+                      flush=True)
 
     peak = matmul_flops(2048, 2048, 2048, 10)
     shaped = model_shaped_flops()
@@ -175,10 +210,16 @@ def main() -> None:
           f"GEMMs at batch {BATCH})")
     print(f"compute bound 6 x {params:,} x {N_TRAIN:,} = {work / 1e9:.1f} GFLOP per epoch: "
           f"{bound_peak:.2f} s at peak, {bound_shaped:.2f} s at this model's GEMM speed\n")
-    print(f"| {'trainer':36s} | {'model':10s} | {'s / epoch':>9s} | {'x bound (shaped)':>16s} | {'x bound (peak)':>14s} |")
-    print(f"|{'-' * 38}|{'-' * 12}|{'-' * 11}|{'-' * 18}|{'-' * 16}|")
-    for label, kind, seconds in rows:
-        print(f"| {label:36s} | {kind:10s} | {seconds:9.2f} | {seconds / bound_shaped:16.2f} | {seconds / bound_peak:14.2f} |")
+    print(f"| {'trainer':36s} | {'model':10s} | {'median s/epoch':>14s} | {'min-max':>11s} | "
+          f"{'x bound (shaped)':>16s} | {'x bound (peak)':>14s} |")
+    print(f"|{'-' * 38}|{'-' * 12}|{'-' * 16}|{'-' * 13}|{'-' * 18}|{'-' * 16}|")
+    for (label, kind), values in times.items():
+        med = statistics.median(values)
+        spread = f"{min(values):.2f}-{max(values):.2f}"
+        print(f"| {label:36s} | {kind:10s} | {med:14.2f} | {spread:>11s} | {med / bound_shaped:16.2f} | "
+              f"{med / bound_peak:14.2f} |")
+    print()
+    print(verdict(times))
 
 
 if __name__ == "__main__":

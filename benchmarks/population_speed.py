@@ -1,12 +1,24 @@
 """Per-model step time of ``lthlib.population`` against ``train``'s single-model step.
 
-Two tables:
+Tables:
 
 1. ``train_population`` (K members, one batched pass) for K = 1, 2, 4, 9, 16, 32 on the
    MNIST-1D MLP (40-300-100-10) and the MNIST-1D CNN, batch 60, Adam, against ``train``
    on one model, at 1 and 2 torch threads. A step's time is read as the difference of
    two runs of different lengths (so the fixed cost -- model building, the evaluations at
    the start and end -- cancels), taking the fastest of a few repeats.
+   Beside it, a roofline: for each (model, K) the whole population's step against this
+   machine's limits -- its FLOPs (forward + backward = 3 x the forward's matmul and
+   convolution FLOPs for the batch) at the measured peak matmul FLOP/s (a 2048^3 matmul,
+   at 1 and 2 threads), and its bytes at the measured memory bandwidth (a 256 MB tensor
+   copy). The bytes are an estimate, per member and step, in float32: the parameters read
+   by the forward and again by the backward, the gradient written, and Adam's fused update
+   reading parameters, gradient and both moments and writing three of them back (10 x
+   parameters); per hidden unit and example, the pre-activation and ReLU output written in
+   the forward and read in the backward and their gradients written and read (8 numbers);
+   the gathered input read and written (2 per input number). The bandwidth is DRAM's: a
+   population whose parameters, gradients and moments (the "state" column) fit the caches
+   can beat that bound, one that outgrows them cannot.
 2. The forward/backward of one batched step done two ways -- stacked parameters
    (``torch.baddbmm`` and grouped convolutions, what ``lthlib.population`` uses) and
    ``torch.func`` (``functional_call`` + ``vmap`` + ``grad``) -- with the same fused
@@ -15,14 +27,17 @@ Two tables:
    evaluated every 50 / 100 iterations) trained by ``train`` one after another and by
    ``train_population``, at 1 thread (skipped with ``--quick``).
 
-Run: ``python benchmarks/population_step.py`` (about 5 minutes on a 2-core laptop;
+Run: ``python benchmarks/population_speed.py`` (about 5 minutes on a 2-core laptop;
 ``--quick`` for a rough pass). Run it on an otherwise idle machine: a second process on
-the cores makes every number meaningless. Prints tables; never asserts on time.
+the cores makes every number meaningless. Prints tables; never asserts on time. The last
+line is the per-model speed-up of the MNIST-1D MLP at K=16 on 1 thread (``train``'s step
+time over the population's per-model step time).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import math
 import os
 import platform
 import time
@@ -30,6 +45,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from lthlib import population
 from lthlib.config import PAPER_PRESETS, TrainSettings
@@ -143,6 +159,51 @@ def whole_runs_s(name: str, data, k: int) -> tuple[float, float]:
     return one_by_one, time.perf_counter() - start
 
 
+def peak_flops(threads: int, n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of an n x n x n float32 matmul on ``threads`` threads, the fastest of ``repeats``."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    return 2 * n ** 3 / fastest(lambda: a @ b, repeats)
+
+
+def bandwidth(threads: int, numbers: int = 1 << 26, repeats: int = 5) -> float:
+    """Bytes/s of copying a ``numbers``-float32 tensor (256 MB by default: far larger than the
+    caches) into another: 4 bytes read and 4 written per number, the fastest of ``repeats``."""
+    torch.set_num_threads(threads)
+    src, dst = torch.randn(numbers), torch.empty(numbers)
+    dst.copy_(src)
+    return 8 * numbers / fastest(lambda: dst.copy_(src), repeats)
+
+
+def member_costs(name: str, data, batch: int = 60) -> tuple[float, float, float]:
+    """One member's training step at ``batch``: (FLOPs, bytes moved, bytes of parameters +
+    gradients + Adam moments). FLOPs are 3 x the forward's (2 per multiply-add of every
+    linear / convolution layer); bytes are the estimate the module docstring states."""
+    model = model_for(settings_for(name, 1), data)
+    macs, hidden = 0, 0
+
+    def count(module: nn.Module, _, out: torch.Tensor) -> None:
+        nonlocal macs, hidden
+        if isinstance(module, nn.Linear):
+            macs += module.in_features * module.out_features
+        else:  # a convolution: per output number, in_channels / groups x kernel multiply-adds
+            kernel = math.prod(module.kernel_size)
+            macs += out.numel() * module.in_channels // module.groups * kernel
+        hidden += out.numel()
+
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            module.register_forward_hook(count)
+    x = data.x_train[:1]
+    with torch.no_grad():
+        model(x)
+    params = sum(p.numel() for p in model.parameters())
+    flops = 3 * 2 * macs * batch
+    moved = 4 * (10 * params + 8 * hidden * batch + 2 * x.numel() * batch)
+    return flops, moved, 16 * params
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats")
@@ -155,15 +216,42 @@ def main() -> None:
     print("\n## Per-model step time (ms): train_population (batched) vs train (one model)\n")
     print("| model | threads | train | " + " | ".join(f"K={k}" for k in KS) + " | speed-up at K=32 |")
     print("|---|---|---|" + "---|" * len(KS) + "---|")
+    measured: dict[tuple[str, int], tuple[float, list[float]]] = {}
     for name in MODELS:
         for threads in (1, 2):
             torch.set_num_threads(threads)
             os.environ["LTHLIB_THREADS"] = str(threads)  # train and train_population fix their count
             single = train_step_ms(name, data, short, long, repeats)
             per_model = [population_step_ms(name, data, k, short, long, repeats) / k for k in KS]
+            measured[name, threads] = single, per_model
             print(f"| {name} | {threads} | {single:.3f} | "
                   + " | ".join(f"{v:.3f}" for v in per_model) + f" | {single / per_model[-1]:.2f}x |",
                   flush=True)
+
+    limit_repeats = 3 if args.quick else 5
+    peaks = {t: peak_flops(t, repeats=limit_repeats) for t in (1, 2)}
+    bandwidths = {t: bandwidth(t, repeats=limit_repeats) for t in (1, 2)}
+    print("\n## Roofline: one step of the whole population against this machine's limits\n")
+    print("Measured peak (2048^3 matmul): " + ", ".join(f"{peaks[t] / 1e9:.1f} GFLOP/s at {t} thread(s)"
+                                                         for t in (1, 2))
+          + "; memory bandwidth (256 MB copy): "
+          + ", ".join(f"{bandwidths[t] / 1e9:.1f} GB/s at {t} thread(s)" for t in (1, 2))
+          + ". Bytes are an estimate (parameters, gradients, Adam moments, activations: see the "
+            "module docstring); state = parameters + gradients + moments of all members. "
+            "x limit = measured / the larger of the two bounds.\n")
+    print("| model | threads | K | MFLOP | ms at peak | MB moved | ms at bandwidth | state MB "
+          "| measured ms | x limit |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in MODELS:
+        flops, moved, state = member_costs(name, data)
+        for threads in (1, 2):
+            _, per_model = measured[name, threads]
+            for k, ms in zip(KS, per_model):
+                t_flops = k * flops / peaks[threads] * 1e3
+                t_bytes = k * moved / bandwidths[threads] * 1e3
+                print(f"| {name} | {threads} | {k} | {k * flops / 1e6:.1f} | {t_flops:.3f} | "
+                      f"{k * moved / 1e6:.2f} | {t_bytes:.3f} | {k * state / 1e6:.2f} | {ms * k:.3f} | "
+                      f"{ms * k / max(t_flops, t_bytes):.1f} |", flush=True)
 
     torch.set_num_threads(1)
     os.environ["LTHLIB_THREADS"] = "1"
@@ -187,6 +275,9 @@ def main() -> None:
             preset = PAPER_PRESETS[name]
             print(f"| {name} | {preset['iterations']} / {preset['eval_every']} | {one_by_one:.1f} | "
                   f"{batched:.1f} | {one_by_one / batched:.2f}x |", flush=True)
+
+    single, per_model = measured["mlp_mnist1d", 1]
+    print(f"\nspeed-up per model, mlp_mnist1d, K=16, 1 thread: {single / per_model[KS.index(16)]:.2f}x")
 
 
 if __name__ == "__main__":
