@@ -267,6 +267,7 @@ def test_paper_scale_plans_use_the_published_models():
     assert models["fc2019-conv"] == ["conv2", "conv4", "conv6"]
     assert models["frankle2020-instability"] == ["resnet20", "vgg16"]
     assert models["frankle2020-rewinding"] == ["resnet20"]
+    assert models["renda2020-retraining"] == ["resnet20"]  # in the authors' code and data
     assert models["ramanujan2020-width"] == ["conv4"]  # the authors' Conv4Wide, every layer scaled
     width = FIGURES["ramanujan2020-width"].make_plan("paper", 1)
     assert width.settings["widths"] == list(rp.PAPER_WIDTH_MULTIPLIERS) and width.data_settings.dataset == "cifar10"
@@ -279,7 +280,8 @@ def test_paper_scale_plans_use_the_published_models():
             assert FIGURES[fid].make_plan(scale, 1).data_settings.dataset == "mnist1d"
 
 
-@pytest.mark.parametrize("figure_id", ["frankle2020-rewinding", "frankle2020-instability", "ramanujan2020-width"])
+@pytest.mark.parametrize("figure_id", ["frankle2020-rewinding", "frankle2020-instability", "ramanujan2020-width",
+                                       "renda2020-retraining"])
 def test_published_values_are_overlaid_on_every_kind_of_figure(figure_id, store_dir):
     """A value that applies to the run is drawn on each panel and reported as drawn (these
     figures have no published values yet; this makes sure one entered later shows)."""
@@ -321,4 +323,56 @@ def test_the_paper_width_figure_draws_conv_nets_by_width_multiplier(tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
         "trained normally (every layer this wide)", "edge-popup on frozen random weights, 50% kept"]
     assert drawn == []
+    plt.close(fig)
+
+
+def test_the_retraining_estimate_counts_what_the_runs_train(store_dir):
+    """renda2020-retraining: one dense run per seed shared by the three methods, then each
+    method's ticket per round, trained from T - t to T: the plan counts exactly that."""
+    from lthlib.store import Store
+
+    figure = FIGURES["renda2020-retraining"]
+    plan = figure.make_plan("smoke", 2)
+    res = figure.runner(plan, rp.load_data(plan, "cpu"), Store(store_dir))
+    trained = evaluated = 0
+    for i in range(len(plan.seeds)):
+        dense = res.runs["weight_rewinding"][i].dense
+        trained, evaluated = trained + dense.iterations[-1], evaluated + len(dense.iterations)
+        for method in res.experiment.methods:
+            for rnd in res.runs[method][i].rounds:
+                trained += rnd.ticket.iterations[-1] - rnd.ticket.iterations[0]
+                evaluated += len(rnd.ticket.iterations)
+    assert plan.work[0].iterations == trained and plan.work[0].evaluation_count() == evaluated
+    assert plan.work[0].runs == len(plan.seeds) * (1 + 3 * res.experiment.imp.rounds)
+    assert plan.settings["experiment"]["retrain_iterations"] == res.experiment.retrain_iterations
+
+
+def test_the_paper_retraining_figure_draws_resnet20_beside_the_authors_values(tmp_path):
+    """The paper-scale plan (ResNet-20 on CIFAR-10), shortened to a few iterations on
+    CIFAR-shaped random data: the three methods against % of weights remaining, and the four
+    values from the authors' released data drawn on it (they apply to ResNet-20 on CIFAR-10
+    only), each cited."""
+    import torch
+    from dataclasses import replace
+
+    from lthlib.data import Dataset
+    from lthlib.retraining import RetrainingExperiment, claim_specs
+    from lthlib.store import Store
+
+    figure = FIGURES["renda2020-retraining"]
+    plan = figure.make_plan("paper", 1)
+    exp = plan.context["experiment"]
+    short = exp.imp.train.replace(iterations=6, eval_every=3, batch_size=8, lr_milestones=(2, 4))
+    small = RetrainingExperiment(exp.imp.replace(train=short, rounds=2, rewind_iteration=1), 5, claim_specs(2))
+    plan = replace(plan, context={**plan.context, "experiment": small})
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(80, 3, 32, 32, generator=g), torch.randint(0, 10, (80,), generator=g)
+    data = Dataset("cifar10", x[:64], y[:64], x[64:], y[64:], x[64:], y[64:], 10, torch.zeros(3), torch.ones(3))
+    fig, drawn = figure.draw(figure, plan, data, Store(tmp_path))
+    ax = fig.axes[0]
+    assert "resnet20 on cifar10" in ax.get_title() and "percent of weights remaining" in ax.get_xlabel()
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[1:4] == ["weight rewinding", "learning-rate rewinding", "fine-tuning"]
+    assert list(drawn) == list(rp.RENDA2020_RESNET20) and all(p.label in texts for p in drawn)
+    assert all("rewinding-iclr20-public" in p.citation and not p.approximate for p in drawn)
     plt.close(fig)
