@@ -8,7 +8,9 @@ each notebook's checked claims to ``<out>/claims/<notebook>.json``, results to t
 experiment store (``results/``, reused by later runs). It ends with a table of every
 notebook's claims. The exit status is non-zero when a notebook fails (the failing
 notebook and cell are named), and with ``--check-claims`` when a headline claim does not
-hold.
+hold. ``--profile`` counts what each notebook trains and evaluates (``lthlib.profile``:
+training steps, evaluation passes, seconds in each, over the kernel and its worker
+processes) into ``<out>/profile/<notebook>.jsonl`` and prints them as a table.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lthlib.config import SCALES
+from lthlib.profile import ENV as PROFILE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A cell that runs longer than this is stopped and reported (a stuck kernel must not hang
@@ -136,6 +139,39 @@ def print_table(outcomes: list[Outcome]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+def profile_file(out: Path, notebook: Path) -> Path:
+    """Where ``--profile`` has a notebook's kernel and workers count their work."""
+    return out / "profile" / f"{notebook.stem}.jsonl"
+
+
+def print_profile(out: Path, outcomes: list[Outcome], notebooks: list[Path]) -> None:
+    """Per notebook: networks trained, training steps (iterations x networks), evaluations
+    (points on training curves), evaluation passes and examples, and seconds in each."""
+    from lthlib.profile import read
+
+    header = ("notebook", "seconds", "networks", "steps", "evaluations", "eval passes",
+              "examples evaluated", "s training", "s evaluating", "processes")
+    rows, total = [header], None
+    for o, nb in zip(outcomes, notebooks):
+        p = read(profile_file(out, nb))
+        total = p if total is None else {k: total[k] + p[k] for k in p}
+        rows.append((o.notebook, f"{o.seconds:.1f}", f"{p['runs']:,}", f"{p['steps']:,}",
+                     f"{p['evaluations']:,}", f"{p['passes']:,}", f"{p['examples']:,}",
+                     f"{p['train_seconds']:.1f}", f"{p['eval_seconds']:.1f}", str(p["processes"])))
+    if total is not None and len(notebooks) > 1:
+        rows.append(("total", f"{sum(o.seconds for o in outcomes):.1f}", f"{total['runs']:,}",
+                     f"{total['steps']:,}", f"{total['evaluations']:,}", f"{total['passes']:,}",
+                     f"{total['examples']:,}", f"{total['train_seconds']:.1f}",
+                     f"{total['eval_seconds']:.1f}", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    print("\nProfile (seconds: the notebook's wall time; s training / s evaluating: summed over "
+          "the kernel and its worker processes, so they can exceed it)")
+    for j, row in enumerate(rows):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
 def run(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(Path(args.notebooks), args.only)
     out, results = Path(args.out).resolve(), Path(args.results).resolve()
@@ -152,13 +188,24 @@ def run(args: argparse.Namespace) -> int:
     outcomes = []
     for i, nb in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
-        outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
+        if args.profile:
+            counts = profile_file(out, nb)
+            counts.parent.mkdir(parents=True, exist_ok=True)
+            counts.unlink(missing_ok=True)  # counts of an earlier run must not add to this one's
+            os.environ[PROFILE_ENV] = str(counts)  # the kernel and its workers inherit it
+        try:
+            outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
+        finally:
+            if args.profile:
+                os.environ.pop(PROFILE_ENV, None)
         print(f"[{i}/{len(notebooks)}] {nb.stem}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
         if outcome.detail:
             print(f"    {outcome.detail}", flush=True)
         outcomes.append(outcome)
     print()
     print_table(outcomes)
+    if args.profile:
+        print_profile(out, outcomes, notebooks)
     claims = print_claims(out, notebooks)
     failed = [o for o in outcomes if o.status != "ok"]
     for o in failed:
@@ -202,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--threads", type=int, default=None, metavar="N",
                        help="torch threads per training process (default 1, see lthlib.threads; "
                             "another count gives other last bits, and is stored apart)")
+    p_run.add_argument("--profile", action="store_true",
+                       help="count per notebook the training steps, evaluation passes and "
+                            "seconds in each, and print them as a table")
     p_run.add_argument("--notebooks", default=str(REPO_ROOT / "notebooks"),
                        help="folder of the notebooks (default: the repository's notebooks/)")
     from lthlib.assignments import add_parser as add_assignments_parser

@@ -36,7 +36,7 @@ How:
   the settings, the rest stays on the device; the host reads numbers only at
   evaluations (as ``train`` does) and where weights are saved.
 
-Measured (2-core CPU, 1 thread, ``benchmarks/population_step.py``, docs/population.md):
+Measured (2-core CPU, 1 thread, ``benchmarks/population_speed.py``, docs/population.md):
 stacked ``baddbmm`` / grouped convolutions beat ``torch.func`` (``functional_call`` +
 ``vmap`` + ``grad``, same optimiser) at every K measured. One step of the whole population,
 in ms, stacked vs torch.func, at K = 1, 4, 9, 32: MNIST-1D MLP 0.47 / 1.33, 1.12 / 2.09,
@@ -64,6 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lthlib import profile
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
 from lthlib.masks import Mask
@@ -544,6 +545,7 @@ class _Population:
                 torch._foreach_mul_(self.masked_params, self.mask_views)
 
     # -- evaluation
+    @profile.population_evaluation(TRAIN_EVAL_SIZE)
     @torch.no_grad()
     def _evaluate(self, lo: int, hi: int) -> list[list[float]]:
         """Per member ``lo..hi-1``: train/val/test loss and accuracy as ``evaluate`` gives.
@@ -626,6 +628,7 @@ class _Population:
         return int(state["iteration"])
 
     # -- the run
+    @profile.training
     def run(self) -> list[Run]:
         s0 = self.s0
         first, end = self.starts[0], s0.iterations

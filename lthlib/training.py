@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lthlib import profile
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset, augment_batch, load_dataset
 from lthlib.masks import Mask
@@ -144,6 +145,7 @@ def check_not_diverged(train_loss: float, iteration: int, settings: TrainSetting
         f"lr={settings.lr!r}; lower lr (or add warmup_iterations) and run again")
 
 
+@profile.evaluation
 @with_fixed_threads
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2_000) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``(x, y)``, in eval mode."""
@@ -219,6 +221,7 @@ def augmentation_generator(order_seed: int, iteration: int) -> torch.Generator:
     return generator(order_seed, "augment", iteration)
 
 
+@profile.training
 @with_fixed_threads
 def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask | None = None, *,
           save_weights_at: Iterable[int] = (), start_iteration: int = 0,

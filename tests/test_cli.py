@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from conftest import write_notebook
 
@@ -36,3 +38,25 @@ def test_reproduce_is_a_subcommand(capsys):
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
     assert "fc2019-fig3" in out and "ramanujan2020-width" in out
+
+
+def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_notebook(folder / "01_train.ipynb", "\n".join([
+        "from lthlib.config import TrainSettings",
+        "from lthlib.training import data_for, model_for, train",
+        "s = TrainSettings(model='mlp_mnist1d', dataset='mnist1d', iterations=20, eval_every=10,",
+        "                  batch_size=32, train_size=600, validation_size=200, model_kwargs={'hidden': (16,)})",
+        "d = data_for(s, 'cpu')",
+        "train(model_for(s, d), d, s, progress=False)"]))
+    assert main(["run", "--scale", "smoke", "--profile", "--notebooks", str(folder),
+                 "--out", str(tmp_path / "out"), "--results", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Profile"))
+    row = next(line.split() for line in lines[start:] if line.startswith("01_train"))
+    # notebook, seconds, networks, steps, evaluations, eval passes, examples, s training, s evaluating, processes
+    assert row[2:6] == ["1", "20", "3", "9"] and row[-1] == "1"
+    assert (tmp_path / "out" / "profile" / "01_train.jsonl").exists()
+    assert "LTHLIB_PROFILE_FILE" not in os.environ  # not left set for what runs next
