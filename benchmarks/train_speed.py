@@ -19,13 +19,18 @@ The entries are timed interleaved -- ``--repeats`` rounds, each timing every ent
 rather than whichever ran during it. The table gives each entry's median seconds per epoch,
 the spread (min-max) over the rounds and the median's ratio to the two compute bounds; the
 last line says which of lthlib and ``torch.nn.utils.prune`` is faster at the median, by how
-much, and whether their spreads overlap (if they do, one run does not settle it).
+much, and whether their spreads overlap (if they do, one run does not settle it). Every
+entry runs on ``--threads`` torch threads (default 1, lthlib's training count): ``train``
+always computes on ``lthlib.threads.training_threads()``, so the script sets
+``LTHLIB_THREADS`` to the same count; before, the other entries ran on all cores and, on a
+shared machine, two threads spinning beside other processes' made them erratic.
 Run: ``python benchmarks/train_speed.py [--epochs 1] [--repeats 5]``. Prints a table;
 never asserts on time.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -38,6 +43,7 @@ from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import build_model, count_parameters
 from lthlib.pruning import to_torch_prune
+from lthlib.threads import training_threads
 from lthlib.training import make_optimizer, train
 
 N_TRAIN, BATCH = 60_000, 60
@@ -183,9 +189,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timing (default 1)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timings per entry, interleaved A B C A B C ... (default 5)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, default=training_threads(),
+                        help="torch threads for every entry (default: lthlib's training count, 1 "
+                             "unless LTHLIB_THREADS says otherwise)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    os.environ["LTHLIB_THREADS"] = str(args.threads)  # train runs on this count too (with_fixed_threads)
     images, labels = random_mnist(N_TRAIN)
     params = count_parameters(build_model("lenet300_100", (1, 28, 28), 10))
     print(f"LeNet-300-100 ({params:,} parameters), batch {BATCH}, {N_TRAIN:,} samples/epoch, "
