@@ -47,7 +47,8 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
         "from lthlib.config import TrainSettings",
         "from lthlib.training import data_for, model_for, train",
         "s = TrainSettings(model='mlp_mnist1d', dataset='mnist1d', iterations=20, eval_every=10,",
-        "                  batch_size=32, train_size=600, validation_size=200, model_kwargs={'hidden': (16,)})",
+        "                  batch_size=32, train_size=600, validation_size=200,",
+        "                  model_kwargs={'hidden': (16,)})",
         "d = data_for(s, 'cpu')",
         "train(model_for(s, d), d, s, progress=False)"]))
     assert main(["run", "--scale", "smoke", "--profile", "--notebooks", str(folder),
@@ -56,7 +57,8 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Profile"))
     row = next(line.split() for line in lines[start:] if line.startswith("01_train"))
-    # notebook, seconds, networks, steps, evaluations, eval passes, examples, s training, s evaluating, processes
+    # notebook, seconds, networks, steps, evaluations, eval passes, examples, s training,
+    # s evaluating, processes
     assert row[2:6] == ["1", "20", "3", "9"] and row[-1] == "1"
     assert (tmp_path / "out" / "profile" / "01_train.jsonl").exists()
     assert "LTHLIB_PROFILE_FILE" not in os.environ  # not left set for what runs next
