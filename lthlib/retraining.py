@@ -67,9 +67,9 @@ def claim_specs(claim_round: int) -> tuple[ClaimSpec, ...]:
                   "weight_rewinding", "fine_tuning", claim_round, paper=_ABSTRACT),
         ClaimSpec("at {density} of weights, learning-rate rewinding is at most 1 point below weight rewinding",
                   "lr_rewinding", "weight_rewinding", claim_round, margin=-0.01, role="paper",
-                  paper="Renda et al. 2020 (abstract): learning-rate rewinding \"trains the unpruned weights from "
-                        "their final values using the same learning rate schedule as weight rewinding\"; "
-                        "both outperform fine-tuning"),
+                  paper="not in the abstract, and the paper's text could not be checked here; in the authors' "
+                        "released data (ResNet-20, iterative, retrained 170 epochs, 10.7% of weights) learning-rate "
+                        "rewinding reaches 91.08% and weight rewinding 91.00% (medians of 3 trials)"),
     )
 
 

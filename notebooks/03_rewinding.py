@@ -36,13 +36,14 @@
 # (ICML 2020); Renda, Frankle & Carbin, *Comparing Rewinding and Fine-tuning in Neural
 # Network Pruning* (ICLR 2020).
 #
-# **Time:** `SCALE="quick"` takes about 5 minutes on a 2-core laptop CPU (stored runs are
-# reused). `"paper"` is ResNet-20 on CIFAR-10 with the published settings: a GPU job.
+# **Time:** `SCALE="quick"` takes about 6 minutes on a 2-core laptop CPU, about one of them
+# for the last section (stored runs are reused). `"paper"` is ResNet-20 on CIFAR-10 with the
+# published settings: a GPU job.
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
 SEEDS = 6  # independent IMP runs per rewind iteration (paired comparisons, confidence intervals)
-RETRAINING_SEEDS = 8  # independent runs per retraining method in the last section (headline claims need >= 8)
+RETRAINING_SEEDS = 8  # independent runs per retraining method in the last section (headline claims need 8 or more)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "cifar10" for paper); the rewinding sweep
 MODEL = None  # None: the scale's default (1-D CNN; ResNet-20 for paper; try "vgg16"); the rewinding sweep
 DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
@@ -338,12 +339,13 @@ retrained {t:,} iterations after each pruning step):
 - Weight rewinding against fine-tuning: {gap(acc['weight_rewinding'], acc['fine_tuning'])} points; rewinding the
   weights **{verdict_word(c_wr_ft, 'beats', 'loses to', 'does not clearly beat')}** fine-tuning here.
 - Learning-rate rewinding against weight rewinding: {gap(acc['lr_rewinding'], acc['weight_rewinding'])} points;
-  that it is at most 1 point below weight rewinding is *{c_lr_wr.stated}* here.""")
+  the paper's claim, tested as "at most 1 point below weight rewinding": *{c_lr_wr.stated}* here.""")
 
 # %% [markdown]
 # **Where this differs from the paper.** Renda et al. prune ResNets on CIFAR-10 and
-# ImageNet and a translation network, 20% of the weights per round; here a small MLP on
-# MNIST-1D loses half its hidden weights per round. They vary the budget $t$; here it is
+# ImageNet and a translation network, 20% of the weights per round (their released data);
+# here a small MLP on MNIST-1D loses far more per round, for a few rounds (the run's line
+# above says how much). They vary the budget $t$; here it is
 # fixed near all of training, as in the example of the authors' code (rewinding ResNet-20
 # to iteration 4,701 of 71,108, i.e. $t$ = 170 of 182 epochs). `SCALE="paper"` runs that
 # ResNet-20 setting (a GPU job), and `python -m lthlib reproduce renda2020-retraining`
@@ -376,7 +378,7 @@ check("rewind_fraction_100_of_3000", None)
 #    (a small learning rate). Does $k = 0$ still fail? Which claims change their verdict?
 # 3. Set `SEEDS = 3` and re-run: how wide do the confidence intervals get, and which verdicts
 #    turn into *not shown*? What does that tell you about three-seed comparisons in papers?
-# 4. Shrink the retraining budget: `retraining = retraining_for_scale(SCALE, retrain_iterations=750)`
-#    (a quarter of training, after both learning-rate drops) and re-run the last section.
-#    What do learning-rate rewinding and fine-tuning now have in common, and which claims
-#    change their verdict?
+# 4. Shrink the retraining budget to the last quarter of training, after both learning-rate
+#    drops: `retraining = retraining_for_scale(SCALE, retrain_iterations=500)`, and re-run the
+#    last section. What do learning-rate rewinding and fine-tuning now have in common, and
+#    which claims change their verdict?
