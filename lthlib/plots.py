@@ -762,7 +762,7 @@ def retraining_vs_density(percents: Sequence[float], series: Mapping[str, np.nda
         n_seeds.add(len(ys))
         ci_band(ax, percents, ys, label, (colors or {}).get(label, f"C{i}"))
     _percent_axis(ax, list(percents))
-    ax.set_xticks(list(percents), [f"{p:.3g}" for p in percents])  # a tick at every density IMP reached
+    ax.set_xticks(list(percents), [f"{p:.1f}" for p in percents])  # a tick at every density IMP reached
     ax.set(ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
     _legend_outside(ax, f"mean over {seeds} seeds;\nshaded: 95% CI of the mean")
