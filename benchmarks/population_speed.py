@@ -9,7 +9,8 @@ Tables:
    the start and end -- cancels), taking the fastest of a few repeats.
    Beside it, a roofline: for each (model, K) the whole population's step against this
    machine's limits -- its FLOPs (forward + backward = 3 x the forward's matmul and
-   convolution FLOPs for the batch) at the measured peak matmul FLOP/s (a 2048^3 matmul,
+   convolution FLOPs for the batch, less the first layer's input gradient, which nothing
+   needs) at the measured peak matmul FLOP/s (a 2048^3 matmul,
    at 1 and 2 threads), and its bytes at the measured memory bandwidth (a 256 MB tensor
    copy). The bytes are an estimate, per member and step, in float32: the parameters read
    by the forward and again by the backward, the gradient written, and Adam's fused update
@@ -178,18 +179,20 @@ def bandwidth(threads: int, numbers: int = 1 << 26, repeats: int = 5) -> float:
 
 def member_costs(name: str, data, batch: int = 60) -> tuple[float, float, float]:
     """One member's training step at ``batch``: (FLOPs, bytes moved, bytes of parameters +
-    gradients + Adam moments). FLOPs are 3 x the forward's (2 per multiply-add of every
-    linear / convolution layer); bytes are the estimate the module docstring states."""
+    gradients + Adam moments). FLOPs: 2 per multiply-add of every linear / convolution
+    layer, 3 times (forward, input gradient, weight gradient) except the first layer's input
+    gradient; bytes are the estimate the module docstring states."""
     model = model_for(settings_for(name, 1), data)
-    macs, hidden = 0, 0
+    macs: list[int] = []
+    hidden = 0
 
     def count(module: nn.Module, _, out: torch.Tensor) -> None:
-        nonlocal macs, hidden
+        nonlocal hidden
         if isinstance(module, nn.Linear):
-            macs += module.in_features * module.out_features
+            macs.append(module.in_features * module.out_features)
         else:  # a convolution: per output number, in_channels / groups x kernel multiply-adds
             kernel = math.prod(module.kernel_size)
-            macs += out.numel() * module.in_channels // module.groups * kernel
+            macs.append(out.numel() * module.in_channels // module.groups * kernel)
         hidden += out.numel()
 
     for module in model.modules():
@@ -199,7 +202,7 @@ def member_costs(name: str, data, batch: int = 60) -> tuple[float, float, float]
     with torch.no_grad():
         model(x)
     params = sum(p.numel() for p in model.parameters())
-    flops = 3 * 2 * macs * batch
+    flops = 2 * (3 * sum(macs) - macs[0]) * batch
     moved = 4 * (10 * params + 8 * hidden * batch + 2 * x.numel() * batch)
     return flops, moved, 16 * params
 
