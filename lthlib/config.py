@@ -41,14 +41,17 @@ PAPER_PRESETS: dict[str, dict[str, Any]] = {
                   iterations=25_000, eval_every=100, init="glorot_normal"),
     "conv6": dict(dataset="cifar10", optimizer="adam", lr=3e-4, batch_size=60,
                   iterations=30_000, eval_every=100, init="glorot_normal"),
+    # ResNet-20 and VGG-16 as open_lth trains them (Frankle et al. 2020, 2021): on all 50,000
+    # training images, evaluated on the test set, read at the end of training
+    # (validation="test"; Run.reported). WRN-22-2 likewise (RigL's code: 50,000, final accuracy).
     "resnet20": dict(dataset="cifar10", optimizer="sgd", lr=0.1, momentum=0.9,
                      weight_decay=1e-4, batch_size=128, iterations=63_000,
                      lr_milestones=(32_000, 48_000), lr_gamma=0.1, augment=True,
-                     eval_every=1_000, init="kaiming_normal"),
+                     eval_every=1_000, init="kaiming_normal", validation="test"),
     "vgg16": dict(dataset="cifar10", optimizer="sgd", lr=0.1, momentum=0.9,
                   weight_decay=1e-4, batch_size=128, iterations=63_000,
                   lr_milestones=(32_000, 48_000), lr_gamma=0.1, augment=True,
-                  eval_every=1_000, init="kaiming_normal"),
+                  eval_every=1_000, init="kaiming_normal", validation="test"),
     # WRN-22-2: RigL's CIFAR-10 setting (Evci et al. 2020; google-research/rigl
     # cifar_resnet/resnet_train_eval.py): 97,656 steps (250 epochs) of batch 128, SGD with
     # momentum 0.9 (theirs is Nesterov; ours is plain momentum), lr 0.1 divided by 5 at 30K,
@@ -56,7 +59,7 @@ PAPER_PRESETS: dict[str, dict[str, Any]] = {
     "wrn22_2": dict(dataset="cifar10", optimizer="sgd", lr=0.1, momentum=0.9,
                     weight_decay=5e-4, batch_size=128, iterations=97_656,
                     lr_milestones=(30_000, 60_000, 90_000), lr_gamma=0.2, augment=True,
-                    eval_every=1_000),
+                    eval_every=1_000, validation="test"),
     # The decoder-only transformer on a + b mod 97 (notebook 10): Power et al. 2022
     # (Appendix A.1): 2 layers, width 128, 4 heads, batch 512, lr 1e-3 with 10 warm-up
     # steps, 50% of the pairs for training, up to 1e5 steps. Their optimiser (openai/grok,

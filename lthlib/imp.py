@@ -185,14 +185,14 @@ class IMPResult:
         return [self.dense] + [self.run(r, kind) if kind == "ticket" or kind in r.controls else None
                                for r in self.rounds]
 
-    def metric(self, kind: str = "ticket", metric: str = "test_acc", at: str = "early_stop") -> list[float]:
-        """``metric`` per round, read at the early-stopping iteration (``at="early_stop"``,
-        the paper's convention) or at the end (``"final"``); NaN where ``kind`` was not
-        trained."""
-        if at not in ("early_stop", "final"):
-            raise ValueError(f"at={at!r}: choose 'early_stop' or 'final'")
-        return [math.nan if run is None else run.at_early_stop(metric) if at == "early_stop" else run.final(metric)
-                for run in self.runs(kind)]
+    def metric(self, kind: str = "ticket", metric: str = "test_acc", at: str = "reported") -> list[float]:
+        """``metric`` per round, read where the settings' paper reads it (``at="reported"``:
+        ``Run.reported``), at the early-stopping iteration (``"early_stop"``) or at the end
+        (``"final"``); NaN where ``kind`` was not trained."""
+        readers = {"reported": Run.reported, "early_stop": Run.at_early_stop, "final": Run.final}
+        if at not in readers:
+            raise ValueError(f"at={at!r}: choose one of {list(readers)}")
+        return [math.nan if run is None else readers[at](run, metric) for run in self.runs(kind)]
 
     def early_stop_iterations(self, kind: str = "ticket") -> list[int | None]:
         return [None if run is None else run.early_stop_iteration for run in self.runs(kind)]

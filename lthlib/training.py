@@ -99,6 +99,13 @@ class Run:
         """``metric`` at the last iteration."""
         return getattr(self, self._check_metric(metric))[-1]
 
+    def reported(self, metric: str = "test_acc") -> float:
+        """``metric`` where the paper behind the run's settings reads it: at early stopping
+        for a run with a held-out validation split (Frankle & Carbin), at the end of training
+        for one trained on every example and evaluated on the test set (``validation="test"``:
+        open_lth's ResNet-20 and VGG-16, RigL's WRN-22-2)."""
+        return self.final(metric) if self.settings.get("validation") == "test" else self.at_early_stop(metric)
+
     @staticmethod
     def _check_metric(metric: str) -> str:
         if metric not in METRICS:
@@ -125,6 +132,11 @@ class Run:
         if set(d) - known or "settings" not in d:
             raise ValueError(f"not a stored Run: keys {sorted(d)}; a Run has {sorted(known)}")
         return cls(**d)
+
+
+def reading_words(settings: TrainSettings) -> str:
+    """Where ``Run.reported`` reads runs of ``settings``, in the words a figure's axis uses."""
+    return "end of training" if settings.validation == "test" else "early stopping"
 
 
 class TrainingDiverged(RuntimeError):

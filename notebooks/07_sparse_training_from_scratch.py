@@ -70,10 +70,11 @@ from lthlib.sparse_training import (METHOD_LABELS, SparseTrainingSettings, Spars
 from lthlib.store import Store
 from lthlib.lmc import solution_relation
 from lthlib.population import train_members
-from lthlib.training import data_for, model_for
+from lthlib.training import data_for, model_for, reading_words
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET, default_model=SPARSE_MODELS[SCALE])
+reading = reading_words(train_settings)  # where runs are read: early stopping, or the end of training
 imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP runs, from the store
 pai = pai_for_scale(SCALE)  # notebook 06's densities
 store = Store(RESULTS_DIR)
@@ -108,7 +109,8 @@ plots.save_figure(fig, FIGURES_DIR, "update_schedule")
 #
 # Every method starts from the seed's initial weights (the same as the IMP ticket's and
 # the PaI networks') with a random ERK mask of the seed, and is read, as everywhere in
-# these notebooks, at the early-stopping iteration.
+# these notebooks, at the early-stopping iteration (at `SCALE="paper"`, WRN-22-2 trains on
+# all 50,000 CIFAR-10 images as RigL's code does and is read at the end of training).
 
 # %%
 imp_results = run_imp_seeds(imp_settings, seeds, data, store=store)
@@ -118,17 +120,17 @@ percents = [100 * d for d in densities]
 methods = ("static", "set", "rigl")
 sparse_settings = {(m, d): base.replace(method=m, density=float(d), distribution="erk") for m in methods for d in densities}
 sparse_runs = run_sparse(train_settings, data, list(sparse_settings.values()), seeds, store=store)
-acc = {m: np.array([[sparse_runs[(sparse_settings[(m, d)], s)].at_early_stop() for d in densities] for s in seeds])
+acc = {m: np.array([[sparse_runs[(sparse_settings[(m, d)], s)].reported() for d in densities] for s in seeds])
        for m in methods}
-ticket = np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in imp_results])
+ticket = np.array([[res.rounds[r - 1].ticket.reported() for r in rounds] for res in imp_results])
 pai_runs = run_pai(train_settings, data, ("snip", "synflow"), densities, seeds, store=store)
 pai_acc = {m: np.array(accuracy_table(pai_runs, m, "none", densities, seeds)).T for m in ("snip", "synflow")}
-dense = np.array([res.dense.at_early_stop() for res in imp_results])
+dense = np.array([res.dense.reported() for res in imp_results])
 series = {kind_label("ticket") + " (k=0)": ticket, **{METHOD_LABELS[m] + " (ERK)": acc[m] for m in methods},
           **{PAI_LABELS[m]: pai_acc[m] for m in pai_acc}}
 styles = {kind_label("ticket") + " (k=0)": {"lw": 2.4, "color": "C1"}, METHOD_LABELS["static"] + " (ERK)": {"ls": "--", "color": "C7"},
           PAI_LABELS["snip"]: {"color": "C9", "ls": ":"}, PAI_LABELS["synflow"]: {"color": "C4", "ls": ":"}}
-fig = plots.seed_bands(percents, series, "", "test accuracy (early stopping)", percent_x=True, styles=styles,
+fig = plots.seed_bands(percents, series, "", f"test accuracy ({reading})", percent_x=True, styles=styles,
                        references={"dense network (mean)": float(dense.mean())},
                        title=f"Sparse from scratch vs IMP and PaI on {train_settings.model} / {train_settings.dataset}")
 plots.save_figure(fig, FIGURES_DIR, "sparse_vs_imp")
@@ -136,8 +138,8 @@ plots.save_figure(fig, FIGURES_DIR, "sparse_vs_imp")
 # %%
 rows = ["| network | " + " | ".join(f"{p:.1f}%" for p in percents) + " |", "|---|" + "---|" * len(percents)]
 rows += [f"| {name} | " + " | ".join(spread(ys[:, j]) for j in range(len(percents))) + " |" for name, ys in series.items()]
-say("Test accuracy at early stopping, mean (min-max) over {n} seeds; dense network: {d}.\n\n" + "\n".join(rows),
-    n=len(seeds), d=spread(dense))
+say("Test accuracy at {reading}, mean (min-max) over {n} seeds; dense network: {d}.\n\n" + "\n".join(rows),
+    reading=reading, n=len(seeds), d=spread(dense))
 
 # %% [markdown]
 # ## 3. Uniform or ERK?
@@ -147,7 +149,7 @@ say("Test accuracy at early stopping, mean (min-max) over {n} seeds; dense netwo
 # %%
 j = len(densities) - 1
 uniform = base.replace(method="rigl", density=float(densities[j]), distribution="uniform")
-uni = np.array([run_sparse(train_settings, data, [uniform], [s], store=store)[(uniform, s)].at_early_stop() for s in seeds])
+uni = np.array([run_sparse(train_settings, data, [uniform], [s], store=store)[(uniform, s)].reported() for s in seeds])
 say("RigL at {p:.1f}%: ERK {erk}, uniform {uni} (mean (min-max) over seeds).",
     p=percents[j], erk=spread(acc["rigl"][:, j]), uni=spread(uni))
 
@@ -177,7 +179,7 @@ dense_cost = training_flops(model, shape, T, bs)
 accs = {kind_label("ticket") + " (k=0)": ticket, **{METHOD_LABELS[m] + " (ERK)": acc[m] for m in methods}}
 fig = plots.accuracy_vs_cost({k: [c / dense_cost for c in v] for k, v in cost.items()}, accs,
                              "training cost (multiples of one dense training run, log scale)",
-                             "test accuracy (early stopping)", title="What each route pays for its accuracy",
+                             f"test accuracy ({reading})", title="What each route pays for its accuracy",
                              colors={kind_label("ticket") + " (k=0)": "C1", METHOD_LABELS["static"] + " (ERK)": "C7"})
 plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_cost")
 

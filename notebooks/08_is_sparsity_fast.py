@@ -87,13 +87,14 @@ from lthlib.models import build_model
 from lthlib.store import Store
 from lthlib.structured_pruning import run_structured
 from lthlib.threads import training_threads
-from lthlib.training import data_for, model_for
+from lthlib.training import data_for, model_for, reading_words
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 speed = SPEED_PRESETS[SCALE]
 device = resolve_device(DEVICE)
 threads = THREADS if THREADS is not None else training_threads()
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
+reading = reading_words(train_settings)  # where runs are read: early stopping, or the end of training
 imp_settings = imp_for_scale(SCALE, train_settings)
 store = Store(RESULTS_DIR)
 seeds = list(range(seeds_for(SCALE, SEEDS)))
@@ -298,11 +299,11 @@ smalls = [mt.small_settings(train_settings, data, imp_results[0].rounds[r - 1].m
 SMALL_PER_SEED = 4  # small networks per seed and density: their mean is "a small dense network"
 small_runs = {(i, s): mt.run_small_nets(smalls[i].replace(seed=s), data, SMALL_PER_SEED, store=store)
               for i in range(len(rounds)) for s in seeds}
-acc = {"ticket": np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in imp_results]),
-       "structured": np.array([[structured[d, s].at_early_stop() for d in densities] for s in seeds]),
-       "small": np.array([[np.mean([run.at_early_stop() for run in small_runs[i, s]]) for i in range(len(rounds))]
+acc = {"ticket": np.array([[res.rounds[r - 1].ticket.reported() for r in rounds] for res in imp_results]),
+       "structured": np.array([[structured[d, s].reported() for d in densities] for s in seeds]),
+       "small": np.array([[np.mean([run.reported() for run in small_runs[i, s]]) for i in range(len(rounds))]
                           for s in seeds])}
-dense_acc = np.array([res.dense.at_early_stop() for res in imp_results])
+dense_acc = np.array([res.dense.reported() for res in imp_results])
 structured_density = np.array([[Mask(structured[d, s].mask).density() for d in densities] for s in seeds])
 
 # %% [markdown]
@@ -363,7 +364,7 @@ ax.axvline(1.0, color="k", lw=0.8, ls=":")
 ax.set_xscale("log")
 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
 ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
-ax.set(xlabel=f"inference speed-up over dense, batch {big} (log)", ylabel="test accuracy (early stopping)",
+ax.set(xlabel=f"inference speed-up over dense, batch {big} (log)", ylabel=f"test accuracy ({reading})",
        title="Accuracy against the speed each route delivers here")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
           title="labels: % of weights", title_fontsize=8)

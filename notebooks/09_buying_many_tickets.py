@@ -68,10 +68,11 @@ from lthlib.config import check_parameters, seeds_for
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
 from lthlib.store import Store
-from lthlib.training import data_for
+from lthlib.training import data_for, reading_words
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
+reading = reading_words(train_settings)  # where runs are read: early stopping, or the end of training
 imp_settings = imp_for_scale(SCALE, train_settings)  # notebook 02's IMP: its runs come from the store
 experiment = mt.many_for_scale(SCALE)
 store = Store(RESULTS_DIR)
@@ -172,12 +173,12 @@ for i, r in enumerate(rounds):
 
 
 def early(runs, metric):
-    """Each run's metric at its early-stopping iteration (the papers' convention)."""
-    return np.array([run.at_early_stop(metric) for run in runs])
+    """Each run's metric where the papers read it (``Run.reported``: early stopping here)."""
+    return np.array([run.reported(metric) for run in runs])
 
 
-ticket = np.array([[res.rounds[r - 1].ticket.at_early_stop() for r in rounds] for res in imp_results])  # seeds x rounds
-dense = np.array([res.dense.at_early_stop() for res in imp_results])
+ticket = np.array([[res.rounds[r - 1].ticket.reported() for r in rounds] for res in imp_results])  # seeds x rounds
+dense = np.array([res.dense.reported() for res in imp_results])
 n_runs = sum(len(v) for v in small_runs.values()) + sum(len(v) for v in subnet_runs.values())
 say("{n} networks trained or read from the store.", n=n_runs)
 
@@ -194,7 +195,7 @@ fig = plots.jackpot_strips(
     {"small dense networks": [early(small_runs[rounds[j], s], "test_acc") for s in seeds],
      "random subnetworks (same init)": [early(subnet_runs[rounds[j], s], "test_acc") for s in seeds]},
     {kind_label("ticket"): ticket[:, j], "dense network": dense},
-    "test accuracy (early stopping)", seeds=seeds,
+    f"test accuracy ({reading})", seeds=seeds,
     title=f"Every network trained at {percents[j]:.1f}% of the weights (IMP round {rounds[j]})")
 plots.save_figure(fig, FIGURES_DIR, "jackpot")
 
@@ -265,7 +266,7 @@ costs, accs = {}, {}
 imp_all = [mt.imp_cost(imp_results[0], data, r) / dense_cost for r in range(1, len(imp_results[0].rounds) + 1)]
 costs[kind_label("ticket") + " (round by round)"] = imp_all
 accs[kind_label("ticket") + " (round by round)"] = np.array(
-    [[res.rounds[r].ticket.at_early_stop() for r in range(len(res.rounds))] for res in imp_results])
+    [[res.rounds[r].ticket.reported() for r in range(len(res.rounds))] for res in imp_results])
 for i, r in enumerate(rounds):
     ns, _ = figs_ns[r]
     name = f"best of N small networks, {percents[i]:.1f}% size"
@@ -274,7 +275,7 @@ for i, r in enumerate(rounds):
 costs["dense network"] = [1.0]
 accs["dense network"] = dense[:, None]
 fig = plots.accuracy_vs_cost(costs, accs, "training cost (multiples of one dense training run, log scale)",
-                             "test accuracy (early stopping)", title="What each route pays for its accuracy",
+                             f"test accuracy ({reading})", title="What each route pays for its accuracy",
                              colors={kind_label("ticket") + " (round by round)": "k", "dense network": "grey",
                                      **{f"best of N small networks, {p:.1f}% size": c
                                         for p, c in zip(percents, ("C0", "C9", "C4"))}},

@@ -239,3 +239,24 @@ def test_adamw_decays_decoupled_and_keeps_masked_weights_zero(mnist1d_small, tin
         tiny_settings.replace(betas=(0.9, 1.0))
     with pytest.raises(SettingsError, match="betas"):
         tiny_settings.replace(optimizer="sgd", betas=(0.8, 0.9))
+
+
+def test_reported_reads_where_the_settings_paper_reads(mnist1d_small, tiny_settings):
+    """A held-out validation split: early stopping (Frankle & Carbin); trained on every
+    example and evaluated on the test set (open_lth, RigL): the end of training."""
+    from lthlib.config import for_scale
+    from lthlib.training import reading_words
+
+    run = Run(settings=tiny_settings.to_dict(), iterations=[0, 10, 20], val_loss=[2.0, 1.0, 1.5],
+              test_acc=[0.1, 0.5, 0.4])
+    assert run.reported() == run.at_early_stop() == 0.5
+    on_test = Run(**{**run.to_dict(), "settings": tiny_settings.replace(validation="test").to_dict()})
+    assert on_test.reported() == on_test.final() == 0.4
+    with pytest.raises(ValueError, match="early stopping would select on the test set"):
+        on_test.at_early_stop()
+    for model in ("resnet20", "vgg16", "wrn22_2"):  # open_lth's and RigL's: all 50,000 images
+        assert for_scale("paper", model=model).validation == "test"
+        assert reading_words(for_scale("paper", model=model)) == "end of training"
+    for model in ("lenet300_100", "conv2", "conv4", "conv6"):  # Frankle & Carbin: 5,000 held out
+        assert for_scale("paper", model=model).validation == "holdout"
+    assert reading_words(tiny_settings) == "early stopping"
