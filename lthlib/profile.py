@@ -16,17 +16,22 @@ and the population trainer (``population._Population.run`` and its evaluation) c
 - ``train_seconds``: seconds in training calls other than their evaluations (setup and
   checkpoints included); ``eval_seconds``: seconds in evaluation.
 
-Each outermost counted call appends one JSON line of what it added (and the process id)
-to the file, under a file lock, so worker processes (``lthlib.parallel`` spawns them; they
-inherit the variable) add theirs beside the notebook's own; ``read`` sums the lines. A
-run resumed from a checkpoint counts its whole curve but only the steps it trains.
+Each process appends JSON lines of what it counted (and its process id) to the file, under
+a file lock, so worker processes (``lthlib.parallel`` spawns them; they inherit the
+variable) add theirs beside the notebook's own; ``read`` sums the lines. A line is written
+after each outermost training call, after an evaluation outside training once
+``FLUSH_SECONDS`` have passed since the last line (a grid of thousands of small
+evaluations writes a few lines, not thousands), and at the process's exit. A run resumed
+from a checkpoint counts its whole curve but only the steps it trains.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
 import time
+from multiprocessing import util as mp_util
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -38,17 +43,20 @@ except ImportError:  # Windows: one short O_APPEND write is not interleaved in p
 ENV = "LTHLIB_PROFILE_FILE"
 FIELDS = ("runs", "steps", "evaluations", "passes", "examples", "train_seconds", "eval_seconds")
 
+FLUSH_SECONDS = 1.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 _file: Path | None = Path(os.environ[ENV]) if os.environ.get(ENV) else None
 _pending: dict[str, float] = dict.fromkeys(FIELDS, 0)
 _depth = 0  # counted calls in progress in this process (an evaluate inside a train: 2)
 _eval_clock = 0.0  # seconds in evaluation so far in this process
+_last_flush = time.monotonic()
 
 
 def enable(path: str | Path) -> None:
     """Count from now on into ``path``; processes started later (workers) inherit it."""
     global _file
+    flush()
     _file = Path(path)
     _file.parent.mkdir(parents=True, exist_ok=True)
     os.environ[ENV] = str(_file)
@@ -56,6 +64,7 @@ def enable(path: str | Path) -> None:
 
 def disable() -> None:
     global _file
+    flush()
     _file = None
     os.environ.pop(ENV, None)
 
@@ -78,7 +87,10 @@ def read(path: str | Path) -> dict[str, float]:
     return totals
 
 
-def _flush() -> None:
+def flush() -> None:
+    """Append what this process counted since its last line (nothing if nothing)."""
+    global _last_flush
+    _last_flush = time.monotonic()
     if _file is None or not any(_pending.values()):
         return
     line = json.dumps({"pid": os.getpid(), **_pending}) + "\n"
@@ -88,6 +100,22 @@ def _flush() -> None:
         if fcntl is not None:
             fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
         f.write(line)
+
+
+# What is still pending at exit: atexit in a notebook's kernel or a script; multiprocessing's
+# finalizers in a worker (which leaves by os._exit, skipping atexit).
+atexit.register(flush)
+mp_util.Finalize(None, flush, exitpriority=0)
+
+
+def _forget_pending() -> None:
+    """A forked child starts with nothing counted (its parent writes its own counts)."""
+    for key in FIELDS:
+        _pending[key] = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pending)
 
 
 def _add_runs(result: Any) -> None:
@@ -121,8 +149,8 @@ def _counted(fn: F, after: Callable[[tuple, dict, Any, float], None], evaluation
             return result
         finally:
             _depth -= 1
-            if _depth == 0:
-                _flush()
+            if _depth == 0 and (not evaluation or time.monotonic() - _last_flush >= FLUSH_SECONDS):
+                flush()
 
     return counted  # type: ignore[return-value]
 

@@ -45,12 +45,13 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
     folder.mkdir()
     write_notebook(folder / "01_train.ipynb", "\n".join([
         "from lthlib.config import TrainSettings",
-        "from lthlib.training import data_for, model_for, train",
+        "from lthlib.training import data_for, evaluate, model_for, train",
         "s = TrainSettings(model='mlp_mnist1d', dataset='mnist1d', iterations=20, eval_every=10,",
         "                  batch_size=32, train_size=600, validation_size=200,",
         "                  model_kwargs={'hidden': (16,)})",
         "d = data_for(s, 'cpu')",
-        "train(model_for(s, d), d, s, progress=False)"]))
+        "train(model_for(s, d), d, s, progress=False)",
+        "evaluate(model_for(s, d), d.x_test, d.y_test)  # counted at the kernel's exit"]))
     assert main(["run", "--scale", "smoke", "--profile", "--notebooks", str(folder),
                  "--out", str(tmp_path / "out"), "--results", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
@@ -59,6 +60,6 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
     row = next(line.split() for line in lines[start:] if line.startswith("01_train"))
     # notebook, seconds, networks, steps, evaluations, eval passes, examples, s training,
     # s evaluating, processes
-    assert row[2:6] == ["1", "20", "3", "9"] and row[-1] == "1"
+    assert row[2:6] == ["1", "20", "3", "10"] and row[-1] == "1"
     assert (tmp_path / "out" / "profile" / "01_train.jsonl").exists()
     assert "LTHLIB_PROFILE_FILE" not in os.environ  # not left set for what runs next

@@ -26,6 +26,7 @@ def test_train_counts_steps_evaluations_and_examples(mnist1d_small, tiny_setting
     train(model_for(s, mnist1d_small), mnist1d_small, s, progress=False)
     train(model_for(s, mnist1d_small), mnist1d_small, s, start_iteration=20, progress=False)
     evaluate(model_for(s, mnist1d_small), mnist1d_small.x_test, mnist1d_small.y_test)
+    profile.flush()  # a lone evaluation waits for FLUSH_SECONDS (or the exit) before its line
     p = profile.read(counting)
     evaluations = (40 // 10 + 1) + (20 // 10 + 1)  # a rewound run: from its start to the end
     assert (p["runs"], p["steps"], p["evaluations"]) == (2, 40 + 20, evaluations)
@@ -47,7 +48,7 @@ def test_population_counts_every_member(mnist1d_small, tiny_settings, counting):
     assert p["examples"] == evaluations * examples_per_evaluation(mnist1d_small)
 
 
-def _train_seed(seed: int) -> int:
+def _train_and_evaluate(seed: int) -> int:
     from lthlib.config import TrainSettings
     from lthlib.training import data_for
 
@@ -55,14 +56,17 @@ def _train_seed(seed: int) -> int:
                       batch_size=32, train_size=600, validation_size=200,
                       model_kwargs={"hidden": (16,)}, seed=seed)
     data = data_for(s, "cpu")
-    return len(train(model_for(s, data), data, s, progress=False).iterations)
+    model = model_for(s, data)
+    run = train(model, data, s, progress=False)
+    evaluate(model, data.x_test[:100], data.y_test[:100])  # pending until the worker exits
+    return len(run.iterations)
 
 
 def test_worker_processes_add_their_counts(counting):
-    assert parallel_map(_train_seed, [0, 1], workers=2) == [3, 3]
+    assert parallel_map(_train_and_evaluate, [0, 1], workers=2) == [3, 3]
     p = profile.read(counting)
     assert p["processes"] == 2  # two spawned workers; this process trained nothing
-    assert (p["runs"], p["steps"], p["evaluations"], p["passes"]) == (2, 40, 6, 18)
+    assert (p["runs"], p["steps"], p["evaluations"], p["passes"]) == (2, 40, 6, 2 * (9 + 1))
 
 
 def test_off_writes_nothing(mnist1d_small, tiny_settings, tmp_path):
