@@ -10,14 +10,27 @@ A notebook never types a number its run produced. It states its claims as checks
 and says what it saw with ``say("... {acc:.3f} ...", acc=...)``, which renders Markdown
 from the computed values, so the text is true on every machine and at every scale.
 
-Statistics: a claim compares two paired series (the same seeds, e.g. a ticket and its
-control) by the per-seed difference; its mean and a two-sided 95% confidence interval
-from Student's t over seeds. The verdict:
+Statistics: every claim is one-sided: "the mean of the per-seed values (paired
+differences, e.g. ticket minus control, or values) lies above a threshold" (or below it).
+Its verdict comes from an **exact sign-flip permutation test** of the per-seed values
+minus the threshold (all 2^n sign patterns up to ``EXACT_UP_TO`` seeds; beyond, 2^16
+patterns drawn from a fixed stream): under "no effect" each seed's difference is as
+likely to lie on either side, so no distribution is assumed. Beside it the table reports
+how many seeds lie on the claimed side and the one-sided 95% Student-t bound of the mean.
+An effect every seed shows has p = 2^-n: 0.0039 with 8 seeds, which is why headline
+claims need 8 (3 seeds can never go below 0.125). The verdict:
 
-- ``holds``: the whole interval lies on the claimed side of the threshold;
-- ``not shown``: the interval contains the threshold (the run cannot tell);
-- ``contradicted``: the whole interval lies on the other side;
+- ``holds``: p on the claimed side is at most the claim's level;
+- ``contradicted``: p on the other side is at most that level;
+- ``not shown``: neither (the run cannot tell);
 - ``not judged``: at smoke scale (the numbers mean nothing) or with fewer than 2 seeds.
+
+A notebook's headline claims are one family: their levels follow **Holm's step-down**
+procedure at family-wise error ``ALPHA`` over the number of headline claims the notebook
+declares before its run (``HEADLINE_FAMILIES``). Claims are judged in the order they are
+made, each at once (so prose can follow its verdict): a claim not yet made counts as p = 1,
+which can only make a verdict more cautious than Holm applied at the end, never less.
+Paper and diagnostic claims are tested each at ``ALPHA``, uncorrected, and say so.
 
 Two roles: a ``headline`` claim is what the notebook teaches at this scale;
 ``python -m lthlib run --check-claims`` fails when one does not hold. A ``paper`` claim is
@@ -29,6 +42,7 @@ failing the run.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -39,6 +53,13 @@ import numpy as np
 
 ROLES = ("headline", "paper", "diagnostic")
 VERDICTS = ("holds", "not shown", "contradicted", "not judged")
+ALPHA = 0.05  # family-wise error of a notebook's headline claims; the level of each other claim
+EXACT_UP_TO = 16  # seeds: the sign-flip test enumerates all 2^n patterns up to here
+TEST = "exact sign-flip permutation test (one-sided)"
+# How many headline claims each notebook makes at the quick and paper scales, fixed before
+# its run: the size of the family Holm's procedure corrects for. A notebook that makes more
+# is an error (the correction would be too lenient).
+HEADLINE_FAMILIES: dict[str, int] = {}
 # two-sided 95% quantiles of Student's t, df = 1..30 (beyond: 1.96 is within 2%)
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
@@ -67,6 +88,45 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def t95_one_sided(df: int) -> float:
+    """The one-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy.stats import t
+
+    if df < 1:
+        raise ValueError(f"df={df}: need at least 2 values for a bound")
+    return float(t.ppf(0.95, df))
+
+
+def sign_flip_p(values: Sequence[float], alternative: str = "greater", key: str = "") -> float:
+    """One-sided p of "the values' mean is above 0" (``"greater"``) or below it (``"less"``)
+    by flipping the values' signs: exact (every pattern) up to ``EXACT_UP_TO`` values,
+    else 2^16 patterns from a generator seeded by ``key`` (its own stream)."""
+    from scipy.stats import permutation_test
+
+    v = np.asarray(values, dtype=float)
+    exact = len(v) <= EXACT_UP_TO
+    rng = None if exact else np.random.default_rng(int(hashlib.sha256(f"claims/sign_flip/{key}".encode())
+                                                       .hexdigest()[:16], 16))
+    res = permutation_test((v,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
+                           alternative=alternative, n_resamples=np.inf if exact else 2 ** 16,
+                           vectorized=True, rng=rng)
+    return float(res.pvalue)
+
+
+def holm_levels(p_values: Sequence[float], family: int, alpha: float = ALPHA) -> list[bool]:
+    """Holm's step-down decisions for ``p_values`` in a family of ``family`` hypotheses
+    (those not given count as p = 1): True where the hypothesis is rejected."""
+    if family < len(p_values):
+        raise ValueError(f"{len(p_values)} p-values in a family of {family}")
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] > alpha / (family - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
 @dataclass(frozen=True)
 class Claim:
     """One checked claim and its evidence."""
@@ -86,17 +146,30 @@ class Claim:
     below: bool = False  # the claim is "below the threshold" (else "above")
     over: str = "seeds"  # what the n values are: seeds, or e.g. "seed pairs", "timing repeats"
     fragile: str = ""  # the verdict flips with the CPU's kernel set: how (FRAGILE_FILE), else ""
+    # the test behind the verdict (see the module's docstring)
+    p: float = math.nan  # one-sided p on the claimed side
+    p_other: float = math.nan  # one-sided p on the other side
+    level: float = ALPHA  # the level p is compared with (Holm's, for a headline claim)
+    on_side: int = 0  # values strictly on the claimed side of the threshold
+    bound: float = math.nan  # one-sided 95% t bound of the mean (lower for "above", upper for "below")
+    test: str = TEST
+    correction: str = "none"  # "Holm over N headline claims" for headline claims
+    one_sided: bool = True
 
     @property
     def evidence(self) -> str:
-        """The statistics in words: the mean (of paired differences or of values), its
-        95% CI, the number of seeds and what the claim needs."""
+        """The statistics in words: the mean (of paired differences or of values), the
+        seeds on the claimed side, the exact test's p against its level, the one-sided t
+        bound, and what the claim needs."""
         u = self.unit
-        need = f"claim: {'below' if self.below else 'above'} {self.threshold:+.3g}{u}"
-        if math.isnan(self.ci_low):
-            return f"mean {self.statistic} {self.mean:+.3f}{u} ({self.n} {self._over()}: no interval; {need})"
-        return (f"mean {self.statistic} {self.mean:+.3f}{u}, 95% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}]{u}"
-                f" over {self.n} {self._over()} ({need})")
+        side = "below" if self.below else "above"
+        need = f"claim: {side} {_num(self.threshold, u)}{u}"
+        if math.isnan(self.p):
+            return f"mean {self.statistic} {_num(self.mean, u)}{u} ({self.n} {self._over()}: not tested; {need})"
+        bound = "" if math.isnan(self.bound) else \
+            f", one-sided 95% t bound {'<' if self.below else '>'} {_num(self.bound, u)}{u}"
+        return (f"mean {self.statistic} {_num(self.mean, u)}{u}{bound}; {self.on_side} of {self.n} "
+                f"{self._over()} {side}; p = {self.p:.2g} (level {self.level:.2g}) ({need})")
 
     def _over(self) -> str:
         return self.over[:-1] if self.n == 1 and self.over.endswith("s") else self.over
@@ -112,25 +185,69 @@ class Claim:
         return self.role == "headline" and self.verdict in ("not shown", "contradicted")
 
 
-def judge(differences: Sequence[float], threshold: float = 0.0, judged: bool = True) -> tuple[str, float, float, float]:
-    """Verdict of "the mean of ``differences`` exceeds ``threshold``", with mean and CI."""
-    mean, lo, hi = mean_ci(differences)
-    if not judged or math.isnan(lo):
-        return "not judged", mean, lo, hi
-    if lo > threshold:
-        return "holds", mean, lo, hi
-    if hi < threshold:
-        return "contradicted", mean, lo, hi
-    return "not shown", mean, lo, hi
+def _num(x: float, unit: str) -> str:
+    """A signed number as evidence prints it: whole iterations for "it", else 3 decimals."""
+    return f"{x:+.0f}" if unit.strip() == "it" else f"{x:+.3f}"
+
+
+@dataclass(frozen=True)
+class Tested:
+    """"The mean of values exceeds threshold", tested: what a Claim records of it."""
+
+    mean: float
+    ci_low: float
+    ci_high: float
+    p: float
+    p_other: float
+    on_side: int
+    bound: float
+
+
+def test_above(values: Sequence[float], threshold: float = 0.0, key: str = "") -> Tested:
+    """The sign-flip test of "the mean of ``values`` exceeds ``threshold``" both ways, the
+    seeds above it, the one-sided 95% t lower bound, and the two-sided 95% t-interval."""
+    mean, lo, hi = mean_ci(values)
+    v = np.asarray(values, dtype=float) - threshold
+    if len(v) < 2:
+        return Tested(mean, lo, hi, math.nan, math.nan, int((v > 0).sum()), math.nan)
+    sd = float(v.std(ddof=1))
+    bound = mean - t95_one_sided(len(v) - 1) * sd / math.sqrt(len(v))
+    return Tested(mean, lo, hi, sign_flip_p(v, "greater", key), sign_flip_p(v, "less", key),
+                  int((v > 0).sum()), bound)
+
+
+def judge(differences: Sequence[float], threshold: float = 0.0, judged: bool = True,
+          level: float = ALPHA) -> tuple[str, float, float, float]:
+    """Verdict of "the mean of ``differences`` exceeds ``threshold``" by the one-sided
+    sign-flip test at ``level``, with the mean and the two-sided 95% t-interval."""
+    t = test_above(differences, threshold)
+    return _verdict(t, judged, level), t.mean, t.ci_low, t.ci_high
+
+
+def _verdict(t: Tested, judged: bool, level: float) -> str:
+    if not judged or math.isnan(t.p):
+        return "not judged"
+    if t.p <= level:
+        return "holds"
+    if t.p_other <= level:
+        return "contradicted"
+    return "not shown"
 
 
 class Claims:
     """The claims of one notebook: checked, shown as a verdict table, saved for the CLI."""
 
-    def __init__(self, notebook: str, scale: str, path: str | Path | None = None):
+    def __init__(self, notebook: str, scale: str, path: str | Path | None = None,
+                 headlines: int | None = None):
+        """``headlines``: how many headline claims the notebook makes (Holm's family);
+        default ``HEADLINE_FAMILIES[notebook]``, else each headline claim alone at ALPHA
+        (and the table says the family was not declared)."""
         self.notebook, self.scale = str(notebook), scale
         self.path = Path(path) if path else None
         self.items: list[Claim] = []
+        self.family = headlines if headlines is not None else HEADLINE_FAMILIES.get(self.notebook)
+        if self.family is not None and (not isinstance(self.family, int) or self.family < 1):
+            raise ValueError(f"headlines={self.family!r}: the number of headline claims, an integer >= 1")
 
     def paired(self, claim: str, better: Sequence[float], worse: Sequence[float], *,
                margin: float = 0.0, role: str = "headline", paper: str = "", unit: str = "",
@@ -158,14 +275,40 @@ class Claims:
             raise ValueError(f"role={role!r}: choose one of {list(ROLES)}")
         v = np.asarray(values, dtype=float)
         sign = -1.0 if below else 1.0
-        verdict, mean, lo, hi = judge(sign * v, sign * threshold, judged=self.scale != "smoke")
+        t = test_above(sign * v, sign * threshold, key=f"{self.notebook}/{claim}")
+        mean, lo, hi, bound = t.mean, t.ci_low, t.ci_high, t.bound
         if below:
-            mean, lo, hi = -mean, -hi, -lo
-        item = Claim(self.notebook, claim, role, verdict, mean, lo, hi, len(v), float(threshold), unit,
-                     paper, statistic, below, over, fragile_note(self.notebook, claim, self.scale))
-        self.items = [c for c in self.items if c.claim != claim] + [item]
+            mean, lo, hi, bound = -mean, -hi, -lo, -bound
+        others = [c for c in self.items if c.claim != claim]
+        level, correction = ALPHA, "none"
+        if role == "headline":
+            level, correction = self._holm_level(others, t.p, claim)
+        item = Claim(self.notebook, claim, role, _verdict(t, self.scale != "smoke", level), mean, lo, hi, len(v),
+                     float(threshold), unit, paper, statistic, below, over,
+                     fragile_note(self.notebook, claim, self.scale), t.p, t.p_other, level, t.on_side, bound,
+                     TEST, correction, True)
+        self.items = others + [item]
         self.save()
         return item
+
+    def _holm_level(self, others: Sequence[Claim], p: float, claim: str) -> tuple[float, str]:
+        """The level Holm's step-down gives a new headline claim of p-value ``p``, the
+        earlier headline claims' p-values known and the rest of the family at p = 1: its
+        own threshold if every smaller p is rejected too, else 0 (not rejected)."""
+        earlier = [c.p for c in others if c.role == "headline"]
+        if self.family is None:
+            return ALPHA, "none (no headline family declared)"
+        if len(earlier) + 1 > self.family:
+            raise ValueError(f"notebook {self.notebook}: headline claim {claim!r} is number {len(earlier) + 1}, "
+                             f"but the notebook declared {self.family} (HEADLINE_FAMILIES); a larger family must "
+                             "be declared before the run, not found after it")
+        ps = [x if not math.isnan(x) else 1.0 for x in earlier] + [1.0 if math.isnan(p) else p]
+        rank = sorted(ps).index(ps[-1])  # ties: the first position, the most lenient of equal p
+        rejected = holm_levels(ps, self.family)
+        # not rejected: the step where Holm stopped (a smaller or equal p failed there, so
+        # this p exceeds that level too)
+        step = rank if rejected[-1] else min(rank, sum(rejected))
+        return ALPHA / (self.family - step), f"Holm over {self.family} headline claims"
 
     def save(self) -> None:
         if self.path is not None:
@@ -232,7 +375,7 @@ def claims_markdown(items: Sequence[Claim], scale: str | None = None) -> str:
         paper = f"<br>*{c.paper}*" if c.paper else ""
         fragile = f"<br>⚠️ *fragile: {c.fragile}*" if c.fragile else ""
         rows.append(f"| {c.claim}{paper} | {role} | {mark[c.verdict]}{fragile} | {c.evidence} |")
-    note = ""
+    note = _tests_note(items)
     if any(c.fragile for c in items):
         note += ("\n\n*⚠️ fragile: this verdict changed when the same notebook ran under another CPU "
                  "kernel set (benchmarks/claims_kernels.py): it hangs on the last bits of the arithmetic, so "
@@ -240,6 +383,24 @@ def claims_markdown(items: Sequence[Claim], scale: str | None = None) -> str:
     if scale == "smoke":
         note = "\n\n*Smoke scale: the claims are computed but not judged (the numbers mean nothing).*"
     return "\n".join(rows) + note
+
+
+def _tests_note(items: Sequence[Claim]) -> str:
+    """What the verdicts of ``items`` rest on, said under their table."""
+    if not items:
+        return ""
+    headline = {c.correction for c in items if c.role == "headline"}
+    fam = "; ".join(sorted(headline)) if headline else ""
+    text = ("\n\n*Each verdict: an exact one-sided sign-flip test of the per-seed values against the "
+            "claim's threshold (p on the claimed side at most the level: holds; on the other side: "
+            "contradicted; else not shown); the t bound is one-sided 95%, for scale. ")
+    if fam:
+        text += f"Headline claims: family-wise error {ALPHA:g}, {fam}, judged in the order made. "
+    if any(c.role != "headline" for c in items):
+        text += f"The paper's and diagnostic claims: each at {ALPHA:g}, not corrected.*"
+    else:
+        text = text.rstrip() + "*"
+    return text
 
 
 def load_claims(path: str | Path) -> list[Claim]:

@@ -19,19 +19,83 @@ def test_t_quantiles_and_interval():
     assert math.isnan(mean_ci([0.5])[1])
 
 
-def test_verdicts_follow_the_interval():
-    assert judge([0.02, 0.03, 0.025, 0.028])[0] == "holds"
+def test_verdicts_follow_the_exact_sign_flip_test():
+    # every one of 5 values above 0: p = 2^-5 = 0.031 <= 0.05
+    assert judge([0.02, 0.03, 0.025, 0.028, 0.021])[0] == "holds"
     assert judge([0.02, -0.03, 0.01, 0.0])[0] == "not shown"
-    assert judge([-0.02, -0.03, -0.025])[0] == "contradicted"
-    assert judge([0.02, 0.03, 0.025], threshold=0.05)[0] == "contradicted"
+    # 3 seeds can never decide: the smallest p is 2^-3 = 0.125
+    assert judge([-0.02, -0.03, -0.025])[0] == "not shown"
+    assert judge([-0.02, -0.03, -0.025, -0.021, -0.04])[0] == "contradicted"
+    assert judge([0.02, 0.03, 0.025, 0.021, 0.022], threshold=0.05)[0] == "contradicted"
     assert judge([0.02, 0.03], judged=False)[0] == "not judged"
-    assert judge([0.02])[0] == "not judged"  # one seed: no interval, no verdict
+    assert judge([0.02])[0] == "not judged"  # one seed: no test, no verdict
+
+
+def test_sign_flip_p_is_exact():
+    """p counts the sign patterns whose mean is at least the observed one, of all 2^n."""
+    from itertools import product
+
+    from lthlib.claims import sign_flip_p
+
+    assert sign_flip_p([0.1] * 8) == 2 ** -8  # an effect every seed shows
+    v = np.array([0.3, -0.1, 0.2, 0.05, 0.4, -0.2])
+    flips = [np.mean(np.array(s) * np.abs(v)) for s in product((1, -1), repeat=6)]
+    assert sign_flip_p(v) == pytest.approx(np.mean([f >= v.mean() - 1e-12 for f in flips]), abs=1e-12)
+    assert sign_flip_p(v, "less") == pytest.approx(np.mean([f <= v.mean() + 1e-12 for f in flips]), abs=1e-12)
+    many = np.linspace(-0.5, 2.0, 40)  # beyond EXACT_UP_TO: drawn patterns, the same every time
+    assert sign_flip_p(many, key="k") == sign_flip_p(many, key="k") < 1e-3
+
+
+def test_holm_step_down():
+    from lthlib.claims import holm_levels
+
+    # family of 4: thresholds 0.0125, 0.0167, 0.025, 0.05 in order of p
+    assert holm_levels([0.01, 0.04, 0.012, 0.2], 4) == [True, False, True, False]
+    assert holm_levels([0.02, 0.001], 4) == [False, True]  # 0.02 > 0.05/3 stops the steps
+    assert holm_levels([0.02, 0.021], 3) == [False, False]  # 0.021 <= 0.05/2, but the steps stopped
+    assert holm_levels([0.001, 0.001], 2) == [True, True]
+    with pytest.raises(ValueError):
+        holm_levels([0.01, 0.01, 0.01], 2)
+
+
+def test_headline_claims_are_a_holm_family_judged_in_order():
+    """Each headline claim is judged when made, at the level Holm gives it with the claims
+    not yet made at p = 1; paper claims are judged alone at 0.05."""
+    every = [0.1] * 8  # p = 2^-8 = 0.0039
+    seven = [0.1] * 7 + [-0.01]  # p = 2/256 = 0.0078
+    claims = Claims("99", "quick", headlines=4)
+    a = claims.check("a", every)
+    assert a.verdict == "holds" and a.level == pytest.approx(0.05 / 4) and a.correction == "Holm over 4 headline claims"
+    b = claims.check("b", seven)
+    assert b.verdict == "holds" and b.level == pytest.approx(0.05 / 3)
+    c = claims.check("c", [0.1] * 4 + [-0.01] * 4, role="paper")  # p = 16/256: not shown, alone at 0.05
+    assert c.verdict == "not shown" and c.level == 0.05 and c.correction == "none"
+    d = claims.check("d", [0.1] * 5 + [-0.01] * 3)  # p = 8/256 = 0.031 > 0.05 / 2
+    assert d.verdict == "not shown" and d.level == pytest.approx(0.025)
+    claims.check("e", every)
+    with pytest.raises(ValueError, match="declared 4"):
+        claims.check("f", every)
+    # a family of one: the same values at 0.05
+    assert Claims("99", "quick", headlines=1).check("d", [0.1] * 5 + [-0.01] * 3).verdict == "holds"
+    table = claims.markdown()
+    assert "Holm over 4 headline claims" in table and "not corrected" in table and "sign-flip" in table
+
+
+def test_a_smaller_p_that_failed_stops_the_later_ones(monkeypatch):
+    import lthlib.claims as cl
+
+    ps = iter([0.02, 1.0, 0.021, 1.0])  # (claimed side, other side) per claim
+    monkeypatch.setattr(cl, "sign_flip_p", lambda *a, **k: next(ps))
+    claims = Claims("99", "quick", headlines=3)
+    assert claims.check("a", [0.1] * 8).verdict == "not shown"  # 0.02 > 0.05 / 3
+    later = claims.check("b", [0.1] * 8)  # 0.021 <= 0.05 / 2, but Holm stopped at 0.02
+    assert later.verdict == "not shown" and later.level == pytest.approx(0.05 / 3) and later.p > later.level
 
 
 def test_paired_claim_is_on_differences_not_on_means():
     """Seeds vary a lot but the ticket beats its own control on every seed: paired holds."""
-    control = np.array([0.60, 0.70, 0.80, 0.65, 0.75])
-    ticket = control + np.array([0.010, 0.012, 0.011, 0.009, 0.010])
+    control = np.array([0.60, 0.70, 0.80, 0.65, 0.75, 0.62, 0.71, 0.68])
+    ticket = control + np.array([0.010, 0.012, 0.011, 0.009, 0.010, 0.011, 0.012, 0.010])
     claims = Claims("99", "quick")
     assert claims.paired("ticket beats control", ticket, control).verdict == "holds"
     assert claims.paired("ticket beats control by 5 points", ticket, control, margin=0.05).verdict == "contradicted"
@@ -59,15 +123,15 @@ def test_smoke_scale_computes_but_does_not_judge(tmp_path):
 def test_claims_are_saved_replaced_by_name_and_loaded(tmp_path):
     path = tmp_path / "claims" / "03.json"
     claims = Claims("03", "quick", path)
-    claims.check("a", [0.1, 0.2, 0.15], paper="The paper reports something")
-    claims.check("b", [-0.1, -0.2, -0.15], role="paper")
+    claims.check("a", [0.1, 0.2, 0.15, 0.12, 0.11], paper="The paper reports something")
+    claims.check("b", [-0.1, -0.2, -0.15, -0.12, -0.11], role="paper")
     claims.check("a", [-0.1, 0.2, 0.05])  # re-checking replaces, never duplicates
     loaded = load_claims(path)
     assert [c.claim for c in loaded] == ["b", "a"]
     assert loaded[1].verdict == "not shown" and loaded[1].failed()
     assert loaded[0].verdict == "contradicted" and not loaded[0].failed()  # a paper claim never fails the run
     table = claims_markdown(loaded)
-    assert "the paper's claim, at this scale" in table and "95% CI" in table
+    assert "the paper's claim, at this scale" in table and "one-sided 95% t bound" in table
 
 
 def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_path, capsys):
@@ -76,7 +140,7 @@ def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_p
     folder = tmp_path / "nbs"
     folder.mkdir()
     write_notebook(folder / "01_holds.ipynb", "from lthlib.claims import Claims\n"
-              "c = Claims('01', SCALE, CLAIMS_FILE)\nc.check('a true claim', [0.1, 0.11, 0.12])\n"
+              "c = Claims('01', SCALE, CLAIMS_FILE)\nc.check('a true claim', [0.1, 0.11, 0.12, 0.1, 0.13])\n"
               "c.check('a paper claim that fails here', [-0.1, 0.1, 0.0], role='paper')")
     write_notebook(folder / "02_fails.ipynb", "from lthlib.claims import Claims\n"
               "c = Claims('02', SCALE, CLAIMS_FILE)\nc.check('a false claim', [-0.1, 0.1, 0.0])")
@@ -93,20 +157,23 @@ def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_p
 
 def test_a_claim_below_a_threshold():
     claims = Claims("99", "quick")
-    low = claims.check("barrier under 2 points", [0.005, 0.004, 0.006], threshold=0.02, below=True)
-    assert low.verdict == "holds" and low.mean == pytest.approx(0.005) and low.ci_low < 0.005 < low.ci_high
-    assert "below +0.02" in low.evidence and "mean value" in low.evidence
-    assert claims.check("barrier under 2 points", [0.10, 0.12, 0.11], threshold=0.02, below=True).verdict == "contradicted"
+    low = claims.check("barrier under 2 points", [0.005, 0.004, 0.006, 0.005, 0.003], threshold=0.02, below=True)
+    assert low.verdict == "holds" and low.mean == pytest.approx(0.0046) and low.ci_low < 0.0046 < low.ci_high
+    assert low.bound > low.mean and low.on_side == 5  # an upper bound for a "below" claim
+    assert "below +0.020" in low.evidence and "mean value" in low.evidence and "5 of 5 seeds below" in low.evidence
+    high = claims.check("barrier under 2 points", [0.10, 0.12, 0.11, 0.1, 0.13], threshold=0.02, below=True)
+    assert high.verdict == "contradicted"
 
 
 def test_evidence_names_what_the_values_are_over():
     from lthlib.claims import Claims
 
     claims = Claims("09", "quick")
-    pairs = claims.paired("x beats y", better=[0.9, 0.8, 0.85], worse=[0.1, 0.2, 0.15], over="seed pairs")
-    assert "over 3 seed pairs" in pairs.evidence and pairs.verdict == "holds"
+    pairs = claims.paired("x beats y", better=[0.9, 0.8, 0.85, 0.9, 0.8], worse=[0.1, 0.2, 0.15, 0.1, 0.2],
+                          over="seed pairs")
+    assert "5 of 5 seed pairs above" in pairs.evidence and pairs.verdict == "holds"
     seeds = claims.check("z above 0", [0.5, 0.6])
-    assert "over 2 seeds" in seeds.evidence
+    assert "2 of 2 seeds above" in seeds.evidence
     one = claims.check("w above 0", [0.5], over="timing repeats")
     assert "1 timing repeat:" in one.evidence
 
@@ -121,8 +188,8 @@ def test_a_verdict_that_flips_with_the_kernel_set_is_marked_fragile(tmp_path, mo
                 "DEFAULT": {("02", "a"): "not shown", ("02", "b"): "holds"}}
     cl.record_fragile(["02"], "quick", verdicts)
     claims = cl.Claims("02", "quick")
-    a = claims.paired("a", [1.0, 1.1, 1.2], [0.0, 0.1, 0.0])
-    b = claims.paired("b", [1.0, 1.1, 1.2], [0.0, 0.1, 0.0])
+    a = claims.paired("a", [1.0, 1.1, 1.2, 1.0, 1.1], [0.0, 0.1, 0.0, 0.0, 0.1])
+    b = claims.paired("b", [1.0, 1.1, 1.2, 1.0, 1.1], [0.0, 0.1, 0.0, 0.0, 0.1])
     assert a.verdict == b.verdict == "holds"
     assert a.fragile == "holds under AVX512 kernels, not shown under DEFAULT kernels" and not b.fragile
     assert cl.verdict_word(a) == "not clearly" and cl.verdict_word(b) == "yes"
