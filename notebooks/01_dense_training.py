@@ -42,7 +42,7 @@
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 5  # independent initialisations (error bands, confidence intervals)
+SEEDS = 8  # independent initialisations (error bands, confidence intervals)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
 MODEL = None  # None: the dataset's default model
 EVAL_EVERY = None  # None: the scale's preset (every 50 iterations at quick, shared by 01, 02 and 04)

@@ -34,14 +34,14 @@
 #   the paper's claims hold at this scale;
 # - see what the masks look like.
 #
-# **Time:** `SCALE="quick"` (the MNIST-1D MLP, 4 seeds, 6 rounds, two controls, 3,000
+# **Time:** `SCALE="quick"` (the MNIST-1D MLP, 8 seeds, 6 rounds, two controls, 3,000
 # iterations evaluated every 50) takes about 2-3 minutes on a 2-core laptop CPU the first
 # time (each round is stored in `RESULTS_DIR`; a re-run loads it in seconds). `"paper"` is
 # LeNet-300-100 on MNIST with 20 rounds: hours on a CPU, minutes per seed on a GPU.
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 4  # independent IMP runs (error bands, confidence intervals)
+SEEDS = 8  # independent IMP runs (error bands, confidence intervals)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
 MODEL = None  # None: the dataset's default model
 ROUNDS = None  # None: the scale's preset (6 rounds at quick, about 5% of the weights left)

@@ -42,7 +42,7 @@
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 6  # independent IMP runs per rewind iteration (paired comparisons, confidence intervals)
+SEEDS = 8  # independent IMP runs per rewind iteration (paired comparisons, confidence intervals)
 RETRAINING_SEEDS = 8  # independent runs per retraining method in the last section (headline claims need 8 or more)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "cifar10" for paper); the rewinding sweep
 MODEL = None  # None: the scale's default (1-D CNN; ResNet-20 for paper; try "vgg16"); the rewinding sweep

@@ -46,8 +46,8 @@
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 3  # independent seeds for everything that is trained (error bands, paired claims)
-UNTRAINED_SEEDS = 5  # seeds for section 1, which trains nothing after masking (cheap)
+SEEDS = 8  # independent seeds for everything that is trained (error bands, paired claims)
+UNTRAINED_SEEDS = 8  # seeds for section 1, which trains nothing after masking (cheap)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
 MODEL = None  # None: the dataset's default model (an MLP with two hidden layers)
 DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"

@@ -38,7 +38,7 @@
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 3  # parents per spawn iteration: the first SEEDS of notebook 03's seeds
+SEEDS = 8  # parents per spawn iteration: the first SEEDS of notebook 03's seeds
 DATASET = None  # None: the scale's default
 MODEL = None  # None: the scale's default (as notebook 03)
 POINTS = 30  # points on each interpolation path

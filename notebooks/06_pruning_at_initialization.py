@@ -44,13 +44,13 @@
 # - watch one-shot methods collapse layers at extreme sparsity, where SynFlow does not;
 # - measure whether PaI masks and IMP masks pick the same weights.
 #
-# **Time:** `SCALE="quick"` (the MNIST-1D MLP, 3 seeds, notebook 02's IMP runs reused from
+# **Time:** `SCALE="quick"` (the MNIST-1D MLP, 8 seeds, notebook 02's IMP runs reused from
 # the store) takes a few minutes on a 2-core laptop CPU; `"smoke"` seconds; `"paper"`
 # ResNet-20 on CIFAR-10 with the published schedule (needs CIFAR-10 on disk and a GPU).
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 3  # seeds (initial weights and data order), shared with notebook 02's IMP runs
+SEEDS = 8  # seeds (initial weights and data order), shared with notebook 02's IMP runs
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "cifar10" for paper)
 MODEL = None  # None: the scale's network (paper: ResNet-20, as Frankle et al. 2021), else the dataset's default
 DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"

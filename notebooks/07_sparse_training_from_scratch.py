@@ -44,7 +44,7 @@
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 3  # seeds (initial weights, data order and random masks), shared with notebooks 02 and 06
+SEEDS = 8  # seeds (initial weights, data order and random masks), shared with notebooks 02 and 06
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "cifar10" for paper)
 MODEL = None  # None: the scale's network (paper: WRN-22-2, as Evci et al. 2020), else the dataset's default
 DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"

@@ -54,7 +54,7 @@
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
-SEEDS = 3  # seeds of the accuracy side (notebook 02's IMP runs)
+SEEDS = 8  # seeds of the accuracy side (notebook 02's IMP runs)
 DATASET = None  # None: the scale's default ("mnist1d" for smoke/quick, "mnist" for paper)
 MODEL = None  # None: the dataset's default model (the accuracy side's network)
 DEVICE = "auto"  # "auto": a CUDA or Apple GPU when there is one, else the CPU; or "cpu", "cuda", "mps"
