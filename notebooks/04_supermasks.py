@@ -87,7 +87,7 @@ judged = SCALE != "smoke"
 
 
 def direction(values, up, down, unclear, threshold=0.0):
-    """A word that follows the 95% interval of ``values`` (one per seed) against ``threshold``."""
+    """A word that follows the exact sign-flip test of ``values`` (one per seed) against ``threshold``."""
     verdict = judge(values, threshold, judged=judged)[0]
     return {"holds": up, "contradicted": down}.get(verdict, unclear)
 
@@ -215,8 +215,9 @@ say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the best criterion wit
 # **sign**. If so, replacing every kept weight by a constant of the same sign should not
 # hurt. The figure shows, for each criterion at the three largest densities below 100%, the
 # per-seed difference *signed constant minus initial values* in untrained accuracy, its
-# mean and its 95% confidence interval over seeds: an interval right of zero means the
-# signed constant helps, left of zero that it hurts, across zero that this run cannot tell.
+# mean and its 95% confidence interval over seeds (for scale). The words under it follow an
+# exact sign-flip test at 5% per cell, uncorrected across the cells: helps, hurts, or this
+# run cannot tell.
 
 # %%
 sign_densities = [d for d in densities if d < 1.0][-3:]
@@ -589,8 +590,8 @@ explorer = widgets.overlap_explorer(masks)
 # ## Claims of this notebook, checked
 #
 # Each claim compares paired values over seeds (the same seeds on both sides); the
-# evidence is the mean difference with its 95% confidence interval (Student's t over
-# seeds). *Headline* claims are what this notebook teaches at this scale; *the paper's
+# evidence is the mean difference, the seeds on the claimed side and an exact sign-flip
+# test against the claim's level (see the note under the table). *Headline* claims are what this notebook teaches at this scale; *the paper's
 # claim, at this scale* rows test a published result here and are reported whatever
 # their verdict.
 

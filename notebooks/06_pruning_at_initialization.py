@@ -198,8 +198,8 @@ say("\n".join(rows))
 # ### The claims, seed by seed
 #
 # Each comparison pairs the two networks of one seed (same initial weights, same data
-# order) and judges the mean paired difference with its 95% confidence interval over
-# seeds. The headline claims are about the sparsest density compared, where the
+# order) and judges the mean paired difference by an exact sign-flip test over seeds (the
+# note under the table says the levels). The headline claims are about the sparsest density compared, where the
 # differences between masks are largest.
 
 # %%
@@ -214,6 +214,14 @@ vs_random = [claims.paired(f"{METHOD_LABELS[m]} is more accurate than random pru
                            role="paper", paper="Frankle et al. 2021 (Section 4): SNIP, GraSP and SynFlow "
                            "\"consistently outperform random pruning\" at matched sparsities.")
              for m in pai_methods]
+if "random_erk" in experiment.methods:  # Frankle et al. 2021's stronger baseline: random at ERK's layer densities
+    vs_random += [claims.paired(f"{METHOD_LABELS[m]} is more accurate than random pruning with ERK's layer densities "
+                                f"({METHOD_LABELS['random_erk']}) at {percents[j]:.1f}% of weights",
+                                better=acc[m][:, j], worse=acc["random_erk"][:, j], role="paper",
+                                paper="Frankle et al. 2021 compare with random pruning at the methods' own and at "
+                                      "ERK's per-layer densities; the per-layer density is what the sanity checks "
+                                      "below say the methods' masks carry.")
+                  for m in pai_methods]
 say(claims_markdown(headline + vs_random, SCALE))
 
 # %%
@@ -263,9 +271,11 @@ plots.save_figure(fig, FIGURES_DIR, "sanity_checks")
 
 # %% [markdown]
 # "Does not hurt" is a claim too: the mean paired drop (original minus shuffled, or
-# minus reinitialised) must be below 1 percentage point, with the whole 95% interval
-# below it. With a handful of seeds such an interval is wide, so *not shown* means "the
-# seeds cannot tell", not "it hurts".
+# minus reinitialised) must be below 1 percentage point, by the same exact test as every
+# claim (*not shown* means "the seeds cannot tell", not "it hurts"). The contrast that
+# teaches Frankle et al.'s point is the headline: shuffling within layers costs the IMP
+# ticket more than it costs each method, seed by seed (the IMP ticket's drop minus the
+# method's drop, above 0).
 
 # %%
 ps = 100 * sanity_density
@@ -280,6 +290,12 @@ for m in experiment.sanity_methods:
             orig[m] - other, threshold=0.01, below=True, role="paper",
             paper="Frankle et al. 2021 (Section 5): for SNIP, GraSP and SynFlow \"randomly shuffling the "
                   "mask within each layer\" and reinitialising \"do not reduce accuracy\"."))
+imp_drop = np.asarray(imp_sanity["none"]) - np.asarray(imp_sanity["shuffle"])
+for m in experiment.sanity_methods:
+    shuffled = np.array(accuracy_table(sanity, m, "shuffle", [sanity_density], seeds)[0])
+    sanity_claims.append(claims.paired(
+        f"shuffling within layers hurts the IMP ticket more than it hurts {METHOD_LABELS[m]} at {ps:.1f}%",
+        better=imp_drop, worse=orig[m] - shuffled))
 say(claims_markdown(sanity_claims, SCALE))
 
 # %%

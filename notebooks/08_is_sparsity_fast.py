@@ -379,39 +379,37 @@ plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_speed")
 # positive values are faster, negative slower, and exp(value) is the speed-up. "Faster"
 # claims need more than the log of `CROSSOVER_MARGIN`. Repeats run one after another on
 # one machine, so the interval says how steady the measurement was, not how another
-# machine would do; and the density each claim names was picked from these same timings
-# (the crossover), so the "faster" claim is a confirmation, not an independent test.
-# Accuracy claims pair the networks of each seed, as in the other notebooks.
+# machine would do. The timing claims are the published rule of thumb, at densities fixed
+# before the run (2% and 20% of weights, at every batch size); the crossover this run
+# measured is shown as a diagnostic row, since its density was picked from these same
+# timings (a confirmation, not an independent test), and no row is shown where there is
+# no crossover. The headline claims are the accuracy claims, which pair the networks of
+# each seed, as in the other notebooks.
 
 # %%
 claims = Claims("08", SCALE, CLAIMS_FILE)
 lenet_rows = timings["lenet300_100"]
 margin = math.log(CROSSOVER_MARGIN)
 timing = dict(over="timing repeats", statistic="ln speed-up")
-timing_claims, named = [], set()
-for b in speed["batch_sizes"]:
-    x = sx.crossover_density(lenet_rows, "csr", b, "inference", min_speedup=CROSSOVER_MARGIN)
-    at = x if x is not None else min(speed["densities"])
-    timing_claims.append(claims.check(
-        f"CSR inference of LeNet-300-100 (batch {b}) is more than {CROSSOVER_MARGIN - 1:.0%} faster than dense "
-        f"at {100 * at:g}% of weights on this machine", sx.log_speedups(lenet_rows, "csr", at, b, "inference"),
-        threshold=margin, **timing))
-    named.add((b, at))
-    higher = [d for d in speed["densities"] if d > at]
-    if x is not None and higher:
-        timing_claims.append(claims.check(
-            f"CSR inference of LeNet-300-100 (batch {b}) is slower than dense at {100 * min(higher):g}% of weights "
-            "on this machine", sx.log_speedups(lenet_rows, "csr", min(higher), b, "inference"), below=True, **timing))
-        named.add((b, min(higher)))
+timing_claims = []
 anchor = ("Published experience (e.g. Gale et al. 2019; Hoefler et al. 2021): unstructured sparsity needs "
           "roughly 90-98% sparsity before CSR beats dense on CPUs.")
-for d_anchor, faster in ((0.02, True), (0.2, False)):
-    if d_anchor in speed["densities"] and (big, d_anchor) not in named:
+for b in speed["batch_sizes"]:
+    # the published densities, fixed before the timings: the paper's claims, at every batch size
+    for d_anchor, faster in ((0.02, True), (0.2, False)):
+        if d_anchor in speed["densities"]:
+            timing_claims.append(claims.check(
+                f"CSR inference of LeNet-300-100 (batch {b}) is {'faster' if faster else 'slower'} than dense at "
+                f"{100 * d_anchor:g}% of weights ({100 * (1 - d_anchor):g}% sparsity)",
+                sx.log_speedups(lenet_rows, "csr", d_anchor, b, "inference"), below=not faster,
+                role="paper", paper=anchor, **timing))
+    # the crossover this run measured: a description of these timings, not a test of them
+    x = sx.crossover_density(lenet_rows, "csr", b, "inference", min_speedup=CROSSOVER_MARGIN)
+    if x is not None and x not in (0.02, 0.2):
         timing_claims.append(claims.check(
-            f"CSR inference of LeNet-300-100 (batch {big}) is {'faster' if faster else 'slower'} than dense at "
-            f"{100 * d_anchor:g}% of weights ({100 * (1 - d_anchor):g}% sparsity)",
-            sx.log_speedups(lenet_rows, "csr", d_anchor, big, "inference"), below=not faster,
-            role="paper", paper=anchor, **timing))
+            f"CSR inference of LeNet-300-100 (batch {b}) is more than {CROSSOVER_MARGIN - 1:.0%} faster than dense "
+            f"at {100 * x:g}% of weights, this run's crossover", sx.log_speedups(lenet_rows, "csr", x, b, "inference"),
+            threshold=margin, role="diagnostic", **timing))
 say(claims_markdown(timing_claims, SCALE))
 
 # %%
