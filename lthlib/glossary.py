@@ -42,7 +42,8 @@ TERMS: dict[str, str] = {
                 "run not below 0) and a tolerant one (within one standard deviation of the dense runs). "
                 "Chen et al. 2020 (BERT tickets) use the word the same way, with the tolerance stated: a "
                 "subnetwork is matching when its performance is within one standard deviation of the full "
-                "model's (their Appendix A). A notebook that uses another tolerance says it is its own choice.",
+                "model's (their Section 3, Table 2; Appendix A restates it). A notebook that uses another "
+                "tolerance says it is its own choice.",
     "stable": "Frankle et al. 2020: a network is *stable* (to SGD noise) at iteration k when two copies "
               "trained from k with different data orders end in one linearly connected region: the "
               "error barrier on the straight line between them is about zero (the paper uses 2 "
@@ -100,10 +101,11 @@ TERMS: dict[str, str] = {
                                "changes: every few steps drop some active weights and grow as many "
                                "new connections, at random (SET, Mocanu et al. 2018) or by the dense "
                                "gradient (RigL, Evci et al. 2020). No dense network is trained.",
-    "grokking": "Power et al. 2022: a network fits its training set long before it generalises, "
-                "and validation accuracy jumps from chance to near perfect much later in training. "
-                "Whether a run groks depends on the fraction of the data trained on and the "
-                "regularisation (weight decay).",
+    "grokking": "Power et al. 2022 (abstract): a network improves \"generalization performance from "
+                "random chance level to perfect generalization\", and \"this improvement in "
+                "generalization can happen well past the point of overfitting\", i.e. long after it "
+                "fits its training set; \"smaller datasets require increasing amounts of optimization "
+                "for generalization\".",
     "one-shot pruning": "pruning a trained network once, to the final density, with no retraining or "
                         "only a short fine-tune: how large language models are pruned (magnitude, "
                         "Wanda, SparseGPT), since retraining them, let alone IMP's many rounds, is "
@@ -112,10 +114,12 @@ TERMS: dict[str, str] = {
              "the L2 norm of its input feature over a few calibration examples, and remove the "
              "lowest scores within each output (row), not across the layer. No retraining.",
     "N:M sparsity": "in every group of M consecutive weights along a row, at most N are kept (2:4 keeps "
-                    "half): a semi-structured pattern; NVIDIA's sparse tensor cores run the 2:4 pattern "
-                    "faster than dense (notebook 08), and no other. Sun et al. 2023 (Wanda) test N:M only "
-                    "at 50% (2:4, 4:8); other patterns, such as 1:4, are neither a hardware pattern nor "
-                    "one the paper tested. The group constrains which weights a method may keep.",
+                    "half): a semi-structured pattern. NVIDIA's sparse tensor cores run one pattern per "
+                    "data type, always at 50%: 2:4 (1:2 for TF32 and float) (cuSPARSELt documentation, "
+                    "\"50% Sparsity Ratio\"); notebook 08 times 2:4 against dense. Sun et al. 2023 "
+                    "(Wanda) test N:M only at 50% (2:4, 4:8); other patterns, such as 1:4, are neither "
+                    "a hardware pattern nor one the paper tested. The group constrains which weights a "
+                    "method may keep.",
 }
 
 

@@ -42,19 +42,29 @@ def band(ax: plt.Axes, x: Sequence[float], ys: np.ndarray, label: str | None = N
         ax.fill_between(x, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
 
 
-def training_curves(runs: Sequence[Run], title: str = "") -> Figure:
+SPLIT_COLORS = {"train": "C0", "val": "C1", "test": "C2"}
+# The splits in shades of grey, for a notebook whose colours name kinds of network (the IMP
+# ticket's blue, a control's): one network's curves then take no colour a kind has.
+SPLIT_GREYS = {"train": "0.6", "val": "k", "test": "0.35"}
+
+
+def training_curves(runs: Sequence[Run], title: str = "", colors: Mapping[str, str] | None = None) -> Figure:
     """Loss and accuracy against iteration (mean over seeds, min-max band), and a third
     panel with each seed's validation loss on its own scale, so that whether it rises
     after its minimum can be read. Dotted lines: each seed's early-stopping iteration
-    (minimum validation loss)."""
+    (minimum validation loss). ``colors``: a colour per split (``"train"``, ``"val"``,
+    ``"test"``; default ``SPLIT_COLORS``, or ``SPLIT_GREYS``); the splits also differ in
+    line style (train solid, validation dashed, test dotted)."""
     if not runs:
         raise ValueError("training_curves needs at least one Run")
     x = runs[0].iterations
     if any(r.iterations != x for r in runs):
         raise ValueError("runs were evaluated at different iterations; plot them separately")
+    colors = {**SPLIT_COLORS, **(colors or {})}
     fig, (ax_loss, ax_acc, ax_val) = plt.subplots(1, 3, figsize=(14, 4.0))
     # validation dashed and wide, test dotted and thin on top: where they coincide, both show
-    styles = {"train": ("C0", "-", 2, 1.5), "val": ("C1", "--", 3, 2.6), "test": ("C2", ":", 4, 1.8)}
+    styles = {"train": (colors["train"], "-", 2, 1.5), "val": (colors["val"], "--", 3, 2.6),
+              "test": (colors["test"], ":", 4, 1.8)}
     for split, (color, ls, z, lw) in styles.items():
         band(ax_loss, x, [getattr(r, f"{split}_loss") for r in runs], METRIC_LABELS[f"{split}_loss"], color, ls, z, lw)
         band(ax_acc, x, [getattr(r, f"{split}_acc") for r in runs], METRIC_LABELS[f"{split}_acc"], color, ls, z, lw)
@@ -62,7 +72,8 @@ def training_curves(runs: Sequence[Run], title: str = "") -> Figure:
         es = r.early_stop_iteration
         for ax in (ax_loss, ax_acc, ax_val):
             ax.axvline(es, color="k", ls=":", lw=1, label="early stop (min val loss), per seed" if i == 0 else None)
-        ax_val.plot(x, r.val_loss, color="C1", lw=1, alpha=0.8, label="validation loss, per seed" if i == 0 else None)
+        ax_val.plot(x, r.val_loss, color=colors["val"], lw=1, alpha=0.8,
+                    label="validation loss, per seed" if i == 0 else None)
         ax_val.plot(es, r.val_loss[r.early_stop_index], "ko", ms=3)
     # the validation panel shows the last third of training, where overfitting would show,
     # on the y range of that third only
@@ -297,10 +308,12 @@ CURVE_STYLES = {"ticket": ("-", 1.5), "reinit": ("-", 3.0), "random_mask": ("--"
 
 def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = ("ticket", "reinit", "random_mask"),
                     metric: str = "val_acc", target: float | None = None, target_label: str = "target",
-                    chance: float | None = None) -> Figure:
+                    chance: float | None = None, percent_format: str = ".1f") -> Figure:
     """``metric`` against iteration at one pruning round: the ticket and its controls, and
     the dense network (bands: min-max over seeds); ``target`` draws the accuracy whose
-    first crossing counts as "reached", ``chance`` the accuracy of guessing."""
+    first crossing counts as "reached", ``chance`` the accuracy of guessing.
+    ``percent_format``: how the title writes the round's percent of weights (as the
+    notebook's prose does, e.g. ``".0f"`` where every density is a whole percent)."""
     from lthlib.imp import kind_color, kind_label
 
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
@@ -319,7 +332,7 @@ def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = 
         ax.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance ({chance:.3f})")
     pct = 100 * float(np.mean([res.densities()[round_index] for res in results]))
     ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric),
-           title=f"round {round_index}: {pct:.1f}% of weights remaining")
+           title=f"round {round_index}: {pct:{percent_format}}% of weights remaining")
     _legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
                     if len(results) > 1 else None)
     fig.tight_layout()
@@ -478,19 +491,41 @@ def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: s
 def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str, title: str = "",
                  reference: float | Sequence[float] | None = None,
                  reference_label: str = "dense network", legend_title: str | None = None,
-                 chance: float | None = None, colors: Mapping[str, str] | None = None) -> Figure:
+                 chance: float | None = None, colors: Mapping[str, str] | None = None,
+                 annotate: str | None = None) -> Figure:
     """Bars grouped by the outer key, one bar per inner key: the mean over seeds with a
     min-max error bar (said in the legend's title). ``reference``: one value, or one per
     seed (drawn as its mean with a shaded min-max band). ``chance``: a dotted line at the
     accuracy of guessing. ``colors``: a colour per inner key (default: C0, C1, ... in
-    order). The legend sits right of the bars."""
+    order). ``annotate``: a format (e.g. ``".3f"``) to write each bar's mean above it, so
+    that bars too short to see still say their value. The legend sits right of the bars."""
+    fig, ax = plt.subplots(figsize=(1.7 * len(values) + 4.5, 3.9))
+    n_seeds = _bars_on(ax, values, colors, annotate)
+    if annotate is not None:  # room above the tallest bar for its value
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + 0.08 * (hi - lo))
+    if reference is not None:
+        _reference_line(ax, reference, reference_label, "k", "--")
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance ({chance:.3f})")
+    ax.set(ylabel=ylabel, title=title)
+    seeds = "/".join(str(n) for n in sorted(n_seeds))
+    _legend_outside(ax, legend_title if legend_title is not None else
+                    f"bars: mean over {seeds} seeds\nerror bars, shading: min-max")
+    fig.tight_layout()
+    return fig
+
+
+def _bars_on(ax: plt.Axes, values: Mapping[str, Mapping[str, Sequence[float]]],
+             colors: Mapping[str, str] | None = None, annotate: str | None = None) -> set[int]:
+    """``grouped_bars``'s bars on ``ax`` (mean, min-max error bar; each member labelled
+    once); returns the numbers of seeds seen."""
     colors = dict(colors or {})
     groups = list(values)
     members = list(dict.fromkeys(m for g in groups for m in values[g]))
     width = 0.8 / max(len(values[g]) for g in groups)
-    fig, ax = plt.subplots(figsize=(1.7 * len(groups) + 4.5, 3.9))
-    labelled: set[str] = set()
-    n_seeds = set()
+    labelled = {t for t in ax.get_legend_handles_labels()[1]}
+    n_seeds: set[int] = set()
     for i, g in enumerate(groups):
         present = list(values[g])
         for j, member in enumerate(present):
@@ -501,19 +536,60 @@ def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: st
                    color=colors.get(member, f"C{members.index(member)}"),
                    label=None if member in labelled else member)
             labelled.add(member)
-    if reference is not None:
-        ref = np.atleast_1d(np.asarray(reference, dtype=float))
-        ax.axhline(ref.mean(), color="k", ls="--", lw=1, label=reference_label)
-        if len(ref) > 1:
-            ax.axhspan(ref.min(), ref.max(), color="k", alpha=0.08, lw=0)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance ({chance:.3f})")
+            if annotate is not None:
+                ax.annotate(f"{v.mean():{annotate}}", (x, v.max()), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7, zorder=4,
+                            bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
     ax.set_xticks(range(len(groups)), groups)
-    ax.set(ylabel=ylabel, title=title)
+    return n_seeds
+
+
+def _reference_line(ax: plt.Axes, values: float | Sequence[float], label: str, color: str, ls: str,
+                    lw: float = 1, zorder: float | None = None) -> None:
+    """A horizontal line at the mean of ``values`` (one per seed) with a shaded min-max band
+    (``zorder`` 3: the line over bars)."""
+    ref = np.atleast_1d(np.asarray(values, dtype=float))
+    ax.axhline(ref.mean(), color=color, ls=ls, lw=lw, label=label, zorder=zorder)
+    if len(ref) > 1:
+        ax.axhspan(ref.min(), ref.max(), color=color, alpha=0.08, lw=0)
+
+
+def bar_panels(panels: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]], ylabel: str,
+               lines: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+               line_styles: Mapping[str, tuple[str, str]] | None = None, chance: float | None = None,
+               colors: Mapping[str, str] | None = None, annotate: str | None = ".2f", title: str = "",
+               width: float = 8.0) -> Figure:
+    """``grouped_bars`` in panels stacked one above the other (``panels``: panel title ->
+    groups -> bars -> per-seed values), each with its own horizontal reference lines
+    (``lines``: panel title -> line label -> per-seed values, drawn as the mean with a
+    shaded min-max band; ``line_styles``: label -> (colour, line style)). One legend under
+    the panels; ``width`` in inches (8: under 1,000 pixels at ``save_figure``'s dpi)."""
+    lines, line_styles = dict(lines or {}), dict(line_styles or {})
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 2.9 * len(panels) + 0.9), sharey=True, squeeze=False)
+    n_seeds: set[int] = set()
+    for ax, (name, groups) in zip(axes[:, 0], panels.items()):
+        n_seeds |= _bars_on(ax, groups, colors, annotate)
+        for label, values in lines.get(name, {}).items():
+            color, ls = line_styles.get(label, ("k", "--"))
+            _reference_line(ax, values, label, color, ls, lw=1.5, zorder=3)
+        if chance is not None:
+            ax.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance ({chance:.3f})", zorder=3)
+        ax.set(ylabel=ylabel, title=name)
+    if annotate is not None:  # room above the tallest bar for its value
+        lo, hi = axes[0, 0].get_ylim()
+        axes[0, 0].set_ylim(lo, hi + 0.08 * (hi - lo))
+    handles, labels = {}, []
+    for ax in axes[:, 0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
-    _legend_outside(ax, legend_title if legend_title is not None else
-                    f"bars: mean over {seeds} seeds\nerror bars, shading: min-max")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
+    # under the panels, outside the axes: a tight bounding box (save_figure, inline display) keeps it
+    fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+               fontsize=8, frameon=False, title_fontsize=8,
+               title=f"bars and lines: mean over {seeds} seeds; error bars and shading: min-max")
     return fig
 
 

@@ -15,19 +15,22 @@ machinery:
   the IMP rounds' densities; each read as it is and after a short fine-tune (stored runs,
   ``run_one_shot``).
 
-``TransformerExperiment`` is the chapter's spec: what runs at each scale and the claims'
-comparisons (round, threshold, densities), fixed before the run in
-``config.TRANSFORMER_PRESETS``.
+``TransformerExperiment`` is the chapter's spec: what runs at each scale
+(``config.TRANSFORMER_PRESETS``: the claims' round, threshold and densities) and the claims
+the notebook checks (``CLAIM_ROLES``, ``MATCHING_MARGIN``, ``GROKKING_RATIO`` and
+``ONE_SHOT_CLAIMS``: which comparisons, at which density, with which margin and role), fixed
+before the run; the notebook reads them from here.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from lthlib.claims import Claim, Claims
 from lthlib.config import TRANSFORMER_PRESETS, SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.imp import IMPResult, IMPSettings
@@ -69,6 +72,85 @@ class OneShot:
                 "pattern": None if self.pattern is None else list(self.pattern)}
 
 
+# ------------------------------------------------------------------------------ the claims
+# The roles of section 2's and 3's claims (the ticket against each control at the claim
+# round, matching, iterations to the threshold, rewound against reset), fixed before the
+# run. History (git log -p notebooks/10_tickets_in_a_transformer.py): in the first commit
+# (11a5c09), before any quick run, the ticket-vs-control accuracy rows were headline and
+# matching and the three speed rows "paper"; after the first quick run (7e59c58) commit
+# 3ecfd5a made matching and speed-vs-dense diagnostic and promoted speed-vs-control to
+# headline. That promotion came after the data, so those two rows are diagnostic here: a
+# headline role is not given after a run. (They also repeat the accuracy rows: a control
+# that never reaches the threshold is counted at T, so each difference is T minus the
+# ticket's time.)
+CLAIM_ROLES: dict[str, str] = {
+    "grokking": "diagnostic",  # expected false at the quick scale's data fraction
+    "ticket_vs_control": "headline",
+    "matching": "diagnostic",  # this notebook's own 1-point threshold, not Chen et al.'s
+    "speed_vs_dense": "diagnostic",
+    "speed_vs_control": "diagnostic",
+    "rewinding": "diagnostic",  # expected null for one block
+}
+MATCHING_MARGIN = -0.01  # matching: no more than 1 point below the dense network, seed by seed
+GROKKING_RATIO = 2.0  # grokking: validation takes at least twice training's iterations
+
+
+# Which series a one-shot claim compares: the IMP ticket at the pruning's density, the
+# pruned dense network as it is, or after the short fine-tune (test accuracy, by seed).
+ONE_SHOT_SIDES = ("ticket", "as_pruned", "finetuned")
+
+
+@dataclass(frozen=True)
+class OneShotClaim:
+    """One claim of section 4, fixed before the run: "``better`` beats ``worse`` by more
+    than ``margin``" (a negative margin: "is not worse by more than |margin|"), test
+    accuracy paired by seed. Each side is ``(series, pruning)``: a series of
+    ``ONE_SHOT_SIDES`` of a one-shot pruning (for ``"ticket"``: the IMP ticket at that
+    pruning's density). ``statement`` names the fine-tune's iterations ``{F}`` and the
+    density ``{d}`` (percent of weights), filled in from the spec."""
+
+    statement: str
+    better: tuple[str, OneShot]
+    worse: tuple[str, OneShot]
+    margin: float = 0.0
+    role: str = "headline"
+    paper: str = ""
+
+    def __post_init__(self) -> None:
+        for series, how in (self.better, self.worse):
+            if series not in ONE_SHOT_SIDES:
+                raise SettingsError(f"claim {self.statement!r}: series {series!r}, "
+                                    f"choose one of {list(ONE_SHOT_SIDES)}")
+        if abs(self.better[1].density - self.worse[1].density) > 1e-12:
+            raise SettingsError(f"claim {self.statement!r} compares two densities")
+
+    def text(self, finetune_iterations: int) -> str:
+        return self.statement.format(F=finetune_iterations, d=f"{100 * self.better[1].density:.0f}")
+
+
+_MAG50, _WANDA50 = OneShot("magnitude", 0.5), OneShot("wanda", 0.5)
+_MAG24, _MAG25 = OneShot("magnitude", 0.5, (2, 4)), OneShot("magnitude", 0.25)
+# Fixed in the chapter's first commit (11a5c09), before the first quick run, and unchanged
+# since (comparisons, densities, margins and roles): the ticket against one-shot magnitude
+# pruning as pruned at 50% and fine-tuned at 25% and the cost of 2:4 after the fine-tune
+# (headline); Sun et al.'s Wanda-vs-magnitude (the paper's); how close a fine-tune gets at
+# 50% (diagnostic).
+ONE_SHOT_CLAIMS: tuple[OneShotClaim, ...] = (
+    OneShotClaim("the IMP ticket is more accurate than one-shot magnitude pruning without retraining at {d}% of "
+                 "weights", ("ticket", _MAG50), ("as_pruned", _MAG50)),
+    OneShotClaim("the IMP ticket is more accurate than one-shot magnitude pruning with a {F}-iteration fine-tune at "
+                 "{d}% of weights", ("ticket", _MAG25), ("finetuned", _MAG25)),
+    OneShotClaim("after the {F}-iteration fine-tune, unstructured magnitude pruning is more accurate than its 2:4 "
+                 "pattern at {d}% of weights", ("finetuned", _MAG50), ("finetuned", _MAG24)),
+    OneShotClaim("Wanda is more accurate than magnitude pruning at {d}% of weights, without retraining",
+                 ("as_pruned", _WANDA50), ("as_pruned", _MAG50), role="paper",
+                 paper="Sun et al. 2023 (abstract), on LLaMA: \"Wanda significantly outperforms the established "
+                       "baseline of magnitude pruning\""),
+    OneShotClaim("one-shot magnitude pruning with the {F}-iteration fine-tune is within 1 point of the IMP ticket at "
+                 "{d}% of weights", ("finetuned", _MAG50), ("ticket", _MAG50), margin=-0.01, role="diagnostic"),
+)
+
+
 @dataclass(frozen=True)
 class TransformerExperiment:
     """What notebook 10 runs at a scale, and where its claims are read.
@@ -81,6 +163,8 @@ class TransformerExperiment:
     norms are measured on. ``finetune``: the short fine-tune's training settings
     (iterations, learning rate) on top of the dense run's. ``first_seed``: the first seed
     reported (the claims were fixed on other seeds, see ``config.TRANSFORMER_PRESETS``).
+    ``roles``: the roles of sections 2 and 3's claims (``CLAIM_ROLES``); ``one_shot_claims``:
+    section 4's (``ONE_SHOT_CLAIMS``), each on prunings this experiment runs.
     """
 
     imp: IMPSettings
@@ -90,6 +174,19 @@ class TransformerExperiment:
     calibration: int
     finetune: dict[str, Any]
     first_seed: int = 0
+    roles: Mapping[str, str] = field(default_factory=lambda: dict(CLAIM_ROLES))
+    one_shot_claims: tuple[OneShotClaim, ...] = ONE_SHOT_CLAIMS
+    matching_margin: float = MATCHING_MARGIN
+    grokking_ratio: float = GROKKING_RATIO
+
+    def __post_init__(self) -> None:
+        if set(self.roles) != set(CLAIM_ROLES):
+            raise SettingsError(f"roles for {sorted(self.roles)}; the claims are {sorted(CLAIM_ROLES)}")
+        for c in self.one_shot_claims:
+            for _, how in (c.better, c.worse):
+                if how not in self.one_shot:
+                    raise SettingsError(f"claim {c.statement!r} reads {how.label} at {how.density:g}, which this "
+                                        "experiment does not run")
 
     @property
     def train(self) -> TrainSettings:
@@ -109,6 +206,14 @@ class TransformerExperiment:
             if abs((1 - self.imp.rate) ** r - density) < 1e-9:
                 return r
         raise SettingsError(f"density {density:g} is no IMP round's ({[(1 - self.imp.rate) ** r for r in range(1, self.imp.rounds + 1)]})")
+
+    def check_one_shot(self, claims: Claims, series: Mapping[str, Mapping[OneShot, Sequence[float]]]) -> list[Claim]:
+        """Judge ``one_shot_claims`` on this run: ``series[side][how]`` holds one test
+        accuracy per seed (same seeds in every series) for each side of ``ONE_SHOT_SIDES``."""
+        F = self.finetune["iterations"]
+        return [claims.paired(c.text(F), better=series[c.better[0]][c.better[1]], worse=series[c.worse[0]][c.worse[1]],
+                              margin=c.margin, role=c.role, paper=c.paper)
+                for c in self.one_shot_claims]
 
 
 def transformer_for_scale(scale: str) -> TransformerExperiment:
@@ -210,6 +315,27 @@ def steps_table(results: Sequence[IMPResult], kind: str, threshold: float, end: 
     raw = [[steps_to(run, threshold) for run in res.runs(kind)] for res in results]
     return (np.array([[end if v is None else v for v in row] for row in raw], dtype=float),
             np.array([[v is None for v in row] for row in raw]))
+
+
+def ceiling_gap(*series: Sequence[float], within: float = 0.02) -> float | None:
+    """How far the lowest of the series' means (accuracies, one per seed) lies below 1.0,
+    when every mean is within ``within`` of it (near the ceiling, where a comparison has
+    little room to show a difference); None otherwise."""
+    gap = 1.0 - min(float(np.mean(s)) for s in series)
+    return gap if gap < within else None
+
+
+def one_sd_reading(subnetwork: Sequence[float], dense: Sequence[float]) -> tuple[str, float, float, float]:
+    """Chen et al. 2020's reading of *matching* (Section 3, Table 2): is the subnetwork's
+    mean within one standard deviation (over seeds, ddof 1) of the dense runs' mean?
+    Returns ``(where, subnetwork mean, dense mean, sd)`` with ``where`` one of "within",
+    "below" (more than one sd below), "above" (more than one sd above). A description,
+    not a test."""
+    s, d = np.asarray(subnetwork, dtype=float), np.asarray(dense, dtype=float)
+    sd = float(np.std(d, ddof=1)) if len(d) > 1 else float("nan")
+    diff = float(s.mean() - d.mean())
+    where = "below" if diff < -sd else "above" if diff > sd else "within"
+    return where, float(s.mean()), float(d.mean()), sd
 
 
 LAYER_WORDS = {"embed": "token embedding", "position": "position embedding", "query": "query",

@@ -1,5 +1,6 @@
 """Notebook 10's pieces: the modular-addition data, the transformer, Wanda's score and N:M
 patterns (exact, on hand-made tensors), and IMP on the transformer."""
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -261,3 +262,85 @@ def test_masked_transformer_weights_stay_exactly_zero_with_momentum_and_weight_d
     params = dict(model.named_parameters())
     assert all(torch.all(params[n][~keep] == 0) for n, keep in mask.items())
     assert all(torch.any(params[n][keep] != 0) for n, keep in mask.items())
+
+
+def test_the_chapter_claims_are_the_spec_fixed_before_the_first_quick_run():
+    """Section 4's claims, as fixed in the chapter's first commit (11a5c09): comparisons,
+    densities, margins and roles. The speed rows against the controls are diagnostics (made
+    headline only after the first quick run); the ticket-vs-control accuracy rows are the
+    headline of section 3."""
+    from lthlib.transformer_study import CLAIM_ROLES, OneShot, transformer_for_scale
+
+    assert CLAIM_ROLES == {"grokking": "diagnostic", "ticket_vs_control": "headline", "matching": "diagnostic",
+                           "speed_vs_dense": "diagnostic", "speed_vs_control": "diagnostic",
+                           "rewinding": "diagnostic"}
+    mag50, wanda50, mag24, mag25 = (OneShot("magnitude", 0.5), OneShot("wanda", 0.5),
+                                    OneShot("magnitude", 0.5, (2, 4)), OneShot("magnitude", 0.25))
+    for scale in ("smoke", "quick", "paper"):
+        e = transformer_for_scale(scale)
+        assert e.matching_margin == -0.01 and e.grokking_ratio == 2.0
+        got = [(c.better, c.worse, c.margin, c.role) for c in e.one_shot_claims]
+        assert got == [(("ticket", mag50), ("as_pruned", mag50), 0.0, "headline"),
+                       (("ticket", mag25), ("finetuned", mag25), 0.0, "headline"),
+                       (("finetuned", mag50), ("finetuned", mag24), 0.0, "headline"),
+                       (("as_pruned", wanda50), ("as_pruned", mag50), 0.0, "paper"),
+                       (("finetuned", mag50), ("ticket", mag50), -0.01, "diagnostic")]
+    quick = transformer_for_scale("quick")
+    assert [c.text(100) for c in quick.one_shot_claims][:2] == [
+        "the IMP ticket is more accurate than one-shot magnitude pruning without retraining at 50% of weights",
+        "the IMP ticket is more accurate than one-shot magnitude pruning with a 100-iteration fine-tune at 25% "
+        "of weights"]
+
+
+def test_one_shot_claims_are_checked_from_the_spec_by_seed():
+    from lthlib.claims import Claims
+    from lthlib.transformer_study import transformer_for_scale
+
+    e = transformer_for_scale("quick")
+    series = {side: {h: np.full(8, v) + 0.001 * np.arange(8) for h in e.one_shot}
+              for side, v in (("ticket", 0.99), ("as_pruned", 0.3), ("finetuned", 0.9))}
+    checked = e.check_one_shot(Claims("10", "quick"), series)
+    assert [c.role for c in checked] == [c.role for c in e.one_shot_claims]
+    assert [c.verdict for c in checked][:2] == ["holds", "holds"]
+    assert checked[4].threshold == -0.01
+
+
+def test_ceiling_gap_and_chens_one_sd_reading():
+    from lthlib.transformer_study import ceiling_gap, one_sd_reading
+
+    assert ceiling_gap([0.99, 0.998], [0.985, 0.995]) == pytest.approx(0.01)
+    assert ceiling_gap([0.99, 0.998], [0.9, 0.95]) is None
+    where, s, d, sd = one_sd_reading([0.99, 0.99], [0.98, 0.90, 1.0])
+    assert where == "within" and s == pytest.approx(0.99) and sd == pytest.approx(np.std([0.98, 0.9, 1.0], ddof=1))
+    assert one_sd_reading([0.5, 0.5], [0.98, 0.99, 1.0])[0] == "below"
+    assert one_sd_reading([1.0, 1.0], [0.90, 0.91, 0.92])[0] == "above"
+
+
+def test_the_chapters_figures_read_at_notebook_width():
+    """The one-shot figure stacks one panel per density with the ticket as a line (under
+    1,000 pixels wide at save_figure's dpi), bars say their values, and the dense curves
+    can take greys so that colours name kinds of network."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from lthlib import plots
+    from lthlib.training import Run
+
+    v = lambda m: m + 0.01 * np.arange(3)  # noqa: E731
+    panels = {f"{d}% of weights": {"magnitude\nunstructured": {"as pruned": v(0.3), "fine-tuned": v(0.9)},
+                                   "magnitude\n2:4": {"as pruned": v(0.05), "fine-tuned": v(0.8)}} for d in (50, 25)}
+    lines = {p: {"IMP ticket, same density": v(0.97)} for p in panels}
+    fig = plots.bar_panels(panels, "test accuracy", lines=lines, chance=0.01,
+                           line_styles={"IMP ticket, same density": ("C0", "-")})
+    assert len(fig.axes) == 2 and fig.get_size_inches()[0] * 120 <= 1000
+    assert [ax.get_title() for ax in fig.axes] == list(panels)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "0.31" in texts and "0.06" in texts  # every bar's mean written above it
+    fig = plots.grouped_bars({"25%": {"ticket": v(0.97), "control": [0.006, 0.007, 0.008]}}, "accuracy",
+                             annotate=".3f")
+    assert "0.007" in [t.get_text() for t in fig.axes[0].texts]  # a bar too short to see says its value
+    x = [0, 50, 100]
+    run = Run(settings={}, iterations=x, train_loss=[2, 1, 0.5], val_loss=[2, 1.2, 1.0], test_loss=[2, 1.2, 1.1],
+              train_acc=[0.1, 0.6, 0.9], val_acc=[0.1, 0.5, 0.8], test_acc=[0.1, 0.5, 0.8])
+    fig = plots.training_curves([run], colors=plots.SPLIT_GREYS)
+    colours = {matplotlib.colors.to_hex(line.get_color()) for line in fig.axes[1].get_lines()}
+    assert not colours & {matplotlib.colors.to_hex(c) for c in ("C0", "C1", "C2", "C3")}
