@@ -217,9 +217,29 @@ def run(args: argparse.Namespace) -> int:
         missing = [nb.stem for nb in notebooks if not claims_file(out, nb).exists()]
         for stem in missing:
             print(f"\nNO CLAIMS: {stem} saved no claims (it failed, or states none)", file=sys.stderr)
-        if failed_claims or missing:
+        families = family_mismatches(claims, args.scale)
+        for line in families:
+            print(f"\nHEADLINE FAMILY: {line}", file=sys.stderr)
+        if failed_claims or missing or families:
             return 1
     return 1 if failed else 0
+
+
+def family_mismatches(claims: list, scale: str) -> list[str]:
+    """Notebooks whose headline claims at ``scale`` do not number what
+    ``config.HEADLINE_FAMILIES`` declares (Holm's correction assumed that many)."""
+    from lthlib.config import HEADLINE_FAMILIES
+
+    made: dict[str, int] = {}
+    for c in claims:
+        made[c.notebook] = made.get(c.notebook, 0) + (c.role == "headline")
+    out = []
+    for notebook, n in sorted(made.items()):
+        declared = HEADLINE_FAMILIES.get(notebook, {}).get(scale)
+        if declared is not None and declared != n:
+            out.append(f"notebook {notebook} made {n} headline claims at scale {scale!r}; "
+                       f"config.HEADLINE_FAMILIES declares {declared}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

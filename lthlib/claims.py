@@ -27,7 +27,7 @@ claims need 8 (3 seeds can never go below 0.125). The verdict:
 
 A notebook's headline claims are one family: their levels follow **Holm's step-down**
 procedure at family-wise error ``ALPHA`` over the number of headline claims the notebook
-declares before its run (``HEADLINE_FAMILIES``). Claims are judged in the order they are
+declares before its run (``config.HEADLINE_FAMILIES``). Claims are judged in the order they are
 made, each at once (so prose can follow its verdict): a claim not yet made counts as p = 1,
 which can only make a verdict more cautious than Holm applied at the end, never less.
 Paper and diagnostic claims are tested each at ``ALPHA``, uncorrected, and say so.
@@ -51,15 +51,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lthlib.config import HEADLINE_FAMILIES
+
 ROLES = ("headline", "paper", "diagnostic")
 VERDICTS = ("holds", "not shown", "contradicted", "not judged")
 ALPHA = 0.05  # family-wise error of a notebook's headline claims; the level of each other claim
 EXACT_UP_TO = 16  # seeds: the sign-flip test enumerates all 2^n patterns up to here
 TEST = "exact sign-flip permutation test (one-sided)"
-# How many headline claims each notebook makes at the quick and paper scales, fixed before
-# its run: the size of the family Holm's procedure corrects for. A notebook that makes more
-# is an error (the correction would be too lenient).
-HEADLINE_FAMILIES: dict[str, int] = {}
+
 # two-sided 95% quantiles of Student's t, df = 1..30 (beyond: 1.96 is within 2%)
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
@@ -240,12 +239,12 @@ class Claims:
     def __init__(self, notebook: str, scale: str, path: str | Path | None = None,
                  headlines: int | None = None):
         """``headlines``: how many headline claims the notebook makes (Holm's family);
-        default ``HEADLINE_FAMILIES[notebook]``, else each headline claim alone at ALPHA
-        (and the table says the family was not declared)."""
+        default ``config.HEADLINE_FAMILIES[notebook][scale]``, else each headline claim
+        alone at ALPHA (and the table says the family was not declared)."""
         self.notebook, self.scale = str(notebook), scale
         self.path = Path(path) if path else None
         self.items: list[Claim] = []
-        self.family = headlines if headlines is not None else HEADLINE_FAMILIES.get(self.notebook)
+        self.family = headlines if headlines is not None else HEADLINE_FAMILIES.get(self.notebook, {}).get(scale)
         if self.family is not None and (not isinstance(self.family, int) or self.family < 1):
             raise ValueError(f"headlines={self.family!r}: the number of headline claims, an integer >= 1")
 
@@ -300,7 +299,7 @@ class Claims:
             return ALPHA, "none (no headline family declared)"
         if len(earlier) + 1 > self.family:
             raise ValueError(f"notebook {self.notebook}: headline claim {claim!r} is number {len(earlier) + 1}, "
-                             f"but the notebook declared {self.family} (HEADLINE_FAMILIES); a larger family must "
+                             f"but the notebook declared {self.family} (config.HEADLINE_FAMILIES); a larger family must "
                              "be declared before the run, not found after it")
         ps = [x if not math.isnan(x) else 1.0 for x in earlier] + [1.0 if math.isnan(p) else p]
         rank = sorted(ps).index(ps[-1])  # ties: the first position, the most lenient of equal p

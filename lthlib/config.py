@@ -524,3 +524,11 @@ def for_scale(scale: str = "quick", model: str | None = None, dataset: str | Non
         values["train_size"] = max_train
     values.update(overrides)
     return TrainSettings(**values)
+
+
+# How many headline claims each notebook makes at a scale, fixed with its claims before its
+# run: the family Holm's procedure corrects for (``lthlib.claims``). A notebook that makes
+# more is an error when it makes them; ``python -m lthlib run --check-claims`` also fails
+# when it makes fewer. A scale not listed is judged without a family correction, and its
+# tables say so (the paper scale, whose claim counts follow its presets).
+HEADLINE_FAMILIES: dict[str, dict[str, int]] = {}

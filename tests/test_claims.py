@@ -209,3 +209,20 @@ def test_the_recorded_fragile_claims_name_notebook_claims():
     data = json.loads(FRAGILE_FILE.read_text())
     for entry in data["claims"]:
         assert set(entry) == {"notebook", "claim", "scale", "verdicts"} and len(set(entry["verdicts"].values())) > 1
+
+
+def test_families_come_from_the_spec_and_the_cli_checks_the_count(monkeypatch):
+    import lthlib.claims as cl
+    from lthlib.__main__ import family_mismatches
+
+    monkeypatch.setitem(cl.HEADLINE_FAMILIES, "98", {"quick": 2})
+    claims = cl.Claims("98", "quick")
+    assert claims.family == 2 and cl.Claims("98", "paper").family is None
+    claims.check("a", [0.1] * 8)
+    assert family_mismatches(claims.items, "quick") == [
+        "notebook 98 made 1 headline claims at scale 'quick'; config.HEADLINE_FAMILIES declares 2"]
+    claims.check("b", [0.1] * 8)
+    claims.check("c", [0.1] * 8, role="paper")
+    assert family_mismatches(claims.items, "quick") == [] and family_mismatches(claims.items, "paper") == []
+    assert "Holm over 2 headline claims" in claims.markdown()
+    assert "no headline family declared" in cl.Claims("98", "paper").check("a", [0.1] * 8).correction
