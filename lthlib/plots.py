@@ -96,20 +96,32 @@ def training_curves(runs: Sequence[Run], title: str = "", colors: Mapping[str, s
     return fig
 
 
-def layer_labels(names: Sequence[str], shapes: Sequence[Sequence[int]] | None = None) -> list[str]:
-    """Words for the prunable layers, in order: "hidden layer 1", ..., "output layer"
-    ("conv layer i" for weights with more than two dimensions when ``shapes`` is given)."""
-    labels, n_conv, n_fc = [], 0, 0
-    for i, name in enumerate(names):
-        if i == len(names) - 1:
-            labels.append("output layer")
+def layer_labels(names: Sequence[str], shapes: Sequence[Sequence[int]] | None = None,
+                 among: Sequence[str] | None = None) -> list[str]:
+    """Words for prunable layers: "hidden layer 1", ..., "output layer" ("conv layer i" for
+    weights with more than two dimensions when ``shapes`` is given). A layer's word comes
+    from its place among all the prunable layers, ``among`` (in the model's order; default:
+    ``names`` themselves), so that a subset, such as the layers a mask emptied, is labelled
+    by name and not by its position in the subset. ``shapes`` lists the shapes of ``among``
+    (of ``names`` when ``among`` is not given)."""
+    every = list(names if among is None else among)
+    if shapes is not None and len(shapes) != len(every):
+        raise ValueError(f"{len(shapes)} shapes for {len(every)} layers: give one shape per layer of "
+                         f"{'among' if among is not None else 'names'}")
+    words, n_conv, n_fc = {}, 0, 0
+    for i, name in enumerate(every):
+        if i == len(every) - 1:
+            words[name] = "output layer"
         elif shapes is not None and len(shapes[i]) > 2:
             n_conv += 1
-            labels.append(f"conv layer {n_conv}")
+            words[name] = f"conv layer {n_conv}"
         else:
             n_fc += 1
-            labels.append(f"hidden layer {n_fc}")
-    return labels
+            words[name] = f"hidden layer {n_fc}"
+    unknown = [n for n in names if n not in words]
+    if unknown:
+        raise ValueError(f"layers {unknown} are not among the prunable layers {every}")
+    return [words[n] for n in names]
 
 
 def weight_histograms(initial: Mapping[str, torch.Tensor], trained: Mapping[str, torch.Tensor],
@@ -616,12 +628,18 @@ def barrier_vs_k(barriers: Mapping[str, tuple[Sequence[int], np.ndarray]], thres
                  ax: plt.Axes | None = None) -> Figure:
     """Error barrier (instability) against the iteration k at which the children were
     spawned (symlog axis), one series per network: ``{label: (ks, barriers seeds x ks)}``;
-    bands are 95% CIs of the mean over seeds; the paper's 2% stability line."""
+    the mean over seeds with a min-max band: a barrier is never negative, and neither is a
+    band of measured values (a t-interval over a few seeds can reach below zero); the
+    paper's 2% stability line."""
     fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.0))
     ax = ax if ax is not None else fig.add_subplot()
     all_ks = sorted({int(k) for ks, _ in barriers.values() for k in ks})
     for i, (name, (ks, values)) in enumerate(barriers.items()):
-        ci_band(ax, list(ks), 100 * np.asarray(values), name, f"C{i}", marker="o" if len(ks) > 2 else "s")
+        ys = 100 * np.asarray(values, dtype=float)
+        (line,) = ax.plot(list(ks), ys.mean(axis=0), label=name, color=f"C{i}",
+                          marker="o" if len(ks) > 2 else "s", ms=3)
+        if len(ys) > 1:
+            ax.fill_between(list(ks), ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
     ax.axhline(100 * threshold, color="grey", ls=":", lw=1, label=f"stable below {100 * threshold:g} points")
     positive = [k for k in all_ks if k > 0]
     ax.set_xscale("symlog", linthresh=max(1, min(positive)) if positive else 1)
@@ -630,7 +648,7 @@ def barrier_vs_k(barriers: Mapping[str, tuple[Sequence[int], np.ndarray]], thres
     n = len(next(iter(barriers.values()))[1])
     ax.set(xlabel="iteration k at which the two children are spawned (symlog axis)",
            ylabel="test error barrier (percentage points)", title="instability to SGD noise")
-    _legend_outside(ax, f"mean over {n} seeds;\nshaded: 95% CI of the mean")
+    _legend_outside(ax, f"mean over {n} seeds;\nshaded: min-max over seeds")
     fig.tight_layout()
     return fig
 

@@ -49,6 +49,24 @@ def test_layer_labels_are_words():
         ["conv layer 1", "conv layer 2", "hidden layer 1", "output layer"]
 
 
+def test_layer_labels_of_a_subset_come_from_each_layers_place_among_all():
+    # the layers a mask emptied (notebook 06) are a subset: each keeps its own word, not
+    # the word of its position in the subset
+    every = ["hidden.0.weight", "hidden.1.weight", "output.weight"]
+    assert plots.layer_labels(["hidden.1.weight", "output.weight"], among=every) == \
+        ["hidden layer 2", "output layer"]
+    assert plots.layer_labels(["hidden.1.weight"], among=every) == ["hidden layer 2"]
+    assert plots.layer_labels(["hidden.0.weight"], among=every) == ["hidden layer 1"]
+    assert plots.layer_labels([], among=every) == []
+    shapes = [(8, 3, 3, 3), (8, 8, 3, 3), (10, 72), (10, 10)]
+    assert plots.layer_labels(["fc", "c2"], shapes, among=["c1", "c2", "fc", "out"]) == \
+        ["hidden layer 1", "conv layer 2"]
+    with pytest.raises(ValueError, match="not among"):
+        plots.layer_labels(["nope"], among=every)
+    with pytest.raises(ValueError, match="one shape per layer"):
+        plots.layer_labels(["fc"], shapes[:2], among=["c1", "c2", "fc", "out"])
+
+
 def test_training_curves_three_panels_and_band_note():
     fig = plots.training_curves([fake_run(0.0), fake_run(0.02)], title="t")
     assert isinstance(fig, Figure) and len(fig.axes) == 3
@@ -93,7 +111,14 @@ def test_rewinding_and_barrier_figures_have_their_artists():
     assert "95% CI" in ax.get_legend().get_title().get_text()
     fig = plots.barrier_vs_k({"dense network": (ks, ticket / 10), "random pruning": ((0, 500), ticket[:, [0, 2]] / 20)})
     ax = fig.axes[0]
-    assert len(ax.collections) == 2 and ax.get_xscale() == "symlog"  # one CI band per series
+    assert len(ax.collections) == 2 and ax.get_xscale() == "symlog"  # one band per series
+    assert "min-max" in ax.get_legend().get_title().get_text()
+    # min-max bands of barriers (never negative) stay at or above zero, where a t-interval
+    # over three seeds with one large barrier would reach below it
+    spread_out = np.array([[0.0, 0.0], [0.0, 0.0], [0.30, 0.0]])
+    ax = plots.barrier_vs_k({"ticket": ((0, 500), spread_out)}).axes[0]
+    lowest = min(float(p.vertices[:, 1].min()) for p in ax.collections[0].get_paths())
+    assert lowest >= 0.0
     assert any("stable below 2" in t.get_text() for t in ax.get_legend().get_texts())
 
 
