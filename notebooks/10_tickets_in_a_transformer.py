@@ -545,7 +545,7 @@ unstructured = {h.score: h for h in at25 if h.pattern is None}
 wanda25 = unstructured["wanda"]
 say("**What N:M costs at {d25:.0f}%** (the rows no claim reads; a description): after the fine-tune, {nm}. Wanda, "
     "unstructured, reaches {w} as pruned and {wf} fine-tuned, against unstructured magnitude pruning's {m} and {mf} "
-    "(lower after the fine-tune in {k} of {n} seeds).",
+    "(after the fine-tune, Wanda is below magnitude pruning in {k} of {n} seeds).",
     d25=100 * mag25.density, w=spread(as_pruned[wanda25]), wf=spread(finetuned[wanda25]),
     m=spread(as_pruned[mag25]), mf=spread(finetuned[mag25]), n=len(seeds),
     k=int((finetuned[wanda25] < finetuned[mag25]).sum()),
