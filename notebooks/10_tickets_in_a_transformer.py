@@ -418,8 +418,8 @@ say("A control that never reaches the threshold within {T:,} iterations may reac
 # Notebook 03 found that deeper networks need their tickets rewound to an early iteration
 # $k > 0$; resetting to the initial weights ($k = 0$, the original lottery ticket, and
 # Minegishi et al.'s choice) failed there. The same IMP, reset to iteration 0, on the same
-# seeds (its own masks: every round is pruned from its own tickets). For a network of one
-# block we expect no difference: a diagnostic.
+# seeds (its own masks: every round is pruned from its own tickets). For the quick scale's
+# network of one block we expect no difference: a diagnostic.
 
 # %%
 acc0 = np.array([res.metric("ticket") for res in at_zero])  # seeds x rounds
@@ -620,8 +620,8 @@ rows = [
      verdict_word(speed_claims[0], "a speed-up in a network that does not grok, with a ticket rewound to k; not a "
                   "test of Minegishi et al.'s grokking tickets", "the dense network is faster", "the seeds cannot tell")),
     ("03: deeper networks need rewinding to k > 0", f"k = {k} better than k = 0: {said(rewinding)}",
-     verdict_word(rewinding, "rewinding helps even one block", "the reset ticket is better",
-                  "no difference shown at this density for one block, as for notebook 02's MLP")),
+     verdict_word(rewinding, f"rewinding helps even with {blocks}", "the reset ticket is better",
+                  f"no difference shown at this density with {blocks}, as for notebook 02's MLP")),
     ("06: pruning without IMP's rounds (at initialisation in 06, once after training here) falls short of IMP",
      f"{said(one_shot_claims[1])} against one-shot magnitude pruning with a {F}-iteration fine-tune, at "
      f"{100 * mag25.density:.0f}%", verdict_word(one_shot_claims[1], f"IMP ({experiment.imp.rounds} rounds, each "
