@@ -257,8 +257,9 @@ def loss_plane(model: nn.Module, states: Sequence[StateDict], data: Dataset, res
 def solution_relation(model: nn.Module, solution: StateDict, reference: StateDict, data: Dataset,
                       points: int = 30) -> dict[str, Any]:
     """How a trained network relates to a reference solution (e.g. a ticket's to the dense
-    network it was pruned from; Evci, Ioannou, Keskin & Dauphin 2022, *Gradient Flow in Sparse
-    Neural Networks and How Lottery Tickets Win*: "tickets retrain to the same region"):
+    network IMP pruned; Evci, Ioannou, Keskin & Dauphin 2022, *Gradient Flow in Sparse Neural
+    Networks and How Lottery Tickets Win*, abstract: lottery tickets' "success lies in
+    re-learning the pruning solution they are derived from"):
     the Euclidean distance between their weights, relative to the reference's norm, and
     the error barrier on the straight line between them (``{"distance", "barrier",
     "curve"}``). The states are copied first: ``model``'s own live state may be passed."""

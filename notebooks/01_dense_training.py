@@ -316,27 +316,41 @@ say("\n".join(rows) + f"\n\n*Mean (min-max) over {len(runs)} seeds. If trained m
 # a real choice; Zhou et al. (2019) compare such criteria in notebook 04.
 #
 # ### How the weights move during training
-# When do the weights change most? Over all prunable weights (all seeds), the distance
-# from the initial weights, $\lVert\theta_t-\theta_0\rVert$, as a share of the distance at
-# the end of training:
+# When do the weights change most? Two measures over all prunable weights (all seeds): the
+# distance from the initial weights, $\lVert\theta_t-\theta_0\rVert$, as a share of the
+# distance at the end of training; and the length of each step between two snapshots,
+# $\lVert\theta_{t_{i+1}}-\theta_{t_i}\rVert$. The first grows fastest early almost by
+# construction: a distance from a fixed start adds up steps that point partly in different
+# directions, so even steps of equal length move it less and less (a random walk's distance
+# grows like $\sqrt{t}$). The second compares the intervals directly.
 
 # %%
 def moved(run, t):
     return float(torch.sqrt(sum(((run.weights_at[t][n] - run.weights_at[0][n]) ** 2).sum() for n in names)))
 
 
+def step(run, t0, t1):
+    return float(torch.sqrt(sum(((run.weights_at[t1][n] - run.weights_at[t0][n]) ** 2).sum() for n in names)))
+
+
 share = np.array([[moved(r, t) / moved(r, snapshots[-1]) for t in snapshots[1:]] for r in runs])
-steps = np.diff(np.concatenate([np.zeros((len(runs), 1)), share], axis=1), axis=1)
-biggest = int(np.argmax(steps.mean(axis=0)))
-print("iteration:          " + " ".join(f"{t:>6,d}" for t in snapshots[1:]))
-print("share of distance:  " + " ".join(f"{v:>6.2f}" for v in share.mean(axis=0)) + "   (mean over seeds)")
+growth = np.diff(np.concatenate([np.zeros((len(runs), 1)), share], axis=1), axis=1)  # growth of the distance
+per_it = np.array([[step(r, a, b) / (b - a) for a, b in zip(snapshots[:-1], snapshots[1:])] for r in runs])
+per_it = per_it / per_it[:, :1]  # step length per iteration, relative to the first interval's
+fastest_growth, longest = int(np.argmax(growth.mean(axis=0))), int(np.argmax(per_it.mean(axis=0)))
+print("iteration:                  " + " ".join(f"{t:>6,d}" for t in snapshots[1:]))
+print("share of distance:          " + " ".join(f"{v:>6.2f}" for v in share.mean(axis=0)) + "   (mean over seeds)")
+print("step per iteration (x 1st): " + " ".join(f"{v:>6.2f}" for v in per_it.mean(axis=0)) + "   (mean over seeds)")
 say("**What to see.** By iteration {t1:,} ({f1:.0%} of training) the weights are already "
-    "{s1} of the way (mean, min to max over seeds) to where they end, in straight-line distance. "
-    "The largest step between two snapshots is between iterations {a:,} and {b:,}{why}.",
+    "{s1} of the way (mean, min to max over seeds) to where they end, in straight-line distance; that "
+    "distance grows fastest between iterations {a:,} and {b:,}. The steps themselves are longest (per "
+    "iteration) between iterations {c:,} and {d:,}; the last interval's is {last} of the first's. "
+    "Neither measure is why *rewinding* (notebook 03) resets to an early iteration: Frankle et al. 2020 "
+    "rewind because, in their larger networks, IMP subnetworks \"are only matching when they are stable to "
+    "SGD noise\", and they become stable only after some training (notebook 05).",
     t1=snapshots[1], f1=snapshots[1] / T, s1=percent(share[:, 0], ".0f"),
-    a=snapshots[biggest], b=snapshots[biggest + 1],
-    why=(": the weights move most at the start, which is why *rewinding* (notebook 03) resets "
-         "to an early iteration rather than to zero" if biggest == 0 else ""))
+    a=snapshots[fastest_growth], b=snapshots[fastest_growth + 1],
+    c=snapshots[longest], d=snapshots[longest + 1], last=percent(per_it[:, -1], ".0f"))
 
 # %% [markdown]
 # The histograms at the first snapshot against initialisation (first seed):

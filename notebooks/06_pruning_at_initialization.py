@@ -130,23 +130,25 @@ say("Compared at {n} densities, the IMP rounds {rounds}: {pcts} of the weights r
 
 # %%
 init_model = model_for(train_settings.replace(seed=seeds[0]), data)
-layers = list(prunable_parameters(init_model))
+prunable = prunable_parameters(init_model)
+layers = list(prunable)
+shapes = [p.shape for p in prunable.values()]
+words = plots.layer_labels(layers, shapes)  # one word per layer; a subset is labelled with among=layers
 sparsest = densities[-1]
 masks0 = {m: pai_mask(m, init_model, data, sparsest, seed=seeds[0]) for m in experiment.methods}
 imp_mask0 = imp_results[0].rounds[rounds[-1] - 1].mask
-per_layer = {METHOD_LABELS[m]: {lab: [masks0[m].layer_density()[n]]
-                                for lab, n in zip(plots.layer_labels(layers), layers)}
+per_layer = {METHOD_LABELS[m]: {lab: [masks0[m].layer_density()[n]] for lab, n in zip(words, layers)}
              for m in experiment.methods}
-per_layer[kind_label("ticket")] = {lab: [imp_mask0.layer_density()[n]] for lab, n in zip(plots.layer_labels(layers), layers)}
-by_layer = {lab: {m: v[lab] for m, v in per_layer.items()} for lab in plots.layer_labels(layers)}
+per_layer[kind_label("ticket")] = {lab: [imp_mask0.layer_density()[n]] for lab, n in zip(words, layers)}
+by_layer = {lab: {m: v[lab] for m, v in per_layer.items()} for lab in words}
 fig = plots.grouped_bars(by_layer, "fraction of the layer's weights kept", legend_title="one mask each",
                          title=f"Per-layer density of each mask at {100 * sparsest:.1f}% overall (seed {seeds[0]})")
 plots.save_figure(fig, FIGURES_DIR, "per_layer_density")
 
 # %%
 first, last = layers[0], layers[-1]
-emptied = {METHOD_LABELS[m]: plots.layer_labels(layer_collapse(masks0[m])) for m in experiment.methods
-           if layer_collapse(masks0[m])}
+emptied = {METHOD_LABELS[m]: plots.layer_labels(layer_collapse(masks0[m]), shapes, among=layers)
+           for m in experiment.methods if layer_collapse(masks0[m])}
 say("**What to see.** At {d:.1f}% overall, the methods keep between {lo:.1%} and {hi:.1%} of the "
     "first layer and between {lo2:.1%} and {hi2:.1%} of the output layer; the IMP ticket keeps "
     "{imp_first:.1%} and {imp_last:.1%} (its rates are fixed per layer: notebook 02). {collapse}",
@@ -310,33 +312,64 @@ say("**What to see.** Shuffling within layers costs the IMP ticket {imp:+.3f} in
 # %% [markdown]
 # ## 5. Layer collapse at extreme sparsity
 #
-# No training here: each method's one-shot mask of seed 0's initial weights at densities
-# far below those above. A layer with nothing left cuts the network in two; Tanaka et al.
-# 2020 show one-shot scores (SNIP, GraSP, magnitude) collapse layers long before
-# iterative SynFlow does, because a layer's scores scale with its size. The **critical
-# density** is the lowest density at which one-shot global pruning by a method's scores
-# still keeps every layer.
+# No training here: each method's mask of seed 0's initial weights at densities far below
+# those above. A layer with nothing left cuts the network in two: *layer collapse*. Which
+# layer goes first depends on the score. Tanaka et al. 2020 (Section 4) find that when all
+# layers are ranked together, random pruning empties the smallest layer first (it removes
+# the same fraction everywhere); magnitude pruning empties the widest layers first, whose
+# initial weights are smallest; and for gradient-based scores they prove that a layer's
+# average score is inversely proportional to its number of weights (exactly for what they
+# call synaptic saliency, and SNIP's and GraSP's scores follow it too), so that "if the
+# compression ratio is large enough and the pruning score is only evaluated once, then a
+# gradient-based pruning method will completely prune the largest layer leading to
+# layer-collapse". Pruning in many small rounds with such scores, re-scoring after each,
+# avoids it: a layer that has lost weights scores higher in the next round. SynFlow does
+# this in 100 rounds without data. The **critical density** is the lowest density at which
+# one-shot global pruning by a method's scores still keeps every layer.
 
 # %%
-collapse_rows = ["| method | critical density | " + " | ".join(f"{100 * d:g}%" for d in experiment.collapse_densities) + " |",
-                 "|---|---|" + "---|" * len(experiment.collapse_densities)]
-collapsed_any = {}
+collapse_densities = sorted(experiment.collapse_densities, reverse=True)  # from the mildest
+collapse_rows = ["| method | critical density | " + " | ".join(f"{100 * d:g}%" for d in collapse_densities) + " |",
+                 "|---|---|" + "---|" * len(collapse_densities)]
+emptied_at = {}  # method -> the layers its mask empties, per density
 for m in ("snip", "grasp", "magnitude", "synflow"):
-    cells = []
-    for d in experiment.collapse_densities:
-        gone = layer_collapse(pai_mask(m, init_model, data, d, seed=seeds[0]))
-        collapsed_any.setdefault(m, []).append(bool(gone))
-        cells.append(", ".join(plots.layer_labels(gone)) if gone else "none")
+    emptied_at[m] = [layer_collapse(pai_mask(m, init_model, data, d, seed=seeds[0])) for d in collapse_densities]
+    cells = [", ".join(plots.layer_labels(gone, shapes, among=layers)) if gone else "none" for gone in emptied_at[m]]
     crit = "iterative" if m == "synflow" else f"{100 * critical_density(pai_scores(m, init_model, data, seed=seeds[0])):.3g}%"
     collapse_rows.append(f"| {METHOD_LABELS[m]} | {crit} | " + " | ".join(cells) + " |")
 say("Layers emptied by each method's mask (seed {s}):\n\n", s=seeds[0])
 say("\n".join(collapse_rows))
 
 # %%
-one_shot_collapse = [METHOD_LABELS[m] for m in ("snip", "grasp", "magnitude") if any(collapsed_any[m])]
-say("**What to see.** At the densities tried, {one} collapse a layer; SynFlow {syn}.",
-    one=", ".join(one_shot_collapse) if one_shot_collapse else "no one-shot method",
-    syn="collapses one too" if any(collapsed_any["synflow"]) else "keeps every layer")
+word_of = dict(zip(layers, words))
+size = {n: p.numel() for n, p in prunable.items()}
+mean_abs_init = {n: float(p.detach().abs().mean()) for n, p in prunable.items()}
+largest, low_init = max(layers, key=size.get), min(layers, key=mean_abs_init.get)
+first = {m: next(((d, gone) for d, gone in zip(collapse_densities, emptied_at[m]) if gone), None)
+         for m in emptied_at}  # the mildest density at which the method empties a layer, and which layers
+collapsing = [m for m in ("snip", "grasp", "magnitude") if first[m]]
+named = lambda gone: ", ".join(word_of[n] for n in gone)  # noqa: E731
+takes = [METHOD_LABELS[m] for m in ("snip", "grasp") if first[m] and largest in first[m][1]]
+spares = [METHOD_LABELS[m] for m in ("snip", "grasp") if first[m] and largest not in first[m][1]]
+say("**What to see.** At the densities tried, {one} collapse a layer; SynFlow {syn}. The first layers each "
+    "one empties: {firsts}. The largest layer is the {big} ({n:,} of {total:,} weights). {grad}{mag}",
+    one=" and ".join([", ".join(METHOD_LABELS[m] for m in collapsing[:-1]), METHOD_LABELS[collapsing[-1]]]
+                     if len(collapsing) > 1 else [METHOD_LABELS[m] for m in collapsing]) or "no one-shot method",
+    syn="collapses one too" if first["synflow"] else "keeps every layer",
+    firsts="; ".join(f"{METHOD_LABELS[m]}, {named(first[m][1])} (at {100 * first[m][0]:g}% and below)"
+                     for m in collapsing)
+           if collapsing else "none",
+    big=word_of[largest], n=size[largest], total=sum(size.values()),
+    grad=(f"{' and '.join(takes)} {'empty' if len(takes) > 1 else 'empties'} it as soon as "
+          f"{'they empty' if len(takes) > 1 else 'it empties'} any layer, as Tanaka et al. find for one-shot "
+          "gradient-based scores. " if takes else "")
+         + (f"{' and '.join(spares)} {'empty' if len(spares) > 1 else 'empties'} other layers before it, unlike "
+            "Tanaka et al.'s finding for one-shot gradient-based scores. " if spares else ""),
+    mag="" if not first["magnitude"] else
+        (f"Magnitude pruning first empties {named(first['magnitude'][1])}"
+         + (f": the {word_of[low_init]} has the smallest initial weights" if low_init in first["magnitude"][1]
+            else f", not the {word_of[low_init]}, which has the smallest initial weights")
+         + " (mean |w|: " + ", ".join(f"{word_of[n]} {mean_abs_init[n]:.3f}" for n in layers) + ")."))
 
 # %% [markdown]
 # ## 6. Do PaI masks and IMP tickets pick the same weights?
