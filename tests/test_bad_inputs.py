@@ -66,7 +66,7 @@ SETTINGS_CASES = [
     ("momentum=inf", lambda: settings(optimizer="sgd", momentum=math.inf), SettingsError, ["momentum", "[0, 1)"]),
     ("momentum with adam", lambda: settings(optimizer="adam", momentum=0.9), SettingsError, ["momentum", "SGD"]),
     ("lr_gamma=nan", lambda: settings(lr_gamma=math.nan), SettingsError, ["lr_gamma", "(0, 1]"]),
-    ("optimizer=adamw", lambda: settings(optimizer="adamw"), SettingsError, ["optimizer='adamw'", "adam", "sgd"]),
+    ("optimizer=rmsprop", lambda: settings(optimizer="rmsprop"), SettingsError, ["optimizer='rmsprop'", "adam", "adamw", "sgd"]),
     ("model unknown", lambda: settings(model="resnet50"), SettingsError, ["model='resnet50'", "mlp_mnist1d"]),
     ("dataset unknown", lambda: settings(dataset="imagenet"), SettingsError, ["dataset='imagenet'", "mnist1d"]),
     ("batch_size=0", lambda: settings(batch_size=0), SettingsError, ["batch_size=0", "positive"]),
