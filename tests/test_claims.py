@@ -140,10 +140,10 @@ def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_p
     folder = tmp_path / "nbs"
     folder.mkdir()
     write_notebook(folder / "01_holds.ipynb", "from lthlib.claims import Claims\n"
-              "c = Claims('01', SCALE, CLAIMS_FILE)\nc.check('a true claim', [0.1, 0.11, 0.12, 0.1, 0.13])\n"
+              "c = Claims('91', SCALE, CLAIMS_FILE)\nc.check('a true claim', [0.1, 0.11, 0.12, 0.1, 0.13])\n"
               "c.check('a paper claim that fails here', [-0.1, 0.1, 0.0], role='paper')")
     write_notebook(folder / "02_fails.ipynb", "from lthlib.claims import Claims\n"
-              "c = Claims('02', SCALE, CLAIMS_FILE)\nc.check('a false claim', [-0.1, 0.1, 0.0])")
+              "c = Claims('92', SCALE, CLAIMS_FILE)\nc.check('a false claim', [-0.1, 0.1, 0.0])")
     args = ["run", "--scale", "quick", "--notebooks", str(folder), "--out", str(tmp_path / "out"),
             "--results", str(tmp_path / "res"), "--threads", "1"]
     assert main(args) == 0  # the notebooks ran; claims are reported, not gated
@@ -151,7 +151,7 @@ def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_p
     assert "a true claim" in out and "a false claim" in out and "a paper claim that fails here" in out
     assert main(args + ["--check-claims"]) == 1
     err = capsys.readouterr().err
-    assert "CLAIM FAILED: 02: a false claim" in err and "paper claim" not in err
+    assert "CLAIM FAILED: 92: a false claim" in err and "paper claim" not in err
     assert main(args + ["--check-claims", "--only", "01"]) == 0
 
 
@@ -168,7 +168,7 @@ def test_a_claim_below_a_threshold():
 def test_evidence_names_what_the_values_are_over():
     from lthlib.claims import Claims
 
-    claims = Claims("09", "quick")
+    claims = Claims("99", "quick")
     pairs = claims.paired("x beats y", better=[0.9, 0.8, 0.85, 0.9, 0.8], worse=[0.1, 0.2, 0.15, 0.1, 0.2],
                           over="seed pairs")
     assert "5 of 5 seed pairs above" in pairs.evidence and pairs.verdict == "holds"
@@ -184,10 +184,10 @@ def test_a_verdict_that_flips_with_the_kernel_set_is_marked_fragile(tmp_path, mo
     import lthlib.claims as cl
 
     monkeypatch.setattr(cl, "FRAGILE_FILE", tmp_path / "fragile.json")
-    verdicts = {"AVX512": {("02", "a"): "holds", ("02", "b"): "holds"},
-                "DEFAULT": {("02", "a"): "not shown", ("02", "b"): "holds"}}
-    cl.record_fragile(["02"], "quick", verdicts)
-    claims = cl.Claims("02", "quick")
+    verdicts = {"AVX512": {("92", "a"): "holds", ("92", "b"): "holds"},
+                "DEFAULT": {("92", "a"): "not shown", ("92", "b"): "holds"}}
+    cl.record_fragile(["92"], "quick", verdicts)
+    claims = cl.Claims("92", "quick")
     a = claims.paired("a", [1.0, 1.1, 1.2, 1.0, 1.1], [0.0, 0.1, 0.0, 0.0, 0.1])
     b = claims.paired("b", [1.0, 1.1, 1.2, 1.0, 1.1], [0.0, 0.1, 0.0, 0.0, 0.1])
     assert a.verdict == b.verdict == "holds"
@@ -196,9 +196,9 @@ def test_a_verdict_that_flips_with_the_kernel_set_is_marked_fragile(tmp_path, mo
     assert a.stated.startswith("holds (fragile: ") and b.stated == "holds"
     table = claims.markdown()
     assert "fragile: holds under AVX512" in table and table.count("⚠️") == 2  # the row and the note
-    assert not cl.Claims("02", "smoke").paired("a", [1.0, 1.1], [0.0, 0.0]).fragile  # measured at quick only
-    cl.record_fragile(["02"], "quick", {k: {("02", "a"): "holds"} for k in verdicts})  # re-measured: replaced
-    assert not cl.Claims("02", "quick").paired("a", [1.0, 1.1, 1.2], [0.0, 0.1, 0.0]).fragile
+    assert not cl.Claims("92", "smoke").paired("a", [1.0, 1.1], [0.0, 0.0]).fragile  # measured at quick only
+    cl.record_fragile(["92"], "quick", {k: {("92", "a"): "holds"} for k in verdicts})  # re-measured: replaced
+    assert not cl.Claims("92", "quick").paired("a", [1.0, 1.1, 1.2], [0.0, 0.1, 0.0]).fragile
 
 
 def test_the_recorded_fragile_claims_name_notebook_claims():
