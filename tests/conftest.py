@@ -43,3 +43,26 @@ def write_notebook(path, body: str) -> None:
     nb.cells = [nbformat.v4.new_markdown_cell("# test"), params, nbformat.v4.new_code_cell(body)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+def write_toy_assignment(source, name: str, hidden_tests: str) -> str:
+    """A tiny nbgrader assignment (no torch) under ``source/name``: write ``double``, one
+    graded test cell (2 points) whose hidden part is ``hidden_tests``. Returns ``name``."""
+    import nbformat
+
+    def cell(kind, cid, text, **meta):
+        c = nbformat.v4.new_code_cell(text) if kind == "code" else nbformat.v4.new_markdown_cell(text)
+        c.metadata["nbgrader"] = {"grade": False, "grade_id": cid, "locked": False, "schema_version": 3,
+                                  "solution": False, "task": False, **meta}
+        return c
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [cell("markdown", "intro", "# Toy: write `double`", locked=True),
+                cell("code", "double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                     solution=True),
+                cell("code", "test_double", 'assert double(1) == 2, "double(1) is 2"\n### BEGIN HIDDEN TESTS\n'
+                     f"{hidden_tests}\n### END HIDDEN TESTS", grade=True, locked=True, points=2)]
+    (source / name).mkdir(parents=True)
+    nbformat.write(nb, str(source / name / f"{name}.ipynb"))
+    return name

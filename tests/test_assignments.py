@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import nbformat
+from conftest import write_toy_assignment
 import pytest
 
 from lthlib import assignments as A
@@ -109,21 +110,7 @@ def test_leaks_finds_a_source_notebook_passed_off_as_a_release(tmp_path):
 # ------------------------------------------------------------------ the checker itself, on a toy assignment
 def _toy_assignment(source: Path, name: str = "t1_double") -> None:
     """A tiny nbgrader assignment (no torch): one solution, one test cell with hidden tests."""
-    def cell(kind, cid, text, **meta):
-        c = nbformat.v4.new_code_cell(text) if kind == "code" else nbformat.v4.new_markdown_cell(text)
-        c.metadata["nbgrader"] = {"grade": False, "grade_id": cid, "locked": False, "schema_version": 3,
-                                  "solution": False, "task": False, **meta}
-        return c
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [cell("markdown", "intro", "# Toy: write `double`", locked=True),
-                cell("code", "double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                     solution=True),
-                cell("code", "test_double", 'assert double(1) == 2, "double(1) is 2"\n### BEGIN HIDDEN TESTS\n'
-                     'assert double(5) == 10\n### END HIDDEN TESTS', grade=True, locked=True, points=2)]
-    (source / name).mkdir(parents=True)
-    nbformat.write(nb, str(source / name / f"{name}.ipynb"))
+    write_toy_assignment(source, name, "assert double(5) == 10")
 
 
 def test_check_flags_wrong_solutions_that_keep_their_points(tmp_path, capsys):

@@ -12,6 +12,7 @@ import re
 import sys
 
 import nbformat
+from conftest import write_toy_assignment
 import pytest
 import torch
 
@@ -264,25 +265,10 @@ def test_a3_part_c_endpoints_differ(a3):
 
 # ------------------------------------------------------------------ feedback without leaks, on a toy course
 def _toy(source, name="t2_secret"):
-    def cell(kind, cid, text, **meta):
-        c = nbformat.v4.new_code_cell(text) if kind == "code" else nbformat.v4.new_markdown_cell(text)
-        c.metadata["nbgrader"] = {"grade": False, "grade_id": cid, "locked": False, "schema_version": 3,
-                                  "solution": False, "task": False, **meta}
-        return c
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [cell("markdown", "intro", "# Toy: write `double`", locked=True),
-                cell("code", "double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                     solution=True),
-                cell("code", "test_double", 'assert double(1) == 2, "double(1) is 2"\n### BEGIN HIDDEN TESTS\n'
-                     "import random\n_hidden_generator = random.Random(424242)\n"
-                     "_secret_case = _hidden_generator.randint(3, 9)\n"
-                     'assert double(_secret_case) == 2 * _secret_case, "double of an unseen odd-or-even number is wrong"\n'
-                     "### END HIDDEN TESTS", grade=True, locked=True, points=2)]
-    (source / name).mkdir(parents=True)
-    nbformat.write(nb, str(source / name / f"{name}.ipynb"))
-    return name
+    return write_toy_assignment(source, name, "import random\n_hidden_generator = random.Random(424242)\n"
+                                "_secret_case = _hidden_generator.randint(3, 9)\n"
+                                'assert double(_secret_case) == 2 * _secret_case, '
+                                '"double of an unseen odd-or-even number is wrong"')
 
 
 def test_feedback_shows_the_tests_message_and_no_hidden_test(tmp_path):
