@@ -434,3 +434,21 @@ def verdict_word(claim: Claim, yes: str = "yes", no: str = "no", unclear: str = 
     if claim.fragile:
         return unclear
     return {"holds": yes, "contradicted": no}.get(claim.verdict, unclear)
+
+
+def direction_word(values: Sequence[float], up: str, down: str, unclear: str, threshold: float = 0.0,
+                   judged: bool = True) -> str:
+    """A word for prose that follows the exact test of ``values`` (one per seed, no claim
+    made) against ``threshold`` at ``ALPHA``: ``up`` above it, ``down`` below it, else ``unclear``."""
+    return {"holds": up, "contradicted": down}.get(judge(values, threshold, judged=judged)[0], unclear)
+
+
+def bold_verdict(claim: Claim) -> str:
+    """The verdict as prose states it (fragile said), in bold."""
+    return f"**{claim.stated}**"
+
+
+def verdict_lines(items: Sequence[Claim]) -> str:
+    """A Markdown list, a line a claim: the claim, its verdict in bold and its evidence (a
+    notebook's closing summary)."""
+    return "\n".join(f"- {c.claim}: {bold_verdict(c)} ({c.evidence})." for c in items)

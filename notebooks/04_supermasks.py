@@ -57,11 +57,13 @@ CLAIMS_FILE = None  # set a file to save the checked claims as JSON (the CLI doe
 
 # %%
 # %matplotlib inline
+from functools import partial
+
 import numpy as np
 
 import lthlib
 from lthlib import plots, widgets
-from lthlib.claims import Claims, judge, say, spread, verdict_word
+from lthlib.claims import Claims, bold_verdict, direction_word, say, spread, verdict_word
 from lthlib.config import check_parameters, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
@@ -84,22 +86,9 @@ layers = list(prunable_parameters(model_for(train_settings, data)))
 chance = 1 / data.num_classes
 claims = Claims("04", SCALE, CLAIMS_FILE)
 judged = SCALE != "smoke"
+# a word that follows the exact test of per-seed values against a threshold (no claim made)
+direction = partial(direction_word, judged=judged)
 
-
-def direction(values, up, down, unclear, threshold=0.0):
-    """A word that follows the exact sign-flip test of ``values`` (one per seed) against ``threshold``."""
-    verdict = judge(values, threshold, judged=judged)[0]
-    return {"holds": up, "contradicted": down}.get(verdict, unclear)
-
-
-def verdict(claim):
-    """The verdict of a checked claim, in bold, for prose."""
-    return f"**{claim.verdict}**"
-
-
-def percent_spread(values):
-    v = np.asarray(values, dtype=float)
-    return f"{v.mean():.0%} ({v.min():.0%}-{v.max():.0%})"
 
 
 # IMP tickets (notebook 02's algorithm, at most three rounds) and the dense networks they
@@ -204,7 +193,7 @@ say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the best criterion wit
     b0=CRITERION_LABELS[best["init"]], a0=spread(untrained_at(best["init"], "init")),
     b1=CRITERION_LABELS[best["signed_constant"]], a1=spread(untrained_at(best["signed_constant"], "signed_constant")),
     lfss=spread(untrained_at("large_final_same_sign", "init")), rnd=spread(untrained_at("random", "init")),
-    v1=verdict(c_same_sign), v2=verdict(c_zhou),
+    v1=bold_verdict(c_same_sign), v2=bold_verdict(c_zhou),
     rnd_word=direction(untrained_at("random", "init") - chance, "above", "below", "indistinguishable from"),
     dense=spread(dense_acc))
 
@@ -301,7 +290,7 @@ say("**What to see.** With the large-final mask, training from the initial value
     "from these weights, so one expects nothing for their values to fit).",
     init=spread(trained_acc("large_final", "init")), sc=spread(trained_acc("large_final", "signed_constant")),
     reinit=spread(trained_acc("large_final", "reinit")), n=len(seeds),
-    v_reinit=verdict(c_reinit), v_signs=verdict(c_signs),
+    v_reinit=bold_verdict(c_reinit), v_signs=bold_verdict(c_signs),
     disagree="" if c_signs.verdict in ("holds", "not judged") else
     f" (mean difference {c_signs.mean:+.3f}; with {len(seeds)} seeds the interval is too wide to show a match "
     "within one point, so this run does not confirm the paper here)" if c_signs.verdict == "not shown" else
@@ -367,10 +356,10 @@ say("**What to see.** A mask learned on weights that are never trained reached {
     "{b_word}, and their accuracy was {ba}. A move this small from where the scores started is no evidence that "
     "Bernoulli masks *find* a density; exercise 4 asks how to test that.",
     ep=spread(sm_acc("edge_popup", d_sparse)), d=d_sparse, chance=chance,
-    v_popup=verdict(c_popup),
+    v_popup=bold_verdict(c_popup),
     training=" Selecting weights is a form of training." if c_popup.verdict == "holds" else "",
     tk=spread(ticket_acc[rounds[-1]]),
-    v_ticket=verdict(c_ticket[rounds[-1]]), bd=percent_spread(bern_density), ba=spread(sm_acc("bernoulli", 0.5)),
+    v_ticket=bold_verdict(c_ticket[rounds[-1]]), bd=spread(bern_density, '.0%'), ba=spread(sm_acc("bernoulli", 0.5)),
     b_word=direction(bern_density - 0.5, "rose", "fell", "did not move in a way this run can detect"))
 
 # %% [markdown]
@@ -464,14 +453,14 @@ say("**What to see.** Mean test accuracy per width {widths} (over {n} seeds):\n\
     widths=", ".join(map(str, widths)), n=len(seeds),
     t=" | ".join(f"{v:.3f}" for v in trained_L.mean(0)), p=" | ".join(f"{v:.3f}" for v in popup_L.mean(0)),
     p2=" | ".join(f"{v:.3f}" for v in popup_2L.mean(0)),
-    v_width=verdict(c_width), ratio=widths[-1] // widths[0],
+    v_width=bold_verdict(c_width), ratio=widths[-1] // widths[0],
     g0=gap[:, 0].mean(), g1=gap[:, -1].mean(), w0=widths[0], w1=widths[-1],
-    v_gap=verdict(c_gap), v_match=verdict(c_match),
+    v_gap=bold_verdict(c_gap), v_match=bold_verdict(c_match),
     disagree="" if c_match.verdict in ("holds", "not judged") else
     " Here this run does not reproduce the paper's large-scale result: at these widths edge-popup does not find "
     "a subnetwork of random weights as good as training the same network.",
     p2w=spread(popup_2L[:, -1]), t0=spread(trained_L[:, 0]), p1w=spread(popup_L[:, -1]),
-    v_malach=verdict(c_malach),
+    v_malach=bold_verdict(c_malach),
     depth_note=(" The depth-L network of the same width passes the same test (the diagnostic row), so this run "
                 "does not show that the doubled depth of Malach et al.'s construction is needed: width alone "
                 "suffices at this scale." if c_depth_l.verdict == "holds" and c_malach.verdict == "holds" else ""),
@@ -544,10 +533,10 @@ say("**What to see** (at {d:.0%} of the weights, the sparsest round; IoU minus c
     "Claim \"an edge-popup mask on the same initial weights overlaps it more than chance\": {v2}. The random "
     "mask is the check that the measure works.",
     d=round_density[r_last], n=len(seeds),
-    v1=verdict(c_large_init),
+    v1=bold_verdict(c_large_init),
     predictable=" (part of an IMP ticket is predictable from the magnitudes at initialisation)"
     if c_large_init.verdict == "holds" else "",
-    v2=verdict(c_popup_overlap))
+    v2=bold_verdict(c_popup_overlap))
 
 # %% [markdown]
 # The overlap above is summed over all layers. Per layer it can differ: below, the IMP
@@ -609,10 +598,6 @@ claims.show()
 # ## Summary
 
 # %%
-def says(claim, yes, no, unclear):
-    return verdict_word(claim, yes, no, unclear)
-
-
 say("- **Masks without training.** Untrained, a mask of large final weights that kept their sign {s1} a random "
     "mask ({v1}). A signed constant instead of the initial values, untrained: {conclusion}\n"
     "- **Masks, then training.** A large-final mask {s2} from its initial values than from fresh random values "
@@ -625,18 +610,18 @@ say("- **Masks without training.** Untrained, a mask of large final weights that
     "- **Overlap.** IMP tickets {s10} the largest initial weights ({v10}) and {s11} an edge-popup mask on the "
     "same initial weights ({v11}).",
     conclusion=conclusion[3:] if conclusion.startswith("So ") else conclusion,
-    s1=says(c_same_sign, "beat", "did worse than", "was not shown to beat"),
-    s2=says(c_reinit, "trained better", "trained worse", "was not shown to train better"),
-    s3=says(c_signs, "matched", "did not match", "was not shown to match"),
-    s4=says(c_popup, "were", "were not", "were not shown to be"),
-    s5=says(c_ticket[rounds[-1]], "beat", "lost to", "was not shown to beat"),
-    s6=says(c_width, "improved", "got worse", "was not shown to improve"),
-    s7=says(c_gap, "narrowed", "widened", "was not shown to narrow"),
-    s8=says(c_match, "closed", "stayed open", "was not shown to close"),
-    s10=says(c_large_init, "overlapped more than chance with", "overlapped less than chance with",
+    s1=verdict_word(c_same_sign, "beat", "did worse than", "was not shown to beat"),
+    s2=verdict_word(c_reinit, "trained better", "trained worse", "was not shown to train better"),
+    s3=verdict_word(c_signs, "matched", "did not match", "was not shown to match"),
+    s4=verdict_word(c_popup, "were", "were not", "were not shown to be"),
+    s5=verdict_word(c_ticket[rounds[-1]], "beat", "lost to", "was not shown to beat"),
+    s6=verdict_word(c_width, "improved", "got worse", "was not shown to improve"),
+    s7=verdict_word(c_gap, "narrowed", "widened", "was not shown to narrow"),
+    s8=verdict_word(c_match, "closed", "stayed open", "was not shown to close"),
+    s10=verdict_word(c_large_init, "overlapped more than chance with", "overlapped less than chance with",
              "were not shown to overlap more than chance with"),
-    s11=says(c_popup_overlap, "more than chance with", "less than chance with", "not shown to be above chance with"),
-    **{f"v{k}": verdict(c) for k, c in enumerate([c_same_sign, c_reinit, c_signs, c_popup, c_ticket[rounds[-1]],
+    s11=verdict_word(c_popup_overlap, "more than chance with", "less than chance with", "not shown to be above chance with"),
+    **{f"v{k}": bold_verdict(c) for k, c in enumerate([c_same_sign, c_reinit, c_signs, c_popup, c_ticket[rounds[-1]],
                                                   c_width, c_gap, c_match, c_malach, c_large_init,
                                                   c_popup_overlap], start=1)})
 

@@ -77,7 +77,7 @@ import lthlib
 from lthlib import many_tickets as mt
 from lthlib import plots
 from lthlib import sparse_exec as sx
-from lthlib.claims import Claims, claims_markdown, say, spread
+from lthlib.claims import Claims, claims_markdown, say, spread, verdict_lines
 from lthlib.config import SPEED_PRESETS, check_parameters, seeds_for
 from lthlib.devices import resolve_device
 from lthlib.glossary import define
@@ -433,8 +433,7 @@ say(claims_markdown(accuracy_claims, SCALE))
 # Rendered from this run:
 
 # %%
-lines = [f"- {c.claim}: **{c.verdict}** ({c.evidence})." for c in claims.items]
-say("\n".join(lines))
+say(verdict_lines(claims.items))
 
 # %% [markdown]
 # **Reading the verdicts.** The timing claims locate this machine's crossover; the

@@ -63,7 +63,7 @@ import numpy as np
 import lthlib
 from lthlib import many_tickets as mt
 from lthlib import plots
-from lthlib.claims import Claims, claims_markdown, say, spread
+from lthlib.claims import Claims, claims_markdown, say, spread, verdict_lines
 from lthlib.config import check_parameters, seeds_for
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
@@ -403,11 +403,7 @@ say("**What to see.** Input profile correlation between tickets of different see
 # Rendered from this run's claims:
 
 # %%
-def verdict_line(c):
-    return f"- {c.claim}: **{c.verdict}** ({c.evidence})."
-
-
-say("\n".join(verdict_line(c) for c in claims.items))
+say(verdict_lines(claims.items))
 
 # %% [markdown]
 # **Reading the verdicts.** The first comparison is the objection's first half: is a

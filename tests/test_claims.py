@@ -226,3 +226,15 @@ def test_families_come_from_the_spec_and_the_cli_checks_the_count(monkeypatch):
     assert family_mismatches(claims.items, "quick") == [] and family_mismatches(claims.items, "paper") == []
     assert "Holm over 2 headline claims" in claims.markdown()
     assert "no headline family declared" in cl.Claims("98", "paper").check("a", [0.1] * 8).correction
+
+
+def test_prose_helpers_follow_the_test():
+    from lthlib.claims import bold_verdict, direction_word, verdict_lines
+
+    assert direction_word([0.1] * 8, "up", "down", "?") == "up"
+    assert direction_word([-0.1] * 8, "up", "down", "?") == "down"
+    assert direction_word([0.1, -0.1] * 4, "up", "down", "?") == "?"
+    assert direction_word([0.1] * 8, "up", "down", "?", judged=False) == "?"
+    c = Claims("99", "quick").check("x above 0", [0.1] * 8)
+    assert bold_verdict(c) == "**holds**"
+    assert verdict_lines([c]) == f"- x above 0: **holds** ({c.evidence})."
