@@ -291,6 +291,30 @@ def _connect_error(address: str, exc: BaseException) -> ClusterError | None:
     return None
 
 
+# Ray Client's proxy on the head forks a server for each new client; with gRPC threads busy,
+# that child can die at start (gRPC's "Check failed: next_worker->state == KICKED", seen
+# here about once in 20 connections), and the client gets this message. A new try forks anew.
+CLIENT_SERVER_FAILED = "Starting Ray client server failed"
+CLIENT_TRIES = 3
+
+
+def _init_with_retries(ray: Any, address: str, kwargs: dict[str, Any], tries: int = CLIENT_TRIES) -> None:
+    """``ray.init(address, **kwargs)``, tried again (up to ``tries`` in all) where a Ray Client
+    head failed to start this client's server: a transient failure of Ray's, not of the address."""
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(address=address, **kwargs)
+            return
+        except Exception as exc:
+            if not (address.startswith("ray://") and CLIENT_SERVER_FAILED in str(exc)) or attempt == tries:
+                raise
+            if ray.is_initialized():
+                ray.shutdown()
+            print(f"Ray Client: the head could not start this client's server (try {attempt} of {tries}); "
+                  "trying again", file=sys.stderr)
+            time.sleep(2.0 * attempt)
+
+
 @contextmanager
 def connect(address: str = "auto", env: Mapping[str, str] | None = None,
             timeout: float = CONNECT_TIMEOUT_S) -> Iterator[ClusterInfo]:
@@ -309,7 +333,7 @@ def connect(address: str = "auto", env: Mapping[str, str] | None = None,
         if address == "local":
             kwargs["include_dashboard"] = False
         try:
-            ray.init(address=address, **kwargs)
+            _init_with_retries(ray, address, kwargs)
         except Exception as exc:
             if token_mode:
                 _set_auth_mode(None)

@@ -284,6 +284,44 @@ def test_a_failing_task_is_reported_with_its_error(tmp_path):
     assert list(tmp_path.rglob("*.pt"))  # seed 0 finished and was stored
 
 
+def test_a_client_server_that_fails_to_start_is_tried_again(monkeypatch, capsys):
+    """Ray Client's head forks a server per client, and that child sometimes dies at start
+    (a gRPC fork race in Ray, seen in CI): the connection is tried again, up to
+    ``CLIENT_TRIES`` in all; other errors, and the same error for a non-client address, are not."""
+    calls: list[str] = []
+
+    class FakeRay:
+        fail = 0
+
+        def init(self, address, **kwargs):
+            calls.append(address)
+            if len(calls) <= self.fail:
+                raise RuntimeError("Initialization failure from server: ... RuntimeError: Starting Ray client "
+                                   "server failed. See ray_client_server_23000.err for detailed logs.")
+
+        def is_initialized(self):
+            return False
+
+    monkeypatch.setattr(cluster.time, "sleep", lambda s: None)
+    fake = FakeRay()
+    fake.fail = cluster.CLIENT_TRIES - 1
+    cluster._init_with_retries(fake, "ray://head:10001", {})
+    assert calls == ["ray://head:10001"] * cluster.CLIENT_TRIES
+    assert capsys.readouterr().err.count("trying again") == cluster.CLIENT_TRIES - 1
+
+    calls.clear()
+    fake.fail = cluster.CLIENT_TRIES  # every try fails: the last error is raised
+    with pytest.raises(RuntimeError, match="Starting Ray client server failed"):
+        cluster._init_with_retries(fake, "ray://head:10001", {})
+    assert len(calls) == cluster.CLIENT_TRIES
+
+    calls.clear()
+    fake.fail = 1  # a head address (not Ray Client): no retry
+    with pytest.raises(RuntimeError):
+        cluster._init_with_retries(fake, "head:6379", {})
+    assert len(calls) == 1
+
+
 def _free_port() -> int:
     import socket
 
