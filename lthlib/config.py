@@ -15,6 +15,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from lthlib.data import DATASETS
+from lthlib.errors import SettingsError
+from lthlib.identity import digest
+from lthlib.initialisation import INITS
+from lthlib.models import MODELS, check_model_fits
+
 SCALES = ("smoke", "quick", "paper")
 VALIDATION = ("holdout", "test")  # TrainSettings.validation
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's default betas
@@ -303,10 +309,6 @@ def seeds_for(scale: str, seeds: int) -> int:
     return seeds if cap is None else min(seeds, cap)
 
 
-class SettingsError(ValueError):
-    """A setting is out of range or unknown; the message says which and what is allowed."""
-
-
 def check_parameters(**parameters: Any) -> None:
     """Check a notebook's parameters cell (``SCALE``, ``SEEDS``, ``DEVICE``, ...) before
     anything runs: papermill passes ``-p SEEDS three`` through as a string, and a raw
@@ -371,9 +373,6 @@ class TrainSettings:
 
     def validate(self) -> None:
         """Raise SettingsError naming the first setting that cannot work."""
-        from lthlib.data import DATASETS
-        from lthlib.models import MODELS
-
         def bad(name: str, why: str) -> SettingsError:
             return SettingsError(f"{name}={getattr(self, name)!r}: {why}")
 
@@ -386,8 +385,6 @@ class TrainSettings:
         if self.validation not in VALIDATION:
             raise bad("validation", f"choose one of {list(VALIDATION)} (held-out examples, or the test set "
                                     "with training on every example, as open_lth)")
-        from lthlib.initialisation import INITS
-
         if self.init not in INITS:
             raise bad("init", f"choose one of {sorted(INITS)} (the papers' initialisations)")
         for name in ("lr", "batch_size", "iterations", "eval_every"):
@@ -443,8 +440,6 @@ class TrainSettings:
                 if name == "validation_size" and value == 0:
                     why += "; early stopping needs a validation split"
                 raise bad(name, why)
-        from lthlib.models import check_model_fits
-
         check_model_fits(self.model, self.dataset, self.model_kwargs)
 
     @property
@@ -472,8 +467,6 @@ class TrainSettings:
 
     def digest(self) -> str:
         """A short hash of the canonical settings: the name of a run in the store."""
-        from lthlib.store import digest
-
         return digest(self)
 
 

@@ -21,6 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from lthlib.devices import note_compute_device
+from lthlib.errors import SettingsError
 from lthlib.store import atomic_save, load_or_set_aside
 
 MNIST1D_SAMPLES = 10_000  # 8,000 train / 2,000 test; the package default (5,000) is noisier
@@ -59,8 +61,6 @@ class Dataset:
 
     def to(self, device: str | torch.device) -> "Dataset":
         """The same data on another device (a no-op when already there)."""
-        from lthlib.devices import note_compute_device
-
         note_compute_device(torch.device(device))
         moved = {k: getattr(self, k).to(device) for k in
                  ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
@@ -209,8 +209,6 @@ def load_dataset(name: str = "mnist1d", root: str | Path | None = None, *,
     open_lth evaluates (``TrainSettings.validation``). Normalisation uses the training
     split's per-channel mean and standard deviation.
     """
-    from lthlib.config import SettingsError
-
     if name not in DATASETS:
         raise SettingsError(f"unknown dataset {name!r}; known datasets: {sorted(DATASETS)}")
     for setting, value in (("validation_size", validation_size), ("train_size", train_size)):

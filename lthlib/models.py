@@ -18,6 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lthlib.errors import SettingsError
+from lthlib.initialisation import initialise
+from lthlib.streams import stream_seed
+
 
 class MLP(nn.Module):
     """Fully connected ReLU network: flatten, hidden layers, linear output."""
@@ -311,8 +315,6 @@ def check_model_fits(name: str, dataset: str | None, kwargs: dict) -> None:
     """Raise ``SettingsError`` when ``kwargs`` are not what model ``name`` accepts (a typo
     would otherwise silently train the default architecture) or the model cannot read
     ``dataset`` (None: not checked)."""
-    from lthlib.config import SettingsError
-
     accepted = MODEL_KWARGS.get(name)
     if accepted is None:  # a model registered by a user: it checks its own arguments
         return
@@ -349,10 +351,6 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
     random draws. ``init``: a paper's initialisation (``lthlib.initialisation.INITS``),
     drawn from the same stream.
     """
-    from lthlib.initialisation import initialise
-
-    from lthlib.streams import stream_seed
-
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     check_model_fits(name, None, kwargs)

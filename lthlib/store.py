@@ -18,8 +18,6 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import pickle
 import tempfile
@@ -32,11 +30,24 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 
+from lthlib.errors import SettingsError, StoreError
+from lthlib.identity import canonical, digest, digest_tensors
+from lthlib.threads import numerics
+
+__all__ = ["StoreError", "DamagedFile", "DamagedCacheWarning", "Store", "CheckpointClock", "atomic_save", "load",
+           "load_or_set_aside", "canonical", "digest", "digest_tensors", "register_stored_type"]
+
 T = TypeVar("T")
 
+# Classes stored as their ``to_dict()`` under a tag (``{"run": {...}}``) and read back with
+# ``from_dict``: a result stays plain data on disk, and the store needs no import of them.
+_STORED_TYPES: dict[str, type] = {}
 
-class StoreError(RuntimeError):
-    """A stored file is unreadable or belongs to other settings."""
+
+def register_stored_type(tag: str, cls: type) -> None:
+    """Store instances of ``cls`` as ``{tag: obj.to_dict()}`` and read them back as
+    ``cls.from_dict(...)`` (``lthlib.run`` registers ``Run``)."""
+    _STORED_TYPES[tag] = cls
 
 
 def _umask() -> int:
@@ -98,8 +109,6 @@ def checkpoint_seconds() -> float:
     except ValueError:
         value = -1.0
     if not value >= 0 or value == float("inf"):
-        from lthlib.config import SettingsError
-
         raise SettingsError(f"LTHLIB_CHECKPOINT_SECONDS={env!r}: must be a number of seconds >= 0 "
                             "(how long a run may train between checkpoints; 0 = at every evaluation)")
     return value
@@ -219,42 +228,6 @@ def load_or_set_aside(path: str | Path) -> Any | None:
 STORE_VERSION = 2
 
 
-def canonical(value: Any) -> Any:
-    """``value`` as plain JSON data: settings via ``to_dict()``, tensors and masks by the
-    hash of their bytes, tuples as lists."""
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return canonical(value.to_dict())
-    if isinstance(value, torch.Tensor):
-        return digest_tensors({"": value})
-    if isinstance(value, Mapping):
-        if value and all(isinstance(v, torch.Tensor) for v in value.values()):
-            return digest_tensors(value)  # a state dict or a mask
-        return {str(k): canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [canonical(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise StoreError(f"cannot name a result by a {type(value).__name__}: use settings, "
-                     "numbers, strings, tensors or dicts/lists of them")
-
-
-def digest(value: Any) -> str:
-    """The one identity of lthlib: a short SHA-256 of the canonical JSON of ``value``
-    (settings, a dict of them, a mask or a state dict)."""
-    text = json.dumps(canonical(value), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def digest_tensors(tensors: Mapping[str, torch.Tensor]) -> str:
-    """A short hash of named tensors (names, shapes, dtypes and bytes)."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
 class Store:
     """Results on disk, one file per (kind, key): "load it if stored, else compute it".
 
@@ -275,8 +248,6 @@ class Store:
 
     @staticmethod
     def key(settings: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        from lthlib.threads import numerics
-
         return {"version": STORE_VERSION, "numerics": numerics(), "settings": canonical(settings),
                 "extra": canonical(dict(extra or {}))}
 
@@ -354,10 +325,10 @@ class Store:
             raise StoreError(f"{path} holds a result for other settings than those asked for "
                              "(another lthlib version, or a copied file); delete it to recompute")
         result = stored["result"]
-        if isinstance(result, dict) and set(result) == {"run"}:
-            from lthlib.training import Run
-
-            return Run.from_dict(result["run"])
+        if isinstance(result, dict) and len(result) == 1:
+            (tag, plain), = result.items()
+            if tag in _STORED_TYPES:
+                return _STORED_TYPES[tag].from_dict(plain)
         return result
 
     def put(self, kind: str, settings: Any, result: T, extra: Mapping[str, Any] | None = None) -> T:
@@ -365,9 +336,8 @@ class Store:
         tensors and plain containers (a ``Run`` is stored as its dict), so that reading it
         back never runs code."""
         if self.root is not None:
-            from lthlib.training import Run
-
-            plain = {"run": result.to_dict()} if isinstance(result, Run) else result
+            tags = [tag for tag, cls in _STORED_TYPES.items() if type(result) is cls]
+            plain = {tags[0]: result.to_dict()} if tags else result
             atomic_save({"key": self.key(settings, extra), "result": plain},
                         self.path(kind, settings, extra))
         return result

@@ -24,14 +24,15 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 
+from lthlib.devices import compute_device_type
+from lthlib.errors import SettingsError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def env_count(name: str, meaning: str) -> int | None:
     """The integer >= 1 in environment variable ``name`` (None when unset or empty); a clear
     error saying what it means otherwise."""
-    from lthlib.config import SettingsError
-
     env = os.environ.get(name)
     if env is None or env == "":
         return None
@@ -92,8 +93,6 @@ def numerics() -> dict[str, Any]:
     so a results folder copied from another machine (or computed under another
     ``ATEN_CPU_CAPABILITY``) is not reused: its runs are computed again here rather than
     mixed with this machine's."""
-    from lthlib.devices import compute_device_type
-
     device = compute_device_type()
     found = {"threads": training_threads(), "torch": torch.__version__.split("+")[0], "device": device}
     if device == "cpu":
