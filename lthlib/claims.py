@@ -23,13 +23,17 @@ claims need 8 (3 seeds can never go below 0.125). The verdict:
 - ``holds``: p on the claimed side is at most the claim's level;
 - ``contradicted``: p on the other side is at most that level;
 - ``not shown``: neither (the run cannot tell);
-- ``not judged``: at smoke scale (the numbers mean nothing) or with fewer than 2 seeds.
+- ``not judged``: at smoke scale (the numbers mean nothing) or with fewer than 2 seeds;
+- ``pending``: a headline claim waiting for the rest of its family (below).
 
 A notebook's headline claims are one family: their levels follow **Holm's step-down**
 procedure at family-wise error ``ALPHA`` over the number of headline claims the notebook
 declares before its run (``config.HEADLINE_FAMILIES``). Claims are judged in the order they are
-made, each at once (so prose can follow its verdict): a claim not yet made counts as p = 1,
-which can only make a verdict more cautious than Holm applied at the end, never less.
+made, each at once (so prose can follow its verdict), with the claims not yet made at p = 1:
+a claim that holds then holds under Holm over the whole family too (lowering other p-values
+never un-rejects one). A claim that does not hold then, but would if the claims still to come
+had small p-values, is ``pending``: it is decided by Holm over the whole family when the
+family's last claim is made, and the verdict table at the end shows that decision.
 Paper and diagnostic claims are tested each at ``ALPHA``, uncorrected, and say so.
 
 Two roles: a ``headline`` claim is what the notebook teaches at this scale;
@@ -45,7 +49,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -110,6 +114,26 @@ def sign_flip_p(values: Sequence[float], alternative: str = "greater", key: str 
                            alternative=alternative, n_resamples=np.inf if exact else 2 ** 16,
                            vectorized=True, rng=rng)
     return float(res.pvalue)
+
+
+def holm_step_levels(p_values: Sequence[float], family: int, alpha: float = ALPHA) -> list[float]:
+    """The level Holm's step-down compares each of ``p_values`` with, in a family of
+    ``family`` hypotheses (those not given count as p = 1, so come last): ``alpha / (family -
+    rank)`` up to the first p that exceeds its level, and that level for every p after it
+    (none of them is rejected). Equal p-values take the earliest rank."""
+    if family < len(p_values):
+        raise ValueError(f"{len(p_values)} p-values in a family of {family}")
+    ps = [1.0 if math.isnan(p) else p for p in p_values]
+    levels = [0.0] * len(ps)
+    stopped: float | None = None
+    for rank, i in enumerate(sorted(range(len(ps)), key=lambda j: ps[j])):
+        if stopped is None:
+            levels[i] = alpha / (family - rank)
+            if ps[i] > levels[i]:
+                stopped = levels[i]
+        else:
+            levels[i] = stopped
+    return levels
 
 
 def holm_levels(p_values: Sequence[float], family: int, alpha: float = ALPHA) -> list[bool]:
@@ -177,11 +201,13 @@ class Claim:
     def stated(self) -> str:
         """The verdict as prose states it: "holds", or "holds (fragile: ...)" when it flips
         with the CPU's kernel set."""
+        if self.verdict == "pending":
+            return "pending (Holm decides it over the whole family of headline claims, at the end of the notebook)"
         return f"{self.verdict} (fragile: {self.fragile})" if self.fragile else self.verdict
 
     def failed(self) -> bool:
         """A headline claim that was judged and does not hold."""
-        return self.role == "headline" and self.verdict in ("not shown", "contradicted")
+        return self.role == "headline" and self.verdict in ("not shown", "contradicted", "pending")
 
 
 def _num(x: float, unit: str) -> str:
@@ -280,15 +306,45 @@ class Claims:
             mean, lo, hi, bound = -mean, -hi, -lo, -bound
         others = [c for c in self.items if c.claim != claim]
         level, correction = ALPHA, "none"
+        judged = self.scale != "smoke"
+        verdict = None
         if role == "headline":
             level, correction = self._holm_level(others, t.p, claim)
-        item = Claim(self.notebook, claim, role, _verdict(t, self.scale != "smoke", level), mean, lo, hi, len(v),
+            verdict = _verdict(t, judged, level)
+            if verdict == "not shown" and self._could_pass(others, t):
+                verdict = "pending"
+        item = Claim(self.notebook, claim, role, verdict or _verdict(t, judged, level), mean, lo, hi, len(v),
                      float(threshold), unit, paper, statistic, below, over,
                      fragile_note(self.notebook, claim, self.scale), t.p, t.p_other, level, t.on_side, bound,
                      TEST, correction, True)
         self.items = others + [item]
+        self._decide_pending()
         self.save()
-        return item
+        return next(c for c in self.items if c.claim == claim)
+
+    def _could_pass(self, others: Sequence[Claim], t: Tested) -> bool:
+        """Whether Holm over the whole family could still reject this claim (either way),
+        the claims still to come having p = 0: the most lenient level it can get."""
+        if self.family is None:
+            return False
+        earlier = [c.p for c in others if c.role == "headline"]
+        to_come = self.family - len(earlier) - 1
+        best = holm_step_levels(earlier + [t.p] + [0.0] * to_come, self.family)[len(earlier)]
+        return t.p <= best or t.p_other <= best
+
+    def _decide_pending(self) -> None:
+        """Once the family's last headline claim is made: decide each pending claim by Holm
+        over the whole family (claims decided when made keep their verdict, which Holm over
+        the whole family confirms)."""
+        headline = [i for i, c in enumerate(self.items) if c.role == "headline"]
+        if self.family is None or len(headline) < self.family:
+            return
+        levels = holm_step_levels([self.items[i].p for i in headline], self.family)
+        for i, level in zip(headline, levels):
+            c = self.items[i]
+            if c.verdict == "pending":
+                verdict = "holds" if c.p <= level else "contradicted" if c.p_other <= level else "not shown"
+                self.items[i] = replace(c, verdict=verdict, level=level)
 
     def _holm_level(self, others: Sequence[Claim], p: float, claim: str) -> tuple[float, str]:
         """The level Holm's step-down gives a new headline claim of p-value ``p``, the
@@ -367,7 +423,7 @@ def record_fragile(notebooks: Sequence[str], scale: str,
 def claims_markdown(items: Sequence[Claim], scale: str | None = None) -> str:
     """A Markdown table: claim, role, verdict, evidence (and the paper's number if given)."""
     mark = {"holds": "✅ holds", "not shown": "❌ not shown", "contradicted": "❌ contradicted",
-            "not judged": "– not judged"}
+            "not judged": "– not judged", "pending": "⏳ pending (decided when the family is complete)"}
     rows = ["| claim | role | verdict | evidence |", "|---|---|---|---|"]
     for c in items:
         role = {"headline": "headline", "diagnostic": "diagnostic"}.get(c.role, "the paper's claim, at this scale")
@@ -394,7 +450,8 @@ def _tests_note(items: Sequence[Claim]) -> str:
             "claim's threshold (p on the claimed side at most the level: holds; on the other side: "
             "contradicted; else not shown); the t bound is one-sided 95%, for scale. ")
     if fam:
-        text += f"Headline claims: family-wise error {ALPHA:g}, {fam}, judged in the order made. "
+        text += (f"Headline claims: family-wise error {ALPHA:g}, {fam}, judged in the order made; one that "
+                 "could still pass once the rest of its family is known is pending until then. ")
     if any(c.role != "headline" for c in items):
         text += f"The paper's and diagnostic claims: each at {ALPHA:g}, not corrected.*"
     else:

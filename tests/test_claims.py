@@ -1,6 +1,7 @@
 """Claims: paired statistics, verdicts, saving, and the CLI's claims table and gate."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -70,9 +71,12 @@ def test_headline_claims_are_a_holm_family_judged_in_order():
     assert b.verdict == "holds" and b.level == pytest.approx(0.05 / 3)
     c = claims.check("c", [0.1] * 4 + [-0.01] * 4, role="paper")  # p = 16/256: not shown, alone at 0.05
     assert c.verdict == "not shown" and c.level == 0.05 and c.correction == "none"
-    d = claims.check("d", [0.1] * 5 + [-0.01] * 3)  # p = 8/256 = 0.031 > 0.05 / 2
-    assert d.verdict == "not shown" and d.level == pytest.approx(0.025)
-    claims.check("e", every)
+    d = claims.check("d", [0.1] * 5 + [-0.01] * 3)  # p = 8/256 = 0.031 > 0.05 / 2, <= 0.05 if e is small
+    assert d.verdict == "pending" and d.level == pytest.approx(0.025) and not d.p <= d.level
+    assert "pending" in claims.markdown() and "pending" in d.stated
+    claims.check("e", every)  # the family is complete: Holm over all four decides d (last of four: 0.05)
+    d = next(c for c in claims.items if c.claim == "d")
+    assert d.verdict == "holds" and d.level == pytest.approx(0.05)
     with pytest.raises(ValueError, match="declared 4"):
         claims.check("f", every)
     # a family of one: the same values at 0.05
@@ -84,12 +88,36 @@ def test_headline_claims_are_a_holm_family_judged_in_order():
 def test_a_smaller_p_that_failed_stops_the_later_ones(monkeypatch):
     import lthlib.claims as cl
 
-    ps = iter([0.02, 1.0, 0.021, 1.0])  # (claimed side, other side) per claim
+    ps = iter([0.02, 1.0, 0.021, 1.0, 0.5, 0.5])  # (claimed side, other side) per claim
     monkeypatch.setattr(cl, "sign_flip_p", lambda *a, **k: next(ps))
     claims = Claims("99", "quick", headlines=3)
-    assert claims.check("a", [0.1] * 8).verdict == "not shown"  # 0.02 > 0.05 / 3
-    later = claims.check("b", [0.1] * 8)  # 0.021 <= 0.05 / 2, but Holm stopped at 0.02
-    assert later.verdict == "not shown" and later.level == pytest.approx(0.05 / 3) and later.p > later.level
+    assert claims.check("a", [0.1] * 8).verdict == "pending"  # 0.02 > 0.05 / 3; <= 0.05 / 1 if b, c are small
+    assert claims.check("b", [0.1] * 8).verdict == "pending"
+    assert claims.check("c", [0.1] * 8).verdict == "not shown"  # 0.5: and the family is complete
+    for c in claims.items:  # Holm stopped at 0.02 > 0.05 / 3: nothing after it is rejected
+        assert c.verdict == "not shown" and c.level == pytest.approx(0.05 / 3) and c.p > c.level
+
+
+def test_a_pending_claim_is_decided_by_holm_over_the_whole_family(tmp_path):
+    """The first of seven headline claims, 7 of 8 seeds (p = 0.0078 > 0.05 / 7), cannot be
+    decided when made; the other six, every seed (p = 0.0039), make Holm over the whole
+    family reject it (last of seven: 0.05 / 1). The saved claims carry the decision."""
+    path = tmp_path / "claims.json"
+    claims = Claims("99", "quick", path=path, headlines=7)
+    first = claims.check("first", [0.1] * 7 + [-0.01])
+    assert first.verdict == "pending" and first.level == pytest.approx(0.05 / 7) and first.failed()  # until decided
+    for i in range(5):
+        claims.check(f"every {i}", [0.1] * 8)
+    assert json.loads(path.read_text())[0]["verdict"] == "pending"
+    claims.check("every 5", [0.1] * 8)
+    saved = {c["claim"]: c for c in json.loads(path.read_text())}
+    assert saved["first"]["verdict"] == "holds" and saved["first"]["level"] == pytest.approx(0.05)
+    assert all(c["verdict"] == "holds" for c in saved.values()) and "⏳" not in claims.markdown()
+    # a claim that holds when made is never pending, and keeps its level
+    assert saved["every 0"]["level"] == pytest.approx(0.05 / 7)  # the smallest p when made
+    # a claim no later p-values could rescue is not shown at once: 4 of 8 seeds, p = 0.36 > 0.05
+    other = Claims("99", "quick", headlines=7)
+    assert other.check("half", [0.1] * 4 + [-0.1] * 4).verdict == "not shown"
 
 
 def test_paired_claim_is_on_differences_not_on_means():
