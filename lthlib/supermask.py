@@ -27,6 +27,12 @@ each stored under its settings and reused; the runners return their runs keyed b
 - ``train_criterion_masks`` -> ``{(criterion, reset, seed): Run}``;
 - ``learn_supermasks`` -> ``{(method, density, seed): Run}``;
 - ``strong_ticket_study`` -> ``{("trained" | "edge_popup", hidden layers, width, seed): Run}``.
+
+Notebook 04's values (``ZHOU_CRITERIA``, ``ZHOU_DENSITIES``, ...) live here once, read by
+the notebook and by ``lthlib.reproduce``; its reads of the runs are the methods of the
+results objects at the end (``UntrainedResults``, ``CriterionResults``,
+``SupermaskResults``, ``WidthResults``, ``OverlapResults``), built by ``untrained_study``,
+``criterion_study``, ``overlap_study`` or from a runner's keyed runs.
 """
 from __future__ import annotations
 
@@ -37,10 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
 
+from lthlib.claims import bold_verdict, direction_word, spread, verdict_word
 from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
 from lthlib.pruning import PruningError, check_density, prune_by_score
@@ -49,8 +57,10 @@ from lthlib.parallel import run_jobs
 from lthlib.training import DenseJob, model_for
 
 if TYPE_CHECKING:
+    from lthlib.claims import Claim
     from lthlib.config import TrainSettings
     from lthlib.data import Dataset
+    from lthlib.imp import IMPResult, IMPSettings
     from lthlib.store import Store
     from lthlib.training import Run
 
@@ -592,3 +602,340 @@ def supermask_settings(settings: "TrainSettings", method: str, variant: str = "l
 
     key = "bernoulli_zhou" if method == "bernoulli" and variant == "zhou" else method
     return settings.replace(**SUPERMASK_OPTIMIZERS[key])
+
+
+# --------------------------------------------------------------------- notebook 04's results
+# Notebook 04 and ``lthlib.reproduce`` read the experiment's values from here, once, and the
+# runs through the results objects below: their methods are the notebook's queries and
+# the values its sentences state, so no notebook defines a function that reads runs or
+# words a verdict, and the figure ``reproduce`` draws reads the same grid.
+
+# Section 1 (untrained masked networks; also ``reproduce``'s zhou2019-supermask at smoke
+# and quick scale): the criteria in the legends' order, the fractions kept in every layer
+# and the starting values (no reinit: nothing is trained after masking).
+ZHOU_CRITERIA = ("large_final", "large_final_same_sign", "magnitude_increase", "large_init_large_final",
+                 "movement", "large_init", "small_final", "random")
+ZHOU_DENSITIES = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
+ZHOU_STARTS = ("init", "signed_constant")
+# The density, fixed before the run, at which section 1's claims are judged and section 2's
+# masks are trained (one of ZHOU_DENSITIES).
+ZHOU_CLAIM_DENSITY = 0.2
+# Section 4 and ``reproduce``'s ramanujan2020-width: edge-popup's fraction of weights kept
+# (Ramanujan et al.'s ``--prune-rate 0.5``), and the hidden layers of an MLP of depth L
+# (the MNIST-1D MLP's 3 layers) and of depth 2L (6 layers: Malach et al.'s construction).
+WIDTH_STUDY_DENSITY = 0.5
+DEPTH_L_HIDDEN, DEPTH_2L_HIDDEN = 2, 5
+# Sections 3 and 5 compare with IMP tickets of notebook 02's algorithm, at most this many
+# rounds and no controls (only the tickets' masks and accuracies are read).
+TICKET_ROUNDS = 3
+# Section 5's comparisons with an IMP ticket, in the order of the figure's legend.
+OVERLAP_LABELS = {"large_init": "largest initial weights (large init)",
+                  "edge_popup": "edge-popup on the ticket's initial weights",
+                  "random": "random mask (control)",
+                  "other_seed": "IMP ticket of another seed"}
+
+
+def _early_stop_acc(runs: Mapping[Any, "Run"], keys: Iterable[Any]) -> np.ndarray:
+    """Test accuracy at early stopping of ``runs[key]`` for each key, as an array."""
+    return np.array([runs[k].at_early_stop("test_acc") for k in keys])
+
+
+def ticket_settings(scale: str, train_settings: "TrainSettings") -> "IMPSettings":
+    """The IMP settings of the tickets notebook 04 compares with: notebook 02's at
+    ``scale``, at most ``TICKET_ROUNDS`` rounds, no controls (shared through the store)."""
+    from lthlib.imp import imp_for_scale
+
+    return imp_for_scale(scale, train_settings, rounds=min(TICKET_ROUNDS, imp_for_scale(scale, train_settings).rounds),
+                         controls=())
+
+
+def mean_round_density(imp: Mapping[int, "IMPResult"], rounds: Iterable[int]) -> dict[int, float]:
+    """``{round: fraction of weights kept}``, the mean over the seeds of ``imp`` rounded to
+    3 decimals: the density at which a supermask is learned to match a ticket of that round
+    (every seed's ticket keeps about the same count, so one density serves them all)."""
+    return {r: round(float(np.mean([res.densities()[r] for res in imp.values()])), 3) for r in rounds}
+
+
+@dataclass
+class UntrainedResults:
+    """Test accuracy of *untrained* masked networks (section 1): ``acc[(criterion, start)]``
+    is seeds x densities, in the order of ``seeds`` and ``densities``."""
+
+    criteria: list[str]
+    starts: list[str]
+    densities: list[Any]  # fractions kept per layer, or per-layer maps (paper scale)
+    seeds: list[int]
+    acc: dict[tuple[str, str], np.ndarray]
+
+    def at(self, criterion: str, start: str, density: Any) -> np.ndarray:
+        """One value per seed at ``density`` (which must be one of ``densities``)."""
+        return self.acc[(criterion, start)][:, self.densities.index(density)]
+
+    def best(self, start: str, density: Any) -> str:
+        """The criterion with the highest mean over seeds (the first in ``criteria`` on a tie)."""
+        return max(self.criteria, key=lambda c: self.at(c, start, density).mean())
+
+    def panels(self) -> dict[str, dict[str, np.ndarray]]:
+        """``plots.criteria_panels``' input: a panel per start, a curve per criterion."""
+        return {(f"kept weights at their {RESET_LABELS[r]}" if r == "init" else
+                 f"kept weights at a {RESET_LABELS[r]}"): {CRITERION_LABELS[c]: self.acc[(c, r)] for c in self.criteria}
+                for r in self.starts}
+
+    def sign_effect(self, criterion: str, density: Any) -> np.ndarray:
+        """Per seed: accuracy with the signed constant minus with the initial values."""
+        return self.at(criterion, "signed_constant", density) - self.at(criterion, "init", density)
+
+    def sign_effects(self, densities: Sequence[float]) -> dict[str, dict[str, np.ndarray]]:
+        """``plots.paired_differences``' input: ``sign_effect`` per criterion and density."""
+        return {CRITERION_LABELS[c]: {f"{d:.0%} kept": self.sign_effect(c, d) for d in densities}
+                for c in self.criteria}
+
+    def sign_verdicts(self, densities: Sequence[float], judged: bool = True) -> dict[str, Any]:
+        """What the signed-constant sentence states: the criterion-density pairs the signed
+        constant helped and hurt (each pair's exact sign-flip test at ``ALPHA``, uncorrected),
+        how many it cannot tell, and the conclusion those groups support."""
+        groups: dict[str, list[str]] = {"helped": [], "hurt": [], "cannot tell": []}
+        for c in self.criteria:
+            for d in densities:
+                word = direction_word(self.sign_effect(c, d), "helped", "hurt", "cannot tell", judged=judged)
+                groups[word].append(f"{CRITERION_LABELS[c]} at {d:.0%}")
+        if groups["helped"] and groups["hurt"]:
+            conclusion = ("So the signed constant helps some masks and hurts others: \"only the sign matters\" holds "
+                          "for particular masks, not as a rule.")
+        elif groups["hurt"]:
+            conclusion = "So the signed constant never helped here, and for some masks it lost accuracy."
+        elif groups["helped"]:
+            conclusion = "So the signed constant never hurt here, and for some masks it helped."
+        else:
+            conclusion = "This run cannot tell the signed constant from the initial values for any mask."
+        return {"helped": "; ".join(groups["helped"]) or "none", "hurt": "; ".join(groups["hurt"]) or "none",
+                "n_unclear": len(groups["cannot tell"]), "n": len(self.criteria) * len(densities),
+                "conclusion": conclusion}
+
+    def claim_values(self, density: float, chance: float, beats_random: "Claim", above_chance: "Claim",
+                     dense_acc: Sequence[float], judged: bool = True) -> dict[str, Any]:
+        """What section 1's sentence states at the claims' ``density``: the best criterion
+        per start, large-final-same-sign against the random mask, and the two verdicts."""
+        random_init = self.at("random", "init", density)
+        best = {r: self.best(r, density) for r in ("init", "signed_constant")}
+        return dict(chance=chance, d=density, n=len(self.seeds),
+                    b0=CRITERION_LABELS[best["init"]], a0=spread(self.at(best["init"], "init", density)),
+                    b1=CRITERION_LABELS[best["signed_constant"]],
+                    a1=spread(self.at(best["signed_constant"], "signed_constant", density)),
+                    lfss=spread(self.at("large_final_same_sign", "init", density)), rnd=spread(random_init),
+                    v1=bold_verdict(beats_random), v2=bold_verdict(above_chance),
+                    rnd_word=direction_word(random_init - chance, "above", "below", "indistinguishable from",
+                                            judged=judged),
+                    dense=spread(dense_acc))
+
+
+def untrained_study(settings: "TrainSettings", data: "Dataset", dense: Mapping[int, "Run"], seeds: Sequence[int],
+                    criteria: Sequence[str] = ZHOU_CRITERIA, starts: Sequence[str] = ZHOU_STARTS,
+                    densities: Sequence[Any] = ZHOU_DENSITIES) -> UntrainedResults:
+    """``untrained_accuracy`` of every criterion, start, seed and density, each mask scored
+    from ``dense[seed]`` (its weights at iteration 0 and at the end). Nothing is trained."""
+    seeds, densities = [int(s) for s in seeds], list(densities)
+    acc = {(c, r): np.array([[untrained_accuracy(settings.replace(seed=s), data, dense[s].weights_at[0],
+                                                 dense[s].final_state, c, r, d) for d in densities]
+                             for s in seeds])
+           for r in starts for c in criteria}
+    return UntrainedResults(list(criteria), list(starts), densities, seeds, acc)
+
+
+@dataclass
+class CriterionResults:
+    """Masks by a criterion, then training (section 2): ``runs[(criterion, reset, seed)]``."""
+
+    runs: dict[tuple[str, str, int], "Run"]
+    seeds: list[int]
+
+    def acc(self, criterion: str, reset: str) -> np.ndarray:
+        """Test accuracy at early stopping, one value per seed."""
+        return _early_stop_acc(self.runs, [(criterion, reset, s) for s in self.seeds])
+
+    def claim_values(self, reinit: "Claim", signs: "Claim", judged: bool = True) -> dict[str, Any]:
+        """What section 2's sentence states: the large-final mask from each start, the two
+        verdicts (and why "signs suffice" is not confirmed when it is not), the random mask."""
+        random_gain = self.acc("random", "init") - self.acc("random", "reinit")
+        disagree = ("" if signs.verdict in ("holds", "not judged") else
+                    f" (mean difference {signs.mean:+.3f}; with {len(self.seeds)} seeds the interval is too wide to "
+                    "show a match within one point, so this run does not confirm the paper here)"
+                    if signs.verdict == "not shown" else " (this run disagrees with the paper here)")
+        return dict(init=spread(self.acc("large_final", "init")), sc=spread(self.acc("large_final", "signed_constant")),
+                    reinit=spread(self.acc("large_final", "reinit")), n=len(self.seeds),
+                    v_reinit=bold_verdict(reinit), v_signs=bold_verdict(signs), disagree=disagree,
+                    r_init=spread(self.acc("random", "init")), r_reinit=spread(self.acc("random", "reinit")),
+                    r_word=direction_word(random_gain, "did better", "did worse",
+                                          "made no difference this run can detect", judged=judged))
+
+
+def criterion_study(settings: "TrainSettings", data: "Dataset", dense_runs: "Sequence[Run]",
+                    resets_by_criterion: Mapping[str, Sequence[str]], density: float,
+                    store: "Store | None" = None) -> CriterionResults:
+    """``train_criterion_masks`` for each ``{criterion: [reset, ...]}``, one call (and so one
+    set of population passes) per criterion, as the store holds them."""
+    runs: dict[tuple[str, str, int], Run] = {}
+    for c, resets in resets_by_criterion.items():
+        runs |= train_criterion_masks(settings, data, dense_runs, [c], resets, density, store)
+    return CriterionResults(runs, [_seed_of(d) for d in dense_runs])
+
+
+@dataclass
+class SupermaskResults:
+    """Learned supermasks (``learn_supermasks``): ``runs[(method, density, seed)]``."""
+
+    runs: dict[tuple[str, float, int], "Run"]
+    seeds: list[int]
+
+    def acc(self, method: str, density: float) -> np.ndarray:
+        """Test accuracy at early stopping, one value per seed."""
+        return _early_stop_acc(self.runs, [(method, density, s) for s in self.seeds])
+
+    def final_density(self, method: str, density: float) -> np.ndarray:
+        """The fraction of weights the learned mask keeps, one value per seed (a Bernoulli
+        mask's ``density`` is where it started)."""
+        return np.array([Mask(self.runs[(method, density, s)].mask).density() for s in self.seeds])
+
+
+@dataclass
+class WidthResults:
+    """The width study (``strong_ticket_study``): ``runs[("trained" | "edge_popup", hidden
+    layers, width, seed)]``."""
+
+    runs: dict[tuple[str, int, Any, int], "Run"]
+    widths: list[Any]
+    seeds: list[int]
+
+    def acc(self, method: str, hidden: int) -> np.ndarray:
+        """Test accuracy at early stopping, seeds x widths."""
+        return np.array([_early_stop_acc(self.runs, [(method, hidden, w, s) for w in self.widths])
+                         for s in self.seeds])
+
+    def claim_values(self, grows: "Claim", narrows: "Claim", matches: "Claim", malach: "Claim",
+                     depth_l_control: "Claim", judged: bool = True) -> dict[str, Any]:
+        """What section 4's sentence states: the table of mean accuracies per width, the gap
+        at the narrowest and widest, the verdicts, and the notes that depend on them."""
+        widths = self.widths
+        trained, popup, popup_2l = (self.acc("trained", DEPTH_L_HIDDEN), self.acc("edge_popup", DEPTH_L_HIDDEN),
+                                    self.acc("edge_popup", DEPTH_2L_HIDDEN))
+        gap = trained - popup
+
+        def row(values: np.ndarray) -> str:
+            return " | ".join(f"{v:.3f}" for v in values.mean(0))
+
+        return dict(
+            widths=", ".join(map(str, widths)), n=len(self.seeds),
+            header=" | ".join(f"width {w}" for w in widths), rule="---|" * len(widths),
+            t=row(trained), p=row(popup), p2=row(popup_2l),
+            v_width=bold_verdict(grows), ratio=widths[-1] // widths[0],
+            g0=gap[:, 0].mean(), g1=gap[:, -1].mean(), w0=widths[0], w1=widths[-1],
+            v_gap=bold_verdict(narrows), v_match=bold_verdict(matches),
+            disagree="" if matches.verdict in ("holds", "not judged") else
+            " Here this run does not reproduce the paper's large-scale result: at these widths edge-popup does not "
+            "find a subnetwork of random weights as good as training the same network.",
+            p2w=spread(popup_2l[:, -1]), t0=spread(trained[:, 0]), p1w=spread(popup[:, -1]),
+            v_malach=bold_verdict(malach),
+            depth_note=(" The depth-L network of the same width passes the same test (the diagnostic row), so this "
+                        "run does not show that the doubled depth of Malach et al.'s construction is needed: width "
+                        "alone suffices at this scale."
+                        if depth_l_control.verdict == "holds" and malach.verdict == "holds" else ""),
+            deep_word=direction_word(popup_2l[:, -1] - popup[:, -1], "better", "worse",
+                                     "neither clearly better nor worse", judged=judged))
+
+
+def excess_iou(a: Mask, b: Mask, layer: str = "overall") -> float:
+    """IoU of two masks minus the IoU two random masks of the same kept counts share by
+    chance (``masks.overlap``), in ``layer`` or over all layers: 0 is "no more alike than
+    random masks"."""
+    from lthlib.masks import overlap
+
+    o = overlap(a, b)[layer]
+    return o["iou"] - o["chance_iou"]
+
+
+@dataclass
+class OverlapResults:
+    """Section 5: IMP tickets (``tickets[(seed, round)]``) against the masks other methods
+    pick at the same densities. ``popup`` holds the edge-popup supermasks learned on each
+    ticket's own initial weights (``learn_supermasks(weights="init")``) at
+    ``round_density[round]``; ``dense[seed]`` the dense runs the criteria score from."""
+
+    seeds: list[int]
+    rounds: list[int]
+    round_density: dict[int, float]
+    tickets: dict[tuple[int, int], Mask]
+    dense: Mapping[int, "Run"]
+    layers: list[str]
+    popup: dict[tuple[str, float, int], "Run"]
+
+    def kinds(self) -> list[str]:
+        """The comparisons made (``OVERLAP_LABELS``' keys): another seed's ticket only when
+        there is another seed."""
+        return [k for k in OVERLAP_LABELS if k != "other_seed" or len(self.seeds) > 1]
+
+    def by_criterion(self, criterion: str, seed: int, round_: int) -> Mask:
+        """A mask by ``criterion`` at the per-layer densities of the ticket of (seed, round)."""
+        dense = self.dense[seed]
+        return mask_by_criterion(criterion, dense.weights_at[0], dense.final_state, self.layers,
+                                 self.tickets[(seed, round_)].layer_density(), seed=seed)
+
+    def mask(self, kind: str, seed: int, round_: int) -> Mask:
+        """The mask of comparison ``kind`` (an ``OVERLAP_LABELS`` key) for the ticket of
+        (seed, round); ``"other_seed"`` is the next seed's ticket (cyclically)."""
+        if kind in ("large_init", "random"):
+            return self.by_criterion(kind, seed, round_)
+        if kind == "edge_popup":
+            return Mask(self.popup[("edge_popup", self.round_density[round_], seed)].mask)
+        if kind == "other_seed":
+            return self.tickets[(self.seeds[(self.seeds.index(seed) + 1) % len(self.seeds)], round_)]
+        raise ValueError(f"kind={kind!r}: choose one of {self.kinds()}")
+
+    def excess(self) -> dict[str, np.ndarray]:
+        """``{label: seeds x rounds}`` of ``excess_iou`` (overall) of each ticket against
+        each comparison, labelled by ``OVERLAP_LABELS``."""
+        return {OVERLAP_LABELS[k]: np.array([[excess_iou(self.tickets[(s, r)], self.mask(k, s, r)) for r in self.rounds]
+                                             for s in self.seeds])
+                for k in self.kinds()}
+
+    def excess_at(self, kind: str, round_: int, layer: str = "overall") -> np.ndarray:
+        """``excess_iou`` of each seed's ticket at ``round_`` against ``kind``, in ``layer``."""
+        return np.array([excess_iou(self.tickets[(s, round_)], self.mask(kind, s, round_), layer=layer)
+                         for s in self.seeds])
+
+
+def overlap_study(settings: "TrainSettings", data: "Dataset", imp: Mapping[int, "IMPResult"],
+                  dense: Mapping[int, "Run"], store: "Store | None" = None) -> OverlapResults:
+    """Every round of the IMP tickets ``imp`` (``{seed: IMPResult}``), and an edge-popup
+    supermask learned on each seed's own initial weights at each round's mean density."""
+    seeds = [int(s) for s in imp]
+    rounds = list(range(1, len(imp[seeds[0]].rounds) + 1))
+    round_density = mean_round_density(imp, rounds)
+    popup = learn_supermasks(settings, data, seeds, {"edge_popup": list(round_density.values())}, store,
+                             weights="init")
+    tickets = {(s, r): imp[s].rounds[r - 1].mask for s in seeds for r in rounds}
+    layers = list(prunable_parameters(model_for(settings, data)))
+    return OverlapResults(seeds, rounds, round_density, tickets, dense, layers, popup)
+
+
+def summary_values(conclusion: str, *, same_sign: "Claim", reinit: "Claim", signs: "Claim", popup: "Claim",
+                   ticket: "Claim", width: "Claim", gap: "Claim", match: "Claim", malach: "Claim",
+                   large_init: "Claim", popup_overlap: "Claim") -> dict[str, Any]:
+    """What notebook 04's summary states: a word per claim that follows its verdict
+    (``s1``...``s11``, no ``s9``), each verdict in bold (``v1``...``v11``) and the
+    signed-constant conclusion without its leading "So "."""
+    words = dict(
+        s1=verdict_word(same_sign, "beat", "did worse than", "was not shown to beat"),
+        s2=verdict_word(reinit, "trained better", "trained worse", "was not shown to train better"),
+        s3=verdict_word(signs, "matched", "did not match", "was not shown to match"),
+        s4=verdict_word(popup, "were", "were not", "were not shown to be"),
+        s5=verdict_word(ticket, "beat", "lost to", "was not shown to beat"),
+        s6=verdict_word(width, "improved", "got worse", "was not shown to improve"),
+        s7=verdict_word(gap, "narrowed", "widened", "was not shown to narrow"),
+        s8=verdict_word(match, "closed", "stayed open", "was not shown to close"),
+        s10=verdict_word(large_init, "overlapped more than chance with", "overlapped less than chance with",
+                         "were not shown to overlap more than chance with"),
+        s11=verdict_word(popup_overlap, "more than chance with", "less than chance with",
+                         "not shown to be above chance with"))
+    ordered = [same_sign, reinit, signs, popup, ticket, width, gap, match, malach, large_init, popup_overlap]
+    return {"conclusion": conclusion[3:] if conclusion.startswith("So ") else conclusion, **words,
+            **{f"v{k}": bold_verdict(c) for k, c in enumerate(ordered, start=1)}}

@@ -63,39 +63,36 @@ import numpy as np
 
 import lthlib
 from lthlib import plots, widgets
-from lthlib.claims import Claims, bold_verdict, direction_word, say, spread, verdict_word
+from lthlib.claims import Claims, bold_verdict, direction_word, say, spread
 from lthlib.config import check_parameters, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
-from lthlib.imp import imp_for_scale, run_imp_seeds
-from lthlib.masks import Mask, overlap
-from lthlib.models import prunable_parameters
+from lthlib.imp import run_imp_seeds
+from lthlib.masks import overlap
 from lthlib.store import Store
-from lthlib.supermask import (CRITERION_LABELS, RESET_LABELS, bernoulli_for_scale, dense_by_seed, learn_supermasks,
-                              mask_by_criterion, strong_ticket_study, train_criterion_masks,
-                              untrained_accuracy)
-from lthlib.training import data_for, model_for
+from lthlib.supermask import (CRITERION_LABELS, DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, RESET_LABELS, WIDTH_STUDY_DENSITY,
+                              ZHOU_CLAIM_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS, SupermaskResults,
+                              WidthResults, bernoulli_for_scale, criterion_study, dense_by_seed, learn_supermasks,
+                              mean_round_density, overlap_study, strong_ticket_study, summary_values,
+                              ticket_settings, untrained_study)
+from lthlib.training import data_for
 
+# %%
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, UNTRAINED_SEEDS=UNTRAINED_SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 store = Store(RESULTS_DIR)
 seeds = list(range(SEEDS))
 untrained_seeds = list(range(max(SEEDS, UNTRAINED_SEEDS)))
 data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
-layers = list(prunable_parameters(model_for(train_settings, data)))
 chance = 1 / data.num_classes
 claims = Claims("04", SCALE, CLAIMS_FILE)
 judged = SCALE != "smoke"
 # a word that follows the exact test of per-seed values against a threshold (no claim made)
 direction = partial(direction_word, judged=judged)
 
-
-
 # IMP tickets (notebook 02's algorithm, at most three rounds) and the dense networks they
 # come from: every section builds on them
-imp_settings = imp_for_scale(SCALE, train_settings, rounds=min(3, imp_for_scale(SCALE, train_settings).rounds),
-                             controls=())
-imp = dict(zip(seeds, run_imp_seeds(imp_settings, seeds, data, store=store)))
+imp = dict(zip(seeds, run_imp_seeds(ticket_settings(SCALE, train_settings), seeds, data, store=store)))
 dense = dense_by_seed(train_settings, data, untrained_seeds, store)
 dense_acc = np.array([dense[s].at_early_stop("test_acc") for s in seeds])
 say("The dense network (`{model}` on `{dataset}`): test accuracy at early stopping {acc} (mean and min-max over "
@@ -136,20 +133,12 @@ _ = define("supermask", "strong ticket", "density")
 # whatever its sign or size.
 
 # %%
-criteria = ["large_final", "large_final_same_sign", "magnitude_increase", "large_init_large_final",
-            "movement", "large_init", "small_final", "random"]
-densities = [0.05, 0.1, 0.2, 0.4, 0.7, 1.0]
-starts = ["init", "signed_constant"]
-untrained = {(c, reset): np.array([[untrained_accuracy(train_settings.replace(seed=s), data, dense[s].weights_at[0],
-                                                       dense[s].final_state, c, reset, d) for d in densities]
-                                   for s in untrained_seeds])
-             for reset in starts for c in criteria}  # {(criterion, start): seeds x densities}
+criteria, densities, starts = list(ZHOU_CRITERIA), list(ZHOU_DENSITIES), list(ZHOU_STARTS)
+untrained = untrained_study(train_settings, data, dense, untrained_seeds, criteria, starts, densities)
+# untrained.at(criterion, start, density): one value per seed
 
 # %%
-fig = plots.criteria_panels(
-    densities, {f"kept weights at their {RESET_LABELS[r]}" if r == "init" else f"kept weights at a {RESET_LABELS[r]}":
-                {CRITERION_LABELS[c]: untrained[(c, r)] for c in criteria} for r in starts},
-    "test accuracy, untrained", chance=chance)
+fig = plots.criteria_panels(densities, untrained.panels(), "test accuracy, untrained", chance=chance)
 plots.save_figure(fig, FIGURES_DIR, "criteria_untrained")
 
 # %% [markdown]
@@ -162,23 +151,16 @@ plots.save_figure(fig, FIGURES_DIR, "criteria_untrained")
 # fixed before the run, the density section 2 trains at):
 
 # %%
-d_claim = 0.2 if 0.2 in densities else densities[len(densities) // 2]
-i_claim = densities.index(d_claim)
-
-
-def untrained_at(criterion, reset, density=d_claim):
-    return untrained[(criterion, reset)][:, densities.index(density)]
-
-
-best = {r: max(criteria, key=lambda c: untrained_at(c, r).mean()) for r in starts}
+d_claim = ZHOU_CLAIM_DENSITY
 c_same_sign = claims.paired(
     f"Untrained, a mask of large final weights that kept their sign beats a random mask "
     f"({d_claim:.0%} of weights, initial values)",
-    better=untrained_at("large_final_same_sign", "init"), worse=untrained_at("random", "init"), unit="")
+    better=untrained.at("large_final_same_sign", "init", d_claim), worse=untrained.at("random", "init", d_claim),
+    unit="")
 c_zhou = claims.check(
     f"Zhou et al.: a supermask makes an untrained network better than chance (large final, same sign; "
     f"{d_claim:.0%} of weights; initial values)",
-    untrained_at("large_final_same_sign", "init") - chance, role="paper",
+    untrained.at("large_final_same_sign", "init", d_claim) - chance, role="paper",
     paper="Zhou et al. 2019 report 86% test accuracy on MNIST and 41% on CIFAR-10 for untrained networks "
           "under supermasks (chance: 10%)")
 say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the best criterion with the initial values is "
@@ -189,13 +171,7 @@ say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the best criterion wit
     "it is just a thinner random network.\n"
     "- The trained dense network reaches {dense}; MNIST-1D is much harder for an MLP than MNIST, so no "
     "untrained number here should be read against the paper's 86%.",
-    chance=chance, d=d_claim, n=len(untrained_seeds),
-    b0=CRITERION_LABELS[best["init"]], a0=spread(untrained_at(best["init"], "init")),
-    b1=CRITERION_LABELS[best["signed_constant"]], a1=spread(untrained_at(best["signed_constant"], "signed_constant")),
-    lfss=spread(untrained_at("large_final_same_sign", "init")), rnd=spread(untrained_at("random", "init")),
-    v1=bold_verdict(c_same_sign), v2=bold_verdict(c_zhou),
-    rnd_word=direction(untrained_at("random", "init") - chance, "above", "below", "indistinguishable from"),
-    dense=spread(dense_acc))
+    **untrained.claim_values(d_claim, chance, c_same_sign, c_zhou, dense_acc, judged))
 
 # %% [markdown]
 # ### Signs or values? The signed constant, criterion by criterion
@@ -210,32 +186,16 @@ say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the best criterion wit
 
 # %%
 sign_densities = [d for d in densities if d < 1.0][-3:]
-sign_effect = {CRITERION_LABELS[c]: {f"{d:.0%} kept": untrained_at(c, "signed_constant", d) - untrained_at(c, "init", d)
-                                     for d in sign_densities} for c in criteria}
-fig = plots.paired_differences(sign_effect, "test accuracy, untrained: signed constant minus initial values",
+fig = plots.paired_differences(untrained.sign_effects(sign_densities),
+                               "test accuracy, untrained: signed constant minus initial values",
                                f"does a signed constant lose anything? ({len(untrained_seeds)} seeds)")
 plots.save_figure(fig, FIGURES_DIR, "signed_constant_effect")
 
 # %%
-groups = {"helped": [], "hurt": [], "cannot tell": []}
-for c in criteria:
-    for d in sign_densities:
-        groups[direction(untrained_at(c, "signed_constant", d) - untrained_at(c, "init", d),
-                         "helped", "hurt", "cannot tell")].append(f"{CRITERION_LABELS[c]} at {d:.0%}")
-if groups["helped"] and groups["hurt"]:
-    conclusion = ("So the signed constant helps some masks and hurts others: \"only the sign matters\" holds for "
-                  "particular masks, not as a rule.")
-elif groups["hurt"]:
-    conclusion = "So the signed constant never helped here, and for some masks it lost accuracy."
-elif groups["helped"]:
-    conclusion = "So the signed constant never hurt here, and for some masks it helped."
-else:
-    conclusion = "This run cannot tell the signed constant from the initial values for any mask."
+sign = untrained.sign_verdicts(sign_densities, judged)  # each pair: helped, hurt or cannot tell
 say("**What to see.** Setting the kept weights to a signed constant *helped* the untrained network for: "
     "{helped}. It *hurt* for: {hurt}. For the other {n_unclear} of the {n} criterion-density pairs the interval "
-    "contains zero (this run cannot tell). {conclusion}",
-    helped="; ".join(groups["helped"]) or "none", hurt="; ".join(groups["hurt"]) or "none",
-    n_unclear=len(groups["cannot tell"]), n=len(criteria) * len(sign_densities), conclusion=conclusion)
+    "contains zero (this run cannot tell). {conclusion}", **sign)
 
 # %% [markdown]
 # ## 2. Criteria, then training: which starting values matter?
@@ -253,16 +213,9 @@ say("**What to see.** Setting the kept weights to a signed constant *helped* the
 
 # %%
 train_criteria = {"large_final": ["init", "signed_constant", "reinit"], "random": ["init", "reinit"]}
-trained = {}
-for c, resets in train_criteria.items():
-    trained |= train_criterion_masks(train_settings, data, [dense[s] for s in seeds], [c], resets, d_claim, store)
-
-
-def trained_acc(criterion, reset):
-    return np.array([trained[(criterion, reset, s)].at_early_stop("test_acc") for s in seeds])
-
-
-fig = plots.grouped_bars({f"{CRITERION_LABELS[c]} mask": {f"kept weights at {RESET_LABELS[r]}": trained_acc(c, r)
+trained = criterion_study(train_settings, data, [dense[s] for s in seeds], train_criteria, d_claim, store)
+# trained.acc(criterion, reset): one value per seed
+fig = plots.grouped_bars({f"{CRITERION_LABELS[c]} mask": {f"kept weights at {RESET_LABELS[r]}": trained.acc(c, r)
                                                           for r in resets}
                           for c, resets in train_criteria.items()},
                          "test accuracy at early stopping",
@@ -273,13 +226,13 @@ plots.save_figure(fig, FIGURES_DIR, "criteria_trained")
 # %%
 c_reinit = claims.paired(f"Zhou et al.: a large-final mask trains better from its initial values than from "
                          f"fresh random values ({d_claim:.0%} of weights)",
-                         better=trained_acc("large_final", "init"), worse=trained_acc("large_final", "reinit"),
+                         better=trained.acc("large_final", "init"), worse=trained.acc("large_final", "reinit"),
                          role="paper", paper="Zhou et al. 2019 (as Frankle & Carbin 2019): reinitialised masks "
                                              "train worse than masks started from their initial values")
 c_signs = claims.paired(f"Zhou et al.: a signed constant trains as well as the initial values (large-final mask, "
                         f"{d_claim:.0%} of weights; not worse by more than 1 point)",
-                        better=trained_acc("large_final", "signed_constant"),
-                        worse=trained_acc("large_final", "init"), margin=-0.01, role="paper",
+                        better=trained.acc("large_final", "signed_constant"),
+                        worse=trained.acc("large_final", "init"), margin=-0.01, role="paper",
                         paper="Zhou et al. 2019: with the initial signs kept, a constant magnitude trains about "
                               "as well as the initial values")
 say("**What to see.** With the large-final mask, training from the initial values reached {init}, from the "
@@ -288,16 +241,7 @@ say("**What to see.** With the large-final mask, training from the initial value
     "the initial values\" (Zhou et al.): {v_signs}{disagree}. For the random mask, the initial values gave "
     "{r_init} against {r_reinit} from fresh values: the initial values {r_word} (a random mask was not found "
     "from these weights, so one expects nothing for their values to fit).",
-    init=spread(trained_acc("large_final", "init")), sc=spread(trained_acc("large_final", "signed_constant")),
-    reinit=spread(trained_acc("large_final", "reinit")), n=len(seeds),
-    v_reinit=bold_verdict(c_reinit), v_signs=bold_verdict(c_signs),
-    disagree="" if c_signs.verdict in ("holds", "not judged") else
-    f" (mean difference {c_signs.mean:+.3f}; with {len(seeds)} seeds the interval is too wide to show a match "
-    "within one point, so this run does not confirm the paper here)" if c_signs.verdict == "not shown" else
-    " (this run disagrees with the paper here)",
-    r_init=spread(trained_acc("random", "init")), r_reinit=spread(trained_acc("random", "reinit")),
-    r_word=direction(trained_acc("random", "init") - trained_acc("random", "reinit"),
-                     "did better", "did worse", "made no difference this run can detect"))
+    **trained.claim_values(c_reinit, c_signs, judged))
 
 # %% [markdown]
 # ## 3. Learned supermasks vs IMP tickets
@@ -317,23 +261,18 @@ say("**What to see.** With the large-final mask, training from the initial value
 
 # %%
 rounds = sorted({1, len(imp[seeds[0]].rounds)})
-compare_density = {r: round(float(np.mean([imp[s].densities()[r] for s in seeds])), 3) for r in rounds}
-supermasks = learn_supermasks(train_settings, data, seeds,
-                              {"edge_popup": list(compare_density.values()), "bernoulli": [0.5]}, store,
-                              bernoulli=bernoulli_for_scale(SCALE))  # Zhou et al.'s way at paper scale
-
-
-def sm_acc(method, density):
-    return np.array([supermasks[(method, density, s)].at_early_stop("test_acc") for s in seeds])
-
-
+compare_density = mean_round_density(imp, rounds)  # {round: fraction of weights kept}
+supermasks = SupermaskResults(learn_supermasks(train_settings, data, seeds,
+                                               {"edge_popup": list(compare_density.values()), "bernoulli": [0.5]},
+                                               store, bernoulli=bernoulli_for_scale(SCALE)),  # Zhou's at paper scale
+                              seeds)  # supermasks.acc(method, density): one value per seed
 ticket_acc = {r: np.array([imp[s].metric("ticket")[r] for s in seeds]) for r in rounds}
-bern_density = np.array([Mask(supermasks[("bernoulli", 0.5, s)].mask).density() for s in seeds])
+bern_density = supermasks.final_density("bernoulli", 0.5)
 comparison = {f"{d:.0%} of weights kept": {"IMP ticket (weights trained)": ticket_acc[r],
-                                           "edge-popup (weights frozen at random)": sm_acc("edge_popup", d)}
+                                           "edge-popup (weights frozen at random)": supermasks.acc("edge_popup", d)}
               for r, d in compare_density.items()}
 comparison[f"Bernoulli mask\n(started at 50%,\nended at {bern_density.mean():.0%})"] = {
-    "Bernoulli (weights frozen at random)": sm_acc("bernoulli", 0.5)}
+    "Bernoulli (weights frozen at random)": supermasks.acc("bernoulli", 0.5)}
 
 # %%
 fig = plots.grouped_bars(comparison, "test accuracy at early stopping",
@@ -344,22 +283,24 @@ plots.save_figure(fig, FIGURES_DIR, "supermasks_vs_tickets")
 # %%
 c_ticket = {r: claims.paired(f"At the dense network's width, an IMP ticket beats edge-popup on frozen random "
                              f"weights at {d:.0%} of the weights", better=ticket_acc[r],
-                             worse=sm_acc("edge_popup", d))
+                             worse=supermasks.acc("edge_popup", d))
             for r, d in compare_density.items()}
 d_sparse = compare_density[rounds[-1]]
 c_popup = claims.check(f"Edge-popup on frozen random weights is more than 20 points above chance "
-                       f"({d_sparse:.0%} of weights)", sm_acc("edge_popup", d_sparse) - chance, threshold=0.2)
+                       f"({d_sparse:.0%} of weights)", supermasks.acc("edge_popup", d_sparse) - chance,
+                       threshold=0.2)
 say("**What to see.** A mask learned on weights that are never trained reached {ep} at {d:.0%} of the weights, "
     "against chance {chance:.2f} (claim \"more than 20 points above chance\": {v_popup}).{training} The IMP "
     "ticket at the same density, whose weights are trained, reached {tk} (claim \"beats edge-popup\": "
     "{v_ticket}). The Bernoulli masks started at a density of 50% and ended at {bd} of the weights: the density "
     "{b_word}, and their accuracy was {ba}. A move this small from where the scores started is no evidence that "
     "Bernoulli masks *find* a density; exercise 4 asks how to test that.",
-    ep=spread(sm_acc("edge_popup", d_sparse)), d=d_sparse, chance=chance,
+    ep=spread(supermasks.acc("edge_popup", d_sparse)), d=d_sparse, chance=chance,
     v_popup=bold_verdict(c_popup),
     training=" Selecting weights is a form of training." if c_popup.verdict == "holds" else "",
     tk=spread(ticket_acc[rounds[-1]]),
-    v_ticket=bold_verdict(c_ticket[rounds[-1]]), bd=spread(bern_density, '.0%'), ba=spread(sm_acc("bernoulli", 0.5)),
+    v_ticket=bold_verdict(c_ticket[rounds[-1]]), bd=spread(bern_density, '.0%'),
+    ba=spread(supermasks.acc("bernoulli", 0.5)),
     b_word=direction(bern_density - 0.5, "rose", "fell", "did not move in a way this run can detect"))
 
 # %% [markdown]
@@ -394,17 +335,12 @@ say("**What to see.** A mask learned on weights that are never trained reached {
 
 # %%
 widths = list(sweep_size(SCALE, "widths"))
-hidden_L, hidden_2L = 2, 5  # hidden layers of a depth-L (3 layers) and depth-2L (6 layers) MLP
-strong = strong_ticket_study(train_settings, data, widths, seeds, store, trained_layers=(hidden_L,),
-                             random_layers=(hidden_L, hidden_2L), density=0.5)
-
-
-def width_acc(method, hidden):
-    return np.array([[strong[(method, hidden, w, s)].at_early_stop("test_acc") for w in widths] for s in seeds])
-
-
-trained_L, popup_L, popup_2L = width_acc("trained", hidden_L), width_acc("edge_popup", hidden_L), \
-    width_acc("edge_popup", hidden_2L)
+hidden_L, hidden_2L = DEPTH_L_HIDDEN, DEPTH_2L_HIDDEN  # hidden layers of a depth-L (3 layers), depth-2L (6) MLP
+strong = WidthResults(strong_ticket_study(train_settings, data, widths, seeds, store, trained_layers=(hidden_L,),
+                                          random_layers=(hidden_L, hidden_2L), density=WIDTH_STUDY_DENSITY),
+                      widths, seeds)  # strong.acc(method, hidden layers): seeds x widths
+trained_L, popup_L, popup_2L = strong.acc("trained", hidden_L), strong.acc("edge_popup", hidden_L), \
+    strong.acc("edge_popup", hidden_2L)
 
 # %%
 fig = plots.seed_bands(widths, {"trained normally, depth L (2 hidden layers)": trained_L,
@@ -440,8 +376,10 @@ c_depth_l = claims.paired(f"a random depth-L network {widths[-1] // widths[0]}x 
                           f"(found by edge-popup) as accurate as the trained depth-L network of width {widths[0]} "
                           "(not worse by more than 1 point): the control for the depth-2L claim",
                           better=popup_L[:, -1], worse=trained_L[:, 0], margin=-0.01, role="diagnostic")
+
+# %%
 say("**What to see.** Mean test accuracy per width {widths} (over {n} seeds):\n\n"
-    "| network | " + " | ".join(f"width {w}" for w in widths) + " |\n|---|" + "---|" * len(widths) + "\n"
+    "| network | {header} |\n|---|{rule}\n"
     "| trained normally, depth L | {t} |\n| edge-popup, depth L | {p} |\n| edge-popup, depth 2L | {p2} |\n\n"
     "- Claim \"edge-popup accuracy grows with width\": {v_width}. The gap to the trained network of the same "
     "width went from {g0:.3f} at width {w0} to {g1:.3f} at width {w1}. Ramanujan et al.'s claims at this scale: "
@@ -450,21 +388,7 @@ say("**What to see.** Mean test accuracy per width {widths} (over {n} seeds):\n\
     "network of width {w0}, which it is {ratio}x wider than: Malach et al.'s consequence, with edge-popup as "
     "the search, {v_malach} at this scale. At the widest, depth 2L did {deep_word} than depth L ({p2w} against "
     "{p1w}).{depth_note}",
-    widths=", ".join(map(str, widths)), n=len(seeds),
-    t=" | ".join(f"{v:.3f}" for v in trained_L.mean(0)), p=" | ".join(f"{v:.3f}" for v in popup_L.mean(0)),
-    p2=" | ".join(f"{v:.3f}" for v in popup_2L.mean(0)),
-    v_width=bold_verdict(c_width), ratio=widths[-1] // widths[0],
-    g0=gap[:, 0].mean(), g1=gap[:, -1].mean(), w0=widths[0], w1=widths[-1],
-    v_gap=bold_verdict(c_gap), v_match=bold_verdict(c_match),
-    disagree="" if c_match.verdict in ("holds", "not judged") else
-    " Here this run does not reproduce the paper's large-scale result: at these widths edge-popup does not find "
-    "a subnetwork of random weights as good as training the same network.",
-    p2w=spread(popup_2L[:, -1]), t0=spread(trained_L[:, 0]), p1w=spread(popup_L[:, -1]),
-    v_malach=bold_verdict(c_malach),
-    depth_note=(" The depth-L network of the same width passes the same test (the diagnostic row), so this run "
-                "does not show that the doubled depth of Malach et al.'s construction is needed: width alone "
-                "suffices at this scale." if c_depth_l.verdict == "holds" and c_malach.verdict == "holds" else ""),
-    deep_word=direction(popup_2L[:, -1] - popup_L[:, -1], "better", "worse", "neither clearly better nor worse"))
+    **strong.claim_values(c_width, c_gap, c_match, c_malach, c_depth_l, judged))
 
 # %% [markdown]
 # ## 5. Are the subnetworks the same?
@@ -481,33 +405,11 @@ say("**What to see.** Mean test accuracy per width {widths} (over {n} seeds):\n\
 # - a **random mask** at the ticket's densities: a control that should sit at zero.
 
 # %%
-overlap_rounds = list(range(1, len(imp[seeds[0]].rounds) + 1))
-round_density = {r: round(float(np.mean([imp[s].densities()[r] for s in seeds])), 3) for r in overlap_rounds}
-popup_init = learn_supermasks(train_settings, data, seeds, {"edge_popup": list(round_density.values())}, store,
-                              weights="init")
-ticket = {(s, r): imp[s].rounds[r - 1].mask for s in seeds for r in overlap_rounds}
-
-
-def by_criterion(criterion, s, r):
-    return mask_by_criterion(criterion, dense[s].weights_at[0], dense[s].final_state, layers,
-                             ticket[(s, r)].layer_density(), seed=s)
-
-
-def excess_iou(a, b, layer="overall"):
-    o = overlap(a, b)[layer]
-    return o["iou"] - o["chance_iou"]
-
-
-others = {
-    "largest initial weights (large init)": lambda s, r: by_criterion("large_init", s, r),
-    "edge-popup on the ticket's initial weights":
-        lambda s, r: Mask(popup_init[("edge_popup", round_density[r], s)].mask),
-    "random mask (control)": lambda s, r: by_criterion("random", s, r),
-}
-if len(seeds) > 1:
-    others["IMP ticket of another seed"] = lambda s, r: ticket[(seeds[(seeds.index(s) + 1) % len(seeds)], r)]
-excess = {name: np.array([[excess_iou(ticket[(s, r)], other(s, r)) for r in overlap_rounds] for s in seeds])
-          for name, other in others.items()}  # {comparison: seeds x rounds}
+masks_vs = overlap_study(train_settings, data, imp, dense, store)  # every IMP round, and edge-popup on its init
+# masks_vs.tickets[(seed, round)]; masks_vs.mask(kind, seed, round): "large_init", "edge_popup", "random" or
+# "other_seed" (the next seed's ticket), at the ticket's densities
+overlap_rounds, round_density = masks_vs.rounds, masks_vs.round_density
+excess = masks_vs.excess()  # {comparison: seeds x rounds} of IoU minus the IoU expected by chance
 
 # %%
 fig = plots.seed_bands([100 * round_density[r] for r in overlap_rounds], excess,
@@ -546,14 +448,13 @@ say("**What to see** (at {d:.0%} of the weights, the sparsest round; IoU minus c
 
 # %%
 if len(seeds) > 1:
-    pair = overlap(ticket[(seeds[0], r_last)], ticket[(seeds[1], r_last)])
+    pair = overlap(masks_vs.tickets[(seeds[0], r_last)], masks_vs.tickets[(seeds[1], r_last)])
     fig = plots.overlap_bars(pair, f"IMP tickets of seeds {seeds[0]} and {seeds[1]}, "
                                    f"{round_density[r_last]:.0%} of weights kept")
-    first_layer = np.array([excess_iou(ticket[(s, r_last)], others["IMP ticket of another seed"](s, r_last),
-                                       layer=layers[0]) for s in seeds])
+    first_layer = masks_vs.excess_at("other_seed", r_last, layer=masks_vs.layers[0])
 else:
-    fig = plots.overlap_bars(overlap(ticket[(seeds[0], r_last)], by_criterion("random", seeds[0], r_last)),
-                             "IMP ticket vs a random mask")
+    fig = plots.overlap_bars(overlap(masks_vs.tickets[(seeds[0], r_last)],
+                                     masks_vs.mask("random", seeds[0], r_last)), "IMP ticket vs a random mask")
 plots.save_figure(fig, FIGURES_DIR, "mask_overlap_layers")
 
 # %%
@@ -575,11 +476,10 @@ masks = {}
 for s in seeds[:2]:
     for r in overlap_rounds:
         pct = f"{round_density[r]:.0%} kept, seed {s}"
-        masks[f"IMP ticket, {pct}"] = ticket[(s, r)]
-        masks[f"edge-popup on the same initial weights, {pct}"] = \
-            others["edge-popup on the ticket's initial weights"](s, r)
-        masks[f"largest initial weights, {pct}"] = others["largest initial weights (large init)"](s, r)
-        masks[f"random mask, {pct}"] = others["random mask (control)"](s, r)
+        masks[f"IMP ticket, {pct}"] = masks_vs.tickets[(s, r)]
+        masks[f"edge-popup on the same initial weights, {pct}"] = masks_vs.mask("edge_popup", s, r)
+        masks[f"largest initial weights, {pct}"] = masks_vs.mask("large_init", s, r)
+        masks[f"random mask, {pct}"] = masks_vs.mask("random", s, r)
 explorer = widgets.overlap_explorer(masks)
 
 # %% [markdown]
@@ -609,21 +509,9 @@ say("- **Masks without training.** Untrained, a mask of large final weights that
     "edge-popup: {v9}. The theorem itself (existence, polynomial width) is beyond what a laptop can test.\n"
     "- **Overlap.** IMP tickets {s10} the largest initial weights ({v10}) and {s11} an edge-popup mask on the "
     "same initial weights ({v11}).",
-    conclusion=conclusion[3:] if conclusion.startswith("So ") else conclusion,
-    s1=verdict_word(c_same_sign, "beat", "did worse than", "was not shown to beat"),
-    s2=verdict_word(c_reinit, "trained better", "trained worse", "was not shown to train better"),
-    s3=verdict_word(c_signs, "matched", "did not match", "was not shown to match"),
-    s4=verdict_word(c_popup, "were", "were not", "were not shown to be"),
-    s5=verdict_word(c_ticket[rounds[-1]], "beat", "lost to", "was not shown to beat"),
-    s6=verdict_word(c_width, "improved", "got worse", "was not shown to improve"),
-    s7=verdict_word(c_gap, "narrowed", "widened", "was not shown to narrow"),
-    s8=verdict_word(c_match, "closed", "stayed open", "was not shown to close"),
-    s10=verdict_word(c_large_init, "overlapped more than chance with", "overlapped less than chance with",
-             "were not shown to overlap more than chance with"),
-    s11=verdict_word(c_popup_overlap, "more than chance with", "less than chance with", "not shown to be above chance with"),
-    **{f"v{k}": bold_verdict(c) for k, c in enumerate([c_same_sign, c_reinit, c_signs, c_popup, c_ticket[rounds[-1]],
-                                                  c_width, c_gap, c_match, c_malach, c_large_init,
-                                                  c_popup_overlap], start=1)})
+    **summary_values(sign["conclusion"], same_sign=c_same_sign, reinit=c_reinit, signs=c_signs, popup=c_popup,
+                     ticket=c_ticket[rounds[-1]], width=c_width, gap=c_gap, match=c_match, malach=c_malach,
+                     large_init=c_large_init, popup_overlap=c_popup_overlap))
 
 # %% [markdown]
 # ## Exercises
