@@ -8,10 +8,22 @@ process, so a result does not depend on where it was computed; there are at most
 ``cores // threads`` workers.
 Scripts (not notebooks) that use several workers need the ``if __name__ == "__main__":``
 guard, as for any ``multiprocessing`` code.
+
+The workers are started once and kept for later calls (a notebook makes dozens): a started
+process imports torch and lthlib, seconds each, which for smoke-sized runs cost as much as
+the training. A call under other settings of the environment (``LTHLIB_*``, the kernel set,
+thread variables) or another ``sys.path`` gets new workers, and each task starts from the
+global random state a new process has, so a result never depends on what a worker ran
+before (lthlib draws from named streams; this covers user code that does not).
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import os
+import random
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Mapping
 from typing import Any, Callable, Protocol, Sequence, TypeVar
@@ -49,10 +61,69 @@ def default_workers(n_jobs: int, on_cpu: bool = True) -> int:
     return max(1, min(n_jobs, cpu_cores() // training_threads()))
 
 
+# What a worker reads once, when it starts: a call under other values needs new workers.
+_ENV_PREFIXES = ("LTHLIB_", "ATEN_", "OMP_", "MKL_", "CUDA_", "PYTORCH_", "RAY_")
+_pool: ProcessPoolExecutor | None = None
+_pool_key: tuple | None = None
+_FRESH_SEED = torch.initial_seed()  # a new process's global torch seed (torch's default)
+
+
+def _worker_key(workers: int) -> tuple:
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
+    return workers, env, tuple(sys.path)
+
+
+def _workers(workers: int) -> ProcessPoolExecutor:
+    """The pool of ``workers`` processes for this environment: the one started before if the
+    environment is unchanged, else a new one (the old one shut down)."""
+    global _pool, _pool_key
+    key = _worker_key(workers)
+    if _pool is not None and _pool_key != key:
+        shutdown_workers()
+    if _pool is None:
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_start_worker)
+        _pool_key = key
+    return _pool
+
+
+def shutdown_workers() -> None:
+    """Stop the kept worker processes (at exit, or before a change of environment)."""
+    global _pool, _pool_key
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+    _pool, _pool_key = None, None
+
+
+atexit.register(shutdown_workers)
+
+
+_busy = False  # in a worker: a task is running
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C (or a kernel shut down by Jupyter, which interrupts its process group) reaches
+    the workers too: a running task stops as it would in the notebook; an idle worker just exits."""
+    if _busy:
+        raise KeyboardInterrupt
+    raise SystemExit(0)
+
+
+def _start_worker() -> None:
+    signal.signal(signal.SIGINT, _on_interrupt)
+
+
 def _call(args: tuple) -> Any:
+    global _busy
     fn, item, threads = args
     torch.set_num_threads(threads)
-    return fn(item)
+    torch.manual_seed(_FRESH_SEED)  # the global state of a new process, whatever ran here before
+    random.seed(_FRESH_SEED)
+    _busy = True
+    try:
+        return fn(item)
+    finally:
+        _busy = False
 
 
 def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int | None = None,
@@ -64,8 +135,12 @@ def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int | No
     if workers == 1 or len(items) <= 1:
         return [fn(item) for item in items]
     threads = training_threads()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = _workers(workers)
+    try:
         return list(pool.map(_call, [(fn, item, threads) for item in items]))
+    except BaseException:  # a failed task, a dead worker or Ctrl-C: the next call starts afresh
+        shutdown_workers()
+        raise
 
 
 def _run_job(job: Job) -> Any:

@@ -41,6 +41,33 @@ def test_threads_env_sets_worker_threads_and_caps_workers(monkeypatch):
     assert default_workers(64) == max(1, cpu_cores() // 2)  # processes x threads <= cores
 
 
+def _pid_and_draw(x: int) -> tuple[int, float]:
+    return os.getpid(), float(torch.rand(()))
+
+
+def test_workers_are_kept_between_calls_and_renewed_when_the_environment_changes(monkeypatch):
+    """A second call reuses the processes of the first (each start imports torch: seconds),
+    each task starts from the worker's initial global random state (so a draw does not
+    depend on what the worker ran before), and a changed LTHLIB_* variable, which a worker
+    reads only when it starts, gets new processes."""
+    from lthlib import parallel
+
+    monkeypatch.delenv("LTHLIB_THREADS", raising=False)
+    first = parallel_map(_pid_and_draw, range(6), workers=2)
+    second = parallel_map(_pid_and_draw, range(6), workers=2)
+    pids = {p for p, _ in first}
+    assert {p for p, _ in second} <= pids and os.getpid() not in pids
+    by_pid = {}
+    for pid, draw in first + second:
+        by_pid.setdefault(pid, set()).add(draw)
+    assert all(len(draws) == 1 for draws in by_pid.values())  # the same draw, however many tasks ran before
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "7")
+    renewed = parallel_map(_pid_and_draw, range(2), workers=2)
+    assert not {p for p, _ in renewed} & pids
+    parallel.shutdown_workers()
+    assert parallel._pool is None
+
+
 def test_training_runs_on_the_fixed_thread_count(mnist1d_small, tiny_settings):
     from lthlib.training import model_for, train
 
