@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from lthlib.config import FAST_PRUNING, PRUNING_PRESETS, REWINDING_PRESETS, SettingsError, TrainSettings, for_scale
@@ -596,15 +597,63 @@ def imp_for_scale(scale: str, train_settings: TrainSettings, **overrides: Any) -
     return IMPSettings(train=train_settings, **values)
 
 
+@dataclass(frozen=True, eq=False)
+class RewindSweep(Mapping[int, list[IMPResult]]):
+    """A rewinding sweep (``run_rewind_sweep``): ``sweep[k]`` is the list of IMP results
+    rewound to ``k``, one per seed in the order of ``seeds``, the same order at every k,
+    so two reads of the sweep pair seed by seed. The reads notebooks 03 and 05 and
+    ``lthlib.reproduce`` make of a sweep live here, once, so that they cannot drift apart
+    (a round read at the wrong index, arguments swapped). Every read takes its arguments
+    in one order: the network (``kind``), the rewind iteration ``k``, the pruning round."""
+
+    runs: Mapping[int, list[IMPResult]]
+    seeds: tuple[int, ...]
+
+    def __getitem__(self, k: int) -> list[IMPResult]:
+        return self.runs[k]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    @property
+    def ks(self) -> tuple[int, ...]:
+        """The rewind iterations, in the order the sweep ran them."""
+        return tuple(self.runs)
+
+    @property
+    def rounds(self) -> list[int]:
+        """The pruning rounds, 1 to the last (round 0 is the dense network)."""
+        return list(range(1, len(self.runs[self.ks[0]][0].rounds) + 1))
+
+    def final_acc(self, kind: str, k: int, round_: int) -> np.ndarray:
+        """Test accuracy at the end of training (where Frankle et al. 2020 read it) of
+        ``kind`` (``"ticket"`` or a control's name) rewound to ``k``, at pruning round
+        ``round_``: one value per seed, NaN where that control was not trained."""
+        return np.array([res.metric(kind, at="final")[round_] for res in self.runs[k]])
+
+    def dense_final_acc(self) -> np.ndarray:
+        """The dense network's test accuracy at the end of training, one value per seed.
+        One dense run per seed serves every k, so any k gives it: the first is read."""
+        return self.final_acc("ticket", self.ks[0], 0)
+
+    def densities(self) -> np.ndarray:
+        """Percent of the prunable weights remaining per round, round 0 (dense, 100) first:
+        the mean over seeds, though the pruning rates fix every seed's counts alike."""
+        return 100 * np.mean([res.densities() for res in self.runs[self.ks[0]]], axis=0)
+
+
 def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], seeds: Iterable[int],
                      data: Dataset | None = None, *, store: Store | None = None,
                      progress: bool | None = None, workers: int | None = None,
                      control_ks: Iterable[int] | None = None,
-                     batched: bool | None = None) -> dict[int, list[IMPResult]]:
-    """IMP once per rewind iteration k and seed: ``{k: [result per seed]}``. Each (k, seed)
-    is its own stored run, so a sweep that is interrupted resumes where it stopped; one
-    dense run per seed serves every k. ``control_ks``: train the controls only at these k
-    (None: at every k); the tickets are trained at every k."""
+                     batched: bool | None = None) -> RewindSweep:
+    """IMP once per rewind iteration k and seed: a ``RewindSweep``, ``{k: [result per seed]}``.
+    Each (k, seed) is its own stored run, so a sweep that is interrupted resumes where it
+    stopped; one dense run per seed serves every k. ``control_ks``: train the controls only
+    at these k (None: at every k); the tickets are trained at every k."""
     data = data if data is not None else data_for(settings.train)
     ks, seeds = [int(k) for k in rewind_iterations], [int(s) for s in seeds]
     with_controls = set(ks) if control_ks is None else {int(k) for k in control_ks}
@@ -615,7 +664,7 @@ def run_rewind_sweep(settings: IMPSettings, rewind_iterations: Iterable[int], se
             .with_seed(s) for k in ks for s in seeds]
     results = run_imp_many(jobs, data, store=store, progress=progress, workers=workers, batched=batched)
     by_job = dict(zip(((j.rewind_iteration, j.train.seed) for j in jobs), results))
-    return {k: [by_job[(k, s)] for s in seeds] for k in ks}
+    return RewindSweep({k: [by_job[(k, s)] for s in seeds] for k in ks}, tuple(seeds))
 
 
 @dataclass(frozen=True)

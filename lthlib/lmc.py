@@ -16,7 +16,7 @@ every point before evaluating (``reset_batchnorm``).
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from lthlib.claims import spread
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
+from lthlib.imp import RewindSweep, kind_label
 from lthlib.masks import Mask
 from lthlib.population import ALONE, identities, plan_passes, stored_members
 from lthlib.store import Store, StoreError, digest_tensors
@@ -35,6 +37,7 @@ from lthlib.training import Run, evaluate, model_for, train
 
 StateDict = Mapping[str, torch.Tensor]
 STABLE_BARRIER = 0.02  # the paper calls a network stable when its error barrier is below 2%
+SWEEP_CONTROLS = ("random_mask", "reinit")  # the controls whose instability a rewinding sweep measures
 
 
 def interpolate_states(a: StateDict, b: StateDict, alpha: float) -> dict[str, torch.Tensor]:
@@ -208,6 +211,168 @@ def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict,
     jobs = [InstabilityJob(s, data, state, int(k), mask, root, points, computed_in.get(key, (ALONE, ALONE)))
             for key, (s, state, k, mask) in ((key, cases[key]) for key in keys)]
     return dict(zip(keys, parallel_map(instability, jobs, workers, data.x_train.device.type == "cpu")))
+
+
+@dataclass(frozen=True)
+class StabilityRow:
+    """One sparse network at one spawn iteration ``k``, in the table that sets stability
+    beside matching: its barriers and accuracy gaps (seeds in the sweep's order) and what
+    they make of it."""
+
+    kind: str
+    round: int
+    k: int
+    label: str
+    barriers: np.ndarray  # the error barrier between the two children, per seed
+    gap: np.ndarray  # test accuracy at the end of training minus the dense network's, per seed
+    stable: bool  # mean barrier under STABLE_BARRIER
+    strict: bool  # matching, strict reading: mean gap not below 0
+    tolerant: bool  # matching within one standard deviation of the dense runs
+
+
+MATCHING_READINGS = ("strict", "tolerant")
+
+
+@dataclass(frozen=True)
+class StabilityTable:
+    """Stability beside matching, network by network. The paper's link goes one way ("IMP
+    subnetworks are only matching when they are stable to SGD noise", Frankle et al. 2020,
+    Section 4), so the counts that test it are the rows matching but not stable, per
+    reading of *matching* (strict, or within one standard deviation of the dense runs:
+    the paper's tolerance is a choice)."""
+
+    rows: list[StabilityRow]
+    dense_acc: np.ndarray  # the dense network's test accuracy at the end of training, per seed
+    tolerance: float  # one standard deviation of the dense runs (0 with one seed)
+
+    def _count(self, test: Callable[[bool, bool], bool]) -> dict[str, int]:
+        """``{reading: rows where test(stable, matching in that reading)}``."""
+        return {reading: sum(bool(test(row.stable, getattr(row, reading)))
+                             for row in self.rows) for reading in MATCHING_READINGS}
+
+    @property
+    def against(self) -> dict[str, int]:
+        """Rows matching but not stable, per reading: what the paper's link rules out."""
+        return self._count(lambda stable, matching: matching and not stable)
+
+    @property
+    def stable_only(self) -> dict[str, int]:
+        """Rows stable but not matching, per reading: what the link allows."""
+        return self._count(lambda stable, matching: stable and not matching)
+
+    @property
+    def matched(self) -> dict[str, int]:
+        """Rows matching, per reading."""
+        return self._count(lambda stable, matching: matching)
+
+    def markdown(self) -> str:
+        """The table in Markdown: barrier mean (min-max) in points, accuracy gap in points."""
+        yes = {True: "yes", False: "no"}
+        lines = ["| network | k | barrier (points) | stable | accuracy - dense (points) | matching (strict) "
+                 "| matching (within 1 sd) |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {row.label} | {row.k} | {spread(100 * row.barriers, '.1f')} | {yes[row.stable]} | "
+                  f"{100 * row.gap.mean():+.1f} | {yes[row.strict]} | {yes[row.tolerant]} |" for row in self.rows]
+        return "\n".join(lines)
+
+    def link_words(self) -> str:
+        """What the table says of the paper's link, as a clause for prose."""
+        cells, against, matched = len(self.rows), self.against, self.matched
+        if sum(matched.values()) == 0:
+            return ("no row of the table is matching, even within one standard deviation, so it cannot test "
+                    "the paper's link here")
+        if sum(against.values()) == 0:
+            return (f"{matched['strict']} of {cells} rows are matching ({matched['tolerant']} within one "
+                    "standard deviation) and none of them is unstable: this run does not go against the "
+                    "paper's link")
+        return (f"{against['strict']} of {cells} rows are matching without being stable ({against['tolerant']} "
+                "within one standard deviation): in those rows this scale does not reproduce the paper's link")
+
+
+@dataclass(frozen=True)
+class SweepInstability:
+    """The instability of a rewinding sweep's networks (``measure_sweep_instability``) and
+    the reads notebook 05 makes of it, in one place. ``measured`` is keyed
+    ``(kind, round, k, seed)`` as ``instability_cases`` keys it; every read returns seeds
+    in the sweep's order, so a network's barriers pair seed by seed with its accuracies
+    (``RewindSweep.final_acc``). Arguments in one order: network (``kind``), round, k."""
+
+    sweep: RewindSweep
+    measured: Mapping[tuple, dict[str, Any]]
+    ks: tuple[int, ...]  # the spawn iterations of the dense network and the tickets
+    control_ks: tuple[int, ...]  # the spawn iterations of the controls
+    control_round: int  # the pruning round of the controls
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.sweep.seeds
+
+    def density(self, round_: int) -> float:
+        """Percent of the weights remaining at pruning round ``round_``."""
+        return float(self.sweep.densities()[round_])
+
+    def label(self, kind: str, round_: int) -> str:
+        """The network's name in figures and tables: "dense network", or the kind and its density."""
+        return "dense network" if kind == "dense" else f"{kind_label(kind)}, {self.density(round_):.0f}%"
+
+    def spawn_ks(self, kind: str) -> tuple[int, ...]:
+        """The k at which ``kind`` was measured: the controls at ``control_ks`` only."""
+        return self.control_ks if kind in SWEEP_CONTROLS else self.ks
+
+    def barriers(self, kind: str, round_: int, ks: Sequence[int] | None = None) -> np.ndarray:
+        """Error barriers, seeds x ``ks`` (None: every k where ``kind`` was measured)."""
+        ks = self.spawn_ks(kind) if ks is None else ks
+        return np.array([[self.measured[(kind, round_, k, s)]["barrier"] for k in ks] for s in self.seeds])
+
+    def curve(self, kind: str, round_: int, k: int, seed: int | None = None) -> dict[str, list[float]]:
+        """The interpolation path between one seed's two children (None: the first seed):
+        alpha, train and test loss and error at every point."""
+        return self.measured[(kind, round_, k, self.seeds[0] if seed is None else seed)]["curve"]
+
+    def test_errors(self, kind: str, round_: int, k: int) -> np.ndarray:
+        """Test error along the path, seeds x points (fractions)."""
+        return np.array([self.curve(kind, round_, k, s)["test_error"] for s in self.seeds])
+
+    def networks(self) -> list[tuple[str, int]]:
+        """The sparse networks measured, ``(kind, round)``: the ticket of every round, then
+        the controls at their round."""
+        return ([("ticket", r) for r in self.sweep.rounds]
+                + [(c, self.control_round) for c in SWEEP_CONTROLS])
+
+    def barrier_series(self) -> dict[str, tuple[tuple[int, ...], np.ndarray]]:
+        """``{label: (ks, barriers seeds x ks)}`` for ``plots.barrier_vs_k``: the dense network,
+        then the ticket of every round, then the controls (where any k measured them)."""
+        series = {self.label("dense", 0): (self.ks, self.barriers("dense", 0))}
+        for kind, r in self.networks():
+            if self.spawn_ks(kind):
+                series[self.label(kind, r)] = (self.spawn_ks(kind), self.barriers(kind, r))
+        return series
+
+    def stable_matching(self) -> StabilityTable:
+        """Every sparse network at every k it was measured: stable (mean barrier under
+        ``STABLE_BARRIER``) and matching (mean paired gap to the dense network not below 0,
+        or not below minus one standard deviation of the dense runs)."""
+        dense_acc = self.sweep.dense_final_acc()
+        tolerance = float(dense_acc.std(ddof=1)) if len(self.seeds) > 1 else 0.0
+        rows = []
+        for kind, r in self.networks():
+            for k in self.spawn_ks(kind):
+                b = np.array([self.measured[(kind, r, k, s)]["barrier"] for s in self.seeds])
+                gap = self.sweep.final_acc(kind, k, r) - dense_acc
+                rows.append(StabilityRow(kind, r, k, self.label(kind, r), b, gap, bool(b.mean() < STABLE_BARRIER),
+                                         bool(gap.mean() >= 0), bool(gap.mean() >= -tolerance)))
+        return StabilityTable(rows, dense_acc, tolerance)
+
+
+def measure_sweep_instability(sweep: RewindSweep, ks: Sequence[int], control_ks: Sequence[int],
+                              control_round: int, data: Dataset, *, store: Store | None = None,
+                              points: int = 30, workers: int | None = None) -> SweepInstability:
+    """Instability of a rewinding sweep's networks (``instability_cases``, then
+    ``measure_instability``): the dense network and the ticket of every round spawned at
+    each of ``ks``, the controls of ``control_round`` at ``control_ks``."""
+    ks, control_ks = tuple(int(k) for k in ks), tuple(int(k) for k in control_ks)
+    cases = instability_cases(sweep, sweep.seeds, ks, sweep.rounds, control_ks, control_round, data)
+    measured = measure_instability(cases, data, store=store, points=points, workers=workers)
+    return SweepInstability(sweep, measured, ks, control_ks, control_round)
 
 
 def train_children_of(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],

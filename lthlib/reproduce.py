@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -54,6 +54,9 @@ from lthlib import data_files
 from lthlib.config import SCALES, SettingsError, TrainSettings, for_scale, seeds_for, sweep_size
 from lthlib.data import Dataset, DatasetUnavailableError
 from lthlib.population import passes_within_units
+
+if TYPE_CHECKING:
+    from lthlib.imp import RewindSweep
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -442,8 +445,8 @@ def _rewind_rounds(rounds: int, claim_round: int) -> list[int]:
     return sorted({max(1, rounds // 2), claim_round, rounds})[-MAX_REWIND_PANELS:]
 
 
-def _rewinding_runs(plan: Plan, data: Dataset, store) -> list[dict[int, list[Any]]]:
-    """Per experiment of the plan, its rewinding sweep (``{k: [IMPResult per seed]}``)."""
+def _rewinding_runs(plan: Plan, data: Dataset, store) -> list[RewindSweep]:
+    """Per experiment of the plan, its rewinding sweep (``imp.RewindSweep``: ``{k: [IMPResult per seed]}``)."""
     from lthlib.imp import run_rewind_sweep
 
     return [run_rewind_sweep(exp.imp, exp.ks, plan.seeds, data, store=store, control_ks=exp.control_ks)
@@ -490,18 +493,12 @@ def _rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple
     sweeps = {id(exp): sweep for exp, sweep in zip(experiments, _rewinding_runs(plan, data, store))}
     for ax, (exp, r) in zip(axes[0], panels):
         sweep, imp = sweeps[id(exp)], exp.imp
-        percents = 100 * np.mean([res.densities() for res in sweep[exp.ks[0]]], axis=0)
-
-        def final_acc(kind: str, k: int) -> np.ndarray:
-            return np.array([res.metric(kind, at="final")[r] for res in sweep[k]])
-
-        dense = np.array([res.metric("ticket", at="final")[0] for res in sweep[exp.ks[0]]])
-        plots.rewinding_vs_k(exp.ks, np.array([final_acc("ticket", k) for k in exp.ks]).T,
+        plots.rewinding_vs_k(exp.ks, np.array([sweep.final_acc("ticket", k, r) for k in exp.ks]).T,
                              {CONTROL_NAMES.get(c, c): (exp.control_ks,
-                                                        np.array([final_acc(c, k) for k in exp.control_ks]).T)
+                                                        np.array([sweep.final_acc(c, k, r) for k in exp.control_ks]).T)
                               for c in imp.controls_at(r)},
-                             dense, "test accuracy (end of training)",
-                             f"{_panel_title(imp.train)}, {percents[r]:.1f}% of weights remaining", ax=ax)
+                             sweep.dense_final_acc(), "test accuracy (end of training)",
+                             f"{_panel_title(imp.train)}, {sweep.densities()[r]:.1f}% of weights remaining", ax=ax)
     drawn = _overlay_each_axis(list(axes[0]), figure, plan)
     fig.tight_layout()
     return fig, drawn

@@ -123,16 +123,9 @@ define("rewinding", "ticket", "winning", "matching", "density");
 # %%
 sweep = run_rewind_sweep(imp_settings, experiment.ks, seeds, data, store=store,
                          control_ks=experiment.control_ks)
-densities = 100 * np.mean([r.densities() for r in sweep[0]], axis=0)
-rounds = list(range(1, len(densities)))
-
-
-def final_acc(kind: str, k: int, r: int) -> np.ndarray:
-    """Test accuracy at the end of training, one value per seed (same seed order for all)."""
-    return np.array([res.metric(kind, at="final")[r] for res in sweep[k]])
-
-
-dense = np.array([res.metric("ticket", at="final")[0] for res in sweep[0]])
+densities, rounds = sweep.densities(), sweep.rounds  # percent of weights left per round (round 0: dense)
+final_acc = sweep.final_acc  # final_acc(kind, k, round): test accuracy at the end of training, one per seed
+dense = sweep.dense_final_acc()
 controls = ("reinit", "reinit_full", "random_mask")
 control_names = {"reinit": "random reinit, trained from k", "reinit_full": "random reinit, trained all T",
                  "random_mask": "random pruning, trained from k"}

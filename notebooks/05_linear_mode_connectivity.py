@@ -49,7 +49,6 @@ CLAIMS_FILE = None  # set a file to save the claims' verdicts (python -m lthlib 
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import numpy as np
 
 from lthlib import plots, widgets
@@ -58,7 +57,7 @@ from lthlib.config import seeds_for, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import kind_label, rewinding_for_scale, run_rewind_sweep
-from lthlib.lmc import STABLE_BARRIER, instability_cases, loss_plane, measure_instability, train_children
+from lthlib.lmc import STABLE_BARRIER, loss_plane, measure_sweep_instability, train_children
 from lthlib.store import Store
 from lthlib.training import data_for, model_for
 
@@ -114,33 +113,17 @@ define("stable", "error barrier", "matching", "winning", "rewinding");
 
 # %%
 sweep = run_rewind_sweep(imp_settings, spawn_ks, seeds, data, store=store, control_ks=control_ks)
-rounds = list(range(1, imp_settings.rounds + 1))
-density = {r: 100 * np.mean([res.densities()[r] for res in sweep[0]]) for r in rounds}
-cases = instability_cases(sweep, seeds, spawn_ks, rounds, control_ks, r_claim, data)
-measured = measure_instability(cases, data, store=store, points=POINTS)
-
-
-def barriers(kind: str, r: int, ks=spawn_ks) -> np.ndarray:
-    """Error barriers, seeds x ks."""
-    return np.array([[measured[(kind, r, k, s)]["barrier"] for k in ks] for s in seeds])
-
-
-def label(kind: str, r: int) -> str:
-    return "dense network" if kind == "dense" else f"{kind_label(kind)}, {density[r]:.0f}%"
-
-
-series = {label("dense", 0): (spawn_ks, barriers("dense", 0))}
-series.update({label("ticket", r): (spawn_ks, barriers("ticket", r)) for r in rounds})
-series.update({label(c, r_claim): (control_ks, barriers(c, r_claim, control_ks)) for c in ("random_mask", "reinit")})
+rounds, density = sweep.rounds, dict(enumerate(sweep.densities()))  # percent of weights left per round
+# every network's two children and the path between them: barriers, curves and labels by (kind, round, k)
+measured = measure_sweep_instability(sweep, spawn_ks, control_ks, r_claim, data, store=store, points=POINTS)
 
 # %% [markdown]
 # ## Interpolation curves
 
 # %%
-curve_series = {f"{label(kind, r)}, k={k}": np.array([[100 * e for e in measured[(kind, r, k, s)]["curve"]["test_error"]]
-                                                     for s in seeds])
+curve_series = {f"{measured.label(kind, r)}, k={k}": 100 * measured.test_errors(kind, r, k)
                 for k in (0, K) for kind, r in (("dense", 0), ("ticket", r_claim))}
-alphas = measured[("dense", 0, 0, seeds[0])]["curve"]["alpha"]
+alphas = measured.curve("dense", 0, 0)["alpha"]  # the first seed's path; every path has the same points
 fig = plots.lines_over_x(alphas, curve_series, "interpolation alpha (child 1 -> child 2)", "test error (%)",
                          f"test error between the two children (mean over {len(seeds)} seeds, shaded: min-max)")
 plots.save_figure(fig, FIGURES_DIR, "interpolation_curves")
@@ -154,7 +137,7 @@ plots.save_figure(fig, FIGURES_DIR, "interpolation_curves")
 # ## Instability against $k$
 
 # %%
-fig = plots.barrier_vs_k(series, STABLE_BARRIER)
+fig = plots.barrier_vs_k(measured.barrier_series(), STABLE_BARRIER)
 plots.save_figure(fig, FIGURES_DIR, "instability")
 
 # %% [markdown]
@@ -173,33 +156,10 @@ plots.save_figure(fig, FIGURES_DIR, "instability")
 # standard deviation of the dense runs), because the paper's tolerance is a choice.
 
 # %%
-def final_acc(kind: str, r: int, k: int) -> np.ndarray:
-    return np.array([res.metric(kind, at="final")[r] for res in sweep[k]])
-
-
-dense_acc = np.array([res.metric("ticket", at="final")[0] for res in sweep[0]])
-tolerance = dense_acc.std(ddof=1) if len(seeds) > 1 else 0.0
-rows = ["| network | k | barrier (points) | stable | accuracy - dense (points) | matching (strict) | matching (within 1 sd) |",
-        "|---|---|---|---|---|---|---|"]
-against = {"strict": 0, "tolerant": 0}  # rows matching but not stable: what the paper's link rules out
-stable_only = {"strict": 0, "tolerant": 0}  # rows stable but not matching: allowed by it
-matched = {"strict": 0, "tolerant": 0}  # rows matching
-cells = 0
-for kind, r in [("ticket", r) for r in rounds] + [("random_mask", r_claim), ("reinit", r_claim)]:
-    for k in (spawn_ks if kind == "ticket" else control_ks):
-        b = np.array([measured[(kind, r, k, s)]["barrier"] for s in seeds])
-        gap_ = final_acc(kind, r, k) - dense_acc
-        stable, strict, tolerant = b.mean() < STABLE_BARRIER, gap_.mean() >= 0, gap_.mean() >= -tolerance
-        for reading, matching in (("strict", strict), ("tolerant", tolerant)):
-            against[reading] += matching and not stable
-            stable_only[reading] += stable and not matching
-            matched[reading] += matching
-        cells += 1
-        yes = lambda v: "yes" if v else "no"  # noqa: E731
-        rows.append(f"| {label(kind, r)} | {k} | {spread(100 * b, '.1f')} | {yes(stable)} | "
-                    f"{100 * gap_.mean():+.1f} | {yes(strict)} | {yes(tolerant)} |")
-say("\n".join(rows) + f"\n\nBarrier: mean (min-max) over {len(seeds)} seeds. Dense network: {spread(dense_acc)}; "
-    f"one standard deviation of the dense runs: {100 * tolerance:.1f} points.\n\n"
+table = measured.stable_matching()  # every sparse network at every k: barriers, accuracy gaps, both readings
+against, stable_only, cells = table.against, table.stable_only, len(table.rows)
+say(table.markdown() + f"\n\nBarrier: mean (min-max) over {len(seeds)} seeds. Dense network: "
+    f"{spread(table.dense_acc)}; one standard deviation of the dense runs: {100 * table.tolerance:.1f} points.\n\n"
     f"**Matching but not stable, the rows the paper's link rules out: {against['strict']} of {cells} "
     f"(strict reading), {against['tolerant']} of {cells} (within one standard deviation).** Stable but not "
     f"matching, which the link allows: {stable_only['strict']} (strict), {stable_only['tolerant']} (within one "
@@ -209,24 +169,24 @@ say("\n".join(rows) + f"\n\nBarrier: mean (min-max) over {len(seeds)} seeds. Den
 # ## The claims, checked
 
 # %%
-b_dense = barriers("dense", 0)
-i0, iK = spawn_ks.index(0), spawn_ks.index(K)
+b_dense, i0, iK = measured.barriers("dense", 0), spawn_ks.index(0), spawn_ks.index(K)  # seeds x spawn_ks
 c_falls = claims.paired(f"the dense network's barrier falls from k=0 to k={K}", b_dense[:, i0], b_dense[:, iK])
 c_dense_stable = claims.check(f"the dense network is stable at k={K} (barrier under 2 points)",
                               b_dense[:, iK], threshold=STABLE_BARRIER, below=True, role="paper",
                               paper="Frankle et al. 2020 (abstract; Section 3): \"standard vision models become stable to SGD "
                                     "noise in this way early in training\"")
-b_ticket = barriers("ticket", r_claim)
+b_tickets = {r: measured.barriers("ticket", r) for r in rounds}
+b_ticket = b_tickets[r_claim]
 c_ticket0 = claims.check(f"the {density[r_claim]:.0f}% IMP ticket is unstable at k=0 (barrier over 2 points)",
                          b_ticket[:, i0], threshold=STABLE_BARRIER, role="paper",
                          paper="Frankle et al. 2020 (abstract, arXiv v1): \"In cases where IMP subnetworks "
                                "are unstable at initialization, they become stable and matching early in training\"")
 c_ticket_falls = {r: claims.paired(f"the {density[r]:.0f}% IMP ticket's barrier falls from k=0 to k={K}",
-                                   barriers("ticket", r)[:, i0], barriers("ticket", r)[:, iK], role="paper",
+                                   b_tickets[r][:, i0], b_tickets[r][:, iK], role="paper",
                                    paper="Frankle et al. 2020 (Section 4): IMP subnetworks unstable at "
                                          "initialisation become stable early in training, sooner than the dense network")
                   for r in rounds}
-b_ctrl = {c: barriers(c, r_claim, control_ks)[:, control_ks.index(K)] for c in ("random_mask", "reinit")}
+b_ctrl = {c: measured.barriers(c, r_claim, control_ks)[:, control_ks.index(K)] for c in ("random_mask", "reinit")}
 c_controls = {c: claims.paired(f"at k={K}, {kind_label(c)} is less stable than the IMP ticket ({density[r_claim]:.0f}%)",
                                b_ctrl[c], b_ticket[:, iK], role="paper",
                                paper="Frankle et al. 2020 (Section 4; a paraphrase not checked against the "
@@ -249,29 +209,23 @@ claims.show()
 # most extreme sparsities (Section 4.4).
 
 # %%
-pts = lambda a: f"{100 * np.mean(a):.1f}"  # noqa: E731
-falls = lambda c: verdict_word(c, "falls", "rises", "does not clearly fall")  # noqa: E731
-link = ("no row of the table is matching, even within one standard deviation, so it cannot test the paper's "
-        "link here" if sum(matched.values()) == 0 else
-        f"{matched['strict']} of {cells} rows are matching ({matched['tolerant']} within one standard deviation) "
-        "and none of them is unstable: this run does not go against the paper's link" if sum(against.values()) == 0
-        else f"{against['strict']} of {cells} rows are matching without being stable ({against['tolerant']} within "
-        "one standard deviation): in those rows this scale does not reproduce the paper's link")
+pts = lambda a: f"{100 * np.mean(a):.1f}"  # noqa: E731 - a mean barrier in points
+falls = ("falls", "rises", "does not clearly fall")  # verdict_word's words for a barrier that should fall
 say(f"""**What this run shows** ({len(seeds)} seeds; in *italics* the verdict of each claim):
 - The dense network's barrier is {pts(b_dense[:, i0])} points at $k = 0$ and {pts(b_dense[:, iK])} at $k = {K}$:
-  it {falls(c_falls)} between them (*{c_falls.stated}*), and at $k = {K}$ it is
+  it {verdict_word(c_falls, *falls)} between them (*{c_falls.stated}*), and at $k = {K}$ it is
   {verdict_word(c_dense_stable, "stable", "not stable", "not clearly stable")} (*{c_dense_stable.stated}*).
 - The {density[r_claim]:.0f}% IMP ticket's barrier is {pts(b_ticket[:, i0])} points at $k = 0$ and
   {pts(b_ticket[:, iK])} at $k = {K}$. It is {verdict_word(c_ticket0, "unstable", "stable", "not clearly unstable")}
   at $k = 0$ (*{c_ticket0.stated}*), and from $k = 0$ to $k = {K}$ its barrier
-  {"; ".join(f"{falls(c)} at {density[r]:.0f}% (*{c.stated}*)" for r, c in c_ticket_falls.items())}.
+  {"; ".join(f"{verdict_word(c, *falls)} at {density[r]:.0f}% (*{c.stated}*)" for r, c in c_ticket_falls.items())}.
 - At $k = {K}$, random pruning's barrier is {pts(b_ctrl['random_mask'])} points and random reinit's
   {pts(b_ctrl['reinit'])}: random pruning is
   {verdict_word(c_controls['random_mask'], "less stable", "more stable", "not clearly less stable")} than the
   ticket (*{c_controls['random_mask'].stated}*), random reinit
   {verdict_word(c_controls['reinit'], "less stable", "more stable", "not clearly less stable")}
   (*{c_controls['reinit'].stated}*).
-- Stability beside matching: {link}.
+- Stability beside matching: {table.link_words()}.
 
 The paper measured sparse instability at $k = 0$ on much larger convolutional networks (ResNet-20
 and VGG-16 on CIFAR-10), which `SCALE="paper"` runs.""")
@@ -300,9 +254,8 @@ plots.save_figure(fig, FIGURES_DIR, "loss_plane")
 # dense network and IMP ticket.
 
 # %%
-curves = {k: {"dense": measured[("dense", 0, k, seeds[0])]["curve"],
-              f"IMP ticket, {density[r_claim]:.0f}%": measured[("ticket", r_claim, k, seeds[0])]["curve"]}
-          for k in spawn_ks}
+curves = {k: {"dense": measured.curve("dense", 0, k),
+              measured.label("ticket", r_claim): measured.curve("ticket", r_claim, k)} for k in spawn_ks}
 explorer = widgets.interpolation_explorer(curves)
 
 # %% [markdown]
