@@ -49,7 +49,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -335,7 +335,9 @@ class Claims:
     def _decide_pending(self) -> None:
         """Once the family's last headline claim is made: decide each pending claim by Holm
         over the whole family (claims decided when made keep their verdict, which Holm over
-        the whole family confirms)."""
+        the whole family confirms). The decision is written into the pending ``Claim``
+        object itself, so that a summary rendered after it (from the object the notebook
+        kept) reads the decision, while what was rendered before said "pending"."""
         headline = [i for i, c in enumerate(self.items) if c.role == "headline"]
         if self.family is None or len(headline) < self.family:
             return
@@ -344,7 +346,8 @@ class Claims:
             c = self.items[i]
             if c.verdict == "pending":
                 verdict = "holds" if c.p <= level else "contradicted" if c.p_other <= level else "not shown"
-                self.items[i] = replace(c, verdict=verdict, level=level)
+                object.__setattr__(c, "verdict", verdict)
+                object.__setattr__(c, "level", level)
 
     def _holm_level(self, others: Sequence[Claim], p: float, claim: str) -> tuple[float, str]:
         """The level Holm's step-down gives a new headline claim of p-value ``p``, the

@@ -112,6 +112,7 @@ def test_a_pending_claim_is_decided_by_holm_over_the_whole_family(tmp_path):
     claims.check("every 5", [0.1] * 8)
     saved = {c["claim"]: c for c in json.loads(path.read_text())}
     assert saved["first"]["verdict"] == "holds" and saved["first"]["level"] == pytest.approx(0.05)
+    assert first.verdict == "holds" and not first.failed()  # the object the notebook kept reads the decision
     assert all(c["verdict"] == "holds" for c in saved.values()) and "⏳" not in claims.markdown()
     # a claim that holds when made is never pending, and keeps its level
     assert saved["every 0"]["level"] == pytest.approx(0.05 / 7)  # the smallest p when made
