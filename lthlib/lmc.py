@@ -158,15 +158,31 @@ class InstabilityJob:
     computed_in: tuple[str, str] = (ALONE, ALONE)
 
 
+def _instability_key(job: InstabilityJob) -> dict[str, Any]:
+    """What an instability measurement depends on beyond the settings: the children's
+    identity (start, k, mask, the computation that trained them) and the path's points."""
+    return {"k": job.k, "mask": None if job.mask is None else job.mask.digest(),
+            "start": digest_tensors(job.start_state), "computed_in": list(job.computed_in), "points": job.points}
+
+
+def stored_instability(job: InstabilityJob) -> dict[str, Any] | None:
+    """The stored measurement of ``job`` (None if not stored, or no store)."""
+    return Store(job.store_root).get("instability", job.settings, _instability_key(job))
+
+
 def instability(job: InstabilityJob) -> dict[str, Any]:
     """``{"k", "curve", "barrier", "children_test_error"}`` of one job (picklable for
-    ``lthlib.parallel``)."""
-    a, b = train_children(job.settings, job.data, job.start_state, job.k, job.mask, Store(job.store_root),
-                          job.computed_in)
-    model = model_for(job.settings, job.data)
-    curve = interpolation_curve(model, a.final_state, b.final_state, job.data, job.points)
-    return {"k": job.k, "curve": curve, "barrier": error_barrier(curve["test_error"]),
-            "children_test_error": (1 - a.final("test_acc"), 1 - b.final("test_acc"))}
+    ``lthlib.parallel``), stored: evaluating the path costs as much as a re-run of a
+    notebook from its stored children otherwise would."""
+    def compute() -> dict[str, Any]:
+        a, b = train_children(job.settings, job.data, job.start_state, job.k, job.mask, Store(job.store_root),
+                              job.computed_in)
+        model = model_for(job.settings, job.data)
+        curve = interpolation_curve(model, a.final_state, b.final_state, job.data, job.points)
+        return {"k": job.k, "curve": curve, "barrier": error_barrier(curve["test_error"]),
+                "children_test_error": (1 - a.final("test_acc"), 1 - b.final("test_acc"))}
+
+    return Store(job.store_root).get_or_compute("instability", job.settings, compute, extra=_instability_key(job))
 
 
 def instability_cases(sweep: Mapping[int, Sequence[Any]], seeds: Sequence[int], ks: Sequence[int],
@@ -210,7 +226,11 @@ def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict,
     keys = list(cases)
     jobs = [InstabilityJob(s, data, state, int(k), mask, root, points, computed_in.get(key, (ALONE, ALONE)))
             for key, (s, state, k, mask) in ((key, cases[key]) for key in keys)]
-    return dict(zip(keys, parallel_map(instability, jobs, workers, data.x_train.device.type == "cpu")))
+    measured = {key: stored_instability(job) for key, job in zip(keys, jobs)}
+    todo = [key for key in keys if measured[key] is None]
+    todo_jobs = [jobs[keys.index(key)] for key in todo]
+    measured.update(zip(todo, parallel_map(instability, todo_jobs, workers, data.x_train.device.type == "cpu")))
+    return {key: measured[key] for key in keys}
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ def test_batchnorm_statistics_are_recomputed_at_interpolated_points():
     assert torch.allclose(probe[1].running_mean, probe[0](x).detach().mean(0), atol=1e-5)
 
 
-def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path):
+def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
     parent = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, save_weights_at=[0])
     mask = Mask({n: torch.rand(t.shape, generator=torch.Generator().manual_seed(0)) < 0.5
                  for n, t in Mask.ones_like(model_for(tiny_settings, mnist1d_small)).items()})
@@ -82,6 +82,18 @@ def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path):
                                 mnist1d_small, store=Store(tmp_path), points=5, workers=1)
     assert set(keyed) == {("sparse", 0), ("dense", 0)}
     assert keyed[("sparse", 0)]["barrier"] == out["barrier"]  # the stored children are reused
+    import lthlib.lmc
+
+    def no_path(*args, **kwargs):
+        raise AssertionError("a stored measurement was evaluated again")
+
+    monkeypatch.setattr(lthlib.lmc, "interpolation_curve", no_path)
+    again = measure_instability({("sparse", 0): (tiny_settings, parent.weights_at[0], 0, mask),
+                                 ("dense", 0): (tiny_settings, parent.weights_at[0], 0, None)},
+                                mnist1d_small, store=Store(tmp_path), points=5, workers=2)
+    assert list(again) == list(keyed) and all(again[k]["barrier"] == keyed[k]["barrier"] for k in keyed)
+    assert again[("dense", 0)]["curve"] == keyed[("dense", 0)]["curve"]
+    monkeypatch.undo()
     assert error_barrier([0.1, 0.3, 0.2]) == pytest.approx(0.15)  # 0.3 - (0.1 + 0.2) / 2
     assert error_barrier([0.2, 0.1, 0.2]) == pytest.approx(0.0)  # never below an endpoint's error
     assert out["barrier"] >= 0 and len(out["curve"]["alpha"]) == 5
