@@ -54,6 +54,9 @@ from lthlib import data_files
 from lthlib.config import SCALES, SettingsError, TrainSettings, for_scale, seeds_for, sweep_size
 from lthlib.data import Dataset, DatasetUnavailableError
 from lthlib.population import passes_within_units
+# notebook 04's values, read from the module that owns them (the width study's fraction
+# kept; Zhou et al.'s criteria, fractions kept per layer at smoke and quick, starts)
+from lthlib.supermask import WIDTH_STUDY_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS  # noqa: F401
 
 if TYPE_CHECKING:
     from lthlib.imp import RewindSweep
@@ -73,16 +76,11 @@ DATASET_SHAPES: dict[str, tuple[tuple[int, ...], int]] = {
 TIMED_STEPS = 20  # training steps timed per model for the estimate (after 2 warm-up steps)
 TIMING_BUDGET_S = 5.0  # stop timing a slow model earlier (at least 3 steps)
 STORED_STATES_PER_RUN = 2  # a stored run keeps about two state dicts (its start and its end)
-WIDTH_STUDY_DENSITY = 0.5  # edge-popup's fraction of weights kept in the width study (notebook 04's)
 # The paper-scale width study: Ramanujan et al.'s Conv4Wide (allenai/hidden-networks) on
 # CIFAR-10, every layer scaled by each multiplier. The multipliers are chosen here (the
 # paper's own were not checked against its text); 1 is the published Conv-4.
 PAPER_WIDTH_MODEL = "conv4"
 PAPER_WIDTH_MULTIPLIERS = (0.25, 0.5, 1.0, 2.0)
-ZHOU_CRITERIA = ("large_final", "large_final_same_sign", "magnitude_increase", "large_init_large_final",
-                 "movement", "large_init", "small_final", "random")  # notebook 04's order
-ZHOU_DENSITIES = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)  # fractions kept per layer (notebook 04's)
-ZHOU_STARTS = ("init", "signed_constant")
 INTERPOLATION_POINTS = {"smoke": 10, "quick": 30, "paper": 30}  # points on each path (notebook 05: 30)
 MAX_REWIND_PANELS = 3
 
@@ -605,19 +603,13 @@ def _zhou_runs(plan: Plan, data: Dataset, store) -> dict[int, Any]:
 
 def _zhou_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
     from lthlib import plots
-    from lthlib.supermask import CRITERION_LABELS, RESET_LABELS, untrained_accuracy
+    from lthlib.supermask import untrained_study
 
     ts = plan.context["train"]
     dense = _zhou_runs(plan, data, store)
     densities, kept, xlabel = _zhou_densities(plan.scale, ts, data)
-    untrained = {(c, start): np.array([[untrained_accuracy(ts.replace(seed=s), data, dense[s].weights_at[0],
-                                                           dense[s].final_state, c, start, d)
-                                        for d in densities] for s in plan.seeds])
-                 for start in ZHOU_STARTS for c in ZHOU_CRITERIA}
-    panels = {(f"kept weights at their {RESET_LABELS[s]}" if s == "init" else
-               f"kept weights at a {RESET_LABELS[s]}"): {CRITERION_LABELS[c]: untrained[(c, s)] for c in ZHOU_CRITERIA}
-              for s in ZHOU_STARTS}
-    fig = plots.criteria_panels(kept, panels, "test accuracy, untrained", chance=1 / data.num_classes,
+    untrained = untrained_study(ts, data, dense, plan.seeds, ZHOU_CRITERIA, ZHOU_STARTS, densities)
+    fig = plots.criteria_panels(kept, untrained.panels(), "test accuracy, untrained", chance=1 / data.num_classes,
                                 xlabel=xlabel)
     drawn: list[Published] = []
     for i, ax in enumerate(fig.axes):

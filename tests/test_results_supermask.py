@@ -37,8 +37,10 @@ def claim(verdict: str, mean: float = 0.0) -> Claim:
 
 # ------------------------------------------------------------------------------ the spec
 def test_each_experiment_value_exists_once_and_reproduce_reads_it():
-    for name in ("ZHOU_CRITERIA", "ZHOU_DENSITIES", "ZHOU_STARTS", "WIDTH_STUDY_DENSITY"):
-        assert getattr(reproduce, name) == getattr(supermask, name)
+    assert reproduce.ZHOU_CRITERIA is supermask.ZHOU_CRITERIA
+    assert reproduce.ZHOU_DENSITIES is supermask.ZHOU_DENSITIES
+    assert reproduce.ZHOU_STARTS is supermask.ZHOU_STARTS
+    assert reproduce.WIDTH_STUDY_DENSITY is supermask.WIDTH_STUDY_DENSITY
     assert set(ZHOU_CRITERIA) == set(CRITERIA) and set(ZHOU_STARTS) <= set(RESETS)
     assert ZHOU_CLAIM_DENSITY in ZHOU_DENSITIES and ZHOU_DENSITIES[-1] == 1.0  # every curve ends unmasked
 
