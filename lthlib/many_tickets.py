@@ -197,6 +197,36 @@ def best_of_n(val: Sequence[float], test: Sequence[float], n: int) -> float:
     return float(np.dot(selection_probabilities(val, n), np.asarray(test, dtype=float)))
 
 
+def reported(runs: Sequence[Run], metric: str = "test_acc") -> np.ndarray:
+    """Each run's ``metric`` where the papers read it (``Run.reported``: at early stopping
+    with a validation split), so every route is read at the same point."""
+    return np.array([run.reported(metric) for run in runs])
+
+
+def best_of(runs: Sequence[Run], n: int, select: str = "val_acc", metric: str = "test_acc") -> float:
+    """``best_of_n`` of a pool of runs: the expected ``metric`` of the one picked by
+    ``select`` from ``n`` drawn at random (``select="test_acc"`` picks on the test set:
+    cheating, which is how much it flatters "best of N")."""
+    return best_of_n(reported(runs, select), reported(runs, metric), n)
+
+
+def best_curve(runs: Sequence[Run], ns: Sequence[int], select: str = "val_acc") -> list[float]:
+    """``best_of`` the pool ``runs`` for every N in ``ns``: what training more networks buys."""
+    return [best_of(runs, n, select) for n in ns]
+
+
+def share_above(runs: Sequence[Run], value: float, metric: str = "test_acc") -> float:
+    """The fraction of ``runs`` whose reported ``metric`` is above ``value`` (e.g. small
+    networks more accurate than their seed's ticket: how often a draw beats it)."""
+    return float(np.mean(reported(runs, metric) > value))
+
+
+def share_below(runs: Sequence[Run], value: float, metric: str = "test_acc") -> float:
+    """The fraction of ``runs`` whose reported ``metric`` is below ``value`` (the share of a
+    pool that ``value``, e.g. the ticket's, beats: its rank in the pool)."""
+    return float(np.mean(value > reported(runs, metric)))
+
+
 def powers_of_two(m: int) -> list[int]:
     """1, 2, 4, ... up to and including ``m`` (``m`` added if it is not a power of two)."""
     ns = [1 << k for k in range(int(math.log2(m)) + 1)] if m >= 1 else []
@@ -272,5 +302,6 @@ def weights_of(settings: TrainSettings, data: Dataset) -> tuple[int, int]:
 
 __all__ = ["ManyTicketsExperiment", "many_for_scale", "WIDTH_KWARGS", "prunable_count", "small_settings", "member_settings", "run_small_nets",
            "random_subnet_mask", "run_random_subnets", "selection_probabilities", "best_of_n",
+           "reported", "best_of", "best_curve", "share_above", "share_below",
            "powers_of_two", "run_cost", "imp_cost", "structure_agreement", "input_profile",
            "input_profile_correlation", "profile_correlations", "random_controls", "weights_of"]

@@ -875,3 +875,76 @@ def retraining_curves(results, title: str = "", ax: plt.Axes | None = None) -> F
                                  {RETRAINING_LABELS[m]: results.accuracy(m) for m in methods}, results.dense(),
                                  "test accuracy (end of retraining)", title, ax=ax,
                                  colors={RETRAINING_LABELS[m]: RETRAINING_COLORS[m] for m in methods})
+
+
+def speed_figure(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
+                 mode: str) -> Figure:
+    """Notebook 08's speed-up panels for ``mode`` ("inference" or "train step"): a panel per
+    network of ``timings`` (name -> ``sparse_exec.benchmark_formats`` rows) and batch size,
+    a line per format in ``formats``' colour order, so the figures of both modes agree."""
+    from lthlib.sparse_exec import FORMAT_LABELS, speedup_series
+
+    return speedup_panels(speedup_series(timings, formats, batch_sizes, mode), columns=len(batch_sizes),
+                          order=[FORMAT_LABELS[f] for f in formats],
+                          title=f"{mode.capitalize()}: speed-up over the dense network (median; dotted: break-even)")
+
+
+def accuracy_vs_speed(routes: Mapping[str, tuple[Sequence[float], np.ndarray]], percents: Sequence[float],
+                      dense: Sequence[float], xlabel: str, ylabel: str, title: str = "",
+                      colors: Mapping[str, str] | None = None,
+                      offsets: Mapping[str, tuple[float, float]] | None = None) -> Figure:
+    """Accuracy against the speed-up each way to be small delivers: ``routes[label]`` is
+    (speed-up per density, accuracies seeds x densities), drawn as the mean with a min-max
+    bar, each point labelled with its percentage of weights (``percents``; ``offsets`` in
+    points per route keep labels apart); a dotted line at the ``dense`` mean and at 1x, a
+    log speed axis."""
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(8.6, 3.9))
+    for i, (label, (xs, acc)) in enumerate(routes.items()):
+        c = (colors or {}).get(label, f"C{i}")
+        acc = np.asarray(acc, dtype=float)
+        ys = acc.mean(axis=0)
+        ax.errorbar(xs, ys, yerr=[ys - acc.min(axis=0), acc.max(axis=0) - ys], fmt="o-", color=c,
+                    capsize=2, label=label)
+        for x, y, p in zip(xs, ys, percents):
+            ax.annotate(f"{p:.1f}%", (x, y), textcoords="offset points", xytext=(offsets or {}).get(label, (4, 5)),
+                        fontsize=7, color=c)
+    ax.axhline(np.mean(dense), color="grey", ls=":", label="dense network (mean)")
+    ax.axvline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+              title="labels: % of weights", title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def best_of_n_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[int], np.ndarray]]],
+                     ticket: np.ndarray, dense: Sequence[float], ticket_label: str,
+                     ylabel: str = "expected test accuracy of the best on validation") -> Figure:
+    """"Train N, keep the best" against N, a panel per ``{title: {route label: (Ns, values
+    seeds x Ns)}}`` (the first route in C0, the next in C1...), each with the ticket's
+    mean and min-max over seeds (column i of ``ticket``, seeds x panels) and the dense
+    network's mean: does buying more small networks reach the ticket?"""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False, sharey=True)
+    for i, (title, routes) in enumerate(panels.items()):
+        ax = axes[0][i]
+        for j, (label, (ns, values)) in enumerate(routes.items()):
+            band(ax, ns, values, label=label, color=None if j == 0 else f"C{j}")
+        ax.axhline(ticket[:, i].mean(), color="k", lw=1.6, label=f"{ticket_label} (mean)")
+        ax.axhspan(ticket[:, i].min(), ticket[:, i].max(), color="k", alpha=0.08, lw=0)
+        ax.axhline(np.mean(dense), color="grey", ls=":", label="dense network (mean)")
+        ax.set_xscale("log", base=2)
+        ns = list(next(iter(routes.values()))[0])
+        ticks = ns if len(ns) < 2 or ns[-1] / ns[-2] >= 1.5 else ns[:-2] + ns[-1:]  # no overlapping labels
+        ax.set_xticks(ticks, [str(n) for n in ticks])
+        ax.minorticks_off()
+        ax.set(xlabel="N networks trained", title=title)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+                       title="lines: mean over seeds\nshaded: min-max", title_fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -555,3 +555,86 @@ def crossover_density(rows: Sequence[Mapping], fmt: str, batch_size: int, mode: 
     wins = [r["density"] for r in rows if r["format"] == fmt and r["batch_size"] == batch_size
             and r["mode"] == mode and r.get("speedup") is not None and r["speedup"] > min_speedup]
     return max(wins) if wins else None
+
+
+# --- reading the timings (notebook 08) -------------------------------------------------
+
+# The words figures and tables use for the timed networks.
+MODEL_LABELS = {"lenet300_100": "LeNet-300-100", "cnn_mnist1d": "MNIST-1D CNN", "conv2": "Conv-2",
+                "conv6": "Conv-6"}
+
+
+def speedups(rows: Sequence[Mapping], fmt: str, batch_size: int, mode: str) -> tuple[list[float], list[float]]:
+    """(densities, median speed-ups over dense) of one format, batch size and mode in
+    ``benchmark_formats`` rows, from high density to low; rows that could not run (no
+    speed-up) are left out, so a format that cannot run here has no points."""
+    pts = sorted(((r["density"], r["speedup"]) for r in rows if r["format"] == fmt and r["batch_size"] == batch_size
+                  and r["mode"] == mode and r["speedup"] is not None), reverse=True)
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def speedup_series(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
+                   mode: str) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
+    """``{"<network>, batch <b>": {format label: (densities, speed-ups)}}`` for every network
+    of ``timings`` (name -> ``benchmark_formats`` rows) and batch size: one panel each of
+    ``plots.speedup_panels``; a format with no point in a panel is left out of it."""
+    panels = {}
+    for name, rows in timings.items():
+        for b in batch_sizes:
+            series = {FORMAT_LABELS[f]: speedups(rows, f, b, mode) for f in formats}
+            panels[f"{MODEL_LABELS.get(name, name)}, batch {b}"] = {k: v for k, v in series.items() if v[0]}
+    return panels
+
+
+def crossover_table(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
+                    mode: str, min_speedup: float = 1.0) -> str:
+    """A Markdown table, a row per network and batch size, a column per format: its
+    ``crossover_density`` (the highest density measured where it beat dense by more than
+    ``min_speedup``), "never", or "cannot run here" when no row of it could run."""
+    rows = ["| network | batch | " + " | ".join(FORMAT_LABELS[f] for f in formats) + " |",
+            "|---|---|" + "---|" * len(formats)]
+    for name, rs in timings.items():
+        for b in batch_sizes:
+            cells = []
+            for f in formats:
+                mine = [r for r in rs if r["format"] == f and r["batch_size"] == b and r["mode"] == mode]
+                x = crossover_density(rs, f, b, mode, min_speedup=min_speedup)
+                cells.append("cannot run here" if mine and all(r["speedup"] is None for r in mine)
+                             else ("never" if x is None else f"{100 * x:g}%"))
+            rows.append(f"| {MODEL_LABELS.get(name, name)} | {b} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def identical_speedups(timings: Mapping[str, Sequence[Mapping]]) -> list[float]:
+    """The speed-ups measured for networks that compute exactly what dense computes (masked
+    and structured forms at 100% of weights, every network, batch and mode): ideally 1,
+    so their spread is the timing noise a real speed-up must exceed."""
+    return [r["speedup"] for rs in timings.values() for r in rs
+            if r["format"] in ("masked", "structured") and r["density"] == 1.0 and r["speedup"] is not None]
+
+
+ROUTES = ("ticket", "masked", "structured", "small")
+
+
+def route_speedups(model: nn.Module, ticket: Mask, structured: Mask, small: nn.Module,
+                   batch_sizes: Sequence[int], input_shape: Sequence[int], *, repeats: int = 20,
+                   min_time: float = 1e-3, threads: int | None = None) -> dict[int, dict[str, tuple[float, str]]]:
+    """Inference speed-up over ``model`` (dense, on the CPU) of each way to be small, per
+    batch size: ``{batch: {route: (speed-up, how it runs)}}``. Routes (``ROUTES``): the
+    ``ticket`` mask in the faster of CSR and COO (its label says which), the ticket
+    ``masked`` (as trained), ``structured`` (``structured_model`` of that neuron mask) and
+    ``small``, a dense network of the ticket's size. All forms of one batch size are timed
+    side by side (``time_calls``), each speed-up the ratio of medians, denormals flushed."""
+    with denormals_flushed(), torch.inference_mode():
+        forms = {"dense": model, "csr": sparse_model(model, ticket, "csr"), "coo": sparse_model(model, ticket, "coo"),
+                 "masked": masked_model(model, ticket), "structured": structured_model(model, structured),
+                 "small": small}
+        out = {}
+        for b in batch_sizes:
+            t = time_calls({k: inference_fn(m, b, input_shape) for k, m in forms.items()},
+                           repeats=repeats, min_time=min_time, threads=threads)
+            up = {k: t["dense"].median_s / v.median_s for k, v in t.items()}
+            layout = max(("csr", "coo"), key=up.get)
+            out[b] = {"ticket": (up[layout], FORMAT_LABELS[layout]), "masked": (up["masked"], ""),
+                      "structured": (up["structured"], ""), "small": (up["small"], "")}
+    return out

@@ -57,7 +57,7 @@ import numpy as np
 import torch
 
 import lthlib
-from lthlib import plots, widgets
+from lthlib import dense_study, plots, widgets
 from lthlib.config import check_parameters
 from lthlib.claims import Claims, judge, say, spread, verdict_word
 from lthlib.exercises import check
@@ -186,18 +186,9 @@ c_stop = claims.check("the dense network reaches its minimum validation loss bef
 c_train = claims.paired("training past the early-stopping iteration lowers the training loss further",
                         better=[r.at_early_stop("train_loss") for r in runs],
                         worse=[r.final("train_loss") for r in runs])
-
-
-def loss_gap(run, i):
-    """Test loss minus training loss at evaluation ``i`` (the test set, not the validation
-    set: the early-stopping iteration is where the validation curve happens to be lowest,
-    so the validation loss there is biased low)."""
-    return run.test_loss[i] - run.train_loss[i]
-
-
+# the gap on the test set: the validation loss at the early-stopping iteration is biased low
 c_gap = claims.check("training past the early-stopping iteration widens the gap between test "
-                     "and training loss (overfitting)",
-                     [loss_gap(r, -1) - loss_gap(r, r.early_stop_index) for r in runs])
+                     "and training loss (overfitting)", dense_study.gap_widening(runs))
 claims.show()
 
 # %% [markdown]
@@ -210,24 +201,14 @@ claims.show()
 # above its value at the early-stopping iteration, by the same exact test at 5%.
 
 # %%
-test_es = np.array([r.at_early_stop("test_loss") for r in runs])
-test_end = np.array([r.final("test_loss") for r in runs])
-rise = (test_end - test_es) / test_es
+rise = dense_study.rise_after_early_stop(runs, "test_loss")  # per seed: (end - early stop) / early stop
 rise_verdict = judge(rise, threshold=0.02, judged=SCALE != "smoke")[0]
 rise_words = {"holds": "**rises** after it",
               "not shown": "**may rise** after it, but not clearly (the seeds do not rule out "
                            "a rise below 2%)",
               "contradicted": "**stays flat** after it (less than 2% higher, by the exact test)",
               "not judged": "does something we do not judge at smoke scale"}[rise_verdict]
-val_rise = np.array([(r.final("val_loss") - min(r.val_loss)) / min(r.val_loss) for r in runs])
-
-
-def percent(values, fmt=".1f"):
-    """mean (min to max) of per-seed values, in percent."""
-    v = 100 * np.asarray(values)
-    return f"{v.mean():{fmt}}% ({v.min():{fmt}}% to {v.max():{fmt}}%)"
-
-
+val_rise = dense_study.rise_above_minimum(runs, "val_loss")
 say("**What to see.** Training loss falls to the end, by {fall} more after the early-stopping "
     "iteration (mean and min-max over {n} seeds), which each seed reaches at iteration {es} of {T:,}. "
     "The test loss ends {rise} above its value at the early-stopping iteration, so it {rise_words}. "
@@ -237,14 +218,15 @@ say("**What to see.** Training loss falls to the end, by {fall} more after the e
     "above, verdict: {gap_verdict}). Test accuracy goes from {acc_es} at the early-stopping "
     "iteration to {acc_end} at the end.",
     fall=spread([r.at_early_stop("train_loss") - r.final("train_loss") for r in runs]), n=len(runs),
-    es=spread(es_it, ",.0f"), T=T, rise_words=rise_words, rise=percent(rise), val_rise=percent(val_rise),
+    es=spread(es_it, ",.0f"), T=T, rise_words=rise_words, rise=dense_study.percent_spread(rise),
+    val_rise=dense_study.percent_spread(val_rise),
     gap_verdict=c_gap.verdict, acc_es=spread([r.at_early_stop("test_acc") for r in runs]),
     acc_end=spread([r.final("test_acc") for r in runs]))
-best_bias = np.array([max(r.test_acc) - r.at_early_stop("test_acc") for r in runs])
 say("Reporting the *best test accuracy over training* instead, as some repositories do, picks "
     "the stopping point with the test set: here it would add {bias} to each seed's number "
-    "(mean, min-max). We never do that.", bias=spread(best_bias))
+    "(mean, min-max). We never do that.", bias=spread(dense_study.best_test_bias(runs)))
 
+# %% [markdown]
 # ## Weight magnitudes: what magnitude pruning will rank
 #
 # IMP keeps the weights with the **largest magnitude after training**. The histograms show,
@@ -325,18 +307,9 @@ say("\n".join(rows) + f"\n\n*Mean (min-max) over {len(runs)} seeds. If trained m
 # grows like $\sqrt{t}$). The second compares the intervals directly.
 
 # %%
-def moved(run, t):
-    return float(torch.sqrt(sum(((run.weights_at[t][n] - run.weights_at[0][n]) ** 2).sum() for n in names)))
-
-
-def step(run, t0, t1):
-    return float(torch.sqrt(sum(((run.weights_at[t1][n] - run.weights_at[t0][n]) ** 2).sum() for n in names)))
-
-
-share = np.array([[moved(r, t) / moved(r, snapshots[-1]) for t in snapshots[1:]] for r in runs])
+# per seed and snapshot: the share of the final distance from init, and the step per iteration (x the first's)
+share, per_it = dense_study.weight_movement(runs, snapshots, names)
 growth = np.diff(np.concatenate([np.zeros((len(runs), 1)), share], axis=1), axis=1)  # growth of the distance
-per_it = np.array([[step(r, a, b) / (b - a) for a, b in zip(snapshots[:-1], snapshots[1:])] for r in runs])
-per_it = per_it / per_it[:, :1]  # step length per iteration, relative to the first interval's
 fastest_growth, longest = int(np.argmax(growth.mean(axis=0))), int(np.argmax(per_it.mean(axis=0)))
 print("iteration:                  " + " ".join(f"{t:>6,d}" for t in snapshots[1:]))
 print("share of distance:          " + " ".join(f"{v:>6.2f}" for v in share.mean(axis=0)) + "   (mean over seeds)")
@@ -348,9 +321,9 @@ say("**What to see.** By iteration {t1:,} ({f1:.0%} of training) the weights are
     "Neither measure is why *rewinding* (notebook 03) resets to an early iteration: Frankle et al. 2020 "
     "rewind because, in their larger networks, IMP subnetworks \"are only matching when they are stable to "
     "SGD noise\", and they become stable only after some training (notebook 05).",
-    t1=snapshots[1], f1=snapshots[1] / T, s1=percent(share[:, 0], ".0f"),
+    t1=snapshots[1], f1=snapshots[1] / T, s1=dense_study.percent_spread(share[:, 0], ".0f"),
     a=snapshots[fastest_growth], b=snapshots[fastest_growth + 1],
-    c=snapshots[longest], d=snapshots[longest + 1], last=percent(per_it[:, -1], ".0f"))
+    c=snapshots[longest], d=snapshots[longest + 1], last=dense_study.percent_spread(per_it[:, -1], ".0f"))
 
 # %% [markdown]
 # The histograms at the first snapshot against initialisation (first seed):

@@ -57,7 +57,7 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 import numpy as np
 
 import lthlib
-from lthlib import plots, widgets
+from lthlib import imp_study, plots, widgets
 from lthlib.config import check_parameters
 from lthlib.claims import Claims, claims_markdown, say, spread, verdict_word
 from lthlib.exercises import check
@@ -215,17 +215,10 @@ say("The gap between the ticket and the controls, not the absolute number, is th
 # %%
 es = {k: np.array([r.early_stop_iterations(k) for r in results]) for k in kinds}  # seeds x rounds
 target = TARGET_FRACTION * np.array([r.dense.at_early_stop("val_acc") for r in results])  # per seed
-
-
-def iterations_to_reach(run, target, metric="val_acc"):
-    """The first evaluated iteration at which ``metric`` >= ``target`` (None: never)."""
-    return next((it for it, v in zip(run.iterations, getattr(run, metric)) if v >= target), None)
-
-
-raw = {k: [[iterations_to_reach(run, t) for run in res.runs(k)] for res, t in zip(results, target)] for k in kinds}
-reach = {k: np.array([[T if v is None else v for v in row] for row in raw[k]]) for k in kinds}
-never = {k: np.array([[v is None for v in row] for row in raw[k]]) for k in kinds}
-late = {k: es[k] >= T - T // 10 for k in kinds}  # minimum validation loss in the last tenth of training
+to_target = {k: imp_study.iterations_to_target(results, k, target, T) for k in kinds}  # seeds x rounds
+reach = {k: v[0] for k, v in to_target.items()}  # iterations to reach the target (T: never reached)
+never = {k: v[1] for k, v in to_target.items()}  # never reached
+late = {k: imp_study.still_improving(es[k], T) for k in kinds}  # minimum validation loss in the last tenth
 say("Target: {frac:.0%} of the dense network's validation accuracy at its early stop, i.e. {t} "
     "validation accuracy (mean, min-max over seeds).", frac=TARGET_FRACTION, t=spread(target))
 
@@ -293,7 +286,6 @@ speed_claims = [
 say(claims_markdown(speed_claims, SCALE))
 
 # %%
-first_late = next((i for i in range(len(densities)) if late["ticket"][:, i].mean() >= 0.5), None)
 paper_word = dict(yes="**yes**, as the paper reports", no="**no**: this run contradicts the paper",
                   unclear="**not shown**: this run does not reproduce the paper's finding")
 say("**What to see.** By the paper's measure, the ticket at {d:.1f}% reaches its minimum validation "
@@ -305,31 +297,19 @@ say("**What to see.** By the paper's measure, the ticket at {d:.1f}% reaches its
     d=densities[r_mid], es_t=spread(es["ticket"][:, r_mid], ",.0f"), es_d=spread(es["ticket"][:, 0], ",.0f"),
     kr=kind_label("reinit"), es_r=spread(es["reinit"][:, r_mid], ",.0f"),
     w1=verdict_word(speed_claims[0], **paper_word), w2=verdict_word(speed_claims[1], **paper_word),
-    caveat=("" if late["reinit"][:, r_mid].sum() * 2 <= len(seeds) else
-            f"But {int(late['reinit'][:, r_mid].sum())} of {len(seeds)} reinitialised runs at this density are still "
-            "improving in the last tenth of training: their early-stopping iteration is the end of training, so "
-            "this comparison measures how long they keep improving, not how fast they learn. "),
-    frac=TARGET_FRACTION,
+    caveat=imp_study.late_caveat(late["reinit"][:, r_mid]), frac=TARGET_FRACTION,
     re_t=spread(reach["ticket"][:, r_mid], ",.0f"), re_d=spread(reach["ticket"][:, 0], ",.0f"),
     re_r=spread(reach["reinit"][:, r_mid], ",.0f"), never_r=int(never["reinit"][:, r_mid].sum()), n=len(seeds),
     w3=verdict_word(speed_claims[2], "**yes**", "**no**", "**not shown**"),
     w4=verdict_word(speed_claims[3], "**yes**", "**no**", "**not shown**"))
-earlier = [f"{densities[i]:.1f}%" for i in range(1, len(densities)) if es["ticket"][:, i].mean() < es["ticket"][:, 0].mean()]
+earlier = [f"{densities[i]:.1f}%" for i in imp_study.earlier_than_dense(es["ticket"])]
 say("Over the whole range (no statistics, means only): the ticket's mean early-stopping iteration "
     "is below the dense network's at {where}.",
     where=", ".join(earlier) + " of the weights" if earlier else "no density")
 say("**Training long enough?** {late_text} Where runs are still improving at the end, their "
     "early-stopping iteration is the end of training, so it says nothing about their speed, and "
     "their accuracy in the first table is a lower bound on what longer training would give.",
-    late_text=("At no density are half of the ticket runs still improving at the end of training."
-               if first_late is None else
-               f"From round {first_late} ({densities[first_late]:.1f}% of the weights) at least half of "
-               f"the ticket runs are still improving at the end of training; "
-               f"over all pruned rounds, {int(late['ticket'][:, 1:].sum())} of {late['ticket'][:, 1:].size} "
-               "ticket runs are, and "
-               + " and ".join(f"{int(late[c][:, 1:].sum())} of {late[c][:, 1:].size} {kind_label(c)} runs"
-                              for c in imp_settings.controls)
-               + " (tables above)."))
+    late_text=imp_study.still_improving_words(late, densities, imp_settings.controls))
 
 # %% [markdown]
 # ## Learning curves of tickets at a few densities

@@ -71,7 +71,6 @@ import platform
 
 import numpy as np
 import torch
-from matplotlib.ticker import FuncFormatter
 
 import lthlib
 from lthlib import many_tickets as mt
@@ -89,6 +88,7 @@ from lthlib.structured_pruning import run_structured
 from lthlib.threads import training_threads
 from lthlib.training import data_for, model_for, reading_words
 
+# %%
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 speed = SPEED_PRESETS[SCALE]
 device = resolve_device(DEVICE)
@@ -177,26 +177,7 @@ for name, shape in speed["timed"].items():
     timings[name] = sx.benchmark_formats(model, shape, dens, formats, speed["batch_sizes"],
                                          repeats=speed["repeats"], threads=threads)
 
-
-def speedups(rows, fmt, batch, mode):
-    """(densities, speed-ups) of one format, batch and mode, from high density to low."""
-    pts = sorted(((r["density"], r["speedup"]) for r in rows if r["format"] == fmt and r["batch_size"] == batch
-                  and r["mode"] == mode and r["speedup"] is not None), reverse=True)
-    return [p[0] for p in pts], [p[1] for p in pts]
-
-
-MODEL_NAMES = {"lenet300_100": "LeNet-300-100", "cnn_mnist1d": "MNIST-1D CNN", "conv2": "Conv-2", "conv6": "Conv-6"}
-
-
-def speed_figure(mode):
-    panels = {f"{MODEL_NAMES.get(name, name)}, batch {b}": {sx.FORMAT_LABELS[f]: speedups(rows, f, b, mode) for f in formats
-                                     if speedups(rows, f, b, mode)[0]}
-              for name, rows in timings.items() for b in speed["batch_sizes"]}
-    return plots.speedup_panels(panels, columns=len(speed["batch_sizes"]), order=[sx.FORMAT_LABELS[f] for f in formats],
-                                title=f"{mode.capitalize()}: speed-up over the dense network (median; dotted: break-even)")
-
-
-fig = speed_figure("inference")
+fig = plots.speed_figure(timings, formats, speed["batch_sizes"], "inference")
 plots.save_figure(fig, FIGURES_DIR, "inference_speedup")
 
 # %% [markdown]
@@ -209,29 +190,11 @@ plots.save_figure(fig, FIGURES_DIR, "inference_speedup")
 
 # %%
 CROSSOVER_MARGIN = 1.1  # faster means more than 10% faster: the noise of identical networks timed side by side
-
-
-def crossover_table(mode):
-    rows = ["| network | batch | " + " | ".join(sx.FORMAT_LABELS[f] for f in formats) + " |",
-            "|---|---|" + "---|" * len(formats)]
-    for name, rs in timings.items():
-        label = MODEL_NAMES.get(name, name)
-        for b in speed["batch_sizes"]:
-            cells = []
-            for f in formats:
-                mine = [r for r in rs if r["format"] == f and r["batch_size"] == b and r["mode"] == mode]
-                x = sx.crossover_density(rs, f, b, mode, min_speedup=CROSSOVER_MARGIN)
-                cells.append("cannot run here" if mine and all(r["speedup"] is None for r in mine)
-                             else ("never" if x is None else f"{100 * x:g}%"))
-            rows.append(f"| {label} | {b} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
-identical = [r["speedup"] for rs in timings.values() for r in rs
-             if r["format"] in ("masked", "structured") and r["density"] == 1.0 and r["speedup"] is not None]
+identical = sx.identical_speedups(timings)  # masked and structured forms at 100%: ideally exactly 1x
 say("Identical networks timed side by side (masked and structured forms at 100%, every batch and mode) "
     "measured {lo:.2f}x to {hi:.2f}x of dense: timing noise and ordering effects of this size are not a speed-up. "
-    "Crossover density (inference), faster by more than {m:.0%}:\n\n" + crossover_table("inference"),
+    "Crossover density (inference), faster by more than {m:.0%}:\n\n"
+    + sx.crossover_table(timings, formats, speed["batch_sizes"], "inference", min_speedup=CROSSOVER_MARGIN),
     lo=min(identical), hi=max(identical), m=CROSSOVER_MARGIN - 1)
 
 # %%
@@ -248,9 +211,10 @@ say("**2:4 semi-structured sparsity** {status}",
 # layout, the table says "cannot run here".
 
 # %%
-fig = speed_figure("train step")
+fig = plots.speed_figure(timings, formats, speed["batch_sizes"], "train step")
 plots.save_figure(fig, FIGURES_DIR, "train_step_speedup")
-say("Crossover density (training step):\n\n" + crossover_table("train step"))
+say("Crossover density (training step):\n\n"
+    + sx.crossover_table(timings, formats, speed["batch_sizes"], "train step", min_speedup=CROSSOVER_MARGIN))
 
 # %% [markdown]
 # **Why.** A dense matrix product streams contiguous memory through vector units and
@@ -318,20 +282,14 @@ trained = model_for(train_settings, data).cpu()
 trained.load_state_dict({k: v.cpu() for k, v in imp_results[0].dense.final_state.items()})
 big = speed["batch_sizes"][-1]
 fast = {}  # (batch, round index) -> {route: (speed-up over dense, how it runs)}
-with sx.denormals_flushed(), torch.inference_mode():
+with sx.denormals_flushed(), torch.inference_mode():  # the forms are built as they are timed
     for i, r in enumerate(rounds):
-        ticket_mask = imp_results[0].rounds[r - 1].mask
-        forms = {"dense": trained, "csr": sx.sparse_model(trained, ticket_mask, "csr"),
-                 "coo": sx.sparse_model(trained, ticket_mask, "coo"), "masked": sx.masked_model(trained, ticket_mask),
-                 "structured": sx.structured_model(trained, Mask(structured[densities[i], seeds[0]].mask)),
-                 "small": model_for(smalls[i], data).cpu()}
-        for b in speed["batch_sizes"]:
-            t = sx.time_calls({k: sx.inference_fn(m, b, shape) for k, m in forms.items()},
-                              repeats=speed["repeats"], min_time=1e-3, threads=threads)
-            up = {k: t["dense"].median_s / v.median_s for k, v in t.items()}
-            layout = max(("csr", "coo"), key=up.get)
-            fast[b, i] = {"ticket": (up[layout], sx.FORMAT_LABELS[layout]), "masked": (up["masked"], ""),
-                          "structured": (up["structured"], ""), "small": (up["small"], "")}
+        routes = sx.route_speedups(trained, imp_results[0].rounds[r - 1].mask,
+                                   Mask(structured[densities[i], seeds[0]].mask), model_for(smalls[i], data).cpu(),
+                                   speed["batch_sizes"], shape, repeats=speed["repeats"], threads=threads)
+        fast.update({(b, i): up for b, up in routes.items()})
+
+# %%
 rows = ["| weights | network | test accuracy (mean, min-max over seeds) | "
         + " | ".join(f"speed-up, batch {b}" for b in speed["batch_sizes"]) + " |",
         "|---|---|---|" + "---|" * len(speed["batch_sizes"])]
@@ -349,26 +307,13 @@ say("Network: {model} on {ds}; dense network: {d}. Structured IMP keeps {sd} of 
     sd=", ".join(f"{100 * v:.1f}%" for v in structured_density.mean(axis=0)))
 
 # %%
-fig, ax = plots.plt.subplots(figsize=(8.6, 3.9))
-route_colors = {"ticket": "k", "structured": f"C{formats.index('structured')}", "small": "C8"}
-for key, offset in (("ticket", (4, 5)), ("structured", (-34, -12)), ("small", (4, 6))):
-    c = route_colors[key]
-    xs = [fast[big, i][key][0] for i in range(len(rounds))]
-    ys = acc[key].mean(axis=0)
-    ax.errorbar(xs, ys, yerr=[ys - acc[key].min(axis=0), acc[key].max(axis=0) - ys], fmt="o-", color=c,
-                capsize=2, label=names[key])
-    for x, y, p in zip(xs, ys, percents):
-        ax.annotate(f"{p:.1f}%", (x, y), textcoords="offset points", xytext=offset, fontsize=7, color=c)
-ax.axhline(dense_acc.mean(), color="grey", ls=":", label="dense network (mean)")
-ax.axvline(1.0, color="k", lw=0.8, ls=":")
-ax.set_xscale("log")
-ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
-ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
-ax.set(xlabel=f"inference speed-up over dense, batch {big} (log)", ylabel=f"test accuracy ({reading})",
-       title="Accuracy against the speed each route delivers here")
-ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
-          title="labels: % of weights", title_fontsize=8)
-fig.tight_layout()
+# the routes that run fast as they are: (colour, offset of the point labels)
+shown = {"ticket": ("k", (4, 5)), "structured": (f"C{formats.index('structured')}", (-34, -12)), "small": ("C8", (4, 6))}
+fig = plots.accuracy_vs_speed({names[k]: ([fast[big, i][k][0] for i in range(len(rounds))], acc[k]) for k in shown},
+                              percents, dense_acc, f"inference speed-up over dense, batch {big} (log)",
+                              f"test accuracy ({reading})", title="Accuracy against the speed each route delivers here",
+                              colors={names[k]: c for k, (c, _) in shown.items()},
+                              offsets={names[k]: o for k, (_, o) in shown.items()})
 plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_speed")
 
 # %% [markdown]

@@ -170,13 +170,6 @@ for i, r in enumerate(rounds):
         small_runs[r, seed] = mt.run_small_nets(smalls[i].replace(seed=seed), data, pools[i], store=store)
         subnet_runs[r, seed] = mt.run_random_subnets(res.dense.train_settings, data, res.rounds[r - 1].mask,
                                                      experiment.subnet_pool, store=store)
-
-
-def early(runs, metric):
-    """Each run's metric where the papers read it (``Run.reported``: early stopping here)."""
-    return np.array([run.reported(metric) for run in runs])
-
-
 ticket = np.array([[res.rounds[r - 1].ticket.reported() for r in rounds] for res in imp_results])  # seeds x rounds
 dense = np.array([res.dense.reported() for res in imp_results])
 n_runs = sum(len(v) for v in small_runs.values()) + sum(len(v) for v in subnet_runs.values())
@@ -192,17 +185,17 @@ say("{n} networks trained or read from the store.", n=n_runs)
 # %%
 j = len(rounds) - 1  # the sparsest round
 fig = plots.jackpot_strips(
-    {"small dense networks": [early(small_runs[rounds[j], s], "test_acc") for s in seeds],
-     "random subnetworks (same init)": [early(subnet_runs[rounds[j], s], "test_acc") for s in seeds]},
+    {"small dense networks": [mt.reported(small_runs[rounds[j], s], "test_acc") for s in seeds],
+     "random subnetworks (same init)": [mt.reported(subnet_runs[rounds[j], s], "test_acc") for s in seeds]},
     {kind_label("ticket"): ticket[:, j], "dense network": dense},
     f"test accuracy ({reading})", seeds=seeds,
     title=f"Every network trained at {percents[j]:.1f}% of the weights (IMP round {rounds[j]})")
 plots.save_figure(fig, FIGURES_DIR, "jackpot")
 
 # %%
-beat = {name: [float(np.mean(early(runs[rounds[j], s], "test_acc") > ticket[k, j])) for k, s in enumerate(seeds)]
+beat = {name: [mt.share_above(runs[rounds[j], s], ticket[k, j]) for k, s in enumerate(seeds)]
         for name, runs in (("small dense networks", small_runs), ("random subnetworks", subnet_runs))}
-spread_small = [float(np.ptp(early(small_runs[rounds[j], s], "test_acc"))) for s in seeds]
+spread_small = [float(np.ptp(mt.reported(small_runs[rounds[j], s], "test_acc"))) for s in seeds]
 say("**What to see.** At {p:.1f}%, the fraction of small dense networks more accurate than their seed's "
     "ticket is {fs} per seed; of random subnetworks, {fr}. The best and worst small network of a seed "
     "differ by {rng} (per seed): the spread of the lottery among small draws.",
@@ -222,35 +215,14 @@ say("**What to see.** At {p:.1f}%, the fraction of small dense networks more acc
 # pool: a single network, which is why the pool is twice N.
 
 # %%
-def best_curve(runs, ns):
-    return [mt.best_of_n(early(runs, "val_acc"), early(runs, "test_acc"), n) for n in ns]
-
-
-figs_ns = {}
-for i, r in enumerate(rounds):
-    ns = mt.powers_of_two(n_claim[i])
-    ns_sub = mt.powers_of_two(experiment.subnet_pool)
-    figs_ns[r] = (ns, ns_sub)
-fig, axes = plots.plt.subplots(1, len(rounds), figsize=(4.6 * len(rounds), 3.8), squeeze=False, sharey=True)
-for i, r in enumerate(rounds):
-    ns, ns_sub = figs_ns[r]
-    ax = axes[0][i]
-    small_curve = np.array([best_curve(small_runs[r, s], ns) for s in seeds])
-    sub_curve = np.array([best_curve(subnet_runs[r, s], ns_sub) for s in seeds])
-    plots.band(ax, ns, small_curve, label="best of N small dense networks")
-    plots.band(ax, ns_sub, sub_curve, label="best of N random subnetworks", color="C1")
-    ax.axhline(ticket[:, i].mean(), color="k", lw=1.6, label=f"{kind_label('ticket')} (mean)")
-    ax.axhspan(ticket[:, i].min(), ticket[:, i].max(), color="k", alpha=0.08, lw=0)
-    ax.axhline(dense.mean(), color="grey", ls=":", label="dense network (mean)")
-    ax.set_xscale("log", base=2)
-    ticks = ns if len(ns) < 2 or ns[-1] / ns[-2] >= 1.5 else ns[:-2] + ns[-1:]  # no overlapping labels
-    ax.set_xticks(ticks, [str(n) for n in ticks])
-    ax.minorticks_off()
-    ax.set(xlabel="N networks trained", title=f"{percents[i]:.1f}% of weights (round {r})")
-axes[0][0].set_ylabel("expected test accuracy of the best on validation")
-axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
-                   title="lines: mean over seeds\nshaded: min-max", title_fontsize=8)
-fig.tight_layout()
+ns_small = {r: mt.powers_of_two(n) for r, n in zip(rounds, n_claim)}  # N = 1, 2, 4, ... up to the N compared
+ns_sub = mt.powers_of_two(experiment.subnet_pool)
+fig = plots.best_of_n_panels(
+    {f"{percents[i]:.1f}% of weights (round {r})": {
+        "best of N small dense networks":
+            (ns_small[r], np.array([mt.best_curve(small_runs[r, s], ns_small[r]) for s in seeds])),
+        "best of N random subnetworks": (ns_sub, np.array([mt.best_curve(subnet_runs[r, s], ns_sub) for s in seeds]))}
+     for i, r in enumerate(rounds)}, ticket, dense, kind_label("ticket"))
 plots.save_figure(fig, FIGURES_DIR, "best_of_n")
 
 # %% [markdown]
@@ -268,10 +240,9 @@ costs[kind_label("ticket") + " (round by round)"] = imp_all
 accs[kind_label("ticket") + " (round by round)"] = np.array(
     [[res.rounds[r].ticket.reported() for r in range(len(res.rounds))] for res in imp_results])
 for i, r in enumerate(rounds):
-    ns, _ = figs_ns[r]
     name = f"best of N small networks, {percents[i]:.1f}% size"
-    costs[name] = [n * small_costs[i] / dense_cost for n in ns]
-    accs[name] = np.array([best_curve(small_runs[r, s], ns) for s in seeds])
+    costs[name] = [n * small_costs[i] / dense_cost for n in ns_small[r]]
+    accs[name] = np.array([mt.best_curve(small_runs[r, s], ns_small[r]) for s in seeds])
 costs["dense network"] = [1.0]
 accs["dense network"] = dense[:, None]
 fig = plots.accuracy_vs_cost(costs, accs, "training cost (multiples of one dense training run, log scale)",
@@ -299,14 +270,10 @@ plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_compute")
 # %%
 claims = Claims("09", SCALE, CLAIMS_FILE)
 for i, r in enumerate(rounds):
-    n_small = n_claim[i]
-    best_small = [mt.best_of_n(early(small_runs[r, s], "val_acc"), early(small_runs[r, s], "test_acc"), n_small)
-                  for s in seeds]
-    one_small = [mt.best_of_n(early(small_runs[r, s], "val_acc"), early(small_runs[r, s], "test_acc"), 1)
-                 for s in seeds]
-    n_sub = max(1, experiment.subnet_pool // 2)
-    best_sub = [mt.best_of_n(early(subnet_runs[r, s], "val_acc"), early(subnet_runs[r, s], "test_acc"), n_sub)
-                for s in seeds]
+    n_small, n_sub = n_claim[i], max(1, experiment.subnet_pool // 2)
+    best_small = [mt.best_of(small_runs[r, s], n_small) for s in seeds]  # expected, picked on validation
+    one_small = [mt.best_of(small_runs[r, s], 1) for s in seeds]  # the pool's mean
+    best_sub = [mt.best_of(subnet_runs[r, s], n_sub) for s in seeds]
     claims.paired(f"at {percents[i]:.1f}% of weights, the IMP ticket is more accurate than one small dense "
                   "network of its size (mean over the pool)", better=ticket[:, i], worse=one_small)
     claims.paired(f"at {percents[i]:.1f}% of weights, the IMP ticket is more accurate than the best (on validation) "
@@ -314,7 +281,7 @@ for i, r in enumerate(rounds):
     claims.paired(f"at {percents[i]:.1f}% of weights, the IMP ticket is more accurate than the best (on validation) "
                   f"of N = {n_sub} random subnetworks of its initialisation",
                   better=ticket[:, i], worse=best_sub)
-    beaten = [float(np.mean(ticket[j, i] > early(small_runs[r, s], "test_acc"))) for j, s in enumerate(seeds)]
+    beaten = [mt.share_below(small_runs[r, s], ticket[j, i]) for j, s in enumerate(seeds)]
     claims.check(f"at {percents[i]:.1f}% of weights, the IMP ticket ranks above the median of the small dense "
                  "networks of its size and seed (the fraction of them it beats is above one half)",
                  beaten, threshold=0.5, statistic="fraction beaten")
@@ -417,8 +384,8 @@ say(verdict_lines(claims.items))
 #
 # ## Exercises
 #
-# 1. The pool is selected on validation accuracy. Replace `"val_acc"` with `"test_acc"`
-#    in `best_curve` (selecting on the test set) and compare the curves. Why is that
+# 1. The pool is selected on validation accuracy. Select on the test set instead,
+#    `mt.best_curve(runs, ns, select="test_acc")`, and compare the curves. Why is that
 #    cheating, and how much does it flatter "best of N"?
 # 2. `mt.selection_probabilities(val, n)` is exact. Check it by simulation: draw 10,000
 #    random subsets of size 4 of one pool (with your own `torch.Generator`), keep the best
