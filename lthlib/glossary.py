@@ -1,8 +1,8 @@
 """The words of the field, defined once, as the papers define them.
 
 Notebooks show the terms they use with ``define("matching", "stable")``, so every chapter
-means the same thing by the same word. Where a paper leaves a choice open (how close is
-"matching"?), the definition says so and the notebooks show both readings.
+means the same thing by the same word: the cited paper's definition, where it gives one
+(how close is "matching"? Frankle et al. 2020's one standard deviation of the dense runs).
 """
 from __future__ import annotations
 
@@ -35,15 +35,13 @@ TERMS: dict[str, str] = {
     "winning": "Frankle & Carbin 2019: a ticket is *winning* when, trained in isolation, it reaches "
                "test accuracy commensurate with the dense network in at most as many iterations, "
                "and a random reinitialisation of the same mask does not: the initial values matter.",
-    "matching": "Frankle et al. 2020 (LMC): a subnetwork is *matching* when, trained in isolation from "
-                "its weights at k, it reaches the dense network's accuracy (\"full accuracy\"). The "
-                "tolerance is a choice the paper makes against the dense network's run-to-run "
-                "variation; lthlib reports both a strict reading (mean paired difference to the dense "
-                "run not below 0) and a tolerant one (within one standard deviation of the dense runs). "
-                "Chen et al. 2020 (BERT tickets) use the word the same way, with the tolerance stated: a "
-                "subnetwork is matching when its performance is within one standard deviation of the full "
-                "model's (their Section 3, Table 2; Appendix A restates it). A notebook that uses another "
-                "tolerance says it is its own choice.",
+    "matching": "Frankle et al. 2020 (LMC): a subnetwork is *matching* when, trained in isolation (from "
+                "its weights at iteration k), it reaches the dense network's accuracy, \"full accuracy\" (arXiv v1 "
+                "abstract), which the paper takes as test accuracy within one standard deviation of the dense "
+                "network's over its runs (Section 4). lthlib uses this one definition: the subnetwork's mean "
+                "accuracy is at most one standard deviation of the dense runs below the dense network's mean "
+                "(above it is matching too; ``lthlib.imp.is_matching``). Unlike *winning*, matching says nothing "
+                "about random reinitialisation. A notebook that uses another tolerance says it is its own choice.",
     "stable": "Frankle et al. 2020: a network is *stable* (to SGD noise) at iteration k when two copies "
               "trained from k with different data orders end in one linearly connected region: the "
               "error barrier on the straight line between them is about zero (the paper uses 2 "

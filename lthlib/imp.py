@@ -597,6 +597,32 @@ def imp_for_scale(scale: str, train_settings: TrainSettings, **overrides: Any) -
     return IMPSettings(train=train_settings, **values)
 
 
+# ------------------------------------------------------------------------------ matching
+# Frankle et al. 2020 (LMC) call a subnetwork *matching* when, trained in isolation, it
+# reaches "full accuracy" (arXiv v1 abstract), which the paper takes as test accuracy within
+# one standard deviation of the unpruned network's (Section 4; read in a reading note of
+# arXiv v4, see docs/fidelity.md). lthlib uses this one definition everywhere (the glossary,
+# notebook 03's claim, notebook 05's table): the subnetwork's mean accuracy is at most one
+# standard deviation of the dense runs below the dense network's mean; above it is matching too.
+MATCHING_SDS = 1.0  # how many standard deviations of the dense runs a matching subnetwork may lose
+
+
+def matching_tolerance(dense_acc: Iterable[float]) -> float:
+    """How far below the dense network's mean accuracy a subnetwork may be and still be
+    matching: ``MATCHING_SDS`` standard deviations of the dense runs (ddof=1; 0 with one run)."""
+    v = np.asarray(list(dense_acc), dtype=float)
+    return float(MATCHING_SDS * v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def is_matching(acc: Iterable[float], dense_acc: Iterable[float]) -> bool:
+    """Whether a subnetwork with test accuracies ``acc`` (one per seed) is matching against
+    the dense network's ``dense_acc``: its mean not more than ``matching_tolerance`` below
+    the dense mean (the paper's reading of means over runs, not a test; notebook 03 tests
+    the same threshold seed by seed as a claim)."""
+    dense = np.asarray(list(dense_acc), dtype=float)
+    return bool(np.mean(list(acc)) >= dense.mean() - matching_tolerance(dense))
+
+
 @dataclass(frozen=True, eq=False)
 class RewindSweep(Mapping[int, list[IMPResult]]):
     """A rewinding sweep (``run_rewind_sweep``): ``sweep[k]`` is the list of IMP results
@@ -638,6 +664,11 @@ class RewindSweep(Mapping[int, list[IMPResult]]):
         """The dense network's test accuracy at the end of training, one value per seed.
         One dense run per seed serves every k, so any k gives it: the first is read."""
         return self.final_acc("ticket", self.ks[0], 0)
+
+    def matching_tolerance(self) -> float:
+        """One standard deviation of the dense runs' final test accuracy: how far below the
+        dense network's mean a matching subnetwork may be (``matching_tolerance``)."""
+        return matching_tolerance(self.dense_final_acc())
 
     def densities(self) -> np.ndarray:
         """Percent of the prunable weights remaining per round, round 0 (dense, 100) first:

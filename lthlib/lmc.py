@@ -7,8 +7,9 @@ augmentation draws where there is augmentation), train both to the end, and eval
 networks on the straight line between the two children's weights. The **error barrier**
 (the paper's *instability*) is the largest error on that line minus the mean of the two
 endpoints' errors. A network is *stable* at k when the barrier is about zero (the paper
-uses 2 percentage points). IMP finds matching subnetworks exactly when the sparse network
-is stable at the rewind iteration.
+uses 2 percentage points). "IMP subnetworks are only matching when they are stable to SGD
+noise" (the paper's Section 4): stability at the rewind iteration is necessary for matching,
+not sufficient (at the most extreme sparsities they become stable without matching, 4.4).
 
 BatchNorm: the running statistics of an interpolated network are not the interpolation of
 the endpoints' statistics, so ``interpolation_curve`` recomputes them from training data at
@@ -28,7 +29,7 @@ from torch import nn
 from lthlib.claims import spread
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
-from lthlib.imp import RewindSweep, kind_label
+from lthlib.imp import RewindSweep, is_matching, kind_label, matching_tolerance
 from lthlib.masks import Mask
 from lthlib.population import ALONE, identities, plan_passes, stored_members
 from lthlib.store import Store, StoreError, digest_tensors
@@ -246,66 +247,59 @@ class StabilityRow:
     barriers: np.ndarray  # the error barrier between the two children, per seed
     gap: np.ndarray  # test accuracy at the end of training minus the dense network's, per seed
     stable: bool  # mean barrier under STABLE_BARRIER
-    strict: bool  # matching, strict reading: mean gap not below 0
-    tolerant: bool  # matching within one standard deviation of the dense runs
-
-
-MATCHING_READINGS = ("strict", "tolerant")
+    matching: bool  # mean accuracy within one standard deviation of the dense runs (imp.is_matching)
 
 
 @dataclass(frozen=True)
 class StabilityTable:
     """Stability beside matching, network by network. The paper's link goes one way ("IMP
     subnetworks are only matching when they are stable to SGD noise", Frankle et al. 2020,
-    Section 4), so the counts that test it are the rows matching but not stable, per
-    reading of *matching* (strict, or within one standard deviation of the dense runs:
-    the paper's tolerance is a choice)."""
+    Section 4), so the count that tests it is the rows matching but not stable. *Matching*
+    is the paper's: mean accuracy within one standard deviation of the dense runs
+    (``imp.is_matching``; ``tolerance`` is that standard deviation)."""
 
     rows: list[StabilityRow]
     dense_acc: np.ndarray  # the dense network's test accuracy at the end of training, per seed
     tolerance: float  # one standard deviation of the dense runs (0 with one seed)
 
-    def _count(self, test: Callable[[bool, bool], bool]) -> dict[str, int]:
-        """``{reading: rows where test(stable, matching in that reading)}``."""
-        return {reading: sum(bool(test(row.stable, getattr(row, reading)))
-                             for row in self.rows) for reading in MATCHING_READINGS}
+    def _count(self, test: Callable[[bool, bool], bool]) -> int:
+        """Rows where ``test(stable, matching)``."""
+        return sum(bool(test(row.stable, row.matching)) for row in self.rows)
 
     @property
-    def against(self) -> dict[str, int]:
-        """Rows matching but not stable, per reading: what the paper's link rules out."""
+    def against(self) -> int:
+        """Rows matching but not stable: what the paper's link rules out."""
         return self._count(lambda stable, matching: matching and not stable)
 
     @property
-    def stable_only(self) -> dict[str, int]:
-        """Rows stable but not matching, per reading: what the link allows."""
+    def stable_only(self) -> int:
+        """Rows stable but not matching: what the link allows."""
         return self._count(lambda stable, matching: stable and not matching)
 
     @property
-    def matched(self) -> dict[str, int]:
-        """Rows matching, per reading."""
+    def matched(self) -> int:
+        """Rows matching."""
         return self._count(lambda stable, matching: matching)
 
     def markdown(self) -> str:
         """The table in Markdown: barrier mean (min-max) in points, accuracy gap in points."""
         yes = {True: "yes", False: "no"}
-        lines = ["| network | k | barrier (points) | stable | accuracy - dense (points) | matching (strict) "
-                 "| matching (within 1 sd) |", "|---|---|---|---|---|---|---|"]
+        lines = ["| network | k | barrier (points) | stable | accuracy - dense (points) | matching |",
+                 "|---|---|---|---|---|---|"]
         lines += [f"| {row.label} | {row.k} | {spread(100 * row.barriers, '.1f')} | {yes[row.stable]} | "
-                  f"{100 * row.gap.mean():+.1f} | {yes[row.strict]} | {yes[row.tolerant]} |" for row in self.rows]
+                  f"{100 * row.gap.mean():+.1f} | {yes[row.matching]} |" for row in self.rows]
         return "\n".join(lines)
 
     def link_words(self) -> str:
         """What the table says of the paper's link, as a clause for prose."""
         cells, against, matched = len(self.rows), self.against, self.matched
-        if sum(matched.values()) == 0:
-            return ("no row of the table is matching, even within one standard deviation, so it cannot test "
-                    "the paper's link here")
-        if sum(against.values()) == 0:
-            return (f"{matched['strict']} of {cells} rows are matching ({matched['tolerant']} within one "
-                    "standard deviation) and none of them is unstable: this run does not go against the "
-                    "paper's link")
-        return (f"{against['strict']} of {cells} rows are matching without being stable ({against['tolerant']} "
-                "within one standard deviation): in those rows this scale does not reproduce the paper's link")
+        if matched == 0:
+            return "no row of the table is matching, so it cannot test the paper's link here"
+        if against == 0:
+            return (f"{matched} of {cells} rows are matching and none of them is unstable: this run does not "
+                    "go against the paper's link")
+        return (f"{against} of {cells} rows are matching without being stable: in those rows this scale does "
+                "not reproduce the paper's link")
 
 
 @dataclass(frozen=True)
@@ -367,20 +361,24 @@ class SweepInstability:
                 series[self.label(kind, r)] = (self.spawn_ks(kind), self.barriers(kind, r))
         return series
 
+    def colors(self) -> dict[str, str]:
+        """``{label: matplotlib colour}``: the colour ``plots.barrier_vs_k`` gives each network
+        of ``barrier_series`` (in its order), so other figures can draw a network alike."""
+        return {label: f"C{i}" for i, label in enumerate(self.barrier_series())}
+
     def stable_matching(self) -> StabilityTable:
         """Every sparse network at every k it was measured: stable (mean barrier under
-        ``STABLE_BARRIER``) and matching (mean paired gap to the dense network not below 0,
-        or not below minus one standard deviation of the dense runs)."""
+        ``STABLE_BARRIER``) and matching (``imp.is_matching``: mean accuracy within one
+        standard deviation of the dense runs, the paper's definition)."""
         dense_acc = self.sweep.dense_final_acc()
-        tolerance = float(dense_acc.std(ddof=1)) if len(self.seeds) > 1 else 0.0
         rows = []
         for kind, r in self.networks():
             for k in self.spawn_ks(kind):
                 b = np.array([self.measured[(kind, r, k, s)]["barrier"] for s in self.seeds])
-                gap = self.sweep.final_acc(kind, k, r) - dense_acc
-                rows.append(StabilityRow(kind, r, k, self.label(kind, r), b, gap, bool(b.mean() < STABLE_BARRIER),
-                                         bool(gap.mean() >= 0), bool(gap.mean() >= -tolerance)))
-        return StabilityTable(rows, dense_acc, tolerance)
+                acc = self.sweep.final_acc(kind, k, r)
+                rows.append(StabilityRow(kind, r, k, self.label(kind, r), b, acc - dense_acc,
+                                         bool(b.mean() < STABLE_BARRIER), is_matching(acc, dense_acc)))
+        return StabilityTable(rows, dense_acc, matching_tolerance(dense_acc))
 
 
 def measure_sweep_instability(sweep: RewindSweep, ks: Sequence[int], control_ks: Sequence[int],
