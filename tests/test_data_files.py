@@ -134,7 +134,9 @@ def test_reproduce_refuses_a_wrong_file_before_training(tmp_path, monkeypatch, c
                    count=9_999)
     monkeypatch.setenv("LTHLIB_DATA_DIR", str(data_dir))
     monkeypatch.setenv("LTHLIB_WORKERS", "1")
-    monkeypatch.setattr(rp, "load_data", lambda plan, device="auto", download=True: None)  # the files load
+    from lthlib.reproduce import running
+
+    monkeypatch.setattr(running, "load_data", lambda plan, device="auto", download=True: None)  # the files load
     results = tmp_path / "results"
     code = rp.main(["zhou2019-supermask", "--scale", "paper", "--seeds", "1", "--yes", "--no-download",
                     "--out", str(tmp_path / "out"), "--results", str(results)])

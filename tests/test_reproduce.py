@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from lthlib import reproduce as rp
+from lthlib.reproduce import registry
 from lthlib.reproduce import FIGURES, NO_PUBLISHED, main
 
 # 1-2 seeds each (smoke caps at 2); instability reuses one seed of the rewinding sweep
@@ -135,7 +136,9 @@ def test_paper_scale_asks_first_and_trains_nothing_when_declined(tmp_path, monke
     import lthlib
 
     small = lthlib.load_dataset("mnist1d", train_size=200, validation_size=100)
-    monkeypatch.setattr(rp, "load_data", lambda plan, device="auto", download=True: small)
+    from lthlib.reproduce import running
+
+    monkeypatch.setattr(running, "load_data", lambda plan, device="auto", download=True: small)
     asked = []
     monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "n")
     results = tmp_path / "results"
@@ -206,7 +209,7 @@ def test_published_values_are_cited_and_drawn_only_on_the_papers_network():
     fig3 = FIGURES["fc2019-fig3"]
     for scale, expected in (("paper", len(fig3.published)), ("quick", 0)):
         _, ax = plt.subplots()
-        assert len(rp._draw_published(ax, fig3.published, fig3.make_plan(scale, 1))) == expected
+        assert len(rp.draw_published(ax, fig3.published, fig3.make_plan(scale, 1))) == expected
         plt.close("all")
     with pytest.raises(ValueError, match="citation"):
         rp.Published("a value", "", "a label", x=1.0)
@@ -223,16 +226,16 @@ def test_conv_values_go_on_their_own_networks_panels():
     expected = {"conv2": (8.8, {4.6, 2.0}), "conv4": (9.2, {11.1, 2.0}), "conv6": (15.1, {26.4, 2.0})}
     for model, (speed_at, accuracy_at) in expected.items():
         _, ax = plt.subplots()
-        got = rp._draw_published(ax, conv.published, plan, networks=[by_model[model]], panel="early_stop")
+        got = rp.draw_published(ax, conv.published, plan, networks=[by_model[model]], panel="early_stop")
         assert [p.x for p in got] == [speed_at] and all(p.applies_to["model"] == model for p in got)
-        got = rp._draw_published(ax, conv.published, plan, networks=[by_model[model]], panel="accuracy")
+        got = rp.draw_published(ax, conv.published, plan, networks=[by_model[model]], panel="accuracy")
         assert {p.x for p in got} == accuracy_at
         plt.close("all")
     assert all("Section 3" in p.citation and not p.approximate and p.panel for p in conv.published)
     # the stand-in's panels get none
     quick = conv.make_plan("quick", 1)
     _, ax = plt.subplots()
-    assert rp._draw_published(ax, conv.published, quick, networks=quick.networks) == []
+    assert rp.draw_published(ax, conv.published, quick, networks=quick.networks) == []
     plt.close("all")
     with pytest.raises(ValueError, match="panel="):
         rp.Published("a value", "a citation", "a label", x=1.0, panel="nowhere")
@@ -373,6 +376,6 @@ def test_the_paper_retraining_figure_draws_resnet20_beside_the_authors_values(tm
     assert "resnet20 on cifar10" in ax.get_title() and "percent of weights remaining" in ax.get_xlabel()
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts[1:4] == ["weight rewinding", "learning-rate rewinding", "fine-tuning"]
-    assert list(drawn) == list(rp.RENDA2020_RESNET20) and all(p.label in texts for p in drawn)
+    assert list(drawn) == list(registry.RENDA2020_RESNET20) and all(p.label in texts for p in drawn)
     assert all("rewinding-iclr20-public" in p.citation and not p.approximate for p in drawn)
     plt.close(fig)
