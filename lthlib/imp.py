@@ -15,8 +15,8 @@ registry: name -> how it gets its start weights, mask and start iteration, and i
   trained like the ticket from iteration k to T;
 - ``"reinit_full"``: the same, but trained from iteration 0 for all T iterations: the
   ticket's budget is k dense + (T - k) sparse iterations, so training the reinit control
-  only T - k iterations gives it less; the papers train controls "in the same way" as
-  the ticket, which is ambiguous at k > 0, so both conventions are offered;
+  only T - k iterations gives it less. open_lth's random-reinitialisation branch trains
+  from k, or from 0 with ``start_at_step_zero``; both conventions are offered;
 - ``"random_mask"``: a random mask (the ``random_mask`` stream) with the ticket's
   per-layer densities on the ticket's own starting weights;
 - ``"one_shot"``: magnitude pruning of the dense trained network straight to the round's
