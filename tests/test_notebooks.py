@@ -126,3 +126,15 @@ def test_ipynb_and_py_are_in_sync(notebook):
     sources = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
     assert sources(a) == sources(b), (f"{notebook.name} and its .py differ: run "
                                       f"`jupytext --sync {notebook.with_suffix('.py')}`")
+
+
+def test_every_seed_parameter_is_the_headline_seed_count():
+    """A notebook's seed counts are literals in its parameters cell (papermill needs them
+    so); they are the one value ``config.HEADLINE_SEEDS``, which reproduce's figures use too."""
+    from lthlib.config import HEADLINE_SEEDS
+    from lthlib.reproduce import FIGURES
+
+    for nb_path in NOTEBOOKS:
+        seeds = {k: v["default"] for k, v in pm.inspect_notebook(str(nb_path)).items() if k.endswith("SEEDS")}
+        assert seeds and all(int(v) == HEADLINE_SEEDS for v in seeds.values()), (nb_path.name, seeds)
+    assert all(figure.default_seeds == HEADLINE_SEEDS for figure in FIGURES.values())

@@ -132,7 +132,7 @@ class Figure:
     paper: str  # the full citation
     cite: str  # the short one ("Frankle & Carbin 2019")
     paper_figure: str  # which of its figures, in words
-    default_seeds: int  # as the figure's notebook
+    default_seeds: int  # config.HEADLINE_SEEDS, as the figure's notebook
     plan: Callable[[str, int], Plan]
     draw: Callable[["Figure", Plan, Dataset, Any], tuple[Any, list[Published]]]  # (figure, drawn)
     # Trains (or reads from the store) every run the plan's seeds need, and draws nothing;

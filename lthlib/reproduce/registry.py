@@ -2,6 +2,7 @@
 their text, with the place)."""
 from __future__ import annotations
 
+from lthlib.config import HEADLINE_SEEDS
 from lthlib.reproduce.figures import Figure, Published
 from lthlib.reproduce.recipes import imp_draw, imp_part_plan, imp_parts, imp_plan, imp_runs, instability_draw, instability_runs, retraining_draw, retraining_plan, retraining_runs, rewinding_draw, rewinding_part_plan, rewinding_parts, rewinding_plan, rewinding_prepare, rewinding_runs, width_draw, width_plan, width_runs, zhou_draw, zhou_plan, zhou_runs
 
@@ -118,7 +119,7 @@ _register(Figure(
     paper=FC2019, cite="Frankle & Carbin 2019",
     paper_figure="Figure 4 (LeNet, iterative pruning, with random reinitialisation; the paper's Figure 3 "
                  "shows the training curves, so the id's number is not the paper's)",
-    default_seeds=4,  # notebook 02's SEEDS
+    default_seeds=HEADLINE_SEEDS,
     plan=lambda scale, n: imp_plan("fc2019-fig3", ["lenet300_100" if scale == "paper" else None], scale, n),
     draw=imp_draw, runner=imp_runs, published=FC2019_LENET))
 _register(Figure(
@@ -127,7 +128,7 @@ _register(Figure(
                 "and test accuracy against % of weights remaining (9 published values, from the text)",
     paper=FC2019, cite="Frankle & Carbin 2019",
     paper_figure="Figure 5 (Conv-2/4/6, iterative pruning, with random reinitialisation)",
-    default_seeds=4,
+    default_seeds=HEADLINE_SEEDS,
     plan=lambda scale, n: imp_plan("fc2019-conv", ["conv2", "conv4", "conv6"] if scale == "paper"
                                     else ["cnn_mnist1d"], scale, n),
     draw=imp_draw, runner=imp_runs, published=FC2019_CONV, parts=imp_parts, part_plan=imp_part_plan))
@@ -138,7 +139,7 @@ _register(Figure(
     paper=FRANKLE2020, cite="Frankle et al. 2020",
     paper_figure="instability against k of the dense networks and of IMP subnetworks (figure numbers not "
                  "checked here)",
-    default_seeds=3,  # notebook 05's SEEDS
+    default_seeds=HEADLINE_SEEDS,
     plan=lambda scale, n: rewinding_plan("frankle2020-instability", ["resnet20", "vgg16"], scale, n,
                                           instability=True),
     draw=instability_draw, runner=instability_runs, parts=rewinding_parts, part_plan=rewinding_part_plan,
@@ -149,7 +150,7 @@ _register(Figure(
                 f"ResNet-20: test accuracy at the end of training against k ({NO_PUBLISHED})",
     paper=FRANKLE2020, cite="Frankle et al. 2020",
     paper_figure="IMP subnetworks rewound to iteration k, ResNet-20 (figure number not checked here)",
-    default_seeds=6,  # notebook 03's SEEDS
+    default_seeds=HEADLINE_SEEDS,
     plan=lambda scale, n: rewinding_plan("frankle2020-rewinding", ["resnet20"], scale, n),
     draw=rewinding_draw, runner=rewinding_runs, parts=rewinding_parts, part_plan=rewinding_part_plan,
     prepare=rewinding_prepare))
@@ -160,7 +161,7 @@ _register(Figure(
     paper=ZHOU2019, cite="Zhou et al. 2019",
     paper_figure="untrained accuracy of masks by criterion, kept weights at their initial values or a signed "
                  "constant (figure number not checked here)",
-    default_seeds=5,  # notebook 04's UNTRAINED_SEEDS
+    default_seeds=HEADLINE_SEEDS,
     plan=lambda scale, n: zhou_plan("zhou2019-supermask", scale, n),
     draw=zhou_draw, runner=zhou_runs, published=ZHOU2019_MNIST))
 _register(Figure(
@@ -171,7 +172,7 @@ _register(Figure(
     paper_figure="accuracy against network width (figure number not checked here); at paper scale Conv-4 on "
                  "CIFAR-10 with every layer scaled (the authors' Conv4Wide), at smoke and quick notebook 04's "
                  "MLPs on MNIST-1D",
-    default_seeds=3,  # notebook 04's SEEDS
+    default_seeds=HEADLINE_SEEDS,
     plan=lambda scale, n: width_plan("ramanujan2020-width", scale, n), draw=width_draw, runner=width_runs))
 
 _register(Figure(
@@ -183,7 +184,7 @@ _register(Figure(
     paper_figure="iterative unstructured pruning, accuracy against compression ratio by retraining method; here "
                  "ResNet-20 (in the authors' data and code) rather than the main text's networks, every method at "
                  "one retraining budget (figure numbers not checked here)",
-    default_seeds=8,  # notebook 03's RETRAINING_SEEDS
+    default_seeds=HEADLINE_SEEDS,
     plan=lambda scale, n: retraining_plan("renda2020-retraining", scale, n),
     draw=retraining_draw, runner=retraining_runs, published=RENDA2020_RESNET20))
 
