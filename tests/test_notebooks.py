@@ -138,3 +138,11 @@ def test_every_seed_parameter_is_the_headline_seed_count():
         seeds = {k: v["default"] for k, v in pm.inspect_notebook(str(nb_path)).items() if k.endswith("SEEDS")}
         assert seeds and all(int(v) == HEADLINE_SEEDS for v in seeds.values()), (nb_path.name, seeds)
     assert all(figure.default_seeds == HEADLINE_SEEDS for figure in FIGURES.values())
+
+
+def test_notebook_05s_path_points_are_the_instability_figures():
+    """Notebook 05's POINTS literal and ``frankle2020-instability``'s points at quick are one value."""
+    from lthlib.reproduce import INTERPOLATION_POINTS
+
+    (nb_path,) = [p for p in NOTEBOOKS if p.name.startswith("05_")]
+    assert int(pm.inspect_notebook(str(nb_path))["POINTS"]["default"]) == INTERPOLATION_POINTS["quick"]
