@@ -7,16 +7,38 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from lthlib.config import TrainSettings
 # notebook 04's values, read from the module that owns them (the width study's fraction
 # kept; Zhou et al.'s criteria, fractions kept per layer at smoke and quick, starts)
 from lthlib.supermask import WIDTH_STUDY_DENSITY
+from lthlib.data import DATASETS, augment_batch
+from lthlib.devices import resolve_device
+from lthlib.models import build_model
+from lthlib.streams import generator
+from lthlib.supermask import Supermask, supermask_settings
+from lthlib.threads import fixed_threads, training_threads
+from lthlib.training import TRAIN_EVAL_SIZE, evaluate, make_optimizer
 from lthlib.reproduce.figures import DATASET_SHAPES, Figure, Plan, STORED_STATES_PER_RUN, TIMED_STEPS, TIMING_BUDGET_S, describe_networks
 
 
 # ------------------------------------------------------------------------------ estimate
 _step_cache: dict[tuple, float] = {}
+
+
+def _timed_network(settings: TrainSettings, method: str,
+                   device: torch.device) -> tuple[nn.Module, TrainSettings, tuple[int, ...], int]:
+    """The network a timing runs (seed 0; for ``method="edge_popup"`` a supermask over it,
+    trained with the supermask's optimiser settings) on ``device``, with the settings its
+    optimiser takes, the input shape and the number of classes."""
+    shape, classes = DATASET_SHAPES[settings.dataset]
+    model = build_model(settings.model, shape, classes, seed=0, **settings.model_kwargs)
+    if method == "edge_popup":
+        model = Supermask(model, "edge_popup", density=WIDTH_STUDY_DENSITY, seed=0)
+        settings = supermask_settings(settings, "edge_popup")
+    return model.to(device), settings, shape, classes
 
 
 def measure_step_seconds(settings: TrainSettings, device: str | torch.device = "cpu", method: str = "train",
@@ -25,31 +47,15 @@ def measure_step_seconds(settings: TrainSettings, device: str | torch.device = "
     random data of the dataset's shape, with its optimiser (a supermask's for
     ``method="edge_popup"``), on ``device`` with lthlib's fixed thread count: 2 warm-up
     steps, then ``steps`` timed (fewer when they pass ``budget_s``, at least 3)."""
-    import torch.nn.functional as F
-
-    from lthlib.data import augment_batch
-    from lthlib.devices import resolve_device
-    from lthlib.models import build_model
-    from lthlib.streams import generator
-    from lthlib.threads import fixed_threads
-    from lthlib.training import make_optimizer
-
     device = resolve_device(device)
     key = (settings.model, repr(sorted(settings.model_kwargs.items())), settings.dataset, settings.batch_size,
            settings.optimizer, settings.augment, method, str(device))
     if key in _step_cache:
         return _step_cache[key]
-    shape, classes = DATASET_SHAPES[settings.dataset]
     g = generator(0, "timing_inputs")
     with fixed_threads():
-        model = build_model(settings.model, shape, classes, seed=0, **settings.model_kwargs)
-        opt_settings = settings
-        if method == "edge_popup":
-            from lthlib.supermask import Supermask, supermask_settings
-
-            model = Supermask(model, "edge_popup", density=WIDTH_STUDY_DENSITY, seed=0)
-            opt_settings = supermask_settings(settings, "edge_popup")
-        model = model.to(device).train()
+        model, opt_settings, shape, classes = _timed_network(settings, method, device)
+        model.train()
         opt = make_optimizer(model, opt_settings)
         x = torch.randn((settings.batch_size, *shape), generator=g).to(device)
         y = torch.randint(0, classes, (settings.batch_size,), generator=g).to(device)
@@ -88,9 +94,6 @@ TRAIN_SIZES = {"mnist1d": 8_000, "mnist": 60_000, "fashion-mnist": 60_000, "cifa
 def evaluated_examples(settings: TrainSettings) -> int:
     """Examples one evaluation of a run reads: the fixed train subset
     (``training.TRAIN_EVAL_SIZE``), the validation and the test set."""
-    from lthlib.data import DATASETS
-    from lthlib.training import TRAIN_EVAL_SIZE
-
     val = settings.validation_size if settings.validation_size is not None else DATASETS[settings.dataset][1]
     train = TRAIN_SIZES[settings.dataset] - val
     if settings.train_size is not None:
@@ -102,26 +105,14 @@ def measure_eval_seconds(settings: TrainSettings, device: str | torch.device = "
                          budget_s: float = TIMING_BUDGET_S) -> float:
     """Seconds per example of evaluation (``training.evaluate``: no gradients, batches of
     2,000) of the network of ``settings`` on ``device``, timed on random data."""
-    from lthlib.devices import resolve_device
-    from lthlib.models import build_model
-    from lthlib.streams import generator
-    from lthlib.threads import fixed_threads
-    from lthlib.training import evaluate
-
     device = resolve_device(device)
     key = ("eval", settings.model, repr(sorted(settings.model_kwargs.items())), settings.dataset, method,
            str(device))
     if key in _step_cache:
         return _step_cache[key]
-    shape, classes = DATASET_SHAPES[settings.dataset]
     g = generator(0, "timing_inputs")
     with fixed_threads():
-        model = build_model(settings.model, shape, classes, seed=0, **settings.model_kwargs)
-        if method == "edge_popup":
-            from lthlib.supermask import Supermask
-
-            model = Supermask(model, "edge_popup", density=WIDTH_STUDY_DENSITY, seed=0)
-        model = model.to(device)
+        model, _, shape, classes = _timed_network(settings, method, device)
         x = torch.randn((2_000, *shape), generator=g).to(device)
         y = torch.randint(0, classes, (2_000,), generator=g).to(device)
         evaluate(model, x, y)  # warm-up (evaluate reads the result back: it has finished when it returns)
@@ -136,8 +127,6 @@ def measure_eval_seconds(settings: TrainSettings, device: str | torch.device = "
 
 def state_dict_bytes(settings: TrainSettings) -> int:
     """Bytes of one state dict of the network of ``settings``."""
-    from lthlib.models import build_model
-
     shape, classes = DATASET_SHAPES[settings.dataset]
     model = build_model(settings.model, shape, classes, **settings.model_kwargs)
     return sum(t.numel() * t.element_size() for t in model.state_dict().values())
@@ -147,8 +136,6 @@ def estimate(plan: Plan, device: str | torch.device = "cpu") -> dict[str, Any]:
     """The training the plan contains and what it costs here: per network, iterations x a
     measured step time; the disk its stored runs take (runs x about two state dicts).
     An upper bound where runs are already stored (they are reused, not retrained)."""
-    from lthlib.devices import resolve_device
-
     device = resolve_device(device)
     items, train_s, eval_s, disk, iterations, runs = [], 0.0, 0.0, 0, 0, 0
     for w in plan.work:
@@ -193,8 +180,6 @@ def _size(n: float) -> str:
 
 
 def format_estimate(figure: Figure, plan: Plan, est: Mapping[str, Any]) -> str:
-    from lthlib.threads import training_threads
-
     lines = [f"Estimate for {figure.id} at scale {plan.scale!r} ({len(plan.seeds)} seed(s): "
              f"{', '.join(map(str, plan.seeds))}), {describe_networks(plan)}:"]
     for item in est["items"]:
