@@ -29,9 +29,13 @@ Initialization: Why are We Missing the Mark?*, Section 5): ``shuffle_within_laye
 (random positions, the same per-layer counts), ``pai_mask(..., invert=True)`` (keep the
 weights the method would prune, at the same overall density, ranked globally as the
 method ranks) and reinitialisation, which is left to the caller: train the masked network
-from ``build_model(..., stream="reinit")`` instead of the initial weights. They find all
-three PaI methods survive shuffling and reinitialisation (only the per-layer densities
-matter), unlike IMP tickets; inversion hurts SNIP and SynFlow but not GraSP.
+from ``build_model(..., stream="reinit")`` instead of the initial weights. The paper's
+abstract: "unlike pruning after training, accuracy is the same or higher when randomly
+shuffling which weights these methods prune within each layer or sampling new initial
+values", so "the per-weight pruning decisions made by these methods can be replaced by a
+per-layer choice of the fraction of weights to prune". What the paper reports for
+inversion was not checked against its text (only its abstract and its code were read
+here: docs/fidelity.md).
 
 **Random streams.** Every draw comes from a named stream of the run's seed
 (``lthlib.streams``):
@@ -66,6 +70,10 @@ GLOBAL_METHODS = ("snip", "grasp", "grasp_magnitude", "synflow", "magnitude")
 METHOD_LABELS = {"snip": "SNIP", "grasp": "GraSP", "grasp_magnitude": "GraSP |score|",
                  "synflow": "SynFlow", "magnitude": "magnitude at init", "random": "random (uniform)",
                  "random_erk": "random (ERK)"}
+# One colour per method, the same in every figure of notebooks 06 and 07 (IMP takes C0 and
+# C1; ``random_erk`` is the mask static sparse training trains, ``sparse_training.METHOD_COLORS``)
+METHOD_COLORS = {"snip": "C2", "grasp": "C3", "synflow": "C4", "magnitude": "C5", "random": "C6",
+                 "random_erk": "C7", "grasp_magnitude": "C8"}
 SAMPLES_PER_CLASS = 10  # the default SNIP / GraSP batch: 10 examples of every class
 SYNFLOW_ITERATIONS = 100  # Tanaka et al.'s rounds
 
@@ -210,10 +218,10 @@ def grasp_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
 
     The paper scores S(w) = -w * (H g), the change of the gradient norm when w is removed,
     and removes the weights with the LARGEST S (they reduce gradient flow the least, or
-    increase it); so the keep-score, higher = kept, is -S = w * (H g). Note Frankle et al.
-    2021 (Section 5): GraSP does about as well with its scores inverted, and ranking by the
-    magnitude |w * Hg| (``grasp_magnitude``) does as well or better: GraSP's sign carries
-    little of what it finds, it behaves like a magnitude-style pruning of |w * Hg|.
+    increase it); so the keep-score, higher = kept, is -S = w * (H g). Frankle et al. 2021's
+    code also ranks by the magnitude |w * Hg| (its ``graspabsN`` strategy; here
+    ``grasp_magnitude``); what the paper reports of it, and of GraSP with its scores
+    inverted, was not checked against the paper's text (docs/fidelity.md).
     """
     _, hg = hessian_gradient_product(model, x, y, temperature=temperature)
     params = prunable_parameters(model)
@@ -495,7 +503,7 @@ def mask_agreement(a: Mask, b: Mask) -> dict[str, float]:
     return {name: v["iou"] - v["chance_iou"] for name, v in overlap(a, b).items()}
 
 
-__all__ = ["METHODS", "GLOBAL_METHODS", "METHOD_LABELS", "PAI_STREAMS", "pai_batch", "snip_scores",
+__all__ = ["METHODS", "GLOBAL_METHODS", "METHOD_LABELS", "METHOD_COLORS", "PAI_STREAMS", "pai_batch", "snip_scores",
            "hessian_gradient_product", "grasp_scores", "synflow_scores", "pai_scores", "synflow_mask",
            "erk_densities", "pai_mask", "shuffle_within_layers", "layer_collapse", "critical_density",
            "mask_agreement"]

@@ -5,8 +5,10 @@ Instead of training densely and pruning (IMP), train a sparse network from the s
 | method     | the mask during training                                               |
 |------------|------------------------------------------------------------------------|
 | ``static`` | a fixed random mask (the baseline)                                     |
-| ``set``    | SET (Mocanu et al. 2018): every ``update_every`` steps drop the active  |
-|            | weights of smallest magnitude, grow as many at random inactive places   |
+| ``set``    | SET (Mocanu et al. 2018) as RigL's code implements it (google-research/ |
+|            | rigl, ``SparseSETOptimizerBase``): every ``update_every`` steps drop the |
+|            | active weights of smallest magnitude, grow as many at random inactive   |
+|            | places                                                                  |
 | ``rigl``   | RigL (Evci et al. 2020, *Rigging the Lottery*): drop as SET, grow the   |
 |            | inactive places of largest dense-gradient magnitude                     |
 
@@ -18,8 +20,10 @@ google-research/rigl's ``sparse_optimizers.py``: the grow scores of the connecti
 are lifted out of reach, everything else competes). Newly grown weights start at zero
 with zero optimiser state (``lthlib.training.train`` does this); a connection dropped and
 regrown by the same update was never off, so it keeps its weight and optimiser state, as
-in the authors' code (``_get_update_op`` with its default ``reinit_when_same=False``). The drop fraction decays with a cosine
-(Evci et al. 2020, eq. 1): ``alpha/2 (1 + cos(pi t / T_end))`` and updates stop at
+in the authors' code (``_get_update_op`` with its default ``reinit_when_same=False``). The drop fraction decays with a cosine,
+``alpha/2 (1 + cos(pi t / T_end))`` (the ``drop_fraction_anneal='cosine'`` option of the
+authors' code, whose CIFAR script defaults to ``'constant'``; the paper's own choice was
+not checked against its text: docs/fidelity.md), and updates stop at
 ``T_end = end_fraction x iterations``. Ties (equal magnitudes or gradients) go to the
 lower flat index, as in ``lthlib.pruning``.
 
@@ -53,6 +57,8 @@ from lthlib.streams import generator
 METHODS = ("static", "set", "rigl")
 DISTRIBUTIONS = ("uniform", "erk")
 METHOD_LABELS = {"static": "static sparse", "set": "SET", "rigl": "RigL"}
+# Static sparse training trains ``pai``'s ``random_erk`` mask: the same colour as there
+METHOD_COLORS = {"static": "C7", "set": "C8", "rigl": "C9"}
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,7 @@ def end_iteration(settings: SparseTrainingSettings, iterations: int) -> int:
 
 def drop_fraction_at(t: int, settings: SparseTrainingSettings, iterations: int) -> float:
     """The fraction of active weights replaced by an update at step ``t``: the cosine decay
-    ``alpha/2 (1 + cos(pi t / T_end))`` of Evci et al. 2020 (eq. 1), 0 at and after T_end."""
+    ``alpha/2 (1 + cos(pi t / T_end))`` (RigL's code's ``'cosine'`` anneal), 0 at and after T_end."""
     t_end = end_iteration(settings, iterations)
     if t >= t_end:
         return 0.0
@@ -317,8 +323,9 @@ def forward_flops(model: nn.Module, input_shape: tuple[int, ...], mask: Mask | N
 
 def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: int, batch_size: int,
                    mask: Mask | None = None, settings: SparseTrainingSettings | None = None) -> float:
-    """Multiply-adds of training for ``iterations`` steps of ``batch_size`` examples, as
-    Evci et al. 2020 (Appendix H) count them: a step costs 3 forward passes (forward,
+    """Multiply-adds of training for ``iterations`` steps of ``batch_size`` examples, counted
+    as Evci et al. 2020 count training FLOPs (the appendix that details it was not read
+    here: docs/fidelity.md): a step costs 3 forward passes (forward,
     gradient of the activations, gradient of the weights) at the mask's density
     (``mask=None``: dense). RigL's update steps compute the dense weight gradient, so each
     costs ``2 f_S + f_D`` instead of ``3 f_S``; SET's and static's cost is ``3 f_S`` per
@@ -333,6 +340,6 @@ def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: i
     return total
 
 
-__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "SparseTrainingSettings", "run_sparse",
+__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "METHOD_COLORS", "SparseTrainingSettings", "run_sparse",
            "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
            "train_sparse", "forward_flops", "training_flops"]

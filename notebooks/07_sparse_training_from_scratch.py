@@ -21,21 +21,31 @@
 # sparse from the first step to the last and no dense network is ever trained:
 #
 # - **static sparse**: a random mask, fixed (the baseline);
-# - **SET** (Mocanu et al. 2018): every $\Delta T$ steps, drop the active weights of
-#   smallest magnitude and grow as many connections at random;
+# - **SET** (Mocanu et al. 2018, *sparse evolutionary training*): every $\Delta T$ steps,
+#   drop the active weights of smallest magnitude and grow as many connections at random
+#   (SET as RigL's code implements it, `SparseSETOptimizerBase`);
 # - **RigL** (Evci et al. 2020, *Rigging the Lottery*): drop the smallest magnitudes, grow
-#   the inactive connections with the largest **dense gradient**, new weights starting at
-#   zero; the fraction updated decays with a cosine from $\alpha = 0.3$ to 0 at
-#   $T_{end} = 0.75\,T$.
+#   the inactive connections with the largest magnitude of the **dense gradient** (the
+#   gradient of every weight, pruned ones included), new weights starting at zero. The
+#   fraction of active weights replaced decays from $\alpha = 0.3$ to 0 with a cosine,
+#   $f(t) = \frac{\alpha}{2}\left(1 + \cos\frac{\pi t}{T_{end}}\right)$, and updates stop at
+#   $T_{end} = 0.75\,T$ of the $T$ training steps (as the authors' code can run it: its
+#   `drop_fraction` 0.3, its `cosine` anneal, its last update at step 75,000 of 97,656 on
+#   CIFAR-10).
 #
-# Masks start with the **Erdős–Rényi-Kernel** (ERK) per-layer densities RigL uses (denser
-# small layers) or uniform ones. The question of the project's discussion material: does
-# a network that is sparse from scratch reach what IMP's tickets reach, and at what cost?
+# Every mask starts random, with the **Erdős–Rényi-Kernel** (ERK) per-layer densities RigL
+# uses: layer $l$ with dimensions $n_1, \dots, n_k$ (outputs, inputs, kernel) keeps the
+# fraction $\epsilon \sum_i n_i / \prod_i n_i$ of its weights, $\epsilon$ set by the overall
+# density, so small layers stay denser (for a linear layer, $(n_{in} + n_{out}) / (n_{in}
+# n_{out})$, the Erdős–Rényi graph of SET). Or with the same density in every layer
+# (*uniform*). The question: does a network that is sparse from scratch reach what IMP's
+# tickets reach, and at what cost?
 #
 # **In this notebook you will** train static, SET and RigL networks at notebook 06's
 # densities on the same seeds, put them beside the IMP ticket and SNIP/SynFlow, count
-# each method's training cost in multiply-adds (Evci et al.'s accounting), and read the
-# claims as checks.
+# each method's training cost in multiply-adds (as Evci et al. count training FLOPs), ask
+# whether the IMP ticket trains back towards the dense solution it was pruned from
+# (Evci et al. 2022), and read the claims as checks.
 #
 # **Time:** `SCALE="quick"` a few minutes on a 2-core laptop CPU (IMP and PaI runs of
 # notebooks 02 and 06 come from the store when they ran first); `"smoke"` seconds;
@@ -54,22 +64,16 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 
 # %%
 # %matplotlib inline
-import numpy as np
-
 import lthlib
 from lthlib import plots
-from lthlib.claims import Claims, claims_markdown, say, spread, verdict_word
+from lthlib import sparse_study as study
+from lthlib.claims import Claims, say, spread
 from lthlib.config import SPARSE_MODELS, SPARSE_PRESETS, check_parameters, seeds_for
 from lthlib.glossary import define
-from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
-from lthlib.masks import Mask
-from lthlib.pai import METHOD_LABELS as PAI_LABELS
-from lthlib.pai_study import accuracy_table, pai_for_scale, run_pai
-from lthlib.sparse_training import (METHOD_LABELS, SparseTrainingSettings, SparseUpdater, drop_fraction_at,
-                                    run_sparse, training_flops)
+from lthlib.imp import imp_for_scale, run_imp_seeds
+from lthlib.pai_study import pai_for_scale, round_densities
+from lthlib.sparse_training import SparseTrainingSettings, SparseUpdater, drop_fraction_at
 from lthlib.store import Store
-from lthlib.lmc import STABLE_BARRIER, solution_relation
-from lthlib.population import train_members
 from lthlib.training import data_for, model_for, reading_words
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
@@ -85,61 +89,53 @@ base = SparseTrainingSettings(**SPARSE_PRESETS[SCALE])
 base
 
 # %%
-_ = define("density", "ticket", "pruning at initialisation")
+_ = define("density", "ticket", "pruning at initialisation", "dynamic sparse training", "ERK", "error barrier",
+           "linear mode connectivity")
 
 # %% [markdown]
 # ## 1. How much of the mask moves, and when
 #
 # RigL and SET update the mask every $\Delta T$ steps until $T_{end}$; the fraction of each
-# layer's active weights that is dropped (and regrown) decays with a cosine.
+# layer's active weights that an update drops (and regrows elsewhere) decays with the cosine
+# $f(t)$ above.
 
 # %%
 rigl = base.replace(method="rigl")
 updates = SparseUpdater(rigl, T, 0).update_iterations()
 steps = list(range(0, T + 1, max(1, T // 200)))
-fig = plots.seed_bands(steps, {"fraction of active weights dropped and regrown": [[drop_fraction_at(t, rigl, T) for t in steps]]},
-                       "iteration", "drop fraction", legend=False,
-                       styles={"fraction of active weights dropped and regrown": {"marker": ""}},
+curve = "fraction of active weights dropped and regrown"
+fig = plots.seed_bands(steps, {curve: [[drop_fraction_at(t, rigl, T) for t in steps]]}, "iteration",
+                       "fraction dropped at an update at iteration t", legend=False, styles={curve: {"marker": ""}},
                        title=f"RigL's update schedule: {len(updates)} updates, every {rigl.update_every} steps, "
                              f"the last at iteration {updates[-1] if updates else 0}")
+fig.axes[0].plot(updates, [drop_fraction_at(t, rigl, T) for t in updates], "o", ms=3, color="C0")  # the updates
 plots.save_figure(fig, FIGURES_DIR, "update_schedule")
 
 # %% [markdown]
+# The dots are the updates: a fraction $f(t)$ of each layer's active weights is dropped and
+# as many grown at each, none after $T_{end}$, so the last quarter of training keeps its mask.
+#
 # ## 2. Accuracy at notebook 06's densities
 #
 # Every method starts from the seed's initial weights (the same as the IMP ticket's and
 # the PaI networks') with a random ERK mask of the seed, and is read, as everywhere in
 # these notebooks, at the early-stopping iteration (at `SCALE="paper"`, WRN-22-2 trains on
 # all 50,000 CIFAR-10 images as RigL's code does and is read at the end of training).
+# Static sparse training trains exactly notebook 06's `random (ERK)` mask.
 
 # %%
 imp_results = run_imp_seeds(imp_settings, seeds, data, store=store)
-rounds = list(pai.rounds)
-densities = [imp_results[0].rounds[r - 1].density for r in rounds]
-percents = [100 * d for d in densities]
-methods = ("static", "set", "rigl")
-sparse_settings = {(m, d): base.replace(method=m, density=float(d), distribution="erk") for m in methods for d in densities}
-sparse_runs = run_sparse(train_settings, data, list(sparse_settings.values()), seeds, store=store)
-acc = {m: np.array([[sparse_runs[(sparse_settings[(m, d)], s)].reported() for d in densities] for s in seeds])
-       for m in methods}
-ticket = np.array([[res.rounds[r - 1].ticket.reported() for r in rounds] for res in imp_results])
-pai_runs = run_pai(train_settings, data, ("snip", "synflow"), densities, seeds, store=store)
-pai_acc = {m: np.array(accuracy_table(pai_runs, m, "none", densities, seeds)).T for m in ("snip", "synflow")}
-dense = np.array([res.dense.reported() for res in imp_results])
-series = {kind_label("ticket") + " (k=0)": ticket, **{METHOD_LABELS[m] + " (ERK)": acc[m] for m in methods},
-          **{PAI_LABELS[m]: pai_acc[m] for m in pai_acc}}
-styles = {kind_label("ticket") + " (k=0)": {"lw": 2.4, "color": "C1"}, METHOD_LABELS["static"] + " (ERK)": {"ls": "--", "color": "C7"},
-          PAI_LABELS["snip"]: {"color": "C9", "ls": ":"}, PAI_LABELS["synflow"]: {"color": "C4", "ls": ":"}}
-fig = plots.seed_bands(percents, series, "", f"test accuracy ({reading})", percent_x=True, styles=styles,
-                       references={"dense network (mean)": float(dense.mean())},
+densities = round_densities(imp_results, pai.rounds)
+results = study.sparse_study(train_settings, data, base, densities, pai.rounds, seeds, imp_results, store)
+dense = results.dense()
+fig = plots.seed_bands(results.percents, results.series(), "", f"test accuracy ({reading})", percent_x=True,
+                       styles=results.styles(), references={"dense network (mean)": float(dense.mean())},
                        title=f"Sparse from scratch vs IMP and PaI on {train_settings.model} / {train_settings.dataset}")
 plots.save_figure(fig, FIGURES_DIR, "sparse_vs_imp")
 
 # %%
-rows = ["| network | " + " | ".join(f"{p:.1f}%" for p in percents) + " |", "|---|" + "---|" * len(percents)]
-rows += [f"| {name} | " + " | ".join(spread(ys[:, j]) for j in range(len(percents))) + " |" for name, ys in series.items()]
-say("Test accuracy at {reading}, mean (min-max) over {n} seeds; dense network: {d}.\n\n" + "\n".join(rows),
-    reading=reading, n=len(seeds), d=spread(dense))
+say("Test accuracy at {reading}, mean (min-max) over {n} seeds; dense network: {d}.\n\n{table}\n\n{what}",
+    reading=reading, n=len(seeds), d=spread(dense), table=results.table(), what=results.reading())
 
 # %% [markdown]
 # ## 3. Uniform or ERK?
@@ -147,57 +143,38 @@ say("Test accuracy at {reading}, mean (min-max) over {n} seeds; dense network: {
 # RigL at the sparsest density with each initial distribution of densities over layers.
 
 # %%
-j = len(densities) - 1
-uniform = base.replace(method="rigl", density=float(densities[j]), distribution="uniform")
-uni = np.array([run_sparse(train_settings, data, [uniform], [s], store=store)[(uniform, s)].reported() for s in seeds])
-say("RigL at {p:.1f}%: ERK {erk}, uniform {uni} (mean (min-max) over seeds).",
-    p=percents[j], erk=spread(acc["rigl"][:, j]), uni=spread(uni))
+say(study.uniform_vs_erk(train_settings, data, base, results, seeds, store))
 
 # %% [markdown]
 # ## 4. What each route costs
 #
-# Training cost in multiply-adds, as Evci et al. 2020 count it (Appendix H): three passes
-# per step at the network's density; RigL's update steps compute the dense gradient. An IMP
-# ticket at round $r$ has paid for the dense run and every round up to $r$, each at its own
-# density: IMP buys its mask with dense training, the methods here never train densely.
+# Training cost in multiply-adds, counted as Evci et al. 2020 count training FLOPs
+# (`lthlib.sparse_training.training_flops`): three passes per step (forward, the gradient of
+# the activations, the gradient of the weights) at the network's density; RigL's update
+# steps also compute the dense gradient. An IMP ticket at round $r$ has paid for the dense
+# run and every round up to $r$, each at its own density: IMP buys its mask with dense
+# training, the methods here never train densely.
 
 # %%
-model = model_for(train_settings, data)
-shape, bs = data.input_shape, train_settings.batch_size
-mask_of = lambda run: Mask(run.mask)
-imp_cost = []
-for r in rounds:
-    paid = training_flops(model, shape, T, bs)  # the dense run
-    paid += sum(training_flops(model, shape, T - imp_settings.rewind_iteration, bs, mask=imp_results[0].rounds[q].mask)
-                for q in range(r))
-    imp_cost.append(paid)
-cost = {kind_label("ticket") + " (k=0)": imp_cost}
-for m in methods:
-    cost[METHOD_LABELS[m] + " (ERK)"] = [training_flops(model, shape, T, bs, mask=mask_of(sparse_runs[(sparse_settings[(m, d)], seeds[0])]),
-                                                         settings=sparse_settings[(m, d)]) for d in densities]
-dense_cost = training_flops(model, shape, T, bs)
-accs = {kind_label("ticket") + " (k=0)": ticket, **{METHOD_LABELS[m] + " (ERK)": acc[m] for m in methods}}
-fig = plots.accuracy_vs_cost({k: [c / dense_cost for c in v] for k, v in cost.items()}, accs,
+costs = results.costs(model_for(train_settings, data), data.input_shape, T, train_settings.batch_size, imp_settings)
+accs = results.series(pai=False)
+fig = plots.accuracy_vs_cost({k: costs[k] for k in accs}, accs,
                              "training cost (multiples of one dense training run, log scale)",
                              f"test accuracy ({reading})", title="What each route pays for its accuracy",
-                             colors={kind_label("ticket") + " (k=0)": "C1", METHOD_LABELS["static"] + " (ERK)": "C7"})
+                             colors=results.colors())
 plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_cost")
 
 # %%
-say("**What to see.** At {p:.1f}% of the weights, the IMP ticket has paid {imp:.2f} dense training runs "
-    "for {ta}; RigL paid {rig:.3f} for {ra}, static sparse {st:.3f} for {sa}.",
-    p=percents[j], imp=imp_cost[j] / dense_cost, ta=spread(ticket[:, j]),
-    rig=cost[METHOD_LABELS["rigl"] + " (ERK)"][j] / dense_cost, ra=spread(acc["rigl"][:, j]),
-    st=cost[METHOD_LABELS["static"] + " (ERK)"][j] / dense_cost, sa=spread(acc["static"][:, j]))
+say(results.cost_reading(costs))
 
 # %% [markdown]
 # ## 5. Does a ticket train back towards the solution it came from?
 #
 # Evci, Ioannou, Keskin & Dauphin (*Gradient Flow in Sparse Neural Networks and How
-# Lottery Tickets Win*, arXiv 2020, AAAI 2022; Evci also led RigL) find that lottery
+# Lottery Tickets Win*, AAAI 2022; Evci is RigL's first author) find that lottery
 # tickets "do not improve gradient flow, rather their success lies in re-learning the
-# pruning solution they are derived from" (abstract): the *pruning solution* is the
-# trained, pruned network whose mask the ticket uses. Measured here at the sparsest
+# pruning solution they are derived from" (abstract); their *pruning solutions* are the
+# sparse networks pruning algorithms find (Section 1). Measured here at the sparsest
 # density, seed by seed, against the trained **dense** network that IMP started from (at
 # IMP's later rounds the mask comes from the previous round's trained ticket, itself
 # descended from the dense network): the distance between the trained ticket and the
@@ -210,23 +187,9 @@ say("**What to see.** At {p:.1f}% of the weights, the IMP ticket has paid {imp:.
 # a barrier under 2 points stable).
 
 # %%
-r_last = rounds[-1]
-twin_members = []
-for res in imp_results:
-    ts_s = res.settings.train
-    twin_members.append((model_for(ts_s, data, stream="reinit").state_dict(), res.rounds[r_last - 1].mask, 0, [], ts_s))
-twins = store.get_or_compute("reinit_twins", {"train": train_settings, "seeds": seeds, "round": r_last,
-                                              "imp": imp_settings.store_key()},
-                             lambda: [run.to_dict() for run in train_members(twin_members, data)])
-relation = {"IMP ticket": [], "same mask, fresh weights": []}
-for res, twin in zip(imp_results, twins):
-    dense_final = res.dense.final_state
-    relation["IMP ticket"].append(solution_relation(model, res.rounds[r_last - 1].ticket.final_state, dense_final, data))
-    relation["same mask, fresh weights"].append(solution_relation(model, twin["final_state"], dense_final, data))
-rows = ["| network | distance to the dense solution (relative) | error barrier to it |", "|---|---|---|"]
-for name, rel in relation.items():
-    rows.append(f"| {name} | {spread([r['distance'] for r in rel])} | {spread([r['barrier'] for r in rel])} |")
-say("At {p:.1f}% of the weights, mean (min-max) over seeds:\n\n" + "\n".join(rows), p=percents[-1])
+relation = study.solution_relations(train_settings, imp_settings, imp_results, data, seeds, pai.rounds[-1], store)
+say("At {p:.1f}% of the weights, mean (min-max) over seeds:\n\n{table}", p=results.percents[-1],
+    table=study.relation_table(relation))
 
 # %% [markdown]
 # **Training length.** Every sparse network here trains for as many iterations as the dense
@@ -242,63 +205,34 @@ say("At {p:.1f}% of the weights, mean (min-max) over seeds:\n\n" + "\n".join(row
 
 # %%
 claims = Claims("07", SCALE, CLAIMS_FILE)
-c_ticket = claims.paired(f"the IMP ticket is more accurate than static sparse training (ERK) at {percents[j]:.1f}% of weights",
-                         better=ticket[:, j], worse=acc["static"][:, j])
+p, ticket, acc = results.percents[-1], results.ticket()[:, -1], {m: results.acc(m)[:, -1] for m in ("static", "rigl")}
+c_ticket = claims.paired(f"the IMP ticket is more accurate than static sparse training (ERK) at {p:.1f}% of weights",
+                         better=ticket, worse=acc["static"])
 c_rigl_static = claims.paired(
-    f"RigL is more accurate than static sparse training (ERK) at {percents[j]:.1f}% of weights",
-    better=acc["rigl"][:, j], worse=acc["static"][:, j], role="paper",
-    paper="Evci et al. 2020 (paraphrased; the place in the paper was not read here): RigL is more accurate than "
-          "static sparse training at equal density.")
+    f"RigL is more accurate than static sparse training (ERK) at {p:.1f}% of weights",
+    better=acc["rigl"], worse=acc["static"], role="paper",
+    paper="Evci et al. 2020 (abstract) give \"insights into why allowing the topology to change during the "
+          "optimization can overcome local minima encountered when the topology remains static\"; the paper's own "
+          "comparison with static sparse training was not read here.")
 c_rigl_imp = claims.paired(
-    f"RigL is within 1 point of the IMP ticket at {percents[j]:.1f}% of weights",
-    better=acc["rigl"][:, j], worse=ticket[:, j], margin=-0.01, role="paper",
+    f"RigL is within 1 point of the IMP ticket at {p:.1f}% of weights", better=acc["rigl"], worse=ticket,
+    margin=-0.01, role="paper",
     paper="Evci et al. 2020 (abstract): RigL trains sparse networks \"with a fixed parameter count and a fixed "
           "computational cost throughout training, without sacrificing accuracy relative to existing "
-          "dense-to-sparse training methods\". Tested here at 1x training (see the note on training length).")
+          "dense-to-sparse training methods\". The IMP ticket stands in for those methods here (the paper's own "
+          "baselines were not read), tested at 1x training (see the note on training length).")
+fresh, tick = (study.barriers(relation, name) for name in ("same mask, fresh weights", "IMP ticket"))
 c_barrier = claims.paired(
-    f"at {percents[j]:.1f}%, the IMP ticket's barrier to the dense solution is lower than that of "
-    "the same mask trained from fresh weights",
-    better=[r["barrier"] for r in relation["same mask, fresh weights"]],  # higher barrier: farther
-    worse=[r["barrier"] for r in relation["IMP ticket"]], role="paper",
+    f"at {p:.1f}%, the IMP ticket's barrier to the dense solution is lower than that of "
+    "the same mask trained from fresh weights", better=fresh, worse=tick, role="paper",  # higher barrier: farther
     paper="Evci, Ioannou, Keskin & Dauphin 2022 (abstract): lottery tickets' \"success lies in re-learning the "
           "pruning solution they are derived from\". Tested here relative to a control and against the dense "
           "solution: a lower barrier than the same mask's from fresh weights.")
-claims.show()
 
 # %%
-b_ticket = 100 * np.mean([r["barrier"] for r in relation["IMP ticket"]])
-b_fresh = 100 * np.mean([r["barrier"] for r in relation["same mask, fresh weights"]])
-rigl_vs_set = acc["rigl"] - acc["set"]  # seeds x densities, same seeds
-untested = ("The results in which RigL catches up with dense training use 5x the iterations (note above); "
-            "this run gives RigL the ticket's 1x, so it does not test them.")
-say("""**Reading the verdicts** ({model} on {dataset}; in *italics* each claim's verdict).
-- The headline: at {p:.1f}% of the weights the IMP ticket is **{w_ticket}** than static sparse
-  training (*{s_ticket}*): the ticket's mask, found by training the dense network, against a
-  random ERK mask trained from the same initial weights.
-- RigL is {w_static} than static sparse training (*{s_static}*).
-- RigL is {w_imp} of the IMP ticket (*{s_imp}*), each trained for the same {T:,} iterations (the
-  ticket's mask cost IMP more runs before that: section 4). {note_imp}
-- The IMP ticket's barrier to the dense solution is {bt:.1f} points on average, that of its mask
-  on fresh weights {bf:.1f}: the ticket's is {w_barrier} (*{s_barrier}*). {note_basin}
-- RigL against SET (a description, not a claim): the mean paired accuracy difference RigL - SET,
-  and the seeds where RigL is ahead, {vs_set}.""",
-    model=train_settings.model, dataset=train_settings.dataset, T=T,
-    p=percents[j], w_ticket=verdict_word(c_ticket, "more accurate", "less accurate", "not clearly more accurate"),
-    s_ticket=c_ticket.stated,
-    w_static=verdict_word(c_rigl_static, "more accurate", "less accurate", "not clearly more accurate"),
-    s_static=c_rigl_static.stated,
-    w_imp=verdict_word(c_rigl_imp, "within 1 point", "more than 1 point short", "not clearly within 1 point"),
-    s_imp=c_rigl_imp.stated,
-    note_imp=verdict_word(c_rigl_imp, "It does so here without longer training.", untested, untested),
-    bt=b_ticket, bf=b_fresh,
-    w_barrier=verdict_word(c_barrier, "lower", "higher", "not clearly lower"), s_barrier=c_barrier.stated,
-    note_basin=(f"Under {100 * STABLE_BARRIER:g} points on average, the trained ticket and the dense solution "
-                "are also linearly connected here." if b_ticket < 100 * STABLE_BARRIER else
-                f"At {b_ticket:.1f} points the ticket does not end in the dense solution's linearly connected "
-                f"region (notebook 05's threshold: {100 * STABLE_BARRIER:g} points): the claim is that it ends "
-                "closer than the control, not in the same basin."),
-    vs_set="; ".join(f"at {pc:.1f}% {rigl_vs_set[:, i].mean():+.3f} ({int((rigl_vs_set[:, i] > 0).sum())} of "
-                     f"{len(seeds)} seeds)" for i, pc in enumerate(percents)))
+claims.show()
+say(study.answer(c_ticket, c_rigl_static, c_rigl_imp, c_barrier, results, relation, costs, T,
+                 train_settings.model, train_settings.dataset))
 
 # %% [markdown]
 # ## Exercises
