@@ -139,59 +139,6 @@ REWINDING_PRESETS: dict[str, dict[str, Any]] = {
                   ks=(0, 10, 20), claim_k=20, claim_round=1, first_seed=100),
 }
 
-# Notebook 03's second experiment and the ``renda2020-retraining`` figure: three ways to
-# retrain after each IMP pruning step (Renda, Frankle & Carbin 2020), read by
-# ``retraining.retraining_for_scale``. ``retrain_iterations`` is the retraining budget t,
-# the same for every method (weight rewinding rewinds to iteration T - t). The schedule must
-# decay, or learning-rate rewinding and fine-tuning would be the same run.
-# paper: ResNet-20 on CIFAR-10 as the authors' code trains it (lottery-ticket/
-# rewinding-iclr20-public, vision/gpu-src: 182 epochs of batch 128 = 71,108 iterations,
-# lr 0.1 x0.1 at epochs 91 and 136 = iterations 35,546 and 53,125, weight decay 2e-4,
-# momentum 0.9; its README's example rewinds to iteration 4,701, i.e. t = 170 epochs),
-# 20% global pruning per round for 10 rounds (10.7% of the weights, the authors' data).
-# quick: the MNIST-1D MLP with SGD at lr 0.1 (momentum 0.9) dropped 10x at 50% and 75% of
-# 2,000 iterations, pruned 60% per round (output layer 30%) for 3 rounds (7.0% left); t = 93%
-# of training, as in the authors' example (t = 170 of 182 epochs). The claims' round was fixed on pilot seeds
-# 1000-1007 (benchmarks/retraining_pilot.py, docs/retraining_pilot.md); the notebook
-# reports ``seeds`` seeds from ``first_seed`` (headline claims need at least 8).
-RETRAINING_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": dict(model="resnet20",
-                  train=dict(iterations=71_108, lr_milestones=(35_546, 53_125), weight_decay=2e-4,
-                             validation="test"),
-                  pruning=dict(rounds=10, rate=0.2, output_rate=None, scope="global"),
-                  retrain_iterations=66_407, claim_round=10, seeds=8, first_seed=0),
-    "quick": dict(model="mlp_mnist1d",
-                  train=dict(optimizer="sgd", lr=0.1, momentum=0.9, iterations=2_000, lr_milestones=(1_000, 1_500),
-                             eval_every=100),
-                  pruning=dict(rounds=3, rate=0.6, output_rate=0.3),
-                  retrain_iterations=1_860, claim_round=3, seeds=8, first_seed=0),
-    "smoke": dict(model="mlp_mnist1d",
-                  train=dict(optimizer="sgd", lr=0.1, momentum=0.9, iterations=150, lr_milestones=(75, 112)),
-                  pruning=dict(rounds=2, rate=0.5, output_rate=0.25),
-                  retrain_iterations=140, claim_round=2, seeds=2, first_seed=0),
-}
-
-
-# Notebook 06 (pruning at initialisation, ``pai_study.pai_for_scale``): the IMP rounds of
-# notebook 02 whose densities the methods are compared at, the sanity-check round and
-# methods (Frankle et al. 2021, Section 5), the rewind iteration of "IMP with rewinding",
-# the densities of the layer-collapse table (Tanaka et al. 2020), and the model when the
-# notebook names none (paper: ResNet-20 on CIFAR-10, one of Frankle et al. 2021's networks;
-# None: the scale's default model).
-PAI_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
-                  rounds=(1, 2), sanity_round=2, sanity_methods=("snip", "synflow"),
-                  rewind_iteration=25, collapse_densities=(0.01, 0.001), model=None),
-    "quick": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
-                  rounds=(2, 4, 6), sanity_round=6, sanity_methods=("snip", "grasp", "synflow"),
-                  rewind_iteration=100, collapse_densities=(0.01, 0.003, 0.001, 0.0003), model=None),
-    "paper": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
-                  rounds=(4, 8, 12, 16, 20), sanity_round=16,
-                  sanity_methods=("snip", "grasp", "synflow", "magnitude"),
-                  rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001), model="resnet20",
-                  grasp_temperature=200.0),
-}
-
 # Notebook 07 (sparse training from scratch, ``sparse_training.SparseTrainingSettings``):
 # RigL's update interval (delta T) per scale and whether the first layer stays dense; the
 # other knobs are Evci et al. 2020's defaults (alpha 0.3, T_end at 75% of training, cosine
@@ -229,49 +176,6 @@ MANY_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(rounds=(1, 2), max_small=4, subnet_pool=3),
     "quick": dict(rounds=(4, 6), max_small=96, subnet_pool=16),
     "paper": dict(rounds=(5, 10, 15), max_small=256, subnet_pool=32),
-}
-
-# Notebook 10 (tickets in a transformer, ``transformer_study.transformer_for_scale``): the
-# training on top of PAPER_PRESETS["transformer"]; IMP with every layer pruned at one rate
-# (so each round's density is exact in every layer: 50%, 25%, ...) and its controls; the
-# round the ticket-vs-control claims compare at and the validation accuracy a network
-# "reaches"; the one-shot prunings (score, density, N:M pattern or None), at IMP rounds'
-# densities; Wanda's calibration examples; the fine-tune (iterations, lr); the first seed
-# reported. quick: a 1-block transformer (d_model 64, 4 heads) on 70% of the pairs, chosen
-# on pilot seeds 1000-1007 (not reported) to reach high validation accuracy within 1,000
-# steps; the claims' round and threshold were fixed on those seeds too; the notebook
-# reports seeds from 0. Which comparisons the claims make, at which densities, with which
-# margins and roles: ``transformer_study.CLAIM_ROLES`` and ``ONE_SHOT_CLAIMS`` (the same at
-# every scale). paper: Power et al.'s network and 50% of the pairs (not run here).
-TRANSFORMER_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(train=dict(optimizer="adam", betas=ADAM_BETAS, weight_decay=3e-4, lr=3e-3, batch_size=64,
-                             iterations=60, eval_every=20, train_size=512,
-                             model_kwargs=dict(d_model=16, heads=2, layers=1)),
-                  pruning=dict(rounds=2, rate=0.5, output_rate=None, rewind_iteration=10,
-                               controls=("reinit", "random_mask"), control_rounds=(2,)),
-                  claim_round=2, threshold=0.95,
-                  one_shot=(("magnitude", 0.5, None), ("wanda", 0.5, None), ("magnitude", 0.5, (2, 4)),
-                            ("wanda", 0.5, (2, 4)), ("magnitude", 0.25, None), ("wanda", 0.25, None),
-                            ("magnitude", 0.25, (1, 4)), ("wanda", 0.25, (1, 4))),
-                  calibration=64, finetune=dict(iterations=10, lr=1e-3, eval_every=5), first_seed=0),
-    "quick": dict(train=dict(optimizer="adam", betas=ADAM_BETAS, weight_decay=3e-4, lr=3e-3, batch_size=256,
-                             iterations=1_000, eval_every=50, train_size=6586,
-                             model_kwargs=dict(d_model=64, heads=4, layers=1)),
-                  pruning=dict(rounds=2, rate=0.5, output_rate=None, rewind_iteration=50,
-                               controls=("reinit", "random_mask"), control_rounds=(2,)),
-                  claim_round=2, threshold=0.95,
-                  one_shot=(("magnitude", 0.5, None), ("wanda", 0.5, None), ("magnitude", 0.5, (2, 4)),
-                            ("wanda", 0.5, (2, 4)), ("magnitude", 0.25, None), ("wanda", 0.25, None),
-                            ("magnitude", 0.25, (1, 4)), ("wanda", 0.25, (1, 4))),
-                  calibration=256, finetune=dict(iterations=100, lr=1e-3, eval_every=20), first_seed=0),
-    "paper": dict(train=dict(),
-                  pruning=dict(rounds=4, rate=0.5, output_rate=None, rewind_iteration=1_000,
-                               controls=("reinit", "random_mask")),
-                  claim_round=3, threshold=0.95,
-                  one_shot=(("magnitude", 0.5, None), ("wanda", 0.5, None), ("magnitude", 0.5, (2, 4)),
-                            ("wanda", 0.5, (2, 4)), ("magnitude", 0.25, None), ("wanda", 0.25, None),
-                            ("magnitude", 0.25, (1, 4)), ("wanda", 0.25, (1, 4))),
-                  calibration=128, finetune=dict(iterations=2_000, lr=1e-4, eval_every=100), first_seed=0),
 }
 
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan

@@ -34,7 +34,7 @@ import numpy as np
 from torch import nn
 
 from lthlib.claims import Claim, direction_word, spread, verdict_word
-from lthlib.config import PAI_PRESETS, SettingsError, TrainSettings
+from lthlib.config import SettingsError, TrainSettings
 from lthlib.data import Dataset
 from lthlib.imp import IMPResult, IMPSettings, kind_color, kind_label, run_imp_seeds
 from lthlib.masks import Mask
@@ -43,6 +43,27 @@ from lthlib.pai import (METHOD_COLORS, METHOD_LABELS, METHODS, critical_density,
                         pai_mask, pai_scores, shuffle_within_layers)
 from lthlib.store import Store
 from lthlib.training import Run, model_for
+
+
+# Notebook 06 (pruning at initialisation, ``pai_study.pai_for_scale``): the IMP rounds of
+# notebook 02 whose densities the methods are compared at, the sanity-check round and
+# methods (Frankle et al. 2021, Section 5), the rewind iteration of "IMP with rewinding",
+# the densities of the layer-collapse table (Tanaka et al. 2020), and the model when the
+# notebook names none (paper: ResNet-20 on CIFAR-10, one of Frankle et al. 2021's networks;
+# None: the scale's default model).
+PAI_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
+                  rounds=(1, 2), sanity_round=2, sanity_methods=("snip", "synflow"),
+                  rewind_iteration=25, collapse_densities=(0.01, 0.001), model=None),
+    "quick": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
+                  rounds=(2, 4, 6), sanity_round=6, sanity_methods=("snip", "grasp", "synflow"),
+                  rewind_iteration=100, collapse_densities=(0.01, 0.003, 0.001, 0.0003), model=None),
+    "paper": dict(methods=("snip", "grasp", "synflow", "magnitude", "random", "random_erk"),
+                  rounds=(4, 8, 12, 16, 20), sanity_round=16,
+                  sanity_methods=("snip", "grasp", "synflow", "magnitude"),
+                  rewind_iteration=500, collapse_densities=(0.01, 0.001, 0.0001), model="resnet20",
+                  grasp_temperature=200.0),
+}
 
 VARIANTS = ("none", "shuffle", "reinit", "invert")
 VARIANT_LABELS = {"none": "as chosen", "shuffle": "shuffled within layers",
@@ -71,7 +92,7 @@ class PaIExperiment:
 
 
 def pai_for_scale(scale: str) -> PaIExperiment:
-    """Notebook 06's experiment at ``scale`` (``config.PAI_PRESETS``)."""
+    """Notebook 06's experiment at ``scale`` (``PAI_PRESETS``)."""
     if scale not in PAI_PRESETS:
         raise SettingsError(f"scale={scale!r}: choose one of {list(PAI_PRESETS)}")
     return PaIExperiment(**PAI_PRESETS[scale])

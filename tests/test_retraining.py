@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from lthlib.claims import Claims
-from lthlib.config import RETRAINING_PRESETS, SettingsError
+from lthlib.config import SettingsError
+from lthlib.retraining import RETRAINING_PRESETS
 from lthlib.imp import RETRAINING, run_settings
 from lthlib.retraining import RetrainingExperiment, retraining_for_scale, run_retraining
 from lthlib.store import Store
