@@ -31,8 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lthlib.claims import Claim, verdict_word
 from lthlib.masks import Mask
 from lthlib.models import MLP, ConvNet, ConvNet1d, prunable_parameters
+from lthlib.sparse_training import forward_flops
 from lthlib.threads import fixed_threads
 
 FORMATS = ("dense", "masked", "csr", "coo", "bsr", "structured", "semi_structured")
@@ -260,6 +262,19 @@ def tensor_bytes(t: torch.Tensor) -> int:
     else:  # strided (CSC / BSC are not used here)
         parts = [t]
     return sum(p.numel() * p.element_size() for p in parts if isinstance(p, torch.Tensor))
+
+
+def sparse_layer_share(model: nn.Module, input_shape: Sequence[int]) -> tuple[float, float]:
+    """(fraction of the prunable weights, fraction of one example's forward multiply-adds)
+    in ``model``'s Linear layers: the only layers ``sparse_model`` turns into sparse
+    matrices (convolutions stay dense, with the mask applied). A sparse format can remove
+    at most the second fraction of the work, however fast its kernel."""
+    params = prunable_parameters(model)
+    modules = dict(model.named_modules())
+    linear = {n for n in params if isinstance(modules.get(n.rsplit(".", 1)[0] if "." in n else ""), nn.Linear)}
+    flops = forward_flops(model, tuple(input_shape))
+    weights = sum(p.numel() for n, p in params.items() if n in linear) / sum(p.numel() for p in params.values())
+    return weights, sum(v for n, v in flops.items() if n in linear) / sum(flops.values())
 
 
 def weight_bytes(module: nn.Module) -> int:
@@ -573,6 +588,26 @@ def speedups(rows: Sequence[Mapping], fmt: str, batch_size: int, mode: str) -> t
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def speedup_quartiles(rows: Sequence[Mapping], fmt: str, batch_size: int,
+                      mode: str) -> tuple[list[float], list[float], list[float]]:
+    """(densities, lower quartiles, upper quartiles) of the per-repeat speed-ups (each dense
+    sample over the format's sample timed beside it) of one format, batch size and mode,
+    from high density to low, as ``speedups`` orders them: how steady each median is."""
+    pts = []
+    for r in rows:
+        if (r["format"] == fmt and r["batch_size"] == batch_size and r["mode"] == mode
+                and r.get("speedup") is not None and r.get("samples")):
+            ups = [d / f for d, f in zip(r["dense_samples"], r["samples"])]
+            q25, _, q75 = statistics.quantiles(ups, n=4, method="inclusive") if len(ups) > 1 else ups * 3
+            pts.append((r["density"], q25, q75))
+    pts.sort(reverse=True)
+    return [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
+
+
+def _panel_name(name: str, batch_size: int) -> str:
+    return f"{MODEL_LABELS.get(name, name)}, batch {batch_size}"
+
+
 def speedup_series(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
                    mode: str) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
     """``{"<network>, batch <b>": {format label: (densities, speed-ups)}}`` for every network
@@ -582,7 +617,19 @@ def speedup_series(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[s
     for name, rows in timings.items():
         for b in batch_sizes:
             series = {FORMAT_LABELS[f]: speedups(rows, f, b, mode) for f in formats}
-            panels[f"{MODEL_LABELS.get(name, name)}, batch {b}"] = {k: v for k, v in series.items() if v[0]}
+            panels[_panel_name(name, b)] = {k: v for k, v in series.items() if v[0]}
+    return panels
+
+
+def speedup_bands(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
+                  mode: str) -> dict[str, dict[str, tuple[list[float], list[float], list[float]]]]:
+    """``speedup_series``'s panels with ``speedup_quartiles`` in place of the medians: the
+    interquartile band ``plots.speedup_panels`` shades around each line."""
+    panels = {}
+    for name, rows in timings.items():
+        for b in batch_sizes:
+            series = {FORMAT_LABELS[f]: speedup_quartiles(rows, f, b, mode) for f in formats}
+            panels[_panel_name(name, b)] = {k: v for k, v in series.items() if v[0]}
     return panels
 
 
@@ -638,3 +685,74 @@ def route_speedups(model: nn.Module, ticket: Mask, structured: Mask, small: nn.M
             out[b] = {"ticket": (up[layout], FORMAT_LABELS[layout]), "masked": (up["masked"], ""),
                       "structured": (up["structured"], ""), "small": (up["small"], "")}
     return out
+
+
+# --- what the papers measured, and notebook 08's answer --------------------------------
+
+# The papers' speed measurements, quoted beside notebook 08's claims (their numbers, on their
+# hardware: a GPU and a phone CPU, not the CPU the notebook times).
+CROSSOVER_PAPER = (
+    "Gale et al. 2020 (Sparse GPU Kernels for Deep Learning, abstract, Section I and Figure 1, the last on one "
+    "LSTM-sized matrix product on an NVIDIA V100 GPU): at the moderate sparsity of deep networks, existing sparse "
+    "kernels do not beat dense; their own CSR kernels beat dense from 71% sparsity, where the vendor library needed 14x fewer nonzeros "
+    "(about 98% sparsity). This notebook's densities, 2% and 20% of weights, were fixed from that range before "
+    "the run, for torch's CPU kernels.")
+STRUCTURED_PAPER = (
+    "Liu et al. 2019 (Rethinking the Value of Network Pruning, abstract): for the structured pruning methods they "
+    "examined, training the pruned architecture from a random initialisation does as well as or better than "
+    "fine-tuning it, and with the best learning rate the winning-ticket initialisation brings no improvement over "
+    "a random one. The 1-point margin is this notebook's, not the paper's.")
+
+
+def _word(claim: Claim | None, yes: str, no: str, unclear: str) -> str:
+    if claim is None:
+        return "not claimed at this scale"
+    return f"{verdict_word(claim, yes, no, unclear)} (*{claim.stated}*)"
+
+
+def answer(csr_faster: Mapping[int, Claim], csr_slower: Mapping[int, Claim], ticket_vs_structured: Claim,
+           ticket_vs_small: Claim, structured_vs_small: Claim, percent: float, network: str) -> str:
+    """Notebook 08's closing answer, worded from its claims' verdicts: ``csr_faster`` and
+    ``csr_slower`` map a batch size to the claim "CSR is faster than dense at 2% of weights"
+    and "slower at 20%" (absent at a scale that does not time those densities); the three
+    accuracy claims at ``percent`` of weights, on ``network`` (the accuracy side's)."""
+    batches = sorted(set(csr_faster) | set(csr_slower))
+
+    def per_batch(claims: Mapping[int, Claim], yes: str, no: str) -> str:
+        return "; ".join(f"batch {b}: {_word(claims.get(b), yes, no, 'not clearly')}" for b in batches)
+
+    timing = ("The timing claims are not made at this scale (its densities do not include 2% and 20%)"
+              if not batches else
+              "In CSR (timed on LeNet-300-100), faster than dense at 2% of the weights? "
+              + per_batch(csr_faster, "yes", "no, slower") + ". Slower than dense at 20%? "
+              + per_batch(csr_slower, "yes", "no, faster"))
+    lines = [
+        "**The answer on this machine** (the verdict of each claim in *italics*).",
+        "- **Is an unstructured ticket faster than its dense network?** Not as IMP trains it: a masked network does "
+        "the dense network's work, zeros included. " + timing + ".",
+        f"- **What does the speed cost in accuracy?** At {percent:.1f}% of the weights of {network}, the IMP ticket "
+        "is more accurate than structured IMP: " + _word(ticket_vs_structured, "yes", "no, less accurate",
+                                                         "not clearly")
+        + "; than a small dense network of its size: " + _word(ticket_vs_small, "yes", "no, less accurate",
+                                                                "not clearly") + ".",
+        "- **Is structured IMP as accurate as a small network trained from scratch** (within 1 point, as Liu et "
+        "al. 2019 would have it)? " + _word(structured_vs_small, "yes", "no, more than 1 point less accurate",
+                                            "not clearly") + ".",
+    ]
+    fast = [b for b in sorted(csr_faster) if verdict_word(csr_faster[b]) == "yes"]
+    accurate = all(verdict_word(c) == "yes" for c in (ticket_vs_structured, ticket_vs_small))
+    if fast and accurate:
+        others = "".join(f", {verdict_word(csr_faster[b], '', 'not', 'not clearly')} at batch {b}"
+                         for b in sorted(csr_faster) if b not in fast)
+        closing = ("So sparsity can be fast here, but only in a sparse format and at a very low density: at 2% of "
+                   f"the weights CSR beat dense at batch {', '.join(map(str, fast))}" + others
+                   + "; and at its size the ticket is more accurate than the networks that are fast as plain dense "
+                   "code.")
+    elif accurate:
+        closing = ("So the ticket is the more accurate network at its size, but this machine's sparse kernels do not "
+                   "clearly make it faster than dense, while the networks that are fast as plain dense code are less "
+                   "accurate at the same size.")
+    else:
+        closing = "So the verdicts do not give one simple answer here: read each of them above."
+    return ("\n".join(lines) + "\n\n" + closing + " These are this CPU's torch kernels; the papers above measured "
+            "tuned kernels on other hardware, and larger layers.")

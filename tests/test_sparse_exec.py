@@ -270,3 +270,73 @@ def test_crossover_density_is_the_highest_density_that_beats_dense():
     assert se.crossover_density(rows, "bsr", 1, "inference") is None
     assert se.crossover_density([row(0.1, 1.0)], "csr", 1, "inference") is None
     assert se.crossover_density(rows, "csr", 1, "inference", min_speedup=1.5) == 0.05
+
+
+# --- notebook 08's reads: timing bands, what the formats touch, the closing answer ----
+def _timed(fmt, density, dense_samples, samples, batch=1, mode="inference"):
+    return dict(format=fmt, density=density, speedup=dense_samples[0] / samples[0], batch_size=batch, mode=mode,
+                samples=list(samples), dense_samples=list(dense_samples))
+
+
+def test_speedup_quartiles_are_those_of_the_per_repeat_speedups():
+    rows = [_timed("csr", 0.1, [2.0, 2.0, 2.0, 2.0, 2.0], [1.0, 2.0, 4.0, 0.5, 1.0]),
+            _timed("csr", 1.0, [1.0, 1.0], [2.0, 1.0]),
+            dict(format="csr", density=0.5, speedup=None, batch_size=1, mode="inference")]
+    ds, lo, hi = se.speedup_quartiles(rows, "csr", 1, "inference")
+    assert ds == [1.0, 0.1]  # the row that could not run has no band
+    assert lo == pytest.approx([0.625, 1.0]) and hi == pytest.approx([0.875, 2.0])  # speed-ups 2, 1, .5, 4, 2
+    bands = se.speedup_bands({"lenet300_100": rows}, ("csr", "masked"), (1,), "inference")
+    assert bands == {"LeNet-300-100, batch 1": {"CSR": (ds, lo, hi)}}
+
+
+def test_speed_figure_shades_the_interquartile_range_and_says_so():
+    import matplotlib
+    matplotlib.use("Agg")
+    from lthlib import plots
+
+    timings = {"lenet300_100": [_timed("csr", 1.0, [1.0, 1.0, 1.0], [2.0, 1.0, 0.5]),
+                                _timed("csr", 0.1, [1.0, 1.0, 1.0], [0.5, 0.25, 1.0])]}
+    fig = plots.speed_figure(timings, ("csr",), (1,), "inference")
+    assert len(fig.axes[0].collections) == 1  # one shaded band, for the one format
+    assert "median of 3 timing repeats; shaded: their interquartile range" in fig._suptitle.get_text()
+
+
+def test_accuracy_vs_speed_says_what_its_points_and_bars_are():
+    import matplotlib
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from lthlib import plots
+
+    routes = {"ticket": ([2.0, 4.0], np.array([[0.8, 0.7], [0.9, 0.6]])), "small": ([3.0, 6.0], np.array([[0.7, 0.5]]))}
+    fig = plots.accuracy_vs_speed(routes, [20.0, 5.0], [0.95, 0.97], "speed-up", "accuracy")
+    title = fig.axes[0].get_legend().get_title().get_text()
+    assert title.startswith("points: mean over 1/2 seeds, bars: min-max")
+
+
+def test_sparse_layer_share_counts_only_linear_layers():
+    assert se.sparse_layer_share(build_model("lenet300_100", (784,), 10, seed=0), (784,)) == (1.0, 1.0)
+    weights, work = se.sparse_layer_share(build_model("cnn_mnist1d", (40,), 10, seed=0), (40,))
+    assert weights == pytest.approx(1600 / (160 + 3072 + 3072 + 1600))  # only the 160 -> 10 output layer
+    assert work == pytest.approx(1600 / (3200 + 30720 + 15360 + 1600))  # convolutions reuse weights per position
+
+
+def _verdict(claim, verdict, fragile=""):
+    from lthlib.claims import Claim
+    return Claim(notebook="99", claim=claim, role="headline", verdict=verdict, mean=0.1, ci_low=0.0, ci_high=0.2,
+                 n=8, threshold=0.0, fragile=fragile)
+
+
+def test_notebook_08_answer_follows_the_verdicts():
+    holds = [_verdict(c, "holds") for c in ("a", "b", "c")]
+    text = se.answer({1: _verdict("f1", "contradicted"), 256: _verdict("f256", "holds")},
+                     {1: _verdict("s1", "holds"), 256: _verdict("s256", "not shown")}, *holds, 5.2, "mlp on data")
+    assert "faster than dense at 2% of the weights? batch 1: no, slower (*contradicted*); batch 256: yes (*holds*)" \
+        in text
+    assert "Slower than dense at 20%? batch 1: yes (*holds*); batch 256: not clearly (*not shown*)" in text
+    assert "at 2% of the weights CSR beat dense at batch 256, not at batch 1;" in text
+    text = se.answer({}, {}, _verdict("a", "not shown"), *holds[1:], 5.2, "mlp on data")
+    assert "The timing claims are not made at this scale" in text
+    assert "do not give one simple answer" in text
+    fragile = se.answer({256: _verdict("f", "holds", fragile="flips")}, {}, *holds, 5.2, "m")
+    assert "not clearly make it faster" in fragile  # a fragile verdict is no finding
