@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lthlib.claims import Claim, verdict_word
 from lthlib.config import MANY_PRESETS, SettingsError, TrainSettings
 from lthlib.data import Dataset
 from lthlib.masks import Mask
@@ -300,8 +301,75 @@ def weights_of(settings: TrainSettings, data: Dataset) -> tuple[int, int]:
     return sum(p.numel() for p in prunable_parameters(model).values()), count_parameters(model)
 
 
+# ------------------------------------------------------------------ notebook 09's words
+def unresolved_words(items: Sequence[Claim], seeds: int) -> str:
+    """What the reader should see in the claims table, worded from each verdict: every claim
+    of ``items`` that does not hold, with its evidence (for *not shown*: why ``seeds`` seeds
+    cannot decide it); or that every comparison holds."""
+    rest = [c for c in items if c.verdict != "holds" or c.fragile]
+    if not rest:
+        return ("**What to see.** Every comparison above holds at this scale: with IMP's compute, neither route "
+                "bought a network as accurate as the ticket.")
+    words = []
+    for c in rest:
+        if c.verdict == "not shown":
+            words.append(f"*{c.claim}*: **{c.stated}**; the mean {c.statistic} is {c.mean:+.3f}, {c.on_side} of "
+                         f"{c.n} seeds lie on the claimed side, and the exact test's p = {c.p:.2g} is above its level "
+                         f"{c.level:.2g}, so {seeds} seeds cannot tell which side of the threshold it lies on.")
+        else:
+            words.append(f"*{c.claim}*: **{c.stated}** (mean {c.statistic} {c.mean:+.3f}).")
+    return "**What to see.** " + " ".join(words)
+
+
+def _word(claim: Claim, yes: str, no: str, unclear: str = "not clearly") -> str:
+    return f"{verdict_word(claim, yes, no, unclear)} (*{claim.stated}*)"
+
+
+def answer(one_small: Sequence[Claim], best_small: Sequence[Claim], best_subnet: Sequence[Claim],
+           above_median: Sequence[Claim], inputs: Claim, first_layer: Claim, percents: Sequence[float],
+           n_small: Sequence[int], n_subnet: int, network: str) -> str:
+    """Notebook 09's closing answer, worded from its claims' verdicts: per density of
+    ``percents`` (in that order) the ticket against one small network, the best of
+    ``n_small`` small networks, the best of ``n_subnet`` random subnetworks and its rank in
+    its pool; the two structure diagnostics; ``network`` names the model and data."""
+    def each(claims: Sequence[Claim], yes: str, no: str, n: Sequence[int] | None = None) -> str:
+        return "; ".join(f"at {p:.1f}%" + (f" (N = {n[i]})" if n is not None else "") + f": {_word(c, yes, no)}"
+                         for i, (p, c) in enumerate(zip(percents, claims)))
+
+    lines = [
+        "**The answer at this scale** (the verdict of each claim in *italics*).",
+        "- **Is the ticket more accurate than an ordinary small network of its size?** "
+        + each(one_small, "yes", "no, less accurate") + ".",
+        "- **Does buying N small networks with IMP's compute, and keeping the best on validation, close the gap?** "
+        + each(best_small, "no, the ticket is still more accurate", "yes, the best of N is more accurate",
+               n_small) + ".",
+        f"- **Do random subnetworks of the ticket's own initialisation close it** (the best of N = {n_subnet})? "
+        + each(best_subnet, "no, the ticket is still more accurate", "yes, the best of them is more accurate")
+        + ".",
+        "- **Does the ticket rank above the median small network of its seed?** "
+        + each(above_median, "yes", "no, below it") + ".",
+        "- **Do tickets of different seeds look alike?** (diagnostics: seed pairs share seeds) The same inputs more "
+        "than chance: " + _word(inputs, "yes", "no, less") + "; the same first-layer weights beyond chance: "
+        + _word(first_layer, "yes", "no, less") + ". A shared input profile alone can lift the first-layer "
+        "overlap (section 8), and neither shows, by itself, one particular small network winning in every seed.",
+    ]
+    bought = list(best_small) + list(best_subnet)
+    if all(verdict_word(c) == "yes" for c in bought):
+        closing = ("So, for this network at this scale, the objection does not hold up: the compute that found the "
+                   "ticket, spent on small networks or on random subnetworks instead, bought none as accurate.")
+    elif any(verdict_word(c) == "no" for c in bought):
+        closing = ("So, for this network at this scale, buying many small networks did match or beat the ticket "
+                   "at some density: read which above.")
+    else:
+        closing = "So the seeds do not settle the question at every density here: read each verdict above."
+    return ("\n".join(lines) + "\n\n" + closing + f" These are measurements of {network}; Liu et al. 2022 "
+            "(abstract) find that randomly pruned networks catch up with their dense equivalents as networks grow "
+            "wider and deeper, so larger networks may answer differently.")
+
+
 __all__ = ["ManyTicketsExperiment", "many_for_scale", "WIDTH_KWARGS", "prunable_count", "small_settings", "member_settings", "run_small_nets",
            "random_subnet_mask", "run_random_subnets", "selection_probabilities", "best_of_n",
            "reported", "best_of", "best_curve", "share_above", "share_below",
            "powers_of_two", "run_cost", "imp_cost", "structure_agreement", "input_profile",
-           "input_profile_correlation", "profile_correlations", "random_controls", "weights_of"]
+           "input_profile_correlation", "profile_correlations", "random_controls", "weights_of",
+           "unresolved_words", "answer"]

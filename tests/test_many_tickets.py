@@ -140,3 +140,25 @@ def test_experiment_per_scale_and_its_pool_size():
     assert quick.small_pool(16) == 32 and quick.small_pool(1000) == quick.max_small
     with pytest.raises(SettingsError, match="scale"):
         mt.many_for_scale("huge")
+
+
+def _verdict(claim, verdict, fragile=""):
+    from lthlib.claims import Claim
+    return Claim(notebook="99", claim=claim, role="headline", verdict=verdict, mean=0.1, ci_low=0.0, ci_high=0.2,
+                 n=8, threshold=0.0, fragile=fragile)
+
+
+def test_notebook_09_answer_and_what_to_see_follow_the_verdicts():
+    held = [_verdict(str(i), "holds") for i in range(8)]
+    text = mt.answer(held[:2], held[2:4], held[4:6], held[6:8], _verdict("in", "holds"), _verdict("ov", "not shown"),
+                     [13.6, 5.2], [16, 48], 8, "mlp on data")
+    assert "at 13.6% (N = 16): no, the ticket is still more accurate (*holds*)" in text
+    assert "the same first-layer weights beyond chance: not clearly (*not shown*)" in text
+    assert "the objection does not hold up" in text and "mlp on data" in text
+    beaten = mt.answer(held[:2], [held[2], _verdict("x", "contradicted")], held[4:6], held[6:8], held[0], held[1],
+                       [13.6, 5.2], [16, 48], 8, "m")
+    assert "at 5.2% (N = 48): yes, the best of N is more accurate (*contradicted*)" in beaten
+    assert "did match or beat the ticket" in beaten
+    assert mt.unresolved_words(held, 8).startswith("**What to see.** Every comparison above holds")
+    words = mt.unresolved_words([held[0], _verdict("gap", "not shown")], 8)
+    assert words.startswith("**What to see.** *gap*: **not shown**") and "8 seeds cannot tell" in words
