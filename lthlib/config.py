@@ -139,18 +139,6 @@ REWINDING_PRESETS: dict[str, dict[str, Any]] = {
                   ks=(0, 10, 20), claim_k=20, claim_round=1, first_seed=100),
 }
 
-# Notebook 07 (sparse training from scratch, ``sparse_training.SparseTrainingSettings``):
-# RigL's update interval (delta T) per scale and whether the first layer stays dense; the
-# other knobs are Evci et al. 2020's defaults (alpha 0.3, T_end at 75% of training, cosine
-# decay). Densities: notebook 06's. ``SPARSE_MODELS``: the model when the notebook names
-# none (paper: RigL's WRN-22-2 on CIFAR-10, whose first layer RigL keeps dense).
-SPARSE_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(update_every=25),
-    "quick": dict(update_every=100),
-    "paper": dict(update_every=100, dense_first_layer=True),
-}
-SPARSE_MODELS: dict[str, str | None] = {"smoke": None, "quick": None, "paper": "wrn22_2"}
-
 # Notebook 08 (is sparsity fast?): the networks timed (``timed``: name -> input shape; no
 # data is needed to time), the densities and batch sizes timed, timing repeats, and the IMP
 # rounds whose tickets the accuracy side compares (on the scale's trained model). Conv

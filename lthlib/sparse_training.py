@@ -54,6 +54,18 @@ from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
 from lthlib.streams import generator
 
+# Notebook 07 (sparse training from scratch, ``SparseTrainingSettings``):
+# RigL's update interval (delta T) per scale and whether the first layer stays dense; the
+# other knobs are Evci et al. 2020's defaults (alpha 0.3, T_end at 75% of training, cosine
+# decay). Densities: notebook 06's. ``SPARSE_MODELS``: the model when the notebook names
+# none (paper: RigL's WRN-22-2 on CIFAR-10, whose first layer RigL keeps dense).
+SPARSE_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(update_every=25),
+    "quick": dict(update_every=100),
+    "paper": dict(update_every=100, dense_first_layer=True),
+}
+SPARSE_MODELS: dict[str, str | None] = {"smoke": None, "quick": None, "paper": "wrn22_2"}
+
 METHODS = ("static", "set", "rigl")
 DISTRIBUTIONS = ("uniform", "erk")
 METHOD_LABELS = {"static": "static sparse", "set": "SET", "rigl": "RigL"}

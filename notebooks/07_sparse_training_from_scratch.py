@@ -68,11 +68,11 @@ import lthlib
 from lthlib import plots
 from lthlib import sparse_study as study
 from lthlib.claims import Claims, say, spread
-from lthlib.config import SPARSE_MODELS, SPARSE_PRESETS, check_parameters, seeds_for
+from lthlib.config import check_parameters, seeds_for
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, run_imp_seeds
 from lthlib.pai_study import pai_for_scale, round_densities
-from lthlib.sparse_training import SparseTrainingSettings, SparseUpdater, drop_fraction_at
+from lthlib.sparse_training import SPARSE_MODELS, SPARSE_PRESETS, SparseTrainingSettings, SparseUpdater, drop_fraction_at
 from lthlib.store import Store
 from lthlib.training import data_for, model_for, reading_words
 

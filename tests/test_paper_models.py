@@ -48,7 +48,7 @@ def test_set_seed_makes_global_draws_repeat():
 
 
 def test_notebook_06_and_07_paper_presets_are_the_published_networks():
-    from lthlib.config import SPARSE_MODELS, SPARSE_PRESETS
+    from lthlib.sparse_training import SPARSE_MODELS, SPARSE_PRESETS
     from lthlib.pai_study import pai_for_scale
 
     pai = lthlib.for_scale("paper", default_model=pai_for_scale("paper").model)
