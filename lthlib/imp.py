@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lthlib.config import FAST_PRUNING, PRUNING_PRESETS, REWINDING_PRESETS, SettingsError, TrainSettings, for_scale
+from lthlib.config import SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.parallel import default_workers, parallel_map, run_jobs
@@ -48,6 +48,50 @@ from lthlib.population import ALONE, identities, plan_passes, stored_members, tr
 from lthlib.pruning import SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune, random_mask_like
 from lthlib.store import Store, StoreError, digest, digest_tensors
 from lthlib.training import DenseJob, Run, data_for, dense_run, lr_at, model_for, train
+
+
+# Pruning schedules per scale. Paper: Frankle & Carbin 2019 (layerwise: 20% of hidden /
+# fully connected weights per round, 10% of the output layer, conv layers 10% for
+# Conv-2/4 and 15% for Conv-6) and Frankle et al. 2020 (ResNet-20, VGG-16: 20% global).
+# Quick/smoke prune faster (fewer rounds to the same sparsity) to fit a laptop CPU.
+PRUNING_PRESETS = {
+    "lenet300_100": dict(rounds=20, rate=0.2, output_rate=0.1),
+    "mlp_mnist1d": dict(rounds=20, rate=0.2, output_rate=0.1),
+    "conv2": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.1),
+    "conv4": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.1),
+    "conv6": dict(rounds=20, rate=0.2, output_rate=0.1, conv_rate=0.15),
+    "resnet20": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
+    "vgg16": dict(rounds=20, rate=0.2, output_rate=None, scope="global", exclude=("fc.weight",)),  # open_lth
+    "wrn22_2": dict(rounds=20, rate=0.2, output_rate=None, scope="global"),
+    # Chen et al. 2020 (BERT tickets; their LT_glue.py) prune 10% of the original weights per
+    # round, globally over the blocks' Linear layers; lthlib's IMP removes a fixed fraction
+    # of the survivors, so here every weight matrix (embeddings too) loses 20% per round
+    "transformer": dict(rounds=10, rate=0.2, output_rate=None),
+}
+FAST_PRUNING = {"smoke": dict(rounds=2, rate=0.5, output_rate=0.25),
+                 "quick": dict(rounds=6, rate=0.4, output_rate=0.2)}
+
+
+# Notebook 03's rewinding experiment per scale (read by ``rewinding_for_scale``).
+# quick: chosen by benchmarks/rewinding_search.py on seeds 0-5 (docs/rewinding_search.md);
+# the notebook reports seeds from ``first_seed`` on. paper: Frankle et al. 2020 (ResNet-20).
+REWINDING_PRESETS: dict[str, dict[str, Any]] = {
+    # Frankle et al. 2020 read ResNet-20 at 16.8% of weights (8 rounds of 20%) and VGG-16 at
+    # 1.5% (19 rounds, its fc layer never pruned, as open_lth: 1.48%); k past the dense
+    # networks' stability point (about 2,000 for ResNet-20) to show the plateau.
+    # Trained on all 50,000 CIFAR-10 examples and evaluated on the test set, as open_lth
+    # (``validation="test"``): the figures read accuracy at the end of training.
+    "paper": dict(model="resnet20", train=dict(validation="test"), pruning=dict(rounds=8, rate=0.2, output_rate=None, scope="global"),
+                  per_model={"resnet20": dict(rounds=8, claim_round=8),
+                             "vgg16": dict(rounds=19, exclude=("fc.weight",), claim_round=19)},
+                  ks=(0, 100, 250, 500, 1000, 2000, 4000, 8000), claim_k=500, claim_round=8, first_seed=0),
+    "quick": dict(model="cnn_mnist1d", train=dict(optimizer="sgd", lr=0.1, momentum=0.9),
+                  pruning=dict(rounds=2, rate=0.6, output_rate=0.3, control_rounds=(2,)),
+                  ks=(0, 100, 250, 500, 1000), claim_k=500, claim_round=2, first_seed=100),
+    "smoke": dict(model="cnn_mnist1d", train=dict(optimizer="sgd", lr=0.1, momentum=0.9),
+                  pruning=dict(rounds=1, rate=0.6, output_rate=0.3),
+                  ks=(0, 10, 20), claim_k=20, claim_round=1, first_seed=100),
+}
 
 StateDict = Mapping[str, torch.Tensor]
 
