@@ -96,33 +96,6 @@ SCALE_DEFAULT_MODEL = {"smoke": "mlp_mnist1d", "quick": "mlp_mnist1d", "paper": 
 SCALE_LIMITS = {"smoke": (150, 25, 2_000), "quick": (6_000, 100, None), "paper": (None, None, None)}
 
 
-# Notebook 08 (is sparsity fast?): the networks timed (``timed``: name -> input shape; no
-# data is needed to time), the densities and batch sizes timed, timing repeats, and the IMP
-# rounds whose tickets the accuracy side compares (on the scale's trained model). Conv
-# nets are timed on fewer densities (``conv_densities``); quick times MNIST-1D's small 1-D
-# conv net, as one step of Conv-2 on CIFAR-10 images takes seconds on one CPU thread.
-SPEED_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(timed={"lenet300_100": (784,)}, densities=(1.0, 0.1, 0.01), conv_densities=(1.0, 0.1),
-                  batch_sizes=(1, 32), repeats=3, rounds=(1, 2)),
-    "quick": dict(timed={"lenet300_100": (784,), "cnn_mnist1d": (40,)},
-                  densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), conv_densities=(1.0, 0.2, 0.05, 0.01),
-                  batch_sizes=(1, 256), repeats=15, rounds=(2, 4, 6)),
-    "paper": dict(timed={"lenet300_100": (784,), "conv2": (3, 32, 32), "conv6": (3, 32, 32)},
-                  densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005),
-                  conv_densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), batch_sizes=(1, 256),
-                  repeats=50, rounds=(4, 8, 12, 16)),
-}
-
-# Notebook 09 (buying many tickets, ``many_tickets.many_for_scale``): the IMP rounds whose
-# tickets are bought against; at most ``max_small`` small dense networks per seed and round
-# (the pool is twice the N that IMP's compute buys, up to this cap); ``subnet_pool`` random
-# subnetworks of the ticket's initialisation per seed and round.
-MANY_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(rounds=(1, 2), max_small=4, subnet_pool=3),
-    "quick": dict(rounds=(4, 6), max_small=96, subnet_pool=16),
-    "paper": dict(rounds=(5, 10, 15), max_small=256, subnet_pool=32),
-}
-
 # Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan
 # et al.'s SGD for edge-popup (without their cosine schedule); Adam with a large step for
 # Bernoulli scores, which live on the logit scale.

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from lthlib.claims import Claim, verdict_word
-from lthlib.config import MANY_PRESETS, SettingsError, TrainSettings
+from lthlib.config import SettingsError, TrainSettings
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.models import count_parameters, prunable_parameters
@@ -39,6 +39,17 @@ from lthlib.pruning import random_mask_like
 from lthlib.sparse_training import training_flops
 from lthlib.streams import stream_seed
 from lthlib.training import Run, cpu_state, model_for
+
+
+# Notebook 09 (buying many tickets, ``many_tickets.many_for_scale``): the IMP rounds whose
+# tickets are bought against; at most ``max_small`` small dense networks per seed and round
+# (the pool is twice the N that IMP's compute buys, up to this cap); ``subnet_pool`` random
+# subnetworks of the ticket's initialisation per seed and round.
+MANY_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(rounds=(1, 2), max_small=4, subnet_pool=3),
+    "quick": dict(rounds=(4, 6), max_small=96, subnet_pool=16),
+    "paper": dict(rounds=(5, 10, 15), max_small=256, subnet_pool=32),
+}
 
 # The width argument each model narrows by, and its full-width value.
 WIDTH_KWARGS: dict[str, tuple[str, Any]] = {
@@ -51,7 +62,7 @@ WIDTH_KWARGS: dict[str, tuple[str, Any]] = {
 class ManyTicketsExperiment:
     """What notebook 09 runs at a scale: the IMP rounds whose tickets are compared, the
     most small networks trained per seed and round, and the random subnetworks per seed
-    and round (``config.MANY_PRESETS``)."""
+    and round (``MANY_PRESETS``)."""
 
     rounds: tuple[int, ...]
     max_small: int

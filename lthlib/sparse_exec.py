@@ -26,6 +26,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,24 @@ from lthlib.masks import Mask
 from lthlib.models import MLP, ConvNet, ConvNet1d, prunable_parameters
 from lthlib.sparse_training import forward_flops
 from lthlib.threads import fixed_threads
+
+
+# Notebook 08 (is sparsity fast?): the networks timed (``timed``: name -> input shape; no
+# data is needed to time), the densities and batch sizes timed, timing repeats, and the IMP
+# rounds whose tickets the accuracy side compares (on the scale's trained model). Conv
+# nets are timed on fewer densities (``conv_densities``); quick times MNIST-1D's small 1-D
+# conv net, as one step of Conv-2 on CIFAR-10 images takes seconds on one CPU thread.
+SPEED_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(timed={"lenet300_100": (784,)}, densities=(1.0, 0.1, 0.01), conv_densities=(1.0, 0.1),
+                  batch_sizes=(1, 32), repeats=3, rounds=(1, 2)),
+    "quick": dict(timed={"lenet300_100": (784,), "cnn_mnist1d": (40,)},
+                  densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), conv_densities=(1.0, 0.2, 0.05, 0.01),
+                  batch_sizes=(1, 256), repeats=15, rounds=(2, 4, 6)),
+    "paper": dict(timed={"lenet300_100": (784,), "conv2": (3, 32, 32), "conv6": (3, 32, 32)},
+                  densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005),
+                  conv_densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), batch_sizes=(1, 256),
+                  repeats=50, rounds=(4, 8, 12, 16)),
+}
 
 FORMATS = ("dense", "masked", "csr", "coo", "bsr", "structured", "semi_structured")
 FORMAT_LABELS = {"dense": "dense", "masked": "masked (dense + zeros)", "csr": "CSR",

@@ -83,7 +83,7 @@ from lthlib import many_tickets as mt
 from lthlib import plots
 from lthlib import sparse_exec as sx
 from lthlib.claims import Claims, claims_markdown, say, spread, verdict_lines
-from lthlib.config import SPEED_PRESETS, check_parameters, seeds_for
+from lthlib.config import check_parameters, seeds_for
 from lthlib.devices import resolve_device
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
@@ -96,7 +96,7 @@ from lthlib.training import data_for, model_for, reading_words
 
 # %%
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
-speed = SPEED_PRESETS[SCALE]
+speed = sx.SPEED_PRESETS[SCALE]
 device = resolve_device(DEVICE)
 threads = THREADS if THREADS is not None else training_threads()
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
