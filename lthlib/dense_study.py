@@ -14,7 +14,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from lthlib.claims import spread
 from lthlib.run import Run, StateDict
+
+# The initialisations of ``lthlib.initialisation``, as prose says them (LaTeX for a notebook).
+INIT_WORDS = {
+    "default": r"PyTorch's default, uniform on $\pm 1/\sqrt{\text{fan-in}}$",
+    "glorot_normal": r"Gaussian Glorot, $\mathcal{N}(0,\,2/(\text{fan-in}+\text{fan-out}))$, as Frankle & "
+                     "Carbin 2019 (Figure 2)",
+    "kaiming_normal": r"Kaiming normal, $\mathcal{N}(0,\,2/\text{fan-in})$, as open_lth",
+}
 
 
 def loss_gap(run: Run, i: int) -> float:
@@ -83,5 +92,62 @@ def weight_movement(runs: Sequence[Run], snapshots: Sequence[int],
     return share, per_it / per_it[:, :1]
 
 
-__all__ = ["loss_gap", "gap_widening", "rise_after_early_stop", "rise_above_minimum", "best_test_bias",
+def init_words(name: str) -> str:
+    """How the initialisation ``name`` draws the weights, for prose (``INIT_WORDS``)."""
+    return INIT_WORDS.get(name, f"`init={name!r}`")
+
+
+def weight_scale_table(runs: Sequence[Run], names: Sequence[str], labels: Sequence[str],
+                       near: float = 0.1) -> str:
+    """A Markdown table, a row per layer: the weights' standard deviation at initialisation
+    and after training, and the share *near zero* at both: a magnitude below ``near`` times
+    the layer's largest initial magnitude (the half-width of a uniform initial band, which
+    then holds a share ``near`` of the initial weights by construction). Mean (min-max)
+    over ``runs``; each needs its weights at iteration 0 (``weights_at[0]``)."""
+    rows = ["| layer | weights | std at init | std trained | share near zero at init | share near zero trained |",
+            "|---|---|---|---|---|---|"]
+    for name, label in zip(names, labels):
+        w0 = [r.weights_at[0][name].flatten() for r in runs]
+        w1 = [r.final_state[name].flatten() for r in runs]
+        edge = [float(w.abs().max()) for w in w0]
+        near0 = [float((w.abs() < near * h).float().mean()) for w, h in zip(w0, edge)]
+        near1 = [float((w.abs() < near * h).float().mean()) for w, h in zip(w1, edge)]
+        rows.append(f"| {label} | {w0[0].numel():,} | {spread([float(w.std()) for w in w0], '.4f')} "
+                    f"| {spread([float(w.std()) for w in w1], '.4f')} | {spread(near0, '.3f')} | {spread(near1, '.3f')} |")
+    return "\n".join(rows) + (f"\n\n*Mean (min-max) over {len(runs)} seeds. \"Near zero\": magnitude below "
+                              f"{near:.0%} of the layer's largest initial magnitude.*")
+
+
+def magnitude_rank_table(runs: Sequence[Run], names: Sequence[str], labels: Sequence[str],
+                         fraction: float = 0.2) -> str:
+    """A Markdown table, a row per layer: the correlation of initial and trained weight
+    magnitudes, and the share of the smallest ``fraction`` of trained magnitudes (what
+    magnitude pruning at that rate removes first) that were also in the smallest
+    ``fraction`` at initialisation. Mean (min-max) over ``runs``, with the values each
+    column would take if the rankings were unrelated or the same."""
+    rows = [f"| layer | correlation of \\|initial\\| and \\|trained\\| | pruned first (smallest {fraction:.0%} "
+            f"trained) that were also in the smallest {fraction:.0%} at init |", "|---|---|---|"]
+    for name, label in zip(names, labels):
+        corr, both = [], []
+        for r in runs:
+            a0, a1 = r.weights_at[0][name].flatten().abs(), r.final_state[name].flatten().abs()
+            corr.append(float(torch.corrcoef(torch.stack([a0, a1]))[0, 1]))
+            low0, low1 = a0 <= a0.quantile(fraction), a1 <= a1.quantile(fraction)
+            both.append(float((low0 & low1).sum() / low1.sum()))
+        rows.append(f"| {label} | {spread(corr)} | {spread(both)} |")
+    return "\n".join(rows) + (f"\n\n*Mean (min-max) over {len(runs)} seeds. If trained magnitudes were "
+                              f"unrelated to initial ones, the correlation would be 0 and the last column "
+                              f"{fraction:.3f}; if they were the same ranking, 1 and 1.000.*")
+
+
+def fastest_intervals(share: np.ndarray, per_it: np.ndarray) -> tuple[int, int]:
+    """From ``weight_movement``'s two arrays (runs x snapshot intervals): the interval in
+    which the distance from the initial weights grows most, and the one whose steps are
+    longest per iteration (means over runs; interval i runs from snapshot i to i + 1)."""
+    growth = np.diff(np.concatenate([np.zeros((share.shape[0], 1)), share], axis=1), axis=1)
+    return int(np.argmax(growth.mean(axis=0))), int(np.argmax(per_it.mean(axis=0)))
+
+
+__all__ = ["INIT_WORDS", "init_words", "weight_scale_table", "magnitude_rank_table", "fastest_intervals",
+           "loss_gap", "gap_widening", "rise_after_early_stop", "rise_above_minimum", "best_test_bias",
            "percent_spread", "weight_distance", "weight_movement"]

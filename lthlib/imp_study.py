@@ -11,10 +11,13 @@ round 0 being the dense run).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from lthlib.claims import Claim, verdict_word
 from lthlib.imp import IMPResult, kind_label
+from lthlib.masks import Mask
 from lthlib.run import Run
 
 
@@ -63,8 +66,8 @@ def late_caveat(late: Sequence[bool], kind: str = "reinit") -> str:
         return ""
     words = "reinitialised" if kind == "reinit" else kind_label(kind)
     return (f"But {n_late} of {n} {words} runs at this density are still improving in the last tenth of "
-            "training: their early-stopping iteration is the end of training, so this comparison measures "
-            "how long they keep improving, not how fast they learn. ")
+            "training: their early-stopping iteration is capped by the end of training, so this comparison "
+            "measures how long they keep improving, not how fast they learn. ")
 
 
 def still_improving_words(late: Mapping[str, np.ndarray], densities: Sequence[float],
@@ -84,5 +87,49 @@ def still_improving_words(late: Mapping[str, np.ndarray], densities: Sequence[fl
             + " (tables above).")
 
 
-__all__ = ["iterations_to_reach", "iterations_to_target", "still_improving", "first_mostly_improving",
+def all_verdicts_word(items: Sequence[Claim], yes: str = "yes", no: str = "no",
+                      unclear: str = "not everywhere; see the verdicts",
+                      not_judged: str = "not judged at smoke scale") -> str:
+    """One word for prose that follows several claims together (the ticket against each
+    control at each density): ``yes`` if every one holds (none fragile), ``no`` if every one
+    is contradicted, ``not_judged`` if none was judged, else ``unclear``; each claim is read
+    through ``claims.verdict_word``."""
+    if items and all(c.verdict == "not judged" for c in items):
+        return not_judged
+    words = {verdict_word(c, "yes", "no", "unclear") for c in items}
+    return {frozenset({"yes"}): yes, frozenset({"no"}): no}.get(frozenset(words), unclear)
+
+
+@dataclass(frozen=True)
+class InputSpread:
+    """How unevenly a mask keeps the connections of a layer's inputs: per input, the share
+    of the layer's units still connected to it, against the spread a random mask of the
+    same density would give (binomial: sqrt(d(1 - d) / units))."""
+
+    per_input: np.ndarray  # share of units connected, one value per input
+    density: float  # the layer's density
+    units: int  # the layer's output units
+
+    @property
+    def sd(self) -> float:
+        return float(self.per_input.std())
+
+    @property
+    def random_sd(self) -> float:
+        return float(np.sqrt(self.density * (1 - self.density) / self.units))
+
+    @property
+    def ratio(self) -> float:
+        """The mask's spread over a random mask's: well above 1, some inputs keep far more
+        connections than others."""
+        return self.sd / self.random_sd
+
+
+def input_spread(mask: Mask, layer: str) -> InputSpread:
+    """``InputSpread`` of ``mask[layer]`` (units x inputs, any trailing input shape flattened)."""
+    keep = mask[layer].float().reshape(mask[layer].shape[0], -1)
+    return InputSpread(keep.mean(dim=0).cpu().numpy(), float(keep.mean()), keep.shape[0])
+
+
+__all__ = ["all_verdicts_word", "InputSpread", "input_spread", "iterations_to_reach", "iterations_to_target", "still_improving", "first_mostly_improving",
            "earlier_than_dense", "late_caveat", "still_improving_words"]

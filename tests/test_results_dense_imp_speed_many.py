@@ -67,6 +67,43 @@ def test_weight_movement_shares_and_steps():
     np.testing.assert_allclose(per_it, [[1.0, 0.5]])  # 5/10 per iteration, then 5/20: half as long
 
 
+def test_init_words_name_each_initialisation_and_fall_back_to_the_name():
+    assert "uniform" in dense_study.init_words("default")
+    assert "Glorot" in dense_study.init_words("glorot_normal") and "Figure 2" in dense_study.init_words("glorot_normal")
+    assert dense_study.init_words("orthogonal") == "`init='orthogonal'`"
+
+
+def _weights_run(w0, w1):
+    r = run([1.0], weights_at={0: w0})
+    r.final_state = w1
+    return r
+
+
+def test_weight_scale_table_reads_near_zero_against_the_largest_initial_magnitude():
+    w0 = {"a": torch.tensor([1.0, -0.5, 0.05, -0.2])}  # largest magnitude 1: "near zero" below 0.1
+    w1 = {"a": torch.tensor([0.01, 2.0, -0.09, 0.5])}
+    table = dense_study.weight_scale_table([_weights_run(w0, w1)], ["a"], ["layer a"])
+    row = table.splitlines()[2]
+    assert row.startswith("| layer a | 4 | ")
+    assert row.endswith("| 0.250 (0.250-0.250) | 0.500 (0.500-0.500) |")  # 1 of 4 at init, 2 of 4 trained
+    assert "below 10% of the layer's largest initial magnitude" in table
+
+
+def test_magnitude_rank_table_reads_the_smallest_shares_and_the_correlation():
+    w0 = {"a": torch.arange(1.0, 11.0)}  # magnitudes 1..10
+    same = dense_study.magnitude_rank_table([_weights_run(w0, {"a": 2 * w0["a"]})], ["a"], ["a"], fraction=0.2)
+    assert same.splitlines()[2] == "| a | 1.000 (1.000-1.000) | 1.000 (1.000-1.000) |"
+    flipped = dense_study.magnitude_rank_table([_weights_run(w0, {"a": w0["a"].flip(0)})], ["a"], ["a"], fraction=0.2)
+    assert flipped.splitlines()[2] == "| a | -1.000 (-1.000--1.000) | 0.000 (0.000-0.000) |"
+    assert "smallest 20%" in flipped.splitlines()[0] and "column 0.200" in flipped
+
+
+def test_fastest_intervals_are_read_from_the_mean_over_runs():
+    share = np.array([[0.3, 0.8, 1.0], [0.5, 0.7, 1.0]])  # growth per interval: mean 0.4, 0.35, 0.25
+    per_it = np.array([[1.0, 1.5, 0.2], [1.0, 0.9, 0.2]])  # mean 1.0, 1.2, 0.2
+    assert dense_study.fastest_intervals(share, per_it) == (0, 1)
+
+
 # ------------------------------------------------------------------- notebook 02: IMP runs
 def test_iterations_to_reach_is_the_first_evaluation_at_or_above_the_target():
     r = run([1.0] * 4, iterations=[0, 50, 100, 150], val_acc=[0.1, 0.5, 0.7, 0.6])
@@ -109,6 +146,34 @@ def test_late_caveat_speaks_only_when_more_than_half_are_late():
     assert imp_study.late_caveat([True, False]) == ""
     assert imp_study.late_caveat([True, True, False]).startswith(
         "But 2 of 3 reinitialised runs at this density are still improving in the last tenth of training")
+
+
+def _claim(verdict, fragile=""):
+    from lthlib.claims import Claim
+    return Claim(notebook="99", claim="c", role="headline", verdict=verdict, mean=0.1, ci_low=0.0, ci_high=0.2,
+                 n=8, threshold=0.0, fragile=fragile)
+
+
+def test_all_verdicts_word_says_yes_only_when_every_claim_holds():
+    word = imp_study.all_verdicts_word
+    assert word([_claim("holds"), _claim("holds")]) == "yes"
+    assert word([_claim("contradicted"), _claim("contradicted")]) == "no"
+    assert word([_claim("holds"), _claim("not shown")]) == "not everywhere; see the verdicts"
+    assert word([_claim("holds"), _claim("holds", fragile="flips")]) == "not everywhere; see the verdicts"
+    assert word([_claim("not judged"), _claim("not judged")]) == "not judged at smoke scale"
+    assert word([_claim("holds")], yes="worse") == "worse"
+
+
+def test_input_spread_against_a_random_mask_of_the_same_density():
+    from lthlib.masks import Mask
+    keep = torch.zeros(4, 3, dtype=torch.bool)
+    keep[:, 0] = True  # every unit keeps input 0, none the others
+    spread_ = imp_study.input_spread(Mask({"w": keep}), "w")
+    np.testing.assert_allclose(spread_.per_input, [1.0, 0.0, 0.0])
+    assert spread_.density == pytest.approx(1 / 3) and spread_.units == 4
+    assert spread_.sd == pytest.approx(np.std([1.0, 0.0, 0.0]))
+    assert spread_.random_sd == pytest.approx(math.sqrt((1 / 3) * (2 / 3) / 4))
+    assert spread_.ratio == pytest.approx(spread_.sd / spread_.random_sd)
 
 
 def test_still_improving_words():
