@@ -299,7 +299,8 @@ def imp_early_stop(results: Sequence, kinds: Sequence[str] = ("ticket", "reinit"
 
 def ticket_curves(results: Sequence, rounds: Sequence[int], metric: str = "test_acc") -> Figure:
     """``metric`` against iteration for the tickets of a few rounds and the dense network
-    (mean over seeds, min-max band)."""
+    (mean over seeds, min-max band). The tickets are shades of the ticket's blue, darker
+    as they are sparser, so that no ticket takes a control's colour (green, red)."""
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
     pruned = [r for r in rounds if r != 0]
     for r in rounds:
@@ -307,7 +308,7 @@ def ticket_curves(results: Sequence, rounds: Sequence[int], metric: str = "test_
         pct = 100 * float(np.mean([res.densities()[r] for res in results]))
         label = "dense network (100%)" if r == 0 else f"ticket, {pct:.1f}% remaining"
         band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], label,
-             "k" if r == 0 else plt.cm.viridis(0.1 + 0.7 * pruned.index(r) / max(1, len(pruned) - 1)))
+             "k" if r == 0 else plt.cm.Blues(0.45 + 0.5 * pruned.index(r) / max(1, len(pruned) - 1)))
     ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric))
     _legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
                     if len(results) > 1 else None)

@@ -132,6 +132,25 @@ def test_iterations_to_target_counts_never_as_the_end():
     np.testing.assert_array_equal(never, [[False, True], [False, True]])
 
 
+def test_ticket_curves_draw_tickets_in_blues_never_a_controls_colour():
+    class Fake:  # the two reads ticket_curves makes of an IMPResult
+        def runs(self, kind):
+            return [run([1.0] * 3, iterations=[0, 50, 100], test_acc=[0.1, 0.5, 0.6]) for _ in range(4)]
+
+        def densities(self):
+            return [1.0, 0.6, 0.36, 0.2]
+
+    fig = plots.ticket_curves([Fake(), Fake()], [0, 1, 3])
+    lines = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")]
+    colors = {ln.get_label(): to_hex(ln.get_color()) for ln in lines}
+    assert colors["dense network (100%)"] == "#000000"
+    tickets = [c for label, c in colors.items() if label.startswith("ticket")]
+    assert len(tickets) == 2 and len(set(tickets)) == 2
+    for c in tickets:  # blue dominates: not the controls' green or red
+        r, g, b = (int(c[i:i + 2], 16) for i in (1, 3, 5))
+        assert b > r and b > g
+
+
 def test_still_improving_and_the_rounds_it_picks():
     es = np.array([[100, 89, 90, 1000], [500, 95, 20, 999]])
     late = imp_study.still_improving(es, 100)  # the last tenth: iteration 90 on
