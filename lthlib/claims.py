@@ -202,7 +202,8 @@ class Claim:
         """The verdict as prose states it: "holds", or "holds (fragile: ...)" when it flips
         with the CPU's kernel set."""
         if self.verdict == "pending":
-            return "pending (Holm decides it over the whole family of headline claims, at the end of the notebook)"
+            return ("pending: decided together with the other headline claims (Holm's correction for testing "
+                    "several claims at once), in the table at the end of the notebook")
         return f"{self.verdict} (fragile: {self.fragile})" if self.fragile else self.verdict
 
     def failed(self) -> bool:

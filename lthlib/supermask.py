@@ -48,7 +48,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from lthlib.claims import bold_verdict, direction_word, spread, verdict_word
+from lthlib.claims import ALPHA, bold_verdict, direction_word, spread, verdict_word
 from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
 from lthlib.pruning import PruningError, check_density, prune_by_score
@@ -700,25 +700,41 @@ class UntrainedResults:
                 word = direction_word(self.sign_effect(c, d), "helped", "hurt", "cannot tell", judged=judged)
                 groups[word].append(f"{CRITERION_LABELS[c]} at {d:.0%}")
         if groups["helped"] and groups["hurt"]:
-            conclusion = ("So the signed constant helps some masks and hurts others: \"only the sign matters\" holds "
-                          "for particular masks, not as a rule.")
+            conclusion = ("So the initial magnitudes are not neutral before training; dropping them helps some masks "
+                          "and hurts others, and the sign alone does not tell how an untrained masked network will do.")
         elif groups["hurt"]:
-            conclusion = "So the signed constant never helped here, and for some masks it lost accuracy."
+            conclusion = ("So the signed constant never helped here, and for some masks it lost accuracy; before "
+                          "training, the initial magnitudes carry something the sign does not.")
         elif groups["helped"]:
             conclusion = "So the signed constant never hurt here, and for some masks it helped."
         else:
             conclusion = "This run cannot tell the signed constant from the initial values for any mask."
+        tested = len(self.criteria) * len(densities)
+        if tested > 1 and (groups["helped"] or groups["hurt"]):
+            conclusion += (f" (Each of the {tested} pairs is tested alone at {ALPHA:.0%} on each side, so a pair or "
+                           "two can come out either way by chance; a single pair is weak evidence.)")
         return {"helped": "; ".join(groups["helped"]) or "none", "hurt": "; ".join(groups["hurt"]) or "none",
                 "n_unclear": len(groups["cannot tell"]), "n": len(self.criteria) * len(densities),
                 "conclusion": conclusion}
 
+    def peak(self, start: str) -> str:
+        """The criterion and density (below 100%) with the highest mean over seeds, and its
+        mean (min-max): what the figure's highest point is, read off the run."""
+        grid = [(c, d) for c in self.criteria for d in self.densities if isinstance(d, float) and d < 1.0]
+        if not grid:
+            return "none (no density below 100%)"
+        c, d = max(grid, key=lambda cd: self.at(cd[0], start, cd[1]).mean())
+        return f"*{CRITERION_LABELS[c]}* at {d:.0%} ({spread(self.at(c, start, d))})"
+
     def claim_values(self, density: float, chance: float, beats_random: "Claim", above_chance: "Claim",
                      dense_acc: Sequence[float], judged: bool = True) -> dict[str, Any]:
-        """What section 1's sentence states at the claims' ``density``: the best criterion
-        per start, large-final-same-sign against the random mask, and the two verdicts."""
+        """What section 1's sentence states at the claims' ``density``: the criterion with
+        the highest mean per start, large-final-same-sign against the random mask, the two
+        verdicts, and the highest point of each panel over all densities."""
         random_init = self.at("random", "init", density)
         best = {r: self.best(r, density) for r in ("init", "signed_constant")}
         return dict(chance=chance, d=density, n=len(self.seeds),
+                    peak0=self.peak("init"), peak1=self.peak("signed_constant"),
                     b0=CRITERION_LABELS[best["init"]], a0=spread(self.at(best["init"], "init", density)),
                     b1=CRITERION_LABELS[best["signed_constant"]],
                     a1=spread(self.at(best["signed_constant"], "signed_constant", density)),
@@ -758,8 +774,8 @@ class CriterionResults:
         verdicts (and why "signs suffice" is not confirmed when it is not), the random mask."""
         random_gain = self.acc("random", "init") - self.acc("random", "reinit")
         disagree = ("" if signs.verdict in ("holds", "not judged") else
-                    f" (mean difference {signs.mean:+.3f}; with {len(self.seeds)} seeds the interval is too wide to "
-                    "show a match within one point, so this run does not confirm the paper here)"
+                    f" (mean difference {signs.mean:+.3f}; with {len(self.seeds)} seeds the test cannot show that "
+                    "the signed constant loses less than one point, so this run does not confirm the paper here)"
                     if signs.verdict == "not shown" else " (this run disagrees with the paper here)")
         return dict(init=spread(self.acc("large_final", "init")), sc=spread(self.acc("large_final", "signed_constant")),
                     reinit=spread(self.acc("large_final", "reinit")), n=len(self.seeds),
@@ -795,6 +811,44 @@ class SupermaskResults:
         """The fraction of weights the learned mask keeps, one value per seed (a Bernoulli
         mask's ``density`` is where it started)."""
         return np.array([Mask(self.runs[(method, density, s)].mask).density() for s in self.seeds])
+
+    def bars(self, ticket_acc: Mapping[int, np.ndarray], densities: Mapping[int, float],
+             bernoulli_start: float = 0.5) -> dict[str, dict[str, np.ndarray]]:
+        """``plots.grouped_bars``' input for section 3: at each IMP round's density the
+        ticket (``ticket_acc[round]``) beside edge-popup, then the Bernoulli masks, labelled
+        with where they started and the mean density they ended at."""
+        bars = {f"{d:.0%} of weights kept": {"IMP ticket (weights trained)": ticket_acc[r],
+                                             "edge-popup (weights frozen at random)": self.acc("edge_popup", d)}
+                for r, d in densities.items()}
+        end = self.final_density("bernoulli", bernoulli_start).mean()
+        bars[f"Bernoulli mask\n(started at {bernoulli_start:.0%},\nended at {end:.0%})"] = {
+            "Bernoulli (weights frozen at random)": self.acc("bernoulli", bernoulli_start)}
+        return bars
+
+    def claim_values(self, above_chance: "Claim", ticket_beats: "Claim", ticket_acc: np.ndarray, density: float,
+                     chance: float, bernoulli_start: float = 0.5, judged: bool = True) -> dict[str, Any]:
+        """What section 3's sentence states: edge-popup at ``density`` against chance, the
+        IMP ticket of the same density (``ticket_acc``, one value per seed), the two verdicts,
+        and where the Bernoulli masks started and ended."""
+        popup, end = self.acc("edge_popup", density), self.final_density("bernoulli", bernoulli_start)
+        return dict(ep=spread(popup), d=density, chance=chance, v_popup=bold_verdict(above_chance),
+                    training=verdict_word(above_chance, " Choosing which weights to keep is itself a kind of "
+                                                        "training (Zhou et al.'s abstract: \"masking behaves like "
+                                                        "training\").", "", ""),
+                    tk=spread(ticket_acc), v_ticket=bold_verdict(ticket_beats), b0=bernoulli_start,
+                    bd=spread(end, ".0%"), ba=spread(self.acc("bernoulli", bernoulli_start)),
+                    b_word=direction_word(end - bernoulli_start, "rose", "fell",
+                                          "did not move in a way this run can detect", judged=judged))
+
+
+def dense_accuracy(dense: Mapping[int, "Run"], seeds: Iterable[int]) -> np.ndarray:
+    """Test accuracy at early stopping of the dense run of each of ``seeds`` (``dense_by_seed``)."""
+    return _early_stop_acc(dense, seeds)
+
+
+def ticket_accuracy(imp: Mapping[int, "IMPResult"], rounds: Iterable[int]) -> dict[int, np.ndarray]:
+    """``{round: test accuracy of each seed's IMP ticket}`` (seeds in the order of ``imp``)."""
+    return {r: np.array([res.metric("ticket")[r] for res in imp.values()]) for r in rounds}
 
 
 @dataclass
@@ -832,12 +886,14 @@ class WidthResults:
             v_gap=bold_verdict(narrows), v_match=bold_verdict(matches),
             disagree="" if matches.verdict in ("holds", "not judged") else
             " Here this run does not reproduce the paper's large-scale result: at these widths edge-popup does not "
-            "find a subnetwork of random weights as good as training the same network.",
+            "find a subnetwork of random weights as good as training the same network."
+            if matches.verdict == "contradicted" and not matches.fragile else
+            " Whether edge-popup comes within one point of training at these widths, this run cannot tell.",
             p2w=spread(popup_2l[:, -1]), t0=spread(trained[:, 0]), p1w=spread(popup[:, -1]),
             v_malach=bold_verdict(malach),
-            depth_note=(" The depth-L network of the same width passes the same test (the diagnostic row), so this "
-                        "run does not show that the doubled depth of Malach et al.'s construction is needed: width "
-                        "alone suffices at this scale."
+            depth_note=(" The depth-L network of the same width passes the same test (the diagnostic row): here "
+                        "width alone was enough for this test, so this run cannot show what the doubled depth of "
+                        "Malach et al.'s construction adds."
                         if depth_l_control.verdict == "holds" and malach.verdict == "holds" else ""),
             deep_word=direction_word(popup_2l[:, -1] - popup[:, -1], "better", "worse",
                                      "neither clearly better nor worse", judged=judged))
@@ -902,6 +958,39 @@ class OverlapResults:
         return np.array([excess_iou(self.tickets[(s, round_)], self.mask(kind, s, round_), layer=layer)
                          for s in self.seeds])
 
+    def claim_values(self, excess: Mapping[str, np.ndarray], large_init: "Claim", popup_overlap: "Claim",
+                     judged: bool = True) -> dict[str, Any]:
+        """What section 5's sentence states at the sparsest round: a line per comparison of
+        ``excess`` (``self.excess()``) with the word its own test gives (each at ``ALPHA`` on
+        each side, uncorrected), the two verdicts, and what the random control says about
+        the measure (it is independent of the ticket, so a control off zero is chance)."""
+        rows, words = [], {}
+        for name, v in excess.items():
+            words[name] = direction_word(v[:, -1], "above", "below", "", judged=judged)
+            rows.append(f"- {name}: {spread(v[:, -1])}, "
+                        + (f"{words[name]} chance" if words[name] else "not distinguishable from chance"))
+        control = words.get(OVERLAP_LABELS["random"], "")
+        note = ("The random mask, independent of the ticket by construction, is not distinguishable from chance: "
+                "the measure reads zero where it should." if not control else
+                f"The random mask is independent of the ticket by construction, yet its own test puts it {control} "
+                f"chance: each line is tested alone at {ALPHA:.0%} on each side, uncorrected, so with {len(rows)} "
+                "lines one such result can come by chance. Read the other lines against the control's size, not "
+                "only against zero.")
+        return dict(d=self.round_density[self.rounds[-1]], n=len(self.seeds), rows="\n".join(rows),
+                    v1=bold_verdict(large_init), v2=bold_verdict(popup_overlap), control=note,
+                    predictable=verdict_word(large_init, " (part of an IMP ticket is predictable from the magnitudes "
+                                                         "at initialisation)", "", ""))
+
+    def first_layer_values(self, judged: bool = True) -> dict[str, Any]:
+        """What the per-layer sentence states: the first layer's IoU minus chance between
+        each seed's ticket at the sparsest round and the next seed's (cyclically), and the
+        word its test gives. Each ticket is in two of these pairs, so they are not
+        independent and the test is only a guide."""
+        first = self.excess_at("other_seed", self.rounds[-1], layer=self.layers[0])
+        return dict(x=spread(first), n=len(self.seeds),
+                    word=direction_word(first, "more than chance, so part of what IMP keeps there is set by the data",
+                                        "less than chance", "not distinguishable from chance", judged=judged))
+
 
 def overlap_study(settings: "TrainSettings", data: "Dataset", imp: Mapping[int, "IMPResult"],
                   dense: Mapping[int, "Run"], store: "Store | None" = None) -> OverlapResults:
@@ -939,3 +1028,42 @@ def summary_values(conclusion: str, *, same_sign: "Claim", reinit: "Claim", sign
     ordered = [same_sign, reinit, signs, popup, ticket, width, gap, match, malach, large_init, popup_overlap]
     return {"conclusion": conclusion[3:] if conclusion.startswith("So ") else conclusion, **words,
             **{f"v{k}": bold_verdict(c) for k, c in enumerate(ordered, start=1)}}
+
+
+def plain_answer(*, popup: "Claim", same_sign: "Claim", ticket: "Claim", match: "Claim", malach: "Claim") -> str:
+    """Notebook 04's closing answer to its question, "can a mask alone do the work?",
+    rendered from the verdicts of the claims that answer it: masks on untrained weights far
+    above chance (``popup``: edge-popup more than 20 points above chance; ``same_sign``: a
+    large-final same-sign mask beats a random one, untrained), and whether a mask on random
+    weights did as well as trained weights (``ticket``: an IMP ticket beats edge-popup at
+    the dense network's width; ``match``: edge-popup within one point of the same network
+    trained at the widest; ``malach``: a wide random network hides a subnetwork as accurate
+    as a narrow trained one)."""
+    works = verdict_word(popup, "yes", "no", "unclear")
+    as_good = verdict_word(match, "yes", "no", "unclear")
+    opening = {("yes", "yes"): "Yes, for the widest networks here.", ("yes", "no"): "Partly.",
+               ("yes", "unclear"): "Partly, as far as this run can tell."}.get(
+        (works, as_good), "Not shown at this scale.")
+    return " ".join([
+        f"**Can a mask alone do the work?** {opening}",
+        "A mask learned on weights that are never trained "
+        + verdict_word(popup, "made the network more than 20 points better than chance",
+                       "did not make the network 20 points better than chance",
+                       "was not shown to make the network 20 points better than chance")
+        + f" (claim: {bold_verdict(popup)}), and a mask chosen from a trained network's weights "
+        + verdict_word(same_sign, "beat a random mask on the untrained weights",
+                       "did worse than a random mask on the untrained weights",
+                       "was not shown to beat a random mask on the untrained weights")
+        + f" (claim: {bold_verdict(same_sign)}).",
+        "Whether it does all the work: at the dense network's width the IMP ticket, whose weights are trained, "
+        + verdict_word(ticket, "beat edge-popup", "did not beat edge-popup", "was not shown to beat edge-popup")
+        + f" (claim: {bold_verdict(ticket)}); at the widest network, edge-popup "
+        + verdict_word(match, "came within one point of training the same network",
+                       "stayed more than one point below training the same network",
+                       "was not shown to come within one point of training the same network")
+        + f" (Ramanujan et al.'s claim that it comes within one point: {bold_verdict(match)}); and a random "
+        "network wider than a small trained one "
+        + verdict_word(malach, "hid a subnetwork as accurate as it", "did not yield a subnetwork as accurate as it",
+                       "was not shown to hide a subnetwork as accurate as it")
+        + f" (claim: {bold_verdict(malach)}); Malach et al.'s theorem says a wide enough one does.",
+    ])

@@ -16,16 +16,19 @@
 # %% [markdown]
 # # 04 · Supermasks and strong tickets: can a mask alone do the work?
 #
-# IMP keeps the *large* trained weights and resets them to their *initial values*. Zhou,
-# Lan, Liu & Yosinski (*Deconstructing Lottery Tickets: Zeros, Signs, and the Supermask*,
-# NeurIPS 2019) took that recipe apart: which masks work, and what about the initial
-# values matters? Their most surprising finding: a mask applied to an **untrained** random
-# network can already make it far better than chance, a *supermask*. Ramanujan et al.
-# (*What's Hidden in a Randomly Weighted Neural Network?*, CVPR 2020) learned such masks
-# directly (edge-popup), and Malach, Yehudai, Shalev-Shwartz & Shamir (*Proving the Lottery
-# Ticket Hypothesis: Pruning is All You Need*, ICML 2020) proved that a large enough random
-# network contains, with high probability, a subnetwork that approximates a given trained
-# network without any training: a **strong** lottery ticket.
+# IMP (iterative magnitude pruning, notebook 02) keeps the *large* trained weights and
+# resets them to their *initial values*. Zhou, Lan, Liu & Yosinski (*Deconstructing Lottery
+# Tickets: Zeros, Signs, and the Supermask*, NeurIPS 2019) took that recipe apart: which
+# masks work, and what about the initial values matters? Their last finding (abstract):
+# masks "that can be applied to an untrained, randomly initialized network to produce a
+# model with performance far better than chance", *supermasks*. Ramanujan et al. (*What's
+# Hidden in a Randomly Weighted Neural Network?*, CVPR 2020) learned such masks directly
+# (edge-popup), and Malach, Yehudai, Shalev-Shwartz & Shamir (*Proving the Lottery Ticket
+# Hypothesis: Pruning is All You Need*, ICML 2020) proved that "for every bounded
+# distribution and every target network with bounded weights, a sufficiently
+# over-parameterized neural network with random weights contains a subnetwork with roughly
+# the same accuracy as the target network, without any further training" (abstract): a
+# **strong** lottery ticket.
 #
 # **In this notebook you will**
 # - score weights by Zhou et al.'s criteria and measure untrained masked networks, with
@@ -38,11 +41,13 @@
 # - measure whether different methods pick the same weights (overlap against chance),
 #   across densities and seeds.
 #
-# Every headline claim is checked at the end with paired statistics over seeds.
+# Every claim is tested over seeds and collected in a table at the end; the notebook closes
+# with a plain answer to its question.
 #
-# **Time:** `SCALE="quick"` takes about 3-4 minutes on a 2-core laptop CPU (everything is
-# stored in `RESULTS_DIR`; the dense networks and IMP tickets stored by notebooks 01 and 02
-# are reused).
+# **Time:** at `SCALE="quick"`, about 7 minutes on a 2-core CPU when notebooks 01 and 02
+# have stored their dense networks and IMP tickets in `RESULTS_DIR` (they are reused; on
+# its own the notebook trains them first), about 2 minutes once this notebook's own runs
+# are stored too.
 
 # %% tags=["parameters"]
 SCALE = "quick"  # "smoke" | "quick" | "paper"
@@ -57,13 +62,9 @@ CLAIMS_FILE = None  # set a file to save the checked claims as JSON (the CLI doe
 
 # %%
 # %matplotlib inline
-from functools import partial
-
-import numpy as np
-
 import lthlib
 from lthlib import plots, widgets
-from lthlib.claims import Claims, bold_verdict, direction_word, say, spread
+from lthlib.claims import Claims, say, spread
 from lthlib.config import check_parameters, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
@@ -72,9 +73,9 @@ from lthlib.masks import overlap
 from lthlib.store import Store
 from lthlib.supermask import (CRITERION_LABELS, DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, RESET_LABELS, WIDTH_STUDY_DENSITY,
                               ZHOU_CLAIM_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS, SupermaskResults,
-                              WidthResults, bernoulli_for_scale, criterion_study, dense_by_seed, learn_supermasks,
-                              mean_round_density, overlap_study, strong_ticket_study, summary_values,
-                              ticket_settings, untrained_study)
+                              WidthResults, bernoulli_for_scale, criterion_study, dense_accuracy, dense_by_seed,
+                              learn_supermasks, mean_round_density, overlap_study, plain_answer, strong_ticket_study,
+                              summary_values, ticket_accuracy, ticket_settings, untrained_study)
 from lthlib.training import data_for
 
 # %%
@@ -86,15 +87,13 @@ untrained_seeds = list(range(max(SEEDS, UNTRAINED_SEEDS)))
 data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 chance = 1 / data.num_classes
 claims = Claims("04", SCALE, CLAIMS_FILE)
-judged = SCALE != "smoke"
-# a word that follows the exact test of per-seed values against a threshold (no claim made)
-direction = partial(direction_word, judged=judged)
+judged = SCALE != "smoke"  # smoke-scale numbers mean nothing: no claim is judged there
 
 # IMP tickets (notebook 02's algorithm, at most three rounds) and the dense networks they
 # come from: every section builds on them
 imp = dict(zip(seeds, run_imp_seeds(ticket_settings(SCALE, train_settings), seeds, data, store=store)))
 dense = dense_by_seed(train_settings, data, untrained_seeds, store)
-dense_acc = np.array([dense[s].at_early_stop("test_acc") for s in seeds])
+dense_acc = dense_accuracy(dense, seeds)  # one value per seed
 say("The dense network (`{model}` on `{dataset}`): test accuracy at early stopping {acc} (mean and min-max over "
     "{n} seeds).",
     model=train_settings.model, dataset=train_settings.dataset, acc=spread(dense_acc), n=len(seeds))
@@ -116,7 +115,7 @@ _ = define("supermask", "strong ticket", "density")
 # | large final | $\lvert w_f\rvert$ (what IMP uses) |
 # | small final | $-\lvert w_f\rvert$ |
 # | large init | $\lvert w_i\rvert$ |
-# | large init, large final | $\min(\alpha\lvert w_i\rvert, \lvert w_f\rvert)$, $\alpha = \sigma(w_f)/\sigma(w_i)$ |
+# | large init, large final | kept if in the top of both $\lvert w_i\rvert$ and $\lvert w_f\rvert$ (the lower of its two ranks, as the authors' code keeps the largest "quadrant") |
 # | magnitude increase | $\lvert w_f\rvert - \lvert w_i\rvert$ |
 # | movement | $\lvert w_f - w_i\rvert$ |
 # | large final, same sign | $\lvert w_f\rvert$ among weights whose sign did not change |
@@ -126,7 +125,8 @@ _ = define("supermask", "strong ticket", "density")
 # $\operatorname{sign}(w_i)\cdot\sigma_\text{layer}$, where $\sigma_\text{layer}$ is the
 # standard deviation of the layer's initial weights. Nothing is trained after masking: we
 # evaluate the masked random network as it is. At a density of 100% every mask keeps
-# everything, so every curve ends at the unmasked network.
+# everything, so all curves of a panel end at one point: the unmasked network, with its
+# initial values (left) or with every weight at its signed constant (right).
 #
 # The random mask is the control: its scores come from a random stream of their own
 # (`lthlib.streams`), unrelated to the stream that drew the weights, so it keeps a weight
@@ -142,10 +142,12 @@ fig = plots.criteria_panels(densities, untrained.panels(), "test accuracy, untra
 plots.save_figure(fig, FIGURES_DIR, "criteria_untrained")
 
 # %% [markdown]
-# **What the paper reports.** Zhou et al. (abstract) find supermasks that make an
-# untrained, randomly initialised network reach 86% test accuracy on MNIST and 41% on
-# CIFAR-10, where chance is 10%. Their best criterion keeps large final weights *whose
-# sign did not change* in training.
+# **What the paper reports.** Zhou et al.'s abstract: supermasks give an untrained,
+# randomly initialised network "performance far better than chance (86% on MNIST, 41% on
+# CIFAR-10)", where chance is 10%. The abstract does not say which mask and which starting
+# values give these numbers (the paper's body, not read here, does). The criterion built
+# for supermasks keeps large final weights *whose sign did not change* in training
+# (`large_final_same_sign` in the authors' `get_weight_init.py`).
 #
 # **What to see here** (rendered from this run; the claims are checked at one density,
 # fixed before the run, the density section 2 trains at):
@@ -161,10 +163,11 @@ c_zhou = claims.check(
     f"Zhou et al.: a supermask makes an untrained network better than chance (large final, same sign; "
     f"{d_claim:.0%} of weights; initial values)",
     untrained.at("large_final_same_sign", "init", d_claim) - chance, role="paper",
-    paper="Zhou et al. 2019 report 86% test accuracy on MNIST and 41% on CIFAR-10 for untrained networks "
-          "under supermasks (chance: 10%)")
-say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the best criterion with the initial values is "
-    "*{b0}* ({a0}), and with signed constants *{b1}* ({a1}); mean (min-max) over {n} seeds.\n"
+    paper="Zhou et al. 2019, abstract: supermasks give untrained networks \"performance far better than chance "
+          "(86% on MNIST, 41% on CIFAR-10)\" (chance: 10%)")
+say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the criterion with the highest mean is *{b0}* with the "
+    "initial values ({a0}), and *{b1}* with signed constants ({a1}); mean (min-max) over {n} seeds. Over all "
+    "densities below 100%, the highest points of the two panels: {peak0} and {peak1}.\n"
     "- Large final weights that kept their sign: {lfss} with the initial values, against {rnd} for the random "
     "mask. Claim \"beats a random mask\": {v1}. Claim \"better than chance\" (Zhou et al.): {v2}.\n"
     "- The random mask is {rnd_word} chance: with its own random stream it keeps weights of both signs, so "
@@ -176,13 +179,16 @@ say("- Chance is {chance:.2f}. At {d:.0%} of the weights, the best criterion wit
 # %% [markdown]
 # ### Signs or values? The signed constant, criterion by criterion
 #
-# Zhou et al. argue that what a mask needs from the initial weights is mostly their
-# **sign**. If so, replacing every kept weight by a constant of the same sign should not
-# hurt. The figure shows, for each criterion at the three largest densities below 100%, the
-# per-seed difference *signed constant minus initial values* in untrained accuracy, its
-# mean and its 95% confidence interval over seeds (for scale). The words under it follow an
-# exact sign-flip test at 5% per cell, uncorrected across the cells: helps, hurts, or this
-# run cannot tell.
+# Zhou et al.'s abstract says "signs are all you need to make the re-initialized network
+# train": a statement about *training*. Does something like it hold before any training? If
+# only the **signs** of the kept weights mattered, replacing each by a constant of the same
+# sign would not change the untrained accuracy. The figure shows, for each criterion at the
+# three largest densities below 100%, the per-seed difference *signed constant minus
+# initial values* in untrained accuracy, its mean and its two-sided 95% t-interval over
+# seeds (for scale). The words under it follow an exact sign-flip test of each
+# criterion-density pair (it compares the mean difference with the means of every way of
+# flipping the signs of the per-seed differences) at 5% on each side, uncorrected across
+# the pairs: helped, hurt, or this run cannot tell.
 
 # %%
 sign_densities = [d for d in densities if d < 1.0][-3:]
@@ -194,8 +200,8 @@ plots.save_figure(fig, FIGURES_DIR, "signed_constant_effect")
 # %%
 sign = untrained.sign_verdicts(sign_densities, judged)  # each pair: helped, hurt or cannot tell
 say("**What to see.** Setting the kept weights to a signed constant *helped* the untrained network for: "
-    "{helped}. It *hurt* for: {hurt}. For the other {n_unclear} of the {n} criterion-density pairs the interval "
-    "contains zero (this run cannot tell). {conclusion}", **sign)
+    "{helped}. It *hurt* for: {hurt}. For the other {n_unclear} of the {n} criterion-density pairs the test cannot "
+    "tell either way. {conclusion}", **sign)
 
 # %% [markdown]
 # ## 2. Criteria, then training: which starting values matter?
@@ -206,10 +212,13 @@ say("**What to see.** Setting the kept weights to a signed constant *helped* the
 # shot) and the random mask. For the random mask the signed constant is left out (to save
 # time): the question there is only whether the initial values matter at all.
 #
-# **What the paper reports.** Zhou et al. find that reinitialised masks train worse (as
-# in Frankle & Carbin's random-reinitialisation control), while a signed constant with the
-# initial signs trains about as well as the initial values: "signs are all you need to make
-# the re-initialized network train".
+# **What the paper reports.** Zhou et al.'s abstract recalls that Frankle & Carbin's
+# sparse networks are "trainable from scratch, but only when starting from the same initial
+# weights" (Frankle & Carbin 2019, Section 2, the random-reinitialisation control), and
+# says that "signs are all you need to make the re-initialized network train": a new start
+# that keeps the initial signs, such as the signed constant, trains. Their experiments prune
+# iteratively (the authors' `print_train_lottery_iterative_command.sh`); here the mask is
+# taken in one shot.
 
 # %%
 train_criteria = {"large_final": ["init", "signed_constant", "reinit"], "random": ["init", "reinit"]}
@@ -227,14 +236,14 @@ plots.save_figure(fig, FIGURES_DIR, "criteria_trained")
 c_reinit = claims.paired(f"Zhou et al.: a large-final mask trains better from its initial values than from "
                          f"fresh random values ({d_claim:.0%} of weights)",
                          better=trained.acc("large_final", "init"), worse=trained.acc("large_final", "reinit"),
-                         role="paper", paper="Zhou et al. 2019 (as Frankle & Carbin 2019): reinitialised masks "
-                                             "train worse than masks started from their initial values")
+                         role="paper", paper="Zhou et al. 2019, abstract (of Frankle & Carbin 2019): trainable "
+                                             "\"only when starting from the same initial weights\"")
 c_signs = claims.paired(f"Zhou et al.: a signed constant trains as well as the initial values (large-final mask, "
                         f"{d_claim:.0%} of weights; not worse by more than 1 point)",
                         better=trained.acc("large_final", "signed_constant"),
                         worse=trained.acc("large_final", "init"), margin=-0.01, role="paper",
-                        paper="Zhou et al. 2019: with the initial signs kept, a constant magnitude trains about "
-                              "as well as the initial values")
+                        paper="Zhou et al. 2019, abstract: \"signs are all you need to make the re-initialized "
+                              "network train\"")
 say("**What to see.** With the large-final mask, training from the initial values reached {init}, from the "
     "signed constant {sc} and from fresh random values {reinit} (mean and min-max over {n} seeds). Claim "
     "\"initial values beat a reinitialisation\" (Zhou et al.): {v_reinit}. Claim \"the signed constant is within one point of "
@@ -248,13 +257,19 @@ say("**What to see.** With the large-final mask, training from the initial value
 #
 # **Edge-popup** (Ramanujan et al.) keeps, in every layer, the top fraction of a learned
 # score $s$; the weights never change. The forward pass uses $w \odot m(s)$ and the
-# gradient of the loss with respect to the mask is passed *straight through* to the score.
-# **Bernoulli masks** (Zhou et al.) sample $m \sim \text{Bernoulli}(\sigma(s))$ instead;
-# the number of kept weights is not fixed, so training can move it. Here the scores start
-# with an expected density of 50%, and the evaluated mask keeps the weights with
-# $\sigma(s) > 0.5$. The frozen weights are random signed constants
-# $\pm\sqrt{2/\text{fan-in}}$, the setting in which Ramanujan et al. found edge-popup works
-# best.
+# gradient of the loss with respect to the mask is passed *straight through* to the score
+# (their Figure 2: the scores of all edges are updated, so an edge left out can come back).
+# **Bernoulli masks** (Zhou et al.; the authors' `masked_networks.py`) sample
+# $m \sim \text{Bernoulli}(\sigma(s))$ instead, where $\sigma(s) = 1/(1 + e^{-s})$ is the
+# logistic sigmoid (not the standard deviation of section 1); the number of kept weights is
+# not fixed, so training can move it. Here the scores start with an expected density of
+# 50%, and the evaluated mask keeps the weights with $\sigma(s) > 0.5$. The frozen weights
+# are random signed constants $\pm\sqrt{2/\text{fan-in}}$, Ramanujan et al.'s *signed
+# Kaiming constant*: in the authors' README table (ResNets on ImageNet, 30% of the weights
+# kept) it gives a higher accuracy than Kaiming-normal weights for every network listed.
+# (At `SCALE="paper"` the Bernoulli masks follow Zhou et al.'s code instead: every score
+# starts at an expected density of 50%, the mask is sampled afresh at every evaluation, and
+# the network's own initial weights are the frozen ones.)
 #
 # Both are compared with the IMP tickets of notebook 02 (whose weights *are* trained) at
 # the same density, on the same architecture.
@@ -262,20 +277,17 @@ say("**What to see.** With the large-final mask, training from the initial value
 # %%
 rounds = sorted({1, len(imp[seeds[0]].rounds)})
 compare_density = mean_round_density(imp, rounds)  # {round: fraction of weights kept}
+bern_start = 0.5  # the expected density the Bernoulli scores start at
 supermasks = SupermaskResults(learn_supermasks(train_settings, data, seeds,
-                                               {"edge_popup": list(compare_density.values()), "bernoulli": [0.5]},
+                                               {"edge_popup": list(compare_density.values()),
+                                                "bernoulli": [bern_start]},
                                                store, bernoulli=bernoulli_for_scale(SCALE)),  # Zhou's at paper scale
                               seeds)  # supermasks.acc(method, density): one value per seed
-ticket_acc = {r: np.array([imp[s].metric("ticket")[r] for s in seeds]) for r in rounds}
-bern_density = supermasks.final_density("bernoulli", 0.5)
-comparison = {f"{d:.0%} of weights kept": {"IMP ticket (weights trained)": ticket_acc[r],
-                                           "edge-popup (weights frozen at random)": supermasks.acc("edge_popup", d)}
-              for r, d in compare_density.items()}
-comparison[f"Bernoulli mask\n(started at 50%,\nended at {bern_density.mean():.0%})"] = {
-    "Bernoulli (weights frozen at random)": supermasks.acc("bernoulli", 0.5)}
+ticket_acc = ticket_accuracy(imp, rounds)  # {round: one value per seed}
 
 # %%
-fig = plots.grouped_bars(comparison, "test accuracy at early stopping",
+fig = plots.grouped_bars(supermasks.bars(ticket_acc, compare_density, bern_start),
+                         "test accuracy at early stopping",
                          "masks learned on frozen random weights vs trained IMP tickets",
                          reference=dense_acc, reference_label="dense network, trained")
 plots.save_figure(fig, FIGURES_DIR, "supermasks_vs_tickets")
@@ -292,32 +304,31 @@ c_popup = claims.check(f"Edge-popup on frozen random weights is more than 20 poi
 say("**What to see.** A mask learned on weights that are never trained reached {ep} at {d:.0%} of the weights, "
     "against chance {chance:.2f} (claim \"more than 20 points above chance\": {v_popup}).{training} The IMP "
     "ticket at the same density, whose weights are trained, reached {tk} (claim \"beats edge-popup\": "
-    "{v_ticket}). The Bernoulli masks started at a density of 50% and ended at {bd} of the weights: the density "
-    "{b_word}, and their accuracy was {ba}. A move this small from where the scores started is no evidence that "
-    "Bernoulli masks *find* a density; exercise 4 asks how to test that.",
-    ep=spread(supermasks.acc("edge_popup", d_sparse)), d=d_sparse, chance=chance,
-    v_popup=bold_verdict(c_popup),
-    training=" Selecting weights is a form of training." if c_popup.verdict == "holds" else "",
-    tk=spread(ticket_acc[rounds[-1]]),
-    v_ticket=bold_verdict(c_ticket[rounds[-1]]), bd=spread(bern_density, '.0%'),
-    ba=spread(supermasks.acc("bernoulli", 0.5)),
-    b_word=direction(bern_density - 0.5, "rose", "fell", "did not move in a way this run can detect"))
+    "{v_ticket}). The Bernoulli masks started at an expected density of {b0:.0%} and ended at {bd} of the "
+    "weights: the density {b_word}; their accuracy was {ba}. One starting point cannot show that Bernoulli masks "
+    "*find* a density: that takes masks started at different densities ending at the same one (exercise 4).",
+    **supermasks.claim_values(c_popup, c_ticket[rounds[-1]], ticket_acc[rounds[-1]], d_sparse, chance,
+                              bern_start, judged))
 
 # %% [markdown]
 # ## 4. Strong tickets: how wide must the random network be?
 #
-# **The theorem** (Malach, Yehudai, Shalev-Shwartz & Shamir 2020): every ReLU network of
-# depth $L$ (with bounded weights) can be approximated to accuracy $\varepsilon$ by
-# *pruning* a random network of depth $2L$ that is wider by a polynomial factor (in the
-# depth, the width, $1/\varepsilon$ and the input size), with weights drawn from a bounded
-# distribution; this holds with high probability over the random draw. No weight of the
-# random network is changed: only weights are removed. Each layer of the target is
-# approximated by *two* random layers, which is where the depth $2L$ comes from.
+# **The theorem** (Malach, Yehudai, Shalev-Shwartz & Shamir 2020). Their abstract: "for
+# every bounded distribution and every target network with bounded weights, a sufficiently
+# over-parameterized neural network with random weights contains a subnetwork with roughly
+# the same accuracy as the target network, without any further training". Their
+# introduction: "a ReLU network of arbitrary depth $l$ can be approximated by finding a
+# *weight-subnetwork* of a random network of depth $2l$ and sufficient width" (a
+# weight-subnetwork removes single weights; no weight of the random network is changed).
+# How much wider: by a polynomial factor, which Pensia et al. (2020, abstract) read as
+# $O(d^4 l^2)$ for a target of width $d$ and depth $l$ (below, $L$).
 #
 # **Empirically** (Ramanujan et al., abstract): "as randomly weighted neural networks with
 # fixed weights grow wider and deeper, an 'untrained subnetwork' approaches a network with
 # learned weights in accuracy"; a randomly weighted Wide ResNet-50 contains a subnetwork
-# that matches a ResNet-34 trained on ImageNet.
+# that is "smaller than, but matches the performance of a ResNet-34 trained on ImageNet".
+# Their Figure 3 (deeper networks on CIFAR-10) finds subnetworks "that perform as well as
+# the dense original network when trained".
 #
 # **What this notebook can test**, on MLPs with hidden layers of width $w$ (the MNIST-1D
 # MLP has $L = 3$ layers, two of them hidden; depth $2L = 6$ means five hidden layers):
@@ -327,11 +338,10 @@ say("**What to see.** A mask learned on weights that are never trained reached {
 #   the widest one a subnetwork as accurate as the **narrowest trained** depth-$L$ network
 #   (the target it is many times wider than)?
 #
-# **What it cannot test**: the theorem is about *existence* and uniform approximation of a
-# given target function; edge-popup is a heuristic search, so failing to find a good
-# subnetwork does not refute it. Its width factor is polynomial with large constants, far
-# beyond the widths a laptop can run; "with high probability" cannot be checked with a
-# few seeds; and we compare test accuracy, not the distance to a target function.
+# **What it cannot test**: the theorem is about *existence*; edge-popup is a heuristic
+# search, so failing to find a good subnetwork does not refute it. Its width factor grows
+# polynomially with the target's size, far beyond the widths a laptop can run; and it is
+# about approximating a given target network, while we compare test accuracy.
 
 # %%
 widths = list(sweep_size(SCALE, "widths"))
@@ -347,7 +357,8 @@ fig = plots.seed_bands(widths, {"trained normally, depth L (2 hidden layers)": t
                                 "edge-popup on random weights, depth L": popup_L,
                                 "edge-popup on random weights, depth 2L (5 hidden layers)": popup_2L},
                        "width of every hidden layer (log scale)", "test accuracy at early stopping",
-                       "strong tickets against trained networks, width by width (50% of weights kept)",
+                       "strong tickets against trained networks, width by width\n"
+                       "(edge-popup keeps 50% of the weights; the trained networks are dense)",
                        references={"chance": chance}, logx=True,
                        styles={"trained normally, depth L (2 hidden layers)": {"color": "k"}})
 plots.save_figure(fig, FIGURES_DIR, "strong_tickets_width")
@@ -359,19 +370,23 @@ c_width = claims.paired(f"Edge-popup accuracy grows with the width of the random
 c_gap = claims.paired(f"Ramanujan et al.: the gap between a trained network and edge-popup on the same random "
                       f"architecture narrows with width (width {widths[0]} vs {widths[-1]})",
                       better=gap[:, 0], worse=gap[:, -1], role="paper",
-                      paper="Ramanujan et al. 2020 report that untrained subnetworks approach trained networks "
-                            "as the random networks grow wider and deeper")
+                      paper="Ramanujan et al. 2020, abstract: untrained subnetworks approach networks with learned "
+                            "weights as the random networks grow wider and deeper")
 c_match = claims.paired(f"Ramanujan et al.: at width {widths[-1]}, edge-popup on random weights matches the same "
                         f"network trained (not worse by more than 1 point)", better=popup_L[:, -1],
                         worse=trained_L[:, -1], margin=-0.01, role="paper",
-                        paper="Ramanujan et al. 2020: a random Wide ResNet-50 hides a subnetwork that matches a "
-                              "trained ResNet-34 on ImageNet")
+                        paper="Ramanujan et al. 2020: subnetworks \"that perform as well as the dense original "
+                              "network when trained\" (Figure 3, deeper networks on CIFAR-10); a random Wide "
+                              "ResNet-50 hides one that matches a trained ResNet-34 on ImageNet (abstract)")
+
+# %%
 c_malach = claims.paired(f"Malach et al.: a random depth-2L network {widths[-1] // widths[0]}x wider contains a "
                          f"subnetwork (found by edge-popup) as accurate as the trained depth-L network of width "
                          f"{widths[0]} (not worse by more than 1 point)", better=popup_2L[:, -1],
                          worse=trained_L[:, 0], margin=-0.01, role="paper",
-                         paper="Malach et al. 2020 prove that such a subnetwork exists with high probability "
-                               "once the random network is polynomially wider (existence, not a search method)")
+                         paper="Malach et al. 2020 (abstract, introduction): a sufficiently wide random network "
+                               "of depth 2L contains a subnetwork with roughly the same accuracy as a target of "
+                               "depth L (existence, not a search method)")
 c_depth_l = claims.paired(f"a random depth-L network {widths[-1] // widths[0]}x wider also contains a subnetwork "
                           f"(found by edge-popup) as accurate as the trained depth-L network of width {widths[0]} "
                           "(not worse by more than 1 point): the control for the depth-2L claim",
@@ -427,31 +442,24 @@ c_large_init = claims.check(f"An IMP ticket shares more weights with the largest
 c_popup_overlap = claims.check(f"An edge-popup mask on the ticket's own initial weights shares more weights with "
                                f"the ticket than chance ({round_density[r_last]:.0%} of weights)",
                                excess["edge-popup on the ticket's initial weights"][:, -1])
-words = {name: direction(v[:, -1], "above chance", "below chance", "not distinguishable from chance")
-         for name, v in excess.items()}
 say("**What to see** (at {d:.0%} of the weights, the sparsest round; IoU minus chance, mean and min-max over "
-    "{n} seeds):\n\n" + "\n".join(f"- {name}: {spread(v[:, -1])}, {words[name]}" for name, v in excess.items())
-    + "\n\nClaim \"the ticket overlaps the largest initial weights more than chance\": {v1}{predictable}. "
-    "Claim \"an edge-popup mask on the same initial weights overlaps it more than chance\": {v2}. The random "
-    "mask is the check that the measure works.",
-    d=round_density[r_last], n=len(seeds),
-    v1=bold_verdict(c_large_init),
-    predictable=" (part of an IMP ticket is predictable from the magnitudes at initialisation)"
-    if c_large_init.verdict == "holds" else "",
-    v2=bold_verdict(c_popup_overlap))
+    "{n} seeds; each line's word follows its own sign-flip test at 5% on each side):\n\n{rows}\n\n"
+    "Claim \"the ticket overlaps the largest initial weights more than chance\": {v1}{predictable}. Claim \"an "
+    "edge-popup mask on the same initial weights overlaps it more than chance\": {v2}. {control}",
+    **masks_vs.claim_values(excess, c_large_init, c_popup_overlap, judged))
 
 # %% [markdown]
 # The overlap above is summed over all layers. Per layer it can differ: below, the IMP
 # tickets of two seeds at the sparsest round. Their initial weights are unrelated, so any
-# overlap beyond chance must come from the data (for instance input positions that matter
-# to every network).
+# overlap beyond chance can only come from what the two runs share: the data, the
+# architecture and the training recipe (for instance input positions that matter to every
+# network).
 
 # %%
 if len(seeds) > 1:
     pair = overlap(masks_vs.tickets[(seeds[0], r_last)], masks_vs.tickets[(seeds[1], r_last)])
     fig = plots.overlap_bars(pair, f"IMP tickets of seeds {seeds[0]} and {seeds[1]}, "
                                    f"{round_density[r_last]:.0%} of weights kept")
-    first_layer = masks_vs.excess_at("other_seed", r_last, layer=masks_vs.layers[0])
 else:
     fig = plots.overlap_bars(overlap(masks_vs.tickets[(seeds[0], r_last)],
                                      masks_vs.mask("random", seeds[0], r_last)), "IMP ticket vs a random mask")
@@ -460,10 +468,8 @@ plots.save_figure(fig, FIGURES_DIR, "mask_overlap_layers")
 # %%
 if len(seeds) > 1:
     say("In the first hidden layer, which sees the input, tickets of different seeds overlap by {x} beyond chance "
-        "(IoU minus chance, mean and min-max over {n} pairs of seeds): {word}.",
-        x=spread(first_layer), n=len(seeds),
-        word=direction(first_layer, "more than chance, so part of what IMP keeps there is set by the data",
-                       "less than chance", "not distinguishable from chance"))
+        "(IoU minus chance, mean and min-max over {n} pairs: each seed with the next, so each ticket is in two "
+        "pairs and the test is only a guide): {word}.", **masks_vs.first_layer_values(judged))
 
 # %% [markdown]
 # ### Explore: any two stored masks
@@ -485,11 +491,11 @@ explorer = widgets.overlap_explorer(masks)
 # %% [markdown]
 # ## Claims of this notebook, checked
 #
-# Each claim compares paired values over seeds (the same seeds on both sides); the
-# evidence is the mean difference, the seeds on the claimed side and an exact sign-flip
-# test against the claim's level (see the note under the table). *Headline* claims are what this notebook teaches at this scale; *the paper's
-# claim, at this scale* rows test a published result here and are reported whatever
-# their verdict.
+# Each claim tests one value per seed: a paired difference (the same seeds on both sides)
+# or a value against a threshold. The evidence is the mean, the seeds on the claimed side
+# and an exact sign-flip test against the claim's level (see the note under the table).
+# *Headline* claims are what this notebook teaches at this scale; *the paper's claim, at
+# this scale* rows test a published result here and are reported whatever their verdict.
 
 # %%
 claims.show()
@@ -499,19 +505,24 @@ claims.show()
 
 # %%
 say("- **Masks without training.** Untrained, a mask of large final weights that kept their sign {s1} a random "
-    "mask ({v1}). A signed constant instead of the initial values, untrained: {conclusion}\n"
+    "mask (claim: {v1}). A signed constant instead of the initial values, untrained: {conclusion}\n"
     "- **Masks, then training.** A large-final mask {s2} from its initial values than from fresh random values "
-    "({v2}); a signed constant {s3} the initial values within one point ({v3}).\n"
-    "- **Learned supermasks** on frozen random weights {s4} more than 20 points above chance ({v4}); at the dense "
-    "network's width, a trained IMP ticket at the same density {s5} edge-popup ({v5}).\n"
-    "- **Strong tickets.** Edge-popup {s6} with width ({v6}); the gap to training the same network {s7} with "
-    "width ({v7}) and {s8} at the widest ({v8}). Malach et al.'s depth-2L consequence, searched for with "
-    "edge-popup: {v9}. The theorem itself (existence, polynomial width) is beyond what a laptop can test.\n"
-    "- **Overlap.** IMP tickets {s10} the largest initial weights ({v10}) and {s11} an edge-popup mask on the "
-    "same initial weights ({v11}).",
+    "(Zhou et al.'s claim: {v2}); a signed constant {s3} the initial values within one point (Zhou et al.'s claim: "
+    "{v3}).\n"
+    "- **Learned supermasks** on frozen random weights {s4} more than 20 points above chance (claim: {v4}); at the "
+    "dense network's width, a trained IMP ticket at the same density {s5} edge-popup (claim: {v5}).\n"
+    "- **Strong tickets.** Edge-popup {s6} with width (claim: {v6}); the gap to training the same network {s7} with "
+    "width (Ramanujan et al.'s claim that it narrows: {v7}) and {s8} at the widest (their claim that it closes "
+    "within one point: {v8}). Malach et al.'s depth-2L consequence, searched for with edge-popup: {v9}. The "
+    "theorem itself (existence, polynomial width) is beyond what a laptop can test.\n"
+    "- **Overlap.** IMP tickets {s10} the largest initial weights (claim: {v10}) and {s11} an edge-popup mask on "
+    "the same initial weights (claim: {v11}).",
     **summary_values(sign["conclusion"], same_sign=c_same_sign, reinit=c_reinit, signs=c_signs, popup=c_popup,
                      ticket=c_ticket[rounds[-1]], width=c_width, gap=c_gap, match=c_match, malach=c_malach,
                      large_init=c_large_init, popup_overlap=c_popup_overlap))
+
+# %%
+say(plain_answer(popup=c_popup, same_sign=c_same_sign, ticket=c_ticket[rounds[-1]], match=c_match, malach=c_malach))
 
 # %% [markdown]
 # ## Exercises
@@ -523,8 +534,9 @@ say("- **Masks without training.** Untrained, a mask of large final weights that
 check("chance_iou_two_20_percent_masks", None)
 
 # %% [markdown]
-# 2. Add `"small_init"` (score $-\lvert w_i\rvert$) to `lthlib.supermask.criterion_scores`
-#    on your own copy and re-run section 1. Where does it land?
+# 2. In your own copy of `lthlib/supermask.py`, add `"small_init"` (score
+#    $-\lvert w_i\rvert$) to `CRITERIA`, `CRITERION_LABELS` and `criterion_scores`, and
+#    re-run section 1 with it in `criteria`. Where does it land?
 # 3. Re-run section 4 with `weights="kaiming_normal"` in `strong_ticket_study` instead of
 #    signed constants. Which random weights hide better subnetworks?
 # 4. Section 3's Bernoulli masks started at an expected density of 50%. Start them at 20%
