@@ -488,10 +488,14 @@ def spread(values: Sequence[float], fmt: str = ".3f") -> str:
     return f"{v.mean():{fmt}} ({v.min():{fmt}}-{v.max():{fmt}})"
 
 
-def verdict_word(claim: Claim, yes: str = "yes", no: str = "no", unclear: str = "not clearly") -> str:
+def verdict_word(claim: Claim, yes: str = "yes", no: str = "no", unclear: str = "not clearly",
+                 pending: str = "(not yet decided: see the verdict table at the end)") -> str:
     """A word for prose that follows the verdict: ``yes`` if it holds, ``no`` if
-    contradicted, ``unclear`` otherwise (not shown, not judged, or fragile: a verdict that
-    flips with the CPU's kernel set is no finding)."""
+    contradicted, ``pending`` while Holm waits for the rest of the claim's family, ``unclear``
+    otherwise (not shown, not judged, or fragile: a verdict that flips with the CPU's kernel
+    set is no finding)."""
+    if claim.verdict == "pending":
+        return pending
     if claim.fragile:
         return unclear
     return {"holds": yes, "contradicted": no}.get(claim.verdict, unclear)

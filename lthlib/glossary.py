@@ -32,16 +32,20 @@ TERMS: dict[str, str] = {
     "ticket": "a subnetwork (a mask) together with the weights it starts from. An *IMP ticket* is "
               "the mask iterative magnitude pruning finds, started from the dense run's weights at "
               "iteration k.",
-    "winning": "Frankle & Carbin 2019: a ticket is *winning* when, trained in isolation, it reaches "
-               "test accuracy commensurate with the dense network in at most as many iterations, "
-               "and a random reinitialisation of the same mask does not: the initial values matter.",
+    "winning": "Frankle & Carbin 2019 (Section 1): a *winning ticket* is a subnetwork of a randomly "
+               "initialised dense network that, trained in isolation from its original initial values, "
+               "reaches at least the dense network's test accuracy in at most as many iterations, with far "
+               "fewer weights. That the initial values matter is the paper's finding about such tickets, "
+               "not part of the definition: reinitialised at random, the same subnetworks learn slower and "
+               "reach lower accuracy (Section 1; the notebooks test it as a control).",
     "matching": "Frankle et al. 2020 (LMC): a subnetwork is *matching* when, trained in isolation (from "
                 "its weights at iteration k), it reaches the dense network's accuracy, \"full accuracy\" (arXiv v1 "
                 "abstract), which the paper takes as test accuracy within one standard deviation of the dense "
-                "network's over its runs (Section 4). lthlib uses this one definition: the subnetwork's mean "
+                "network's over its runs (Section 4, as a reading note of the arXiv v4 text gives it; the "
+                "sentence itself could not be read here). lthlib uses this one definition: the subnetwork's mean "
                 "accuracy is at most one standard deviation of the dense runs below the dense network's mean "
-                "(above it is matching too; ``lthlib.imp.is_matching``). Unlike *winning*, matching says nothing "
-                "about random reinitialisation. A notebook that uses another tolerance says it is its own choice.",
+                "(above it is matching too; ``lthlib.imp.is_matching``). Like *winning*, it says "
+                "nothing about random reinitialisation; unlike it, nothing about iterations. A notebook that uses another tolerance says it is its own choice.",
     "stable": "Frankle et al. 2020: a network is *stable* (to SGD noise) at iteration k when two copies "
               "trained from k with different data orders end in one linearly connected region: the "
               "error barrier on the straight line between them is about zero (the paper uses 2 "

@@ -106,6 +106,9 @@ def test_a_pending_claim_is_decided_by_holm_over_the_whole_family(tmp_path):
     claims = Claims("99", "quick", path=path, headlines=7)
     first = claims.check("first", [0.1] * 7 + [-0.01])
     assert first.verdict == "pending" and first.level == pytest.approx(0.05 / 7) and first.failed()  # until decided
+    from lthlib.claims import verdict_word
+
+    assert verdict_word(first, "beats", "loses to", "may not beat") == "(not yet decided: see the verdict table at the end)"
     for i in range(5):
         claims.check(f"every {i}", [0.1] * 8)
     assert json.loads(path.read_text())[0]["verdict"] == "pending"
