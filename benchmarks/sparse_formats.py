@@ -9,6 +9,12 @@ SGD training step, at each batch size, on ``LTHLIB_THREADS`` torch threads (defa
 Run: ``OMP_NUM_THREADS=1 python benchmarks/sparse_formats.py --model lenet300_100``.
 Prints Markdown tables (medians with their interquartile range, speed-up over dense),
 the weight bytes of each format and the crossover densities. Never asserts on time.
+
+``--large``: one 4096 x 4096 fp32 linear layer (``--shape``), where sparsity can pay, at
+batch 1 and 8 on 1 and 2 threads (``--threads``), in torch dense / masked / CSR / BSR
+(block-structured masks) and SciPy CSR, each beside the roofline bound of
+``lthlib.sparse_bounds`` on this machine's calibrated peak and bandwidth, with every
+format's measured and bound crossover density. About 3-5 minutes on a 2-core CPU.
 """
 from __future__ import annotations
 
@@ -17,9 +23,11 @@ import os
 import platform
 import warnings
 
+import scipy
 import torch
 import torch.nn.functional as F
 
+from lthlib import sparse_bounds as sb
 from lthlib import sparse_exec as se
 from lthlib.models import build_model, count_parameters
 from lthlib.streams import generator
@@ -118,33 +126,95 @@ def routes(repeats: int, densities: list[float], batch_sizes: list[int]) -> str:
     return "\n".join(out)
 
 
+def large(shape: tuple[int, int], densities: list[float], batch_sizes: list[int], threads: list[int],
+          blocksize: int, repeats: int) -> str:
+    """The large layer in every timed format at every thread count, beside its bound."""
+    out, rows, machines = [], [], {}
+    for n in threads:
+        before = sb.calibrate(n)
+        rows += sb.time_layer_formats(shape, densities, batch_sizes, blocksize=blocksize, threads=n,
+                                      repeats=repeats)
+        after = sb.calibrate(n, fresh=True)
+        machines[n] = before.faster(after)
+        out += [f"- {n} thread(s): before the timings: {before.describe()}; after: {after.describe()}"]
+    bounded = sb.with_bounds(rows, machines)
+    out = ["**calibration** (median and interquartile range of 7 repeats, before and after the timings; the "
+           "bound uses the larger peak and the larger bandwidth of the two)\n", *out]
+    b = next((r["blocksize"] for r in rows if r["format"] == "bsr"), blocksize)
+    out += [f"\n**{shape[0]} x {shape[1]} fp32 layer, inference** ({repeats} repeats; speed-up: dense median "
+            "over the format's; bound: the roofline's speed-up; attained: bound time / measured time; "
+            f"BSR with {b} x {b} blocks of a block-structured mask, the others an unstructured mask; weights "
+            "read cold, from memory)\n", sb.bound_table(bounded)]
+    out += ["\n**weight bytes** (MiB as stored) and the copies each call rotates through\n",
+            "| density | " + " | ".join(sb.FORMAT_LABELS[f] for f in sb.TIMED_FORMATS) + " |",
+            "|---:|" + "---:|" * len(sb.TIMED_FORMATS)]
+    for d in sorted({r["density"] for r in rows}, reverse=True):
+        size = {r["format"]: (r["weight_bytes"], r["copies"]) for r in rows if r["density"] == d}
+        out.append(f"| {100 * d:g}% | " + " | ".join(f"{size[f][0] / 2**20:.1f} (x{size[f][1]})" if f in size else ""
+                                                    for f in sb.TIMED_FORMATS) + " |")
+    out += ["\n**crossover density**: the highest density measured at which the format's median beat dense "
+            f"(by > 1× and by > {MIN_SPEEDUP:g}×, the noise margin), and the bound's: the highest density at which "
+            "any kernel could (—: never)\n",
+            "| threads | batch | format | measured (> 1×) | measured (> 1.1×) | bound |",
+            "|---:|---:|---|---:|---:|---:|"]
+    best = []
+    for n in threads:
+        mine = [r for r in rows if r["threads"] == n]
+        for batch in batch_sizes:
+            for f in sb.TIMED_FORMATS[2:]:
+                found = [se.crossover_density(mine, f, batch, "inference", m) for m in (1.0, MIN_SPEEDUP)]
+                bound = sb.bound_crossover(machines[n], f, shape, batch, b if f == "bsr" else 1)
+                out.append(f"| {n} | {batch} | {sb.FORMAT_LABELS[f]} | "
+                           + " | ".join("—" if c is None else f"{100 * c:.3g}%" for c in (*found, bound)) + " |")
+            winner = sb.best_crossover(mine, batch, n, MIN_SPEEDUP)
+            best.append(f"- {n} thread(s), batch {batch}: " + ("no format beat dense by 1.1×" if winner is None else
+                        f"{sb.FORMAT_LABELS[winner[0]]} beats dense by > 1.1× from {100 * winner[1]:g}% of the weights"
+                        + (" (a block-structured mask)" if winner[0] == "bsr" else "")))
+    out += ["\n**best kernel's crossover** (the format that beats dense at the highest density)\n", *best]
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=sorted(INPUT_SHAPES), default="lenet300_100")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--densities", default="1,0.5,0.2,0.1,0.05,0.02,0.01")
-    parser.add_argument("--batch-sizes", default="1,256")
+    parser.add_argument("--repeats", type=int, help="repeats per timing (default 20; --large: 15)")
+    parser.add_argument("--densities", help="default 1,0.5,0.2,0.1,0.05,0.02,0.01 (--large: without 1)")
+    parser.add_argument("--batch-sizes", help="default 1,256 (--large: 1,8)")
     parser.add_argument("--formats", default=",".join(se.FORMATS))
-    parser.add_argument("--blocksize", type=int, default=4, help="largest BSR block side")
+    parser.add_argument("--blocksize", type=int, help="largest BSR block side (default 4; --large: 16)")
+    parser.add_argument("--large", action="store_true",
+                        help="one large linear layer (--shape) beside its roofline bound, at --threads")
+    parser.add_argument("--shape", default="4096x4096", help="--large: the layer's out x in")
+    parser.add_argument("--threads", default="1,2", help="--large: torch thread counts")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-train", action="store_true", help="inference only")
     parser.add_argument("--routes", action="store_true",
                         help="only compare torch's sparse-matmul routes on one layer")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Sparse [A-Z]+ tensor support is in beta")
-    densities = [float(d) for d in args.densities.split(",")]
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    densities = [float(d) for d in (args.densities or ("0.5,0.2,0.1,0.05,0.02,0.01" if args.large else
+                                                       "1,0.5,0.2,0.1,0.05,0.02,0.01")).split(",")]
+    batch_sizes = [int(b) for b in (args.batch_sizes or ("1,8" if args.large else "1,256")).split(",")]
+    repeats = args.repeats or (15 if args.large else 20)
+    if args.large:
+        shape = tuple(int(n) for n in args.shape.lower().split("x"))
+        threads = [int(n) for n in args.threads.split(",")]
+        print(f"# One {shape[0]} x {shape[1]} linear layer beside its bound\n\n{machine().rsplit(', ', 2)[0]}, "
+              f"torch threads {threads}, SciPy {scipy.__version__} (its sparse product uses one thread), "
+              "denormals flushed\n")
+        print(large(shape, densities, batch_sizes, threads, args.blocksize or 16, repeats))
+        return
     if args.routes:
         torch.set_flush_denormal(True)  # as benchmark_formats does (see its docstring)
-        print(f"{machine()}, denormals flushed\n{routes(args.repeats, densities, batch_sizes)}")
+        print(f"{machine()}, denormals flushed\n{routes(repeats, densities, batch_sizes)}")
         return
     formats = args.formats.split(",")
     shape = INPUT_SHAPES[args.model]
     model = build_model(args.model, shape, 10, seed=0).to(args.device)
     print(f"# {args.model}, input {shape}: {count_parameters(model, prunable_only=True):,} prunable "
-          f"weights\n\n{machine()}; device {args.device}; {args.repeats} repeats\n")
-    rows = se.benchmark_formats(model, shape, densities, formats, batch_sizes, repeats=args.repeats,
-                                train_step=not args.no_train, blocksize=args.blocksize)
+          f"weights\n\n{machine()}; device {args.device}; {repeats} repeats\n")
+    rows = se.benchmark_formats(model, shape, densities, formats, batch_sizes, repeats=repeats,
+                                train_step=not args.no_train, blocksize=args.blocksize or 4)
     print(tables(rows, formats))
 
 
