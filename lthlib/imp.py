@@ -44,7 +44,7 @@ from lthlib.config import SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 from lthlib.masks import Mask
 from lthlib.parallel import default_workers, parallel_map, run_jobs
-from lthlib.population import ALONE, identities, plan_passes, stored_members, train_passes
+from lthlib.passes import ALONE, identities, plan_passes, stored_members, train_passes
 from lthlib.pruning import SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune, random_mask_like
 from lthlib.store import Store, StoreError, digest, digest_tensors
 from lthlib.training import DenseJob, Run, data_for, dense_run, lr_at, model_for, train
@@ -563,7 +563,7 @@ def _run_imp_lockstep(jobs: list[IMPSettings], need: dict[str, tuple[TrainSettin
                       data: Dataset, store: Store, progress: bool | None,
                       workers: int | None) -> list[IMPResult]:
     """Every job's IMP, round by round, each round's runs of all jobs in populations
-    (``lthlib.population.plan_passes``), every result keyed by the pass that computes it."""
+    (``lthlib.passes.plan_passes``), every result keyed by the pass that computes it."""
     # round 0: the dense runs, in populations
     dense_specs = list(need.items())
     members = [(model_for(ts, data).state_dict(), None, 0, sorted(ks), ts) for _, (ts, ks) in dense_specs]

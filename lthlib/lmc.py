@@ -31,7 +31,7 @@ from lthlib.config import TrainSettings
 from lthlib.data import Dataset
 from lthlib.imp import RewindSweep, is_matching, kind_label, matching_tolerance
 from lthlib.masks import Mask
-from lthlib.population import ALONE, identities, plan_passes, stored_members
+from lthlib.passes import ALONE, identities, plan_passes, stored_members
 from lthlib.store import Store, StoreError, digest_tensors
 from lthlib.streams import stream_seed
 from lthlib.training import Run, evaluate, model_for, train
@@ -396,7 +396,7 @@ def measure_sweep_instability(sweep: RewindSweep, ks: Sequence[int], control_ks:
 def train_children_of(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, int, Mask | None]],
                       data: Dataset, store: Store, workers: int | None = None) -> dict[Hashable, tuple[str, str]]:
     """Train and store the children of every case (``measure_instability``'s cases) that
-    the store lacks, as populations (``lthlib.population.stored_members``); returns each
+    the store lacks, as populations (``lthlib.passes.stored_members``); returns each
     case's pair of computation identities, for ``train_children`` to read them back."""
     specs = [(key, cs, extra, state, int(k), mask) for key, (s, state, k, mask) in cases.items()
              for cs, extra in child_specs(s, state, int(k), mask)]

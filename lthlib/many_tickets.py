@@ -134,8 +134,8 @@ def _train_and_store(kind: str, specs: list[tuple[TrainSettings, dict, dict, Mas
                      data: Dataset, store: Any, workers: int | None,
                      progress: bool | None) -> list[Run]:
     """Runs of ``specs`` ``(settings, store extra, start weights, mask)``: read from the store
-    or trained together as populations (``lthlib.population.stored_members``) and stored."""
-    from lthlib.population import stored_members
+    or trained together as populations (``lthlib.passes.stored_members``) and stored."""
+    from lthlib.passes import stored_members
     from lthlib.store import Store
 
     store = store if store is not None else Store(None)

@@ -122,7 +122,7 @@ def run_pai(settings: TrainSettings, data: Dataset, methods: Iterable[str], dens
     is, else masked at initialisation and trained, all missing runs together as
     populations, and stored. ``grasp_temperature``: GraSP's logit temperature
     (``PaIExperiment.grasp_temperature``)."""
-    from lthlib.population import stored_members
+    from lthlib.passes import stored_members
 
     store = store if store is not None else Store(None)
     keys = [(m, v, float(d), int(s)) for m in methods for v in variants for d in densities for s in seeds]

@@ -30,6 +30,7 @@ from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import torch
 
+from lthlib import profile
 from lthlib.threads import cpu_cores, env_count, training_threads
 
 T = TypeVar("T")
@@ -124,6 +125,7 @@ def _call(args: tuple) -> Any:
         return fn(item)
     finally:
         _busy = False
+        profile.flush()  # a kept worker does not exit: what it counted is written per task
 
 
 def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int | None = None,

@@ -26,7 +26,7 @@ from lthlib.masks import Mask
 from lthlib.pai import METHOD_COLORS as PAI_COLORS
 from lthlib.pai import METHOD_LABELS as PAI_LABELS
 from lthlib.pai_study import accuracy_table, run_pai
-from lthlib.population import train_members
+from lthlib.passes import train_members
 from lthlib.sparse_training import (METHOD_COLORS, METHOD_LABELS, METHODS, SparseTrainingSettings, run_sparse,
                                     training_flops)
 from lthlib.store import Store

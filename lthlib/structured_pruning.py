@@ -32,7 +32,7 @@ def run_structured(results: Sequence[Any], data: Dataset, densities: Sequence[fl
     its final weights (the next level is pruned from them) and its mask (``Run.mask``).
     Stored as kind ``"structured"``, keyed by the training settings and the densities of
     the path so far."""
-    from lthlib.population import stored_members
+    from lthlib.passes import stored_members
     from lthlib.sparse_exec import neuron_keep_for, neuron_mask
     from lthlib.store import Store
 

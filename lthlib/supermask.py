@@ -496,9 +496,9 @@ def train_criterion_masks(train_settings: "TrainSettings", data: "Dataset", dens
 def _train_as_populations(jobs: "Sequence[CriterionJob]", data: "Dataset", store: "Store",
                           workers: int | None) -> "list[CriterionJob]":
     """Train and store the criterion jobs the store lacks, together as populations
-    (``lthlib.population.stored_members``); returns the jobs naming the passes that
+    (``lthlib.passes.stored_members``); returns the jobs naming the passes that
     computed them, which then read their results."""
-    from lthlib.population import identities, plan_passes, stored_members
+    from lthlib.passes import identities, plan_passes, stored_members
 
     members = []
     for job in jobs:

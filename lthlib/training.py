@@ -375,7 +375,7 @@ def train_from_settings(settings: TrainSettings, data: Dataset | None = None, *,
 
 
 # The store key's part that says a run was trained by ``train`` on its own (the
-# computation of ``lthlib.population.ALONE``): its numbers depend on nothing else.
+# computation of ``lthlib.passes.ALONE``): its numbers depend on nothing else.
 ALONE_KEY = {"computed_in": "alone"}
 
 

@@ -326,7 +326,7 @@ def run_one_shot(experiment: TransformerExperiment, results: Sequence[IMPResult]
     the IMP runs' round 0), keyed ``(how, seed)``: the mask, the pruned network's accuracy as
     it is, and a short fine-tune from there with the mask held (stored, kind
     ``"one_shot_finetune"``; trained with the other missing fine-tunes)."""
-    from lthlib.population import stored_members
+    from lthlib.passes import stored_members
 
     store = store if store is not None else Store(None)
     calibration = data.x_train[: experiment.calibration]

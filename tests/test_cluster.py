@@ -130,7 +130,7 @@ def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, caps
     nothing (its training functions raise): the figure is drawn from what the tasks stored."""
     ray = pytest.importorskip("ray")
     import lthlib.imp
-    import lthlib.population
+    import lthlib.passes
     import lthlib.training
 
     def no_training(*args, **kwargs):
@@ -149,8 +149,8 @@ def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, caps
     ray_store, ray_out = tmp_path / "ray_results", tmp_path / "ray_out"
     with monkeypatch.context() as m:
         for module, name, fake in ((lthlib.training, "train", no_training), (lthlib.imp, "train", no_training),
-                                   (lthlib.population, "train_members", no_members),
-                                   (lthlib.population, "train_passes", no_passes), (lthlib.imp, "train_passes", no_passes)):
+                                   (lthlib.passes, "train_members", no_members),
+                                   (lthlib.passes, "train_passes", no_passes), (lthlib.imp, "train_passes", no_passes)):
             m.setattr(module, name, fake)
         try:
             assert rp.main(_argv(ray_out, ray_store, "--ray", "local")) == 0
@@ -188,7 +188,7 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
     task per rewind point k; the driver draws the figure from the store without training,
     and the tasks store bit for bit what the same parts store when run in this process."""
     ray = pytest.importorskip("ray")
-    import lthlib.population
+    import lthlib.passes
     import lthlib.training
 
     figure = rp.FIGURES["frankle2020-rewinding"]
@@ -215,8 +215,8 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
     with monkeypatch.context() as m:
         for module, name, fake in ((lthlib.training, "train", no_training),
                                    (lthlib.training, "train_from_settings", no_training),
-                                   (lthlib.population, "train_members", no_members),
-                                   (lthlib.population, "train_passes", no_passes)):
+                                   (lthlib.passes, "train_members", no_members),
+                                   (lthlib.passes, "train_passes", no_passes)):
             m.setattr(module, name, fake)
         import lthlib.imp
 

@@ -281,14 +281,14 @@ def test_lockstep_population_matches_runs_alone(mnist1d_small, imp_settings, tmp
                     assert max(abs(x - y) for x, y in zip(ra.val_loss, rb.val_loss)) < 1e-4
     assert len(list((tmp_path / "imp_round").glob("*.pt"))) == 8
     calls = []
-    import lthlib.population as population
+    import lthlib.passes as passes
 
-    original = population.train_members
-    population.train_members = lambda members, *a, **k: calls.append(len(members)) or original(members, *a, **k)
+    original = passes.train_members
+    passes.train_members = lambda members, *a, **k: calls.append(len(members)) or original(members, *a, **k)
     try:
         again = run_rewind_sweep(settings, [0, 5], [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)
     finally:
-        population.train_members = original
+        passes.train_members = original
     assert sum(calls) == 0 and again[5][1].rounds[1].mask == sweep[5][1].rounds[1].mask
 
 

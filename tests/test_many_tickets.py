@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lthlib import many_tickets as mt
-from lthlib import population
+from lthlib import passes
 from lthlib.config import SettingsError
 from lthlib.masks import Mask
 from lthlib.models import build_model
@@ -69,7 +69,7 @@ def test_small_nets_are_fresh_draws_stored_and_read_back(mnist1d_small, tiny_set
 
     def no_training(*a, **k):
         raise AssertionError("stored runs must be read, not retrained")
-    monkeypatch.setattr(population, "train_passes", lambda members, passes, *a, **k: no_training() if passes else {})
+    monkeypatch.setattr(passes, "train_passes", lambda members, passes, *a, **k: no_training() if passes else {})
     again = mt.run_small_nets(small, mnist1d_small, 3, store=store)
     assert [r.test_loss for r in again] == [r.test_loss for r in runs]
 

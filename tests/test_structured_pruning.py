@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import population
+from lthlib import passes
 from lthlib.masks import Mask
 from lthlib.store import Store
 from lthlib.structured_pruning import run_structured
@@ -51,7 +51,7 @@ def test_structured_levels_remove_whole_neurons_nested_and_rewound(mnist1d_small
 
     def no_training(*a, **k):
         raise AssertionError("stored runs must be read, not retrained")
-    monkeypatch.setattr(population, "train_passes", lambda members, passes, *a, **k: no_training() if passes else {})
+    monkeypatch.setattr(passes, "train_passes", lambda members, passes, *a, **k: no_training() if passes else {})
     again = run_structured(dense_results, mnist1d_small, [0.2, 0.5], store=store)
     assert again[0.2, 0].test_loss == runs[0.2, 0].test_loss
 

@@ -19,7 +19,7 @@ import torch
 from lthlib import data_files
 from lthlib.config import SettingsError
 from lthlib.data import Dataset, DatasetUnavailableError
-from lthlib.population import passes_within_units
+from lthlib.passes import passes_within_units
 from lthlib.reproduce.estimate import duration, estimate, format_estimate
 from lthlib.reproduce.figures import LTHLIB_DIR, Figure, Plan, check_data_files, describe_networks, load_data
 from lthlib.reproduce.provenance import dataset_checksum, device_words, git_info, now, published_note
