@@ -51,7 +51,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -486,6 +486,15 @@ def spread(values: Sequence[float], fmt: str = ".3f") -> str:
     """"mean (min-max)" of per-seed values, for prose and tables."""
     v = np.asarray(values, dtype=float)
     return f"{v.mean():{fmt}} ({v.min():{fmt}}-{v.max():{fmt}})"
+
+
+def spread_table(percents: Sequence[float], series: Mapping[str, np.ndarray], first: str = "network") -> str:
+    """Markdown: a row per series (``name -> seeds x densities``), its ``spread`` per density,
+    under a header of the densities in percent."""
+    rows = [f"| {first} | " + " | ".join(f"{p:.1f}%" for p in percents) + " |", "|---|" + "---|" * len(percents)]
+    rows += [f"| {name} | " + " | ".join(spread(ys[:, j]) for j in range(len(percents))) + " |"
+             for name, ys in series.items()]
+    return "\n".join(rows)
 
 
 def verdict_word(claim: Claim, yes: str = "yes", no: str = "no", unclear: str = "not clearly",

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from lthlib.claims import Claim, direction_word, spread, verdict_word
+from lthlib.claims import Claim, direction_word, spread, spread_table, verdict_word
 from lthlib.config import SettingsError, TrainSettings
 from lthlib.data import Dataset
 from lthlib.imp import IMPResult, IMPSettings, kind_color, kind_label, run_imp_seeds
@@ -253,11 +253,7 @@ class PaIResults:
 
     def table(self) -> str:
         """Markdown: a row per series, mean (min-max) over seeds per density."""
-        rows = ["| network | " + " | ".join(f"{p:.1f}%" for p in self.percents) + " |",
-                "|---|" + "---|" * len(self.percents)]
-        rows += [f"| {name} | " + " | ".join(spread(ys[:, j]) for j in range(len(self.percents))) + " |"
-                 for name, ys in self.series().items()]
-        return "\n".join(rows)
+        return spread_table(self.percents, self.series())
 
     def mask(self, method: str, j: int, seed: int) -> Mask:
         """The stored mask of ``method`` at density index ``j`` for ``seed``."""

@@ -632,22 +632,24 @@ def speedup_series(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[s
     """``{"<network>, batch <b>": {format label: (densities, speed-ups)}}`` for every network
     of ``timings`` (name -> ``benchmark_formats`` rows) and batch size: one panel each of
     ``plots.speedup_panels``; a format with no point in a panel is left out of it."""
-    panels = {}
-    for name, rows in timings.items():
-        for b in batch_sizes:
-            series = {FORMAT_LABELS[f]: speedups(rows, f, b, mode) for f in formats}
-            panels[_panel_name(name, b)] = {k: v for k, v in series.items() if v[0]}
-    return panels
+    return _panels(timings, formats, batch_sizes, lambda rows, f, b: speedups(rows, f, b, mode))
 
 
 def speedup_bands(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
                   mode: str) -> dict[str, dict[str, tuple[list[float], list[float], list[float]]]]:
     """``speedup_series``'s panels with ``speedup_quartiles`` in place of the medians: the
     interquartile band ``plots.speedup_panels`` shades around each line."""
+    return _panels(timings, formats, batch_sizes, lambda rows, f, b: speedup_quartiles(rows, f, b, mode))
+
+
+def _panels(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
+            per_format: Callable[[Sequence[Mapping], str, int], tuple]) -> dict[str, dict[str, tuple]]:
+    """``{"<network>, batch <b>": {format label: per_format(rows, format, b)}}``, a format with
+    no point in a panel left out of it."""
     panels = {}
     for name, rows in timings.items():
         for b in batch_sizes:
-            series = {FORMAT_LABELS[f]: speedup_quartiles(rows, f, b, mode) for f in formats}
+            series = {FORMAT_LABELS[f]: per_format(rows, f, b) for f in formats}
             panels[_panel_name(name, b)] = {k: v for k, v in series.items() if v[0]}
     return panels
 

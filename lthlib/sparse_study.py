@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from lthlib.claims import Claim, direction_word, spread, verdict_word
+from lthlib.claims import Claim, direction_word, spread, spread_table, verdict_word
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
 from lthlib.imp import IMPResult, IMPSettings, kind_color, kind_label
@@ -93,11 +93,7 @@ class SparseResults:
         return {k: v["color"] for k, v in self.styles().items()}
 
     def table(self) -> str:
-        rows = ["| network | " + " | ".join(f"{p:.1f}%" for p in self.percents) + " |",
-                "|---|" + "---|" * len(self.percents)]
-        rows += [f"| {name} | " + " | ".join(spread(ys[:, j]) for j in range(len(self.percents))) + " |"
-                 for name, ys in self.series().items()]
-        return "\n".join(rows)
+        return spread_table(self.percents, self.series())
 
     def _at_each(self, words: Sequence[str], suffix: str = "") -> str:
         """"above at every density", or "above at 36.7%, not clearly above at 5.2%"."""

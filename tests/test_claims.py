@@ -270,3 +270,12 @@ def test_prose_helpers_follow_the_test():
     c = Claims("99", "quick").check("x above 0", [0.1] * 8)
     assert bold_verdict(c) == "**holds**"
     assert verdict_lines([c]) == f"- x above 0: **holds** ({c.evidence})."
+
+
+def test_spread_table_has_a_row_per_series_and_a_column_per_density():
+    from lthlib.claims import spread_table
+
+    table = spread_table([25.7, 5.2], {"a": np.array([[0.5, 0.1], [0.7, 0.3]]), "b": np.array([[1.0, 0.0], [1.0, 0.0]])})
+    assert table.splitlines() == ["| network | 25.7% | 5.2% |", "|---|---|---|",
+                                  "| a | 0.600 (0.500-0.700) | 0.200 (0.100-0.300) |",
+                                  "| b | 1.000 (1.000-1.000) | 0.000 (0.000-0.000) |"]
