@@ -98,16 +98,38 @@ def pai_for_scale(scale: str) -> PaIExperiment:
     return PaIExperiment(**PAI_PRESETS[scale])
 
 
+def stored_pai_mask(store: Store, settings: TrainSettings, data: Dataset, method: str, density: float, *,
+                    invert: bool = False, grasp_temperature: float = 1.0) -> Mask:
+    """``pai_mask`` of the initial weights of ``settings`` (its seed), read from ``store``
+    (kind ``"pai_mask"``) where it was computed before: iterative SynFlow's 100 scoring
+    rounds per mask cost more than reading all of notebook 06's stored runs, and a run's
+    store key names its mask, so a re-run from a full store would otherwise spend minutes
+    recomputing masks only to look the runs up."""
+    kwargs = {"temperature": grasp_temperature} if method.startswith("grasp") else {}
+    extra: dict[str, Any] = {"method": method, "density": round(float(density), 12), "invert": bool(invert)}
+    if kwargs and grasp_temperature != 1.0:
+        extra["temperature"] = float(grasp_temperature)
+
+    def compute() -> dict:
+        model = model_for(settings, data)
+        mask = pai_mask(method, model, data, density, seed=settings.seed, invert=invert, **kwargs)
+        return {n: t.cpu() for n, t in mask.items()}  # plain tensors: read back without code
+
+    device = data.x_train.device
+    return Mask({n: t.to(device) for n, t in store.get_or_compute("pai_mask", settings, compute, extra).items()})
+
+
 def pai_start(settings: TrainSettings, data: Dataset, method: str, variant: str,
-              density: float, grasp_temperature: float = 1.0) -> tuple[dict, Mask]:
-    """The starting weights and mask of one run (deterministic in its settings and seed)."""
+              density: float, grasp_temperature: float = 1.0, store: Store | None = None) -> tuple[dict, Mask]:
+    """The starting weights and mask of one run (deterministic in its settings and seed);
+    the mask from ``store`` when given (``stored_pai_mask``)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r}: choose one of {list(VARIANTS)}")
     if method not in METHODS:
         raise ValueError(f"method={method!r}: choose one of {list(METHODS)}")
     model = model_for(settings, data)
-    mask = pai_mask(method, model, data, density, seed=settings.seed, invert=variant == "invert",
-                    **({"temperature": grasp_temperature} if method.startswith("grasp") else {}))
+    mask = stored_pai_mask(store if store is not None else Store(None), settings, data, method, density,
+                           invert=variant == "invert", grasp_temperature=grasp_temperature)
     if variant == "shuffle":
         mask = shuffle_within_layers(mask, settings.seed)
     start = model_for(settings, data, stream="reinit") if variant == "reinit" else model
@@ -127,9 +149,9 @@ def run_pai(settings: TrainSettings, data: Dataset, methods: Iterable[str], dens
     store = store if store is not None else Store(None)
     keys = [(m, v, float(d), int(s)) for m in methods for v in variants for d in densities for s in seeds]
     members = []
-    for method, variant, density, seed in keys:  # the masks are cheap next to training
+    for method, variant, density, seed in keys:  # masks stored too: SynFlow's are not cheap
         s = settings.replace(seed=seed)
-        state, mask = pai_start(s, data, method, variant, density, grasp_temperature)
+        state, mask = pai_start(s, data, method, variant, density, grasp_temperature, store)
         members.append((state, mask, 0, [], s))
     trained = stored_members(store, [("pai", _store_key(settings, key, grasp_temperature), None) for key in keys],
                              members, data,

@@ -367,3 +367,30 @@ def test_grasp_uses_the_authors_temperature_at_paper_scale(monkeypatch, tmp_path
     key = (("grasp", "none", 0.5, 0))
     assert ps._store_key(settings, key, 200.0) != ps._store_key(settings, key)
     assert ps._store_key(settings, ("snip", "none", 0.5, 0), 200.0) == ps._store_key(settings, ("snip", "none", 0.5, 0))
+
+
+def test_a_stored_pai_mask_is_the_mask_computed_and_is_read_back_without_computing(monkeypatch, tmp_path):
+    """Notebook 06 run again from a full store must not spend minutes re-scoring SynFlow's
+    100 rounds to find its runs' keys: the masks are stored, exactly as computed, keyed by
+    settings, method, density, inversion and GraSP's temperature."""
+    import lthlib.pai_study as ps
+    from lthlib.config import TrainSettings
+    from lthlib.data import load_dataset
+    from lthlib.store import Store
+    from lthlib.training import model_for
+
+    data = load_dataset("mnist1d", train_size=200, validation_size=100)
+    settings = TrainSettings(model="mlp_mnist1d", seed=3, model_kwargs={"hidden": (16,)})
+    store = Store(tmp_path)
+    for method, invert in (("synflow", False), ("snip", True), ("random", False)):
+        stored = ps.stored_pai_mask(store, settings, data, method, 0.2, invert=invert)
+        direct = pai_mask(method, model_for(settings, data), data, 0.2, seed=3, invert=invert)
+        assert stored.digest() == direct.digest()
+        assert all(torch.equal(stored[n], direct[n]) for n in direct)
+    monkeypatch.setattr(ps, "pai_mask", lambda *a, **k: pytest.fail("recomputed a stored mask"))
+    again = ps.stored_pai_mask(store, settings, data, "synflow", 0.2)
+    assert again.digest() == pai_mask("synflow", model_for(settings, data), data, 0.2, seed=3).digest()
+    with pytest.raises(BaseException, match="recomputed"):  # another density is another mask
+        ps.stored_pai_mask(store, settings, data, "synflow", 0.3)
+    with pytest.raises(BaseException, match="recomputed"):  # another seed too
+        ps.stored_pai_mask(store, settings.replace(seed=4), data, "synflow", 0.2)
