@@ -439,54 +439,6 @@ def jackpot_strips(pools: Mapping[str, Sequence[Sequence[float]]], marks: Mappin
     return fig
 
 
-def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
-                   columns: int = 2, title: str = "", order: Sequence[str] | None = None,
-                   bands: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]]]
-                   | None = None) -> Figure:
-    """Speed-up over dense against density, one panel per ``{title: {format label:
-    (densities, speed-ups)}}``; log axes, a dotted break-even line at 1, one colour per
-    format label across panels (and across figures drawn with the same ``order``).
-    ``bands``: the same keys, ``(densities, low, high)`` shaded around each line (e.g. the
-    interquartile range of the timing repeats; the title should say which)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.4 * columns, 3.2 * rows))
-    seen = list(dict.fromkeys(lab for series in panels.values() for lab in series))
-    labels = list(order) + [lab for lab in seen if lab not in order] if order is not None else seen
-    for ax, (name, series) in zip(axes.flat, panels.items()):
-        percents = []
-        for lab, (ds, ups) in series.items():
-            xs = [100 * d for d in ds]
-            percents += xs
-            ax.plot(xs, ups, marker="o", ms=3, color=f"C{labels.index(lab)}", label=lab)
-            band_of = (bands or {}).get(name, {}).get(lab)
-            if band_of is not None and band_of[0]:
-                ax.fill_between([100 * d for d in band_of[0]], band_of[1], band_of[2],
-                                color=f"C{labels.index(lab)}", alpha=0.15, lw=0)
-        ax.axhline(1.0, color="k", lw=1, ls=":")
-        ax.set_yscale("log")
-        values = [u for ds, ups in series.values() for u in ups if u and u > 0] + [
-            u for b in (bands or {}).get(name, {}).values() for u in (*b[1], *b[2]) if u and u > 0]
-        narrow = bool(values) and max(values) / min(values) < 10  # label more ticks in a narrow range
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if narrow
-                                              else (1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        if percents:
-            _percent_axis(ax, percents)
-        ax.set(title=name, ylabel="speed-up over dense")
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=3, label=lab) for i, lab in enumerate(labels)
-               if lab in seen]
-    axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def lines_over_x(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str, ylabel: str,
                  title: str = "", ax: plt.Axes | None = None, chance: float | None = None,
                  logx: bool = False) -> Figure:
@@ -885,58 +837,6 @@ def retraining_curves(results, title: str = "", ax: plt.Axes | None = None) -> F
                                  {RETRAINING_LABELS[m]: results.accuracy(m) for m in methods}, results.dense(),
                                  "test accuracy (end of retraining)", title, ax=ax,
                                  colors={RETRAINING_LABELS[m]: RETRAINING_COLORS[m] for m in methods})
-
-
-def speed_figure(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
-                 mode: str) -> Figure:
-    """Notebook 08's speed-up panels for ``mode`` ("inference" or "train step"): a panel per
-    network of ``timings`` (name -> ``sparse_exec.benchmark_formats`` rows) and batch size,
-    a line per format in ``formats``' colour order, so the figures of both modes agree."""
-    from lthlib.sparse_exec import FORMAT_LABELS, speedup_bands, speedup_series
-
-    repeats = {len(r["samples"]) for rows in timings.values() for r in rows if r.get("samples")}
-    n = "/".join(str(k) for k in sorted(repeats)) or "the"
-    return speedup_panels(speedup_series(timings, formats, batch_sizes, mode), columns=len(batch_sizes),
-                          order=[FORMAT_LABELS[f] for f in formats],
-                          bands=speedup_bands(timings, formats, batch_sizes, mode),
-                          title=f"{mode.capitalize()}: speed-up over the dense network\n(line: median of {n} timing "
-                                "repeats; shaded: their interquartile range; dotted: break-even)")
-
-
-def accuracy_vs_speed(routes: Mapping[str, tuple[Sequence[float], np.ndarray]], percents: Sequence[float],
-                      dense: Sequence[float], xlabel: str, ylabel: str, title: str = "",
-                      colors: Mapping[str, str] | None = None,
-                      offsets: Mapping[str, tuple[float, float]] | None = None) -> Figure:
-    """Accuracy against the speed-up each way to be small delivers: ``routes[label]`` is
-    (speed-up per density, accuracies seeds x densities), drawn as the mean with a min-max
-    bar, each point labelled with its percentage of weights (``percents``; ``offsets`` in
-    points per route keep labels apart); a dotted line at the ``dense`` mean and at 1x, a
-    log speed axis."""
-    from matplotlib.ticker import FuncFormatter
-
-    fig, ax = plt.subplots(figsize=(8.6, 3.9))
-    for i, (label, (xs, acc)) in enumerate(routes.items()):
-        c = (colors or {}).get(label, f"C{i}")
-        acc = np.asarray(acc, dtype=float)
-        ys = acc.mean(axis=0)
-        ax.errorbar(xs, ys, yerr=[ys - acc.min(axis=0), acc.max(axis=0) - ys], fmt="o-", color=c,
-                    capsize=2, label=label)
-        for x, y, p in zip(xs, ys, percents):
-            ax.annotate(f"{p:.1f}%", (x, y), textcoords="offset points", xytext=(offsets or {}).get(label, (4, 5)),
-                        fontsize=7, color=c)
-    ax.axhline(np.mean(dense), color="grey", ls=":", label="dense network (mean)")
-    ax.axvline(1.0, color="k", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
-    # minor ticks labelled at 2, 3 and 5 times a power of ten only: 0.7x, 0.8x, 0.9x, 1x collide
-    ax.xaxis.set_minor_formatter(FuncFormatter(
-        lambda v, _: f"{v:g}x" if v > 0 and round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 3, 5) else ""))
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    n_seeds = "/".join(str(k) for k in sorted({np.atleast_2d(np.asarray(a)).shape[0] for _, a in routes.values()}))
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
-              title=f"points: mean over {n_seeds} seeds, bars: min-max;\nlabels: % of weights", title_fontsize=8)
-    fig.tight_layout()
-    return fig
 
 
 def best_of_n_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[int], np.ndarray]]],

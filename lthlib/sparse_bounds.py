@@ -33,7 +33,8 @@ import scipy.sparse
 import torch
 import torch.nn.functional as F
 
-from lthlib.sparse_exec import (SparseLinear, Timing, bsr_blocksize, crossover_density, denormals_flushed,
+from lthlib.sparse_exec import (FormatUnsupported, SparseLinear, Timing, build_format, bsr_blocksize,
+                                crossover_density, denormals_flushed, magnitude_mask, neuron_keep_for, neuron_mask,
                                 tensor_bytes, time_calls)
 from lthlib.streams import generator
 from lthlib.threads import training_threads
@@ -456,3 +457,78 @@ def bound_table(rows: Sequence[Mapping]) -> str:
                      f"{r['speedup']:.2f}× | {r['bound_speedup']:.1f}× | {r['bound_by']} | "
                      f"{100 * r['attained']:.0f}% |")
     return "\n".join(lines)
+
+
+# --- a whole network's bound -------------------------------------------------------------
+
+def _stored_values(weight: torch.Tensor) -> int:
+    """Values a weight multiplies: all of a dense one (zeros included), the stored values of
+    a sparse one (BSR: every value of its stored blocks)."""
+    if weight.layout == torch.sparse_coo:
+        return weight._values().numel()
+    if weight.layout in (torch.sparse_csr, torch.sparse_bsr):
+        return weight.values().numel()
+    return weight.numel()
+
+
+def network_costs(module: torch.nn.Module, input_shape: Sequence[int], batch_size: int) -> list[LayerCost]:
+    """One ``LayerCost`` per Linear, Conv or ``SparseLinear`` layer of ``module`` (as built:
+    dense, masked, sparse or structured) for a batch of ``batch_size``: FLOPs 2 x the values it
+    multiplies x output positions (a Linear has one per example; dense layers multiply their
+    zeros), the weight's and bias's bytes as stored, the layer's inputs and outputs. Read
+    by hooks on one forward pass, so every layer is counted as it runs, convolutions dense
+    where the format keeps them dense. Elementwise operations (ReLU, pooling) are not
+    counted: the bound is the products'."""
+    layers = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, SparseLinear)
+    costs: list[LayerCost] = []
+
+    def hook(mod: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        w = mod.weight
+        flops = 2 * _stored_values(w) * (output.numel() // w.shape[0])  # positions: batch (x length)
+        bias = 0 if mod.bias is None else mod.bias.numel() * VALUE_BYTES
+        io = VALUE_BYTES * (inputs[0].numel() + output.numel())
+        costs.append(LayerCost(type(mod).__name__, flops, tensor_bytes(w) + bias, io))
+
+    hooks = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, layers)]
+    try:
+        param = next(p for p in module.parameters() if p.is_floating_point())
+        with torch.inference_mode():
+            module(torch.zeros((batch_size, *input_shape), dtype=param.dtype, device=param.device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return costs
+
+
+def network_bound_s(module: torch.nn.Module, input_shape: Sequence[int], batch_size: int,
+                    machine: Machine) -> float:
+    """Seconds no kernel can beat for one forward pass of ``module``: the sum over its layers
+    of each layer's roofline bound (``network_costs``; layers run one after another)."""
+    return sum(c.time_bound(machine) for c in network_costs(module, input_shape, batch_size))
+
+
+def network_bounds(model: torch.nn.Module, input_shape: Sequence[int], densities: Sequence[float],
+                   formats: Sequence[str], batch_sizes: Sequence[int], machine: Machine,
+                   blocksize: int = 4) -> list[dict]:
+    """The bound's speed-up over dense of every format ``sparse_exec.benchmark_formats``
+    times, with the same masks (layerwise magnitude; ``structured``: a ``neuron_mask`` of
+    about that density): rows of network ("name" is the caller's), format, density,
+    batch_size, bound_s and bound_speedup (dense's ``network_bound_s`` over the format's).
+    Formats that cannot be built here (2:4 on a CPU) are left out. A training step is
+    three products of the same shapes (forward, activation and weight gradients), so its
+    bound's speed-up is taken to be the inference one's."""
+    rows = []
+    with torch.inference_mode():
+        dense = {b: network_bound_s(model, input_shape, b, machine) for b in batch_sizes}
+    for density in densities:
+        magnitude = magnitude_mask(model, density)
+        for fmt in formats:
+            mask = neuron_mask(model, neuron_keep_for(model, density)) if fmt == "structured" else magnitude
+            try:
+                built = build_format(fmt, model, mask, blocksize)
+            except FormatUnsupported:
+                continue
+            for b in batch_sizes:
+                t = network_bound_s(built, input_shape, b, machine)
+                rows.append(dict(format=fmt, density=density, batch_size=b, bound_s=t, bound_speedup=dense[b] / t))
+    return rows

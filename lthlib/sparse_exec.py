@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.claims import Claim, verdict_word
 from lthlib.masks import Mask
 from lthlib.models import MLP, ConvNet, ConvNet1d, prunable_parameters
 from lthlib.sparse_training import forward_flops
@@ -54,6 +53,17 @@ SPEED_PRESETS: dict[str, dict[str, Any]] = {
                   densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005),
                   conv_densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), batch_sizes=(1, 256),
                   repeats=50, rounds=(4, 8, 12, 16)),
+}
+# The large memory-bound layer notebook 08 times beside its bound (``sparse_bounds.time_layer_formats``):
+# its shape, densities, batch sizes and timing repeats; ``route_seeds``: seeds of the routes notebook 08
+# trains itself (RigL at 5x training, one-shot pruning + fine-tuning), fewer than the store's 8 to keep
+# quick within minutes (a descriptive comparison, not a claim).
+LARGE_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(shape=(256, 256), densities=(0.1,), batch_sizes=(1,), repeats=3, route_seeds=1),
+    "quick": dict(shape=(4096, 4096), densities=(0.5, 0.2, 0.1, 0.05, 0.02), batch_sizes=(1, 8), repeats=7,
+                  route_seeds=3),
+    "paper": dict(shape=(4096, 4096), densities=(0.5, 0.2, 0.1, 0.05, 0.02, 0.01), batch_sizes=(1, 8),
+                  repeats=15, route_seeds=8),
 }
 
 FORMATS = ("dense", "masked", "csr", "coo", "bsr", "structured", "semi_structured")
@@ -589,191 +599,3 @@ def crossover_density(rows: Sequence[Mapping], fmt: str, batch_size: int, mode: 
     wins = [r["density"] for r in rows if r["format"] == fmt and r["batch_size"] == batch_size
             and r["mode"] == mode and r.get("speedup") is not None and r["speedup"] > min_speedup]
     return max(wins) if wins else None
-
-
-# --- reading the timings (notebook 08) -------------------------------------------------
-
-# The words figures and tables use for the timed networks.
-MODEL_LABELS = {"lenet300_100": "LeNet-300-100", "cnn_mnist1d": "MNIST-1D CNN", "conv2": "Conv-2",
-                "conv6": "Conv-6"}
-
-
-def speedups(rows: Sequence[Mapping], fmt: str, batch_size: int, mode: str) -> tuple[list[float], list[float]]:
-    """(densities, median speed-ups over dense) of one format, batch size and mode in
-    ``benchmark_formats`` rows, from high density to low; rows that could not run (no
-    speed-up) are left out, so a format that cannot run here has no points."""
-    pts = sorted(((r["density"], r["speedup"]) for r in rows if r["format"] == fmt and r["batch_size"] == batch_size
-                  and r["mode"] == mode and r["speedup"] is not None), reverse=True)
-    return [p[0] for p in pts], [p[1] for p in pts]
-
-
-def speedup_quartiles(rows: Sequence[Mapping], fmt: str, batch_size: int,
-                      mode: str) -> tuple[list[float], list[float], list[float]]:
-    """(densities, lower quartiles, upper quartiles) of the per-repeat speed-ups (each dense
-    sample over the format's sample timed beside it) of one format, batch size and mode,
-    from high density to low, as ``speedups`` orders them: how steady each median is."""
-    pts = []
-    for r in rows:
-        if (r["format"] == fmt and r["batch_size"] == batch_size and r["mode"] == mode
-                and r.get("speedup") is not None and r.get("samples")):
-            ups = [d / f for d, f in zip(r["dense_samples"], r["samples"])]
-            q25, _, q75 = statistics.quantiles(ups, n=4, method="inclusive") if len(ups) > 1 else ups * 3
-            pts.append((r["density"], q25, q75))
-    pts.sort(reverse=True)
-    return [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
-
-
-def _panel_name(name: str, batch_size: int) -> str:
-    return f"{MODEL_LABELS.get(name, name)}, batch {batch_size}"
-
-
-def speedup_series(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
-                   mode: str) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
-    """``{"<network>, batch <b>": {format label: (densities, speed-ups)}}`` for every network
-    of ``timings`` (name -> ``benchmark_formats`` rows) and batch size: one panel each of
-    ``plots.speedup_panels``; a format with no point in a panel is left out of it."""
-    return _panels(timings, formats, batch_sizes, lambda rows, f, b: speedups(rows, f, b, mode))
-
-
-def speedup_bands(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
-                  mode: str) -> dict[str, dict[str, tuple[list[float], list[float], list[float]]]]:
-    """``speedup_series``'s panels with ``speedup_quartiles`` in place of the medians: the
-    interquartile band ``plots.speedup_panels`` shades around each line."""
-    return _panels(timings, formats, batch_sizes, lambda rows, f, b: speedup_quartiles(rows, f, b, mode))
-
-
-def _panels(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
-            per_format: Callable[[Sequence[Mapping], str, int], tuple]) -> dict[str, dict[str, tuple]]:
-    """``{"<network>, batch <b>": {format label: per_format(rows, format, b)}}``, a format with
-    no point in a panel left out of it."""
-    panels = {}
-    for name, rows in timings.items():
-        for b in batch_sizes:
-            series = {FORMAT_LABELS[f]: per_format(rows, f, b) for f in formats}
-            panels[_panel_name(name, b)] = {k: v for k, v in series.items() if v[0]}
-    return panels
-
-
-def crossover_table(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str], batch_sizes: Sequence[int],
-                    mode: str, min_speedup: float = 1.0) -> str:
-    """A Markdown table, a row per network and batch size, a column per format: its
-    ``crossover_density`` (the highest density measured where it beat dense by more than
-    ``min_speedup``), "never", or "cannot run here" when no row of it could run."""
-    rows = ["| network | batch | " + " | ".join(FORMAT_LABELS[f] for f in formats) + " |",
-            "|---|---|" + "---|" * len(formats)]
-    for name, rs in timings.items():
-        for b in batch_sizes:
-            cells = []
-            for f in formats:
-                mine = [r for r in rs if r["format"] == f and r["batch_size"] == b and r["mode"] == mode]
-                x = crossover_density(rs, f, b, mode, min_speedup=min_speedup)
-                cells.append("cannot run here" if mine and all(r["speedup"] is None for r in mine)
-                             else ("never" if x is None else f"{100 * x:g}%"))
-            rows.append(f"| {MODEL_LABELS.get(name, name)} | {b} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
-def identical_speedups(timings: Mapping[str, Sequence[Mapping]]) -> list[float]:
-    """The speed-ups measured for networks that compute exactly what dense computes (masked
-    and structured forms at 100% of weights, every network, batch and mode): ideally 1,
-    so their spread is the timing noise a real speed-up must exceed."""
-    return [r["speedup"] for rs in timings.values() for r in rs
-            if r["format"] in ("masked", "structured") and r["density"] == 1.0 and r["speedup"] is not None]
-
-
-ROUTES = ("ticket", "masked", "structured", "small")
-
-
-def route_speedups(model: nn.Module, ticket: Mask, structured: Mask, small: nn.Module,
-                   batch_sizes: Sequence[int], input_shape: Sequence[int], *, repeats: int = 20,
-                   min_time: float = 1e-3, threads: int | None = None) -> dict[int, dict[str, tuple[float, str]]]:
-    """Inference speed-up over ``model`` (dense, on the CPU) of each way to be small, per
-    batch size: ``{batch: {route: (speed-up, how it runs)}}``. Routes (``ROUTES``): the
-    ``ticket`` mask in the faster of CSR and COO (its label says which), the ticket
-    ``masked`` (as trained), ``structured`` (``structured_model`` of that neuron mask) and
-    ``small``, a dense network of the ticket's size. All forms of one batch size are timed
-    side by side (``time_calls``), each speed-up the ratio of medians, denormals flushed."""
-    with denormals_flushed(), torch.inference_mode():
-        forms = {"dense": model, "csr": sparse_model(model, ticket, "csr"), "coo": sparse_model(model, ticket, "coo"),
-                 "masked": masked_model(model, ticket), "structured": structured_model(model, structured),
-                 "small": small}
-        out = {}
-        for b in batch_sizes:
-            t = time_calls({k: inference_fn(m, b, input_shape) for k, m in forms.items()},
-                           repeats=repeats, min_time=min_time, threads=threads)
-            up = {k: t["dense"].median_s / v.median_s for k, v in t.items()}
-            layout = max(("csr", "coo"), key=up.get)
-            out[b] = {"ticket": (up[layout], FORMAT_LABELS[layout]), "masked": (up["masked"], ""),
-                      "structured": (up["structured"], ""), "small": (up["small"], "")}
-    return out
-
-
-# --- what the papers measured, and notebook 08's answer --------------------------------
-
-# The papers' speed measurements, quoted beside notebook 08's claims (their numbers, on their
-# hardware: a GPU and a phone CPU, not the CPU the notebook times).
-CROSSOVER_PAPER = (
-    "Gale et al. 2020 (Sparse GPU Kernels for Deep Learning, abstract, Section I and Figure 1, the last on one "
-    "LSTM-sized matrix product on an NVIDIA V100 GPU): at the moderate sparsity of deep networks, existing sparse "
-    "kernels do not beat dense; their own CSR kernels beat dense from 71% sparsity, where the vendor library needed 14x fewer nonzeros "
-    "(about 98% sparsity). This notebook's densities, 2% and 20% of weights, were fixed from that range before "
-    "the run, for torch's CPU kernels.")
-STRUCTURED_PAPER = (
-    "Liu et al. 2019 (Rethinking the Value of Network Pruning, abstract): for the structured pruning methods they "
-    "examined, training the pruned architecture from a random initialisation does as well as or better than "
-    "fine-tuning it, and with the best learning rate the winning-ticket initialisation brings no improvement over "
-    "a random one. The 1-point margin is this notebook's, not the paper's.")
-
-
-def _word(claim: Claim | None, yes: str, no: str, unclear: str) -> str:
-    if claim is None:
-        return "not claimed at this scale"
-    return f"{verdict_word(claim, yes, no, unclear)} (*{claim.stated}*)"
-
-
-def answer(csr_faster: Mapping[int, Claim], csr_slower: Mapping[int, Claim], ticket_vs_structured: Claim,
-           ticket_vs_small: Claim, structured_vs_small: Claim, percent: float, network: str) -> str:
-    """Notebook 08's closing answer, worded from its claims' verdicts: ``csr_faster`` and
-    ``csr_slower`` map a batch size to the claim "CSR is faster than dense at 2% of weights"
-    and "slower at 20%" (absent at a scale that does not time those densities); the three
-    accuracy claims at ``percent`` of weights, on ``network`` (the accuracy side's)."""
-    batches = sorted(set(csr_faster) | set(csr_slower))
-
-    def per_batch(claims: Mapping[int, Claim], yes: str, no: str) -> str:
-        return "; ".join(f"batch {b}: {_word(claims.get(b), yes, no, 'not clearly')}" for b in batches)
-
-    timing = ("The timing claims are not made at this scale (its densities do not include 2% and 20%)"
-              if not batches else
-              "In CSR (timed on LeNet-300-100), faster than dense at 2% of the weights? "
-              + per_batch(csr_faster, "yes", "no, slower") + ". Slower than dense at 20%? "
-              + per_batch(csr_slower, "yes", "no, faster"))
-    lines = [
-        "**The answer on this machine** (the verdict of each claim in *italics*).",
-        "- **Is an unstructured ticket faster than its dense network?** Not as IMP trains it: a masked network does "
-        "the dense network's work, zeros included. " + timing + ".",
-        f"- **What does the speed cost in accuracy?** At {percent:.1f}% of the weights of {network}, the IMP ticket "
-        "is more accurate than structured IMP: " + _word(ticket_vs_structured, "yes", "no, less accurate",
-                                                         "not clearly")
-        + "; than a small dense network of its size: " + _word(ticket_vs_small, "yes", "no, less accurate",
-                                                                "not clearly") + ".",
-        "- **Is structured IMP as accurate as a small network trained from scratch** (within 1 point, as Liu et "
-        "al. 2019 would have it)? " + _word(structured_vs_small, "yes", "no, more than 1 point less accurate",
-                                            "not clearly") + ".",
-    ]
-    fast = [b for b in sorted(csr_faster) if verdict_word(csr_faster[b]) == "yes"]
-    accurate = all(verdict_word(c) == "yes" for c in (ticket_vs_structured, ticket_vs_small))
-    if fast and accurate:
-        others = "".join(f", {verdict_word(csr_faster[b], '', 'not', 'not clearly')} at batch {b}"
-                         for b in sorted(csr_faster) if b not in fast)
-        closing = ("So sparsity can be fast here, but only in a sparse format and at a very low density: at 2% of "
-                   f"the weights CSR beat dense at batch {', '.join(map(str, fast))}" + others
-                   + "; and at its size the ticket is more accurate than the networks that are fast as plain dense "
-                   "code.")
-    elif accurate:
-        closing = ("So the ticket is the more accurate network at its size, but this machine's sparse kernels do not "
-                   "clearly make it faster than dense, while the networks that are fast as plain dense code are less "
-                   "accurate at the same size.")
-    else:
-        closing = "So the verdicts do not give one simple answer here: read each of them above."
-    return ("\n".join(lines) + "\n\n" + closing + " These are this CPU's torch kernels; the papers above measured "
-            "tuned kernels on other hardware, and larger layers.")

@@ -81,15 +81,20 @@ import torch
 import lthlib
 from lthlib import many_tickets as mt
 from lthlib import plots
+from lthlib import sparse_bounds as sb
 from lthlib import sparse_exec as sx
+from lthlib import speed_plots as sp
+from lthlib import speed_study as ss
 from lthlib.claims import Claims, claims_markdown, say, spread, verdict_lines
 from lthlib.config import check_parameters, seeds_for
 from lthlib.devices import resolve_device
 from lthlib.glossary import define
 from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
 from lthlib.masks import Mask
+from lthlib.pai_study import PAI_SCORED, pai_for_scale, run_pai
 from lthlib.models import build_model
 from lthlib.store import Store
+from lthlib.sparse_training import SPARSE_PRESETS, SparseTrainingSettings, run_sparse
 from lthlib.structured_pruning import run_structured
 from lthlib.threads import training_threads
 from lthlib.training import data_for, model_for, reading_words
@@ -107,6 +112,19 @@ seeds = list(range(seeds_for(SCALE, SEEDS)))
 say("Timing on **{dev}** ({cpu}), torch {tv}, {th} torch thread(s); {cores} CPU cores in this machine.",
     dev=device, cpu=platform.processor() or platform.machine(), tv=torch.__version__, th=threads,
     cores=os.cpu_count())
+
+# %% [markdown]
+# **The physical limit.** No kernel can multiply faster than the machine's arithmetic
+# allows, nor move a weight's bytes faster than its memory bandwidth (the *roofline*,
+# `lthlib.sparse_bounds`): a layer takes at least
+# $\max(\text{FLOPs} / \text{peak},\ \text{bytes} / \text{bandwidth})$, where a sparse
+# format's bytes include its indices. Both rates are measured here, now, in a few seconds:
+# a dense matrix product that fits in cache (peak) and a sum over an array far larger
+# than the caches (bandwidth).
+
+# %%
+machine = sb.calibrate(threads)
+say("Measured on this machine: {m}.", m=machine.describe())
 
 # %% [markdown]
 # Words this chapter uses (`lthlib.glossary`):
@@ -184,16 +202,29 @@ for name, shape in speed["timed"].items():
     timings[name] = sx.benchmark_formats(model, shape, dens, formats, speed["batch_sizes"],
                                          repeats=speed["repeats"], threads=threads)
 
-fig = plots.speed_figure(timings, formats, speed["batch_sizes"], "inference")
+bounds = {name: sb.network_bounds(build_model(name, shape, 10, seed=0), shape,
+                                  speed["conv_densities"] if name.startswith("cnn") or len(shape) > 1
+                                  else speed["densities"], formats, speed["batch_sizes"], machine)
+          for name, shape in speed["timed"].items()}
+fig = sp.speed_figure(timings, formats, speed["batch_sizes"], "inference", bounds)
 plots.save_figure(fig, FIGURES_DIR, "inference_speedup")
 
 # %% [markdown]
 # **How to read it.** Each line is one format's speed-up over dense (log scale) as the
-# density falls to the right; above the dotted line is faster. The masked form does the
+# density falls to the right; above the dotted line is faster. The dashed line of the
+# same colour is that format's **bound**: the speed-up the roofline allows, the sum over
+# the network's layers of each layer's bound time (layers a format keeps dense counted
+# dense) against dense's. The gap between a format's line and its dashed line is what a
+# better kernel could still gain; a line near its bound is as fast as that format can be
+# here. The masked form does the
 # dense network's work, so its distance from 1x is timing noise: the masked line and the
 # shaded bands show how much of it this machine has. Formats that cannot run here (2:4
 # on a CPU) have no line.
-#
+
+# %%
+say(ss.attained_words(ss.attained(timings, bounds, formats)))
+
+# %% [markdown]
 # **Convolutions stay dense.** torch has no sparse convolution on the CPU, so CSR, COO
 # and BSR turn only a network's *Linear* layers into sparse matrices; its convolutions
 # run as in the masked form, zeros multiplied. The panels of a convolutional network
@@ -202,7 +233,7 @@ plots.save_figure(fig, FIGURES_DIR, "inference_speedup")
 # work from its convolutions.
 
 # %%
-shares = {sx.MODEL_LABELS.get(n, n): sx.sparse_layer_share(build_model(n, shape, 10, seed=0), shape)
+shares = {ss.MODEL_LABELS.get(n, n): sx.sparse_layer_share(build_model(n, shape, 10, seed=0), shape)
           for n, shape in speed["timed"].items()}
 conv = [name for name, (w, _) in shares.items() if w < 1]
 say("What the sparse formats can touch: " + "; ".join(
@@ -221,12 +252,12 @@ say("What the sparse formats can touch: " + "; ".join(
 
 # %%
 CROSSOVER_MARGIN = 1.1  # faster means more than 10% faster: the noise of identical networks timed side by side
-identical = sx.identical_speedups(timings)  # masked and structured forms at 100%: ideally exactly 1x
+identical = ss.identical_speedups(timings)  # masked and structured forms at 100%: ideally exactly 1x
 noisy = max(identical) > CROSSOVER_MARGIN or min(identical) < 1 / CROSSOVER_MARGIN
 say("Identical networks timed side by side (masked and structured forms at 100%, every batch and mode) "
     "measured {lo:.2f}x to {hi:.2f}x of dense: timing noise and ordering effects of this size are not a speed-up. "
     "{caveat} Crossover density (inference), faster by more than {m:.0%}:\n\n"
-    + sx.crossover_table(timings, formats, speed["batch_sizes"], "inference", min_speedup=CROSSOVER_MARGIN),
+    + ss.crossover_table(timings, formats, speed["batch_sizes"], "inference", min_speedup=CROSSOVER_MARGIN),
     lo=min(identical), hi=max(identical), m=CROSSOVER_MARGIN - 1,
     caveat=("**That spread is wider than the margin**, so on this run a crossover may be noise (even the masked "
             "form, which does the dense work, can show one); read the table beside the panels' bands, or rerun "
@@ -245,15 +276,17 @@ say("**2:4 semi-structured sparsity** {status}",
 # layouts must also produce a sparse weight gradient; where torch cannot differentiate a
 # layout, the table says "cannot run here". Read the panels as in section 2; the masked
 # form now does a little more than dense (it also masks the gradients), and the
-# convolutions of the CNN stay dense here too.
+# convolutions of the CNN stay dense here too. The dashed bound is the inference one: a
+# step is three products of the same shapes (forward, the activations' gradient, the
+# weights' gradient), so its roofline ratio is taken to be the same.
 
 # %%
-fig = plots.speed_figure(timings, formats, speed["batch_sizes"], "train step")
+fig = sp.speed_figure(timings, formats, speed["batch_sizes"], "train step", bounds)
 plots.save_figure(fig, FIGURES_DIR, "train_step_speedup")
 
 # %%
 say("Crossover density (training step), faster by more than {m:.0%}{c}:\n\n"
-    + sx.crossover_table(timings, formats, speed["batch_sizes"], "train step", min_speedup=CROSSOVER_MARGIN),
+    + ss.crossover_table(timings, formats, speed["batch_sizes"], "train step", min_speedup=CROSSOVER_MARGIN),
     m=CROSSOVER_MARGIN - 1, c=" (section 2's caveat applies: this run's timing noise is wider than the margin)"
     if noisy else "")
 
@@ -290,7 +323,39 @@ say("Crossover density (training step), faster by more than {m:.0%}{c}:\n\n"
 # Both speed-ups above came from kernels written for the purpose; torch's CPU kernels
 # timed here are general-purpose, so this machine may need sparser layers.
 #
-# ## 4. The accuracy side
+# ## 4. A layer where sparsity can pay
+#
+# The networks above are small: their layers fit in the CPU's caches, where a sparse
+# call's fixed overhead dominates. A large layer is different: at batch 1 a
+# `LARGE["shape"]` fp32 weight (64 MB at 4096 x 4096) must stream from memory on every
+# call, so the time is the bytes moved, and a sparse format that moves fewer bytes can
+# win. One such layer alone, in every format including SciPy's CSR with 32-bit indices
+# (torch's use 64-bit), each format's weights kept in enough copies that every call
+# reads them from memory, beside its bound. Unstructured formats use random masks; BSR
+# keeps whole 16 x 16 blocks (a block-structured mask, what BSR needs). At quick scale
+# fewer densities and repeats than `benchmarks/sparse_formats.py --large`, whose tables
+# (1 and 2 threads) are in `docs/sparse_formats.md`.
+
+# %%
+LARGE = sx.LARGE_PRESETS[SCALE]
+layer = " x ".join(map(str, LARGE["shape"]))
+layer_rows = sb.with_bounds(sb.time_layer_formats(LARGE["shape"], LARGE["densities"], LARGE["batch_sizes"],
+                                                  threads=threads, repeats=LARGE["repeats"]), machine)
+fig = sp.layer_figure(layer_rows, layer)
+plots.save_figure(fig, FIGURES_DIR, "large_layer")
+
+# %%
+large_best = ss.large_layer_rows(layer_rows, machine, CROSSOVER_MARGIN)
+say(ss.large_layer_words(large_best, layer, threads, CROSSOVER_MARGIN) + "\n\n" + sb.bound_table(layer_rows))
+
+# %% [markdown]
+# **What to see.** At batch 1 the bound is the memory bound for every format: its
+# speed-up is the ratio of bytes, so an index that costs as much as the value halves
+# what a sparse format can gain, and 64-bit indices cost twice that. At batch 8 each
+# weight read serves 8 inputs, and the dense kernel's arithmetic starts to count. The
+# "attained" column says how close each kernel came to its bound.
+#
+# ## 5. The accuracy side
 #
 # Speed is half the question. At the same number of weights, on the network notebook 02
 # trains at this scale (named below; at quick scale the MNIST-1D MLP, not the
@@ -341,7 +406,7 @@ big = speed["batch_sizes"][-1]
 fast = {}  # (batch, round index) -> {route: (speed-up over dense, how it runs)}
 with sx.denormals_flushed(), torch.inference_mode():  # the forms are built as they are timed
     for i, r in enumerate(rounds):
-        routes = sx.route_speedups(trained, imp_results[0].rounds[r - 1].mask,
+        routes = ss.route_speedups(trained, imp_results[0].rounds[r - 1].mask,
                                    Mask(structured[densities[i], seeds[0]].mask), model_for(smalls[i], data).cpu(),
                                    speed["batch_sizes"], shape, repeats=speed["repeats"], threads=threads)
         fast.update({(b, i): up for b, up in routes.items()})
@@ -368,7 +433,7 @@ say("Network: {model} on {ds}; dense network: {d}. Its Linear layers, the only o
 # %%
 # the routes that run fast as they are: (colour, offset of the point labels)
 shown = {"ticket": ("k", (4, 5)), "structured": (f"C{formats.index('structured')}", (-34, -12)), "small": ("C8", (4, 6))}
-fig = plots.accuracy_vs_speed({names[k]: ([fast[big, i][k][0] for i in range(len(rounds))], acc[k]) for k in shown},
+fig = sp.accuracy_vs_speed({names[k]: ([fast[big, i][k][0] for i in range(len(rounds))], acc[k]) for k in shown},
                               percents, dense_acc,
                               f"inference speed-up over dense, batch {big} (log; seed 0's networks, median of repeats)",
                               f"test accuracy ({reading})", title="Accuracy against the speed each route delivers here",
@@ -377,7 +442,69 @@ fig = plots.accuracy_vs_speed({names[k]: ([fast[big, i][k][0] for i in range(len
 plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_speed")
 
 # %% [markdown]
-# ## 5. The claims
+# ## 6. Every route at equal measured cost
+#
+# Section 5 compares networks at the same number of weights; the objection is about
+# *speed* and *cost*. Here every route to a network of the ticket's size (the sparsest
+# round above) goes on the same axes, each measured here: its inference speed-up over
+# dense (batch 1 and the large batch, the fastest form it can run in), its training time
+# (the steps it trained times a training step of the network it trained, timed here) and
+# multiply-adds (as notebook 07 counts them), against its accuracy:
+#
+# - **dense** and **small dense** (section 5's), **structured IMP**, the **IMP ticket**
+#   in its fastest format (masked, CSR or COO);
+# - **one-shot magnitude pruning + fine-tuning**: each seed's trained dense network pruned
+#   once to the ticket's per-layer densities, then trained as long again from there;
+# - **RigL** at 1x training (notebook 07's runs) and at **5x** (trained here, on
+#   `LARGE["route_seeds"]` seeds at quick scale to keep it within minutes);
+# - the **best PaI method** of notebook 06 (SNIP, GraSP, SynFlow) at this density, picked
+#   as the most accurate on these same runs (so it leans optimistic).
+#
+# Every sparse route trains masked here, at a dense step's cost; its speed is that of its
+# seed-0 mask in the fastest form (the mask's layout matters, not its weights).
+
+# %%
+j = len(rounds) - 1
+d, T = densities[j], train_settings.iterations
+route_seeds = seeds[:LARGE["route_seeds"]]
+rigl = SparseTrainingSettings(**SPARSE_PRESETS[SCALE]).replace(method="rigl", density=d, distribution="erk")
+rigl_1x = run_sparse(train_settings, data, [rigl], seeds, store=store)  # notebook 07's runs
+rigl_5x = run_sparse(train_settings.replace(iterations=5 * T), data, [rigl], route_seeds, store=store)
+pai_runs = run_pai(train_settings, data, PAI_SCORED, [d], seeds, store=store,
+                   grasp_temperature=pai_for_scale(SCALE).grasp_temperature)  # notebook 06's runs
+pai_acc = {m: np.array([pai_runs[m, "none", d, s].reported() for s in seeds]) for m in PAI_SCORED}
+best_pai = max(pai_acc, key=lambda m: pai_acc[m].mean())
+one_shot = ss.run_one_shot_finetune(imp_settings, imp_results[:len(route_seeds)], rounds[j], data, T, store)
+
+# %%
+route_acc = {"dense": dense_acc, "small": acc["small"][:, j], "structured": acc["structured"][:, j],
+             "ticket": acc["ticket"][:, j], "one_shot": [r.reported() for r in one_shot],
+             "rigl": [rigl_1x[rigl, s].reported() for s in seeds],
+             "rigl_5x": [rigl_5x[rigl, s].reported() for s in route_seeds], "pai": pai_acc[best_pai]}
+route_masks = {"ticket": imp_results[0].rounds[rounds[j] - 1].mask, "one_shot": Mask(one_shot[0].mask),
+               "rigl": Mask(rigl_1x[rigl, seeds[0]].mask), "rigl_5x": Mask(rigl_5x[rigl, seeds[0]].mask),
+               "pai": Mask(pai_runs[best_pai, "none", d, seeds[0]].mask)}
+notes = {"small": f"accuracy: mean of {SMALL_PER_SEED} per seed; cost: one", "pai": f"{best_pai}, the most "
+         f"accurate of {', '.join(PAI_SCORED)} here", "structured": "cost counted at the ticket's masks",
+         "rigl_5x": f"{5 * T} iterations", "one_shot": f"fine-tuned {T} iterations"}
+small_net = model_for(smalls[j], data).cpu()
+route_list = ss.routes_for(trained, small_net, imp_results[0], rounds[j], route_acc, route_masks,
+                           Mask(structured[d, seeds[0]].mask), rigl, notes)
+ss.time_routes(route_list, trained, speed["batch_sizes"], shape, repeats=speed["repeats"], threads=threads)
+step_s = ss.cost_routes(route_list, trained, small_net, shape, train_settings.batch_size, threads=threads)
+say(ss.route_table(route_list, percents[j]))
+
+# %%
+fig = sp.routes_figure(route_list, f"test accuracy ({reading})",
+                       title=f"Every route to {percents[j]:.1f}% of {train_settings.model}'s weights, measured here")
+plots.save_figure(fig, FIGURES_DIR, "routes")
+
+# %%
+ticket_route = next(r for r in route_list if r.name == "ticket")
+say(ss.route_words(route_list, ss.route_bounds(ticket_route, trained, shape, machine)))
+
+# %% [markdown]
+# ## 7. The claims
 #
 # Timing claims are judged over the timing repeats of one network (LeNet-300-100), each
 # repeat's speed-up taken against the dense repeat timed beside it, as a natural log:
@@ -406,7 +533,7 @@ for b in speed["batch_sizes"]:
                 f"CSR inference of LeNet-300-100 (batch {b}) is {'faster' if faster else 'slower'} than dense at "
                 f"{100 * d_anchor:g}% of weights ({100 * (1 - d_anchor):g}% sparsity)",
                 sx.log_speedups(lenet_rows, "csr", d_anchor, b, "inference"), below=not faster,
-                role="paper", paper=sx.CROSSOVER_PAPER, **timing)
+                role="paper", paper=ss.CROSSOVER_PAPER, **timing)
             timing_claims.append(made[b])
     # the crossover this run measured: a description of these timings, not a test of them
     x = sx.crossover_density(lenet_rows, "csr", b, "inference", min_speedup=CROSSOVER_MARGIN)
@@ -418,7 +545,6 @@ for b in speed["batch_sizes"]:
 say(claims_markdown(timing_claims, SCALE))
 
 # %%
-j = len(rounds) - 1
 accuracy_claims = [
     claims.paired(f"at {percents[j]:.1f}% of weights, the IMP ticket is more accurate than structured IMP "
                   "with the same number of weights", better=acc["ticket"][:, j], worse=acc["structured"][:, j]),
@@ -426,7 +552,7 @@ accuracy_claims = [
                   "of its size", better=acc["ticket"][:, j], worse=acc["small"][:, j]),
     claims.paired(f"at {percents[j]:.1f}% of weights, structured IMP is within 1 point of a small dense network "
                   "of its size trained from scratch", better=acc["structured"][:, j], worse=acc["small"][:, j],
-                  margin=-0.01, role="paper", paper=sx.STRUCTURED_PAPER),
+                  margin=-0.01, role="paper", paper=ss.STRUCTURED_PAPER),
 ]
 say(claims_markdown(accuracy_claims, SCALE))
 
@@ -450,8 +576,17 @@ say(claims_markdown(accuracy_claims, SCALE))
 say(verdict_lines(claims.items))
 
 # %%
-say(sx.answer(csr_faster, csr_slower, *accuracy_claims, percents[j], f"{train_settings.model} on "
+say(ss.answer(csr_faster, csr_slower, *accuracy_claims, percents[j], f"{train_settings.model} on "
               f"{train_settings.dataset}"))
+
+# %% [markdown]
+# **The objection, answered from the measurements.** Its two halves apart: does sparsity
+# make anything faster on this CPU at all (section 4's large layer), and is a sparse
+# ticket the practical way to a fast network (section 6's routes)?
+
+# %%
+say(ss.conclusion(large_best, layer, threads, machine.describe(), route_list, percents[j],
+                  f"{train_settings.model} on {train_settings.dataset}", CROSSOVER_MARGIN))
 
 # %% [markdown]
 # ## Exercises

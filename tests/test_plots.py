@@ -126,9 +126,10 @@ def test_speedup_panels_jackpot_and_input_profiles_draw_what_they_are_given():
     import torch
 
     from lthlib import plots
+    from lthlib import speed_plots as sp
     from lthlib.masks import Mask
 
-    fig = plots.speedup_panels({"a, batch 1": {"CSR": ([1.0, 0.1], [0.5, 2.0])},
+    fig = sp.speedup_panels({"a, batch 1": {"CSR": ([1.0, 0.1], [0.5, 2.0])},
                                 "a, batch 256": {"CSR": ([1.0, 0.1], [0.3, 1.5]), "COO": ([0.1], [1.2])},
                                 "b, batch 1": {}}, columns=2)
     axes = fig.axes

@@ -16,6 +16,8 @@ from matplotlib.figure import Figure
 from lthlib import dense_study, imp_study, plots
 from lthlib import many_tickets as mt
 from lthlib import sparse_exec as sx
+from lthlib import speed_plots as sp
+from lthlib import speed_study as ss
 from lthlib.imp import IMPResult, IMPRound, kind_label
 from lthlib.models import build_model
 from lthlib.training import Run
@@ -218,12 +220,12 @@ TIMINGS = {"lenet300_100": [_row("masked", 1.0, 0.95), _row("csr", 1.0, 0.5), _r
 
 
 def test_speedups_are_sorted_from_high_density_and_skip_what_could_not_run():
-    assert sx.speedups(TIMINGS["lenet300_100"], "csr", 1, "inference") == ([1.0, 0.1, 0.02], [0.5, 1.5, 3.0])
-    assert sx.speedups(TIMINGS["lenet300_100"], "semi_structured", 1, "inference") == ([], [])
+    assert ss.speedups(TIMINGS["lenet300_100"], "csr", 1, "inference") == ([1.0, 0.1, 0.02], [0.5, 1.5, 3.0])
+    assert ss.speedups(TIMINGS["lenet300_100"], "semi_structured", 1, "inference") == ([], [])
 
 
 def test_speedup_series_is_one_panel_per_network_and_batch():
-    panels = sx.speedup_series(TIMINGS, ("masked", "csr", "semi_structured"), (1, 256), "inference")
+    panels = ss.speedup_series(TIMINGS, ("masked", "csr", "semi_structured"), (1, 256), "inference")
     assert list(panels) == ["LeNet-300-100, batch 1", "LeNet-300-100, batch 256", "mystery, batch 1",
                             "mystery, batch 256"]
     assert panels["LeNet-300-100, batch 1"] == {"masked (dense + zeros)": ([1.0, 0.1], [0.95, 1.0]),
@@ -232,17 +234,17 @@ def test_speedup_series_is_one_panel_per_network_and_batch():
 
 
 def test_crossover_table():
-    table = sx.crossover_table(TIMINGS, ("masked", "csr", "semi_structured"), (1,), "inference", min_speedup=1.1)
+    table = ss.crossover_table(TIMINGS, ("masked", "csr", "semi_structured"), (1,), "inference", min_speedup=1.1)
     assert table.splitlines() == [
         "| network | batch | masked (dense + zeros) | CSR | 2:4 semi-structured |",
         "|---|---|---|---|---|",
         "| LeNet-300-100 | 1 | never | 10% | cannot run here |",
         "| mystery | 1 | never | never | never |"]
-    assert "| 50% |" in sx.crossover_table(TIMINGS, ("csr",), (1,), "inference")  # the default margin: 1x
+    assert "| 50% |" in ss.crossover_table(TIMINGS, ("csr",), (1,), "inference")  # the default margin: 1x
 
 
 def test_identical_speedups_are_the_full_density_masked_and_structured_rows():
-    assert sorted(sx.identical_speedups(TIMINGS)) == [0.95, 1.04]
+    assert sorted(ss.identical_speedups(TIMINGS)) == [0.95, 1.04]
 
 
 def test_route_speedups_times_every_route_against_dense():
@@ -250,17 +252,17 @@ def test_route_speedups_times_every_route_against_dense():
     ticket = sx.magnitude_mask(model, 0.2)
     structured = sx.neuron_mask(model, 0.5)
     small = build_model("mlp_mnist1d", (40,), 10, seed=1, hidden=(4, 2))
-    out = sx.route_speedups(model, ticket, structured, small, (1, 4), (40,), repeats=2, min_time=0.0, threads=1)
+    out = ss.route_speedups(model, ticket, structured, small, (1, 4), (40,), repeats=2, min_time=0.0, threads=1)
     assert list(out) == [1, 4]
     for routes in out.values():
-        assert list(routes) == list(sx.ROUTES)
+        assert list(routes) == list(ss.ROUTES)
         assert routes["ticket"][1] in ("CSR", "COO")
         assert all(how == "" for key, (_, how) in routes.items() if key != "ticket")
         assert all(math.isfinite(up) and up > 0 for up, _ in routes.values())
 
 
 def test_speed_figure_draws_a_panel_per_network_and_batch():
-    fig = plots.speed_figure(TIMINGS, ("masked", "csr"), (1, 256), "inference")
+    fig = sp.speed_figure(TIMINGS, ("masked", "csr"), (1, 256), "inference")
     assert isinstance(fig, Figure)
     titles = [ax.get_title() for ax in fig.axes if ax.axison]
     assert titles == ["LeNet-300-100, batch 1", "LeNet-300-100, batch 256", "mystery, batch 1", "mystery, batch 256"]
@@ -269,7 +271,7 @@ def test_speed_figure_draws_a_panel_per_network_and_batch():
 
 def test_accuracy_vs_speed_labels_every_point():
     routes = {"ticket": ([2.0, 4.0], np.array([[0.8, 0.7], [0.9, 0.6]])), "small": ([3.0, 6.0], np.array([[0.7, 0.5]]))}
-    fig = plots.accuracy_vs_speed(routes, [20.0, 5.0], [0.95, 0.97], "speed-up", "accuracy", title="t",
+    fig = sp.accuracy_vs_speed(routes, [20.0, 5.0], [0.95, 0.97], "speed-up", "accuracy", title="t",
                                   colors={"ticket": "k"}, offsets={"small": (1, 1)})
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["20.0%", "5.0%", "20.0%", "5.0%"]

@@ -192,3 +192,47 @@ def test_the_faster_of_two_calibrations_takes_each_resource_at_its_best():
     assert (both.peak_flops, both.bandwidth) == (9e10, 2e10)
     with pytest.raises(ValueError, match="different machines"):
         a.faster(sb.Machine(peak_flops=1e11, bandwidth=1e10, threads=2, device="cpu"))
+
+
+# --- a whole network's bound -------------------------------------------------------------
+
+def test_network_costs_count_every_layer_as_it_runs():
+    from lthlib.models import build_model
+
+    net = build_model("lenet300_100", (784,), 10, seed=0)
+    costs = sb.network_costs(net, (784,), 2)
+    # 784 -> 300 -> 100 -> 10 at batch 2: FLOPs 2 B in out; weight + bias bytes; inputs + outputs
+    assert [c.flops for c in costs] == [2 * 2 * 784 * 300, 2 * 2 * 300 * 100, 2 * 2 * 100 * 10]
+    assert [c.weight_bytes for c in costs] == [4 * (784 * 300 + 300), 4 * (300 * 100 + 100), 4 * (100 * 10 + 10)]
+    assert [c.io_bytes for c in costs] == [4 * 2 * (784 + 300), 4 * 2 * (300 + 100), 4 * 2 * (100 + 10)]
+    # a 1-D convolution: 2 x weights x output positions per example
+    cnn = build_model("cnn_mnist1d", (40,), 10, seed=0)
+    conv = next(m for m in cnn.modules() if isinstance(m, torch.nn.Conv1d))
+    first = sb.network_costs(cnn, (40,), 1)[0]
+    out_len = conv(torch.zeros(1, 1, 40)).shape[-1]
+    assert first.flops == 2 * conv.weight.numel() * out_len
+
+
+def test_network_costs_of_a_csr_layer_count_kept_weights_and_indices():
+    from lthlib.sparse_exec import SparseLinear
+
+    w = torch.zeros(4, 6)
+    w[0, 1], w[2, 3], w[3, 5] = 1.0, 2.0, 3.0
+    (cost,) = sb.network_costs(SparseLinear(w.to_sparse_csr(), None), (6,), 1)
+    assert cost.flops == 2 * 3
+    assert cost.weight_bytes == 3 * 4 + 3 * 8 + 5 * 8  # values, column indices, row pointers (int64)
+    assert cost.io_bytes == 4 * (6 + 4)
+
+
+def test_network_bounds_masked_is_dense_and_structured_and_csr_gain():
+    from lthlib.models import build_model
+
+    net = build_model("lenet300_100", (784,), 10, seed=0)
+    rows = sb.network_bounds(net, (784,), [1.0, 0.1], ("masked", "csr", "structured", "semi_structured"), (1, 256),
+                             MACHINE)
+    get = {(r["format"], r["density"], r["batch_size"]): r["bound_speedup"] for r in rows}
+    assert all(get["masked", d, b] == 1.0 for d in (1.0, 0.1) for b in (1, 256))
+    assert not any(f == "semi_structured" for f, _, _ in get)  # cannot be built on a CPU: left out
+    assert get["csr", 1.0, 1] < 1 < get["csr", 0.1, 1]  # indices cost bytes; 10% of weights saves them
+    assert get["csr", 0.1, 256] > get["csr", 0.1, 1]  # compute-bound at a large batch: nearer 1 / density
+    assert get["structured", 1.0, 1] == 1.0 and get["structured", 0.1, 256] > 5

@@ -5,11 +5,14 @@ import math
 import statistics
 import time
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from lthlib import sparse_exec as se
+from lthlib import speed_plots as sp
+from lthlib import speed_study as ss
 from lthlib.masks import Mask
 from lthlib.models import MLP, build_model, prunable_parameters
 
@@ -282,21 +285,19 @@ def test_speedup_quartiles_are_those_of_the_per_repeat_speedups():
     rows = [_timed("csr", 0.1, [2.0, 2.0, 2.0, 2.0, 2.0], [1.0, 2.0, 4.0, 0.5, 1.0]),
             _timed("csr", 1.0, [1.0, 1.0], [2.0, 1.0]),
             dict(format="csr", density=0.5, speedup=None, batch_size=1, mode="inference")]
-    ds, lo, hi = se.speedup_quartiles(rows, "csr", 1, "inference")
+    ds, lo, hi = ss.speedup_quartiles(rows, "csr", 1, "inference")
     assert ds == [1.0, 0.1]  # the row that could not run has no band
     assert lo == pytest.approx([0.625, 1.0]) and hi == pytest.approx([0.875, 2.0])  # speed-ups 2, 1, .5, 4, 2
-    bands = se.speedup_bands({"lenet300_100": rows}, ("csr", "masked"), (1,), "inference")
+    bands = ss.speedup_bands({"lenet300_100": rows}, ("csr", "masked"), (1,), "inference")
     assert bands == {"LeNet-300-100, batch 1": {"CSR": (ds, lo, hi)}}
 
 
 def test_speed_figure_shades_the_interquartile_range_and_says_so():
     import matplotlib
     matplotlib.use("Agg")
-    from lthlib import plots
-
     timings = {"lenet300_100": [_timed("csr", 1.0, [1.0, 1.0, 1.0], [2.0, 1.0, 0.5]),
                                 _timed("csr", 0.1, [1.0, 1.0, 1.0], [0.5, 0.25, 1.0])]}
-    fig = plots.speed_figure(timings, ("csr",), (1,), "inference")
+    fig = sp.speed_figure(timings, ("csr",), (1,), "inference")
     assert len(fig.axes[0].collections) == 1  # one shaded band, for the one format
     assert "median of 3 timing repeats; shaded: their interquartile range" in fig._suptitle.get_text()
 
@@ -306,10 +307,8 @@ def test_accuracy_vs_speed_says_what_its_points_and_bars_are():
     matplotlib.use("Agg")
     import numpy as np
 
-    from lthlib import plots
-
     routes = {"ticket": ([2.0, 4.0], np.array([[0.8, 0.7], [0.9, 0.6]])), "small": ([3.0, 6.0], np.array([[0.7, 0.5]]))}
-    fig = plots.accuracy_vs_speed(routes, [20.0, 5.0], [0.95, 0.97], "speed-up", "accuracy")
+    fig = sp.accuracy_vs_speed(routes, [20.0, 5.0], [0.95, 0.97], "speed-up", "accuracy")
     title = fig.axes[0].get_legend().get_title().get_text()
     assert title.startswith("points: mean over 1/2 seeds, bars: min-max")
 
@@ -329,14 +328,123 @@ def _verdict(claim, verdict, fragile=""):
 
 def test_notebook_08_answer_follows_the_verdicts():
     holds = [_verdict(c, "holds") for c in ("a", "b", "c")]
-    text = se.answer({1: _verdict("f1", "contradicted"), 256: _verdict("f256", "holds")},
+    text = ss.answer({1: _verdict("f1", "contradicted"), 256: _verdict("f256", "holds")},
                      {1: _verdict("s1", "holds"), 256: _verdict("s256", "not shown")}, *holds, 5.2, "mlp on data")
     assert "faster than dense at 2% of the weights? batch 1: no, slower (*contradicted*); batch 256: yes (*holds*)" \
         in text
     assert "Slower than dense at 20%? batch 1: yes (*holds*); batch 256: not clearly (*not shown*)" in text
     assert "at 2% of the weights CSR beat dense at batch 256, not at batch 1;" in text
-    text = se.answer({}, {}, _verdict("a", "not shown"), *holds[1:], 5.2, "mlp on data")
+    text = ss.answer({}, {}, _verdict("a", "not shown"), *holds[1:], 5.2, "mlp on data")
     assert "The timing claims are not made at this scale" in text
     assert "do not give one simple answer" in text
-    fragile = se.answer({256: _verdict("f", "holds", fragile="flips")}, {}, *holds, 5.2, "m")
+    fragile = ss.answer({256: _verdict("f", "holds", fragile="flips")}, {}, *holds, 5.2, "m")
     assert "not clearly make it faster" in fragile  # a fragile verdict is no finding
+
+
+# --- notebook 08's bound, large layer and routes (lthlib.speed_study, speed_plots) ----------
+
+def _bound_rows():
+    return {"lenet300_100": [dict(format="csr", density=d, batch_size=1, bound_speedup=u)
+                             for d, u in ((1.0, 0.5), (0.1, 4.0))]}
+
+
+def test_bound_series_and_attained_share():
+    timings = {"lenet300_100": [_timed("csr", 1.0, [1.0] * 3, [2.0] * 3), _timed("csr", 0.1, [1.0] * 3, [0.5] * 3),
+                                _timed("masked", 0.1, [1.0] * 3, [1.0] * 3)]}
+    assert ss.bound_series(_bound_rows(), ("csr",), (1,)) == {"LeNet-300-100, batch 1": {"CSR": ([1.0, 0.1],
+                                                                                                   [0.5, 4.0])}}
+    rows = ss.attained(timings, _bound_rows(), ("csr", "masked"))
+    assert [(r["density"], r["speedup"], r["share"]) for r in rows] == [(1.0, 0.5, 1.0), (0.1, 2.0, 0.5)]
+    words = ss.attained_words(rows)
+    assert "median 75%" in words and "| LeNet-300-100 | 1 | CSR | 10% | 2.00x | 4.0x | 50% |" in words
+    assert "No sparse format ran" in ss.attained_words([])
+
+
+def test_speed_figure_draws_the_bound_dashed():
+    timings = {"lenet300_100": [_timed("csr", 1.0, [1.0] * 3, [2.0] * 3), _timed("csr", 0.1, [1.0] * 3, [0.5] * 3)]}
+    fig = sp.speed_figure(timings, ("csr",), (1,), "inference", _bound_rows())
+    dashed = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [0.5, 4.0]
+    assert "dashed: the bound" in fig._suptitle.get_text()
+
+
+def _layer_rows():
+    rows = []
+    for b in (1, 8):
+        for fmt, d, up, bound in (("csr", 0.5, 0.6, 0.7), ("csr", 0.1, 2.0, 3.3), ("scipy_csr", 0.5, 1.2, 1.3),
+                                  ("scipy_csr", 0.1, 3.0, 5.0), ("masked", 0.5, 1.0, 1.0)):
+            rows.append(dict(out_features=64, in_features=64, format=fmt, density=d, batch_size=b, threads=1, mode="inference",
+                             speedup=up if b == 1 else up / 4, bound_speedup=bound, blocksize=1, samples=[1.0] * 3))
+    return rows
+
+
+def test_large_layer_rows_words_and_panels():
+    from lthlib.sparse_bounds import Machine, bound_crossover
+
+    machine = Machine(1e11, 1e10, 1, "cpu")
+    best = ss.large_layer_rows(_layer_rows(), machine, 1.1)
+    assert best[0] == dict(batch_size=1, format="scipy_csr", density=0.5, speedup=1.2, bound_speedup=1.3,
+                           gap=1.3 / 1.2, bound_density=bound_crossover(machine, "scipy_csr", (64, 64), 1))
+    assert best[1] == dict(batch_size=8, format=None)  # nothing beat dense by 10% at batch 8
+    words = ss.large_layer_words(best, "64 x 64", 1, 1.1)
+    assert "at batch 1, SciPy CSR (int32) beat dense by more than 10% from 50% of the weights down" in words
+    assert "at batch 8 no kernel beat dense" in words
+    panels, limits = ss.layer_panels(_layer_rows())
+    assert panels["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [1.2, 3.0])
+    assert limits["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [1.3, 5.0])
+    fig = sp.layer_figure(_layer_rows(), "64 x 64")
+    assert len(fig.axes[0].lines) == 3 * 2 + 1  # a line and a bound per format, the break-even
+
+
+def _routes():
+    def route(name, acc, speeds, seconds, macs):
+        r = ss.Route(name, np.array(acc), {}, [])
+        r.speed = {b: (s, "") for b, s in zip((1, 256), speeds)}
+        r.seconds, r.macs = seconds, macs
+        return r
+    return [route("dense", [0.80, 0.82], (1.0, 1.0), 10.0, 1.0),
+            route("small", [0.70, 0.72], (3.0, 8.0), 2.0, 0.05),
+            route("ticket", [0.76, 0.78], (0.9, 2.0), 70.0, 4.0),
+            route("rigl", [0.74, 0.74], (1.0, 2.5), 10.0, 0.2)]
+
+
+def test_route_readings_pick_the_most_accurate_at_equal_speed_and_cost():
+    found = ss.route_readings(_routes())
+    assert found["speed 1"].name == "dense"  # as fast as the ticket at batch 1 and more accurate
+    assert found["speed 256"].name == "ticket"  # at least 2x at batch 256: small 0.71, RigL 0.74, the ticket 0.77
+    assert found["time"].name == "dense" and found["macs"].name == "dense"
+    words = ss.route_words(_routes(), {1: 3.0, 256: 9.0})
+    assert "at batch 1, dense network (0.810" in words
+    assert "at batch 1 it runs 0.90x where its format's bound allows 3.0x" in words
+    text = ss.conclusion([dict(batch_size=1, format="scipy_csr", density=0.2, speedup=2.0, bound_speedup=3.0,
+                               gap=1.5, bound_density=0.5)], "4096 x 4096", 1, "machine", _routes(), 5.2, "mlp", 1.1)
+    assert "**(a) Speed exists.**" in text and "SciPy CSR (int32) beats dense by more than 10% from 20%" in text
+    assert "1.5x from the bound" in text and "**(b) Is it practical?**" in text
+    assert "Not shown on this CPU" in ss.conclusion([dict(batch_size=1, format=None)], "l", 1, "m", _routes(), 5.2,
+                                                    "mlp", 1.1)
+    table = ss.route_table(_routes(), 5.2)
+    assert "| IMP ticket | 2 | 0.770" in table and "| 70.0 s | 4.00 |" in table
+    fig = sp.routes_figure(_routes(), "accuracy")
+    assert len(fig.axes) == 3 and all(len(ax.containers) == 4 for ax in fig.axes)
+
+
+def test_routes_for_prices_each_route_by_its_trainings():
+    import lthlib
+    from lthlib.imp import IMPResult, IMPRound, IMPSettings
+    from lthlib.sparse_training import forward_flops
+
+    settings = IMPSettings(lthlib.for_scale("smoke"), rounds=2)
+    model = small_mlp()
+    masks = [random_mask(model, 0.5), random_mask(model, 0.25)]
+    imp = IMPResult(settings, None, [IMPRound(index=i + 1, mask=m, ticket=None) for i, m in enumerate(masks)])
+    t = settings.train.iterations
+    assert ss.ticket_training(imp, 2) == [(t, None, "model"), (t, masks[0], "model"), (t, masks[1], "model")]
+    routes = ss.routes_for(model, model, imp, 2, {"dense": [0.5], "ticket": [0.6], "rigl_5x": [0.7]},
+                           {"ticket": masks[1], "rigl_5x": masks[1]}, masks[1], None, {})
+    assert [r.name for r in routes] == ["dense", "ticket", "rigl_5x"]
+    assert set(routes[1].forms) == {"masked", "csr", "coo"} and routes[2].training == [(5 * t, masks[1], "model",
+                                                                                         None)]
+    step = ss.cost_routes(routes, model, model, (model.hidden[0].in_features,), 4, repeats=1)
+    assert set(step) == {"dense", "masked", "small"}
+    kept = sum(forward_flops(model, (20,), masks[1]).values()) / sum(forward_flops(model, (20,)).values())
+    assert routes[0].macs == 1.0 and math.isclose(routes[2].macs, 5 * kept)
