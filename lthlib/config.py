@@ -96,17 +96,6 @@ SCALE_DEFAULT_MODEL = {"smoke": "mlp_mnist1d", "quick": "mlp_mnist1d", "paper": 
 SCALE_LIMITS = {"smoke": (150, 25, 2_000), "quick": (6_000, 100, None), "paper": (None, None, None)}
 
 
-# Optimisers for training supermask scores (``supermask.supermask_settings``): Ramanujan
-# et al.'s SGD for edge-popup (without their cosine schedule); Adam with a large step for
-# Bernoulli scores, which live on the logit scale.
-SUPERMASK_OPTIMIZERS: dict[str, dict[str, Any]] = {
-    "edge_popup": dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0),
-    "bernoulli": dict(optimizer="adam", lr=0.05, momentum=0.0, weight_decay=0.0),
-    # Zhou et al.'s (uber-research/deconstructing-lottery-tickets: README command, --mom
-    # default): SGD at lr 100 with momentum 0.9 on the mask logits; the paper scale uses it
-    "bernoulli_zhou": dict(optimizer="sgd", lr=100.0, momentum=0.9, weight_decay=0.0),
-}
-
 # Sweep sizes the notebooks read per scale: every scale-dependent number in one place.
 SWEEPS: dict[str, dict[str, Any]] = {
     "smoke": dict(max_seeds=2, widths=(8, 16), plane_resolution=5),

@@ -71,11 +71,12 @@ from lthlib.glossary import define
 from lthlib.imp import run_imp_seeds
 from lthlib.masks import overlap
 from lthlib.store import Store
-from lthlib.supermask import (CRITERION_LABELS, DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, RESET_LABELS, WIDTH_STUDY_DENSITY,
-                              ZHOU_CLAIM_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS, SupermaskResults,
-                              WidthResults, bernoulli_for_scale, criterion_study, dense_accuracy, dense_by_seed,
-                              learn_supermasks, mean_round_density, overlap_study, plain_answer, strong_ticket_study,
-                              summary_values, ticket_accuracy, ticket_settings, untrained_study)
+from lthlib.supermask import CRITERION_LABELS, RESET_LABELS, bernoulli_for_scale
+from lthlib.supermask_results import (SupermaskResults, WidthResults, criterion_study, dense_accuracy, overlap_study,
+                                      plain_answer, summary_values, ticket_accuracy, untrained_study)
+from lthlib.supermask_study import (DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, WIDTH_STUDY_DENSITY, ZHOU_CLAIM_DENSITY,
+                                    ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS, dense_by_seed, learn_supermasks,
+                                    mean_round_density, strong_ticket_study, ticket_settings)
 from lthlib.training import data_for
 
 # %%

@@ -1,4 +1,4 @@
-"""Notebook 04's reads of its runs (``lthlib.supermask``'s results objects and the values its
+"""Notebook 04's reads of its runs (``lthlib.supermask_results``' results objects and the values its
 sentences state), on small fake runs whose numbers are known exactly."""
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import reproduce, supermask
-from lthlib.claims import Claim
+from lthlib import reproduce, supermask_study
+from lthlib.claims import Claim, spread
 from lthlib.masks import Mask
-from lthlib.supermask import (CRITERIA, CRITERION_LABELS, OVERLAP_LABELS, RESETS, ZHOU_CLAIM_DENSITY, ZHOU_CRITERIA,
-                              ZHOU_DENSITIES, ZHOU_STARTS, CriterionResults, OverlapResults, SupermaskResults,
-                              UntrainedResults, WidthResults, excess_iou, mean_round_density, summary_values,
-                              untrained_accuracy, untrained_study)
+from lthlib.supermask import CRITERIA, CRITERION_LABELS, RESETS
+from lthlib.supermask_results import (OVERLAP_LABELS, CriterionResults, OverlapResults, SupermaskResults,
+                                      UntrainedResults, WidthResults, dense_accuracy, excess_iou, plain_answer,
+                                      summary_values, ticket_accuracy, untrained_study)
+from lthlib.supermask_study import (ZHOU_CLAIM_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS,
+                                    mean_round_density, untrained_accuracy)
 
 SEEDS = list(range(8))  # 8 seeds: all on one side gives p = 1/256, below every level used
 
@@ -37,10 +39,10 @@ def claim(verdict: str, mean: float = 0.0) -> Claim:
 
 # ------------------------------------------------------------------------------ the spec
 def test_each_experiment_value_exists_once_and_reproduce_reads_it():
-    assert reproduce.ZHOU_CRITERIA is supermask.ZHOU_CRITERIA
-    assert reproduce.ZHOU_DENSITIES is supermask.ZHOU_DENSITIES
-    assert reproduce.ZHOU_STARTS is supermask.ZHOU_STARTS
-    assert reproduce.WIDTH_STUDY_DENSITY is supermask.WIDTH_STUDY_DENSITY
+    assert reproduce.ZHOU_CRITERIA is supermask_study.ZHOU_CRITERIA
+    assert reproduce.ZHOU_DENSITIES is supermask_study.ZHOU_DENSITIES
+    assert reproduce.ZHOU_STARTS is supermask_study.ZHOU_STARTS
+    assert reproduce.WIDTH_STUDY_DENSITY is supermask_study.WIDTH_STUDY_DENSITY
     assert set(ZHOU_CRITERIA) == set(CRITERIA) and set(ZHOU_STARTS) <= set(RESETS)
     assert ZHOU_CLAIM_DENSITY in ZHOU_DENSITIES and ZHOU_DENSITIES[-1] == 1.0  # every curve ends unmasked
 
@@ -208,9 +210,9 @@ def test_supermask_claim_values_follow_the_verdicts():
 def test_ticket_and_dense_accuracy_read_each_seed():
     imp = {s: SimpleNamespace(metric=lambda name, s=s: {1: 0.6 + s / 100, 3: 0.7} if name == "ticket" else None)
            for s in (0, 1)}
-    acc = supermask.ticket_accuracy(imp, [1, 3])
+    acc = ticket_accuracy(imp, [1, 3])
     assert acc[1].tolist() == pytest.approx([0.60, 0.61]) and acc[3].tolist() == [0.7, 0.7]
-    assert supermask.dense_accuracy({0: FakeRun(0.5), 1: FakeRun(0.6)}, [1, 0]).tolist() == [0.6, 0.5]
+    assert dense_accuracy({0: FakeRun(0.5), 1: FakeRun(0.6)}, [1, 0]).tolist() == [0.6, 0.5]
 
 
 def test_mean_round_density_averages_seeds_and_rounds_to_three_decimals():
@@ -319,7 +321,7 @@ def test_overlap_first_layer_values_pair_each_seed_with_the_next():
     o = overlap_results()
     v = o.first_layer_values(judged=False)
     first = o.excess_at("other_seed", 2, layer="w")
-    assert v["x"] == supermask.spread(first) and v["n"] == 2 and v["word"] == "not distinguishable from chance"
+    assert v["x"] == spread(first) and v["n"] == 2 and v["word"] == "not distinguishable from chance"
 
 
 def test_overlap_excess_is_seeds_by_rounds_per_labelled_comparison():
@@ -358,16 +360,16 @@ def test_summary_words_follow_each_verdict():
 
 def test_the_plain_answer_follows_the_verdicts():
     holds, no, unclear = claim("holds"), claim("contradicted"), claim("not shown")
-    partly = supermask.plain_answer(popup=holds, same_sign=holds, ticket=holds, match=no, malach=holds)
+    partly = plain_answer(popup=holds, same_sign=holds, ticket=holds, match=no, malach=holds)
     assert partly.startswith("**Can a mask alone do the work?** Partly. A mask learned on weights that are never "
                              "trained made the network more than 20 points better than chance (claim: **holds**)")
     assert ("stayed more than one point below training the same network (Ramanujan et al.'s claim that it comes "
             "within one point: **contradicted**)") in partly
     assert "hid a subnetwork as accurate as it (claim: **holds**)" in partly
-    yes = supermask.plain_answer(popup=holds, same_sign=holds, ticket=no, match=holds, malach=holds)
+    yes = plain_answer(popup=holds, same_sign=holds, ticket=no, match=holds, malach=holds)
     assert "Yes, for the widest networks here." in yes and "did not beat edge-popup" in yes
-    assert "Partly, as far as this run can tell." in supermask.plain_answer(popup=holds, same_sign=unclear,
+    assert "Partly, as far as this run can tell." in plain_answer(popup=holds, same_sign=unclear,
                                                                              ticket=holds, match=unclear, malach=holds)
-    none = supermask.plain_answer(popup=unclear, same_sign=unclear, ticket=unclear, match=unclear, malach=unclear)
+    none = plain_answer(popup=unclear, same_sign=unclear, ticket=unclear, match=unclear, malach=unclear)
     assert "Not shown at this scale." in none and "was not shown to make the network" in none
     assert "**not shown**" in none and "holds" not in none

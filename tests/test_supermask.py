@@ -104,9 +104,9 @@ def _no_training(*args, **kwargs):
 
 
 def test_train_criterion_masks_keys_masks_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
-    from lthlib import training
+    from lthlib import supermask_study, training
     from lthlib.store import Store
-    from lthlib.supermask import train_criterion_masks
+    from lthlib.supermask_study import train_criterion_masks
     from lthlib.training import dense_runs
 
     store = Store(tmp_path)
@@ -122,6 +122,7 @@ def test_train_criterion_masks_keys_masks_and_reuse(mnist1d_small, tiny_settings
     assert Mask(runs[("large_final", "init", 0)].mask) == Mask(runs[("large_final", "reinit", 0)].mask)
     assert Mask(runs[("random", "init", 0)].mask) != Mask(runs[("large_final", "init", 0)].mask)
     monkeypatch.setattr(training, "train", _no_training)
+    monkeypatch.setattr(supermask_study, "train", _no_training)
     again = train_criterion_masks(tiny_settings, mnist1d_small, dense, ["large_final", "random"],
                                   ["init", "reinit"], 0.3, store, workers=1)
     assert list(again) == list(runs)
@@ -131,9 +132,9 @@ def test_train_criterion_masks_keys_masks_and_reuse(mnist1d_small, tiny_settings
 
 
 def test_learn_supermasks_keys_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
-    from lthlib import training
+    from lthlib import supermask_study, training
     from lthlib.store import Store
-    from lthlib.supermask import learn_supermasks
+    from lthlib.supermask_study import learn_supermasks
 
     store = Store(tmp_path)
     plan = {"edge_popup": [0.3, 0.6], "bernoulli": [0.5]}
@@ -145,6 +146,7 @@ def test_learn_supermasks_keys_and_reuse(mnist1d_small, tiny_settings, tmp_path,
         if method == "edge_popup":
             assert abs(Mask(run.mask).density() - density) < 0.01
     monkeypatch.setattr(training, "train", _no_training)
+    monkeypatch.setattr(supermask_study, "train", _no_training)
     again = learn_supermasks(tiny_settings, mnist1d_small, [0, 1], plan, store, workers=1)
     assert all(Mask(again[k].mask) == Mask(runs[k].mask) for k in runs)
     # frozen weights of the ticket's own initialisation are another result, not a stored one
@@ -154,9 +156,9 @@ def test_learn_supermasks_keys_and_reuse(mnist1d_small, tiny_settings, tmp_path,
 
 
 def test_strong_ticket_study_keys_architectures_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
-    from lthlib import training
+    from lthlib import supermask_study, training
     from lthlib.store import Store
-    from lthlib.supermask import strong_ticket_study
+    from lthlib.supermask_study import strong_ticket_study
 
     store = Store(tmp_path)
     runs = strong_ticket_study(tiny_settings, mnist1d_small, [8, 16], [0], store,
@@ -167,6 +169,7 @@ def test_strong_ticket_study_keys_architectures_and_reuse(mnist1d_small, tiny_se
         assert tuple(run.settings["model_kwargs"]["hidden"]) == (width,) * layers
         assert run.mask is None if method == "trained" else len(run.mask) == layers + 1
     monkeypatch.setattr(training, "train", _no_training)
+    monkeypatch.setattr(supermask_study, "train", _no_training)
     again = strong_ticket_study(tiny_settings, mnist1d_small, [8, 16], [0], store,
                                 trained_layers=(2,), random_layers=(2, 5), workers=1)
     assert all(again[k].test_acc == runs[k].test_acc for k in runs)
@@ -182,7 +185,7 @@ def test_the_width_study_scales_every_layer_of_a_conv_net(tmp_path):
     from lthlib.data import Dataset
     from lthlib.models import build_model
     from lthlib.store import Store
-    from lthlib.supermask import strong_ticket_study, width_kwargs
+    from lthlib.supermask_study import strong_ticket_study, width_kwargs
 
     half = build_model("conv4", (3, 32, 32), 10, seed=0, width_mult=0.5)
     assert [m.out_channels for m in half.features if hasattr(m, "out_channels")] == [32, 32, 64, 64]
@@ -258,8 +261,8 @@ def test_bernoulli_supermask_as_zhou_et_al_train_it(mnist1d_small, tmp_path):
     every evaluation forward pass, the network's own initial weights frozen."""
     from lthlib.config import TrainSettings
     from lthlib.store import Store
-    from lthlib.supermask import (Supermask, SupermaskJob, bernoulli_for_scale, learn_supermasks,
-                                  supermask_settings)
+    from lthlib.supermask import Supermask, bernoulli_for_scale, supermask_settings
+    from lthlib.supermask_study import SupermaskJob, learn_supermasks
     from lthlib.training import model_for
 
     assert bernoulli_for_scale("paper") == "zhou" and bernoulli_for_scale("quick") == "lthlib"

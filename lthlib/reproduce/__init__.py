@@ -45,8 +45,8 @@ from lthlib.reproduce.provenance import dataset_checksum, git_info
 from lthlib.reproduce.registry import FIGURES, NO_PUBLISHED
 from lthlib.reproduce.running import (PREPARE, NotConfirmed, Reproduction, SeedJob, code_digest, reproduce,
                                       run_on_cluster, run_seed_job)
-# notebook 04's values, cited by docs/fidelity.md as lthlib.reproduce.*; owned by lthlib.supermask
-from lthlib.supermask import WIDTH_STUDY_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS
+# notebook 04's values, cited by docs/fidelity.md as lthlib.reproduce.*; owned by lthlib.supermask_study
+from lthlib.supermask_study import WIDTH_STUDY_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS
 
 __all__ = ["FIGURES", "NO_PUBLISHED", "Figure", "Plan", "Published", "Work", "SeedJob", "Reproduction",
            "NotConfirmed", "PREPARE", "SettingsError", "main", "list_figures", "reproduce", "run_on_cluster",

@@ -13,7 +13,7 @@ from torch import nn
 from lthlib.config import TrainSettings
 # notebook 04's values, read from the module that owns them (the width study's fraction
 # kept; Zhou et al.'s criteria, fractions kept per layer at smoke and quick, starts)
-from lthlib.supermask import WIDTH_STUDY_DENSITY
+from lthlib.supermask_study import WIDTH_STUDY_DENSITY
 from lthlib.data import DATASETS, augment_batch
 from lthlib.devices import resolve_device
 from lthlib.models import build_model

@@ -12,7 +12,7 @@ from lthlib.config import SettingsError, TrainSettings, for_scale, sweep_size
 from lthlib.data import Dataset
 # notebook 04's values, read from the module that owns them (the width study's fraction
 # kept; Zhou et al.'s criteria, fractions kept per layer at smoke and quick, starts)
-from lthlib.supermask import WIDTH_STUDY_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS
+from lthlib.supermask_study import WIDTH_STUDY_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS
 from lthlib.reproduce.figures import Figure, INTERPOLATION_POINTS, MAX_REWIND_PANELS, PAPER_WIDTH_MODEL, PAPER_WIDTH_MULTIPLIERS, Plan, Published, Work, draw_published, imp_iterations, overlay_each_axis, panel_title, records, sweep_iterations, union
 
 if TYPE_CHECKING:
@@ -294,14 +294,14 @@ def _zhou_densities(scale: str, ts: TrainSettings, data: Dataset) -> tuple[list[
 
 def zhou_runs(plan: Plan, data: Dataset, store) -> dict[int, Any]:
     """The dense run of each seed (``{seed: Run}``): the masks are scored from them, untrained."""
-    from lthlib.supermask import dense_by_seed
+    from lthlib.supermask_study import dense_by_seed
 
     return dense_by_seed(plan.context["train"], data, plan.seeds, store)
 
 
 def zhou_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, list[Published]]:
     from lthlib import plots
-    from lthlib.supermask import untrained_study
+    from lthlib.supermask_results import untrained_study
 
     ts = plan.context["train"]
     dense = zhou_runs(plan, data, store)
@@ -327,7 +327,8 @@ def zhou_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[Any, 
 def width_plan(figure: str, scale: str, n: int) -> Plan:
     """Smoke and quick: notebook 04's MLPs on MNIST-1D, 2 hidden layers of each width. Paper:
     Conv-4 on CIFAR-10 with every layer scaled by each multiplier (the authors' Conv4Wide)."""
-    from lthlib.supermask import supermask_settings, width_kwargs
+    from lthlib.supermask import supermask_settings
+    from lthlib.supermask_study import width_kwargs
 
     if scale == "paper":
         ts, widths, layers = for_scale(scale, model=PAPER_WIDTH_MODEL), list(PAPER_WIDTH_MULTIPLIERS), 0
@@ -349,7 +350,7 @@ def width_plan(figure: str, scale: str, n: int) -> Plan:
 
 def width_runs(plan: Plan, data: Dataset, store) -> dict[tuple[str, int, Any, int], Any]:
     """Per width and seed, the network trained and its edge-popup supermask (``strong_ticket_study``)."""
-    from lthlib.supermask import strong_ticket_study
+    from lthlib.supermask_study import strong_ticket_study
 
     layers = (plan.context["layers"],)
     return strong_ticket_study(plan.context["train"], data, plan.context["widths"], plan.seeds, store,
