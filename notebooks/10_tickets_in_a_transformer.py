@@ -70,10 +70,11 @@ from lthlib.imp import kind_color, kind_label, run_imp_seeds
 from lthlib.models import prunable_parameters
 from lthlib.store import Store
 from lthlib.training import data_for, model_for
-from lthlib.transformer_study import (INTERVAL_NOTE, answer, carry_over_markdown, carry_over_rows, dense_reach,
-                                      dense_reference, feature_ratio_table, feature_ratio_words, feature_ratios,
-                                      grokked_words, layer_table, one_shot_study, optimizer_words, run_one_shot,
-                                      ticket_study, transformer_for_scale)
+from lthlib.transformer_results import (INTERVAL_NOTE, carry_over_markdown, dense_reach, dense_reference,
+                                        feature_ratio_table, feature_ratio_words, feature_ratios, grokked_words,
+                                        layer_table, one_shot_study, optimizer_words, ticket_study)
+from lthlib.transformer_study import run_one_shot, transformer_for_scale
+from lthlib.transformer_summary import answer, carry_over_rows
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 experiment = transformer_for_scale(SCALE)

@@ -1,6 +1,6 @@
-"""Notebook 10's reads of its runs and the words its sentences state
-(``lthlib.transformer_study``: DenseReach, TicketStudy, OneShotStudy, the carry-over rows and
-the closing answer), on small constructed inputs whose numbers are known exactly."""
+"""Notebook 10's reads of its runs and the words its sentences state (``lthlib.transformer_results``:
+DenseReach, TicketStudy, OneShotStudy; ``lthlib.transformer_summary``: the carry-over rows and the
+closing answer), on small constructed inputs whose numbers are known exactly."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,10 +13,11 @@ import torch
 from lthlib.claims import Claim, Claims
 from lthlib.models import build_model
 from lthlib.training import Run
-from lthlib.transformer_study import (INTERVAL_NOTE, OneShot, OneShotStudy, TicketStudy, answer, carry_over_rows,
-                                      dense_reach, dense_reference, feature_ratio_table, feature_ratio_words,
-                                      feature_ratios, grokked_words, layer_table, one_shot_study, optimizer_words,
-                                      ticket_study, transformer_for_scale)
+from lthlib.transformer_results import (INTERVAL_NOTE, OneShotStudy, TicketStudy, dense_reach, dense_reference,
+                                        feature_ratio_table, feature_ratio_words, feature_ratios, grokked_words,
+                                        layer_table, one_shot_study, optimizer_words, ticket_study)
+from lthlib.transformer_study import OneShot, transformer_for_scale
+from lthlib.transformer_summary import answer, carry_over_rows
 
 QUICK = transformer_for_scale("quick")  # T = 1,000, threshold 95%, k = 50, claim round 2 (25%), F = 100
 N = 8  # seeds: all on one side gives p = 1/256, below every level used

@@ -230,7 +230,8 @@ def test_the_chapter_spec_at_every_scale():
     """Notebook 10's spec: valid at every scale, its one-shot densities are IMP rounds',
     its claim round is trained with the controls, and the quick scale reports seeds that
     played no part in choosing it (the pilot seeds were 1000-1007)."""
-    from lthlib.transformer_study import steps_to, transformer_for_scale
+    from lthlib.transformer_results import steps_to
+    from lthlib.transformer_study import transformer_for_scale
     from lthlib.training import Run
 
     for scale in ("smoke", "quick", "paper"):
@@ -306,7 +307,7 @@ def test_one_shot_claims_are_checked_from_the_spec_by_seed():
 
 
 def test_ceiling_gap_and_chens_one_sd_reading():
-    from lthlib.transformer_study import ceiling_gap, one_sd_reading
+    from lthlib.transformer_results import ceiling_gap, one_sd_reading
 
     assert ceiling_gap([0.99, 0.998], [0.985, 0.995]) == pytest.approx(0.01)
     assert ceiling_gap([0.99, 0.998], [0.9, 0.95]) is None
