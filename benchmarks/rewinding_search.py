@@ -24,7 +24,8 @@ import torch
 
 from lthlib.claims import mean_ci
 from lthlib.config import for_scale
-from lthlib.imp import IMPSettings, run_rewind_sweep
+from lthlib.imp import IMPSettings
+from lthlib.rewinding import run_rewind_sweep
 from lthlib.store import Store
 from lthlib.training import data_for
 

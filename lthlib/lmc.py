@@ -29,9 +29,11 @@ from torch import nn
 from lthlib.claims import spread
 from lthlib.config import TrainSettings
 from lthlib.data import Dataset
-from lthlib.imp import RewindSweep, is_matching, kind_label, matching_tolerance
+from lthlib.imp import is_matching, kind_label, matching_tolerance
 from lthlib.masks import Mask
+from lthlib.parallel import parallel_map
 from lthlib.passes import ALONE, identities, plan_passes, stored_members
+from lthlib.rewinding import RewindSweep
 from lthlib.store import Store, StoreError, digest_tensors
 from lthlib.streams import stream_seed
 from lthlib.training import Run, evaluate, model_for, train
@@ -189,7 +191,7 @@ def instability(job: InstabilityJob) -> dict[str, Any]:
 def instability_cases(sweep: Mapping[int, Sequence[Any]], seeds: Sequence[int], ks: Sequence[int],
                       rounds: Sequence[int], control_ks: Sequence[int], control_round: int,
                       data: Dataset) -> dict[tuple, tuple[TrainSettings, StateDict, int, Mask | None]]:
-    """The cases ``measure_instability`` takes for a rewinding sweep (``imp.run_rewind_sweep``:
+    """The cases ``measure_instability`` takes for a rewinding sweep (``rewinding.run_rewind_sweep``:
     ``{k: [IMPResult per seed]}``), keyed ``(kind, round, k, seed)``: the dense network
     (round 0) and the IMP ticket of every round spawned at k; at the ``control_ks``, the
     random-pruning control (its own mask, the dense weights at k) and the random-reinit
@@ -218,8 +220,6 @@ def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict,
     together as populations (``train_children_of``) when a store keeps them;
     the paths between them are then evaluated in worker processes where there are cores
     to spare."""
-    from lthlib.parallel import parallel_map
-
     computed_in: dict[Hashable, tuple[str, str]] = {}
     if store is not None and store.root is not None:
         computed_in = train_children_of(cases, data, store, workers)

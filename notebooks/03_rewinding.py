@@ -62,8 +62,9 @@ from lthlib.claims import Claims, claims_markdown, say, spread, verdict_word
 from lthlib.config import seeds_for
 from lthlib.exercises import check
 from lthlib.glossary import define
-from lthlib.imp import RETRAINING_LABELS, rewinding_for_scale, run_rewind_sweep
+from lthlib.imp import RETRAINING_LABELS
 from lthlib.retraining import retraining_for_scale, run_retraining
+from lthlib.rewinding import rewinding_for_scale, run_rewind_sweep
 from lthlib.store import Store
 from lthlib.training import data_for
 

@@ -57,8 +57,9 @@ from lthlib.claims import Claims, say, spread, verdict_word
 from lthlib.config import seeds_for, sweep_size
 from lthlib.exercises import check
 from lthlib.glossary import define
-from lthlib.imp import kind_label, rewinding_for_scale, run_rewind_sweep
+from lthlib.imp import kind_label
 from lthlib.lmc import STABLE_BARRIER, loss_plane, measure_sweep_instability, train_children
+from lthlib.rewinding import rewinding_for_scale, run_rewind_sweep
 from lthlib.store import Store
 from lthlib.training import data_for, model_for
 

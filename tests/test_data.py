@@ -150,7 +150,7 @@ def test_validation_on_the_test_set_trains_on_every_example():
     import pytest
 
     from lthlib.config import SettingsError, TrainSettings
-    from lthlib.imp import rewinding_for_scale
+    from lthlib.rewinding import rewinding_for_scale
     from lthlib.training import Run
 
     held = load_dataset("mnist1d")

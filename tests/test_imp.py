@@ -160,7 +160,7 @@ def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, 
 
 
 def test_rewinding_presets():
-    from lthlib.imp import rewinding_for_scale
+    from lthlib.rewinding import rewinding_for_scale
 
     quick = rewinding_for_scale("quick")
     ks, train = quick.ks, quick.imp.train
@@ -175,7 +175,7 @@ def test_rewinding_presets():
 
 
 def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):
-    from lthlib.imp import run_rewind_sweep
+    from lthlib.rewinding import run_rewind_sweep
 
     sweep = run_rewind_sweep(imp_settings.replace(rounds=1, controls=()), [0, 10], [0], mnist1d_small,
                              workers=1)
@@ -190,7 +190,7 @@ def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):
 def test_the_dense_run_is_trained_once_for_every_k_and_notebook(mnist1d_small, imp_settings, tmp_path,
                                                                  monkeypatch):
     from lthlib import training
-    from lthlib.imp import run_rewind_sweep
+    from lthlib.rewinding import run_rewind_sweep
 
     calls = []
     real_train = training.train
@@ -266,7 +266,8 @@ def test_lockstep_population_matches_runs_alone(mnist1d_small, imp_settings, tmp
     """Seeds x rewind iterations in lock-step (one population per round, split over two
     processes): the same masks and, to float32 rounding, the same curves as each run alone;
     every round stored, and a second call trains nothing."""
-    from lthlib.imp import IMPResult, run_rewind_sweep
+    from lthlib.imp import IMPResult
+    from lthlib.rewinding import run_rewind_sweep
 
     settings = imp_settings.replace(rounds=2, controls=("reinit", "random_mask"))
     sweep = run_rewind_sweep(settings, [0, 5], [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)

@@ -157,7 +157,7 @@ def test_the_lmc_study_reads_the_papers_densities():
     """Frankle et al. 2020 study ResNet-20 at 16.8% of weights and VGG-16 at 1.5% (open_lth
     never prunes VGG's fc layer); the rewind points run past the dense networks' stability
     point (about 2,000 for ResNet-20)."""
-    from lthlib.imp import rewinding_for_scale
+    from lthlib.rewinding import rewinding_for_scale
     from lthlib.models import build_model, count_parameters
 
     resnet = rewinding_for_scale("paper", model="resnet20")

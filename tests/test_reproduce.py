@@ -160,7 +160,8 @@ def test_bad_arguments_are_errors(capsys):
 
 def test_estimate_counts_the_iterations_the_library_trains(store_dir):
     """The estimate's iteration count equals what the runs stored by the smoke test trained."""
-    from lthlib.imp import run_imp_seeds, run_rewind_sweep
+    from lthlib.imp import run_imp_seeds
+    from lthlib.rewinding import run_rewind_sweep
     from lthlib.store import Store
 
     plan = FIGURES["fc2019-fig3"].make_plan("smoke", 2)

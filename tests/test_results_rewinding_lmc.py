@@ -1,5 +1,5 @@
 """The reads notebooks 03 and 05 and ``lthlib.reproduce`` make of a rewinding sweep
-(``imp.RewindSweep``) and of its instability (``lmc.SweepInstability``), on small hand-made
+(``rewinding.RewindSweep``) and of its instability (``lmc.SweepInstability``), on small hand-made
 results in which every value says where it came from (network, k, round, seed), so a read
 at the wrong k, round or seed, or in the wrong seed order, gives a visibly wrong number."""
 from __future__ import annotations
@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from lthlib.claims import spread
-from lthlib.imp import IMPResult, IMPRound, RewindSweep, kind_label
+from lthlib.imp import IMPResult, IMPRound, kind_label
 from lthlib.lmc import STABLE_BARRIER, StabilityRow, StabilityTable, SweepInstability
 from lthlib.masks import Mask
+from lthlib.rewinding import RewindSweep
 from lthlib.training import Run
 
 SEEDS = (7, 3, 5)  # not sorted: every read must keep this order
@@ -108,7 +109,8 @@ def test_the_reads_are_the_expressions_the_notebooks_used():
 
 
 def test_run_rewind_sweep_returns_a_sweep_in_the_seed_order_asked(mnist1d_small, tiny_settings, tmp_path):
-    from lthlib.imp import IMPSettings, run_rewind_sweep
+    from lthlib.imp import IMPSettings
+    from lthlib.rewinding import run_rewind_sweep
     from lthlib.store import Store
 
     settings = IMPSettings(tiny_settings, rounds=1, rewind_iteration=0, rate=0.5, controls=())

@@ -8,7 +8,7 @@ the published values), ``estimate``, ``provenance``, ``running`` (local and Ray)
 ``Figure``: a one-line description, the paper and figure it reproduces, a ``plan`` (the
 settings of the experiment at a scale with N seeds, and how much training that is) and a
 ``draw`` that runs it through the library's own runners (``imp.run_imp_seeds``,
-``imp.run_rewind_sweep``, ``lmc.measure_instability``, ``supermask``'s runners), reusing
+``rewinding.run_rewind_sweep``, ``lmc.measure_instability``, ``supermask_study``'s runners), reusing
 every result the store already holds, and draws it with ``lthlib.plots``. Nothing here
 trains a network itself.
 

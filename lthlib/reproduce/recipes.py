@@ -16,7 +16,7 @@ from lthlib.supermask_study import WIDTH_STUDY_DENSITY, ZHOU_CRITERIA, ZHOU_DENS
 from lthlib.reproduce.figures import Figure, INTERPOLATION_POINTS, MAX_REWIND_PANELS, PAPER_WIDTH_MODEL, PAPER_WIDTH_MULTIPLIERS, Plan, Published, Work, draw_published, imp_iterations, overlay_each_axis, panel_title, records, sweep_iterations, union
 
 if TYPE_CHECKING:
-    from lthlib.imp import RewindSweep
+    from lthlib.rewinding import RewindSweep
 
 # ------------------------------------------------------------------ IMP: Frankle & Carbin
 def imp_plan(figure: str, models: Sequence[str | None], scale: str, n: int) -> Plan:
@@ -106,7 +106,7 @@ def _rewinding_models(scale: str, models: Sequence[str]) -> list[str | None]:
 
 def rewinding_plan(figure: str, paper_models: Sequence[str], scale: str, n: int,
                     instability: bool = False) -> Plan:
-    from lthlib.imp import rewinding_for_scale
+    from lthlib.rewinding import rewinding_for_scale
 
     experiments = [rewinding_for_scale(scale, model=m) for m in _rewinding_models(scale, paper_models)]
     seeds = experiments[0].seeds(n)
@@ -142,8 +142,8 @@ def _rewind_rounds(rounds: int, claim_round: int) -> list[int]:
 
 
 def rewinding_runs(plan: Plan, data: Dataset, store) -> list[RewindSweep]:
-    """Per experiment of the plan, its rewinding sweep (``imp.RewindSweep``: ``{k: [IMPResult per seed]}``)."""
-    from lthlib.imp import run_rewind_sweep
+    """Per experiment of the plan, its rewinding sweep (``rewinding.RewindSweep``: ``{k: [IMPResult per seed]}``)."""
+    from lthlib.rewinding import run_rewind_sweep
 
     return [run_rewind_sweep(exp.imp, exp.ks, plan.seeds, data, store=store, control_ks=exp.control_ks)
             for exp in plan.context["experiments"]]
@@ -203,7 +203,7 @@ def rewinding_draw(figure: "Figure", plan: Plan, data: Dataset, store) -> tuple[
 def _instability_cases(plan: Plan, data: Dataset, store) -> list[tuple[Any, dict[int, list[Any]], dict]]:
     """Per experiment of the plan: (experiment, its rewinding sweep, the instability cases
     ``{(kind, round, k, seed): (settings, parent at k, k, mask)}``, ``lmc.instability_cases``)."""
-    from lthlib.imp import run_rewind_sweep
+    from lthlib.rewinding import run_rewind_sweep
     from lthlib.lmc import instability_cases
 
     out = []
