@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import warnings
 
 import scipy
@@ -51,13 +50,7 @@ def cell(row: dict) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+    return (f"{sb.cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} "
             f"({torch.backends.cpu.get_cpu_capability()}), {training_threads()} torch thread(s), "
             f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -88,6 +89,16 @@ class Machine:
                 f"{self.peak_flops_q75 / 1e9:.0f}), bandwidth {self.bandwidth / 1e9:.1f} GB/s (IQR "
                 f"{self.bandwidth_q25 / 1e9:.1f}-{self.bandwidth_q75 / 1e9:.1f}) on {self.threads} "
                 f"thread(s) of {self.device}")
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` says: timings
+    and bounds are this CPU's, and a reader must know which it was."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def last_level_cache_bytes() -> int:

@@ -38,11 +38,9 @@ from lthlib.sparse_training import forward_flops
 from lthlib.threads import fixed_threads
 
 
-# Notebook 08 (is sparsity fast?): the networks timed (``timed``: name -> input shape; no
-# data is needed to time), the densities and batch sizes timed, timing repeats, and the IMP
-# rounds whose tickets the accuracy side compares (on the scale's trained model). Conv
-# nets are timed on fewer densities (``conv_densities``); quick times MNIST-1D's small 1-D
-# conv net, as one step of Conv-2 on CIFAR-10 images takes seconds on one CPU thread.
+# Notebook 08: the networks timed (``timed``: name -> input shape; no data is needed to time), densities,
+# batch sizes, timing repeats, and the IMP rounds the accuracy side compares. Conv nets are timed on fewer
+# densities; quick times MNIST-1D's 1-D CNN, as one Conv-2 step on CIFAR-10 takes seconds on one thread.
 SPEED_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(timed={"lenet300_100": (784,)}, densities=(1.0, 0.1, 0.01), conv_densities=(1.0, 0.1),
                   batch_sizes=(1, 32), repeats=3, rounds=(1, 2)),
@@ -54,16 +52,16 @@ SPEED_PRESETS: dict[str, dict[str, Any]] = {
                   conv_densities=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01), batch_sizes=(1, 256),
                   repeats=50, rounds=(4, 8, 12, 16)),
 }
-# The large memory-bound layer notebook 08 times beside its bound (``sparse_bounds.time_layer_formats``):
-# its shape, densities, batch sizes and timing repeats; ``route_seeds``: seeds of the routes notebook 08
-# trains itself (RigL at 5x training, one-shot pruning + fine-tuning), fewer than the store's 8 to keep
-# quick within minutes (a descriptive comparison, not a claim).
+# Notebook 08's large layer (``sparse_bounds.time_layer_formats``); ``claim``: (format, density, batch) its headline
+# claim tests, fixed from docs/sparse_formats.md's separate benchmark run (SciPy CSR beat dense by > 1.1x at 10-20%);
+# ``route_seeds``: seeds of the routes it trains itself (RigL 5x, one-shot + fine-tune), < 8 at quick (not a claim).
 LARGE_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(shape=(256, 256), densities=(0.1,), batch_sizes=(1,), repeats=3, route_seeds=1),
-    "quick": dict(shape=(4096, 4096), densities=(0.5, 0.2, 0.1, 0.05, 0.02), batch_sizes=(1, 8), repeats=7,
-                  route_seeds=3),
+    "smoke": dict(shape=(256, 256), densities=(0.1,), batch_sizes=(1,), repeats=3, route_seeds=1,
+                  claim=("scipy_csr", 0.1, 1)),
+    "quick": dict(shape=(4096, 4096), densities=(0.5, 0.2, 0.1, 0.05, 0.02), batch_sizes=(1, 8), repeats=9,
+                  route_seeds=3, claim=("scipy_csr", 0.1, 1)),
     "paper": dict(shape=(4096, 4096), densities=(0.5, 0.2, 0.1, 0.05, 0.02, 0.01), batch_sizes=(1, 8),
-                  repeats=15, route_seeds=8),
+                  repeats=15, route_seeds=8, claim=("scipy_csr", 0.1, 1)),
 }
 
 FORMATS = ("dense", "masked", "csr", "coo", "bsr", "structured", "semi_structured")
