@@ -29,7 +29,6 @@ hand and left out of these totals.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -40,199 +39,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
-SOURCE_DIR = ASSIGNMENTS_DIR / "source"
-WRONG_DIR = ASSIGNMENTS_DIR / "wrong"
-CONFIG_FILE = ASSIGNMENTS_DIR / "nbgrader_config.py"
-# Text that marks what students must never see.
-SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-# A line of a solution or hidden test this long that appears nowhere in what students are
-# given (not even inside a longer line) is "distinctive": finding it in a released file
-# means the secret leaked.
-DISTINCTIVE_LINE = 16
+from lthlib.assignment_sources import (CONFIG_FILE, REPO_ROOT, SECRET_MARKERS, SOURCE_DIR, WRONG_DIR,
+                                       AssignmentError, distinctive_lines, graded_cells, names, nbgrader_metadata,
+                                       normalised_lines, patched, read_notebook, select, source_notebook,
+                                       visible_part, wrong_solutions)
+
 SOLUTION_STUDENT, STUB_STUDENT = "solution", "stub"
-
-
-class AssignmentError(RuntimeError):
-    """An assignment, a wrong solution or nbgrader itself is not as expected."""
-
-
-# ----------------------------------------------------------------------------- sources
-def names(source: str | Path = SOURCE_DIR) -> list[str]:
-    """The assignments: folders ``source/<name>`` holding ``<name>.ipynb``, in order."""
-    source = Path(source)
-    if not source.is_dir():
-        raise AssignmentError(f"no assignments folder {source}")
-    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
-
-
-def select(only: Iterable[str] | None, source: str | Path = SOURCE_DIR) -> list[str]:
-    """The assignments whose name starts with one of ``only`` (``a1``, ``a3_lin``...); all
-    when ``only`` is empty. An unmatched prefix is an error naming the assignments."""
-    available = names(source)
-    if not only:
-        return available
-    only = list(only)
-    unmatched = [o for o in only if not any(n.startswith(o) for n in available)]
-    if unmatched:
-        raise AssignmentError(f"{' '.join(unmatched)} matches no assignment; assignments: {', '.join(available)}")
-    return [n for n in available if any(n.startswith(o) for o in only)]
-
-
-def source_notebook(name: str, source: str | Path = SOURCE_DIR) -> Path:
-    return Path(source) / name / f"{name}.ipynb"
-
-
-def _read(path: Path):
-    import nbformat
-
-    return nbformat.read(str(path), as_version=4)
-
-
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {}) or {}
-
-
-@dataclass(frozen=True)
-class GradedCell:
-    """A cell that carries points: autograded tests (code) or a written answer (markdown,
-    graded by hand)."""
-
-    grade_id: str
-    points: float
-    autograded: bool
-
-
-def graded_cells(notebook) -> list[GradedCell]:
-    """The cells with points of a notebook (a path or a read notebook), in order."""
-    nb = _read(Path(notebook)) if isinstance(notebook, (str, Path)) else notebook
-    return [GradedCell(_nbgrader(c)["grade_id"], float(_nbgrader(c).get("points", 0)),
-                       c.cell_type == "code" and not _nbgrader(c).get("solution", False))
-            for c in nb.cells if _nbgrader(c).get("grade")]
-
-
-def point_table(name: str, source: str | Path = SOURCE_DIR) -> list[tuple[str, float, str]]:
-    """``(cell, points, "auto" | "manual")`` of an assignment, for its README table."""
-    return [(c.grade_id, c.points, "auto" if c.autograded else "manual")
-            for c in graded_cells(source_notebook(name, source))]
-
-
-_HIDDEN = re.compile(r"^[ \t]*###? BEGIN HIDDEN TESTS.*?^[ \t]*###? END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
-_SOLUTION = re.compile(r"^[ \t]*###? BEGIN SOLUTION.*?^[ \t]*###? END SOLUTION[^\n]*\n?", re.M | re.S)
-
-
-def visible_part(cell_source: str) -> str:
-    """A test cell's source without its hidden tests: what students see."""
-    return _HIDDEN.sub("", cell_source)
-
-
-def _secrets(nb) -> tuple[list[str], str]:
-    """(texts students must not see, the text they do see) of a source notebook."""
-    secret, visible = [], []
-    for cell in nb.cells:
-        meta = _nbgrader(cell)
-        src = cell.source
-        if meta.get("solution") and cell.cell_type == "markdown":
-            secret.append(src)  # a written answer's model answer: replaced as a whole
-            continue
-        hidden = _HIDDEN.findall(src) + (_SOLUTION.findall(src) if meta.get("solution") else [])
-        secret += hidden
-        for h in hidden:
-            src = src.replace(h, "")
-        visible.append(src)
-    return secret, "\n".join(visible)
-
-
-def _normalise(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def distinctive_lines(name: str, source: str | Path = SOURCE_DIR) -> list[str]:
-    """Lines of the solutions, hidden tests and model answers of assignment ``name`` that
-    occur nowhere in what students are given: finding one in a release is a leak."""
-    secret, visible = _secrets(_read(source_notebook(name, source)))
-    seen = "\n".join(_normalise(visible))
-    lines = {line for text in secret for line in _normalise(text)
-             if len(line) >= DISTINCTIVE_LINE and line not in seen and not any(m in line for m in SECRET_MARKERS)}
-    return sorted(lines)
-
-
-# ----------------------------------------------------------------------------- wrong solutions
-@dataclass(frozen=True)
-class WrongSolution:
-    """A deliberately wrong solution: ``code`` replaces solution cell ``cell``; the test
-    cells ``loses`` must then fail (and every other autograded cell still pass)."""
-
-    assignment: str
-    variant: str
-    path: Path
-    cell: str
-    loses: tuple[str, ...]
-    why: str
-    code: str
-    says: tuple[str, ...] = ()
-
-    @property
-    def student(self) -> str:
-        return f"wrong_{self.variant}"
-
-
-def parse_wrong(path: str | Path, assignment: str) -> WrongSolution:
-    """Read ``wrong/<assignment>[.<variant>].py``: a header of comment lines ``# why: ...``,
-    ``# cell: <solution cell id>``, ``# loses: <test cell id>[, <test cell id>...]``, any
-    number of ``# says: <text>`` (text the feedback of the submission must show: the message
-    that tells the student what is wrong), then the code of the cell (the header stays in the
-    cell: it is only comments). It is autograded as student ``wrong_<variant>``
-    (``<name>.py``: ``wrong_<cell>``)."""
-    path = Path(path)
-    code = path.read_text()
-    header: dict[str, str] = {}
-    says: list[str] = []
-    for line in code.splitlines():
-        m = re.match(r"^#\s*(why|cell|loses|says)\s*:\s*(.*)$", line)
-        if m and m.group(1) == "says":
-            says.append(m.group(2).strip())
-        elif m:
-            header[m.group(1)] = m.group(2).strip()
-        elif line.strip() and not line.startswith("#"):
-            break
-    missing = [k for k in ("cell", "loses") if not header.get(k)]
-    if missing:
-        raise AssignmentError(f"{path}: the header must name {' and '.join(missing)} "
-                              "('# cell: <solution cell id>', '# loses: <test cell id>, ...')")
-    variant = path.stem[len(assignment) + 1:] if path.stem != assignment else header["cell"]
-    loses = tuple(x.strip() for x in header["loses"].split(",") if x.strip())
-    return WrongSolution(assignment, re.sub(r"\W", "_", variant), path, header["cell"], loses,
-                         header.get("why", ""), code, tuple(says))
-
-
-def wrong_solutions(name: str, wrong_dir: str | Path = WRONG_DIR) -> list[WrongSolution]:
-    """The wrong solutions of assignment ``name``: ``<name>.py`` and ``<name>.<variant>.py``."""
-    wrong_dir = Path(wrong_dir)
-    paths = sorted({*wrong_dir.glob(f"{name}.py"), *wrong_dir.glob(f"{name}.*.py")}, key=lambda p: (p.stem != name, p.name))
-    return [parse_wrong(p, name) for p in paths]
-
-
-def patched(nb, wrong: WrongSolution):
-    """A copy of the source notebook with the wrong solution in its cell."""
-    import copy
-
-    nb = copy.deepcopy(nb)
-    cells = [c for c in nb.cells if _nbgrader(c).get("grade_id") == wrong.cell]
-    if not cells or not _nbgrader(cells[0]).get("solution") or cells[0].cell_type != "code":
-        solution_ids = [_nbgrader(c)["grade_id"] for c in nb.cells
-                        if _nbgrader(c).get("solution") and c.cell_type == "code"]
-        raise AssignmentError(f"{wrong.path}: '# cell: {wrong.cell}' is not a code solution cell of "
-                              f"{wrong.assignment}; its solution cells are {solution_ids}")
-    tests = {c.grade_id for c in graded_cells(nb) if c.autograded}
-    unknown = [x for x in wrong.loses if x not in tests]
-    if unknown:
-        raise AssignmentError(f"{wrong.path}: '# loses: {', '.join(unknown)}' names no test cell of "
-                              f"{wrong.assignment}; its test cells are {sorted(tests)}")
-    cells[0].source = wrong.code
-    return nb
-
 
 # ----------------------------------------------------------------------------- nbgrader
 def nbgrader_config(root: str | Path, config_file: str | Path = CONFIG_FILE):
@@ -349,7 +161,7 @@ def leaks(released: str | Path, assignments: Iterable[str] | None = None,
             for marker in SECRET_MARKERS:
                 if marker in text:
                     problems.append(f"{name}: {path.relative_to(released)} contains '{marker}'")
-            body = "\n".join(_normalise(_json_strings(text) if path.suffix == ".ipynb" else text))
+            body = "\n".join(normalised_lines(_json_strings(text) if path.suffix == ".ipynb" else text))
             for line in secret_lines:
                 if line in body:
                     problems.append(f"{name}: {path.relative_to(released)} contains the secret line {line!r}")
@@ -373,12 +185,12 @@ def _json_strings(text: str) -> str:
 
 
 def _release_structure(name: str, released_nb: Path, source: str | Path) -> list[str]:
-    src = _read(source_notebook(name, source))
-    rel = _read(released_nb)
-    rel_cells = {_nbgrader(c).get("grade_id"): c for c in rel.cells if _nbgrader(c).get("grade_id")}
+    src = read_notebook(source_notebook(name, source))
+    rel = read_notebook(released_nb)
+    rel_cells = {nbgrader_metadata(c).get("grade_id"): c for c in rel.cells if nbgrader_metadata(c).get("grade_id")}
     problems = []
     for cell in src.cells:
-        meta = _nbgrader(cell)
+        meta = nbgrader_metadata(cell)
         gid = meta.get("grade_id")
         if not gid:
             continue
@@ -389,8 +201,8 @@ def _release_structure(name: str, released_nb: Path, source: str | Path) -> list
         if meta.get("solution") and cell.cell_type == "code" and "raise NotImplementedError" not in out.source:
             problems.append(f"{name}: solution cell {gid} was not replaced by a stub")
         if meta.get("grade") and cell.cell_type == "code" and not meta.get("solution"):
-            want = _normalise(visible_part(cell.source))
-            if _normalise(out.source) != want:
+            want = normalised_lines(visible_part(cell.source))
+            if normalised_lines(out.source) != want:
                 problems.append(f"{name}: test cell {gid} does not hold exactly its visible tests")
             if not any(line.startswith("assert") for line in want):
                 problems.append(f"{name}: test cell {gid} has no visible test (an assert students can run)")
@@ -462,7 +274,7 @@ def _judge_feedback(page: str, source_nb, submitted_nb, says: Iterable[str] = ()
     of ``lost`` shows as its error."""
     from lthlib.grading import feedback_errors, feedback_leaks, squash
 
-    own = [c.source for c in submitted_nb.cells if _nbgrader(c).get("solution")]
+    own = [c.source for c in submitted_nb.cells if nbgrader_metadata(c).get("solution")]
     problems = [f"feedback shows {leak}" for leak in feedback_leaks(page, source_nb, shown=own)]
     errors = feedback_errors(page)
     said = [squash(e) for cell in lost for e in errors.get(cell, [])]
@@ -489,7 +301,7 @@ def check(assignments: Iterable[str] | None = None, *, source: str | Path = SOUR
     chosen = list(assignments) if assignments is not None else names(source)
     for name in chosen:  # a bad header is an error before any work
         for wrong in wrong_solutions(name, wrong_dir):
-            patched(_read(source_notebook(name, source)), wrong)
+            patched(read_notebook(source_notebook(name, source)), wrong)
     for var, value in (("LTHLIB_PROGRESS", "0"), ("LTHLIB_HEADLESS", "1")):  # the kernels inherit these
         os.environ.setdefault(var, value)
     workers = default_workers(len(chosen)) if workers is None else max(1, int(workers))
@@ -511,7 +323,7 @@ def _check_job(job: tuple) -> list[CheckRow]:
 def _check_one(name: str, source: str, wrong_dir: str, config_file: str, keep: str | None,
                log: Callable[[str], None] | None = print) -> list[CheckRow]:
     log = log or (lambda _msg: None)
-    src = _read(source_notebook(name, source))
+    src = read_notebook(source_notebook(name, source))
     tests = tuple(c.grade_id for c in graded_cells(src) if c.autograded)
     rows = []
     with Course([name], source, config_file) as course:
@@ -522,7 +334,7 @@ def _check_one(name: str, source: str, wrong_dir: str, config_file: str, keep: s
                                  problems=leaks(release_dir.parent, [name], source),
                                  seconds=time.perf_counter() - started))
             submissions = [(SOLUTION_STUDENT, src, "full marks", set(tests), set(), ()),
-                           (STUB_STUDENT, _read(release_dir / f"{name}.ipynb"), "no marks", set(), set(tests), ())]
+                           (STUB_STUDENT, read_notebook(release_dir / f"{name}.ipynb"), "no marks", set(), set(tests), ())]
             for wrong in wrong_solutions(name, wrong_dir):
                 submissions.append((wrong.student, patched(src, wrong), f"loses {', '.join(wrong.loses)}",
                                     set(tests) - set(wrong.loses), set(wrong.loses), wrong.says))

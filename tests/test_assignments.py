@@ -11,10 +11,11 @@ import nbformat
 from conftest import write_toy_assignment
 import pytest
 
+from lthlib import assignment_sources as S
 from lthlib import assignments as A
 from lthlib.__main__ import main
 
-NAMES = A.names()
+NAMES = S.names()
 
 
 def _nb_meta(cell) -> dict:
@@ -29,8 +30,8 @@ OUTCOME = "# outcome test:"
 def test_there_are_seven_assignments_each_with_graded_parts_and_a_scale():
     assert len(NAMES) >= 7, NAMES
     for name in NAMES:
-        nb = nbformat.read(A.source_notebook(name), as_version=4)
-        tests = [c for c in A.graded_cells(nb) if c.autograded]
+        nb = nbformat.read(S.source_notebook(name), as_version=4)
+        tests = [c for c in S.graded_cells(nb) if c.autograded]
         assert len(tests) >= 3 and all(c.points > 0 for c in tests), f"{name}: several graded parts with points"
         params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(params) == 1 and re.search(r'^SCALE = "smoke"', params[0].source, re.M), \
@@ -43,7 +44,7 @@ def test_there_are_seven_assignments_each_with_graded_parts_and_a_scale():
                 assert meta.get("locked"), f"{name}: test cell {meta['grade_id']} must be locked"
             if meta.get("solution") and cell.cell_type == "code":
                 assert "### BEGIN SOLUTION" in cell.source, f"{name}: {meta['grade_id']} has no solution region"
-        wrong = A.wrong_solutions(name)
+        wrong = S.wrong_solutions(name)
         assert len(wrong) >= 2, f"{name}: at least two realistic wrong submissions in assignments/wrong/"
         for w in wrong:
             assert w.why and w.says, f"{w.path}: say why it is wrong (# why:) and what its feedback says (# says:)"
@@ -54,10 +55,10 @@ def test_scripts_are_in_sync_with_the_source_notebooks():
     import jupytext
 
     for name in NAMES:
-        script = A.ASSIGNMENTS_DIR / "scripts" / name / f"{name}.py"
-        paired, nb = jupytext.read(script), nbformat.read(A.source_notebook(name), as_version=4)
+        script = S.ASSIGNMENTS_DIR / "scripts" / name / f"{name}.py"
+        paired, nb = jupytext.read(script), nbformat.read(S.source_notebook(name), as_version=4)
         assert [c.source for c in paired.cells] == [c.source for c in nb.cells], \
-            f"{script} and its notebook differ: jupytext --sync {A.source_notebook(name)}"
+            f"{script} and its notebook differ: jupytext --sync {S.source_notebook(name)}"
         assert [_nb_meta(c) for c in paired.cells] == [_nb_meta(c) for c in nb.cells], \
             f"{script} and its notebook differ in nbgrader metadata: jupytext --sync"
 
@@ -72,26 +73,26 @@ def test_release_has_no_solutions_or_hidden_tests_and_keeps_the_visible_tests(tm
         assert [p.name for p in (out / name).rglob("*") if p.is_file()] == [released.name], \
             "only the notebook is released (no paired script, no wrong solutions)"
         raw = released.read_text()
-        for marker in A.SECRET_MARKERS:  # grep the release
+        for marker in S.SECRET_MARKERS:  # grep the release
             assert marker not in raw, f"{name}: '{marker}' in the release"
         sources = "\n".join(c.source for c in nbformat.reads(raw, as_version=4).cells)
-        secret = A.distinctive_lines(name)
+        secret = S.distinctive_lines(name)
         assert len(secret) > 20, "the leak check needs distinctive lines to look for"
         leaked = [line for line in secret if line in sources or json.dumps(line)[1:-1] in raw]
         assert not leaked, f"{name}: solution or hidden-test lines in the release: {leaked[:3]}"
-        src = nbformat.read(A.source_notebook(name), as_version=4)
+        src = nbformat.read(S.source_notebook(name), as_version=4)
         rel = {_nb_meta(c).get("grade_id"): c for c in nbformat.reads(raw, as_version=4).cells}
         for cell in src.cells:
             meta = _nb_meta(cell)
             if meta.get("grade") and cell.cell_type == "code":
-                visible = A.visible_part(cell.source).strip()
+                visible = S.visible_part(cell.source).strip()
                 assert "assert" in visible and rel[meta["grade_id"]].source.strip() == visible, \
                     f"{name}: test cell {meta['grade_id']} must keep exactly its visible tests"
             if meta.get("solution") and cell.cell_type == "code":
                 assert "raise NotImplementedError()" in rel[meta["grade_id"]].source
             if meta.get("solution") and cell.cell_type == "markdown":
                 assert rel[meta["grade_id"]].source.strip() == "YOUR ANSWER HERE"
-        wrong_code = [w.code for w in A.wrong_solutions(name)]
+        wrong_code = [w.code for w in S.wrong_solutions(name)]
         assert not any(line.strip() in sources for code in wrong_code for line in code.splitlines()
                        if len(line.strip()) > 40 and line.strip() not in "\n".join(c.source for c in src.cells))
     assert A.leaks(out) == []
@@ -100,7 +101,7 @@ def test_release_has_no_solutions_or_hidden_tests_and_keeps_the_visible_tests(tm
 def test_leaks_finds_a_source_notebook_passed_off_as_a_release(tmp_path):
     name = NAMES[0]
     (tmp_path / name).mkdir()
-    (tmp_path / name / f"{name}.ipynb").write_text(A.source_notebook(name).read_text())
+    (tmp_path / name / f"{name}.ipynb").write_text(S.source_notebook(name).read_text())
     problems = A.leaks(tmp_path, [name])
     assert any("BEGIN SOLUTION" in p for p in problems)
     assert any("secret line" in p for p in problems)
@@ -138,10 +139,10 @@ def test_a_wrong_solution_must_name_real_cells(tmp_path):
     _toy_assignment(source)
     wrong.mkdir()
     (wrong / "t1_double.py").write_text("# cell: no_such_cell\n# loses: test_double\ndef double(x):\n    return x\n")
-    with pytest.raises(A.AssignmentError, match="not a code solution cell"):
+    with pytest.raises(S.AssignmentError, match="not a code solution cell"):
         A.check(source=source, wrong_dir=wrong, log=None)
     (wrong / "t1_double.py").write_text("# cell: double\ndef double(x):\n    return x\n")
-    with pytest.raises(A.AssignmentError, match="must name loses"):
+    with pytest.raises(S.AssignmentError, match="must name loses"):
         A.check(source=source, wrong_dir=wrong, log=None)
 
 
@@ -181,7 +182,7 @@ def test_every_released_stub_gets_no_marks(full_check):
 
 def test_every_wrong_solution_loses_the_points_of_its_part(full_check):
     for name in NAMES:
-        for wrong in A.wrong_solutions(name):
+        for wrong in S.wrong_solutions(name):
             (row,) = [r for r in full_check if r.assignment == name and r.submission == wrong.student]
             for cell in row.tests:
                 score, max_score, _ = row.scores[cell]
@@ -197,7 +198,7 @@ def test_every_wrong_solution_is_told_what_is_wrong_and_no_feedback_leaks(full_c
     show the message its ``# says:`` lines name. A row that fails either is not ok."""
     feedback = [p for r in full_check for p in r.problems if p.startswith("feedback")]
     assert not feedback, feedback
-    assert sum(len(A.wrong_solutions(n)) for n in NAMES) >= 25
+    assert sum(len(S.wrong_solutions(n)) for n in NAMES) >= 25
 
 
 def test_judgement_assignments_are_graded_on_outcomes(full_check):
@@ -216,10 +217,10 @@ def test_judgement_assignments_are_graded_on_outcomes(full_check):
 
 def test_points_split_into_implementation_judgement_and_explanation():
     """The README's point table matches the notebooks' points."""
-    text = (A.ASSIGNMENTS_DIR / "README.md").read_text()
+    text = (S.ASSIGNMENTS_DIR / "README.md").read_text()
     for name in NAMES:
-        auto = sum(c.points for c in A.graded_cells(A.source_notebook(name)) if c.autograded)
-        hand = sum(c.points for c in A.graded_cells(A.source_notebook(name)) if not c.autograded)
+        auto = sum(c.points for c in S.graded_cells(S.source_notebook(name)) if c.autograded)
+        hand = sum(c.points for c in S.graded_cells(S.source_notebook(name)) if not c.autograded)
         row = re.search(rf"^\| `{name}` \|.*\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", text, re.M)
         assert row, f"assignments/README.md: no points row for {name}"
         impl, judge, expl, total = (int(x) for x in row.groups())

@@ -16,12 +16,13 @@ from conftest import write_toy_assignment
 import pytest
 import torch
 
+from lthlib import assignment_sources as S
 from lthlib import assignments as A
 from lthlib import grading as G
 from lthlib.masks import Mask
 from lthlib.pruning import magnitude_prune
 
-NAMES = A.names()
+NAMES = S.names()
 
 
 def _meta(cell) -> dict:
@@ -29,7 +30,7 @@ def _meta(cell) -> dict:
 
 
 def _source(name: str):
-    return nbformat.read(A.source_notebook(name), as_version=4)
+    return nbformat.read(S.source_notebook(name), as_version=4)
 
 
 # ------------------------------------------------------------------ no shortcut through the library
@@ -150,7 +151,7 @@ def test_shortcut_scores_zero_only_because_of_the_guard():
     every test (12/12). With the guard it fails Part A with a message saying why; the same
     test cell without its guard line still passes it (the check is the guard, nothing else)."""
     name = "a1_magnitude_pruning"
-    (wrong,) = [w for w in A.wrong_solutions(name) if w.variant == "shortcut"]
+    (wrong,) = [w for w in S.wrong_solutions(name) if w.variant == "shortcut"]
     test = _cells(name)["test_layerwise_prune"]
     guard = re.search(r"^layerwise_prune = no_shortcut\(.*?\)\n", test, re.S | re.M).group(0)
     ns = _setup_namespace(name)
@@ -195,7 +196,7 @@ def test_a_hidden_region_never_reuses_a_name_only_an_earlier_hidden_region_defin
         for cell in _source(name).cells:
             if not (_meta(cell).get("grade") and cell.cell_type == "code"):
                 continue
-            visible = A.visible_part(cell.source)
+            visible = S.visible_part(cell.source)
             for region in G.hidden_regions(cell.source):
                 tree = ast.parse(region)
                 own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
@@ -237,7 +238,7 @@ def test_a3_visible_tests_catch_the_mistake_and_only_its_part_is_lost(a3, varian
     wrong submission names, and every other part passes (its visible and hidden tests)."""
     name = "a3_linear_mode_connectivity"
     cells = _cells(name)
-    (wrong,) = [w for w in A.wrong_solutions(name) if w.variant == variant]
+    (wrong,) = [w for w in S.wrong_solutions(name) if w.variant == variant]
     ns = dict(a3)
     for cell, code in cells.items():
         if cell in ("interpolate", "error_barrier", "interpolation_errors", "instability"):
@@ -246,7 +247,7 @@ def test_a3_visible_tests_catch_the_mistake_and_only_its_part_is_lost(a3, varian
     for test in ("test_interpolate", "test_error_barrier", "test_interpolation_errors", "test_instability"):
         if test in wrong.loses:
             with pytest.raises(AssertionError) as err:
-                exec(A.visible_part(cells[test]), ns)
+                exec(S.visible_part(cells[test]), ns)
             for message in wrong.says:
                 assert message in str(err.value), f"{test} says {err.value!s:.300}"
         else:
@@ -258,7 +259,7 @@ def test_a3_part_c_endpoints_differ(a3):
     test = _cells("a3_linear_mode_connectivity")["test_interpolation_errors"]
     ns = dict(a3)
     exec(_cells("a3_linear_mode_connectivity")["interpolation_errors"], ns)
-    exec(A.visible_part(test), ns)
+    exec(S.visible_part(test), ns)
     err_a, err_b = (1 - ns["_loss_acc"](s)[1] for s in (ns["_trained"], ns["_untrained"]))
     assert abs(err_a - err_b) > 0.1, (err_a, err_b)
 
@@ -279,7 +280,7 @@ def test_feedback_shows_the_tests_message_and_no_hidden_test(tmp_path):
     name = _toy(source)
     with A.Course([name], source) as course:
         course.generate(name)
-        nb = nbformat.read(A.source_notebook(name, source), as_version=4)
+        nb = nbformat.read(S.source_notebook(name, source), as_version=4)
         cells = {_meta(c).get("grade_id"): c for c in nb.cells}
         # passes the visible test, fails the hidden one
         cells["double"].source = "def double(x):\n    return x + 1 if x > 2 else 2 * x\n"
@@ -287,7 +288,7 @@ def test_feedback_shows_the_tests_message_and_no_hidden_test(tmp_path):
         scores = course.autograde(name, "student")
         assert scores["test_double"][0] == 0
         page = course.feedback(name, "student").read_text()
-        assert G.feedback_leaks(page, A.source_notebook(name, source), shown=[cells["double"].source]) == []
+        assert G.feedback_leaks(page, S.source_notebook(name, source), shown=[cells["double"].source]) == []
         assert G.feedback_errors(page) == {"test_double": ["AssertionError: double of an unseen odd-or-even number is wrong"]}
         assert "424242" not in page and "_secret_case" not in page
 
@@ -297,6 +298,6 @@ def test_feedback_shows_the_tests_message_and_no_hidden_test(tmp_path):
             api = NbGraderAPI(config=A.nbgrader_config(course.root, config_file=tmp_path / "no_config.py"))
             assert api.generate_feedback(name, "student", force=True)["success"]
         page = (course.root / "feedback" / "student" / name / f"{name}.html").read_text()
-        leaks = G.feedback_leaks(page, A.source_notebook(name, source), shown=[cells["double"].source])
+        leaks = G.feedback_leaks(page, S.source_notebook(name, source), shown=[cells["double"].source])
         assert any("hidden-test line" in p for p in leaks) and any("traceback" in p for p in leaks), leaks
         assert "424242" in page

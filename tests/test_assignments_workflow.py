@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from lthlib import assignments as A
+from lthlib import assignment_sources as S
 from lthlib import grading as G
 
 NAME = "a3_linear_mode_connectivity"
@@ -30,8 +30,8 @@ def test_release_fetch_submit_collect_autograde_feedback_export(tmp_path):
     course, student, exchange = tmp_path / "course", tmp_path / "student", tmp_path / "exchange"
     for folder in (course, student, exchange):
         folder.mkdir()
-    shutil.copy(A.CONFIG_FILE, course / "nbgrader_config.py")
-    shutil.copytree(A.SOURCE_DIR / NAME, course / "source" / NAME)
+    shutil.copy(S.CONFIG_FILE, course / "nbgrader_config.py")
+    shutil.copytree(S.SOURCE_DIR / NAME, course / "source" / NAME)
     root = f"--Exchange.root={exchange}"
 
     # instructor: generate and release; student: fetch, answer (one mistake), submit
@@ -41,8 +41,8 @@ def test_release_fetch_submit_collect_autograde_feedback_export(tmp_path):
     fetched = student / NAME / f"{NAME}.ipynb"
     nb = nbformat.read(fetched, as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(
-        A.source_notebook(NAME), as_version=4).cells if c.metadata.get("nbgrader", {}).get("solution")}
-    (mistake,) = [w for w in A.wrong_solutions(NAME) if w.variant == "reversed_alpha"]
+        S.source_notebook(NAME), as_version=4).cells if c.metadata.get("nbgrader", {}).get("solution")}
+    (mistake,) = [w for w in S.wrong_solutions(NAME) if w.variant == "reversed_alpha"]
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in answers:
@@ -60,7 +60,7 @@ def test_release_fetch_submit_collect_autograde_feedback_export(tmp_path):
     # hidden tests, so its checksum differs from the source's; autograde restores the source
     changed = {line.split("for cell ")[1].split(" ")[0] for line in log.splitlines()
                if "Attribute 'checksum'" in line}
-    hidden = {c.grade_id for c in A.graded_cells(A.source_notebook(NAME)) if c.autograded}
+    hidden = {c.grade_id for c in S.graded_cells(S.source_notebook(NAME)) if c.autograded}
     assert changed == hidden, (changed, hidden)
     _nbgrader("generate_feedback", NAME, cwd=course)
     _nbgrader("release_feedback", NAME, root, cwd=course)
@@ -69,7 +69,7 @@ def test_release_fetch_submit_collect_autograde_feedback_export(tmp_path):
 
     (page_path,) = (student / NAME / "feedback").rglob(f"{NAME}.html")
     page = page_path.read_text()
-    assert G.feedback_leaks(page, A.source_notebook(NAME), shown=[mistake.code, *answers.values()]) == []
+    assert G.feedback_leaks(page, S.source_notebook(NAME), shown=[mistake.code, *answers.values()]) == []
     errors = G.feedback_errors(page)
     assert list(errors) == ["test_interpolate"] and "alpha is reversed" in errors["test_interpolate"][0], errors
     with open(course / "grades.csv") as f:

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 
-from lthlib.site import (COURSE_MD, GLOSSARY_END, GLOSSARY_START, WIDGET_NOTE, glossary_markdown, main,
-                         markdown_to_html, parse_only)
+from lthlib.site import COURSE_MD, GLOSSARY_END, GLOSSARY_START, glossary_markdown, main, parse_only
+from lthlib.site_pages import WIDGET_NOTE, markdown_to_html
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
