@@ -15,6 +15,16 @@ How:
   and max pooling act per channel and need nothing. In evaluation every member sees the
   same examples, so the first layer is a plain matmul / convolution with the K weight
   matrices side by side.
+- Gradients. The linear tail (all of an MLP; a conv net's classifier after the flatten)
+  is differentiated by hand, not by autograd: the loss gradient is ``(softmax - onehot) /
+  B``, ReLU's passes where its output is positive, and each product is one ``bmm`` in the
+  layout that measured fastest (the output layer computes its logits transposed, ``[K,
+  classes, batch]``: with 10 classes the products with the class dimension outermost ran
+  ~3x faster). A convolutional head goes through autograd, seeded with the tail's input
+  gradient. Same formulas as autograd's, so the same numbers to float rounding.
+- Chunks. On a CPU a population whose weights, gradients, optimiser state and activations
+  exceed ``CHUNK_BYTES`` is stepped in near-equal chunks of members, one after another
+  (forward, backward and optimiser per chunk), so a chunk's data stay in the cache.
 - Data. Each member has its own minibatch order and augmentation draws (its own
   ``data_order_seed``): the batch indices are ``[K, batch]`` rows of the members' epoch
   orders, gathered from the in-memory training tensor on the device.
@@ -82,6 +92,14 @@ SHARED_SETTINGS = ("optimizer", "batch_size", "iterations", "eval_every", "warmu
 # of float32: measured fastest for the MNIST-1D nets -- larger chunks leave the cache --
 # and never more memory than train's evaluate, 2,000 examples at a time).
 EVAL_ACTIVATIONS = 1 << 20
+# On a CPU, members stepped together (forward, backward, optimiser) hold at most about this
+# many bytes of weights, gradients, optimiser state and activations (3/4 of the 32 MiB
+# last-level cache of the machine it was measured on); a larger population is stepped in
+# near-equal chunks, one after another, whose data stay in the cache from the forward to
+# the optimiser. Measured (docs/population.md): K=32 MNIST-1D MLP / CNN members in 2
+# chunks of 16 cost 0.6-0.7x the per-model time of one chunk of 32, chunks of 8 more than
+# 16. Other devices step the whole population at once.
+CHUNK_BYTES = 24 << 20
 ADAM_EPS = 1e-8  # torch.optim.Adam's and AdamW's default, which train uses
 AUGMENT_PADDING = 4  # lthlib.data.augment_batch's default
 CHECKPOINT_FORMAT = "lthlib.population/1"
@@ -111,6 +129,18 @@ class _Plan:
     @property
     def linear_weights(self) -> frozenset[str]:
         return frozenset(f"{layer.name}.weight" for layer in self.layers if layer.kind == "linear")
+
+    @property
+    def tail_start(self) -> int:
+        """Where the trailing run of linear and ReLU layers (starting with a linear one)
+        begins: the training step differentiates it by hand, the layers before it (the
+        convolutional head) with autograd."""
+        i = len(self.layers)
+        while i and self.layers[i - 1].kind in ("linear", "relu"):
+            i -= 1
+        while self.layers[i].kind == "relu":
+            i += 1
+        return i
 
     @property
     def conv_first(self) -> bool:
@@ -182,9 +212,13 @@ def _plan(model: nn.Module) -> _Plan | str:
         return "its parameters are not exactly those of its layers"
     if layers[-1].kind != "linear":
         return "it does not end in a linear layer"
-    return _Plan(cls.__name__, input_kind, tuple(layers),
+    plan = _Plan(cls.__name__, input_kind, tuple(layers),
                  tuple((n, tuple(p.shape)) for n, p in params.items()),
                  next(iter(dtypes)), next(iter(devices)))
+    start = plan.tail_start
+    if (layers[start - 1].kind != "flatten") if start else input_kind != "flat":
+        return "its linear layers do not follow a flatten (or a flat input)"
+    return plan
 
 
 def batch_problem(models: Sequence[nn.Module]) -> str | None:
@@ -226,20 +260,22 @@ def _settings_problem(settings: Sequence[TrainSettings]) -> str | None:
 # ------------------------------------------------------------------------ the forward
 def _forward(plan: _Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n: int,
              shared: bool, cache: dict[str, torch.Tensor] | None = None,
-             sizes: list[int] | None = None) -> torch.Tensor:
+             sizes: list[int] | None = None, layers: Sequence[_Layer] | None = None) -> torch.Tensor:
     """Logits ``[n, batch, classes]`` of ``n`` stacked members.
 
     ``shared``: ``x`` is one batch ``[batch, *input]`` that every member sees (evaluation).
     Otherwise each member has its own batch: ``[n, batch, *input]`` when the first layer
     is linear, ``[batch, n * channels, *spatial]`` when it is a convolution. ``cache``
     keeps the side-by-side first-layer weights between evaluation chunks; ``sizes``
-    collects each layer's output size.
+    collects each layer's output size. ``layers``: a leading part of the plan's layers
+    only (the training step runs the convolutional head this way; its output is then the
+    head's, ``[n, batch, features]`` after a flatten).
     """
     if shared:
         x = {"flat": lambda: x.reshape(len(x), -1), "channel1": lambda: x.reshape(len(x), 1, -1),
              "image": lambda: x}[plan.input_kind]()
     h, state = x, ("shared" if shared else ("conv" if plan.conv_first else "stack"))
-    for layer in plan.layers:
+    for layer in (plan.layers if layers is None else layers):
         if layer.kind == "linear":
             w = params[f"{layer.name}.weight"]  # [n, in, out]
             b = params[f"{layer.name}.bias"] if layer.bias else None
@@ -308,30 +344,40 @@ class _Optimizer:
         for j, (s, k) in enumerate(zip(settings, starts)):
             groups.setdefault((s.lr, s.weight_decay, s.momentum, k), []).append(j)
         self.groups = list(groups.values())
-        self.active: list[tuple[TrainSettings, int, slice | list[int], dict[str, list[torch.Tensor]]]] = []
+        self.active: list[list[tuple[TrainSettings, int, slice | list[int], dict[str, list[torch.Tensor]]]]] = []
+        self.chunks: list[tuple[int, int]] = []
         self.n = 0
 
-    def activate(self, n: int) -> None:
-        """Prepare the tensor lists of the first ``n`` members (the active ones)."""
+    def activate(self, n: int, chunks: Sequence[tuple[int, int]] | None = None) -> None:
+        """Prepare the tensor lists of the first ``n`` members (the active ones), stepped in
+        ``chunks`` (consecutive member ranges ``[lo, hi)`` covering ``0..n``; default one)."""
         self.n, self.active = n, []
-        for members in self.groups:
-            if members[0] >= n:  # members of a group share their start: all wait or none
-                continue
-            sel: slice | list[int] = (slice(members[0], members[-1] + 1)
-                                      if members == list(range(members[0], members[-1] + 1)) else members)
-            lists = {k: [t for name in self.params for t in _take(self.state[k][name], sel)]
-                     for k in self.state}
-            lists["params"] = [t for name in self.params for t in _take(self.params[name], sel)]
-            lists["steps"] = [self.steps[members[0]]] * len(lists["params"])
-            self.active.append((self.settings[members[0]], self.starts[members[0]], sel, lists))
+        self.chunks = [(0, n)] if chunks is None else [(int(lo), int(hi)) for lo, hi in chunks]
+        for lo, hi in self.chunks:
+            entries = []
+            for group in self.groups:
+                members = [j for j in group if lo <= j < hi]  # a group shares its start: all wait or none
+                if not members:
+                    continue
+                contiguous = members == list(range(members[0], members[-1] + 1))
+                sel: slice | list[int] = slice(members[0], members[-1] + 1) if contiguous else members
+                rel: slice | list[int] = (slice(members[0] - lo, members[-1] + 1 - lo) if contiguous
+                                          else [j - lo for j in members])  # rows of the chunk's gradients
+                lists = {k: [t for name in self.params for t in _take(self.state[k][name], sel)]
+                         for k in self.state}
+                lists["params"] = [t for name in self.params for t in _take(self.params[name], sel)]
+                lists["steps"] = [self.steps[members[0]]] * len(lists["params"])
+                entries.append((self.settings[members[0]], self.starts[members[0]], rel, lists))
+            self.active.append(entries)
 
     @torch.no_grad()
-    def step(self, t: int, grads: Sequence[torch.Tensor]) -> None:
-        """The step from iteration ``t`` to ``t + 1`` of the active members, whose gradients
-        ``grads`` (one ``[n, ...]`` tensor per parameter, in order) are."""
-        self.steps[:self.n] += 1
-        for settings, start, sel, lists in self.active:
-            g = [x for grad in grads for x in _take(grad, sel)]
+    def step(self, t: int, grads: Sequence[torch.Tensor], chunk: int = 0) -> None:
+        """The step from iteration ``t`` to ``t + 1`` of the active members of chunk ``chunk``,
+        whose gradients ``grads`` (one ``[hi - lo, ...]`` tensor per parameter, in order) are."""
+        lo, hi = self.chunks[chunk]
+        self.steps[lo:hi] += 1
+        for settings, start, rel, lists in self.active[chunk]:
+            g = [x for grad in grads for x in _take(grad, rel)]
             lr = lr_at(settings, t)
             if self.kind in ("adam", "adamw"):
                 self._adam(lists, g, lr, settings.weight_decay, t - start + 1, settings.betas)
@@ -455,15 +501,25 @@ class _Population:
                      for s, k, m in zip(self.settings, self.starts, self.masks)]
         self.n_active = 0
         self._epoch, self._orders = -1, torch.empty(0)
-        self.widest = self._widest_activation()
+        self.tail_start = plan.tail_start
+        tail_names = {f"{l.name}.{p}" for l in plan.layers[self.tail_start:] if l.kind == "linear"
+                      for p in ("weight", "bias")}
+        self.head_params = [name for name in self.params if name not in tail_names]
+        sizes = self._activation_sizes()
+        self.widest = max(sizes)
+        self.member_bytes = self.params[next(iter(self.params))].element_size() * (
+            sum(p[0].numel() for p in self.params.values()) * (2 + len(self.opt.state))
+            + self.s0.batch_size * 2 * sum(sizes))
+        self.chunk_members = max(1, CHUNK_BYTES // self.member_bytes) if self.device.type == "cpu" else len(models)
 
     @torch.no_grad()
-    def _widest_activation(self) -> int:
-        """Numbers per example in the widest layer output of one member (sizes the chunks)."""
+    def _activation_sizes(self) -> list[int]:
+        """Numbers per example in each layer output of one member (the widest sizes the
+        evaluation chunks; all of them, the training chunks)."""
         sizes: list[int] = []
         one = {name: p[:1] for name, p in self.params.items()}
         _forward(self.plan, one, self.data.x_train[:1], 1, shared=True, sizes=sizes)
-        return max(sizes)
+        return sizes
 
     # -- layout
     def _stored(self, name: str, t: torch.Tensor) -> torch.Tensor:
@@ -480,14 +536,17 @@ class _Population:
         return out
 
     def _activate(self, n: int) -> None:
-        """Make the first ``n`` members the trained ones: the autograd leaves are views of
-        their slice of the stacked tensors (the optimiser updates them in place)."""
+        """Make the first ``n`` members the trained ones, stepped in chunks of at most
+        ``chunk_members`` (near-equal consecutive ranges)."""
         self.n_active = n
-        self.leaves = {name: p[:n].detach().requires_grad_() for name, p in self.params.items()}
-        self.masked_params = [self.params[k][:n] for k in self.mask]
-        self.mask_views = [m[:n] for m in self.mask.values()]
-        self.masked_index = [list(self.params).index(k) for k in self.mask]
-        self.opt.activate(n)
+        count = math.ceil(n / self.chunk_members)
+        bounds = [n * i // count for i in range(count + 1)]
+        self.chunks = list(zip(bounds[:-1], bounds[1:]))
+        names = list(self.params)
+        self.masked_index = [names.index(k) for k in self.mask]
+        self.chunk_masks = [([self.params[k][lo:hi] for k in self.mask], [m[lo:hi] for m in self.mask.values()])
+                            for lo, hi in self.chunks]
+        self.opt.activate(n, self.chunks)
 
     # -- one step
     def _orders_for(self, epoch: int) -> torch.Tensor:
@@ -498,16 +557,19 @@ class _Population:
             self._epoch = epoch
         return self._orders
 
-    def _batch(self, t: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        bs = self.s0.batch_size
+    def _batch(self, t: int, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Members ``lo..hi-1``'s minibatches of iteration ``t`` (inputs in the first layer's
+        layout, labels ``[n, B]``): one ``index_select`` from the training tensors."""
+        bs, n = self.s0.batch_size, hi - lo
         epoch, offset = divmod(t, len(self.data.y_train) // bs)
-        idx = self._orders_for(epoch)[:n, offset * bs:(offset + 1) * bs]  # [n, B]
+        idx = self._orders_for(epoch)[lo:hi, offset * bs:(offset + 1) * bs]  # [n, B]
         x_train, y_train = self.data.x_train, self.data.y_train
         conv_first = self.conv_first
-        xb = x_train[idx.t()] if conv_first else x_train[idx]  # [B, n, *in] or [n, B, *in]
+        rows = (idx.t() if conv_first else idx).reshape(-1)
+        xb = x_train.index_select(0, rows)  # [B * n, *in] or [n * B, *in]
         if self.s0.augment:
             draws = []
-            for s in self.settings[:n]:
+            for s in self.settings[lo:hi]:
                 g = augmentation_generator(s.order_seed, t)
                 span = 2 * AUGMENT_PADDING + 1
                 draws.append((torch.randint(0, span, (bs,), generator=g),
@@ -518,29 +580,92 @@ class _Population:
                 dy, dx, flip = dy.t(), dx.t(), flip.t()
             # non_blocking: a copy from the host must not wait for the device's queue
             dy, dx, flip = (d.reshape(-1).to(self.device, non_blocking=True) for d in (dy, dx, flip))
-            xb = _augment(xb.reshape(-1, *xb.shape[2:]), dy, dx, flip).view(xb.shape)
+            xb = _augment(xb, dy, dx, flip)
         if conv_first:
-            channels = 1 if self.plan.input_kind == "channel1" else xb.shape[2]
+            channels = 1 if self.plan.input_kind == "channel1" else xb.shape[1]
             xb = xb.reshape(bs, n * channels, *((-1,) if self.plan.input_kind == "channel1"
-                                                else xb.shape[3:]))
+                                                else xb.shape[2:]))
         else:
             xb = xb.reshape(n, bs, -1)
-        return xb, y_train[idx]
+        return xb, y_train.index_select(0, idx.reshape(-1)).view(n, bs)
 
     def _step(self, t: int) -> None:
-        n = self.n_active
-        xb, yb = self._batch(t, n)
-        logits = _forward(self.plan, self.leaves, xb, n, shared=False)
-        # Each member's loss is its own batch mean; their sum has each member's gradient.
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
-                               reduction="sum") / self.s0.batch_size
-        grads = torch.autograd.grad(loss, list(self.leaves.values()))
+        for c, (lo, hi) in enumerate(self.chunks):
+            xb, yb = self._batch(t, lo, hi)
+            grads = self._gradients(lo, hi, xb, yb)
+            with torch.no_grad():
+                masked_params, masks = self.chunk_masks[c]
+                if masks:
+                    torch._foreach_mul_([grads[i] for i in self.masked_index], masks)
+                self.opt.step(t, grads, c)
+                if masks:
+                    torch._foreach_mul_(masked_params, masks)
+
+    def _gradients(self, lo: int, hi: int, xb: torch.Tensor, yb: torch.Tensor) -> list[torch.Tensor]:
+        """Each member's gradient of its own batch-mean cross-entropy, ``[hi - lo, ...]`` per
+        parameter in order, for members ``lo..hi-1``.
+
+        The linear tail (the MLP, a conv net's classifier) is differentiated by hand: the
+        loss gradient is ``(softmax - onehot) / B``, ReLU's passes where its output is
+        positive, and each product is the ``bmm`` of the layout measured fastest (the output
+        layer computes its logits transposed, ``[n, classes, B]``: with few classes, the
+        products with the class dimension outermost run ~3x faster). The convolutional
+        head, where there is one, goes through autograd with the tail's input gradient.
+        """
+        n, bs = hi - lo, self.s0.batch_size
+        params = {name: p[lo:hi] for name, p in self.params.items()}
+        tail = self.plan.layers[self.tail_start:]
+        grads: dict[str, torch.Tensor] = {}
+        leaves: dict[str, torch.Tensor] = {}
+        if self.tail_start:
+            leaves = {name: params[name].detach().requires_grad_() for name in self.head_params}
+            with torch.enable_grad():
+                head_out = _forward(self.plan, leaves, xb, n, shared=False, layers=self.plan.layers[:self.tail_start])
+            h = head_out.detach()
+        else:
+            h = xb
         with torch.no_grad():
-            if self.mask_views:
-                torch._foreach_mul_([grads[i] for i in self.masked_index], self.mask_views)
-            self.opt.step(t, grads)
-            if self.mask_views:
-                torch._foreach_mul_(self.masked_params, self.mask_views)
+            tape: list[tuple[_Layer, torch.Tensor]] = []  # (linear, its input) or (relu, its output)
+            last = len(tail) - 1
+            for i, layer in enumerate(tail):
+                if layer.kind == "relu":
+                    h = h.relu_()  # a linear layer's fresh output
+                    tape.append((layer, h))
+                    continue
+                w = params[f"{layer.name}.weight"]  # [n, in, out]
+                b = params[f"{layer.name}.bias"] if layer.bias else None
+                tape.append((layer, h))
+                if i == last:  # logits transposed: [n, out, B] = W^T h^T
+                    wt, ht = w.transpose(1, 2), h.transpose(1, 2)
+                    h = torch.bmm(wt, ht) if b is None else torch.baddbmm(b.unsqueeze(2), wt, ht)
+                else:
+                    h = torch.bmm(h, w) if b is None else torch.baddbmm(b.unsqueeze(1), h, w)
+            # d(sum over the batch of cross-entropy / B) / d logits = (softmax - onehot) / B
+            g = torch.softmax(h, 1)
+            target = yb.unsqueeze(1)
+            g.scatter_(1, target, g.gather(1, target) - 1)
+            g.mul_(1.0 / bs)
+            transposed = True  # g is [n, out, B] until the output layer is done
+            for i in range(last, -1, -1):
+                layer, saved = tape[i]
+                if layer.kind == "relu":
+                    g = torch.ops.aten.threshold_backward(g, saved, 0)
+                    continue
+                w = params[f"{layer.name}.weight"]
+                if transposed:
+                    grads[f"{layer.name}.weight"] = torch.bmm(g, saved).transpose(1, 2).contiguous()
+                    if layer.bias:
+                        grads[f"{layer.name}.bias"] = g.sum(2)
+                    g, transposed = g.transpose(1, 2), False
+                else:
+                    grads[f"{layer.name}.weight"] = torch.bmm(saved.transpose(1, 2), g)
+                    if layer.bias:
+                        grads[f"{layer.name}.bias"] = g.sum(1)
+                if i or self.tail_start:  # the input gradient (none for the network's input)
+                    g = torch.bmm(g, w.transpose(1, 2))
+        if self.tail_start:
+            grads.update(zip(leaves, torch.autograd.grad(head_out, list(leaves.values()), g)))
+        return [grads[name] for name in self.params]
 
     # -- evaluation
     @profile.population_evaluation(TRAIN_EVAL_SIZE)

@@ -145,6 +145,35 @@ def test_cnn_members_match_train_alone_with_sgd_momentum(mnist1d):
         assert_same_run(run, ref)
 
 
+@pytest.mark.parametrize("model", ["mlp_mnist1d", "cnn_mnist1d"])
+def test_chunked_population_matches_train_alone_and_one_chunk(mnist1d, model, monkeypatch):
+    """A population stepped in chunks (population.CHUNK_BYTES: here one or two members per
+    chunk, with a group of equal settings cut by a chunk boundary and members waiting for
+    their start) gives each member train's Run, and the same numbers as one chunk."""
+    base = TrainSettings(model=model, iterations=30, eval_every=10, train_size=600, validation_size=200)
+    settings = [base.replace(seed=0), base.replace(seed=1), base.replace(seed=2, lr=3e-3),
+                base.replace(seed=3)]
+    models = [model_for(s, mnist1d) for s in settings]
+    masks = [random_mask(models[0]), None, None, random_mask(models[3], density=0.3, seed=4)]
+    starts, save_at = [0, 0, 12, 5], [[0, 30], [7], [12, 20], [5]]
+    refs = reference(models, mnist1d, settings, masks, starts, save_at)
+    seen = []
+    real_run = population._Population.run
+    monkeypatch.setattr(population._Population, "run", lambda self: seen.append(self) or real_run(self))
+    one = train_population([copy.deepcopy(m) for m in models], mnist1d, settings, masks,
+                           save_weights_at=save_at, start_iterations=starts)
+    assert len(seen[-1].chunks) == 1
+    member_bytes = seen[-1].member_bytes  # weights, gradient, optimiser state, activations
+    for chunk_bytes, members in ((1, 1), (2 * member_bytes, 2)):
+        monkeypatch.setattr(population, "CHUNK_BYTES", chunk_bytes)
+        runs = train_population([copy.deepcopy(m) for m in models], mnist1d, settings, masks,
+                                save_weights_at=save_at, start_iterations=starts)
+        assert seen[-1].chunk_members == members and len(seen[-1].chunks) == 4 // members
+        for run, ref, whole in zip(runs, refs, one):
+            assert_same_run(run, ref)
+            assert_same_run(run, whole)
+
+
 def test_conv2_with_augmentation_matches_train_alone():
     data = fake_images()
     base = TrainSettings(model="conv2", dataset="cifar10", optimizer="sgd", lr=0.02, momentum=0.9,
