@@ -393,6 +393,10 @@ def test_large_layer_rows_words_and_panels():
     words = ss.large_layer_words(best, "64 x 64", 1, 1.1)
     assert "at batch 1, SciPy CSR (int32) beat dense by more than 10% from 50% of the weights down" in words
     assert "at batch 8 no kernel beat dense" in words
+    only_csr = ss.large_layer_rows(_layer_rows(), machine, 1.1, formats=("csr",))
+    assert (only_csr[0]["format"], only_csr[0]["density"]) == ("csr", 0.1)  # SciPy left out
+    assert "torch BSR (blocks) on a block-structured mask beat" in ss.large_layer_words(
+        [dict(best[0], format="bsr")], "l", 1, 1.1)
     passed = dict(best[0], gap=0.9, dense_attained=0.3)
     assert "above the bound: dense reached only 30% of its own bound" in ss.large_layer_words([passed], "l", 1, 1.1)
     panels, limits = ss.layer_panels(_layer_rows())
