@@ -96,27 +96,14 @@ SCALE_DEFAULT_MODEL = {"smoke": "mlp_mnist1d", "quick": "mlp_mnist1d", "paper": 
 SCALE_LIMITS = {"smoke": (150, 25, 2_000), "quick": (6_000, 100, None), "paper": (None, None, None)}
 
 
-# Sweep sizes the notebooks read per scale: every scale-dependent number in one place.
-SWEEPS: dict[str, dict[str, Any]] = {
-    "smoke": dict(max_seeds=2, widths=(8, 16), plane_resolution=5),
-    "quick": dict(max_seeds=None, widths=(25, 100, 200), plane_resolution=15),
-    "paper": dict(max_seeds=None, widths=(25, 100, 200, 400), plane_resolution=25),
-}
-
-
-def sweep_size(scale: str, name: str) -> Any:
-    """A sweep size of a scale (``SWEEPS``), e.g. ``sweep_size("quick", "widths")``."""
-    if scale not in SWEEPS:
-        raise SettingsError(f"scale={scale!r}: choose one of {list(SWEEPS)}")
-    if name not in SWEEPS[scale]:
-        raise SettingsError(f"no sweep size {name!r}; known: {sorted(SWEEPS[scale])}")
-    return SWEEPS[scale][name]
+# How many seeds a scale runs at most (None: as many as asked); smoke runs two: seconds.
+MAX_SEEDS: dict[str, int | None] = {"smoke": 2, "quick": None, "paper": None}
 
 
 def seeds_for(scale: str, seeds: int) -> int:
     """How many of the ``seeds`` asked for a scale runs (smoke runs two: seconds)."""
     check_parameters(SCALE=scale, SEEDS=seeds)
-    cap = sweep_size(scale, "max_seeds")
+    cap = MAX_SEEDS[scale]
     return seeds if cap is None else min(seeds, cap)
 
 

@@ -41,6 +41,8 @@ from lthlib.training import Run, evaluate, model_for, train
 StateDict = Mapping[str, torch.Tensor]
 STABLE_BARRIER = 0.02  # the paper calls a network stable when its error barrier is below 2%
 SWEEP_CONTROLS = ("random_mask", "reinit")  # the controls whose instability a rewinding sweep measures
+# Points per side of the loss plane through three networks (``loss_plane``) that notebook 05 draws at each scale.
+PLANE_RESOLUTION: dict[str, int] = {"smoke": 5, "quick": 15, "paper": 25}
 
 
 def interpolate_states(a: StateDict, b: StateDict, alpha: float) -> dict[str, torch.Tensor]:

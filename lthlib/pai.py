@@ -51,7 +51,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -61,19 +62,11 @@ from torch import nn
 from lthlib.masks import Mask, overlap
 from lthlib.models import prunable_parameters
 from lthlib.pruning import SCOPES, PruningError, check_density, prune_by_score
+from lthlib.streams import generator
 
 if TYPE_CHECKING:
     from lthlib.data import Dataset
 
-METHODS = ("snip", "grasp", "grasp_magnitude", "synflow", "magnitude", "random", "random_erk")
-GLOBAL_METHODS = ("snip", "grasp", "grasp_magnitude", "synflow", "magnitude")
-METHOD_LABELS = {"snip": "SNIP", "grasp": "GraSP", "grasp_magnitude": "GraSP |score|",
-                 "synflow": "SynFlow", "magnitude": "magnitude at init", "random": "random (uniform)",
-                 "random_erk": "random (ERK)"}
-# One colour per method, the same in every figure of notebooks 06 and 07 (IMP takes C0 and
-# C1; ``random_erk`` is the mask static sparse training trains, ``sparse_training.METHOD_COLORS``)
-METHOD_COLORS = {"snip": "C2", "grasp": "C3", "synflow": "C4", "magnitude": "C5", "random": "C6",
-                 "random_erk": "C7", "grasp_magnitude": "C8"}
 SAMPLES_PER_CLASS = 10  # the default SNIP / GraSP batch: 10 examples of every class
 SYNFLOW_ITERATIONS = 100  # Tanaka et al.'s rounds
 
@@ -90,8 +83,6 @@ Scores = dict[str, torch.Tensor]
 # ------------------------------------------------------------------------------ streams
 def _generator(seed: int, purpose: str, *index: int) -> torch.Generator:
     """The CPU generator of lthlib stream ``purpose`` of ``seed`` (``lthlib.streams``)."""
-    from lthlib.streams import generator
-
     if purpose not in PAI_STREAMS:
         raise ValueError(f"purpose={purpose!r}: unknown random stream; lthlib.pai's streams are "
                          f"{sorted(PAI_STREAMS)}")
@@ -285,19 +276,68 @@ def pai_scores(method: str, model: nn.Module, data: "Dataset | tuple | None", *,
     ``hessian_gradient_product``).
     """
     _check_method(method)
-    params = prunable_parameters(model)
-    if method == "magnitude":
-        return {n: p.detach().abs().clone() for n, p in params.items()}
-    if method in ("random", "random_erk"):
-        g = _generator(seed, "pai_" + method)
-        return {n: torch.rand(p.shape, generator=g).to(p.device) for n, p in params.items()}
-    if method == "synflow":
-        return synflow_scores(model, _input_shape(data))
-    x, y = pai_batch(data, seed, batch_size)
-    if method == "snip":
-        return snip_scores(model, x, y)
-    scores = grasp_scores(model, x, y, temperature=temperature)
-    return {n: s.abs() for n, s in scores.items()} if method == "grasp_magnitude" else scores
+    return PAI_METHODS[method].scores(model, data, seed=seed, batch_size=batch_size, temperature=temperature)
+
+
+# ----------------------------------------------------------------------------- registry
+# Each method's score of a model at initialisation, with the arguments ``pai_scores`` passes.
+def _magnitude(model: nn.Module, data: object, **_: object) -> Scores:
+    return {n: p.detach().abs().clone() for n, p in prunable_parameters(model).items()}
+
+
+def _random(stream: str) -> Callable[..., Scores]:
+    def scores(model: nn.Module, data: object, *, seed: int, **_: object) -> Scores:
+        g = _generator(seed, stream)
+        return {n: torch.rand(p.shape, generator=g).to(p.device) for n, p in prunable_parameters(model).items()}
+    return scores
+
+
+def _synflow(model: nn.Module, data: object, **_: object) -> Scores:
+    return synflow_scores(model, _input_shape(data))
+
+
+def _snip(model: nn.Module, data: object, *, seed: int, batch_size: int | None, **_: object) -> Scores:
+    return snip_scores(model, *pai_batch(data, seed, batch_size))
+
+
+def _grasp(absolute: bool) -> Callable[..., Scores]:
+    def scores(model: nn.Module, data: object, *, seed: int, batch_size: int | None, temperature: float) -> Scores:
+        s = grasp_scores(model, *pai_batch(data, seed, batch_size), temperature=temperature)
+        return {n: v.abs() for n, v in s.items()} if absolute else s
+    return scores
+
+
+@dataclass(frozen=True)
+class PaIMethod:
+    """One pruning-at-initialisation method: its name, the words and colour figures give it
+    (the same in every figure of notebooks 06 and 07), its score (higher = keep) and its own
+    selection (``"global"``: one threshold across layers, as the papers; ``"layerwise"``: the
+    same density in every layer; ``"erk"``: Erdos-Renyi-Kernel densities)."""
+
+    name: str
+    label: str
+    color: str
+    scores: Callable[..., Scores]
+    selection: str
+
+
+# To add a method: a ``PaIMethod`` here (its score takes ``model, data, seed=, batch_size=,
+# temperature=``). IMP takes colours C0 and C1; ``random_erk`` is the mask static sparse
+# training trains (``sparse_training.METHOD_COLORS``).
+PAI_METHODS: dict[str, PaIMethod] = {m.name: m for m in (
+    PaIMethod("snip", "SNIP", "C2", _snip, "global"),
+    PaIMethod("grasp", "GraSP", "C3", _grasp(absolute=False), "global"),
+    PaIMethod("grasp_magnitude", "GraSP |score|", "C8", _grasp(absolute=True), "global"),
+    PaIMethod("synflow", "SynFlow", "C4", _synflow, "global"),
+    PaIMethod("magnitude", "magnitude at init", "C5", _magnitude, "global"),
+    PaIMethod("random", "random (uniform)", "C6", _random("pai_random"), "layerwise"),
+    PaIMethod("random_erk", "random (ERK)", "C7", _random("pai_random_erk"), "erk"),
+)}
+# Views of the registry, by name
+METHODS = tuple(PAI_METHODS)
+GLOBAL_METHODS = tuple(n for n, m in PAI_METHODS.items() if m.selection == "global")
+METHOD_LABELS = {n: m.label for n, m in PAI_METHODS.items()}
+METHOD_COLORS = {n: m.color for n, m in PAI_METHODS.items()}
 
 
 # --------------------------------------------------------------------------------- masks
@@ -438,7 +478,7 @@ def pai_mask(method: str, model: nn.Module, data: "Dataset | tuple | None", dens
         raise PruningError("random_erk sets its own per-layer densities (ERK); leave scope=None, or "
                            "use method='random' with scope='layerwise' for uniform densities")
     if scope is None:
-        scope = "global" if method in GLOBAL_METHODS else "layerwise"
+        scope = "global" if PAI_METHODS[method].selection == "global" else "layerwise"
     if scope not in SCOPES:
         raise PruningError(f"scope={scope!r}: choose one of {list(SCOPES)} or None (the method's own)")
     if method == "synflow":
@@ -448,7 +488,7 @@ def pai_mask(method: str, model: nn.Module, data: "Dataset | tuple | None", dens
     if invert:
         scores = {n: -s for n, s in scores.items()}
     dense = Mask.ones_like(model)
-    if method == "random_erk":
+    if PAI_METHODS[method].selection == "erk":
         layer = erk_densities(model, density, exclude=exclude)
         counts = {n: max(1, _round(d * dense[n].numel())) for n, d in layer.items() if n not in exclude}
     else:
@@ -503,7 +543,7 @@ def mask_agreement(a: Mask, b: Mask) -> dict[str, float]:
     return {name: v["iou"] - v["chance_iou"] for name, v in overlap(a, b).items()}
 
 
-__all__ = ["METHODS", "GLOBAL_METHODS", "METHOD_LABELS", "METHOD_COLORS", "PAI_STREAMS", "pai_batch", "snip_scores",
+__all__ = ["PAI_METHODS", "PaIMethod", "METHODS", "GLOBAL_METHODS", "METHOD_LABELS", "METHOD_COLORS", "PAI_STREAMS", "pai_batch", "snip_scores",
            "hessian_gradient_product", "grasp_scores", "synflow_scores", "pai_scores", "synflow_mask",
            "erk_densities", "pai_mask", "shuffle_within_layers", "layer_collapse", "critical_density",
            "mask_agreement"]

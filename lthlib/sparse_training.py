@@ -44,7 +44,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -52,7 +52,10 @@ from torch import nn
 from lthlib.config import SettingsError, TrainSettings
 from lthlib.masks import Mask
 from lthlib.models import prunable_parameters
+from lthlib.pai import pai_mask
+from lthlib.store import Store
 from lthlib.streams import generator
+from lthlib.training import Run, model_for, train
 
 # Notebook 07 (sparse training from scratch, ``SparseTrainingSettings``):
 # RigL's update interval (delta T) per scale and whether the first layer stays dense; the
@@ -66,11 +69,51 @@ SPARSE_PRESETS: dict[str, dict[str, Any]] = {
 }
 SPARSE_MODELS: dict[str, str | None] = {"smoke": None, "quick": None, "paper": "wrn22_2"}
 
-METHODS = ("static", "set", "rigl")
 DISTRIBUTIONS = ("uniform", "erk")
-METHOD_LABELS = {"static": "static sparse", "set": "SET", "rigl": "RigL"}
-# Static sparse training trains ``pai``'s ``random_erk`` mask: the same colour as there
-METHOD_COLORS = {"static": "C7", "set": "C8", "rigl": "C9"}
+
+
+# How a method grows the connections it regrows at an update (higher = grown first), from
+# (iteration, mask, the dense gradients of the step or None, seed, update interval).
+def _grow_by_gradient(iteration: int, mask: Mask, grads: Mapping[str, torch.Tensor] | None, seed: int,
+                      update_every: int) -> dict[str, torch.Tensor]:
+    """RigL: |dense gradient|."""
+    if grads is None:
+        raise ValueError("RigL grows by the dense gradient: train must pass grads")
+    return {n: grads[n].detach().abs() for n in mask}
+
+
+def _grow_at_random(iteration: int, mask: Mask, grads: Mapping[str, torch.Tensor] | None, seed: int,
+                    update_every: int) -> dict[str, torch.Tensor]:
+    """SET: uniform draws from the ``sparse_grow`` stream at index ``iteration //
+    update_every`` (layers in the mask's order)."""
+    g = generator(seed, "sparse_grow", iteration // update_every)
+    return {n: torch.rand(t.shape, generator=g) for n, t in mask.items()}
+
+
+@dataclass(frozen=True)
+class SparseMethod:
+    """One sparse-training method: its name, the words and colour figures give it, and how
+    it regrows connections (``grow``; None: the mask stays fixed) and whether that needs the
+    dense gradients of the update steps."""
+
+    name: str
+    label: str
+    color: str
+    grow: Callable[..., dict[str, torch.Tensor]] | None = None
+    needs_gradients: bool = False
+
+
+# To add a method: a ``SparseMethod`` here. Static sparse training trains ``pai``'s
+# ``random_erk`` mask: the same colour as there.
+SPARSE_METHODS: dict[str, SparseMethod] = {m.name: m for m in (
+    SparseMethod("static", "static sparse", "C7"),
+    SparseMethod("set", "SET", "C8", _grow_at_random),
+    SparseMethod("rigl", "RigL", "C9", _grow_by_gradient, needs_gradients=True),
+)}
+# Views of the registry, by name
+METHODS = tuple(SPARSE_METHODS)
+METHOD_LABELS = {n: m.label for n, m in SPARSE_METHODS.items()}
+METHOD_COLORS = {n: m.color for n, m in SPARSE_METHODS.items()}
 
 
 @dataclass(frozen=True)
@@ -157,8 +200,6 @@ def initial_sparse_mask(model: nn.Module, settings: SparseTrainingSettings, seed
     density in every layer (``"uniform"``) or ERK densities (``"erk"``), the first layer
     dense under ``dense_first_layer``; drawn as ``lthlib.pai.pai_mask("random" /
     "random_erk", ...)`` from the streams of ``seed``."""
-    from lthlib.pai import pai_mask
-
     settings = _check_settings(settings)
     method = "random" if settings.distribution == "uniform" else "random_erk"
     exclude = list(prunable_parameters(model))[:1] if settings.dense_first_layer else []
@@ -219,7 +260,7 @@ class SparseUpdater:
 
     def __init__(self, settings: SparseTrainingSettings, iterations: int, seed: int):
         settings = _check_settings(settings)
-        if settings.method not in ("set", "rigl"):
+        if SPARSE_METHODS[settings.method].grow is None:
             raise SettingsError(f"method={settings.method!r}: only 'set' and 'rigl' change the mask "
                                 "during training ('static' trains a fixed mask)")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
@@ -228,7 +269,7 @@ class SparseUpdater:
         self.iterations = iterations
         self.seed = int(seed)
         self.t_end = end_iteration(settings, iterations)
-        self.needs_gradients = settings.method == "rigl"
+        self.needs_gradients = SPARSE_METHODS[settings.method].needs_gradients
 
     def due(self, iteration: int) -> bool:
         return 0 < iteration < self.t_end and iteration % self.settings.update_every == 0
@@ -239,14 +280,11 @@ class SparseUpdater:
 
     def grow_scores(self, iteration: int, mask: Mask,
                     grads: Mapping[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
-        """RigL: |dense gradient|; SET: uniform draws from the ``sparse_grow`` stream at index
-        ``iteration // update_every`` (layers in the mask's order)."""
-        if self.settings.method == "rigl":
-            if grads is None:
-                raise ValueError("RigL grows by the dense gradient: train must pass grads")
-            return {n: grads[n].detach().abs() for n in mask}
-        g = generator(self.seed, "sparse_grow", iteration // self.settings.update_every)
-        return {n: torch.rand(t.shape, generator=g) for n, t in mask.items()}
+        """The method's grow scores (``SPARSE_METHODS``): RigL |dense gradient|; SET uniform
+        draws from the ``sparse_grow`` stream at index ``iteration // update_every`` (layers in
+        the mask's order)."""
+        grow = SPARSE_METHODS[self.settings.method].grow
+        return grow(iteration, mask, grads, self.seed, self.settings.update_every)
 
     @torch.no_grad()
     def __call__(self, iteration: int, model: nn.Module, mask: Mask,
@@ -266,11 +304,9 @@ def train_sparse(model: nn.Module, data, train_settings: TrainSettings,
     initial mask (``initial_sparse_mask`` of ``seed``), fixed for ``"static"``, updated by
     SET or RigL (``SparseUpdater``) through ``train``'s ``mask_update`` hook. Returns the
     ``Run``: its ``mask`` is the final mask, ``mask_updates`` the changes."""
-    from lthlib.training import train
-
     sparse_settings = _check_settings(sparse_settings)
     mask = initial_sparse_mask(model, sparse_settings, seed)
-    if sparse_settings.method == "static":
+    if SPARSE_METHODS[sparse_settings.method].grow is None:
         return train(model, data, train_settings, mask, progress=progress, checkpoint=checkpoint)
     updater = SparseUpdater(sparse_settings, train_settings.iterations, seed)
     return train(model, data, train_settings, mask, progress=progress, checkpoint=checkpoint,
@@ -283,9 +319,6 @@ def run_sparse(train_settings: TrainSettings, data, sparse: "Sequence[SparseTrai
     store (kind ``"sparse"``, keyed by the training settings with the seed and the sparse
     settings) or trained with ``train_sparse`` from the seed's initial weights, checkpointed
     in the store while it trains, and stored (curves and final mask; no weights)."""
-    from lthlib.store import Store
-    from lthlib.training import Run, model_for
-
     store = store if store is not None else Store(None)
     runs = {}
     for ss in sparse:
@@ -345,13 +378,13 @@ def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: i
     rounds' trainings (each at its round's mask)."""
     f_s = sum(forward_flops(model, input_shape, mask).values())
     total = 3.0 * f_s * iterations * batch_size
-    if settings is not None and settings.method == "rigl":
+    if settings is not None and SPARSE_METHODS[settings.method].needs_gradients:
         f_d = sum(forward_flops(model, input_shape).values())
         updates = len(SparseUpdater(settings, iterations, 0).update_iterations())
         total += (f_d - f_s) * updates * batch_size
     return total
 
 
-__all__ = ["METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "METHOD_COLORS", "SparseTrainingSettings", "run_sparse",
+__all__ = ["SPARSE_METHODS", "SparseMethod", "METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "METHOD_COLORS", "SparseTrainingSettings", "run_sparse",
            "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
            "train_sparse", "forward_flops", "training_flops"]

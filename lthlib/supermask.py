@@ -27,7 +27,8 @@ reads of the runs are ``lthlib.supermask_results``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -42,8 +43,6 @@ from lthlib.streams import generator
 if TYPE_CHECKING:
     from lthlib.config import TrainSettings
 
-CRITERIA = ("large_final", "small_final", "large_init", "large_init_large_final",
-            "magnitude_increase", "movement", "large_final_same_sign", "random")
 RESETS = ("init", "signed_constant", "reinit")
 METHODS = ("edge_popup", "bernoulli")
 # How a Bernoulli supermask is learned (``bernoulli_for_scale``):
@@ -64,10 +63,6 @@ def bernoulli_for_scale(scale: str) -> str:
 
 WEIGHT_INITS = ("signed_constant", "kaiming_normal", "init")
 # the words figures and tables use
-CRITERION_LABELS = {"large_final": "large final", "small_final": "small final", "large_init": "large init",
-                    "large_init_large_final": "large init, large final",
-                    "magnitude_increase": "magnitude increase", "movement": "movement",
-                    "large_final_same_sign": "large final, same sign", "random": "random"}
 RESET_LABELS = {"init": "initial values", "signed_constant": "signed constant",
                 "reinit": "fresh random values"}
 METHOD_LABELS = {"edge_popup": "edge-popup", "bernoulli": "Bernoulli"}
@@ -75,33 +70,55 @@ METHOD_LABELS = {"edge_popup": "edge-popup", "bernoulli": "Bernoulli"}
 StateDict = Mapping[str, torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Criterion:
+    """One of Zhou et al.'s mask criteria: its name, the words figures and tables use, and its
+    score of each weight from its initial and final values (higher = kept; ``generator``:
+    the ``criterion`` stream, for the random criterion). Figures colour the criteria in the
+    order they are drawn."""
+
+    name: str
+    label: str
+    score: Callable[[torch.Tensor, torch.Tensor, "torch.Generator | None"], torch.Tensor]
+
+
+def _large_init_large_final(w_init: torch.Tensor, w_final: torch.Tensor, _: "torch.Generator | None") -> torch.Tensor:
+    return torch.minimum(_ranks(w_init.abs()), _ranks(w_final.abs())).to(w_final.abs().dtype)
+
+
+def _large_final_same_sign(w_init: torch.Tensor, w_final: torch.Tensor, _: "torch.Generator | None") -> torch.Tensor:
+    # Zhou et al.'s supermask criterion: large final weights that kept their sign
+    a_f = w_final.abs()
+    return torch.where(torch.sign(w_init) == torch.sign(w_final), a_f, -1.0 - a_f)
+
+
+# To add a criterion: a ``Criterion`` here (notebook 04 draws those its spec names).
+MASK_CRITERIA: dict[str, Criterion] = {c.name: c for c in (
+    Criterion("large_final", "large final", lambda w_i, w_f, g: w_f.abs()),
+    Criterion("small_final", "small final", lambda w_i, w_f, g: -w_f.abs()),
+    Criterion("large_init", "large init", lambda w_i, w_f, g: w_i.abs()),
+    Criterion("large_init_large_final", "large init, large final", _large_init_large_final),
+    Criterion("magnitude_increase", "magnitude increase", lambda w_i, w_f, g: w_f.abs() - w_i.abs()),
+    Criterion("movement", "movement", lambda w_i, w_f, g: (w_f - w_i).abs()),
+    Criterion("large_final_same_sign", "large final, same sign", _large_final_same_sign),
+    Criterion("random", "random", lambda w_i, w_f, g: torch.rand(w_i.shape, generator=g)),
+)}
+# Views of the registry, by name
+CRITERIA = tuple(MASK_CRITERIA)
+CRITERION_LABELS = {n: c.label for n, c in MASK_CRITERIA.items()}
+
+
 def criterion_scores(criterion: str, w_init: torch.Tensor, w_final: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:
-    """Zhou et al.'s score of each weight (higher = kept). ``large_init_large_final`` keeps
-    the weights in the top of *both* |w_i| and |w_f|, as the authors' code does
-    (``get_weight_init.py``: one percentile threshold applied to each magnitude, searched
-    so that their intersection has the size asked for): the score is the lower of the
-    weight's two ranks (its percentile in |w_i| and in |w_f|), so keeping the top k scores
-    keeps the largest quadrant of k weights (ties by index, as everywhere)."""
-    a_i, a_f = w_init.abs(), w_final.abs()
-    if criterion == "large_final":
-        return a_f
-    if criterion == "small_final":
-        return -a_f
-    if criterion == "large_init":
-        return a_i
-    if criterion == "large_init_large_final":
-        return torch.minimum(_ranks(a_i), _ranks(a_f)).to(a_f.dtype)
-    if criterion == "large_final_same_sign":
-        # Zhou et al.'s supermask criterion: large final weights that kept their sign
-        return torch.where(torch.sign(w_init) == torch.sign(w_final), a_f, -1.0 - a_f)
-    if criterion == "magnitude_increase":
-        return a_f - a_i
-    if criterion == "movement":
-        return (w_final - w_init).abs()
-    if criterion == "random":
-        return torch.rand(w_init.shape, generator=generator)
-    raise ValueError(f"criterion={criterion!r}: choose one of {list(CRITERIA)}")
+    """Zhou et al.'s score of each weight (higher = kept; ``MASK_CRITERIA``).
+    ``large_init_large_final`` keeps the weights in the top of *both* |w_i| and |w_f|, as the
+    authors' code does (``get_weight_init.py``: one percentile threshold applied to each
+    magnitude, searched so that their intersection has the size asked for): the score is the
+    lower of the weight's two ranks (its percentile in |w_i| and in |w_f|), so keeping the
+    top k scores keeps the largest quadrant of k weights (ties by index, as everywhere)."""
+    if criterion not in MASK_CRITERIA:
+        raise ValueError(f"criterion={criterion!r}: choose one of {list(CRITERIA)}")
+    return MASK_CRITERIA[criterion].score(w_init, w_final, generator)
 
 
 # Zhou et al.'s per-layer fractions kept (their README command: ``--prune_base 0.8,0.9

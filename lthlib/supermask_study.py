@@ -330,6 +330,9 @@ ZHOU_CLAIM_DENSITY = 0.2
 # (the MNIST-1D MLP's 3 layers) and of depth 2L (6 layers: Malach et al.'s construction).
 WIDTH_STUDY_DENSITY = 0.5
 DEPTH_L_HIDDEN, DEPTH_2L_HIDDEN = 2, 5
+# The MLP widths (hidden units per layer) section 4 and ``reproduce``'s ramanujan2020-width
+# (smoke and quick) study at each scale.
+WIDTHS: dict[str, tuple[int, ...]] = {"smoke": (8, 16), "quick": (25, 100, 200), "paper": (25, 100, 200, 400)}
 # Sections 3 and 5 compare with IMP tickets of notebook 02's algorithm, at most this many
 # rounds and no controls (only the tickets' masks and accuracies are read).
 TICKET_ROUNDS = 3

@@ -65,7 +65,7 @@ CLAIMS_FILE = None  # set a file to save the checked claims as JSON (the CLI doe
 import lthlib
 from lthlib import plots, widgets
 from lthlib.claims import Claims, say, spread
-from lthlib.config import check_parameters, sweep_size
+from lthlib.config import check_parameters
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import run_imp_seeds
@@ -75,8 +75,8 @@ from lthlib.supermask import CRITERION_LABELS, RESET_LABELS, bernoulli_for_scale
 from lthlib.supermask_results import (SupermaskResults, WidthResults, criterion_study, dense_accuracy, overlap_study,
                                       plain_answer, summary_values, ticket_accuracy, untrained_study)
 from lthlib.supermask_study import (DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, WIDTH_STUDY_DENSITY, ZHOU_CLAIM_DENSITY,
-                                    ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS, dense_by_seed, learn_supermasks,
-                                    mean_round_density, strong_ticket_study, ticket_settings)
+                                    WIDTHS, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS, dense_by_seed,
+                                    learn_supermasks, mean_round_density, strong_ticket_study, ticket_settings)
 from lthlib.training import data_for
 
 # %%
@@ -345,7 +345,7 @@ say("**What to see.** A mask learned on weights that are never trained reached {
 # about approximating a given target network, while we compare test accuracy.
 
 # %%
-widths = list(sweep_size(SCALE, "widths"))
+widths = list(WIDTHS[SCALE])
 hidden_L, hidden_2L = DEPTH_L_HIDDEN, DEPTH_2L_HIDDEN  # hidden layers of a depth-L (3 layers), depth-2L (6) MLP
 strong = WidthResults(strong_ticket_study(train_settings, data, widths, seeds, store, trained_layers=(hidden_L,),
                                           random_layers=(hidden_L, hidden_2L), density=WIDTH_STUDY_DENSITY),
@@ -536,7 +536,7 @@ check("chance_iou_two_20_percent_masks", None)
 
 # %% [markdown]
 # 2. In your own copy of `lthlib/supermask.py`, add `"small_init"` (score
-#    $-\lvert w_i\rvert$) to `CRITERIA`, `CRITERION_LABELS` and `criterion_scores`, and
+#    $-\lvert w_i\rvert$) to `MASK_CRITERIA` (one `Criterion`: name, label, score), and
 #    re-run section 1 with it in `criteria`. Where does it land?
 # 3. Re-run section 4 with `weights="kaiming_normal"` in `strong_ticket_study` instead of
 #    signed constants. Which random weights hide better subnetworks?

@@ -54,11 +54,11 @@ import numpy as np
 
 from lthlib import plots, widgets
 from lthlib.claims import Claims, say, spread, verdict_word
-from lthlib.config import seeds_for, sweep_size
+from lthlib.config import seeds_for
 from lthlib.exercises import check
 from lthlib.glossary import define
 from lthlib.imp import kind_label
-from lthlib.lmc import STABLE_BARRIER, loss_plane, measure_sweep_instability, train_children
+from lthlib.lmc import PLANE_RESOLUTION, STABLE_BARRIER, loss_plane, measure_sweep_instability, train_children
 from lthlib.rewinding import rewinding_for_scale, run_rewind_sweep
 from lthlib.store import Store
 from lthlib.training import data_for, model_for
@@ -254,7 +254,7 @@ and VGG-16 on CIFAR-10), which `SCALE="paper"` runs.""")
 res0 = sweep[0][0]
 a, b = train_children(res0.settings.train, data, res0.dense.weights_at[0], 0, store=store)
 plane = loss_plane(model_for(train_settings, data), [res0.dense.weights_at[0], a.final_state, b.final_state], data,
-                   resolution=sweep_size(SCALE, "plane_resolution"))
+                   resolution=PLANE_RESOLUTION[SCALE])
 fig = plots.loss_contour(plane, ("parent (k=0)", "child 1", "child 2"))
 plots.save_figure(fig, FIGURES_DIR, "loss_plane")
 

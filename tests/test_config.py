@@ -75,11 +75,11 @@ def test_published_variants():
         for_scale("paper", model="lenet300_100", variant="warmup")
 
 
-def test_sweep_sizes_live_in_one_place():
-    from lthlib.config import SWEEPS, SettingsError, seeds_for, sweep_size
+def test_sweep_sizes_live_with_their_experiments():
+    from lthlib.config import MAX_SEEDS, SCALES, seeds_for
+    from lthlib.lmc import PLANE_RESOLUTION
+    from lthlib.supermask_study import WIDTHS
 
-    assert set(SWEEPS) == {"smoke", "quick", "paper"}
+    assert set(MAX_SEEDS) == set(WIDTHS) == set(PLANE_RESOLUTION) == set(SCALES)
     assert seeds_for("smoke", 6) == 2 and seeds_for("quick", 6) == 6
-    assert len(sweep_size("quick", "widths")) >= 3
-    with pytest.raises(SettingsError, match="widths"):
-        sweep_size("quick", "width")
+    assert len(WIDTHS["quick"]) >= 3

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lthlib.config import SettingsError, TrainSettings, for_scale, sweep_size
+from lthlib.config import SettingsError, TrainSettings, for_scale
 from lthlib.data import Dataset
 # notebook 04's values, read from the module that owns them (the width study's fraction
 # kept; Zhou et al.'s criteria, fractions kept per layer at smoke and quick, starts)
-from lthlib.supermask_study import WIDTH_STUDY_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS
+from lthlib.supermask_study import WIDTH_STUDY_DENSITY, WIDTHS, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS
 from lthlib.reproduce.figures import Figure, INTERPOLATION_POINTS, MAX_REWIND_PANELS, PAPER_WIDTH_MODEL, PAPER_WIDTH_MULTIPLIERS, Plan, Published, Work, draw_published, imp_iterations, overlay_each_axis, panel_title, records, sweep_iterations, union
 
 if TYPE_CHECKING:
@@ -333,7 +333,7 @@ def width_plan(figure: str, scale: str, n: int) -> Plan:
     if scale == "paper":
         ts, widths, layers = for_scale(scale, model=PAPER_WIDTH_MODEL), list(PAPER_WIDTH_MULTIPLIERS), 0
     else:
-        ts, widths, layers = for_scale(scale), [int(w) for w in sweep_size(scale, "widths")], 2
+        ts, widths, layers = for_scale(scale), [int(w) for w in WIDTHS[scale]], 2
     seeds = list(range(n))
     work = []
     for w in widths:
