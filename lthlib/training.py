@@ -363,17 +363,6 @@ def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer,
     return int(state["iteration"]), state.get("current_mask")
 
 
-def train_from_settings(settings: TrainSettings, data: Dataset | None = None, *,
-                        save_weights_at: Iterable[int] = (), progress: bool | None = None,
-                        checkpoint: str | Path | None = None) -> tuple[nn.Module, Run]:
-    """Build the model ``settings`` describe, train it densely, return (model, run)."""
-    data = data if data is not None else data_for(settings)
-    model = model_for(settings, data)
-    run = train(model, data, settings, save_weights_at=save_weights_at, progress=progress,
-                checkpoint=checkpoint)
-    return model, run
-
-
 # The store key's part that says a run was trained by ``train`` on its own (the
 # computation of ``lthlib.passes.ALONE``): its numbers depend on nothing else.
 ALONE_KEY = {"computed_in": "alone"}
@@ -398,8 +387,8 @@ def dense_run(settings: TrainSettings, data: Dataset | None = None, *, store: St
                 return stored
             want |= set(stored.weights_at)
         data = data if data is not None else data_for(settings)
-        run = train_from_settings(settings, data, save_weights_at=sorted(want), progress=progress,
-                                  checkpoint=store.checkpoint("dense", settings, ALONE_KEY))[1]
+        run = train(model_for(settings, data), data, settings, save_weights_at=sorted(want), progress=progress,
+                    checkpoint=store.checkpoint("dense", settings, ALONE_KEY))
         if stored is not None:
             # Keep the stored run (IMP rounds were pruned from its final weights) and add
             # the new iterations' weights (the same computation: the same numbers).

@@ -214,7 +214,6 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
             "--device", "cpu", "--ray", "local"]
     with monkeypatch.context() as m:
         for module, name, fake in ((lthlib.training, "train", no_training),
-                                   (lthlib.training, "train_from_settings", no_training),
                                    (lthlib.passes, "train_members", no_members),
                                    (lthlib.passes, "train_passes", no_passes)):
             m.setattr(module, name, fake)
