@@ -399,6 +399,8 @@ def test_large_layer_rows_words_and_panels():
         [dict(best[0], format="bsr")], "l", 1, 1.1)
     passed = dict(best[0], gap=0.9, dense_attained=0.3)
     assert "above the bound: dense reached only 30% of its own bound" in ss.large_layer_words([passed], "l", 1, 1.1)
+    busy = dict(passed, dense_attained=1.02)  # the calibration, not the baseline, was slow
+    assert "as dense itself was (102% of its bound)" in ss.large_layer_words([busy], "l", 1, 1.1)
     panels, limits = ss.layer_panels(_layer_rows())
     assert panels["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [1.2, 3.0])
     assert limits["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [1.3, 5.0])
