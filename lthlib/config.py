@@ -330,5 +330,5 @@ HEADLINE_SEEDS = 8
 # tables say so (the paper scale, whose claim counts follow its presets).
 HEADLINE_FAMILIES: dict[str, dict[str, int]] = {
     "01": {"quick": 3}, "02": {"quick": 4}, "03": {"quick": 6}, "04": {"quick": 7}, "05": {"quick": 1},
-    "06": {"quick": 7}, "07": {"quick": 1}, "08": {"quick": 2}, "09": {"quick": 8}, "10": {"quick": 5},
+    "06": {"quick": 7}, "07": {"quick": 1}, "08": {"quick": 3}, "09": {"quick": 8}, "10": {"quick": 5},
 }
