@@ -2,11 +2,51 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import torch
 
 os.environ.setdefault("LTHLIB_PROGRESS", "0")
+# `.venv/bin/pytest` without the environment activated: the tools the tests start find its
+# commands too (nbgrader runs `alembic` from PATH)
+_BIN = os.path.dirname(sys.executable)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+# pytest runs the tests in one process per core (pytest-xdist, ``-n auto`` in pyproject.toml;
+# ``-n 0`` runs them in this process; ``--dist loadfile``: one file's tests in one process).
+# Each test computes on one torch thread (below), so a test that would start a process per
+# core (lthlib.parallel, assignments.check; notebooks' kernels inherit it) starts its share
+# only: processes x threads stays <= cores.
+# A test that sets LTHLIB_WORKERS itself (monkeypatch) still gets what it asks for.
+_TEST_PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # set by xdist in each worker
+if _TEST_PROCESSES > 1:
+    from lthlib.threads import cpu_cores, training_threads
+
+    os.environ.setdefault("LTHLIB_WORKERS", str(max(1, cpu_cores() // (_TEST_PROCESSES * training_threads()))))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one test process per core this process may use (its affinity mask: a
+    container may have fewer than the host's count; not psutil's physical cores)."""
+    from lthlib.threads import cpu_cores
+
+    return cpu_cores()
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """One results store for the notebooks' and the course site's runs at smoke scale in this pytest
+    session, shared by all test processes (the store locks each result: one process computes
+    it, the others read it). What a notebook trains is then trained once per session, as a
+    course user's second run of the notebooks would find it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each process's basetemp is a folder (gw0, gw1, ...) of one run's folder
+    store = root / "smoke-results"
+    store.mkdir(exist_ok=True)
+    return store
 
 
 @pytest.fixture(scope="session")

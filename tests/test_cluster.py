@@ -29,6 +29,19 @@ def _one_worker(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(scope="module")
+def fig3_here(tmp_path_factory) -> Path:
+    """FIGURE's two smoke seeds run as their seed jobs in this process, once for the module:
+    the store that the Ray tasks' stores are compared with, bit for bit."""
+    here = tmp_path_factory.mktemp("here_results")
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("LTHLIB_WORKERS", "1")
+        m.setenv("OMP_NUM_THREADS", "1")
+        for seed in (0, 1):
+            rp.run_seed_job(rp.SeedJob(FIGURE, "smoke", 2, seed, str(here), "cpu"))
+    return here
+
+
 def _argv(out: Path, results: Path, *extra: str) -> list[str]:
     return [FIGURE, "--scale", "smoke", "--seeds", "2", "--out", str(out), "--results", str(results),
             "--device", "cpu", *extra]
@@ -124,7 +137,7 @@ def test_auto_without_a_running_cluster_says_how_to_start_one(monkeypatch):
 
 
 # ------------------------------------------------------------------------ the sweep
-def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, capsys):
+def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, capsys, fig3_here):
     """fc2019-fig3 at smoke with 2 seeds: one Ray task per seed (a local Ray instance,
     ``--ray local``) into one store, the default local path into another. The driver trains
     nothing (its training functions raise): the figure is drawn from what the tasks stored."""
@@ -177,10 +190,7 @@ def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, caps
     assert n == 2 * (1 + 2)  # per seed: the dense run and 2 IMP rounds (ticket and reinit in each)
 
     # The same jobs run here, in this process, store bit for bit what the Ray tasks stored.
-    here = tmp_path / "here_results"
-    for seed in (0, 1):
-        rp.run_seed_job(rp.SeedJob(FIGURE, "smoke", 2, seed, str(here), "cpu"))
-    _compare_stores(ray_store, here, exact=True)
+    _compare_stores(ray_store, fig3_here, exact=True)
 
 
 def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsys):
@@ -329,7 +339,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch):
+def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch, fig3_here):
     """A head node started as a new user starts it (`ray start --head`, RAY_AUTH_MODE unset):
     Ray 2.60 turns token authentication on and leaves the token in ~/.ray/auth_token, which a
     driver sends only in token mode. From this process with the mode unset, the sweep runs
@@ -408,8 +418,5 @@ def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch):
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
         cluster._set_auth_mode(had_mode)  # as it was, and Ray's cached config with it
     assert os.environ.get("RAY_AUTH_MODE") == had_mode
-    here = tmp_path / "here_results"
-    for seed in (0, 1):
-        rp.run_seed_job(rp.SeedJob(FIGURE, "smoke", 2, seed, str(here), "cpu"))
     for address, store in stores.items():
-        assert _compare_stores(store, here, exact=True) == 2 * (1 + 2), address
+        assert _compare_stores(store, fig3_here, exact=True) == 2 * (1 + 2), address

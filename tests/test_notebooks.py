@@ -29,10 +29,11 @@ def _execute(notebook: Path, folder: Path, results: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shared_store(tmp_path_factory):
-    """One results store for the smoke notebooks, run in order as the suite runs them (each
-    notebook after the ones before it), and the claims file of each notebook run so."""
-    return tmp_path_factory.mktemp("suite") / "results", {}
+def shared_store(smoke_results):
+    """The session's one results store for smoke runs (conftest.smoke_results), on which the
+    notebooks run in order as the suite runs them (each notebook after the ones before it),
+    and the claims file of each notebook run so."""
+    return smoke_results, {}
 
 
 @pytest.mark.notebook

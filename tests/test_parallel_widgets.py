@@ -33,6 +33,7 @@ def test_one_worker_runs_in_process_and_env_sets_workers(monkeypatch):
 
 
 def test_threads_env_sets_worker_threads_and_caps_workers(monkeypatch):
+    monkeypatch.delenv("LTHLIB_WORKERS", raising=False)  # the default, not the test process's share
     monkeypatch.setenv("LTHLIB_THREADS", "2")
     out = parallel_map(_square_and_threads, [1, 2], workers=2)
     assert all(o[1] == 2 for o in out)

@@ -159,13 +159,14 @@ SMOKE_STEMS = ["01_dense_training", "02_iterative_magnitude_pruning"]
 
 
 @pytest.fixture(scope="module")
-def smoke_site(tmp_path_factory) -> Path:
-    """Two notebooks executed at smoke scale (about 40 s on a 2-core CPU), built once for the
-    tests of this module."""
+def smoke_site(tmp_path_factory, smoke_results) -> Path:
+    """Two notebooks executed at smoke scale by the site's own build, built once for the tests
+    of this module, on the session's store of smoke runs (``--results``: what the notebook
+    tests trained is read, not trained again; run alone, this trains it)."""
     site = tmp_path_factory.mktemp("smoke") / "site"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LTHLIB_PROGRESS", "0")
-        assert main(["--out", str(site), "--scale", "smoke", "--only", "01,02"]) == 0
+        assert main(["--out", str(site), "--scale", "smoke", "--only", "01,02", "--results", str(smoke_results)]) == 0
     return site
 
 
