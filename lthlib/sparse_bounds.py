@@ -70,6 +70,7 @@ class Machine:
     peak_flops_q75: float = math.nan
     bandwidth_q25: float = math.nan
     bandwidth_q75: float = math.nan
+    load: float = math.nan
 
     def faster(self, other: Machine) -> Machine:
         """The larger peak and the larger bandwidth of two calibrations of the same threads
@@ -80,15 +81,17 @@ class Machine:
                              "are different machines")
         peak = max(self, other, key=lambda m: m.peak_flops)
         bw = max(self, other, key=lambda m: m.bandwidth)
+        loads = [m.load for m in (self, other) if not math.isnan(m.load)]
         return Machine(peak.peak_flops, bw.bandwidth, self.threads, self.device, peak.peak_flops_q25,
-                       peak.peak_flops_q75, bw.bandwidth_q25, bw.bandwidth_q75)
+                       peak.peak_flops_q75, bw.bandwidth_q25, bw.bandwidth_q75, max(loads, default=math.nan))
 
     def describe(self) -> str:
         """One line: peak and bandwidth with their interquartile ranges."""
         return (f"peak {self.peak_flops / 1e9:.0f} GFLOP/s (IQR {self.peak_flops_q25 / 1e9:.0f}-"
                 f"{self.peak_flops_q75 / 1e9:.0f}), bandwidth {self.bandwidth / 1e9:.1f} GB/s (IQR "
                 f"{self.bandwidth_q25 / 1e9:.1f}-{self.bandwidth_q75 / 1e9:.1f}) on {self.threads} "
-                f"thread(s) of {self.device}")
+                f"thread{'s' if self.threads != 1 else ''} of {self.device}"
+                + ("" if math.isnan(self.load) else f"; load average {self.load:.1f} while calibrating"))
 
 
 def cpu_name() -> str:
@@ -129,13 +132,27 @@ def _measure(threads: int, device: str, gemm_size: int, stream_bytes: int, repea
     a = torch.randn(gemm_size, gemm_size, device=dev)
     b = torch.randn(gemm_size, gemm_size, device=dev)
     stream = torch.ones(stream_bytes // VALUE_BYTES, device=dev)
+    cols = 4096 if stream.numel() >= 4096 * 4096 else 64
+    matrix = stream.view(-1, cols)[: stream.numel() // cols]  # the same bytes, read by dense's own kernel
+    vector = torch.ones(cols, device=dev)
     with torch.inference_mode():
-        t = time_calls({"gemm": lambda: torch.mm(a, b), "read": lambda: stream.sum()}, repeats=repeats,
+        t = time_calls({"gemm": lambda: torch.mm(a, b), "read": lambda: stream.sum(),
+                        "matvec": lambda: torch.mv(matrix, vector)}, repeats=repeats,
                        warmup=2, min_time=0.01, device=dev, threads=threads)
-    gemm, read = t["gemm"], t["read"]
+    gemm = t["gemm"]
     peak = _quartile_rates(2.0 * gemm_size**3, gemm)
-    bw = _quartile_rates(float(stream.numel() * VALUE_BYTES), read)
-    return Machine(peak[0], bw[0], threads, device, peak[1], peak[2], bw[1], bw[2])
+    bw = max(_quartile_rates(float(stream.numel() * VALUE_BYTES), t["read"]),
+             _quartile_rates(float(matrix.numel() * VALUE_BYTES), t["matvec"]))
+    return Machine(peak[0], bw[0], threads, device, peak[1], peak[2], bw[1], bw[2], load_average())
+
+
+def load_average() -> float:
+    """The 1-minute load average (``os.getloadavg``; NaN where the OS has none): printed with
+    each calibration, so a reader sees how busy the machine was while the bound was measured."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return math.nan
 
 
 def calibrate(threads: int | None = None, device: str = "cpu", *, gemm_size: int = 384,
@@ -152,9 +169,10 @@ def calibrate(threads: int | None = None, device: str = "cpu", *, gemm_size: int
     not by arithmetic; a bound must use the faster. On a GPU pass a larger n (4096 or
     more). Bandwidth: ``sum`` over an array of
     ``stream_bytes`` (default 8x the last-level cache, at least 64 MiB), read once per
-    call, so it comes from memory: a read stream, as a layer reads its weights (measured
-    here, ``sum``, NumPy's sum, ``amax``, ``dot`` and a dense matrix-vector product all
-    read within 15% of each other). Medians of ``repeats`` timings after 2 warm-up calls,
+    call, so it comes from memory: a read stream, as a layer reads its weights; and a dense
+    matrix-vector product over the same bytes (the kernel a dense layer runs at batch 1);
+    the larger of the two rates is the bandwidth (on a quiet machine they agree within 15%;
+    on a busy one the ``sum`` alone read low enough that dense beat its own bound). Medians of ``repeats`` timings after 2 warm-up calls,
     interleaved, on ``threads`` torch threads (default ``training_threads()``). A few
     seconds on one CPU core."""
     threads = training_threads() if threads is None else int(threads)

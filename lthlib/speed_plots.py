@@ -12,39 +12,45 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lthlib.plots import _percent_axis
 from lthlib.sparse_exec import FORMAT_LABELS
-from lthlib.speed_study import (ROUTE_COLORS, ROUTE_LABELS, Route, bound_series, layer_panels, speedup_bands,
-                                speedup_series)
+from lthlib.sparse_bounds import FORMAT_LABELS as LAYER_LABELS
+from lthlib.speed_study import (FORMAT_COLORS, ROUTE_COLORS, ROUTE_LABELS, Route, bound_series, layer_panels,
+                                speedup_bands, speedup_series)
 
 def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
                    columns: int = 2, title: str = "", order: Sequence[str] | None = None,
                    bands: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]]]
                    | None = None,
-                   limits: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]] | None = None
-                   ) -> Figure:
+                   limits: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]] | None = None,
+                   colors: Mapping[str, str] | None = None) -> Figure:
     """Speed-up over dense against density, one panel per ``{title: {format label:
     (densities, speed-ups)}}``; log axes, a dotted break-even line at 1, one colour per
     format label across panels (and across figures drawn with the same ``order``).
     ``bands``: the same keys, ``(densities, low, high)`` shaded around each line (e.g. the
     interquartile range of the timing repeats; the title should say which). ``limits``: the
     same keys, (densities, bound speed-ups) drawn dashed in each format's colour: the
-    physical limit beside the measurement."""
+    physical limit beside the measurement. ``colors``: label -> colour (``FORMAT_COLORS``
+    through the figure's labels), so a format has one colour in every figure; labels not in
+    it take the default cycle by position."""
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.4 * columns, 3.2 * rows))
     seen = list(dict.fromkeys(lab for series in panels.values() for lab in series))
     labels = list(order) + [lab for lab in seen if lab not in order] if order is not None else seen
+
+    def colour(lab: str) -> str:
+        return (colors or {}).get(lab, f"C{labels.index(lab)}")
     for ax, (name, series) in zip(axes.flat, panels.items()):
         percents = []
         for lab, (ds, ups) in series.items():
             xs = [100 * d for d in ds]
             percents += xs
-            ax.plot(xs, ups, marker="o", ms=3, color=f"C{labels.index(lab)}", label=lab)
+            ax.plot(xs, ups, marker="o", ms=3, color=colour(lab), label=lab)
             limit = (limits or {}).get(name, {}).get(lab)
             if limit is not None and limit[0]:
-                ax.plot([100 * d for d in limit[0]], limit[1], ls="--", lw=1, color=f"C{labels.index(lab)}")
+                ax.plot([100 * d for d in limit[0]], limit[1], ls="--", lw=1, color=colour(lab))
             band_of = (bands or {}).get(name, {}).get(lab)
             if band_of is not None and band_of[0]:
                 ax.fill_between([100 * d for d in band_of[0]], band_of[1], band_of[2],
-                                color=f"C{labels.index(lab)}", alpha=0.15, lw=0)
+                                color=colour(lab), alpha=0.15, lw=0)
         ax.axhline(1.0, color="k", lw=1, ls=":")
         ax.set_yscale("log")
         values = [u for ds, ups in series.values() for u in ups if u and u > 0] + [
@@ -60,8 +66,7 @@ def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequ
         ax.set(title=name, ylabel="speed-up over dense")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=3, label=lab) for i, lab in enumerate(labels)
-               if lab in seen]
+    handles = [plt.Line2D([], [], color=colour(lab), marker="o", ms=3, label=lab) for lab in labels if lab in seen]
     if limits:
         handles.append(plt.Line2D([], [], color="k", ls="--", lw=1, label="bound (same colour: that format)"))
     axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
@@ -82,6 +87,7 @@ def speed_figure(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str
     n = "/".join(str(k) for k in sorted(repeats)) or "the"
     return speedup_panels(speedup_series(timings, formats, batch_sizes, mode), columns=len(batch_sizes),
                           order=[FORMAT_LABELS[f] for f in formats],
+                          colors={FORMAT_LABELS[f]: FORMAT_COLORS[f] for f in formats},
                           bands=speedup_bands(timings, formats, batch_sizes, mode),
                           limits=None if bounds is None else bound_series(bounds, formats, batch_sizes),
                           title=f"{mode.capitalize()}: speed-up over the dense network\n(line: median of {n} timing "
@@ -111,6 +117,13 @@ def accuracy_vs_speed(routes: Mapping[str, tuple[Sequence[float], np.ndarray]], 
                         fontsize=7, color=c)
     ax.axhline(np.mean(dense), color="grey", ls=":", label="dense network (mean)")
     _speed_axis(ax)
+    xs_all = [x for xs, _ in routes.values() for x in xs if x > 0]
+    if xs_all:  # every point readable on the axis: ticks from below the slowest to above the fastest
+        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 30, 50, 100)
+                 if min(xs_all) / 1.6 <= t <= max(xs_all) * 1.6]
+        ax.set_xticks(ticks)
+        ax.set_xticks([], minor=True)
+        ax.set_xlim(min(xs_all) / 1.6, max(xs_all) * 1.6)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     n_seeds = "/".join(str(k) for k in sorted({np.atleast_2d(np.asarray(a)).shape[0] for _, a in routes.values()}))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
@@ -164,5 +177,6 @@ def layer_figure(rows: Sequence[Mapping], layer: str) -> Figure:
     panels, limits = layer_panels(rows)
     repeats = "/".join(str(k) for k in sorted({len(r["samples"]) for r in rows}))
     return speedup_panels(panels, columns=len(panels), limits=limits,
+                          colors={LAYER_LABELS[f]: FORMAT_COLORS[f] for f in LAYER_LABELS},
                           title=f"One {layer} fp32 layer: speed-up over dense (line: median of {repeats} timing "
                                 "repeats; dashed: the bound; dotted: break-even)")

@@ -30,6 +30,10 @@ from lthlib.training import Run, TrainSettings, model_for, train
 
 # --- reading the timings ------------------------------------------------------------
 
+# One colour per format in every figure of notebook 08 (networks and the large layer alike).
+FORMAT_COLORS = {"dense": "grey", "masked": "C0", "csr": "C1", "coo": "C2", "bsr": "C3", "structured": "C4",
+                 "semi_structured": "C5", "scipy_csr": "C6"}
+
 # The words figures and tables use for the timed networks.
 MODEL_LABELS = {"lenet300_100": "LeNet-300-100", "cnn_mnist1d": "MNIST-1D CNN", "conv2": "Conv-2",
                 "conv6": "Conv-6"}
@@ -111,11 +115,26 @@ def crossover_table(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[
 
 
 def identical_speedups(timings: Mapping[str, Sequence[Mapping]]) -> list[float]:
-    """The speed-ups measured for networks that compute exactly what dense computes (masked
-    and structured forms at 100% of weights, every network, batch and mode): ideally 1,
-    so their spread is the timing noise a real speed-up must exceed."""
-    return [r["speedup"] for rs in timings.values() for r in rs
-            if r["format"] in ("masked", "structured") and r["density"] == 1.0 and r["speedup"] is not None]
+    """The speed-ups measured for networks that do exactly the dense network's work: the
+    masked form at every density (dense work, zeros multiplied) and the structured form at
+    100% of weights, every network, batch and mode. Ideally 1, so their spread is the timing
+    noise a real speed-up must exceed (taking only the 100% rows understates it)."""
+    return [r["speedup"] for rs in timings.values() for r in rs if r["speedup"] is not None
+            and (r["format"] == "masked" or (r["format"] == "structured" and r["density"] == 1.0))]
+
+
+def layer_identical(rows: Sequence[Mapping]) -> list[float]:
+    """``identical_speedups`` for one layer's ``sparse_bounds.with_bounds`` rows: the masked
+    form's speed-ups at every density and batch (it does the dense work)."""
+    return [r["speedup"] for r in rows if r["format"] == "masked" and r.get("speedup") is not None]
+
+
+def noise_words(ups: Sequence[float], where: str) -> str:
+    """"identical networks ... measured lo-hi x of dense": the noise band a reading quotes."""
+    if not ups:
+        return f"no identical network was timed {where}"
+    return (f"identical networks {where} (the masked form, which does the dense work, at every density timed) "
+            f"measured {min(ups):.2f}x to {max(ups):.2f}x of dense")
 
 
 ROUTES = ("ticket", "masked", "structured", "small")
@@ -129,20 +148,86 @@ def route_speedups(model: nn.Module, ticket: Mask, structured: Mask, small: nn.M
     ``ticket`` mask in the faster of CSR and COO (its label says which), the ticket
     ``masked`` (as trained), ``structured`` (``structured_model`` of that neuron mask) and
     ``small``, a dense network of the ticket's size. All forms of one batch size are timed
-    side by side (``time_calls``), each speed-up the ratio of medians, denormals flushed."""
+    side by side (``time_calls``), each speed-up the ratio of medians, denormals flushed.
+    Dense is timed twice in the same call and the faster median is the baseline (a
+    dense median inflated by one stall inflates every speed-up; measured here: 8x once, on
+    a shared 2-core machine); ``"dense_ms"``: (that baseline in ms, both medians in words)."""
     with denormals_flushed(), torch.inference_mode():
         forms = {"dense": model, "csr": sparse_model(model, ticket, "csr"), "coo": sparse_model(model, ticket, "coo"),
                  "masked": masked_model(model, ticket), "structured": structured_model(model, structured),
-                 "small": small}
+                 "small": small, "dense again": model}
         out = {}
         for b in batch_sizes:
             t = time_calls({k: inference_fn(m, b, input_shape) for k, m in forms.items()},
                            repeats=repeats, min_time=min_time, threads=threads)
-            up = {k: t["dense"].median_s / v.median_s for k, v in t.items()}
+            base = min(t["dense"].median_s, t["dense again"].median_s)
+            up = {k: base / v.median_s for k, v in t.items()}
             layout = max(("csr", "coo"), key=up.get)
             out[b] = {"ticket": (up[layout], FORMAT_LABELS[layout]), "masked": (up["masked"], ""),
-                      "structured": (up["structured"], ""), "small": (up["small"], "")}
+                      "structured": (up["structured"], ""), "small": (up["small"], ""),
+                      "dense_ms": (1e3 * base, f"{1e3 * t['dense'].median_s:.3g} and "
+                                               f"{1e3 * t['dense again'].median_s:.3g} ms")}
     return out
+
+
+SIZE_ROUTES = {"ticket": "IMP ticket (sparse format)", "masked": "IMP ticket (masked, as trained)",
+               "structured": "structured IMP", "small": "small dense network"}
+
+
+def size_table(fast: Mapping[tuple[int, int], Mapping[str, tuple[float, str]]], accuracy: Mapping[str, np.ndarray],
+               percents: Sequence[float], batch_sizes: Sequence[int]) -> str:
+    """Notebook 08's section-5 table: a row per density and way to be small (``SIZE_ROUTES``),
+    its accuracy (``accuracy[key]``: seeds x densities; the masked ticket reads the
+    ticket's) and its speed-up per batch from ``fast[(batch, density index)]``
+    (``route_speedups``' per-batch dicts), then dense's median (the baseline) per density."""
+    rows = ["| weights | network | test accuracy (mean, min-max over seeds) | "
+            + " | ".join(f"speed-up, batch {b}" for b in batch_sizes) + " |",
+            "|---|---|---|" + "---|" * len(batch_sizes)]
+    for i, p in enumerate(percents):
+        for key, label in SIZE_ROUTES.items():
+            a = np.asarray(accuracy["ticket" if key == "masked" else key])[:, i]
+            cells = " | ".join(f"{fast[b, i][key][0]:.2f}x" + (f" ({fast[b, i][key][1]})" if fast[b, i][key][1]
+                                                               else "") for b in batch_sizes)
+            rows.append(f"| {p:.1f}% | {label} | {spread(a)} | {cells} |")
+    base = "; ".join(f"{p:.1f}%: " + ", ".join(f"batch {b} {fast[b, i]['dense_ms'][1]}" for b in batch_sizes)
+                     for i, p in enumerate(percents) if "dense_ms" in fast[batch_sizes[0], i])
+    return "\n".join(rows) + (f"\n\nDense, timed twice beside the forms of each density (the faster is the "
+                              f"baseline): {base}." if base else "")
+
+
+def equal_speed_words(speeds: Mapping[str, Sequence[float]], accuracy: Mapping[str, np.ndarray],
+                      percents: Sequence[float], batch: int, noise: float = 1.0,
+                      reference: str = "ticket") -> str:
+    """Section 5's reading at equal speed: for each density of the ``reference`` route, the
+    most accurate point of every other route (``speeds[key]``: speed-up per density at
+    ``batch``; ``accuracy[key]``: seeds x densities) that runs at least as fast (within a
+    factor ``noise``), against the reference's own accuracy there. Means over seeds with
+    min-max; descriptive, one timing of seed 0's networks."""
+    ref_x = speeds[reference]
+    ref_acc = np.asarray(accuracy[reference], dtype=float)
+    parts = []
+    for i, p in enumerate(percents):
+        mine = f"at {p:.1f}% the ticket runs {ref_x[i]:.2f}x at {spread(ref_acc[:, i])}"
+        others = []
+        for key, xs in speeds.items():
+            if key == reference:
+                continue
+            acc = np.asarray(accuracy[key], dtype=float)
+            ok = [j for j, x in enumerate(xs) if x >= ref_x[i] / noise]
+            if not ok:
+                others.append(f"no {SIZE_ROUTES[key]} timed is as fast")
+                continue
+            j = max(ok, key=lambda j: acc[:, j].mean())
+            better = acc[:, j].mean() > ref_acc[:, i].mean()
+            others.append(f"{SIZE_ROUTES[key]} at {percents[j]:.1f}% runs {xs[j]:.2f}x at {spread(acc[:, j])}, "
+                          + ("more" if better else "less") + " accurate")
+        parts.append(mine + "; " + "; ".join(others))
+    within = f" (or within {noise - 1:.0%} of it)" if noise > 1 else ""
+    return (f"**What to see, at equal speed** (batch {batch}; for each of the ticket's densities, the most accurate "
+            f"point of each other route that runs at least as fast{within}): " + ". ".join(parts) + ". The "
+            "accuracy claims below compare the routes at equal weight count; these lines compare them at equal "
+            "speed, which is what the objection is about. Speeds are one timing of seed 0's networks (medians of "
+            "the repeats, no band), so read them beside the noise band printed in section 2.")
 
 
 # --- what the papers measured, and notebook 08's answer --------------------------------
@@ -150,11 +235,11 @@ def route_speedups(model: nn.Module, ticket: Mask, structured: Mask, small: nn.M
 # The papers' speed measurements, quoted beside notebook 08's claims (their numbers, on their
 # hardware: a GPU and a phone CPU, not the CPU the notebook times).
 CROSSOVER_PAPER = (
-    "Gale et al. 2020 (Sparse GPU Kernels for Deep Learning, abstract, Section I and Figure 1, the last on one "
-    "LSTM-sized matrix product on an NVIDIA V100 GPU): at the moderate sparsity of deep networks, existing sparse "
-    "kernels do not beat dense; their own CSR kernels beat dense from 71% sparsity, where the vendor library needed 14x fewer nonzeros "
-    "(about 98% sparsity). This notebook's densities, 2% and 20% of weights, were fixed from that range before "
-    "the run, for torch's CPU kernels.")
+    "Gale et al. 2020 (Sparse GPU Kernels for Deep Learning, arXiv abstract; NVIDIA V100 GPUs): existing sparse "
+    "kernels, built for the very high sparsity of scientific computing, do not beat dense ones at the moderate "
+    "sparsity of deep networks. Here torch's general-purpose CPU kernels play the part of those existing kernels "
+    "(not of Gale et al.'s own, which were faster); the densities, 2% (very sparse) and 20% (moderately sparse) of "
+    "weights, were fixed before the run.")
 STRUCTURED_PAPER = (
     "Liu et al. 2019 (Rethinking the Value of Network Pruning, abstract): for the structured pruning methods they "
     "examined, training the pruned architecture from a random initialisation does as well as or better than "
@@ -173,7 +258,9 @@ def answer(csr_faster: Mapping[int, Claim], csr_slower: Mapping[int, Claim], tic
     """Notebook 08's closing answer, worded from its claims' verdicts: ``csr_faster`` and
     ``csr_slower`` map a batch size to the claim "CSR is faster than dense at 2% of weights"
     and "slower at 20%" (absent at a scale that does not time those densities); the three
-    accuracy claims at ``percent`` of weights, on ``network`` (the accuracy side's)."""
+    accuracy claims at ``percent`` of weights, on ``network`` (the accuracy side's);
+    ``structured_vs_small``: "a small network from scratch is no more than 1 point less
+    accurate than structured IMP" (Liu et al.'s direction)."""
     batches = sorted(set(csr_faster) | set(csr_slower))
 
     def per_batch(claims: Mapping[int, Claim], yes: str, no: str) -> str:
@@ -193,9 +280,10 @@ def answer(csr_faster: Mapping[int, Claim], csr_slower: Mapping[int, Claim], tic
                                                          "not clearly")
         + "; than a small dense network of its size: " + _word(ticket_vs_small, "yes", "no, less accurate",
                                                                 "not clearly") + ".",
-        "- **Is structured IMP as accurate as a small network trained from scratch** (within 1 point, as Liu et "
-        "al. 2019 would have it)? " + _word(structured_vs_small, "yes", "no, more than 1 point less accurate",
-                                            "not clearly") + ".",
+        "- **Does a small network trained from scratch do as well as structured IMP** (no more than 1 point less "
+        "accurate; Liu et al. 2019 find training the pruned architecture from scratch as good as or better than "
+        "fine-tuning it)? " + _word(structured_vs_small, "yes", "no, more than 1 point less accurate",
+                                    "not clearly") + ".",
     ]
     fast = [b for b in sorted(csr_faster) if verdict_word(csr_faster[b]) == "yes"]
     accurate = all(verdict_word(c) == "yes" for c in (ticket_vs_structured, ticket_vs_small))
@@ -204,16 +292,21 @@ def answer(csr_faster: Mapping[int, Claim], csr_slower: Mapping[int, Claim], tic
                          for b in sorted(csr_faster) if b not in fast)
         closing = ("So sparsity can be fast here, but only in a sparse format and at a very low density: at 2% of "
                    f"the weights CSR beat dense at batch {', '.join(map(str, fast))}" + others
-                   + "; and at its size the ticket is more accurate than the networks that are fast as plain dense "
-                   "code.")
+                   + "; and at equal weight count the ticket is more accurate than the networks that are fast as "
+                   "plain dense code. Equal weight count is not equal speed: section 5's equal-speed lines and the "
+                   "answer below compare the routes at the speed each delivers.")
     elif accurate:
-        closing = ("So the ticket is the more accurate network at its size, but this machine's sparse kernels do not "
-                   "clearly make it faster than dense, while the networks that are fast as plain dense code are less "
-                   "accurate at the same size.")
+        closing = ("So at equal weight count the ticket is the more accurate network, but this machine's sparse "
+                   "kernels do not clearly make it faster than dense; equal weight count is not equal speed: "
+                   "section 5's equal-speed lines and the answer below compare the routes at the speed each "
+                   "delivers.")
     else:
         closing = "So the verdicts do not give one simple answer here: read each of them above."
     return ("\n".join(lines) + "\n\n" + closing + " These are this CPU's torch kernels; the papers above measured "
-            "tuned kernels on other hardware, and larger layers.")
+            "tuned kernels on other hardware, and larger layers. All timings here ran on the thread count printed at "
+            "the top (one unless set): dense BLAS gains most from more threads while SciPy's sparse product stays "
+            "single-threaded, so one thread is the case most favourable to sparse kernels (docs/sparse_formats.md "
+            "has the 2-thread tables).")
 
 
 # --- measured beside the bound -----------------------------------------------------------
@@ -349,8 +442,10 @@ def large_layer_words(best: Sequence[Mapping], layer: str, threads: int, min_spe
 ROUTE_LABELS = {"dense": "dense network", "small": "small dense network", "structured": "structured IMP",
                 "ticket": "IMP ticket", "one_shot": "one-shot prune + fine-tune", "rigl": "RigL (1x training)",
                 "rigl_5x": "RigL (5x training)", "pai": "best PaI method"}
-ROUTE_COLORS = {"dense": "grey", "small": "C8", "structured": "C4", "ticket": "k", "one_shot": "C1",
-                "rigl": "C9", "rigl_5x": "C0", "pai": "C3"}
+# Colours: the routes that run as a format take that format's colour (structured IMP is the
+# structured form); the others take hues no format uses, so a colour means one thing in every figure.
+ROUTE_COLORS = {"dense": "grey", "small": "C8", "structured": "C4", "ticket": "k", "one_shot": "goldenrod",
+                "rigl": "C9", "rigl_5x": "teal", "pai": "navy"}
 
 
 @dataclass
@@ -369,6 +464,7 @@ class Route:
     picked: dict[int, str] = field(default_factory=dict)
     seconds: float = math.nan
     macs: float = math.nan
+    dense_ms: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 def sparse_forms(model: nn.Module, mask: Mask) -> dict[str, nn.Module]:
@@ -414,14 +510,24 @@ def time_routes(routes: Sequence[Route], dense: nn.Module, batch_sizes: Sequence
     """Set each route's ``speed``: ``{batch: (inference speed-up over ``dense``, format)}``, its
     fastest form's, every form of every route timed side by side with dense per batch
     (``time_calls``), denormals flushed. The fastest form is picked on these same timings,
-    so a route with several forms leans a little optimistic."""
+    so a route with several forms leans a little optimistic. Dense is timed twice in the same
+    call (first and last) and the faster median is the baseline, as in ``route_speedups``;
+    each route's ``dense_ms[b]`` keeps both medians (ms), so a slow baseline shows."""
     with denormals_flushed(), torch.inference_mode():
         for b in batch_sizes:
-            fns = {("dense", "dense"): inference_fn(dense, b, input_shape)}
-            fns.update({(r.name, f): inference_fn(m, b, input_shape) for r in routes for f, m in r.forms.items()})
+            fns = {("baseline", "dense"): inference_fn(dense, b, input_shape)}
+            fns.update({(r.name, f): inference_fn(m, b, input_shape) for r in routes for f, m in r.forms.items()
+                        if r.name != "dense"})
+            fns["baseline", "again"] = inference_fn(dense, b, input_shape)
             t = time_calls(fns, repeats=repeats, min_time=min_time, threads=threads)
+            both = (t["baseline", "dense"].median_s, t["baseline", "again"].median_s)
+            base = min(both)
             for r in routes:
-                up = {f: t["dense", "dense"].median_s / t[r.name, f].median_s for f in r.forms}
+                r.dense_ms[b] = (1e3 * both[0], 1e3 * both[1])
+                if r.name == "dense":  # the baseline itself
+                    r.speed[b], r.picked[b] = (1.0, ""), next(iter(r.forms))
+                    continue
+                up = {f: base / t[r.name, f].median_s for f in r.forms}
                 f = max(up, key=up.get)
                 r.speed[b] = (up[f], "" if f in ("dense", "masked") else FORMAT_LABELS[f])
                 r.picked[b] = f
@@ -493,75 +599,152 @@ def route_table(routes: Sequence[Route], percent: float) -> str:
                            for b in batches)
         lines.append(f"| {ROUTE_LABELS[r.name]} | {len(r.accuracy)} | {spread(r.accuracy)} | {cells} | "
                      f"{r.seconds:.1f} s | {r.macs:.2f} | {r.note} |")
-    return f"Every route at {percent:.1f}% of the weights (dense: all of them):\n\n" + "\n".join(lines)
+    base = "; ".join(f"batch {b}: {r0:.3g} and {r1:.3g} ms" for b, (r0, r1) in sorted(routes[0].dense_ms.items()))
+    return (f"Every route at {percent:.1f}% of the weights (dense: all of them):\n\n" + "\n".join(lines)
+            + "\n\nSpeed-ups: each route's fastest form against dense, all timed side by side in one call per batch;"
+            + (f" dense was timed twice in that call ({base}) and the faster is the baseline." if base else "")
+            + " Training time counts each sparse route trained masked, at a dense step's cost (lthlib trains "
+            "that way); multiply-adds count only the kept weights' work, plus RigL's dense-gradient updates. "
+            "One-shot + fine-tune retrains as many iterations as the dense run, at the original learning-rate "
+            "schedule: learning-rate rewinding (Renda et al. 2020), a strong baseline, not a low-rate fine-tune.")
 
 
-def best_within(routes: Sequence[Route], key: Callable[[Route], float], limit: float) -> Route:
+def best_within(routes: Sequence[Route], key: Callable[[Route], float], limit: float) -> Route | None:
     """The most accurate route (mean over seeds) among those whose ``key`` is at least
-    ``limit`` (speed) or, for a negative key, at most ``-limit`` (cost)."""
-    return max((r for r in routes if key(r) >= limit), key=lambda r: float(np.mean(r.accuracy)))
+    ``limit`` (speed) or, for a negative key, at most ``-limit`` (cost); None if none is."""
+    ok = [r for r in routes if key(r) >= limit]
+    return max(ok, key=lambda r: float(np.mean(r.accuracy))) if ok else None
 
 
-def route_readings(routes: Sequence[Route], reference: str = "ticket", noise: float = 1.0) -> dict[str, Route]:
-    """What the equal-speed and equal-cost comparisons find, against the ``reference`` route:
-    per batch the most accurate route at least as fast as it (``"speed <b>"``; speeds within
-    a factor ``noise`` of its own, the timing noise of identical networks, count as equal),
-    and the most accurate route that cost no more measured training time (``"time"``) and
-    no more multiply-adds (``"macs"``)."""
+def _mean(r: Route) -> float:
+    return float(np.mean(r.accuracy))
+
+
+def route_readings(routes: Sequence[Route], reference: str = "ticket", noise: float = 1.0) -> dict:
+    """What the equal-speed and equal-cost comparisons find against the ``reference`` route,
+    among the routes that deliver a network smaller than dense (the dense network, always the
+    most accurate and never faster, compares nothing): per batch the most accurate route at
+    least as fast (``"speed <b>"``; speeds within a factor ``noise`` of the reference's, the
+    timing noise of identical networks, count as equal; None if none), the most accurate
+    that cost no more measured training time (``"time"``) and no more multiply-adds
+    (``"macs"``), and ``"dominates"``: the routes at least as fast at every batch, no more
+    costly in time and multiply-adds, and more accurate (mean over seeds) than the reference."""
     ref = next(r for r in routes if r.name == reference)
-    out: dict[str, Route] = {}
+    small = [r for r in routes if r.name != "dense"]
+    out: dict = {}
     for b in ref.speed:
-        out[f"speed {b}"] = best_within(routes, lambda r, b=b: r.speed[b][0], ref.speed[b][0] / noise)
-    out["time"] = best_within(routes, lambda r: -r.seconds, -ref.seconds)
-    out["macs"] = best_within(routes, lambda r: -r.macs, -ref.macs)
+        out[f"speed {b}"] = best_within(small, lambda r, b=b: r.speed[b][0], ref.speed[b][0] / noise)
+    out["time"] = best_within(small, lambda r: -r.seconds, -ref.seconds)
+    out["macs"] = best_within(small, lambda r: -r.macs, -ref.macs)
+    out["dominates"] = [r for r in small if r is not ref and _mean(r) > _mean(ref)
+                        and all(r.speed[b][0] >= ref.speed[b][0] / noise for b in ref.speed)
+                        and r.seconds <= ref.seconds and r.macs <= ref.macs]
     return out
 
 
 def _route(r: Route) -> str:
-    return f"{ROUTE_LABELS[r.name]} ({spread(r.accuracy)})"
+    return f"{ROUTE_LABELS[r.name]} ({spread(r.accuracy)}, {len(r.accuracy)} seeds)"
+
+
+def _above_bound(speed: float, bound: float) -> str:
+    if speed <= bound:
+        return f"{bound / speed:.1f}x below that bound"
+    return ("above that bound: no kernel beats the limit, so either the dense baseline ran slow in this timing or "
+            "the calibration read the machine low; read it as this run's noise, not as a fast kernel")
+
+
+def practical_words(routes: Sequence[Route], noise: float = 1.0) -> str:
+    """The practical half from the route table, against the ticket: at batch 1, whether it
+    runs faster than dense at all; per larger batch, the most accurate smaller route at
+    least as fast; how small dense and structured IMP compare at that speed; equal training
+    time; and a closing yes/no: is any route at least as fast, no more costly and more
+    accurate (descriptive: routes' seeds differ, see the table)."""
+    ticket = next(r for r in routes if r.name == "ticket")
+    dense = next((r for r in routes if r.name == "dense"), None)
+    found = route_readings(routes, noise=noise)
+    within = f" (or within {noise - 1:.0%} of it)" if noise > 1 else ""
+    parts = []
+    for b in sorted(ticket.speed):
+        x = ticket.speed[b][0]
+        if x < noise:
+            words = (f"at batch {b} the ticket runs no faster than dense ({x:.2f}x, within the noise"
+                     + (f"; the dense network is more accurate, {_route(dense)}" if dense is not None
+                        and _mean(dense) > _mean(ticket) else "") + "), so equal speed there means the dense network")
+        else:
+            best = found[f"speed {b}"]
+            words = (f"at batch {b} the ticket runs {x:.2f}x ({ticket.speed[b][1] or 'masked'}); the most accurate "
+                     f"smaller route at least as fast{within} is {_route(best)}")
+            rivals = [r for r in routes if r.name in ("small", "structured")]
+            for r in rivals:
+                rel = "faster" if r.speed[b][0] >= x / noise else "slower"
+                acc = "more" if _mean(r) > _mean(ticket) else "less"
+                words += f"; {ROUTE_LABELS[r.name]} runs {r.speed[b][0]:.2f}x ({rel}), {acc} accurate than the ticket"
+        parts.append(words)
+    time_best = found["time"]
+    cost = (f"Among the smaller routes that took no more training time than the ticket ({ticket.seconds:.1f} s "
+            f"here), the most accurate is {_route(time_best)}." if time_best is not None else "")
+    dom = found["dominates"]
+    if dom:
+        best = max(dom, key=_mean)
+        verdict = (f"**Is a sparse ticket the practical route here? No, not on this machine:** {_route(best)} is at "
+                   f"least as fast at every batch timed{within}, took no more training time ({best.seconds:.1f} s "
+                   f"against {ticket.seconds:.1f} s) and no more multiply-adds ({best.macs:.2f} against "
+                   f"{ticket.macs:.2f} dense runs), and is more accurate than the ticket ({_route(ticket)})"
+                   + (f"; so are {', '.join(ROUTE_LABELS[r.name] for r in dom if r is not best)}" if len(dom) > 1
+                      else "") + ". Descriptive: means over the seeds each route has, one timing of seed 0's masks.")
+    else:
+        verdict = ("**Is a sparse ticket the practical route here?** No route measured is at the same time at least "
+                   f"as fast at every batch{within}, no more costly to train and more accurate than the ticket "
+                   f"({_route(ticket)}): on this machine the ticket is on the front of speed, cost and accuracy "
+                   "(descriptive: means over the seeds each route has, one timing of seed 0's masks).")
+    return "; ".join(parts) + ". " + cost + " " + verdict
 
 
 def route_words(routes: Sequence[Route], ticket_bound: Mapping[int, float], noise: float = 1.0) -> str:
-    """The reading of the routes: which wins at equal speed per batch (``noise``: as in
-    ``route_readings``), at equal training time and multiply-adds, and where the ticket sits
-    relative to its bound (``ticket_bound``: batch -> the bound's speed-up of the form the
-    ticket ran fastest in)."""
+    """Section 6's reading: ``practical_words``, then where the ticket sits relative to its
+    bound (``ticket_bound``: batch -> the bound's speed-up of the form the ticket ran fastest
+    in; at batch 1 also the best sparse format's, when the masked form was fastest)."""
     ticket = next(r for r in routes if r.name == "ticket")
-    found = route_readings(routes, noise=noise)
-    within = f", or within {noise - 1:.0%} of it" if noise > 1 else ""
-    speed = "; ".join(f"at batch {b}, {_route(found[f'speed {b}'])} is the most accurate of the routes at least as "
-                      f"fast as the ticket ({ticket.speed[b][0]:.2f}x{within})" for b in sorted(ticket.speed))
     bound = "; ".join(f"at batch {b}, {FORMAT_LABELS[ticket.picked[b]] if b in ticket.picked else 'its fastest form'}"
-                      f", it runs {ticket.speed[b][0]:.2f}x where that form's bound allows {ticket_bound[b]:.1f}x"
-                      for b in sorted(ticket_bound))
-    return (f"**Equal speed:** {speed}. **Equal training cost:** among the routes that took no more training time "
-            f"than the ticket ({ticket.seconds:.1f} s here), the most accurate is {_route(found['time'])}; among "
-            f"those with no more multiply-adds ({ticket.macs:.2f} dense runs), {_route(found['macs'])}. "
-            f"**The ticket and its bound:** {bound}.")
+                      f", it runs {ticket.speed[b][0]:.2f}x, {_above_bound(ticket.speed[b][0], ticket_bound[b])} "
+                      f"({ticket_bound[b]:.1f}x)" for b in sorted(ticket_bound))
+    return f"**At equal speed and cost:** {practical_words(routes, noise)}\n\n**The ticket and its bound:** {bound}."
 
 
 def conclusion(large: Sequence[Mapping], layer: str, threads: int, machine_words: str, routes: Sequence[Route],
-               percent: float, network: str, min_speedup: float, claim: Claim | None = None) -> str:
-    """Notebook 08's closing answer from its measurements, the objection's two halves apart:
-    (a) does speed exist here (``large``: ``large_layer_rows`` of the kernels it names, e.g.
-    the unstructured ones; the best against dense and its bound,
-    and ``claim``, the large layer's claim fixed before the run, worded from its verdict),
-    (b) is it practical (which route wins at equal speed and at equal training cost)."""
-    wins = [r for r in large if r["format"] is not None]
-    if wins:
-        a = "; ".join(f"at batch {r['batch_size']}, {_kernel(r['format'])} beats dense by more than "
-                      f"{min_speedup - 1:.0%} from {100 * r['density']:g}% density down ({r['speedup']:.2f}x there, "
-                      f"{_gap(r)})" for r in wins)
-        a = f"**(a) Speed exists.** On this CPU ({machine_words}), for the {layer} layer on {threads} thread(s): {a}."
+               percent: float, network: str, min_speedup: float, claim: Claim | None = None,
+               noise: Sequence[float] = ()) -> str:
+    """Notebook 08's closing answer from its measurements, the objection's two halves apart.
+    (a) Does speed exist here: its heading is the verdict of ``claim``, the large layer's
+    claim fixed before the run ("yes" only when it holds); ``large`` (``large_layer_rows`` of
+    the kernels it names) is given after it as a description of this run's medians, beside
+    ``noise`` (``layer_identical``: what identical networks measured on that layer).
+    (b) Is it practical: ``practical_words`` of the routes."""
+    threads_w = f"{threads} thread{'s' if threads != 1 else ''}"
+    if claim is None:
+        head = "**(a) Does speed exist?** No claim was fixed for this scale."
     else:
-        a = (f"**(a) Speed exists?** Not shown on this CPU ({machine_words}): no kernel beat dense by more than "
-             f"{min_speedup - 1:.0%} on the {layer} layer at the densities timed.")
-    if claim is not None:
-        a += f" The claim fixed before the run, *{claim.claim}*: " + _word(claim, "yes", "no", "not clearly") + "."
-    found = route_readings(routes, noise=min_speedup)
-    b = "; ".join(f"at batch {k.split()[1]} the most accurate route at least as fast as the ticket (within "
-                  f"{min_speedup - 1:.0%}) is {_route(v)}" for k, v in found.items() if k.startswith("speed"))
-    b = (f"**(b) Is it practical?** For {network} at {percent:.1f}% of the weights: {b}; at no more training time "
-         f"than the ticket it is {_route(found['time'])}.")
+        v = verdict_word(claim, "yes", "no", "not shown")
+        head = {"yes": "**(a) Speed exists: yes, on this run.**",
+                "no": "**(a) Speed exists: no, on this run.**"}.get(
+            v, "**(a) Speed exists? Not shown on this run.**")
+        head += (f" The claim fixed before the run, *{claim.claim}*: " + _word(claim, "yes", "no", "not clearly")
+                 + ".")
+    wins = [r for r in large if r["format"] is not None]
+    band = noise_words(noise, f"on the {layer} layer")
+    if wins:
+        desc = "; ".join(f"at batch {r['batch_size']}, {_kernel(r['format'])} beat dense by more than "
+                         f"{min_speedup - 1:.0%} from {100 * r['density']:g}% density down ({r['speedup']:.2f}x "
+                         f"there, {_gap(r)})" for r in wins)
+        desc = (f"What this run measured, as a description (medians of this run; {band}, so a median crossover "
+                f"inside that band is not a finding): {desc}.")
+    else:
+        desc = (f"What this run measured: no kernel beat dense by more than {min_speedup - 1:.0%} at the densities "
+                f"timed ({band}).")
+    a = (f"{head} On this CPU ({machine_words}), the {layer} layer on {threads_w}. {desc} One thread is the case "
+         "most favourable to sparse kernels: dense BLAS gains most from more threads, SciPy's product stays "
+         "single-threaded (docs/sparse_formats.md has the 2-thread tables, and why no other CPU sparse library, "
+         "such as sparse_dot_mkl, is used here).")
+    b = f"**(b) Is it practical?** For {network} at {percent:.1f}% of the weights: {practical_words(routes, min_speedup)}"
     return a + "\n\n" + b + (" These are this machine's torch and SciPy kernels; the published anchors above "
-                             "measured purpose-built kernels on other hardware.")
+                               "measured purpose-built kernels on other hardware.")

@@ -243,8 +243,12 @@ def test_crossover_table():
     assert "| 50% |" in ss.crossover_table(TIMINGS, ("csr",), (1,), "inference")  # the default margin: 1x
 
 
-def test_identical_speedups_are_the_full_density_masked_and_structured_rows():
-    assert sorted(ss.identical_speedups(TIMINGS)) == [0.95, 1.04]
+def test_identical_speedups_are_every_masked_row_and_the_full_density_structured_rows():
+    # the masked form does the dense work at every density, so all its rows are noise
+    assert sorted(ss.identical_speedups(TIMINGS)) == [0.95, 1.0, 1.04]
+    rows = [dict(format="masked", speedup=0.4), dict(format="masked", speedup=1.5), dict(format="csr", speedup=3.0)]
+    assert ss.layer_identical(rows) == [0.4, 1.5]
+    assert ss.noise_words([0.4, 1.5], "on this layer").endswith("measured 0.40x to 1.50x of dense")
 
 
 def test_route_speedups_times_every_route_against_dense():
@@ -255,7 +259,8 @@ def test_route_speedups_times_every_route_against_dense():
     out = ss.route_speedups(model, ticket, structured, small, (1, 4), (40,), repeats=2, min_time=0.0, threads=1)
     assert list(out) == [1, 4]
     for routes in out.values():
-        assert list(routes) == list(ss.ROUTES)
+        assert list(routes) == [*ss.ROUTES, "dense_ms"]
+        assert routes.pop("dense_ms")[0] > 0  # the faster of dense's two medians, in ms
         assert routes["ticket"][1] in ("CSR", "COO")
         assert all(how == "" for key, (_, how) in routes.items() if key != "ticket")
         assert all(math.isfinite(up) and up > 0 for up, _ in routes.values())

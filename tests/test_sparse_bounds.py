@@ -148,7 +148,9 @@ def test_calibration_is_sane_and_cached():
     assert (first.threads, first.device) == (1, "cpu")
     assert sb.calibrate(1, gemm_size=128, stream_bytes=2**22, repeats=3) is first
     assert sb.calibrate(1, gemm_size=128, stream_bytes=2**22, repeats=3, fresh=True) is not first
-    assert "GFLOP/s" in first.describe()
+    assert "GFLOP/s" in first.describe() and "on 1 thread of cpu" in first.describe()
+    # the load average is printed beside each calibration, so a reader sees how busy the machine was
+    assert math.isfinite(first.load) and f"load average {first.load:.1f}" in first.describe()
     assert sb.last_level_cache_bytes() > 0
     with pytest.raises(ValueError):
         sb.calibrate(1, gemm_size=0)
@@ -190,6 +192,9 @@ def test_the_faster_of_two_calibrations_takes_each_resource_at_its_best():
     b = sb.Machine(peak_flops=9e10, bandwidth=1e10, threads=1, device="cpu")
     both = a.faster(b)
     assert (both.peak_flops, both.bandwidth) == (9e10, 2e10)
+    assert math.isnan(both.load) and "load average" not in both.describe()
+    busy = a.faster(sb.Machine(peak_flops=9e10, bandwidth=1e10, threads=1, device="cpu", load=7.5))
+    assert busy.load == 7.5 and busy.describe().endswith("load average 7.5 while calibrating")
     with pytest.raises(ValueError, match="different machines"):
         a.faster(sb.Machine(peak_flops=1e11, bandwidth=1e10, threads=2, device="cpu"))
 

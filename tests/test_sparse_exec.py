@@ -406,6 +406,15 @@ def test_large_layer_rows_words_and_panels():
     assert limits["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [1.3, 5.0])
     fig = sp.layer_figure(_layer_rows(), "64 x 64")
     assert len(fig.axes[0].lines) == 3 * 2 + 1  # a line and a bound per format, the break-even
+    from matplotlib.colors import to_hex
+    colours = {line.get_label(): to_hex(line.get_color()) for line in fig.axes[0].lines}
+    assert colours["SciPy CSR (int32)"] == to_hex(ss.FORMAT_COLORS["scipy_csr"])  # one colour per format everywhere
+    net = sp.speed_figure({"lenet300_100": [_timed("csr", 0.1, [1.0] * 3, [0.5] * 3)]}, ("masked", "csr"), (1,),
+                          "inference")
+    assert to_hex(net.axes[0].lines[0].get_color()) == to_hex(ss.FORMAT_COLORS["csr"])
+    assert len(set(ss.FORMAT_COLORS.values())) == len(ss.FORMAT_COLORS)
+    formats_only = set(ss.FORMAT_COLORS.values()) - {ss.FORMAT_COLORS["structured"], ss.FORMAT_COLORS["dense"]}
+    assert not formats_only & set(ss.ROUTE_COLORS.values())  # a route's colour names no other format
 
 
 def _routes():
@@ -420,34 +429,61 @@ def _routes():
             route("rigl", [0.74, 0.74], (1.0, 2.5), 10.0, 0.2)]
 
 
-def test_route_readings_pick_the_most_accurate_at_equal_speed_and_cost():
+def test_route_readings_pick_the_most_accurate_smaller_route_at_equal_speed_and_cost():
     found = ss.route_readings(_routes())
-    assert found["speed 1"].name == "dense"  # as fast as the ticket at batch 1 and more accurate
-    assert found["speed 256"].name == "ticket"  # at least 2x at batch 256: small 0.71, RigL 0.74, the ticket 0.77
-    assert found["time"].name == "dense" and found["macs"].name == "dense"
-    words = ss.route_words(_routes(), {1: 3.0, 256: 9.0})
-    assert "at batch 1, dense network (0.810" in words
-    assert "at batch 1, its fastest form, it runs 0.90x where that form's bound allows 3.0x" in words
-    noisy = ss.route_readings(_routes(), noise=1.3)  # RigL 2.5x >= ticket 2.0x, small 8x: the ticket still wins
-    assert noisy["speed 256"].name == "ticket"
-    ticket = _routes()[2]
-    ticket.picked = {256: "coo"}
-    assert ss.route_readings([ticket, *_routes()[:2]], noise=2.1)["speed 256"].name == "dense"  # 1x within 2.1x of 2x
+    # dense (always the most accurate, never faster) compares nothing: it is left out
+    assert found["speed 1"].name == "ticket" and found["speed 256"].name == "ticket"
+    assert found["time"].name == "ticket" and found["macs"].name == "ticket"
+    assert found["dominates"] == []
+    routes = _routes()
+    routes[3].accuracy = np.array([0.80, 0.80])  # RigL: as fast, cheaper and more accurate than the ticket
+    assert [r.name for r in ss.route_readings(routes)["dominates"]] == ["rigl"]
+    words = ss.practical_words(routes, 1.1)
+    assert "at batch 1 the ticket runs no faster than dense (0.90x" in words
+    assert "equal speed there means the dense network" in words
+    assert "small dense network runs 8.00x (faster), less accurate than the ticket" in words
+    assert "No, not on this machine:** RigL (1x training) (0.800 (0.800-0.800), 2 seeds) is at least as fast" in words
+    assert "on the front of speed, cost and accuracy" in ss.practical_words(_routes(), 1.1)
+    words = ss.route_words(_routes(), {1: 3.0, 256: 1.5})
+    assert "at batch 1, its fastest form, it runs 0.90x, 3.3x below that bound (3.0x)" in words
+    assert "it runs 2.00x, above that bound" in words  # above the estimated limit: said to be noise
     assert "or within 10% of it" in ss.route_words(_routes(), {1: 3.0}, noise=1.1)
-    text = ss.conclusion([dict(batch_size=1, format="scipy_csr", density=0.2, speedup=2.0, bound_speedup=3.0,
-                               gap=1.5, bound_density=0.5, dense_attained=0.8)], "4096 x 4096", 1, "machine",
-                         _routes(), 5.2, "mlp", 1.1)
-    assert "**(a) Speed exists.**" in text and "SciPy CSR (int32) beats dense by more than 10% from 20%" in text
-    assert "1.5x from the bound" in text and "**(b) Is it practical?**" in text
+    rows = [dict(batch_size=1, format="scipy_csr", density=0.2, speedup=2.0, bound_speedup=3.0, gap=1.5,
+                 bound_density=0.5, dense_attained=0.8)]
+    unclear = ss.conclusion(rows, "4096 x 4096", 1, "machine", _routes(), 5.2, "mlp", 1.1,
+                            _verdict("SciPy CSR is faster", "not shown"), noise=[0.4, 1.5])
+    # a median crossover is no heading: the claim fixed before the run decides it
+    assert "**(a) Speed exists? Not shown on this run.**" in unclear and "Speed exists: yes" not in unclear
+    assert "SciPy CSR (int32) beat dense by more than 10% from 20%" in unclear and "1.5x from the bound" in unclear
+    assert "measured 0.40x to 1.50x of dense" in unclear and "**(b) Is it practical?**" in unclear
+    assert "One thread is the case most favourable to sparse kernels" in unclear and "sparse_dot_mkl" in unclear
     held = ss.conclusion([dict(batch_size=1, format=None)], "l", 1, "m", _routes(), 5.2, "mlp", 1.1,
                          _verdict("SciPy CSR is faster", "holds"))
+    assert held.startswith("**(a) Speed exists: yes, on this run.**")
     assert "The claim fixed before the run, *SciPy CSR is faster*: yes (*" in held
-    assert "Not shown on this CPU" in ss.conclusion([dict(batch_size=1, format=None)], "l", 1, "m", _routes(), 5.2,
-                                                    "mlp", 1.1)
+    assert "Speed exists: no" in ss.conclusion(rows, "l", 1, "m", _routes(), 5.2, "mlp", 1.1,
+                                               _verdict("x", "contradicted"))
     table = ss.route_table(_routes(), 5.2)
     assert "| IMP ticket | 2 | 0.770" in table and "| 70.0 s | 4.00 |" in table
+    assert "learning-rate rewinding" in table
     fig = sp.routes_figure(_routes(), "accuracy")
     assert len(fig.axes) == 3 and all(len(ax.containers) == 4 for ax in fig.axes)
+
+
+def test_size_table_and_equal_speed_words():
+    fast = {(b, i): {"ticket": (2.0 * (i + 1), "CSR"), "masked": (1.0, ""), "structured": (1.5 * (i + 1), ""),
+                     "small": (3.0 * (i + 1), ""), "dense_ms": (1.0, "1 and 1.2 ms")} for b in (1, 256) for i in (0, 1)}
+    acc = {"ticket": np.array([[0.8, 0.7], [0.8, 0.7]]), "structured": np.array([[0.75, 0.6], [0.75, 0.6]]),
+           "small": np.array([[0.76, 0.65], [0.76, 0.65]])}
+    table = ss.size_table(fast, acc, [20.0, 5.0], (1, 256))
+    assert "| 5.0% | IMP ticket (sparse format) | 0.700 (0.700-0.700) | 4.00x (CSR) | 4.00x (CSR) |" in table
+    assert "| 20.0% | IMP ticket (masked, as trained) | 0.800" in table and "batch 256 1 and 1.2 ms" in table
+    speeds = {k: [fast[256, i][k][0] for i in (0, 1)] for k in ("ticket", "structured", "small")}
+    words = ss.equal_speed_words(speeds, acc, [20.0, 5.0], 256, 1.1)
+    # at 5% the ticket runs 4x; the small network at 20% runs 3x (slower than 4/1.1), at 5% 6x and less accurate
+    assert "at 5.0% the ticket runs 4.00x" in words and "small dense network at 5.0% runs 6.00x" in words
+    assert "no structured IMP timed is as fast" in words  # structured at 5% runs 3x < 4/1.1: none as fast
+    assert "at 20.0% the ticket runs 2.00x at 0.800 (0.800-0.800); structured IMP at 5.0% runs 3.00x" in words
 
 
 def test_routes_for_prices_each_route_by_its_trainings():
