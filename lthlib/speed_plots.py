@@ -155,7 +155,7 @@ def routes_figure(routes: Sequence[Route], ylabel: str, title: str = "") -> Figu
             y = acc.mean()
             x = r.speed[batches[i]][0] if i < len(batches) else r.seconds
             ax.errorbar([x], [y], yerr=[[y - acc.min()], [acc.max() - y]], fmt="o", color=ROUTE_COLORS[r.name],
-                        capsize=2, label=ROUTE_LABELS[r.name])
+                        capsize=2, label=f"{ROUTE_LABELS[r.name]} ({len(acc)} seed{'s' if len(acc) != 1 else ''})")
         if i < len(batches):
             _speed_axis(ax)
             ax.set(xlabel=f"inference speed-up over dense, batch {batches[i]}")
@@ -164,7 +164,7 @@ def routes_figure(routes: Sequence[Route], ylabel: str, title: str = "") -> Figu
             ax.set(xlabel="training time measured here (s, log)")
     axes[0].set_ylabel(ylabel)
     axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
-                    title="points: mean over seeds\nbars: min-max", title_fontsize=8)
+                    title="points: mean over each route's seeds\nbars: min-max", title_fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

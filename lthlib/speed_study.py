@@ -432,8 +432,9 @@ def large_layer_words(best: Sequence[Mapping], layer: str, threads: int, min_spe
         parts.append(f"at batch {r['batch_size']}, {_kernel(r['format'])} beat dense by more than "
                      f"{min_speedup - 1:.0%} from {100 * r['density']:g}% of the weights down (the highest density "
                      f"timed where any kernel did), {r['speedup']:.2f}x there where the bound allows "
-                     f"{r['bound_speedup']:.1f}x ({_gap(r)}); the bound lets that format win {bound}")
-    return f"On the {layer} layer, {threads} thread(s): " + "; ".join(parts) + "."
+                     f"{r['bound_speedup']:.1f}x ({_gap(r)}); in principle the bound lets that format win {bound} "
+                     "density")
+    return f"On the {layer} layer, {threads} thread{'s' if threads != 1 else ''}: " + "; ".join(parts) + "."
 
 
 # --- every route to a small network at equal measured cost ----------------------------------

@@ -116,8 +116,8 @@ reading = reading_words(train_settings)  # where runs are read: early stopping, 
 imp_settings = imp_for_scale(SCALE, train_settings)
 store = Store(RESULTS_DIR)
 seeds = list(range(seeds_for(SCALE, SEEDS)))
-say("Timing on **{dev}** ({cpu}), torch {tv}, {th} torch thread(s); {cores} CPU cores in this machine.",
-    dev=device, cpu=sb.cpu_name(), tv=torch.__version__, th=threads,
+say("Timing on **{dev}** ({cpu}), torch {tv}, {th} torch thread{pl}; {cores} CPU cores in this machine.",
+    dev=device, cpu=sb.cpu_name(), tv=torch.__version__, th=threads, pl="s" if threads != 1 else "",
     cores=os.cpu_count())
 
 # %% [markdown]
@@ -238,7 +238,8 @@ plots.save_figure(fig, FIGURES_DIR, "inference_speedup")
 # better kernel could still gain; a line near its bound is as fast as that format can be
 # here. The masked form does the
 # dense network's work, so its distance from 1x is timing noise: the masked line and the
-# shaded bands show how much of it this machine has. Formats that cannot run here (2:4
+# shaded bands (the interquartile range, IQR: the middle half of the per-repeat
+# speed-ups) show how much of it this machine has. Formats that cannot run here (2:4
 # on a CPU) have no line.
 
 # %%
@@ -664,7 +665,11 @@ say(ss.conclusion(unstructured, layer, threads, f"{sb.cpu_name()}: {machine.desc
 # 2. BSR stores small dense blocks. Prune LeNet-300-100 to 5% with whole 4 x 4 blocks
 #    (score each block by its L1 norm) instead of single weights, and time it with
 #    `sx.sparse_model(..., layout="bsr", blocksize=4)`. Is it faster than CSR at the same
-#    density?
+#    density? (A start: a `Mask` is a dict of bool tensors, one per weight's name; for a
+#    weight `w`, `s = w.abs().unfold(0, 4, 4).unfold(1, 4, 4).sum((-1, -2))` scores each
+#    block, and `keep.repeat_interleave(4, 0).repeat_interleave(4, 1)` turns the kept
+#    blocks back into a mask of `w`'s shape; `sb.layer_weight` expands the large layer's
+#    kept blocks the same way.)
 # 3. `sx.weight_bytes` counts 64-bit indices. Recompute CSR's memory with 32-bit
 #    indices (`crow_indices().int()`): at which density is it now smaller than dense?
 # 4. Time a batch of 4,096 with `sx.benchmark_formats(..., batch_sizes=(4096,))`. Does
