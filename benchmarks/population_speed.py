@@ -219,7 +219,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also the torch.func and whole-run tables")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     args = parser.parse_args()
-    short, long, repeats = (30, 130, 5) if args.quick else (50, 250, 7)
+    short, long, repeats = (20, 80, 3) if args.quick else (50, 250, 7)
     data = load_dataset("mnist1d")
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; MNIST-1D ({len(data.y_train)} training examples), batch 60, Adam; "

@@ -48,14 +48,12 @@ How:
 
 Measured (2-core CPU, 1 thread, ``benchmarks/population_speed.py``, docs/population.md):
 stacked ``baddbmm`` / grouped convolutions beat ``torch.func`` (``functional_call`` +
-``vmap`` + ``grad``, same optimiser) at every K measured. One step of the whole population,
-in ms, stacked vs torch.func, at K = 1, 4, 9, 32: MNIST-1D MLP 0.47 / 1.33, 1.12 / 2.09,
-2.04 / 3.15, 6.64 / 7.84; MNIST-1D CNN 1.39 / 2.43, 3.24 / 4.23, 5.67 / 7.45, 21.4 / 27.0.
-So this module uses stacked tensors. Per model and step, the population then costs
-(K=16, 1 thread) 0.22 ms for the MLP and 0.56 ms for the CNN against 0.62 and 1.47 ms
-for ``train``. Torch's fused Adam kernel over the stacked tensors measured ~7x faster
-than the same update written as broadcast tensor operations (1.5 ms against 10.3 ms at
-K=32 for the MLP), which is why the optimiser calls it.
+``vmap`` + ``grad``, same optimiser) at every K measured (MNIST-1D MLP, whole step, K=1:
+0.47 against 1.33 ms; K=32: 6.64 against 7.84 ms), so this module uses stacked tensors.
+Torch's fused Adam kernel over the stacked tensors measured ~7x faster than the same update
+written as broadcast tensor operations (1.5 ms against 10.3 ms at K=32 for the MLP), which
+is why the optimiser calls it. The per-model step times against ``train`` are in
+docs/population.md.
 
 Architectures: ``can_batch`` explains the rule; anything else (BatchNorm nets, user
 models, mixed architectures) falls back to ``train`` per member, as does a single member
