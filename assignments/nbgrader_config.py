@@ -19,11 +19,11 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Feedback (generate_feedback, and formgrader's feedback button): nbgrader's default shows each
 # test cell as autograded, hidden tests included, and a failing test's traceback prints its
-# lines. HideHiddenTests (lthlib.grading) replaces a failing test cell's output by the test's
+# lines. HideHiddenTests (lthlib.report.grading) replaces a failing test cell's output by the test's
 # own message, drops output lines that quote a hidden test, then removes the hidden tests.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from lthlib.grading import HideHiddenTests  # noqa: E402
+from lthlib.report.grading import HideHiddenTests  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]

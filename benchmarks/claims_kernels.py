@@ -8,9 +8,9 @@ kernel set is fragile: it is not a finding of the notebook.
 
     python benchmarks/claims_kernels.py --only 02,05 [--scale quick] [--out DIR] [--other default] [--record]
 
-``--record`` writes the verdicts that changed to ``lthlib/fragile_claims.json`` (merged with
+``--record`` writes the verdicts that changed to ``lthlib/report/fragile_claims.json`` (merged with
 those of other notebooks recorded before), from which every notebook's claims table marks
-them *fragile* (``lthlib.claims``); ``--reuse`` reads the two runs already in ``--out``.
+them *fragile* (``lthlib.report.claims``); ``--reuse`` reads the two runs already in ``--out``.
 
 The two runs go one after the other (each uses the cores as ``python -m lthlib run`` does).
 ``--out DIR`` keeps both runs' executed notebooks, claims and stores (default: a folder under
@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lthlib.claims import load_claims
+from lthlib.report.claims import load_claims
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="quick", choices=["smoke", "quick", "paper"])
     parser.add_argument("--other", default="default", help="the second kernel set (default: default)")
     parser.add_argument("--out", default=None, help="keep both runs here")
-    parser.add_argument("--record", action="store_true", help="write the flips to lthlib/fragile_claims.json")
+    parser.add_argument("--record", action="store_true", help="write the flips to lthlib/report/fragile_claims.json")
     parser.add_argument("--reuse", action="store_true", help="read the runs already in --out")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="claims_kernels_"))
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     for (notebook, claim), va, vb, role in flips:
         print(f"- [{role}] {notebook}: {claim}: {va} -> {vb}")
     if args.record:
-        from lthlib.claims import record_fragile
+        from lthlib.report.claims import record_fragile
 
         notebooks = sorted({key[0] for key in keys})
         path = record_fragile(notebooks, args.scale, {here: {k: c.verdict for k, c in native.items()},

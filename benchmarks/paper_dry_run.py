@@ -6,7 +6,7 @@ There is no MNIST here, so this writes *synthetic printed digits* in MNIST's on-
 ships with matplotlib, each at a random size, angle, offset and stroke, blurred and noised) into
 a data folder of its own, and runs ``python -m lthlib reproduce ID --scale paper --seeds N
 --yes`` against it: the paper's network, schedule, batch size, iterations and evaluation,
-loaded through torchvision's MNIST reader and checked by ``lthlib.data_files`` (reported
+loaded through torchvision's MNIST reader and checked by ``lthlib.data.files`` (reported
 *unverified*: no published MD5 applies to these files). The figure it draws is of the stand-in,
 not of MNIST, and says nothing about the paper; the timings and sizes are the point.
 
@@ -101,8 +101,8 @@ def write_mnist_format(data_dir: Path) -> None:
 
 def trained_seconds(results: Path) -> tuple[float, int]:
     """(seconds, runs): the training clocks of every run in the store (``Run.seconds``: its
-    steps, evaluations and checkpoints), read back through ``lthlib.store.load``."""
-    from lthlib.store import load
+    steps, evaluations and checkpoints), read back through ``lthlib.core.store.load``."""
+    from lthlib.core.store import load
 
     total, runs = 0.0, 0
 

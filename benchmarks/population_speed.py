@@ -1,4 +1,4 @@
-"""Per-model step time of ``lthlib.population`` against ``train``'s single-model step.
+"""Per-model step time of ``lthlib.engine.population`` against ``train``'s single-model step.
 
 Tables:
 
@@ -13,7 +13,7 @@ Tables:
    second table gives the same from the thread's CPU time (``time.thread_time``: what the
    step itself cost, not the time other processes held the core).
 2. Roofline: for each (model, threads, K) the whole population's step against this
-   machine's limits, measured by ``lthlib.sparse_bounds.calibrate`` (peak fp32 GEMM
+   machine's limits, measured by ``lthlib.experiments.sparse_bounds.calibrate`` (peak fp32 GEMM
    FLOP/s on an L2-resident product, read bandwidth from memory): its FLOPs (forward +
    backward = 3 x the forward's matmul and convolution FLOPs for the batch, less the first
    layer's input gradient, which nothing computes) at the peak, and its bytes at the
@@ -26,7 +26,7 @@ Tables:
    DRAM's: members stepped together (``chunk``: ``population.CHUNK_BYTES``) whose
    parameters, gradients and moments fit the caches can beat that bound.
 3. With ``--full``: the forward/backward of one batched step done with stacked tensors
-   (``lthlib.population``) and with ``torch.func`` (``functional_call`` + ``vmap`` +
+   (``lthlib.engine.population``) and with ``torch.func`` (``functional_call`` + ``vmap`` +
    ``grad``) under the same fused optimiser, and whole runs (9 members of each model's
    preset, evaluations included) by ``train`` one after another and by
    ``train_population``.
@@ -51,12 +51,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib import population
-from lthlib.config import PAPER_PRESETS, TrainSettings
-from lthlib.sparse_bounds import calibrate
-from lthlib.data import load_dataset
-from lthlib.population import train_population
-from lthlib.training import epoch_order, model_for, train
+from lthlib.data.datasets import load_dataset
+from lthlib.engine import population
+from lthlib.engine.population import train_population
+from lthlib.engine.training import epoch_order, model_for, train
+from lthlib.experiments.sparse_bounds import calibrate
+from lthlib.settings import PAPER_PRESETS, TrainSettings
 
 MODELS = ("mlp_mnist1d", "cnn_mnist1d")
 KS = (1, 4, 9, 16, 32)
@@ -255,7 +255,7 @@ def main() -> None:
 
     machines = {t: calibrate(t) for t in (1, 2)}
     print("\n## Roofline: one step of the whole population against this machine's limits\n")
-    print("lthlib.sparse_bounds.calibrate: " + "; ".join(m.describe() for m in machines.values())
+    print("lthlib.experiments.sparse_bounds.calibrate: " + "; ".join(m.describe() for m in machines.values())
           + ". Bytes are an estimate (parameters, gradients, Adam moments, activations: see the "
             "module docstring); state = parameters + gradients + moments of all members; chunk = "
             "members stepped together. x bound = measured (median, wall clock) / the larger of the "

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lthlib.claims import mean_ci
-from lthlib.config import for_scale
-from lthlib.imp import IMPSettings
-from lthlib.rewinding import run_rewind_sweep
-from lthlib.store import Store
-from lthlib.training import data_for
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for
+from lthlib.experiments.imp import IMPSettings
+from lthlib.experiments.rewinding import run_rewind_sweep
+from lthlib.report.claims import mean_ci
+from lthlib.settings import for_scale
 
 # The candidates searched for the current preset (in this order). Earlier sessions tried,
 # one seed each, MLP Adam 1.2e-3 and 1e-2, 1-D CNN Adam, deep MLP SGD 0.1: resetting to 0

@@ -13,7 +13,7 @@ the weight bytes of each format and the crossover densities. Never asserts on ti
 ``--large``: one 4096 x 4096 fp32 linear layer (``--shape``), where sparsity can pay, at
 batch 1 and 8 on 1 and 2 threads (``--threads``), in torch dense / masked / CSR / BSR
 (block-structured masks) and SciPy CSR, each beside the roofline bound of
-``lthlib.sparse_bounds`` on this machine's calibrated peak and bandwidth, with every
+``lthlib.experiments.sparse_bounds`` on this machine's calibrated peak and bandwidth, with every
 format's measured and bound crossover density. About 3-5 minutes on a 2-core CPU.
 """
 from __future__ import annotations
@@ -26,11 +26,11 @@ import scipy
 import torch
 import torch.nn.functional as F
 
-from lthlib import sparse_bounds as sb
-from lthlib import sparse_exec as se
-from lthlib.models import build_model, count_parameters
-from lthlib.streams import generator
-from lthlib.threads import training_threads
+from lthlib.core.streams import generator
+from lthlib.core.threads import training_threads
+from lthlib.experiments import sparse_bounds as sb
+from lthlib.experiments import sparse_exec as se
+from lthlib.models.networks import build_model, count_parameters
 
 INPUT_SHAPES = {"lenet300_100": (784,), "mlp_mnist1d": (40,), "cnn_mnist1d": (40,), "conv2": (3, 32, 32)}
 SHORT = {"dense": "dense", "masked": "masked", "csr": "CSR", "coo": "COO", "bsr": "BSR",

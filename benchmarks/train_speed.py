@@ -1,7 +1,7 @@
 """Seconds per epoch of LeNet-300-100 at batch 60 on MNIST-shaped data (60,000 random
 28x28 images), dense and 80% sparse:
 
-- lthlib:       ``lthlib.training.train`` (batches are slices of an in-memory tensor;
+- lthlib:       ``lthlib.engine.training.train`` (batches are slices of an in-memory tensor;
                 the mask is applied to gradients and weights);
 - DataLoader:   what most repositories do: a Dataset of uint8 images with a per-sample
                 torchvision transform, a ``DataLoader``, and the mask multiplied into the
@@ -21,7 +21,7 @@ the spread (min-max) over the rounds and the median's ratio to the two compute b
 last line says which of lthlib and ``torch.nn.utils.prune`` is faster at the median, by how
 much, and whether their spreads overlap (if they do, one run does not settle it). Every
 entry runs on ``--threads`` torch threads (default 1, lthlib's training count): ``train``
-always computes on ``lthlib.threads.training_threads()``, so the script sets
+always computes on ``lthlib.core.threads.training_threads()``, so the script sets
 ``LTHLIB_THREADS`` to the same count; before, the other entries ran on all cores and, on a
 shared machine, two threads spinning beside other processes' made them erratic.
 Run: ``python benchmarks/train_speed.py [--epochs 1] [--repeats 5]``. Prints a table;
@@ -38,13 +38,13 @@ import torch
 import torch.nn.functional as F
 from torchvision import transforms
 
-from lthlib.config import TrainSettings
-from lthlib.data import Dataset
+from lthlib.core.threads import training_threads
+from lthlib.data.datasets import Dataset
+from lthlib.engine.training import make_optimizer, train
 from lthlib.masks import Mask
-from lthlib.models import build_model, count_parameters
-from lthlib.pruning import to_torch_prune
-from lthlib.threads import training_threads
-from lthlib.training import make_optimizer, train
+from lthlib.methods.pruning import to_torch_prune
+from lthlib.models.networks import build_model, count_parameters
+from lthlib.settings import TrainSettings
 
 N_TRAIN, BATCH = 60_000, 60
 

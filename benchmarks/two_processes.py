@@ -22,11 +22,11 @@ from pathlib import Path
 
 SCRIPT = """
 import json, sys, time
-import lthlib.imp as imp
-import lthlib.training as training
-from lthlib.config import TrainSettings
-from lthlib.data import load_dataset
-from lthlib.store import Store
+import lthlib.engine.training as training
+import lthlib.experiments.imp as imp
+from lthlib.core.store import Store
+from lthlib.data.datasets import load_dataset
+from lthlib.settings import TrainSettings
 
 calls = []
 real = training.train

@@ -1,7 +1,19 @@
 """lthlib: the library behind the Lottery Ticket notebooks.
 
-Notebooks tell the story; these modules do the work: ``config`` (settings and scales),
-``data`` (datasets as tensors), ``models``, ``masks``, ``training``, ``plots``.
+Notebooks tell the story; these packages do the work:
+
+- ``core``: errors, identity (``digest``), store, streams, threads, devices, progress, profile
+  -- it imports nothing above it;
+- ``settings``: ``TrainSettings``, ``for_scale`` and the presets per scale;
+- ``data``, ``models``, ``masks``: datasets as tensors, the papers' networks, ``Mask``;
+- ``engine``: ``train`` (the reference), ``Run``, populations, passes, parallel and Ray runs;
+- ``methods``: pruning scores, pruning at initialisation, supermask criteria, sparse-training
+  updaters;
+- ``experiments``: one module per chapter, owning its values, runners and results;
+- ``report``: claims, glossary, plots, widgets, exercises, grading;
+- ``apps``: the command line (``python -m lthlib``), reproduce, site, assignments.
+
+The names below are what a notebook or a script needs first.
 """
 from __future__ import annotations
 
@@ -24,11 +36,12 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-from lthlib.config import TrainSettings, for_scale  # noqa: E402
-from lthlib.data import Dataset, load_dataset  # noqa: E402
+from lthlib.data.datasets import Dataset, load_dataset  # noqa: E402
+from lthlib.engine.training import Run, evaluate, train  # noqa: E402
+from lthlib.core.store import Store  # noqa: E402
 from lthlib.masks import Mask  # noqa: E402
-from lthlib.models import build_model, prunable_parameters  # noqa: E402
-from lthlib.training import Run, evaluate, train  # noqa: E402
+from lthlib.models.networks import build_model, prunable_parameters  # noqa: E402
+from lthlib.settings import TrainSettings, for_scale  # noqa: E402
 
-__all__ = ["set_seed", "TrainSettings", "for_scale", "Dataset", "load_dataset", "Mask",
+__all__ = ["Store", "set_seed", "TrainSettings", "for_scale", "Dataset", "load_dataset", "Mask",
            "build_model", "prunable_parameters", "Run", "evaluate", "train"]

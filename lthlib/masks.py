@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lthlib.models import prunable_parameters
-from lthlib.store import atomic_save, digest_tensors, load
+from lthlib.core.store import atomic_save, digest_tensors, load
+from lthlib.models.networks import prunable_parameters
 
 
 class MaskError(ValueError):

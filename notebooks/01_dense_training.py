@@ -56,14 +56,15 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 import numpy as np
 
 import lthlib
-from lthlib import dense_study, plots, widgets
-from lthlib.config import check_parameters
-from lthlib.claims import Claims, bold_verdict, direction_word, say, spread, verdict_word
-from lthlib.exercises import check
-from lthlib.glossary import define
-from lthlib.models import count_parameters, prunable_parameters
-from lthlib.store import Store
-from lthlib.training import data_for, dense_runs, model_for
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for, dense_runs, model_for
+from lthlib.experiments import dense_study
+from lthlib.models.networks import count_parameters, prunable_parameters
+from lthlib.report import plots, widgets
+from lthlib.report.claims import Claims, bold_verdict, direction_word, say, spread, verdict_word
+from lthlib.report.exercises import check
+from lthlib.report.glossary import define
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
@@ -74,7 +75,7 @@ snapshots = sorted({0, *range(0, train_settings.iterations + 1, max(1, train_set
 train_settings
 
 # %% [markdown]
-# Two words this chapter uses, as the papers use them (`lthlib.glossary`):
+# Two words this chapter uses, as the papers use them (`lthlib.report.glossary`):
 
 # %%
 _ = define("dense", "density")
@@ -141,7 +142,7 @@ say("**What to see.** The largest layer has **{big:,}** weights, the output laye
 # iterations on the training subset, the validation set and the test set. Runs are stored
 # under a hash of their settings in `RESULTS_DIR`, so running this cell again loads them
 # instead of training. Notebook 02 trains the same dense networks (same settings and
-# seeds) again, all seeds in one batched pass (`lthlib.population`); rounding differs
+# seeds) again, all seeds in one batched pass (`lthlib.engine.population`); rounding differs
 # between the two ways, so its dense numbers are close to these, not equal.
 #
 # Each run keeps the weights at a few iterations (`snapshots`), including iteration 0, the

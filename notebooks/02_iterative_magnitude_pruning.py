@@ -59,15 +59,16 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 import numpy as np
 
 import lthlib
-from lthlib import imp_study, plots, widgets
-from lthlib.config import check_parameters
-from lthlib.claims import Claims, bold_verdict, claims_markdown, say, spread, verdict_word
-from lthlib.exercises import check
-from lthlib.glossary import define
-from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
-from lthlib.models import prunable_parameters
-from lthlib.store import Store
-from lthlib.training import data_for, model_for
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for, model_for
+from lthlib.experiments import imp_study
+from lthlib.experiments.imp import imp_for_scale, kind_label, run_imp_seeds
+from lthlib.models.networks import prunable_parameters
+from lthlib.report import plots, widgets
+from lthlib.report.claims import Claims, bold_verdict, claims_markdown, say, spread, verdict_word
+from lthlib.report.exercises import check
+from lthlib.report.glossary import define
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
@@ -79,7 +80,7 @@ data = data_for(train_settings, device=DEVICE)  # moved to the device once; mode
 imp_settings
 
 # %% [markdown]
-# The words, as the papers use them (`lthlib.glossary`):
+# The words, as the papers use them (`lthlib.report.glossary`):
 
 # %%
 _ = define("dense", "density", "ticket", "winning")
@@ -413,7 +414,7 @@ say("**Does IMP find tickets whose initial weights matter, in this run?** Is the
 # 1. Implement layerwise magnitude pruning: `my_prune(weights, mask, rate)` takes a
 #    weight tensor, a bool mask of survivors, and a fraction; it returns a new mask with
 #    `round(rate * survivors)` of the smallest-|w| survivors removed (ties: lower index
-#    first). The check compares it with `lthlib.pruning.magnitude_prune`.
+#    first). The check compares it with `lthlib.methods.pruning.magnitude_prune`.
 
 # %%
 def my_prune(weights, mask, rate):

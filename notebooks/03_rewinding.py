@@ -57,16 +57,16 @@ CLAIMS_FILE = None  # set a file to save the claims' verdicts (python -m lthlib 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lthlib import plots
-from lthlib.claims import Claims, claims_markdown, say, spread, verdict_word
-from lthlib.config import seeds_for
-from lthlib.exercises import check
-from lthlib.glossary import define
-from lthlib.imp import RETRAINING_LABELS
-from lthlib.retraining import retraining_for_scale, run_retraining
-from lthlib.rewinding import rewinding_for_scale, run_rewind_sweep
-from lthlib.store import Store
-from lthlib.training import data_for
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for
+from lthlib.experiments.imp import RETRAINING_LABELS
+from lthlib.experiments.retraining import retraining_for_scale, run_retraining
+from lthlib.experiments.rewinding import rewinding_for_scale, run_rewind_sweep
+from lthlib.report import plots
+from lthlib.report.claims import Claims, claims_markdown, say, spread, verdict_word
+from lthlib.report.exercises import check
+from lthlib.report.glossary import define
+from lthlib.settings import seeds_for
 
 # %%
 experiment = rewinding_for_scale(SCALE, model=MODEL, dataset=DATASET)
@@ -274,7 +274,7 @@ say(f"""**What this run shows** ({len(seeds)} fresh seeds, {d} of the weights, t
 # divided by 10 at half and at three quarters of training. Every method prunes the same
 # way (the smallest-magnitude survivors of the last round's network), from one dense run
 # per seed. The claims (which methods are compared, at which round, with which margin) were
-# fixed in the spec (`lthlib.retraining`) after a pilot on seeds 1000-1007
+# fixed in the spec (`lthlib.experiments.retraining`) after a pilot on seeds 1000-1007
 # (`benchmarks/retraining_pilot.py`, `docs/retraining_pilot.md`); the seeds reported here
 # played no part in it.
 

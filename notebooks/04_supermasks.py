@@ -63,21 +63,21 @@ CLAIMS_FILE = None  # set a file to save the checked claims as JSON (the CLI doe
 # %%
 # %matplotlib inline
 import lthlib
-from lthlib import plots, widgets
-from lthlib.claims import Claims, say, spread
-from lthlib.config import check_parameters
-from lthlib.exercises import check
-from lthlib.glossary import define
-from lthlib.imp import run_imp_seeds
+from lthlib.core.store import Store
+from lthlib.experiments.imp import run_imp_seeds
 from lthlib.masks import overlap
-from lthlib.store import Store
-from lthlib.supermask import CRITERION_LABELS, RESET_LABELS, bernoulli_for_scale
-from lthlib.supermask_results import (SupermaskResults, WidthResults, criterion_study, dense_accuracy, overlap_study,
+from lthlib.methods.supermask import CRITERION_LABELS, RESET_LABELS, bernoulli_for_scale
+from lthlib.report import plots, widgets
+from lthlib.report.claims import Claims, say, spread
+from lthlib.report.exercises import check
+from lthlib.report.glossary import define
+from lthlib.settings import check_parameters
+from lthlib.experiments.supermask_results import (SupermaskResults, WidthResults, criterion_study, dense_accuracy, overlap_study,
                                       plain_answer, summary_values, ticket_accuracy, untrained_study)
-from lthlib.supermask_study import (DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, WIDTH_STUDY_DENSITY, ZHOU_CLAIM_DENSITY,
+from lthlib.experiments.supermask_study import (DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, WIDTH_STUDY_DENSITY, ZHOU_CLAIM_DENSITY,
                                     WIDTHS, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS, dense_by_seed,
                                     learn_supermasks, mean_round_density, strong_ticket_study, ticket_settings)
-from lthlib.training import data_for
+from lthlib.engine.training import data_for
 
 # %%
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, UNTRAINED_SEEDS=UNTRAINED_SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
@@ -130,7 +130,7 @@ _ = define("supermask", "strong ticket", "density")
 # initial values (left) or with every weight at its signed constant (right).
 #
 # The random mask is the control: its scores come from a random stream of their own
-# (`lthlib.streams`), unrelated to the stream that drew the weights, so it keeps a weight
+# (`lthlib.core.streams`), unrelated to the stream that drew the weights, so it keeps a weight
 # whatever its sign or size.
 
 # %%
@@ -535,7 +535,7 @@ say(plain_answer(popup=c_popup, same_sign=c_same_sign, ticket=c_ticket[rounds[-1
 check("chance_iou_two_20_percent_masks", None)
 
 # %% [markdown]
-# 2. In your own copy of `lthlib/supermask.py`, add `"small_init"` (score
+# 2. In your own copy of `lthlib/methods/supermask.py`, add `"small_init"` (score
 #    $-\lvert w_i\rvert$) to `MASK_CRITERIA` (one `Criterion`: name, label, score), and
 #    re-run section 1 with it in `criteria`. Where does it land?
 # 3. Re-run section 4 with `weights="kaiming_normal"` in `strong_ticket_study` instead of

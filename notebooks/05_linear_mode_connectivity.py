@@ -52,16 +52,16 @@ CLAIMS_FILE = None  # set a file to save the claims' verdicts (python -m lthlib 
 # %matplotlib inline
 import numpy as np
 
-from lthlib import plots, widgets
-from lthlib.claims import Claims, say, spread, verdict_word
-from lthlib.config import seeds_for
-from lthlib.exercises import check
-from lthlib.glossary import define
-from lthlib.imp import kind_label
-from lthlib.lmc import PLANE_RESOLUTION, STABLE_BARRIER, loss_plane, measure_sweep_instability, train_children
-from lthlib.rewinding import rewinding_for_scale, run_rewind_sweep
-from lthlib.store import Store
-from lthlib.training import data_for, model_for
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for, model_for
+from lthlib.experiments.imp import kind_label
+from lthlib.experiments.lmc import PLANE_RESOLUTION, STABLE_BARRIER, loss_plane, measure_sweep_instability, train_children
+from lthlib.experiments.rewinding import rewinding_for_scale, run_rewind_sweep
+from lthlib.report import plots, widgets
+from lthlib.report.claims import Claims, say, spread, verdict_word
+from lthlib.report.exercises import check
+from lthlib.report.glossary import define
+from lthlib.settings import seeds_for
 
 # %%
 experiment = rewinding_for_scale(SCALE, model=MODEL, dataset=DATASET)
@@ -293,6 +293,6 @@ explorer = widgets.interpolation_explorer(curves)
 check("error_barrier_by_hand", None)
 
 # %% [markdown]
-# 2. Use `lthlib.lmc.error_barrier` on the train errors of the stored curves instead of the
+# 2. Use `lthlib.experiments.lmc.error_barrier` on the train errors of the stored curves instead of the
 #    test errors. Is the training set just as unstable?
 # 3. Spawn the children at $k = 1000$ (add it to `spawn_ks`). Does the dense network stay stable?

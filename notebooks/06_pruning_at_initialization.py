@@ -68,16 +68,16 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 # %%
 # %matplotlib inline
 import lthlib
-from lthlib import pai_study as study
-from lthlib import plots
-from lthlib.claims import Claims, claims_markdown, say, spread
-from lthlib.config import check_parameters, seeds_for
-from lthlib.glossary import define
-from lthlib.imp import imp_for_scale, kind_color, kind_label
-from lthlib.models import prunable_parameters
-from lthlib.pai import METHOD_COLORS, METHOD_LABELS, layer_collapse, pai_mask, pai_scores
-from lthlib.store import Store
-from lthlib.training import data_for, model_for, reading_words
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for, model_for, reading_words
+from lthlib.experiments import pai_study as study
+from lthlib.experiments.imp import imp_for_scale, kind_color, kind_label
+from lthlib.methods.pai import METHOD_COLORS, METHOD_LABELS, layer_collapse, pai_mask, pai_scores
+from lthlib.models.networks import prunable_parameters
+from lthlib.report import plots
+from lthlib.report.claims import Claims, claims_markdown, say, spread
+from lthlib.report.glossary import define
+from lthlib.settings import check_parameters, seeds_for
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 experiment = study.pai_for_scale(SCALE)
@@ -91,7 +91,7 @@ data = data_for(train_settings, device=DEVICE)  # moved to the device once; mode
 experiment
 
 # %% [markdown]
-# Words this chapter uses (`lthlib.glossary`):
+# Words this chapter uses (`lthlib.report.glossary`):
 
 # %%
 _ = define("pruning at initialisation", "density", "ticket", "rewinding", "random pruning",
@@ -302,7 +302,7 @@ say(collapse.reading())
 # The overlap of two masks of the same initial weights, above what chance gives: the
 # intersection over union (IoU: weights kept by both over weights kept by either) minus the
 # IoU two random masks with the same per-layer counts would have
-# (`lthlib.pai.mask_agreement`). 0 means no more agreement than chance.
+# (`lthlib.methods.pai.mask_agreement`). 0 means no more agreement than chance.
 
 # %%
 agreement = results.agreement()
@@ -336,7 +336,7 @@ say(study.answer(headline, vs_random, vs_erk, shuffle_hurts, hurt_more, survives
 #    Why does that make it a test of whether SNIP chooses *weights* or only *densities*?
 #    Which bar would you compare it with to see the value of SNIP's density choice alone?
 # 4. Implement SNIP's score yourself: for `init_model`, one batch `x, y =
-#    lthlib.pai.pai_batch(data, seed=0)`, compute the gradient of the cross-entropy loss
+#    lthlib.methods.pai.pai_batch(data, seed=0)`, compute the gradient of the cross-entropy loss
 #    and multiply by the weights. Check your scores against the library's with
 #    `torch.allclose(mine[name], pai_scores("snip", init_model, data, seed=0)[name])` for
 #    every `name` in `layers`.

@@ -65,16 +65,16 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 # %%
 # %matplotlib inline
 import lthlib
-from lthlib import plots
-from lthlib import sparse_study as study
-from lthlib.claims import Claims, say, spread
-from lthlib.config import check_parameters, seeds_for
-from lthlib.glossary import define
-from lthlib.imp import imp_for_scale, run_imp_seeds
-from lthlib.pai_study import pai_for_scale, round_densities
-from lthlib.sparse_training import SPARSE_MODELS, SPARSE_PRESETS, SparseTrainingSettings, SparseUpdater, drop_fraction_at
-from lthlib.store import Store
-from lthlib.training import data_for, model_for, reading_words
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for, model_for, reading_words
+from lthlib.experiments import sparse_study as study
+from lthlib.experiments.imp import imp_for_scale, run_imp_seeds
+from lthlib.experiments.pai_study import pai_for_scale, round_densities
+from lthlib.methods.sparse_training import SPARSE_MODELS, SPARSE_PRESETS, SparseTrainingSettings, SparseUpdater, drop_fraction_at
+from lthlib.report import plots
+from lthlib.report.claims import Claims, say, spread
+from lthlib.report.glossary import define
+from lthlib.settings import check_parameters, seeds_for
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET, default_model=SPARSE_MODELS[SCALE])
@@ -149,7 +149,7 @@ say(study.uniform_vs_erk(train_settings, data, base, results, seeds, store))
 # ## 4. What each route costs
 #
 # Training cost in multiply-adds, counted as Evci et al. 2020 count training FLOPs
-# (`lthlib.sparse_training.training_flops`): three passes per step (forward, the gradient of
+# (`lthlib.methods.sparse_training.training_flops`): three passes per step (forward, the gradient of
 # the activations, the gradient of the weights) at the network's density; RigL's update
 # steps also compute the dense gradient. An IMP ticket at round $r$ has paid for the dense
 # run and every round up to $r$, each at its own density: IMP buys its mask with dense

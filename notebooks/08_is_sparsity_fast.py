@@ -86,25 +86,25 @@ import numpy as np
 import torch
 
 import lthlib
-from lthlib import many_tickets as mt
-from lthlib import plots
-from lthlib import sparse_bounds as sb
-from lthlib import sparse_exec as sx
-from lthlib import speed_plots as sp
-from lthlib import speed_study as ss
-from lthlib.claims import Claims, claims_markdown, say, spread, verdict_lines
-from lthlib.config import check_parameters, seeds_for
-from lthlib.devices import resolve_device
-from lthlib.glossary import define
-from lthlib.imp import imp_for_scale, run_imp_seeds
+from lthlib.core.devices import resolve_device
+from lthlib.core.store import Store
+from lthlib.core.threads import training_threads
+from lthlib.engine.training import data_for, model_for, reading_words
+from lthlib.experiments import many_tickets as mt
+from lthlib.experiments import sparse_bounds as sb
+from lthlib.experiments import sparse_exec as sx
+from lthlib.experiments import speed_study as ss
+from lthlib.experiments.imp import imp_for_scale, run_imp_seeds
+from lthlib.experiments.pai_study import PAI_SCORED, pai_for_scale, run_pai
 from lthlib.masks import Mask
-from lthlib.pai_study import PAI_SCORED, pai_for_scale, run_pai
-from lthlib.models import build_model
-from lthlib.store import Store
-from lthlib.sparse_training import SPARSE_PRESETS, SparseTrainingSettings, run_sparse
-from lthlib.structured_pruning import run_structured
-from lthlib.threads import training_threads
-from lthlib.training import data_for, model_for, reading_words
+from lthlib.methods.sparse_training import SPARSE_PRESETS, SparseTrainingSettings, run_sparse
+from lthlib.methods.structured_pruning import run_structured
+from lthlib.models.networks import build_model
+from lthlib.report import plots
+from lthlib.report.claims import Claims, claims_markdown, say, spread, verdict_lines
+from lthlib.report.glossary import define
+from lthlib.report.plots import speed as sp
+from lthlib.settings import check_parameters, seeds_for
 
 # %%
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
@@ -123,7 +123,7 @@ say("Timing on **{dev}** ({cpu}), torch {tv}, {th} torch thread{pl}; {cores} CPU
 # %% [markdown]
 # **The physical limit, estimated.** No kernel can multiply faster than the machine's
 # arithmetic allows, nor move a weight's bytes faster than its memory bandwidth (the
-# *roofline*, `lthlib.sparse_bounds`): a layer takes at least
+# *roofline*, `lthlib.experiments.sparse_bounds`): a layer takes at least
 # $\max(\text{FLOPs} / \text{peak},\ \text{bytes} / \text{bandwidth})$, where a sparse
 # format's bytes include its indices. Both rates are measured here, now, in a few seconds:
 # a dense matrix product that fits in cache (peak), and for bandwidth the faster of a sum
@@ -143,7 +143,7 @@ say("Measured on this machine (first calibration): {m}; ridge point {r:.1f} FLOP
     r=machine.peak_flops / machine.bandwidth)
 
 # %% [markdown]
-# Words this chapter uses (`lthlib.glossary`):
+# Words this chapter uses (`lthlib.report.glossary`):
 
 # %%
 _ = define("density", "ticket", "sparse format", "structured pruning")
@@ -414,7 +414,7 @@ say(ss.large_layer_words(large_best, layer, threads, crossover_margin) + " For s
 #
 # - the **IMP ticket**: unstructured, runs fast only in a sparse format;
 # - **structured IMP**: whole neurons removed by the L1 norm of their incoming weights,
-#   rewound to initialisation and retrained, level by level (`lthlib.structured_pruning`);
+#   rewound to initialisation and retrained, level by level (`lthlib.methods.structured_pruning`);
 #   runs as a smaller dense network;
 # - a **small dense network** of the ticket's size trained from scratch: per seed, the
 #   mean of `small_per_seed` fresh draws (the first members of notebook 09's pool, so both

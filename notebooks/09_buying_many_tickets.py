@@ -45,7 +45,7 @@
 #
 # **In this notebook you will**
 # - size a dense network to a ticket's weight count;
-# - train dozens of networks at once as one population (`lthlib.population`);
+# - train dozens of networks at once as one population (`lthlib.engine.population`);
 # - compute exactly what "train N, keep the best" buys on average, for every N;
 # - put every route on one axis of training compute;
 # - ask whether tickets of different seeds keep the same structure.
@@ -74,14 +74,14 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 import numpy as np
 
 import lthlib
-from lthlib import many_tickets as mt
-from lthlib import plots
-from lthlib.claims import Claims, bold_verdict, claims_markdown, say, spread, verdict_lines, verdict_word
-from lthlib.config import check_parameters, seeds_for
-from lthlib.glossary import define
-from lthlib.imp import imp_for_scale, kind_label, run_imp_seeds
-from lthlib.store import Store
-from lthlib.training import data_for, reading_words
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for, reading_words
+from lthlib.experiments import many_tickets as mt
+from lthlib.experiments.imp import imp_for_scale, kind_label, run_imp_seeds
+from lthlib.report import plots
+from lthlib.report.claims import Claims, bold_verdict, claims_markdown, say, spread, verdict_lines, verdict_word
+from lthlib.report.glossary import define
+from lthlib.settings import check_parameters, seeds_for
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
@@ -94,7 +94,7 @@ data = data_for(train_settings, device=DEVICE)  # moved to the device once; mode
 experiment
 
 # %% [markdown]
-# Words this chapter uses (`lthlib.glossary`):
+# Words this chapter uses (`lthlib.report.glossary`):
 
 # %%
 _ = define("ticket", "density", "early stopping", "best of N")
@@ -161,9 +161,9 @@ say("\n".join(rows))
 # wall-clock limit of this laptop setting, not the cost model of section 6.
 #
 # Notebook 07 and the other chapters train each network alone; here dozens train
-# together as one **population** (`lthlib.population`: one batched pass, each network's
+# together as one **population** (`lthlib.engine.population`: one batched pass, each network's
 # numbers as if trained alone). Every random draw comes from its own named **stream**
-# (`lthlib.streams`): a seed and a purpose give the same numbers every time, and two
+# (`lthlib.core.streams`): a seed and a purpose give the same numbers every time, and two
 # purposes never share draws.
 #
 # ## 3. Train them all

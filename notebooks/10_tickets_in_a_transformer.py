@@ -62,19 +62,19 @@ CLAIMS_FILE = None  # set a path to save the checked claims as JSON (the CLI doe
 
 # %%
 # %matplotlib inline
-from lthlib import plots
-from lthlib.claims import Claims, claims_markdown, say
-from lthlib.config import check_parameters, seeds_for
-from lthlib.glossary import define
-from lthlib.imp import kind_color, kind_label, run_imp_seeds
-from lthlib.models import prunable_parameters
-from lthlib.store import Store
-from lthlib.training import data_for, model_for
-from lthlib.transformer_results import (INTERVAL_NOTE, carry_over_markdown, dense_reach, dense_reference,
+from lthlib.core.store import Store
+from lthlib.engine.training import data_for, model_for
+from lthlib.experiments.imp import kind_color, kind_label, run_imp_seeds
+from lthlib.models.networks import prunable_parameters
+from lthlib.report import plots
+from lthlib.report.claims import Claims, claims_markdown, say
+from lthlib.report.glossary import define
+from lthlib.settings import check_parameters, seeds_for
+from lthlib.experiments.transformer_results import (INTERVAL_NOTE, carry_over_markdown, dense_reach, dense_reference,
                                         feature_ratio_table, feature_ratio_words, feature_ratios, grokked_words,
                                         layer_table, one_shot_study, optimizer_words, ticket_study)
-from lthlib.transformer_study import run_one_shot, transformer_for_scale
-from lthlib.transformer_summary import answer, carry_over_rows
+from lthlib.experiments.transformer_study import run_one_shot, transformer_for_scale
+from lthlib.experiments.transformer_summary import answer, carry_over_rows
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 experiment = transformer_for_scale(SCALE)
@@ -88,7 +88,7 @@ say("**This run** (`SCALE=\"{scale}\"`): $a + b \\bmod {p}$, trained on {frac:.0
     first=seeds[0], last=seeds[-1])
 
 # %% [markdown]
-# The words, as the papers use them (`lthlib.glossary`):
+# The words, as the papers use them (`lthlib.report.glossary`):
 
 # %%
 _ = define("grokking", "iterative magnitude pruning", "ticket", "rewinding", "random reinitialisation",
@@ -374,7 +374,7 @@ plots.save_figure(fig, FIGURES_DIR, "one_shot_vs_ticket")
 # the fine-tune. Sun et al.'s claim that Wanda beats magnitude pruning is the paper's,
 # tested here; the last row describes how close a fine-tune gets at 50%. These comparisons,
 # their densities, margins and roles are the chapter's spec
-# (`lthlib.transformer_study.ONE_SHOT_CLAIMS`, read here as `experiment.one_shot_claims`),
+# (`lthlib.experiments.transformer_study.ONE_SHOT_CLAIMS`, read here as `experiment.one_shot_claims`),
 # fixed in the chapter's first commit, before its first quick run, and unchanged since.
 
 # %%
@@ -447,13 +447,13 @@ say(answer(study, shots, tickets=ticket_claims, matching=matching, speed=speed_c
 # ## Exercises
 #
 # The cells above imported names from `lthlib`'s modules, not the modules: start with
-# `import copy, lthlib.training, lthlib.pruning` so that `lthlib.training.dense_run` and
+# `import copy, lthlib.engine.training, lthlib.methods.pruning` so that `lthlib.engine.training.dense_run` and
 # the like are defined.
 #
 # 1. **Grokking.** Train on half of the pairs, for longer:
 #    `settings = train_settings.replace(train_size=4704, iterations=4000)`. It needs its own
-#    data (`half = lthlib.training.data_for(settings)`); train one dense run with
-#    `run = lthlib.training.dense_run(settings, half, store=store)` and plot it with
+#    data (`half = lthlib.engine.training.data_for(settings)`); train one dense run with
+#    `run = lthlib.engine.training.dense_run(settings, half, store=store)` and plot it with
 #    `plots.training_curves([run])` (a list of runs). Does validation now lag training? Then
 #    train it with AdamW's decoupled decay, as grokking studies train: add
 #    `optimizer="adamw", betas=(0.9, 0.98), lr=1e-3, weight_decay=1.0` to the `replace`.
@@ -476,14 +476,14 @@ say(answer(study, shots, tickets=ticket_claims, matching=matching, speed=speed_c
 #    `trained.blocks[0].fc2` with a forward hook (`register_forward_hook`), take the L2 norm
 #    of each input feature over every example, multiply by `|W|`, and keep the top half of
 #    every row. Check your mask against (with `from lthlib.masks import Mask`)
-#    `lthlib.pruning.prune_per_row(lthlib.pruning.wanda_scores(trained, x), Mask.ones_like(trained), 0.5)`
+#    `lthlib.methods.pruning.prune_per_row(lthlib.methods.pruning.wanda_scores(trained, x), Mask.ones_like(trained), 0.5)`
 #    (its `["blocks.0.fc2.weight"]`).
 # 5. **More freedom, same density.** 4:8 keeps half of the weights like 2:4, with larger
-#    groups. With `from lthlib.transformer_study import OneShot, one_shot_mask`, the mask is
+#    groups. With `from lthlib.experiments.transformer_study import OneShot, one_shot_mask`, the mask is
 #    `mask = one_shot_mask(OneShot("magnitude", 0.5, (4, 8)), trained, x)` (it calls
-#    `lthlib.pruning.nm_prune(scores, mask, 4, 8)`); apply it to a copy,
+#    `lthlib.methods.pruning.nm_prune(scores, mask, 4, 8)`); apply it to a copy,
 #    `net = mask.apply_(copy.deepcopy(trained))` (`Mask.apply_` zeroes the pruned weights in
-#    place), and read `lthlib.training.evaluate(net, data.x_test, data.y_test)` (loss,
+#    place), and read `lthlib.engine.training.evaluate(net, data.x_test, data.y_test)` (loss,
 #    accuracy). Compare the accuracy as pruned with 2:4 (`(2, 4)`) and with unstructured
 #    pruning (`OneShot("magnitude", 0.5)`). Does the larger group lose less accuracy than
 #    2:4 here? Explain what you find from how many masks each pattern allows.

@@ -17,12 +17,12 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 # pytest runs the tests in one process per core (pytest-xdist, ``-n auto`` in pyproject.toml;
 # ``-n 0`` runs them in this process; ``--dist loadfile``: one file's tests in one process).
 # Each test computes on one torch thread (below), so a test that would start a process per
-# core (lthlib.parallel, assignments.check; notebooks' kernels inherit it) starts its share
+# core (lthlib.engine.parallel, assignments.check; notebooks' kernels inherit it) starts its share
 # only: processes x threads stays <= cores.
 # A test that sets LTHLIB_WORKERS itself (monkeypatch) still gets what it asks for.
 _TEST_PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # set by xdist in each worker
 if _TEST_PROCESSES > 1:
-    from lthlib.threads import cpu_cores, training_threads
+    from lthlib.core.threads import cpu_cores, training_threads
 
     os.environ.setdefault("LTHLIB_WORKERS", str(max(1, cpu_cores() // (_TEST_PROCESSES * training_threads()))))
 
@@ -30,7 +30,7 @@ if _TEST_PROCESSES > 1:
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one test process per core this process may use (its affinity mask: a
     container may have fewer than the host's count; not psutil's physical cores)."""
-    from lthlib.threads import cpu_cores
+    from lthlib.core.threads import cpu_cores
 
     return cpu_cores()
 
@@ -52,7 +52,7 @@ def smoke_results(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mnist1d_small():
     """MNIST-1D with 600 training examples (the real generator, cached under data/)."""
-    from lthlib.data import load_dataset
+    from lthlib.data.datasets import load_dataset
 
     return load_dataset("mnist1d", train_size=600, validation_size=200)
 
@@ -60,7 +60,7 @@ def mnist1d_small():
 @pytest.fixture
 def tiny_settings():
     """A few dozen Adam steps of the MNIST-1D MLP, evaluated often."""
-    from lthlib.config import TrainSettings
+    from lthlib.settings import TrainSettings
 
     return TrainSettings(model="mlp_mnist1d", dataset="mnist1d", iterations=40, eval_every=10,
                          batch_size=32, train_size=600, validation_size=200,

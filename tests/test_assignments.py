@@ -1,4 +1,4 @@
-"""The graded assignments (assignments/, lthlib.assignments): releases hold no solution or
+"""The graded assignments (assignments/, lthlib.apps.assignments): releases hold no solution or
 hidden test and keep the visible tests; nbgrader's autograde gives every source solution
 full marks, every released stub none, and every wrong solution loses its part."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ import nbformat
 from conftest import write_toy_assignment
 import pytest
 
-from lthlib import assignment_sources as S
-from lthlib import assignments as A
-from lthlib.__main__ import main
+from lthlib.apps import assignment_sources as S
+from lthlib.apps import assignments as A
+from lthlib.apps.cli import main
 
 NAMES = S.names()
 

@@ -1,4 +1,4 @@
-"""Grading the assignments fairly (lthlib.grading, assignments/): feedback shows no hidden test,
+"""Grading the assignments fairly (lthlib.report.grading, assignments/): feedback shows no hidden test,
 an answer that calls lthlib's own implementation scores 0, hidden-test messages say what is
 wrong, and a3's visible tests catch the mistakes the hidden ones used to catch alone.
 
@@ -16,11 +16,11 @@ from conftest import write_toy_assignment
 import pytest
 import torch
 
-from lthlib import assignment_sources as S
-from lthlib import assignments as A
-from lthlib import grading as G
+from lthlib.apps import assignment_sources as S
+from lthlib.apps import assignments as A
 from lthlib.masks import Mask
-from lthlib.pruning import magnitude_prune
+from lthlib.methods.pruning import magnitude_prune
+from lthlib.report import grading as G
 
 NAMES = S.names()
 
@@ -44,7 +44,7 @@ def _own(weights, mask, rates):
 
 
 def test_no_shortcut_passes_own_code_and_its_errors():
-    guarded = G.no_shortcut(_own, "Part A", "lthlib.pruning.magnitude_prune")
+    guarded = G.no_shortcut(_own, "Part A", "lthlib.methods.pruning.magnitude_prune")
     assert guarded(_W, _M, {"a": 0.5}) == _own(_W, _M, {"a": 0.5})
 
     def stub(*args):
@@ -56,30 +56,30 @@ def test_no_shortcut_passes_own_code_and_its_errors():
 
 @pytest.mark.parametrize("route", ["direct", "alias", "partial", "through_lthlib", "swallowed"])
 def test_no_shortcut_catches_every_route_to_the_reference(route):
-    import lthlib.pruning
+    import lthlib.methods.pruning
 
-    alias = lthlib.pruning.magnitude_prune
+    alias = lthlib.methods.pruning.magnitude_prune
     bound = functools.partial(magnitude_prune, allow_empty_layers=True)
 
     def answer(weights, mask, rates):
         if route == "direct":
-            return lthlib.pruning.magnitude_prune(weights, mask, rates)
+            return lthlib.methods.pruning.magnitude_prune(weights, mask, rates)
         if route == "alias":
             return alias(weights, mask, rates)
         if route == "partial":
             return bound(weights, mask, rates)
         if route == "through_lthlib":  # another library function that calls the reference
-            return lthlib.pruning.magnitude_prune(weights, mask, 0.5, scope="global")
+            return lthlib.methods.pruning.magnitude_prune(weights, mask, 0.5, scope="global")
         try:
-            lthlib.pruning.magnitude_prune(weights, mask, {"zz": 0.5})  # raises: unknown layer
+            lthlib.methods.pruning.magnitude_prune(weights, mask, {"zz": 0.5})  # raises: unknown layer
         except Exception:  # noqa: BLE001 (the point: a swallowed call still counts)
             pass
         return _own(weights, mask, rates)
 
-    guarded = G.no_shortcut(answer, "Part A", "lthlib.pruning.prune_by_score")
+    guarded = G.no_shortcut(answer, "Part A", "lthlib.methods.pruning.prune_by_score")
     if route != "through_lthlib":
-        guarded = G.no_shortcut(answer, "Part A", "lthlib.pruning.magnitude_prune")
-    with pytest.raises(G.ShortcutError, match=r"Part A scores 0: your answer calls lthlib\.pruning\."):
+        guarded = G.no_shortcut(answer, "Part A", "lthlib.methods.pruning.magnitude_prune")
+    with pytest.raises(G.ShortcutError, match=r"Part A scores 0: your answer calls lthlib\.methods\.pruning\."):
         guarded(_W, _M, {"a": 0.5})
 
 
@@ -98,16 +98,16 @@ def test_no_shortcut_refuses_a_removed_profiler_and_does_not_stack():
 
 def test_no_shortcut_watches_a_decorated_function_only_by_its_own_code():
     """torch.no_grad's wrapper shares one code object among every function it decorates:
-    watching it would flag unrelated calls (lthlib.training.evaluate, for one)."""
+    watching it would flag unrelated calls (lthlib.engine.training.evaluate, for one)."""
     import lthlib
-    from lthlib.training import model_for
+    from lthlib.engine.training import model_for
 
     settings = lthlib.TrainSettings(iterations=5, eval_every=5, batch_size=8, train_size=64, validation_size=32,
                                     model_kwargs={"hidden": (4,)})
     data = lthlib.load_dataset("mnist1d", train_size=64, validation_size=32)
     model = model_for(settings, data)
     evaluate = G.no_shortcut(lambda: lthlib.evaluate(model, data.x_val, data.y_val), "Part X",
-                             "lthlib.lmc.reset_batchnorm")
+                             "lthlib.experiments.lmc.reset_batchnorm")
     evaluate()  # no ShortcutError
 
 
@@ -147,7 +147,7 @@ def _setup_namespace(name: str) -> dict:
 
 
 def test_shortcut_scores_zero_only_because_of_the_guard():
-    """The issue's case: a1's layerwise_prune calling lthlib.pruning.magnitude_prune passed
+    """The issue's case: a1's layerwise_prune calling lthlib.methods.pruning.magnitude_prune passed
     every test (12/12). With the guard it fails Part A with a message saying why; the same
     test cell without its guard line still passes it (the check is the guard, nothing else)."""
     name = "a1_magnitude_pruning"
@@ -156,7 +156,7 @@ def test_shortcut_scores_zero_only_because_of_the_guard():
     guard = re.search(r"^layerwise_prune = no_shortcut\(.*?\)\n", test, re.S | re.M).group(0)
     ns = _setup_namespace(name)
     exec(wrong.code, ns)
-    with pytest.raises(G.ShortcutError, match="Part A scores 0: your layerwise_prune calls lthlib.pruning.magnitude_prune"):
+    with pytest.raises(G.ShortcutError, match="Part A scores 0: your layerwise_prune calls lthlib.methods.pruning.magnitude_prune"):
         exec(test, ns)
     ns = _setup_namespace(name)
     exec(wrong.code, ns)

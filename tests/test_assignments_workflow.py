@@ -12,8 +12,8 @@ from pathlib import Path
 
 import nbformat
 
-from lthlib import assignment_sources as S
-from lthlib import grading as G
+from lthlib.apps import assignment_sources as S
+from lthlib.report import grading as G
 
 NAME = "a3_linear_mode_connectivity"
 

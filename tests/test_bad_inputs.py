@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from lthlib.config import SettingsError, TrainSettings, check_parameters, for_scale, seeds_for
-from lthlib.data import DatasetUnavailableError, load_dataset
-from lthlib.imp import IMPSettings, run_imp
-from lthlib.lmc import error_barrier, interpolate_states, interpolation_curve
+from lthlib.core.store import Store, StoreError, atomic_save
+from lthlib.core.streams import stream_seed
+from lthlib.data.datasets import DatasetUnavailableError, load_dataset
+from lthlib.engine.parallel import default_workers
+from lthlib.engine.training import TrainingDiverged, model_for, train
+from lthlib.experiments.imp import IMPSettings, run_imp
+from lthlib.experiments.lmc import error_barrier, interpolate_states, interpolation_curve
 from lthlib.masks import Mask, MaskError
-from lthlib.models import build_model
-from lthlib.parallel import default_workers
-from lthlib.pruning import PruningError, magnitude_prune
-from lthlib.store import Store, StoreError, atomic_save
-from lthlib.streams import stream_seed
-from lthlib.supermask import mask_by_criterion
-from lthlib.training import TrainingDiverged, model_for, train
+from lthlib.methods.pruning import PruningError, magnitude_prune
+from lthlib.methods.supermask import mask_by_criterion
+from lthlib.models.networks import build_model
+from lthlib.settings import SettingsError, TrainSettings, check_parameters, for_scale, seeds_for
 
 REPO = Path(__file__).resolve().parents[1]
 T = dict(model="mlp_mnist1d", dataset="mnist1d", iterations=40, eval_every=10, batch_size=32,
@@ -159,7 +159,7 @@ API_CASES = [
      ["MNIST", "mnist1d"]),
     ("LTHLIB_WORKERS=abc", lambda tmp: _env("LTHLIB_WORKERS", "abc", lambda: default_workers(4)), SettingsError,
      ["LTHLIB_WORKERS='abc'", "integer"]),
-    ("LTHLIB_THREADS=0", lambda tmp: _env("LTHLIB_THREADS", "0", lambda: __import__("lthlib.threads").threads.training_threads()),
+    ("LTHLIB_THREADS=0", lambda tmp: _env("LTHLIB_THREADS", "0", lambda: __import__("lthlib.core.threads").core.threads.training_threads()),
      SettingsError, ["LTHLIB_THREADS='0'", "integer >= 1"]),
     ("Mask of a string", lambda tmp: Mask({"w": "abc"}), MaskError, ["'w'", "tensor"]),
     ("Mask of values 0/1/2", lambda tmp: Mask({"w": torch.tensor([0, 1, 2])}), MaskError, ["'w'", "0/1"]),

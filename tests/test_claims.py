@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import write_notebook
-from lthlib.claims import Claims, claims_markdown, judge, load_claims, mean_ci, t95
+from lthlib.report.claims import Claims, claims_markdown, judge, load_claims, mean_ci, t95
 
 
 def test_t_quantiles_and_interval():
@@ -36,7 +36,7 @@ def test_sign_flip_p_is_exact():
     """p counts the sign patterns whose mean is at least the observed one, of all 2^n."""
     from itertools import product
 
-    from lthlib.claims import sign_flip_p
+    from lthlib.report.claims import sign_flip_p
 
     assert sign_flip_p([0.1] * 8) == 2 ** -8  # an effect every seed shows
     v = np.array([0.3, -0.1, 0.2, 0.05, 0.4, -0.2])
@@ -48,7 +48,7 @@ def test_sign_flip_p_is_exact():
 
 
 def test_holm_step_down():
-    from lthlib.claims import holm_levels
+    from lthlib.report.claims import holm_levels
 
     # family of 4: thresholds 0.0125, 0.0167, 0.025, 0.05 in order of p
     assert holm_levels([0.01, 0.04, 0.012, 0.2], 4) == [True, False, True, False]
@@ -86,7 +86,7 @@ def test_headline_claims_are_a_holm_family_judged_in_order():
 
 
 def test_a_smaller_p_that_failed_stops_the_later_ones(monkeypatch):
-    import lthlib.claims as cl
+    import lthlib.report.claims as cl
 
     ps = iter([0.02, 1.0, 0.021, 1.0, 0.5, 0.5])  # (claimed side, other side) per claim
     monkeypatch.setattr(cl, "sign_flip_p", lambda *a, **k: next(ps))
@@ -106,7 +106,7 @@ def test_a_pending_claim_is_decided_by_holm_over_the_whole_family(tmp_path):
     claims = Claims("99", "quick", path=path, headlines=7)
     first = claims.check("first", [0.1] * 7 + [-0.01])
     assert first.verdict == "pending" and first.level == pytest.approx(0.05 / 7) and first.failed()  # until decided
-    from lthlib.claims import verdict_word
+    from lthlib.report.claims import verdict_word
 
     assert verdict_word(first, "beats", "loses to", "may not beat") == "(not yet decided: see the verdict table at the end)"
     for i in range(5):
@@ -167,14 +167,14 @@ def test_claims_are_saved_replaced_by_name_and_loaded(tmp_path):
 
 
 def test_cli_prints_every_claim_and_check_claims_fails_on_a_headline_claim(tmp_path, capsys):
-    from lthlib.__main__ import main
+    from lthlib.apps.cli import main
 
     folder = tmp_path / "nbs"
     folder.mkdir()
-    write_notebook(folder / "01_holds.ipynb", "from lthlib.claims import Claims\n"
+    write_notebook(folder / "01_holds.ipynb", "from lthlib.report.claims import Claims\n"
               "c = Claims('91', SCALE, CLAIMS_FILE)\nc.check('a true claim', [0.1, 0.11, 0.12, 0.1, 0.13])\n"
               "c.check('a paper claim that fails here', [-0.1, 0.1, 0.0], role='paper')")
-    write_notebook(folder / "02_fails.ipynb", "from lthlib.claims import Claims\n"
+    write_notebook(folder / "02_fails.ipynb", "from lthlib.report.claims import Claims\n"
               "c = Claims('92', SCALE, CLAIMS_FILE)\nc.check('a false claim', [-0.1, 0.1, 0.0])")
     args = ["run", "--scale", "quick", "--notebooks", str(folder), "--out", str(tmp_path / "out"),
             "--results", str(tmp_path / "res"), "--threads", "1"]
@@ -198,7 +198,7 @@ def test_a_claim_below_a_threshold():
 
 
 def test_evidence_names_what_the_values_are_over():
-    from lthlib.claims import Claims
+    from lthlib.report.claims import Claims
 
     claims = Claims("99", "quick")
     pairs = claims.paired("x beats y", better=[0.9, 0.8, 0.85, 0.9, 0.8], worse=[0.1, 0.2, 0.15, 0.1, 0.2],
@@ -213,7 +213,7 @@ def test_evidence_names_what_the_values_are_over():
 def test_a_verdict_that_flips_with_the_kernel_set_is_marked_fragile(tmp_path, monkeypatch):
     """benchmarks/claims_kernels.py --record lists verdicts that differ between kernel sets;
     a notebook's table marks them fragile and prose does not word them as findings."""
-    import lthlib.claims as cl
+    import lthlib.report.claims as cl
 
     monkeypatch.setattr(cl, "FRAGILE_FILE", tmp_path / "fragile.json")
     verdicts = {"AVX512": {("92", "a"): "holds", ("92", "b"): "holds"},
@@ -236,7 +236,7 @@ def test_a_verdict_that_flips_with_the_kernel_set_is_marked_fragile(tmp_path, mo
 def test_the_recorded_fragile_claims_name_notebook_claims():
     import json
 
-    from lthlib.claims import FRAGILE_FILE
+    from lthlib.report.claims import FRAGILE_FILE
 
     data = json.loads(FRAGILE_FILE.read_text())
     for entry in data["claims"]:
@@ -244,15 +244,15 @@ def test_the_recorded_fragile_claims_name_notebook_claims():
 
 
 def test_families_come_from_the_spec_and_the_cli_checks_the_count(monkeypatch):
-    import lthlib.claims as cl
-    from lthlib.__main__ import family_mismatches
+    import lthlib.report.claims as cl
+    from lthlib.apps.cli import family_mismatches
 
     monkeypatch.setitem(cl.HEADLINE_FAMILIES, "98", {"quick": 2})
     claims = cl.Claims("98", "quick")
     assert claims.family == 2 and cl.Claims("98", "paper").family is None
     claims.check("a", [0.1] * 8)
     assert family_mismatches(claims.items, "quick") == [
-        "notebook 98 made 1 headline claims at scale 'quick'; config.HEADLINE_FAMILIES declares 2"]
+        "notebook 98 made 1 headline claims at scale 'quick'; settings.HEADLINE_FAMILIES declares 2"]
     claims.check("b", [0.1] * 8)
     claims.check("c", [0.1] * 8, role="paper")
     assert family_mismatches(claims.items, "quick") == [] and family_mismatches(claims.items, "paper") == []
@@ -261,7 +261,7 @@ def test_families_come_from_the_spec_and_the_cli_checks_the_count(monkeypatch):
 
 
 def test_prose_helpers_follow_the_test():
-    from lthlib.claims import bold_verdict, direction_word, verdict_lines
+    from lthlib.report.claims import bold_verdict, direction_word, verdict_lines
 
     assert direction_word([0.1] * 8, "up", "down", "?") == "up"
     assert direction_word([-0.1] * 8, "up", "down", "?") == "down"
@@ -273,7 +273,7 @@ def test_prose_helpers_follow_the_test():
 
 
 def test_spread_table_has_a_row_per_series_and_a_column_per_density():
-    from lthlib.claims import spread_table
+    from lthlib.report.claims import spread_table
 
     table = spread_table([25.7, 5.2], {"a": np.array([[0.5, 0.1], [0.7, 0.3]]), "b": np.array([[1.0, 0.0], [1.0, 0.0]])})
     assert table.splitlines() == ["| network | 25.7% | 5.2% |", "|---|---|---|",

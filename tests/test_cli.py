@@ -3,7 +3,7 @@ import os
 import pytest
 from conftest import write_notebook
 
-from lthlib.__main__ import main
+from lthlib.apps.cli import main
 
 
 def test_run_reports_the_failing_notebook_and_cell(tmp_path, capsys):
@@ -33,7 +33,7 @@ def test_only_selects_and_unknown_prefix_is_an_error(tmp_path, capsys):
 
 
 def test_reproduce_is_a_subcommand(capsys):
-    from lthlib.__main__ import main
+    from lthlib.apps.cli import main
 
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
@@ -44,8 +44,8 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
     folder = tmp_path / "nbs"
     folder.mkdir()
     write_notebook(folder / "01_train.ipynb", "\n".join([
-        "from lthlib.config import TrainSettings",
-        "from lthlib.training import data_for, evaluate, model_for, train",
+        "from lthlib.settings import TrainSettings",
+        "from lthlib.engine.training import data_for, evaluate, model_for, train",
         "s = TrainSettings(model='mlp_mnist1d', dataset='mnist1d', iterations=20, eval_every=10,",
         "                  batch_size=32, train_size=600, validation_size=200,",
         "                  model_kwargs={'hidden': (16,)})",

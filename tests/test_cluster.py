@@ -1,4 +1,4 @@
-"""``lthlib.cluster`` and ``reproduce --ray``: a figure's seeds as Ray tasks on a local Ray
+"""``lthlib.engine.cluster`` and ``reproduce --ray``: a figure's seeds as Ray tasks on a local Ray
 instance give the runs the local path gives, the figure is drawn from the store without
 training, and a missing Ray or an unreachable cluster is a clear error.
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lthlib import cluster
-from lthlib import reproduce as rp
-from lthlib.cluster import ClusterError
-from lthlib.store import load
+from lthlib.apps import reproduce as rp
+from lthlib.core.store import load
+from lthlib.engine import cluster
+from lthlib.engine.cluster import ClusterError
 
 FIGURE = "fc2019-fig3"
 EXACT = {"iterations", "train_acc", "val_acc", "test_acc", "start_iteration", "settings"}
@@ -142,9 +142,9 @@ def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, caps
     ``--ray local``) into one store, the default local path into another. The driver trains
     nothing (its training functions raise): the figure is drawn from what the tasks stored."""
     ray = pytest.importorskip("ray")
-    import lthlib.imp
-    import lthlib.passes
-    import lthlib.training
+    import lthlib.engine.passes
+    import lthlib.engine.training
+    import lthlib.experiments.imp
 
     def no_training(*args, **kwargs):
         raise AssertionError("the driver trained a network: the figure must be drawn from the store")
@@ -161,9 +161,9 @@ def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, caps
 
     ray_store, ray_out = tmp_path / "ray_results", tmp_path / "ray_out"
     with monkeypatch.context() as m:
-        for module, name, fake in ((lthlib.training, "train", no_training), (lthlib.imp, "train", no_training),
-                                   (lthlib.passes, "train_members", no_members),
-                                   (lthlib.passes, "train_passes", no_passes), (lthlib.imp, "train_passes", no_passes)):
+        for module, name, fake in ((lthlib.engine.training, "train", no_training), (lthlib.experiments.imp, "train", no_training),
+                                   (lthlib.engine.passes, "train_members", no_members),
+                                   (lthlib.engine.passes, "train_passes", no_passes), (lthlib.experiments.imp, "train_passes", no_passes)):
             m.setattr(module, name, fake)
         try:
             assert rp.main(_argv(ray_out, ray_store, "--ray", "local")) == 0
@@ -184,7 +184,7 @@ def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, caps
     assert rp.main(_argv(local_out, local_store)) == 0
     assert (local_out / f"{FIGURE}.png").exists()
     assert json.loads((local_out / f"{FIGURE}.provenance.json").read_text())["cluster"] is None
-    # The local path trains the seeds together (lthlib.population), the tasks one seed each:
+    # The local path trains the seeds together (lthlib.engine.population), the tasks one seed each:
     # the same runs to float32 rounding; masks, accuracies and iterations identical.
     n = _compare_stores(ray_store, local_store, exact=False)
     assert n == 2 * (1 + 2)  # per seed: the dense run and 2 IMP rounds (ticket and reinit in each)
@@ -198,8 +198,8 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
     task per rewind point k; the driver draws the figure from the store without training,
     and the tasks store bit for bit what the same parts store when run in this process."""
     ray = pytest.importorskip("ray")
-    import lthlib.passes
-    import lthlib.training
+    import lthlib.engine.passes
+    import lthlib.engine.training
 
     figure = rp.FIGURES["frankle2020-rewinding"]
     plan = figure.make_plan("smoke", 1)
@@ -223,14 +223,14 @@ def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsy
     argv = ["frankle2020-rewinding", "--scale", "smoke", "--seeds", "1", "--out", str(out), "--results", str(store),
             "--device", "cpu", "--ray", "local"]
     with monkeypatch.context() as m:
-        for module, name, fake in ((lthlib.training, "train", no_training),
-                                   (lthlib.passes, "train_members", no_members),
-                                   (lthlib.passes, "train_passes", no_passes)):
+        for module, name, fake in ((lthlib.engine.training, "train", no_training),
+                                   (lthlib.engine.passes, "train_members", no_members),
+                                   (lthlib.engine.passes, "train_passes", no_passes)):
             m.setattr(module, name, fake)
-        import lthlib.imp
+        import lthlib.experiments.imp
 
-        m.setattr(lthlib.imp, "train", no_training)
-        m.setattr(lthlib.imp, "train_passes", no_passes)
+        m.setattr(lthlib.experiments.imp, "train", no_training)
+        m.setattr(lthlib.experiments.imp, "train_passes", no_passes)
         try:
             assert rp.main(argv) == 0
         finally:
@@ -344,7 +344,7 @@ def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch, fig3_h
     Ray 2.60 turns token authentication on and leaves the token in ~/.ray/auth_token, which a
     driver sends only in token mode. From this process with the mode unset, the sweep runs
     through ``--ray 127.0.0.1:PORT`` (the head's address) and, where Ray Client is installed,
-    ``--ray ray://127.0.0.1:PORT``: ``lthlib.cluster`` switches token mode on for each connection
+    ``--ray ray://127.0.0.1:PORT``: ``lthlib.engine.cluster`` switches token mode on for each connection
     and off after it. The tasks store bit for bit what the same jobs store when run in this
     process. ``auto`` standing for $RAY_ADDRESS sends the token too. Without a token at hand (a
     new machine: HOME an empty folder) the same command stops, nothing trained, with an error
@@ -356,7 +356,7 @@ def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch, fig3_h
     import subprocess
     import time
 
-    from lthlib.data import default_data_dir
+    from lthlib.data.datasets import default_data_dir
 
     ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     if Path("/tmp/ray/ray_current_cluster").exists():

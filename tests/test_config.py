@@ -1,6 +1,6 @@
 import pytest
 
-from lthlib.config import PAPER_PRESETS, SettingsError, TrainSettings, for_scale
+from lthlib.settings import PAPER_PRESETS, SettingsError, TrainSettings, for_scale
 
 
 def test_scale_defaults():
@@ -76,9 +76,9 @@ def test_published_variants():
 
 
 def test_sweep_sizes_live_with_their_experiments():
-    from lthlib.config import MAX_SEEDS, SCALES, seeds_for
-    from lthlib.lmc import PLANE_RESOLUTION
-    from lthlib.supermask_study import WIDTHS
+    from lthlib.experiments.lmc import PLANE_RESOLUTION
+    from lthlib.experiments.supermask_study import WIDTHS
+    from lthlib.settings import MAX_SEEDS, SCALES, seeds_for
 
     assert set(MAX_SEEDS) == set(WIDTHS) == set(PLANE_RESOLUTION) == set(SCALES)
     assert seeds_for("smoke", 6) == 2 and seeds_for("quick", 6) == 6

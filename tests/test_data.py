@@ -10,7 +10,7 @@ import pytest
 import torch
 import torchvision
 
-from lthlib.data import DatasetUnavailableError, augment_batch, load_dataset
+from lthlib.data.datasets import DatasetUnavailableError, augment_batch, load_dataset
 
 
 def write_idx(path, array):
@@ -149,9 +149,9 @@ def test_validation_on_the_test_set_trains_on_every_example():
     refused."""
     import pytest
 
-    from lthlib.config import SettingsError, TrainSettings
-    from lthlib.rewinding import rewinding_for_scale
-    from lthlib.training import Run
+    from lthlib.engine.training import Run
+    from lthlib.experiments.rewinding import rewinding_for_scale
+    from lthlib.settings import SettingsError, TrainSettings
 
     held = load_dataset("mnist1d")
     full = load_dataset("mnist1d", validation="test")

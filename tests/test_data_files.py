@@ -1,4 +1,4 @@
-"""``lthlib.data_files``: dataset files checked against torchvision's published MD5s before a
+"""``lthlib.data.files``: dataset files checked against torchvision's published MD5s before a
 paper-scale run; a file that is not the published one stops ``reproduce`` before training.
 
 Real MNIST / CIFAR-10 files are not available offline, so the "ok" paths are tested with the
@@ -12,9 +12,9 @@ import struct
 
 import pytest
 
-from lthlib import data_files as df
-from lthlib import reproduce as rp
-from lthlib.data_files import DataChecksumError, check_files, verify_files
+from lthlib.apps import reproduce as rp
+from lthlib.data import files as df
+from lthlib.data.files import DataChecksumError, check_files, verify_files
 
 IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -134,7 +134,7 @@ def test_reproduce_refuses_a_wrong_file_before_training(tmp_path, monkeypatch, c
                    count=9_999)
     monkeypatch.setenv("LTHLIB_DATA_DIR", str(data_dir))
     monkeypatch.setenv("LTHLIB_WORKERS", "1")
-    from lthlib.reproduce import running
+    from lthlib.apps.reproduce import running
 
     monkeypatch.setattr(running, "load_data", lambda plan, device="auto", download=True: None)  # the files load
     results = tmp_path / "results"

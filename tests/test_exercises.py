@@ -1,6 +1,6 @@
 import pytest
 
-from lthlib.exercises import check
+from lthlib.report.exercises import check
 
 
 def test_unanswered_right_and_wrong(capsys):
@@ -58,7 +58,7 @@ def test_pruning_exercise_accepts_a_correct_implementation():
 def test_numeric_answers_are_checked_by_digest_not_kept_in_plain_text():
     from pathlib import Path
 
-    import lthlib.exercises as ex
+    import lthlib.report.exercises as ex
 
     answers = {"lenet_prunable_weights": 784 * 300 + 300 * 100 + 100 * 10,
                "hidden_fraction_after_5_rounds": 0.8 ** 5, "output_fraction_after_5_rounds": 0.9 ** 5,

@@ -1,6 +1,6 @@
 import pytest
 
-from lthlib.glossary import TERMS, define
+from lthlib.report.glossary import TERMS, define
 
 
 def test_define_returns_the_terms_asked_for():

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-import lthlib.imp as imp
-from lthlib.config import SettingsError
-from lthlib.imp import IMPSettings, imp_for_scale, run_imp
+import lthlib.experiments.imp as imp
+from lthlib.core.store import Store, StoreError
+from lthlib.experiments.imp import IMPSettings, imp_for_scale, run_imp
 from lthlib.masks import Mask
-from lthlib.store import Store, StoreError
+from lthlib.settings import SettingsError
 
 
 @pytest.fixture
@@ -141,9 +141,9 @@ def test_scale_presets(tiny_settings):
 
 
 def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, tmp_path):
-    """Workers and the process itself compute with the same thread count (lthlib.threads),
+    """Workers and the process itself compute with the same thread count (lthlib.core.threads),
     so results do not depend on where they were computed."""
-    from lthlib.imp import run_imp_seeds
+    from lthlib.experiments.imp import run_imp_seeds
 
     settings = imp_settings.replace(rounds=1, controls=("random_mask",))
     parallel = run_imp_seeds(settings, [0, 1], mnist1d_small, store=Store(tmp_path), workers=2, batched=False)
@@ -160,7 +160,7 @@ def test_parallel_seeds_match_single_threaded_runs(mnist1d_small, imp_settings, 
 
 
 def test_rewinding_presets():
-    from lthlib.rewinding import rewinding_for_scale
+    from lthlib.experiments.rewinding import rewinding_for_scale
 
     quick = rewinding_for_scale("quick")
     ks, train = quick.ks, quick.imp.train
@@ -175,7 +175,7 @@ def test_rewinding_presets():
 
 
 def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):
-    from lthlib.rewinding import run_rewind_sweep
+    from lthlib.experiments.rewinding import run_rewind_sweep
 
     sweep = run_rewind_sweep(imp_settings.replace(rounds=1, controls=()), [0, 10], [0], mnist1d_small,
                              workers=1)
@@ -189,8 +189,8 @@ def test_rewind_sweep_runs_each_k(mnist1d_small, imp_settings):
 
 def test_the_dense_run_is_trained_once_for_every_k_and_notebook(mnist1d_small, imp_settings, tmp_path,
                                                                  monkeypatch):
-    from lthlib import training
-    from lthlib.rewinding import run_rewind_sweep
+    from lthlib.engine import training
+    from lthlib.experiments.rewinding import run_rewind_sweep
 
     calls = []
     real_train = training.train
@@ -266,8 +266,8 @@ def test_lockstep_population_matches_runs_alone(mnist1d_small, imp_settings, tmp
     """Seeds x rewind iterations in lock-step (one population per round, split over two
     processes): the same masks and, to float32 rounding, the same curves as each run alone;
     every round stored, and a second call trains nothing."""
-    from lthlib.imp import IMPResult
-    from lthlib.rewinding import run_rewind_sweep
+    from lthlib.experiments.imp import IMPResult
+    from lthlib.experiments.rewinding import run_rewind_sweep
 
     settings = imp_settings.replace(rounds=2, controls=("reinit", "random_mask"))
     sweep = run_rewind_sweep(settings, [0, 5], [0, 1], mnist1d_small, store=Store(tmp_path), workers=2)
@@ -282,7 +282,7 @@ def test_lockstep_population_matches_runs_alone(mnist1d_small, imp_settings, tmp
                     assert max(abs(x - y) for x, y in zip(ra.val_loss, rb.val_loss)) < 1e-4
     assert len(list((tmp_path / "imp_round").glob("*.pt"))) == 8
     calls = []
-    import lthlib.passes as passes
+    import lthlib.engine.passes as passes
 
     original = passes.train_members
     passes.train_members = lambda members, *a, **k: calls.append(len(members)) or original(members, *a, **k)
@@ -297,7 +297,7 @@ def test_lockstep_extends_a_stored_dense_run_without_changing_it(mnist1d_small, 
     """A later sweep of the same seeds asking for a new rewind iteration adds its weights to
     the stored dense runs (the same passes: the same numbers) and keeps their final
     weights, so the rounds stored from them stay consistent."""
-    from lthlib.imp import run_imp_seeds
+    from lthlib.experiments.imp import run_imp_seeds
 
     store = Store(tmp_path)
     settings = imp_settings.replace(rounds=2, controls=())
@@ -318,8 +318,8 @@ def test_results_do_not_depend_on_what_the_store_held(mnist1d_small, tiny_settin
     (as notebook 01 stores them): bit for bit the same dense runs and tickets. (A batched
     member's last bits depend on its companions, so the store keys each result by the
     computation that gave it, and never hands a run trained alone to a population.)"""
-    from lthlib.imp import run_imp_seeds
-    from lthlib.training import dense_runs
+    from lthlib.engine.training import dense_runs
+    from lthlib.experiments.imp import run_imp_seeds
 
     settings = IMPSettings(tiny_settings, rounds=2, controls=("reinit",))
     seeds = [0, 1, 2, 3]
@@ -342,8 +342,8 @@ def test_learning_rate_rewinding_and_fine_tuning_retrain_from_the_final_weights(
     weights from their final values on the schedule from iteration k; fine-tuning from the
     same final values at the schedule's final learning rate; weight rewinding (the default)
     from their values at k. Stored and read back."""
-    from lthlib.imp import run_imp_seeds, run_settings
-    from lthlib.training import lr_at
+    from lthlib.engine.training import lr_at
+    from lthlib.experiments.imp import run_imp_seeds, run_settings
 
     ts = tiny_settings.replace(optimizer="sgd", lr=0.05, momentum=0.9, lr_milestones=(20,), lr_gamma=0.1)
     base = IMPSettings(ts, rounds=2, rewind_iteration=10, controls=())

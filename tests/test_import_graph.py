@@ -11,8 +11,8 @@ PACKAGE = Path(lthlib.__file__).parent
 
 
 def _module_name(path: Path) -> str:
-    """``store`` for lthlib/store.py, ``reproduce`` for lthlib/reproduce/__init__.py,
-    ``reproduce.cli`` for lthlib/reproduce/cli.py."""
+    """``core.store`` for lthlib/core/store.py, ``apps.reproduce`` for lthlib/apps/reproduce/__init__.py,
+    ``apps.reproduce.cli`` for lthlib/apps/reproduce/cli.py."""
     parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
@@ -80,7 +80,7 @@ def test_the_circle_finder_finds_a_circle():
 
 def test_lthlib_has_no_import_circle():
     graph = import_graph()
-    assert {"store", "config", "training", "run", "errors", "identity", "reproduce", "reproduce.cli"} <= set(graph)
+    assert {"core.store", "settings", "engine.training", "engine.run", "core.errors", "core.identity", "apps.reproduce", "apps.reproduce.cli"} <= set(graph)
     assert circles(graph) == []
 
 
@@ -88,9 +88,9 @@ def test_the_base_imports_nothing_above_it():
     """The errors, identity and store modules (what every other module builds on) import
     none of settings, data, models or training."""
     graph = import_graph()
-    assert graph["errors"] == set()
-    assert graph["identity"] <= {"errors"}
-    assert graph["store"] <= {"errors", "identity", "threads", "devices"}
+    assert graph["core.errors"] == set()
+    assert graph["core.identity"] <= {"core.errors"}
+    assert graph["core.store"] <= {"core.errors", "core.identity", "core.threads", "core.devices"}
 
 
 def test_no_module_of_a_package_imports_its_own_package():
@@ -100,3 +100,27 @@ def test_no_module_of_a_package_imports_its_own_package():
     for module, imported in graph.items():
         if "." in module:
             assert module.split(".")[0] not in imported, module
+
+
+def test_no_module_imports_a_package_it_is_in():
+    """Nested packages too: ``apps.reproduce.cli`` imports neither ``apps.reproduce`` nor ``apps``."""
+    for module, imported in import_graph().items():
+        parts = module.split(".")
+        ancestors = {".".join(parts[:i]) for i in range(1, len(parts))}
+        assert not (ancestors & imported), (module, ancestors & imported)
+
+
+def test_the_core_imports_nothing_above_it():
+    for module, imported in import_graph().items():
+        if module.split(".")[0] == "core":
+            assert {m for m in imported if m.split(".")[0] != "core"} == set(), module
+
+
+PACKAGES = {"__main__", "settings", "masks", "core", "data", "models", "engine", "methods", "experiments",
+            "report", "apps"}
+
+
+def test_every_module_lives_in_its_package():
+    """A new module joins one of the packages (README, "The library"), not the top level."""
+    top = {m.split(".")[0] for m in import_graph()}
+    assert top <= PACKAGES, top - PACKAGES

@@ -2,13 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from lthlib.config import TrainSettings
-from lthlib.data import Dataset
-from lthlib.lmc import (InstabilityJob, error_barrier, instability, measure_instability, interpolate_states, interpolation_curve, loss_plane,
+from lthlib.data.datasets import Dataset
+from lthlib.settings import TrainSettings
+from lthlib.experiments.lmc import (InstabilityJob, error_barrier, instability, measure_instability, interpolate_states, interpolation_curve, loss_plane,
                         reset_batchnorm, train_children)
+from lthlib.core.store import Store
+from lthlib.engine.training import evaluate, model_for, train
 from lthlib.masks import Mask
-from lthlib.store import Store
-from lthlib.training import evaluate, model_for, train
 
 
 def test_barrier_of_a_network_with_itself_is_zero(mnist1d_small, tiny_settings):
@@ -82,12 +82,12 @@ def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path, 
                                 mnist1d_small, store=Store(tmp_path), points=5, workers=1)
     assert set(keyed) == {("sparse", 0), ("dense", 0)}
     assert keyed[("sparse", 0)]["barrier"] == out["barrier"]  # the stored children are reused
-    import lthlib.lmc
+    import lthlib.experiments.lmc
 
     def no_path(*args, **kwargs):
         raise AssertionError("a stored measurement was evaluated again")
 
-    monkeypatch.setattr(lthlib.lmc, "interpolation_curve", no_path)
+    monkeypatch.setattr(lthlib.experiments.lmc, "interpolation_curve", no_path)
     again = measure_instability({("sparse", 0): (tiny_settings, parent.weights_at[0], 0, mask),
                                  ("dense", 0): (tiny_settings, parent.weights_at[0], 0, None)},
                                 mnist1d_small, store=Store(tmp_path), points=5, workers=2)
@@ -109,8 +109,8 @@ def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path, 
 
 
 def test_solution_relation_of_a_network_to_itself_and_to_another(mnist1d_small):
-    from lthlib.lmc import solution_relation
-    from lthlib.models import build_model
+    from lthlib.experiments.lmc import solution_relation
+    from lthlib.models.networks import build_model
 
     a = build_model("mlp_mnist1d", (40,), 10, seed=0, hidden=(16,))
     b = build_model("mlp_mnist1d", (40,), 10, seed=1, hidden=(16,))

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import many_tickets as mt
-from lthlib import passes
-from lthlib.config import SettingsError
+from lthlib.core.store import Store
+from lthlib.engine import passes
+from lthlib.engine.training import model_for, train
+from lthlib.experiments import many_tickets as mt
 from lthlib.masks import Mask
-from lthlib.models import build_model
-from lthlib.pruning import random_mask_like
-from lthlib.store import Store
-from lthlib.training import model_for, train
+from lthlib.methods.pruning import random_mask_like
+from lthlib.models.networks import build_model
+from lthlib.settings import SettingsError
 
 
 def test_small_settings_narrow_every_layer_to_the_ticket_count(mnist1d_small, tiny_settings):
@@ -143,7 +143,7 @@ def test_experiment_per_scale_and_its_pool_size():
 
 
 def _verdict(claim, verdict, fragile=""):
-    from lthlib.claims import Claim
+    from lthlib.report.claims import Claim
     return Claim(notebook="99", claim=claim, role="headline", verdict=verdict, mean=0.1, ci_low=0.0, ci_high=0.2,
                  n=8, threshold=0.0, fragile=fragile)
 

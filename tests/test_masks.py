@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lthlib.masks import Mask, MaskError
-from lthlib.models import build_model
+from lthlib.models.networks import build_model
 
 
 def make_model():

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from lthlib.models import MODELS, build_model, count_parameters, prunable_parameters
+from lthlib.models.networks import MODELS, build_model, count_parameters, prunable_parameters
 
 MNIST, CIFAR = (1, 28, 28), (3, 32, 32)
 

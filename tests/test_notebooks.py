@@ -52,7 +52,7 @@ def test_notebook_runs_at_smoke_scale(notebook, tmp_path, monkeypatch, shared_st
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, "the notebook drew no figure"
     assert list(figures.glob("*.png")), "FIGURES_DIR was set but no figure was saved"
-    from lthlib.claims import load_claims
+    from lthlib.report.claims import load_claims
 
     claims = load_claims(claims_file)  # every notebook checks its claims
     assert claims and all(c.verdict == "not judged" for c in claims)  # smoke: computed, not judged
@@ -115,7 +115,7 @@ def test_no_markdown_quotes_a_number_the_run_produced(notebook):
     nb = nbformat.read(notebook, as_version=4)
     found = [p for c in nb.cells if c.cell_type == "markdown" for p in typed_results(c.source)]
     assert not found, (f"{notebook.name}: markdown quotes results a run produced; render them from "
-                       f"the results (lthlib.claims.say) or cite the paper: {found}")
+                       f"the results (lthlib.report.claims.say) or cite the paper: {found}")
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -131,9 +131,9 @@ def test_ipynb_and_py_are_in_sync(notebook):
 
 def test_every_seed_parameter_is_the_headline_seed_count():
     """A notebook's seed counts are literals in its parameters cell (papermill needs them
-    so); they are the one value ``config.HEADLINE_SEEDS``, which reproduce's figures use too."""
-    from lthlib.config import HEADLINE_SEEDS
-    from lthlib.reproduce import FIGURES
+    so); they are the one value ``settings.HEADLINE_SEEDS``, which reproduce's figures use too."""
+    from lthlib.apps.reproduce import FIGURES
+    from lthlib.settings import HEADLINE_SEEDS
 
     for nb_path in NOTEBOOKS:
         seeds = {k: v["default"] for k, v in pm.inspect_notebook(str(nb_path)).items() if k.endswith("SEEDS")}
@@ -143,7 +143,7 @@ def test_every_seed_parameter_is_the_headline_seed_count():
 
 def test_notebook_05s_path_points_are_the_instability_figures():
     """Notebook 05's POINTS literal and ``frankle2020-instability``'s points at quick are one value."""
-    from lthlib.reproduce import INTERPOLATION_POINTS
+    from lthlib.apps.reproduce import INTERPOLATION_POINTS
 
     (nb_path,) = [p for p in NOTEBOOKS if p.name.startswith("05_")]
     assert int(pm.inspect_notebook(str(nb_path))["POINTS"]["default"]) == INTERPOLATION_POINTS["quick"]

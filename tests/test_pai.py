@@ -7,11 +7,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from lthlib.masks import Mask, overlap
-from lthlib.models import build_model, prunable_parameters
-from lthlib.pai import (GLOBAL_METHODS, METHODS, critical_density, erk_densities, grasp_scores,
+from lthlib.models.networks import build_model, prunable_parameters
+from lthlib.methods.pai import (GLOBAL_METHODS, METHODS, critical_density, erk_densities, grasp_scores,
                         hessian_gradient_product, layer_collapse, mask_agreement, pai_batch, pai_mask,
                         pai_scores, shuffle_within_layers, synflow_mask, synflow_scores)
-from lthlib.pruning import PruningError, random_mask_like
+from lthlib.methods.pruning import PruningError, random_mask_like
 
 
 def mlp(seed=0, hidden=(32, 16)):
@@ -24,7 +24,7 @@ def cnn(seed=0):
 
 @pytest.fixture(scope="module")
 def data():
-    from lthlib.data import load_dataset
+    from lthlib.data.datasets import load_dataset
 
     return load_dataset("mnist1d", train_size=600, validation_size=200)
 
@@ -226,10 +226,10 @@ def test_random_masks_differ_across_seeds_and_streams(data):
 
 
 def test_pai_streams_are_distinct_from_each_other_and_from_lthlibs():
-    from lthlib.pai import PAI_STREAMS, _generator
-    from lthlib.streams import STREAMS, generator
+    from lthlib.core.streams import STREAMS, generator
+    from lthlib.methods.pai import PAI_STREAMS, _generator
 
-    assert set(PAI_STREAMS) <= set(STREAMS)  # lthlib's named streams, listed in streams.py
+    assert set(PAI_STREAMS) <= set(STREAMS)  # lthlib's named streams, listed in core/streams.py
     for seed in (0, 1, 7):
         draws = [torch.rand(200, generator=generator(seed, p)) for p in STREAMS]
         draws.append(torch.rand(200, generator=_generator(seed, "shuffle", 1)))
@@ -351,9 +351,9 @@ def test_bad_inputs_are_refused_clearly(data):
 def test_grasp_uses_the_authors_temperature_at_paper_scale(monkeypatch, tmp_path):
     """GraSP's code divides the logits by T=200 (alecwangcq/GraSP, pruner/GraSP.py); the paper
     preset does, and the temperature reaches the mask and the store key."""
-    import lthlib.pai_study as ps
-    from lthlib.config import TrainSettings
-    from lthlib.data import load_dataset
+    import lthlib.experiments.pai_study as ps
+    from lthlib.data.datasets import load_dataset
+    from lthlib.settings import TrainSettings
 
     assert ps.pai_for_scale("paper").grasp_temperature == 200.0
     assert ps.pai_for_scale("quick").grasp_temperature == 1.0
@@ -373,11 +373,11 @@ def test_a_stored_pai_mask_is_the_mask_computed_and_is_read_back_without_computi
     """Notebook 06 run again from a full store must not spend minutes re-scoring SynFlow's
     100 rounds to find its runs' keys: the masks are stored, exactly as computed, keyed by
     settings, method, density, inversion and GraSP's temperature."""
-    import lthlib.pai_study as ps
-    from lthlib.config import TrainSettings
-    from lthlib.data import load_dataset
-    from lthlib.store import Store
-    from lthlib.training import model_for
+    import lthlib.experiments.pai_study as ps
+    from lthlib.core.store import Store
+    from lthlib.data.datasets import load_dataset
+    from lthlib.engine.training import model_for
+    from lthlib.settings import TrainSettings
 
     data = load_dataset("mnist1d", train_size=200, validation_size=100)
     settings = TrainSettings(model="mlp_mnist1d", seed=3, model_kwargs={"hidden": (16,)})

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import lthlib
-from lthlib.config import TrainSettings
-from lthlib.data import Dataset
-from lthlib.imp import imp_for_scale, run_imp
+from lthlib.data.datasets import Dataset
+from lthlib.experiments.imp import imp_for_scale, run_imp
+from lthlib.settings import TrainSettings
 
 
 def fake_cifar(n=48, seed=0):
@@ -48,8 +48,8 @@ def test_set_seed_makes_global_draws_repeat():
 
 
 def test_notebook_06_and_07_paper_presets_are_the_published_networks():
-    from lthlib.sparse_training import SPARSE_MODELS, SPARSE_PRESETS
-    from lthlib.pai_study import pai_for_scale
+    from lthlib.experiments.pai_study import pai_for_scale
+    from lthlib.methods.sparse_training import SPARSE_MODELS, SPARSE_PRESETS
 
     pai = lthlib.for_scale("paper", default_model=pai_for_scale("paper").model)
     assert (pai.model, pai.dataset, pai.iterations, pai.lr_milestones) == ("resnet20", "cifar10", 63_000, (32_000, 48_000))
@@ -63,7 +63,7 @@ def test_notebook_06_and_07_paper_presets_are_the_published_networks():
 
 
 def test_wrn22_2_has_the_published_shape():
-    from lthlib.models import build_model, count_parameters
+    from lthlib.models.networks import build_model, count_parameters
 
     model = build_model("wrn22_2", (3, 32, 32), 10, seed=0)
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
@@ -74,10 +74,10 @@ def test_wrn22_2_has_the_published_shape():
 
 
 def test_rigl_on_wrn22_2_with_dense_first_layer_runs_the_paper_path():
+    from lthlib.engine.training import model_for
     from lthlib.masks import Mask
-    from lthlib.models import prunable_parameters
-    from lthlib.sparse_training import SparseTrainingSettings, initial_sparse_mask, train_sparse
-    from lthlib.training import model_for
+    from lthlib.methods.sparse_training import SparseTrainingSettings, initial_sparse_mask, train_sparse
+    from lthlib.models.networks import prunable_parameters
 
     data = fake_cifar()
     train = lthlib.for_scale("paper", model="wrn22_2").replace(
@@ -106,8 +106,8 @@ def test_paper_presets_initialise_as_the_papers():
     ResNet-20 (open_lth): Kaiming normal, std sqrt(2 / fan_in), BatchNorm weights U(0, 1)."""
     import math
 
-    from lthlib.config import for_scale
-    from lthlib.models import build_model
+    from lthlib.models.networks import build_model
+    from lthlib.settings import for_scale
 
     paper = for_scale("paper")  # LeNet-300-100 on MNIST
     assert paper.init == "glorot_normal" and for_scale("quick", model="lenet300_100").init == "default"
@@ -138,14 +138,14 @@ def test_paper_presets_initialise_as_the_papers():
 def test_frankle_carbin_presets_evaluate_every_100_iterations():
     """Frankle & Carbin 2019, Appendix G: early stopping is read on an evaluation every 100
     iterations."""
-    from lthlib.config import for_scale
+    from lthlib.settings import for_scale
 
     for name in ("lenet300_100", "conv2", "conv4", "conv6"):
         assert for_scale("paper", model=name).eval_every == 100
 
 
 def test_an_unknown_init_is_refused():
-    from lthlib.config import SettingsError, TrainSettings
+    from lthlib.settings import SettingsError, TrainSettings
 
     with pytest.raises(SettingsError, match=r"init='xavier'.*glorot_normal"):
         TrainSettings(init="xavier")
@@ -157,8 +157,8 @@ def test_the_lmc_study_reads_the_papers_densities():
     """Frankle et al. 2020 study ResNet-20 at 16.8% of weights and VGG-16 at 1.5% (open_lth
     never prunes VGG's fc layer); the rewind points run past the dense networks' stability
     point (about 2,000 for ResNet-20)."""
-    from lthlib.rewinding import rewinding_for_scale
-    from lthlib.models import build_model, count_parameters
+    from lthlib.experiments.rewinding import rewinding_for_scale
+    from lthlib.models.networks import build_model, count_parameters
 
     resnet = rewinding_for_scale("paper", model="resnet20")
     assert resnet.imp.rounds == 8 and resnet.claim_round == 8

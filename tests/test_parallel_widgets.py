@@ -7,7 +7,7 @@ import ipywidgets
 import pytest
 import torch
 
-from lthlib.parallel import default_workers, parallel_map
+from lthlib.engine.parallel import default_workers, parallel_map
 
 
 def _square_and_threads(x: int) -> tuple[int, int, int]:
@@ -18,7 +18,7 @@ def test_parallel_map_keeps_order_and_caps_threads(monkeypatch):
     monkeypatch.delenv("LTHLIB_THREADS", raising=False)
     out = parallel_map(_square_and_threads, [3, 1, 2, 5], workers=2)
     assert [o[0] for o in out] == [9, 1, 4, 25]
-    assert all(o[1] == 1 for o in out)  # lthlib.threads: one thread per process by default
+    assert all(o[1] == 1 for o in out)  # lthlib.core.threads: one thread per process by default
     assert all(o[2] != os.getpid() for o in out)  # ran in workers
 
 
@@ -37,7 +37,7 @@ def test_threads_env_sets_worker_threads_and_caps_workers(monkeypatch):
     monkeypatch.setenv("LTHLIB_THREADS", "2")
     out = parallel_map(_square_and_threads, [1, 2], workers=2)
     assert all(o[1] == 2 for o in out)
-    from lthlib.threads import cpu_cores
+    from lthlib.core.threads import cpu_cores
 
     assert default_workers(64) == max(1, cpu_cores() // 2)  # processes x threads <= cores
 
@@ -51,7 +51,7 @@ def test_workers_are_kept_between_calls_and_renewed_when_the_environment_changes
     each task starts from the worker's initial global random state (so a draw does not
     depend on what the worker ran before), and a changed LTHLIB_* variable, which a worker
     reads only when it starts, gets new processes."""
-    from lthlib import parallel
+    from lthlib.engine import parallel
 
     monkeypatch.delenv("LTHLIB_THREADS", raising=False)
     first = parallel_map(_pid_and_draw, range(6), workers=2)
@@ -70,7 +70,7 @@ def test_workers_are_kept_between_calls_and_renewed_when_the_environment_changes
 
 
 def test_training_runs_on_the_fixed_thread_count(mnist1d_small, tiny_settings):
-    from lthlib.training import model_for, train
+    from lthlib.engine.training import model_for, train
 
     torch.set_num_threads(2)
     seen = []
@@ -81,7 +81,7 @@ def test_training_runs_on_the_fixed_thread_count(mnist1d_small, tiny_settings):
 
 
 def test_interpolation_explorer_builds_a_slider_over_k():
-    from lthlib.widgets import interpolation_explorer
+    from lthlib.report.widgets import interpolation_explorer
 
     curve = {"alpha": [0.0, 0.5, 1.0], "test_error": [0.1, 0.3, 0.12]}
     box = interpolation_explorer({0: {"dense": curve}, 100: {"dense": curve}})
@@ -92,7 +92,7 @@ def test_interpolation_explorer_builds_a_slider_over_k():
 
 def test_overlap_explorer_builds_two_dropdowns():
     from lthlib.masks import Mask
-    from lthlib.widgets import overlap_explorer
+    from lthlib.report.widgets import overlap_explorer
 
     g = torch.Generator().manual_seed(0)
     masks = {name: Mask({"w": torch.rand(20, 10, generator=g) < 0.3}) for name in ("a", "b", "c")}
@@ -103,8 +103,8 @@ def test_overlap_explorer_builds_two_dropdowns():
 
 
 def test_dense_runs_reuse_the_store(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
-    from lthlib import training
-    from lthlib.store import Store
+    from lthlib.core.store import Store
+    from lthlib.engine import training
 
     calls = []
     real = training.train
@@ -119,7 +119,7 @@ def test_dense_runs_reuse_the_store(mnist1d_small, tiny_settings, tmp_path, monk
 
 
 def test_headless_explorers_are_built_but_not_rendered(monkeypatch, capsys):
-    from lthlib import widgets
+    from lthlib.report import widgets
 
     monkeypatch.setenv("LTHLIB_HEADLESS", "1")
     curve = {"alpha": [0.0, 1.0], "test_error": [0.1, 0.12]}

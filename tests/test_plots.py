@@ -9,10 +9,10 @@ import torch
 from matplotlib.figure import Figure
 
 import lthlib
-from lthlib import plots
-from lthlib.imp import IMPResult, IMPRound, imp_for_scale, kind_label
+from lthlib.engine.training import Run
+from lthlib.experiments.imp import IMPResult, IMPRound, imp_for_scale, kind_label
 from lthlib.masks import Mask
-from lthlib.training import Run
+from lthlib.report import plots
 
 ITERATIONS = [0, 50, 100, 150, 200]
 
@@ -99,7 +99,7 @@ def test_imp_bands_and_curves_at_round():
 def test_rewinding_and_barrier_figures_have_their_artists():
     import numpy as np
 
-    from lthlib import plots
+    from lthlib.report import plots
 
     ks = (0, 100, 500)
     ticket = np.array([[0.80, 0.82, 0.85], [0.79, 0.83, 0.86], [0.81, 0.80, 0.84]])
@@ -125,9 +125,9 @@ def test_rewinding_and_barrier_figures_have_their_artists():
 def test_speedup_panels_jackpot_and_input_profiles_draw_what_they_are_given():
     import torch
 
-    from lthlib import plots
-    from lthlib import speed_plots as sp
     from lthlib.masks import Mask
+    from lthlib.report import plots
+    from lthlib.report.plots import speed as sp
 
     fig = sp.speedup_panels({"a, batch 1": {"CSR": ([1.0, 0.1], [0.5, 2.0])},
                                 "a, batch 256": {"CSR": ([1.0, 0.1], [0.3, 1.5]), "COO": ([0.1], [1.2])},

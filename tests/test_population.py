@@ -5,15 +5,15 @@ import math
 import pytest
 import torch
 
-import lthlib.population as population
-from lthlib.config import TrainSettings
-from lthlib.data import Dataset, load_dataset
-from lthlib.devices import resolve_device
+import lthlib.engine.population as population
+from lthlib.core.devices import resolve_device
+from lthlib.core.store import StoreError
+from lthlib.data.datasets import Dataset, load_dataset
+from lthlib.engine.population import can_batch, train_population
+from lthlib.engine.training import METRICS, Run, TrainingDiverged, model_for, train
 from lthlib.masks import Mask
-from lthlib.models import build_model
-from lthlib.population import can_batch, train_population
-from lthlib.store import StoreError
-from lthlib.training import METRICS, Run, TrainingDiverged, model_for, train
+from lthlib.models.networks import build_model
+from lthlib.settings import TrainSettings
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
-"""lthlib.profile: exact counts of what training and evaluation do, across processes."""
+"""lthlib.core.profile: exact counts of what training and evaluation do, across processes."""
 from __future__ import annotations
 
 import pytest
 
-from lthlib import profile
-from lthlib.parallel import parallel_map
-from lthlib.population import train_population
-from lthlib.training import TRAIN_EVAL_SIZE, evaluate, model_for, train
+from lthlib.core import profile
+from lthlib.engine.parallel import parallel_map
+from lthlib.engine.population import train_population
+from lthlib.engine.training import TRAIN_EVAL_SIZE, evaluate, model_for, train
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_population_counts_every_member(mnist1d_small, tiny_settings, counting):
 
 
 def _train_and_evaluate(seed: int) -> int:
-    from lthlib.config import TrainSettings
-    from lthlib.training import data_for
+    from lthlib.engine.training import data_for
+    from lthlib.settings import TrainSettings
 
     s = TrainSettings(model="mlp_mnist1d", dataset="mnist1d", iterations=20, eval_every=10,
                       batch_size=32, train_size=600, validation_size=200,

@@ -1,4 +1,4 @@
-from lthlib.progress import progress_bar, progress_enabled
+from lthlib.core.progress import progress_bar, progress_enabled
 
 
 def test_env_switch(monkeypatch):

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from lthlib.masks import Mask, MaskError
-from lthlib.models import build_model
-from lthlib.pruning import (PruningError, from_torch_prune, layerwise_rates, magnitude_prune,
+from lthlib.models.networks import build_model
+from lthlib.methods.pruning import (PruningError, from_torch_prune, layerwise_rates, magnitude_prune,
                             prune_by_score, random_mask_like, to_torch_prune)
 
 

@@ -1,4 +1,4 @@
-"""``lthlib.reproduce``: every figure id at smoke scale (PNG, PDF, provenance), the list,
+"""``lthlib.apps.reproduce``: every figure id at smoke scale (PNG, PDF, provenance), the list,
 the estimate, and a paper-scale run without its dataset stopping before any training."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import datetime
 import matplotlib.pyplot as plt
 import pytest
 
-from lthlib import reproduce as rp
-from lthlib.reproduce import registry
-from lthlib.reproduce import FIGURES, NO_PUBLISHED, main
+from lthlib.apps import reproduce as rp
+from lthlib.apps.reproduce import registry
+from lthlib.apps.reproduce import FIGURES, NO_PUBLISHED, main
 
 # 1-2 seeds each (smoke caps at 2); instability reuses one seed of the rewinding sweep
 SMOKE_SEEDS = {"frankle2020-instability": 1}
@@ -95,7 +95,7 @@ def test_checksum_is_of_the_data_the_run_used(store_dir, tmp_path, capsys):
 def test_figure_run_returns_the_figure_from_the_store(store_dir):
     from matplotlib.figure import Figure as MplFigure
 
-    from lthlib.store import Store
+    from lthlib.core.store import Store
 
     fig = FIGURES["ramanujan2020-width"].run("smoke", 1, store=Store(store_dir), device="cpu")
     assert isinstance(fig, MplFigure) and fig.axes
@@ -136,7 +136,7 @@ def test_paper_scale_asks_first_and_trains_nothing_when_declined(tmp_path, monke
     import lthlib
 
     small = lthlib.load_dataset("mnist1d", train_size=200, validation_size=100)
-    from lthlib.reproduce import running
+    from lthlib.apps.reproduce import running
 
     monkeypatch.setattr(running, "load_data", lambda plan, device="auto", download=True: small)
     asked = []
@@ -160,9 +160,9 @@ def test_bad_arguments_are_errors(capsys):
 
 def test_estimate_counts_the_iterations_the_library_trains(store_dir):
     """The estimate's iteration count equals what the runs stored by the smoke test trained."""
-    from lthlib.imp import run_imp_seeds
-    from lthlib.rewinding import run_rewind_sweep
-    from lthlib.store import Store
+    from lthlib.core.store import Store
+    from lthlib.experiments.imp import run_imp_seeds
+    from lthlib.experiments.rewinding import run_rewind_sweep
 
     plan = FIGURES["fc2019-fig3"].make_plan("smoke", 2)
     (imp,) = plan.context["imps"]
@@ -248,8 +248,8 @@ def test_imp_figures_draw_early_stopping_above_accuracy(store_dir):
     and every value drawn on any panel is reported as drawn."""
     from dataclasses import replace
 
-    from lthlib.reproduce import Published, load_data
-    from lthlib.store import Store
+    from lthlib.apps.reproduce import Published, load_data
+    from lthlib.core.store import Store
 
     values = (Published("q", "test", "fast here", x=21.0, panel="early_stop"),
               Published("q", "test", "accurate here", x=0.5, panel="accuracy"))
@@ -291,8 +291,8 @@ def test_published_values_are_overlaid_on_every_kind_of_figure(figure_id, store_
     figures have no published values yet; this makes sure one entered later shows)."""
     from dataclasses import replace
 
-    from lthlib.reproduce import Published, load_data
-    from lthlib.store import Store
+    from lthlib.apps.reproduce import Published, load_data
+    from lthlib.core.store import Store
 
     value = Published(quote="a test value", citation="test", label="test line", y=0.5)  # applies to any run
     figure = replace(FIGURES[figure_id], published=[value])
@@ -311,8 +311,8 @@ def test_the_paper_width_figure_draws_conv_nets_by_width_multiplier(tmp_path):
     import torch
     from dataclasses import replace
 
-    from lthlib.data import Dataset
-    from lthlib.store import Store
+    from lthlib.core.store import Store
+    from lthlib.data.datasets import Dataset
 
     figure = FIGURES["ramanujan2020-width"]
     plan = figure.make_plan("paper", 1)
@@ -333,7 +333,7 @@ def test_the_paper_width_figure_draws_conv_nets_by_width_multiplier(tmp_path):
 def test_the_retraining_estimate_counts_what_the_runs_train(store_dir):
     """renda2020-retraining: one dense run per seed shared by the three methods, then each
     method's ticket per round, trained from T - t to T: the plan counts exactly that."""
-    from lthlib.store import Store
+    from lthlib.core.store import Store
 
     figure = FIGURES["renda2020-retraining"]
     plan = figure.make_plan("smoke", 2)
@@ -359,9 +359,9 @@ def test_the_paper_retraining_figure_draws_resnet20_beside_the_authors_values(tm
     import torch
     from dataclasses import replace
 
-    from lthlib.data import Dataset
-    from lthlib.retraining import RetrainingExperiment, claim_specs
-    from lthlib.store import Store
+    from lthlib.core.store import Store
+    from lthlib.data.datasets import Dataset
+    from lthlib.experiments.retraining import RetrainingExperiment, claim_specs
 
     figure = FIGURES["renda2020-retraining"]
     plan = figure.make_plan("paper", 1)

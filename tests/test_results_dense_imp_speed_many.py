@@ -1,6 +1,6 @@
 """The reads notebooks 01, 02, 08 and 09 make of their results, on small made-up results
-whose values are known exactly (lthlib.dense_study, imp_study, sparse_exec, many_tickets,
-and the figures they feed in lthlib.plots)."""
+whose values are known exactly (lthlib.experiments.dense_study, imp_study, sparse_exec, many_tickets,
+and the figures they feed in lthlib.report.plots)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,14 +13,15 @@ import torch
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from lthlib import dense_study, imp_study, plots
-from lthlib import many_tickets as mt
-from lthlib import sparse_exec as sx
-from lthlib import speed_plots as sp
-from lthlib import speed_study as ss
-from lthlib.imp import IMPResult, IMPRound, kind_label
-from lthlib.models import build_model
-from lthlib.training import Run
+from lthlib.engine.training import Run
+from lthlib.experiments import dense_study, imp_study
+from lthlib.experiments import many_tickets as mt
+from lthlib.experiments import sparse_exec as sx
+from lthlib.experiments import speed_study as ss
+from lthlib.experiments.imp import IMPResult, IMPRound, kind_label
+from lthlib.models.networks import build_model
+from lthlib.report import plots
+from lthlib.report.plots import speed as sp
 
 
 def run(val_loss, *, iterations=None, train_loss=None, test_loss=None, val_acc=None, test_acc=None, weights_at=None):
@@ -170,7 +171,7 @@ def test_late_caveat_speaks_only_when_more_than_half_are_late():
 
 
 def _claim(verdict, fragile=""):
-    from lthlib.claims import Claim
+    from lthlib.report.claims import Claim
     return Claim(notebook="99", claim="c", role="headline", verdict=verdict, mean=0.1, ci_low=0.0, ci_high=0.2,
                  n=8, threshold=0.0, fragile=fragile)
 

@@ -1,4 +1,4 @@
-"""Notebooks 06 and 07's reads of their runs (``lthlib.pai_study``'s and ``lthlib.sparse_study``'s
+"""Notebooks 06 and 07's reads of their runs (``lthlib.experiments.pai_study``'s and ``lthlib.experiments.sparse_study``'s
 results objects and the sentences they word), on small fake runs whose numbers are known exactly."""
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import pai_study, sparse_study
-from lthlib.claims import Claim
-from lthlib.imp import kind_color
+from lthlib.experiments import pai_study, sparse_study
+from lthlib.experiments.imp import kind_color
+from lthlib.experiments.pai_study import CollapseResults, PaIExperiment, PaIResults, SanityResults
 from lthlib.masks import Mask
-from lthlib.models import build_model, prunable_parameters
-from lthlib.pai import METHOD_COLORS, METHOD_LABELS
-from lthlib.pai_study import CollapseResults, PaIExperiment, PaIResults, SanityResults
-from lthlib.sparse_training import METHOD_COLORS as SPARSE_COLORS
-from lthlib.sparse_training import SparseTrainingSettings
+from lthlib.methods.pai import METHOD_COLORS, METHOD_LABELS
+from lthlib.methods.sparse_training import METHOD_COLORS as SPARSE_COLORS
+from lthlib.methods.sparse_training import SparseTrainingSettings
+from lthlib.models.networks import build_model, prunable_parameters
+from lthlib.report.claims import Claim
 
 SEEDS = tuple(range(8))  # 8 seeds: all on one side gives p = 1/256, below every level used
 LAYERS = ("a", "b", "c")
@@ -186,7 +186,7 @@ def test_collapse_reading_when_nothing_collapses():
 
 
 def test_collapse_study_masks_a_real_network():
-    from lthlib.data import load_dataset
+    from lthlib.data.datasets import load_dataset
 
     data = load_dataset("mnist1d", train_size=200, validation_size=100)
     model = build_model("mlp_mnist1d", (40,), 10, seed=0, hidden=(32, 16))

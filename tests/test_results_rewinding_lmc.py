@@ -1,4 +1,4 @@
-"""The reads notebooks 03 and 05 and ``lthlib.reproduce`` make of a rewinding sweep
+"""The reads notebooks 03 and 05 and ``lthlib.apps.reproduce`` make of a rewinding sweep
 (``rewinding.RewindSweep``) and of its instability (``lmc.SweepInstability``), on small hand-made
 results in which every value says where it came from (network, k, round, seed), so a read
 at the wrong k, round or seed, or in the wrong seed order, gives a visibly wrong number."""
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib.claims import spread
-from lthlib.imp import IMPResult, IMPRound, kind_label
-from lthlib.lmc import STABLE_BARRIER, StabilityRow, StabilityTable, SweepInstability
+from lthlib.engine.training import Run
+from lthlib.experiments.imp import IMPResult, IMPRound, kind_label
+from lthlib.experiments.lmc import STABLE_BARRIER, StabilityRow, StabilityTable, SweepInstability
+from lthlib.experiments.rewinding import RewindSweep
 from lthlib.masks import Mask
-from lthlib.rewinding import RewindSweep
-from lthlib.training import Run
+from lthlib.report.claims import spread
 
 SEEDS = (7, 3, 5)  # not sorted: every read must keep this order
 KS = (0, 1, 2)  # overlap the rounds' numbers, so swapping k and round reads another value
@@ -109,9 +109,9 @@ def test_the_reads_are_the_expressions_the_notebooks_used():
 
 
 def test_run_rewind_sweep_returns_a_sweep_in_the_seed_order_asked(mnist1d_small, tiny_settings, tmp_path):
-    from lthlib.imp import IMPSettings
-    from lthlib.rewinding import run_rewind_sweep
-    from lthlib.store import Store
+    from lthlib.core.store import Store
+    from lthlib.experiments.imp import IMPSettings
+    from lthlib.experiments.rewinding import run_rewind_sweep
 
     settings = IMPSettings(tiny_settings, rounds=1, rewind_iteration=0, rate=0.5, controls=())
     sweep = run_rewind_sweep(settings, [0, 10], [1, 0], mnist1d_small, store=Store(tmp_path), workers=1)
@@ -267,7 +267,7 @@ def test_stable_matching_rows_and_counts():
 def test_matching_is_within_one_standard_deviation_of_the_dense_runs():
     """The one definition (Frankle et al. 2020): mean accuracy not more than one standard
     deviation (ddof=1) of the dense runs below the dense mean; above the dense network is matching."""
-    from lthlib.imp import is_matching, matching_tolerance
+    from lthlib.experiments.imp import is_matching, matching_tolerance
 
     dense = [0.90, 0.91, 0.92]  # mean 0.91, sd 0.01
     assert matching_tolerance(dense) == pytest.approx(0.01)
@@ -294,7 +294,7 @@ def test_link_words_follow_the_counts():
 
 
 def test_measure_sweep_instability_measures_the_sweeps_cases(monkeypatch):
-    from lthlib import lmc
+    from lthlib.experiments import lmc
 
     sweep, seen = fake_sweep(), {}
 

@@ -1,4 +1,4 @@
-"""Notebook 04's reads of its runs (``lthlib.supermask_results``' results objects and the values its
+"""Notebook 04's reads of its runs (``lthlib.experiments.supermask_results``' results objects and the values its
 sentences state), on small fake runs whose numbers are known exactly."""
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import reproduce, supermask_study
-from lthlib.claims import Claim, spread
+from lthlib.apps import reproduce
+from lthlib.experiments import supermask_study
 from lthlib.masks import Mask
-from lthlib.supermask import CRITERIA, CRITERION_LABELS, RESETS
-from lthlib.supermask_results import (OVERLAP_LABELS, CriterionResults, OverlapResults, SupermaskResults,
+from lthlib.methods.supermask import CRITERIA, CRITERION_LABELS, RESETS
+from lthlib.report.claims import Claim, spread
+from lthlib.experiments.supermask_results import (OVERLAP_LABELS, CriterionResults, OverlapResults, SupermaskResults,
                                       UntrainedResults, WidthResults, dense_accuracy, excess_iou, plain_answer,
                                       summary_values, ticket_accuracy, untrained_study)
-from lthlib.supermask_study import (ZHOU_CLAIM_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS,
+from lthlib.experiments.supermask_study import (ZHOU_CLAIM_DENSITY, ZHOU_CRITERIA, ZHOU_DENSITIES, ZHOU_STARTS,
                                     mean_round_density, untrained_accuracy)
 
 SEEDS = list(range(8))  # 8 seeds: all on one side gives p = 1/256, below every level used
@@ -119,7 +120,7 @@ def test_untrained_claim_values_state_the_run():
 
 
 def test_untrained_study_is_untrained_accuracy_over_the_grid(mnist1d_small, tiny_settings):
-    from lthlib.training import model_for
+    from lthlib.engine.training import model_for
 
     dense = {}
     for s in (0, 1):

@@ -1,5 +1,5 @@
-"""Notebook 10's reads of its runs and the words its sentences state (``lthlib.transformer_results``:
-DenseReach, TicketStudy, OneShotStudy; ``lthlib.transformer_summary``: the carry-over rows and the
+"""Notebook 10's reads of its runs and the words its sentences state (``lthlib.experiments.transformer_results``:
+DenseReach, TicketStudy, OneShotStudy; ``lthlib.experiments.transformer_summary``: the carry-over rows and the
 closing answer), on small constructed inputs whose numbers are known exactly."""
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib.claims import Claim, Claims
-from lthlib.models import build_model
-from lthlib.training import Run
-from lthlib.transformer_results import (INTERVAL_NOTE, OneShotStudy, TicketStudy, dense_reach, dense_reference,
+from lthlib.engine.training import Run
+from lthlib.models.networks import build_model
+from lthlib.report.claims import Claim, Claims
+from lthlib.experiments.transformer_results import (INTERVAL_NOTE, OneShotStudy, TicketStudy, dense_reach, dense_reference,
                                         feature_ratio_table, feature_ratio_words, feature_ratios, grokked_words,
                                         layer_table, one_shot_study, optimizer_words, ticket_study)
-from lthlib.transformer_study import OneShot, transformer_for_scale
-from lthlib.transformer_summary import answer, carry_over_rows
+from lthlib.experiments.transformer_study import OneShot, transformer_for_scale
+from lthlib.experiments.transformer_summary import answer, carry_over_rows
 
 QUICK = transformer_for_scale("quick")  # T = 1,000, threshold 95%, k = 50, claim round 2 (25%), F = 100
 N = 8  # seeds: all on one side gives p = 1/256, below every level used
@@ -345,4 +345,4 @@ def test_the_answer_states_every_verdict():
 
 
 def test_interval_note_names_the_spec():
-    assert INTERVAL_NOTE.startswith("*Every row pairs the same seeds") and "`lthlib.transformer_study`" in INTERVAL_NOTE
+    assert INTERVAL_NOTE.startswith("*Every row pairs the same seeds") and "`lthlib.experiments.transformer_study`" in INTERVAL_NOTE

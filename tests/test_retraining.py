@@ -1,4 +1,4 @@
-"""``lthlib.retraining``: Renda et al. 2020's comparison of weight rewinding, learning-rate
+"""``lthlib.experiments.retraining``: Renda et al. 2020's comparison of weight rewinding, learning-rate
 rewinding and fine-tuning. The spec (seeds, a schedule that decays, equal budgets, claims
 fixed before the run), one dense run per seed for all three methods, and every method's
 retraining from T - t to T as the paper defines it."""
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib.claims import Claims
-from lthlib.config import SettingsError
-from lthlib.retraining import RETRAINING_PRESETS
-from lthlib.imp import RETRAINING, run_settings
-from lthlib.retraining import RetrainingExperiment, retraining_for_scale, run_retraining
-from lthlib.store import Store
-from lthlib.training import lr_at
+from lthlib.core.store import Store
+from lthlib.engine.training import lr_at
+from lthlib.experiments.imp import RETRAINING, run_settings
+from lthlib.experiments.retraining import RETRAINING_PRESETS
+from lthlib.experiments.retraining import RetrainingExperiment, retraining_for_scale, run_retraining
+from lthlib.report.claims import Claims
+from lthlib.settings import SettingsError
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_rewinding.py"
 

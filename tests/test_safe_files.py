@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from lthlib.data import MNIST1D_SAMPLES, MNIST1D_SEED, load_dataset
-from lthlib.imp import IMPSettings, run_imp
+from lthlib.core.store import Store, StoreError, atomic_save, folder_problem
+from lthlib.data.datasets import MNIST1D_SAMPLES, MNIST1D_SEED, load_dataset
+from lthlib.engine.training import ALONE_KEY, dense_run, model_for, train
+from lthlib.experiments.imp import IMPSettings, run_imp
 from lthlib.masks import Mask
-from lthlib.models import build_model
-from lthlib.store import Store, StoreError, atomic_save, folder_problem
-from lthlib.training import ALONE_KEY, dense_run, model_for, train
+from lthlib.models.networks import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,7 @@ def test_a_real_mask_still_loads(tmp_path):
 
 def test_a_file_of_an_old_pickled_store_is_refused_with_advice(tmp_path, tiny_settings):
     """Version-1 stores pickled Run objects; reading one must say to delete it (a cache)."""
-    from lthlib.training import Run
+    from lthlib.engine.training import Run
 
     store = Store(tmp_path)
     path = store.path("dense", tiny_settings, ALONE_KEY)
@@ -142,11 +142,11 @@ def test_unwritable_folder_is_named(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------- several writers
 WRITER = textwrap.dedent("""
     import json, sys
-    import lthlib.imp as imp
-    import lthlib.training as training
-    from lthlib.config import TrainSettings
-    from lthlib.data import load_dataset
-    from lthlib.store import Store, digest_tensors
+    import lthlib.engine.training as training
+    import lthlib.experiments.imp as imp
+    from lthlib.core.store import Store, digest_tensors
+    from lthlib.data.datasets import load_dataset
+    from lthlib.settings import TrainSettings
 
     calls = []
     real = training.train

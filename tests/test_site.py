@@ -1,4 +1,4 @@
-"""The course site (``python -m lthlib.site``) and the syllabus it renders (docs/course.md)."""
+"""The course site (``python -m lthlib.apps.site``) and the syllabus it renders (docs/course.md)."""
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 
-from lthlib.site import COURSE_MD, GLOSSARY_END, GLOSSARY_START, glossary_markdown, main, parse_only
-from lthlib.site_pages import WIDGET_NOTE, markdown_to_html
+from lthlib.apps.site import COURSE_MD, GLOSSARY_END, GLOSSARY_START, glossary_markdown, main, parse_only
+from lthlib.apps.site_pages import WIDGET_NOTE, markdown_to_html
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
@@ -129,7 +129,7 @@ def check_self_contained(site: Path, stems: list[str], hidden: tuple[str, ...]) 
 
 def check_site(site: Path, stems: list[str], without_figures: tuple[str, ...] = ()) -> None:
     """index.html links every page; every page exists and is non-empty; every link of the
-    pages lthlib.site writes resolves; the gallery shows exactly the saved PNGs."""
+    pages lthlib.apps.site writes resolves; the gallery shows exactly the saved PNGs."""
     index = links(site / "index.html")
     pages = {f"{s}.html" for s in stems} | {"course.html", "gallery.html"}
     assert pages <= {local(h) for h in index.hrefs}, "index.html does not link every page"
@@ -414,7 +414,7 @@ def test_site_refuses_bad_folders(tmp_path):
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "thesis.tex").write_text("do not delete")
-    with pytest.raises(SystemExit, match="not built by lthlib.site"):
+    with pytest.raises(SystemExit, match="not built by lthlib.apps.site"):
         main(["--out", str(busy), "--executed", str(tmp_path / "src"), "--notebooks", str(tmp_path / "src")])
     assert (busy / "thesis.tex").exists()
     with pytest.raises(SystemExit, match="has no 01_first.ipynb"):
@@ -431,13 +431,13 @@ def test_parse_only():
 
 
 def test_course_glossary_is_lthlib_glossary():
-    """The syllabus glossary is the generated one (regenerate: python -m lthlib.site --update-glossary)
+    """The syllabus glossary is the generated one (regenerate: python -m lthlib.apps.site --update-glossary)
     and holds the terms the course relies on."""
-    from lthlib.glossary import TERMS
+    from lthlib.report.glossary import TERMS
 
     text = COURSE_MD.read_text()
     block = text.split(GLOSSARY_START, 1)[1].split(GLOSSARY_END, 1)[0].strip()
-    assert block == glossary_markdown(), "docs/course.md's glossary is stale: python -m lthlib.site --update-glossary"
+    assert block == glossary_markdown(), "docs/course.md's glossary is stale: python -m lthlib.apps.site --update-glossary"
     for term in ("dense", "sparse", "density", "winning", "matching", "stable", "rewinding", "ticket",
                  "supermask", "mask", "error barrier", "strong ticket", "pruning at initialisation"):
         assert term in TERMS, term

@@ -10,8 +10,8 @@ import scipy.sparse
 import torch
 import torch.nn.functional as F
 
-from lthlib import sparse_bounds as sb
-from lthlib.sparse_exec import tensor_bytes
+from lthlib.experiments import sparse_bounds as sb
+from lthlib.experiments.sparse_exec import tensor_bytes
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse [A-Z]+ tensor support is in beta")
 
@@ -202,7 +202,7 @@ def test_the_faster_of_two_calibrations_takes_each_resource_at_its_best():
 # --- a whole network's bound -------------------------------------------------------------
 
 def test_network_costs_count_every_layer_as_it_runs():
-    from lthlib.models import build_model
+    from lthlib.models.networks import build_model
 
     net = build_model("lenet300_100", (784,), 10, seed=0)
     costs = sb.network_costs(net, (784,), 2)
@@ -219,7 +219,7 @@ def test_network_costs_count_every_layer_as_it_runs():
 
 
 def test_network_costs_of_a_csr_layer_count_kept_weights_and_indices():
-    from lthlib.sparse_exec import SparseLinear
+    from lthlib.experiments.sparse_exec import SparseLinear
 
     w = torch.zeros(4, 6)
     w[0, 1], w[2, 3], w[3, 5] = 1.0, 2.0, 3.0
@@ -230,7 +230,7 @@ def test_network_costs_of_a_csr_layer_count_kept_weights_and_indices():
 
 
 def test_network_bounds_masked_is_dense_and_structured_and_csr_gain():
-    from lthlib.models import build_model
+    from lthlib.models.networks import build_model
 
     net = build_model("lenet300_100", (784,), 10, seed=0)
     rows = sb.network_bounds(net, (784,), [1.0, 0.1], ("masked", "csr", "structured", "semi_structured"), (1, 256),

@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from lthlib import sparse_exec as se
-from lthlib import speed_plots as sp
-from lthlib import speed_study as ss
+from lthlib.experiments import sparse_exec as se
+from lthlib.experiments import speed_study as ss
 from lthlib.masks import Mask
-from lthlib.models import MLP, build_model, prunable_parameters
+from lthlib.models.networks import MLP, build_model, prunable_parameters
+from lthlib.report.plots import speed as sp
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse [A-Z]+ tensor support is in beta")
 
@@ -321,7 +321,7 @@ def test_sparse_layer_share_counts_only_linear_layers():
 
 
 def _verdict(claim, verdict, fragile=""):
-    from lthlib.claims import Claim
+    from lthlib.report.claims import Claim
     return Claim(notebook="99", claim=claim, role="headline", verdict=verdict, mean=0.1, ci_low=0.0, ci_high=0.2,
                  n=8, threshold=0.0, fragile=fragile)
 
@@ -341,7 +341,7 @@ def test_notebook_08_answer_follows_the_verdicts():
     assert "not clearly make it faster" in fragile  # a fragile verdict is no finding
 
 
-# --- notebook 08's bound, large layer and routes (lthlib.speed_study, speed_plots) ----------
+# --- notebook 08's bound, large layer and routes (lthlib.experiments.speed_study, speed_plots) ----------
 
 def _bound_rows():
     return {"lenet300_100": [dict(format="csr", density=d, batch_size=1, bound_speedup=u)
@@ -382,7 +382,7 @@ def _layer_rows():
 
 
 def test_large_layer_rows_words_and_panels():
-    from lthlib.sparse_bounds import Machine, bound_crossover
+    from lthlib.experiments.sparse_bounds import Machine, bound_crossover
 
     machine = Machine(1e11, 1e10, 1, "cpu")
     best = ss.large_layer_rows(_layer_rows(), machine, 1.1)
@@ -488,8 +488,8 @@ def test_size_table_and_equal_speed_words():
 
 def test_routes_for_prices_each_route_by_its_trainings():
     import lthlib
-    from lthlib.imp import IMPResult, IMPRound, IMPSettings
-    from lthlib.sparse_training import forward_flops
+    from lthlib.experiments.imp import IMPResult, IMPRound, IMPSettings
+    from lthlib.methods.sparse_training import forward_flops
 
     settings = IMPSettings(lthlib.for_scale("smoke"), rounds=2)
     model = small_mlp()

@@ -7,15 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lthlib import training
-from lthlib.config import SettingsError, TrainSettings
-from lthlib.data import load_dataset
+from lthlib.data.datasets import load_dataset
+from lthlib.engine import training
 from lthlib.masks import Mask
-from lthlib.sparse_training import (SparseTrainingSettings, SparseUpdater, update_mask,
+from lthlib.settings import SettingsError, TrainSettings
+from lthlib.methods.sparse_training import (SparseTrainingSettings, SparseUpdater, update_mask,
                                     drop_fraction_at, end_iteration, forward_flops,
                                     initial_sparse_mask, train_sparse, training_flops)
-from lthlib.streams import generator
-from lthlib.training import epoch_order, model_for, train
+from lthlib.core.streams import generator
+from lthlib.engine.training import epoch_order, model_for, train
 
 SEED = 3
 
@@ -264,7 +264,7 @@ def test_interrupted_rigl_run_resumes_bit_for_bit(data, ts, tmp_path, monkeypatc
 
 def test_checkpoint_of_a_run_with_another_mask_update_is_refused(data, ts, tmp_path, monkeypatch):
     monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")  # a checkpoint at every evaluation
-    from lthlib.store import StoreError
+    from lthlib.core.store import StoreError
 
     s = sparse("rigl")
     ckpt = tmp_path / "rigl.ckpt"
@@ -324,9 +324,9 @@ def test_bad_updater_arguments():
 def test_run_sparse_stores_each_run_and_reads_it_back(tmp_path, monkeypatch):
     """``run_sparse`` trains each (settings, seed) once, stores it under the sparse settings,
     and a second call reads every run back without training."""
-    from lthlib import sparse_training
-    from lthlib.sparse_training import run_sparse
-    from lthlib.store import Store
+    from lthlib.core.store import Store
+    from lthlib.methods import sparse_training
+    from lthlib.methods.sparse_training import run_sparse
 
     data = load_dataset("mnist1d", train_size=600, validation_size=200)
     ts = TrainSettings(model="mlp_mnist1d", iterations=30, eval_every=10, train_size=600,

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from lthlib.config import TrainSettings
-from lthlib.store import Store, StoreError, atomic_save, load
+from lthlib.core.store import Store, StoreError, atomic_save, load
+from lthlib.settings import TrainSettings
 
 
 def test_atomic_save_leaves_only_the_file(tmp_path):
@@ -44,8 +44,8 @@ def test_no_root_stores_nothing(tmp_path):
 
 def _stored_run(tmp_path):
     """A dense run stored the way every notebook stores one."""
-    from lthlib.data import load_dataset
-    from lthlib.training import dense_run
+    from lthlib.data.datasets import load_dataset
+    from lthlib.engine.training import dense_run
 
     data = load_dataset("mnist1d", train_size=200, validation_size=100)
     settings = TrainSettings(model="mlp_mnist1d", iterations=10, eval_every=5, train_size=200,
@@ -58,10 +58,10 @@ def _stored_run(tmp_path):
 def test_a_damaged_entry_is_set_aside_and_recomputed(tmp_path, damage):
     """A partial copy of a results folder, or a disk that filled: the entry is moved aside
     (kept, named in a warning) and the run is computed again, to the same numbers."""
-    from lthlib.store import DamagedCacheWarning
-    from lthlib.training import dense_run
+    from lthlib.core.store import DamagedCacheWarning
+    from lthlib.engine.training import dense_run
 
-    from lthlib.training import ALONE_KEY
+    from lthlib.engine.training import ALONE_KEY
 
     data, settings, store, first = _stored_run(tmp_path)
     path = store.path("dense", settings, ALONE_KEY)
@@ -77,9 +77,9 @@ def test_a_damaged_entry_is_set_aside_and_recomputed(tmp_path, damage):
 
 
 def test_a_damaged_checkpoint_restarts_the_run(tmp_path):
-    from lthlib.data import load_dataset
-    from lthlib.store import DamagedCacheWarning
-    from lthlib.training import model_for, train
+    from lthlib.core.store import DamagedCacheWarning
+    from lthlib.data.datasets import load_dataset
+    from lthlib.engine.training import model_for, train
 
     data = load_dataset("mnist1d", train_size=200, validation_size=100)
     settings = TrainSettings(model="mlp_mnist1d", iterations=10, eval_every=5)

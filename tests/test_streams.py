@@ -6,11 +6,11 @@ import itertools
 import pytest
 import torch
 
+from lthlib.core.streams import STREAMS, generator, stream_seed
 from lthlib.masks import Mask
-from lthlib.models import build_model, prunable_parameters
-from lthlib.pruning import random_mask_like
-from lthlib.streams import STREAMS, generator, stream_seed
-from lthlib.supermask import Supermask, mask_by_criterion, random_weights
+from lthlib.methods.pruning import random_mask_like
+from lthlib.methods.supermask import Supermask, mask_by_criterion, random_weights
+from lthlib.models.networks import build_model, prunable_parameters
 
 
 def test_every_pair_of_streams_draws_differently():
@@ -89,7 +89,7 @@ def test_supermask_scores_and_frozen_weights_are_independent_of_the_init():
 
 
 def test_data_order_children_and_augmentation_are_separate_streams():
-    from lthlib.training import augmentation_generator, epoch_order
+    from lthlib.engine.training import augmentation_generator, epoch_order
 
     order = epoch_order(1000, 0, 0, torch.device("cpu"))
     assert not torch.equal(order, epoch_order(1000, 0, 1, torch.device("cpu")))
@@ -101,8 +101,8 @@ def test_data_order_children_and_augmentation_are_separate_streams():
 
 
 def test_model_init_is_the_init_stream(mnist1d_small):
-    from lthlib.config import TrainSettings
-    from lthlib.training import model_for
+    from lthlib.engine.training import model_for
+    from lthlib.settings import TrainSettings
 
     s = TrainSettings(seed=3)
     a = model_for(s, mnist1d_small).state_dict()

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import passes
+from lthlib.core.store import Store
+from lthlib.engine import passes
+from lthlib.engine.training import model_for, train
 from lthlib.masks import Mask
-from lthlib.store import Store
-from lthlib.structured_pruning import run_structured
-from lthlib.training import model_for, train
+from lthlib.methods.structured_pruning import run_structured
 
 
 @pytest.fixture(scope="module")
 def dense_results(mnist1d_small):
-    from lthlib.config import TrainSettings
+    from lthlib.settings import TrainSettings
 
     out = []
     for seed in (0, 1):

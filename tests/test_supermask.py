@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from lthlib.masks import Mask, overlap
-from lthlib.models import build_model
-from lthlib.supermask import (CRITERIA, Supermask, criterion_scores, mask_by_criterion,
+from lthlib.models.networks import build_model
+from lthlib.methods.supermask import (CRITERIA, Supermask, criterion_scores, mask_by_criterion,
                               masked_start_state, random_weights, signed_constant_like)
-from lthlib.training import train
+from lthlib.engine.training import train
 
 
 def mlp(seed=0):
@@ -104,10 +104,11 @@ def _no_training(*args, **kwargs):
 
 
 def test_train_criterion_masks_keys_masks_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
-    from lthlib import supermask_study, training
-    from lthlib.store import Store
-    from lthlib.supermask_study import train_criterion_masks
-    from lthlib.training import dense_runs
+    from lthlib.core.store import Store
+    from lthlib.engine import training
+    from lthlib.engine.training import dense_runs
+    from lthlib.experiments import supermask_study
+    from lthlib.experiments.supermask_study import train_criterion_masks
 
     store = Store(tmp_path)
     dense = dense_runs(tiny_settings, [0, 1], mnist1d_small, store=store)
@@ -132,9 +133,10 @@ def test_train_criterion_masks_keys_masks_and_reuse(mnist1d_small, tiny_settings
 
 
 def test_learn_supermasks_keys_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
-    from lthlib import supermask_study, training
-    from lthlib.store import Store
-    from lthlib.supermask_study import learn_supermasks
+    from lthlib.core.store import Store
+    from lthlib.engine import training
+    from lthlib.experiments import supermask_study
+    from lthlib.experiments.supermask_study import learn_supermasks
 
     store = Store(tmp_path)
     plan = {"edge_popup": [0.3, 0.6], "bernoulli": [0.5]}
@@ -156,9 +158,10 @@ def test_learn_supermasks_keys_and_reuse(mnist1d_small, tiny_settings, tmp_path,
 
 
 def test_strong_ticket_study_keys_architectures_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
-    from lthlib import supermask_study, training
-    from lthlib.store import Store
-    from lthlib.supermask_study import strong_ticket_study
+    from lthlib.core.store import Store
+    from lthlib.engine import training
+    from lthlib.experiments import supermask_study
+    from lthlib.experiments.supermask_study import strong_ticket_study
 
     store = Store(tmp_path)
     runs = strong_ticket_study(tiny_settings, mnist1d_small, [8, 16], [0], store,
@@ -181,11 +184,11 @@ def test_strong_ticket_study_keys_architectures_and_reuse(mnist1d_small, tiny_se
 def test_the_width_study_scales_every_layer_of_a_conv_net(tmp_path):
     """Conv-4 (the authors' Conv4Wide): every layer scaled by width_mult, trained and as an
     edge-popup supermask on CIFAR-shaped data; an MLP's layer count has no meaning there."""
-    from lthlib.config import TrainSettings
-    from lthlib.data import Dataset
-    from lthlib.models import build_model
-    from lthlib.store import Store
-    from lthlib.supermask_study import strong_ticket_study, width_kwargs
+    from lthlib.core.store import Store
+    from lthlib.data.datasets import Dataset
+    from lthlib.experiments.supermask_study import strong_ticket_study, width_kwargs
+    from lthlib.models.networks import build_model
+    from lthlib.settings import TrainSettings
 
     half = build_model("conv4", (3, 32, 32), 10, seed=0, width_mult=0.5)
     assert [m.out_channels for m in half.features if hasattr(m, "out_channels")] == [32, 32, 64, 64]
@@ -224,7 +227,7 @@ def test_large_init_large_final_is_zhou_et_als_percentile_quadrant():
     """Zhou et al.'s code (get_weight_init.py) keeps the weights above one percentile
     threshold in both |w_i| and |w_f|: the largest 'top-right quadrant' of the size asked
     for. By hand on 6 weights: keeping 2, the two weights in the top 2 of both rankings."""
-    from lthlib.supermask import criterion_scores, mask_by_criterion
+    from lthlib.methods.supermask import criterion_scores, mask_by_criterion
 
     w_i = torch.tensor([[0.9, 0.1, 0.8, 0.7, 0.2, 0.05]])
     w_f = torch.tensor([[5.0, 9.0, 4.0, 0.1, 3.0, 2.0]])  # large final: 1, 0, 2, 4, 5, 3
@@ -241,7 +244,7 @@ def test_zhou_et_als_per_layer_fractions_at_paper_scale():
     """Zhou et al. keep 0.8^p of each hidden layer and 0.9^p of the output layer (README
     command --prune_base 0.8,0.9 --prune_power p): at 5% of the hidden weights (p = 13.4)
     the output layer keeps about 24%."""
-    from lthlib.supermask import ZHOU_POWERS, mask_by_criterion, zhou_layer_densities
+    from lthlib.methods.supermask import ZHOU_POWERS, mask_by_criterion, zhou_layer_densities
 
     layers = ["hidden.0.weight", "hidden.1.weight", "output.weight"]
     d = zhou_layer_densities(layers, 3)
@@ -259,11 +262,11 @@ def test_bernoulli_supermask_as_zhou_et_al_train_it(mnist1d_small, tmp_path):
     """At paper scale the Bernoulli supermask follows Zhou et al.'s code: SGD lr 100 with
     momentum 0.9, every score starting at logit(density), a fresh sample of the mask at
     every evaluation forward pass, the network's own initial weights frozen."""
-    from lthlib.config import TrainSettings
-    from lthlib.store import Store
-    from lthlib.supermask import Supermask, bernoulli_for_scale, supermask_settings
-    from lthlib.supermask_study import SupermaskJob, learn_supermasks
-    from lthlib.training import model_for
+    from lthlib.core.store import Store
+    from lthlib.engine.training import model_for
+    from lthlib.experiments.supermask_study import SupermaskJob, learn_supermasks
+    from lthlib.methods.supermask import Supermask, bernoulli_for_scale, supermask_settings
+    from lthlib.settings import TrainSettings
 
     assert bernoulli_for_scale("paper") == "zhou" and bernoulli_for_scale("quick") == "lthlib"
     ts = TrainSettings(model="mlp_mnist1d", iterations=6, eval_every=3, model_kwargs={"hidden": (16,)},

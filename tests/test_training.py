@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-import lthlib.training as training
-from lthlib.config import TrainSettings
+import lthlib.engine.training as training
+from lthlib.core.store import StoreError
+from lthlib.engine.training import Run, lr_at, model_for, train
 from lthlib.masks import Mask, MaskError
-from lthlib.store import StoreError
-from lthlib.training import Run, lr_at, model_for, train
+from lthlib.settings import TrainSettings
 
 
 def random_mask(model, density=0.3, seed=0):
@@ -166,7 +166,7 @@ def test_training_learns(mnist1d_small, tiny_settings):
 
 
 def test_a_run_gives_its_settings_back_as_an_object(mnist1d_small, tiny_settings):
-    from lthlib.training import model_for, train
+    from lthlib.engine.training import model_for, train
 
     run = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings.replace(iterations=10, eval_every=5))
     assert run.train_settings == tiny_settings.replace(iterations=10, eval_every=5)
@@ -199,8 +199,8 @@ def test_a_short_run_writes_no_checkpoint_by_default(mnist1d_small, tiny_setting
 
 
 def test_checkpoint_clock(monkeypatch):
-    from lthlib.config import SettingsError
-    from lthlib.store import CHECKPOINT_SECONDS, CheckpointClock
+    from lthlib.core.store import CHECKPOINT_SECONDS, CheckpointClock
+    from lthlib.settings import SettingsError
 
     monkeypatch.delenv("LTHLIB_CHECKPOINT_SECONDS", raising=False)
     assert CheckpointClock().every == CHECKPOINT_SECONDS and not CheckpointClock().due()
@@ -221,8 +221,8 @@ def test_checkpoint_clock(monkeypatch):
 def test_adamw_decays_decoupled_and_keeps_masked_weights_zero(mnist1d_small, tiny_settings):
     """AdamW (Power et al.'s optimiser for grokking) through ``train``: torch's AdamW with the
     settings' betas, and a masked weight stays exactly zero under its decay."""
-    from lthlib.config import SettingsError
-    from lthlib.training import make_optimizer
+    from lthlib.engine.training import make_optimizer
+    from lthlib.settings import SettingsError
 
     s = tiny_settings.replace(optimizer="adamw", weight_decay=1.0, betas=(0.9, 0.98), iterations=20)
     model = model_for(s, mnist1d_small)
@@ -244,8 +244,8 @@ def test_adamw_decays_decoupled_and_keeps_masked_weights_zero(mnist1d_small, tin
 def test_reported_reads_where_the_settings_paper_reads(mnist1d_small, tiny_settings):
     """A held-out validation split: early stopping (Frankle & Carbin); trained on every
     example and evaluated on the test set (open_lth, RigL): the end of training."""
-    from lthlib.config import for_scale
-    from lthlib.training import reading_words
+    from lthlib.engine.training import reading_words
+    from lthlib.settings import for_scale
 
     run = Run(settings=tiny_settings.to_dict(), iterations=[0, 10, 20], val_loss=[2.0, 1.0, 1.5],
               test_acc=[0.1, 0.5, 0.4])

@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from lthlib.config import SettingsError, TrainSettings
-from lthlib.data import load_dataset
+from lthlib.data.datasets import load_dataset
 from lthlib.masks import Mask
-from lthlib.models import Transformer, build_model, prunable_parameters
-from lthlib.pruning import PruningError, input_norms, nm_prune, prune_per_row, wanda_scores
+from lthlib.methods.pruning import PruningError, input_norms, nm_prune, prune_per_row, wanda_scores
+from lthlib.models.networks import Transformer, build_model, prunable_parameters
+from lthlib.settings import SettingsError, TrainSettings
 
 
 def tiny(**changes):
@@ -76,7 +76,7 @@ def test_the_transformer_trains_to_high_accuracy_on_a_tiny_instance():
     least 0.82 validation and 0.71 test accuracy there, with the native and the portable
     (ATEN_CPU_CAPABILITY=default) kernels; the bounds leave room. (At lr 1e-2 Adam's
     training accuracy can dip late in a run, so the last evaluation is not the reading.)"""
-    from lthlib.training import data_for, model_for, train
+    from lthlib.engine.training import data_for, model_for, train
 
     settings = tiny()
     data = data_for(settings, device="cpu")
@@ -183,9 +183,9 @@ def test_imp_on_the_transformer_keeps_masked_weights_zero(tmp_path):
     """IMP with rewinding through the existing machinery: every pruned weight (embeddings,
     attention, MLP, output) is exactly zero at the start and the end of every run, ticket
     and controls; each layer keeps (1 - rate)^round of its weights."""
-    from lthlib.imp import IMPSettings, run_imp
-    from lthlib.store import Store
-    from lthlib.training import data_for
+    from lthlib.core.store import Store
+    from lthlib.engine.training import data_for
+    from lthlib.experiments.imp import IMPSettings, run_imp
 
     settings = tiny(iterations=60, eval_every=20)
     data = data_for(settings, device="cpu")
@@ -206,7 +206,7 @@ def test_imp_on_the_transformer_keeps_masked_weights_zero(tmp_path):
 def test_one_shot_masks_of_the_transformer_have_the_promised_densities_and_patterns():
     """Notebook 10's one-shot prunings of a (random) transformer: every layer at exactly the
     density; Wanda the same fraction in every row; N:M exactly n of every m along rows."""
-    from lthlib.transformer_study import OneShot, one_shot_mask
+    from lthlib.experiments.transformer_study import OneShot, one_shot_mask
 
     model = build_model("transformer", (3,), 97, seed=0, d_model=16, heads=2, layers=1)
     x = torch.cat([torch.randint(0, 97, (64, 2)), torch.full((64, 1), 97)], dim=1)
@@ -230,9 +230,9 @@ def test_the_chapter_spec_at_every_scale():
     """Notebook 10's spec: valid at every scale, its one-shot densities are IMP rounds',
     its claim round is trained with the controls, and the quick scale reports seeds that
     played no part in choosing it (the pilot seeds were 1000-1007)."""
-    from lthlib.transformer_results import steps_to
-    from lthlib.transformer_study import transformer_for_scale
-    from lthlib.training import Run
+    from lthlib.engine.training import Run
+    from lthlib.experiments.transformer_results import steps_to
+    from lthlib.experiments.transformer_study import transformer_for_scale
 
     for scale in ("smoke", "quick", "paper"):
         e = transformer_for_scale(scale)
@@ -250,8 +250,8 @@ def test_the_chapter_spec_at_every_scale():
 def test_masked_transformer_weights_stay_exactly_zero_with_momentum_and_weight_decay(optimizer):
     """Every prunable matrix of the transformer (embedding tables included: their gradient
     is dense) keeps its pruned entries at exactly 0.0 through training."""
-    from lthlib.pruning import random_mask_like
-    from lthlib.training import data_for, model_for, train
+    from lthlib.engine.training import data_for, model_for, train
+    from lthlib.methods.pruning import random_mask_like
 
     settings = tiny(iterations=30, eval_every=10, **optimizer)
     data = data_for(settings, device="cpu")
@@ -270,7 +270,7 @@ def test_the_chapter_claims_are_the_spec_fixed_before_the_first_quick_run():
     densities, margins and roles. The speed rows against the controls are diagnostics (made
     headline only after the first quick run); the ticket-vs-control accuracy rows are the
     headline of section 3."""
-    from lthlib.transformer_study import CLAIM_ROLES, OneShot, transformer_for_scale
+    from lthlib.experiments.transformer_study import CLAIM_ROLES, OneShot, transformer_for_scale
 
     assert CLAIM_ROLES == {"grokking": "diagnostic", "ticket_vs_control": "headline", "matching": "diagnostic",
                            "speed_vs_dense": "diagnostic", "speed_vs_control": "diagnostic",
@@ -294,8 +294,8 @@ def test_the_chapter_claims_are_the_spec_fixed_before_the_first_quick_run():
 
 
 def test_one_shot_claims_are_checked_from_the_spec_by_seed():
-    from lthlib.claims import Claims
-    from lthlib.transformer_study import transformer_for_scale
+    from lthlib.experiments.transformer_study import transformer_for_scale
+    from lthlib.report.claims import Claims
 
     e = transformer_for_scale("quick")
     series = {side: {h: np.full(8, v) + 0.001 * np.arange(8) for h in e.one_shot}
@@ -307,7 +307,7 @@ def test_one_shot_claims_are_checked_from_the_spec_by_seed():
 
 
 def test_ceiling_gap_and_chens_one_sd_reading():
-    from lthlib.transformer_results import ceiling_gap, one_sd_reading
+    from lthlib.experiments.transformer_results import ceiling_gap, one_sd_reading
 
     assert ceiling_gap([0.99, 0.998], [0.985, 0.995]) == pytest.approx(0.01)
     assert ceiling_gap([0.99, 0.998], [0.9, 0.95]) is None
@@ -323,8 +323,8 @@ def test_the_chapters_figures_read_at_notebook_width():
     can take greys so that colours name kinds of network."""
     import matplotlib
     matplotlib.use("Agg")
-    from lthlib import plots
-    from lthlib.training import Run
+    from lthlib.engine.training import Run
+    from lthlib.report import plots
 
     v = lambda m: m + 0.01 * np.arange(3)  # noqa: E731
     panels = {f"{d}% of weights": {"magnitude\nunstructured": {"as pruned": v(0.3), "fine-tuned": v(0.9)},

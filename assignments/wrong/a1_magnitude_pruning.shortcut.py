@@ -2,8 +2,8 @@
 #   layerwise pruning: every mask is right, and the part must still score 0 (before the check, 12/12)
 # cell: layerwise_prune
 # loses: test_layerwise_prune
-# says: Part A scores 0: your layerwise_prune calls lthlib.pruning.magnitude_prune
-from lthlib.pruning import magnitude_prune
+# says: Part A scores 0: your layerwise_prune calls lthlib.methods.pruning.magnitude_prune
+from lthlib.methods.pruning import magnitude_prune
 
 
 def layerwise_prune(weights, mask, rates):

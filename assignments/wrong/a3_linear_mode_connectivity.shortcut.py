@@ -2,8 +2,8 @@
 #   writing it: every value is right, and the part must still score 0
 # cell: error_barrier
 # loses: test_error_barrier
-# says: Part B scores 0: your error_barrier calls lthlib.lmc.error_barrier
+# says: Part B scores 0: your error_barrier calls lthlib.experiments.lmc.error_barrier
 def error_barrier(errors):
-    from lthlib.lmc import error_barrier as barrier
+    from lthlib.experiments.lmc import error_barrier as barrier
 
     return barrier(list(errors))

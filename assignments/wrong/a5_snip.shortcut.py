@@ -2,8 +2,8 @@
 #   the sensitivity: every score is right, and the part must still score 0
 # cell: snip_scores
 # loses: test_snip_scores
-# says: Part A scores 0: your snip_scores calls lthlib.pai.snip_scores
+# says: Part A scores 0: your snip_scores calls lthlib.methods.pai.snip_scores
 def snip_scores(model, x, y):
-    import lthlib.pai
+    import lthlib.methods.pai
 
-    return lthlib.pai.snip_scores(model, x, y)
+    return lthlib.methods.pai.snip_scores(model, x, y)

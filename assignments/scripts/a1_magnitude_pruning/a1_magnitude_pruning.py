@@ -17,7 +17,7 @@
 #
 # Builds on notebooks **02** (iterative magnitude pruning) and **03** (rewinding). You write
 # the pieces of iterative magnitude pruning (IMP) yourself and check them against the
-# library's own `lthlib.pruning.magnitude_prune` and `lthlib.imp.run_imp`:
+# library's own `lthlib.methods.pruning.magnitude_prune` and `lthlib.experiments.imp.run_imp`:
 #
 # | part | what you write | points |
 # |---|---|---|
@@ -32,7 +32,7 @@
 # tests, run when the assignment is graded, check exact results on cases you do not see
 # (against the library's implementation). Keep the function names and arguments.
 # **Write each part yourself:** a part whose function calls lthlib's own implementation of it
-# (`lthlib.pruning.magnitude_prune`, `prune_by_score`, `lthlib.imp.run_imp`) scores 0, and its
+# (`lthlib.methods.pruning.magnitude_prune`, `prune_by_score`, `lthlib.experiments.imp.run_imp`) scores 0, and its
 # test cell says so.
 #
 # **Papers:** Frankle & Carbin, *The Lottery Ticket Hypothesis* (ICLR 2019); Frankle,
@@ -49,9 +49,9 @@ SCALE = "smoke"  # "smoke": seconds (grading); "quick": about a minute on a lapt
 import torch
 
 import lthlib
-from lthlib.config import check_parameters
-from lthlib.grading import mask_difference, no_shortcut
 from lthlib.masks import Mask
+from lthlib.report.grading import mask_difference, no_shortcut
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE)
 
@@ -98,8 +98,8 @@ def layerwise_prune(weights, mask, rates):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_layerwise_prune", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-layerwise_prune = no_shortcut(layerwise_prune, "Part A", "lthlib.pruning.magnitude_prune",
-                              "lthlib.pruning.prune_by_score")
+layerwise_prune = no_shortcut(layerwise_prune, "Part A", "lthlib.methods.pruning.magnitude_prune",
+                              "lthlib.methods.pruning.prune_by_score")
 _w = {"a": torch.tensor([[0.5, -0.1, 0.3], [-0.9, 0.2, 0.05]]),
       "b": torch.tensor([1.0, -2.0, 3.0, -4.0]),
       "c": torch.tensor([0.4, 0.3, 0.2, 0.1, 0.5])}
@@ -137,7 +137,7 @@ assert _new4["t"].tolist() == [False, True, True, False], \
     "ties: among equal |w| the weight with the lower index is removed first (sort with stable=True)"
 print("Part A: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.pruning import magnitude_prune as _reference
+from lthlib.methods.pruning import magnitude_prune as _reference
 
 _g = torch.Generator().manual_seed(20240)
 for _case in range(12):
@@ -187,7 +187,7 @@ def global_prune(weights, mask, rate, exclude=()):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_global_prune", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-global_prune = no_shortcut(global_prune, "Part B", "lthlib.pruning.magnitude_prune", "lthlib.pruning.prune_by_score")
+global_prune = no_shortcut(global_prune, "Part B", "lthlib.methods.pruning.magnitude_prune", "lthlib.methods.pruning.prune_by_score")
 _w = {"big": torch.tensor([1.0, -2.0, 1.5, 3.0]), "small": torch.tensor([0.01, -0.02, 0.03, 0.015, -0.05, 0.04])}
 _m = Mask({n: torch.ones_like(t, dtype=torch.bool) for n, t in _w.items()})
 _new = global_prune(_w, _m, 0.3)
@@ -211,7 +211,7 @@ assert _new2.num_kept() == 3, ("5 survivors, rate 0.4: remove 2 of the survivors
                                f"counted or removed again); you kept {_new2.num_kept()}")
 print("Part B: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.pruning import magnitude_prune as _reference
+from lthlib.methods.pruning import magnitude_prune as _reference
 
 _g = torch.Generator().manual_seed(777)
 for _case in range(12):
@@ -256,8 +256,8 @@ def remaining_counts(sizes, rates, rounds):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_remaining_counts", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-remaining_counts = no_shortcut(remaining_counts, "Part C", "lthlib.pruning.magnitude_prune",
-                               "lthlib.pruning.prune_by_score")
+remaining_counts = no_shortcut(remaining_counts, "Part C", "lthlib.methods.pruning.magnitude_prune",
+                               "lthlib.methods.pruning.prune_by_score")
 _lenet = {"fc1": 784 * 300, "fc2": 300 * 100, "fc3": 100 * 10}
 _rates = {"fc1": 0.2, "fc2": 0.2, "fc3": 0.1}
 _one = remaining_counts(_lenet, _rates, 1)
@@ -273,7 +273,7 @@ assert remaining_counts({"x": 7}, {"x": 0.5}, 2) == {"x": 1}, (
 assert remaining_counts({"x": 10, "y": 4}, {"x": 0.5}, 3)["y"] == 4, "a layer not in rates is not pruned"
 print("Part C: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.pruning import magnitude_prune as _reference
+from lthlib.methods.pruning import magnitude_prune as _reference
 
 _g = torch.Generator().manual_seed(31)
 for _sizes, _r, _n in [({"a": 97, "b": 13, "c": 5}, {"a": 0.2, "b": 0.1, "c": 0.5}, 5),
@@ -333,7 +333,7 @@ def imp_with_rewinding(dense_final, rewind_state, first_mask, prune, train_from,
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_imp_with_rewinding", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 4}
-from lthlib.pruning import magnitude_prune
+from lthlib.methods.pruning import magnitude_prune
 
 _g = torch.Generator().manual_seed(5)
 _shapes = {"w1": (6, 5), "b1": (6,), "w2": (3, 6)}
@@ -355,8 +355,8 @@ def _prune(weights, mask):
 
 
 _first = Mask({"w1": torch.ones(6, 5, dtype=torch.bool), "w2": torch.ones(3, 6, dtype=torch.bool)})
-imp_with_rewinding = no_shortcut(imp_with_rewinding, "Part D", "lthlib.imp.run_imp", "lthlib.imp.imp_round",
-                                 "lthlib.imp.run_imp_many", "lthlib.imp.run_imp_seeds", "lthlib.imp._round_starts")
+imp_with_rewinding = no_shortcut(imp_with_rewinding, "Part D", "lthlib.experiments.imp.run_imp", "lthlib.experiments.imp.imp_round",
+                                 "lthlib.experiments.imp.run_imp_many", "lthlib.experiments.imp.run_imp_seeds", "lthlib.experiments.imp._round_starts")
 _out = imp_with_rewinding(_dense_final, _rewind, _first, _prune, _fake_train, 3)
 assert isinstance(_out, list) and len(_out) == 3 and all(len(r) == 3 for r in _out), \
     "return a list with one (mask, start_state, trained_state) per round"
@@ -382,9 +382,9 @@ for _r in (1, 2):
         "(not the rewound weights, not the dense ones)")
 print("Part D: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.imp import IMPSettings, run_imp
-from lthlib.pruning import layerwise_rates
-from lthlib.training import model_for, train
+from lthlib.engine.training import model_for, train
+from lthlib.experiments.imp import IMPSettings, run_imp
+from lthlib.methods.pruning import layerwise_rates
 
 _data = lthlib.load_dataset("mnist1d", train_size=600, validation_size=200)
 for _seed, _k, _rate, _out_rate in [(3, 10, 0.5, 0.25), (11, 0, 0.3, 0.1)]:
@@ -418,14 +418,14 @@ for _seed, _k, _rate, _out_rate in [(3, 10, 0.5, 0.25), (11, 0, 0.3, 0.1)]:
 # ## Your IMP, end to end
 #
 # The cell below runs **your** `layerwise_prune` and `imp_with_rewinding` with real training
-# (the scale's MNIST-1D MLP and pruning schedule, `lthlib.imp.imp_for_scale`), rewinding to
-# iteration `REWIND`, and then `lthlib.imp.run_imp` with the same settings: the masks and
+# (the scale's MNIST-1D MLP and pruning schedule, `lthlib.experiments.imp.imp_for_scale`), rewinding to
+# iteration `REWIND`, and then `lthlib.experiments.imp.run_imp` with the same settings: the masks and
 # accuracies should agree exactly. Nothing here is graded; change it as you like.
 
 # %%
-from lthlib.imp import imp_for_scale, run_imp
-from lthlib.pruning import layerwise_rates
-from lthlib.training import data_for, model_for, train
+from lthlib.engine.training import data_for, model_for, train
+from lthlib.experiments.imp import imp_for_scale, run_imp
+from lthlib.methods.pruning import layerwise_rates
 
 settings = lthlib.for_scale(SCALE)
 imp_settings = imp_for_scale(SCALE, settings, controls=(), rewind_iteration={"smoke": 25, "quick": 100}.get(SCALE, 500))

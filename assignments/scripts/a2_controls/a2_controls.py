@@ -34,7 +34,7 @@
 # test cell below it. The visible tests catch common mistakes and say what is wrong; hidden
 # tests, run when the assignment is graded, check exact results on cases you do not see.
 # **Write each part yourself:** a part whose function calls lthlib's own implementation of it
-# (`lthlib.pruning.random_mask_like`, lthlib.imp's control starts) scores 0, and its test cell
+# (`lthlib.methods.pruning.random_mask_like`, lthlib.experiments.imp's control starts) scores 0, and its test cell
 # says so.
 #
 # **Paper:** Frankle & Carbin, *The Lottery Ticket Hypothesis* (ICLR 2019), Sections 2-3.
@@ -49,11 +49,11 @@ SCALE = "smoke"  # "smoke": seconds (grading); "quick": about 2 minutes on a lap
 import torch
 
 import lthlib
-from lthlib.config import check_parameters
-from lthlib.grading import mask_difference, no_shortcut
+from lthlib.core.streams import generator
+from lthlib.engine.training import model_for
 from lthlib.masks import Mask
-from lthlib.streams import generator
-from lthlib.training import model_for
+from lthlib.report.grading import mask_difference, no_shortcut
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE)
 MASKS = ("ticket", "random")  # which mask: the ticket's (IMP) or a random one with its densities
@@ -68,7 +68,7 @@ tiny_data = lthlib.load_dataset("mnist1d", train_size=600, validation_size=200)
 # ## Part A · Random reinitialisation (2 points)
 #
 # The control keeps the ticket's mask and trains it from **fresh** random weights. In lthlib
-# every random draw comes from a named stream of the run's seed (`lthlib.streams.STREAMS`):
+# every random draw comes from a named stream of the run's seed (`lthlib.core.streams.STREAMS`):
 # `model_for(settings, data, stream=...)` builds the model of `settings` with its weights drawn
 # from stream `stream` of `settings.seed`. The ticket's own weights come from the `"init"`
 # stream. A control drawn from the same stream, or from "the seed plus one", is not fresh.
@@ -85,7 +85,7 @@ def reinit_start(settings, data, mask):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_reinit_start", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-reinit_start = no_shortcut(reinit_start, "Part A", "lthlib.imp._round_starts", "lthlib.imp.run_imp")
+reinit_start = no_shortcut(reinit_start, "Part A", "lthlib.experiments.imp._round_starts", "lthlib.experiments.imp.run_imp")
 _init = model_for(TINY, tiny_data).state_dict()
 _mask = Mask({n: torch.rand(_init[n].shape, generator=torch.Generator().manual_seed(1)) < 0.3
               for n in lthlib.prunable_parameters(model_for(TINY, tiny_data))})
@@ -101,7 +101,7 @@ assert not torch.equal(_start["hidden.0.weight"], _init["hidden.0.weight"] * _ma
 _next_seed = model_for(TINY.replace(seed=TINY.seed + 1), tiny_data).state_dict()
 assert not torch.equal(_start["hidden.0.weight"], _next_seed["hidden.0.weight"] * _mask["hidden.0.weight"]), (
     "these are the initial weights of seed + 1, i.e. another run's ticket, not an independent draw: use the "
-    "control's own named stream of settings.seed (lthlib.streams.STREAMS)")
+    "control's own named stream of settings.seed (lthlib.core.streams.STREAMS)")
 assert not torch.equal(_start["output.bias"], _init["output.bias"]), "the biases come from the fresh model too"
 _again = reinit_start(TINY, tiny_data, _mask)
 assert all(torch.equal(_start[n], _again[n]) for n in _start), \
@@ -151,7 +151,7 @@ def random_mask_like(reference, generator):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_random_mask_like", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-random_mask_like = no_shortcut(random_mask_like, "Part B", "lthlib.pruning.random_mask_like")
+random_mask_like = no_shortcut(random_mask_like, "Part B", "lthlib.methods.pruning.random_mask_like")
 _ref = Mask({"a": torch.arange(60).reshape(6, 10) % 7 == 0, "b": torch.arange(25) < 20, "c": torch.ones(3, 2, 2, dtype=torch.bool)})
 _rand = random_mask_like(_ref, generator(0, "random_mask"))
 assert isinstance(_rand, Mask) and list(_rand) == list(_ref), "return a Mask over the reference's layers, in its order"
@@ -167,7 +167,7 @@ assert _rand != random_mask_like(_ref, generator(1, "random_mask")), \
     "another generator must give another mask: draw from `generator`"
 print("Part B: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.pruning import random_mask_like as _reference
+from lthlib.methods.pruning import random_mask_like as _reference
 
 _g = torch.Generator().manual_seed(99)
 for _seed, _index in [(0, 1), (5, 2), (123, 0)]:
@@ -201,7 +201,7 @@ def four_starts(init_state, reinit_state, ticket_mask, random_mask):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_four_starts", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-four_starts = no_shortcut(four_starts, "Part C", "lthlib.imp._round_starts", "lthlib.imp.run_imp")
+four_starts = no_shortcut(four_starts, "Part C", "lthlib.experiments.imp._round_starts", "lthlib.experiments.imp.run_imp")
 _g = torch.Generator().manual_seed(3)
 _a = {"w": torch.randn(4, 3, generator=_g), "b": torch.randn(4, generator=_g)}
 _f = {"w": torch.randn(4, 3, generator=_g), "b": torch.randn(4, generator=_g)}
@@ -311,13 +311,13 @@ for _n_seeds in (1, 3, 5):
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a2_experiment_intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## The experiment
 #
-# For each seed: IMP (`lthlib.imp.run_imp`, the scale's schedule, no rewinding) finds the
+# For each seed: IMP (`lthlib.experiments.imp.run_imp`, the scale's schedule, no rewinding) finds the
 # ticket's mask; your functions build the two controls and the four starts; each is trained
 # with the same settings; `effects` summarises. Nothing here is graded.
 
 # %%
-from lthlib.imp import imp_for_scale, run_imp
-from lthlib.training import data_for, train
+from lthlib.engine.training import data_for, train
+from lthlib.experiments.imp import imp_for_scale, run_imp
 
 settings = lthlib.for_scale(SCALE)
 SEEDS = {"smoke": 1, "quick": 3}.get(SCALE, 5)

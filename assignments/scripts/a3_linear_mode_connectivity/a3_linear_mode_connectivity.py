@@ -20,7 +20,7 @@
 # minibatches), train both to the end, and evaluate the networks on the straight line
 # between them. The **error barrier** (the paper's *instability*) is the largest error on
 # that line minus the mean of the endpoints' errors. You write each step; the hidden tests
-# compare with `lthlib.lmc`.
+# compare with `lthlib.experiments.lmc`.
 #
 # | part | what you write | points |
 # |---|---|---|
@@ -35,7 +35,7 @@
 # tests, run when the assignment is graded, check exact results on cases you do not see.
 # Parts C and D are handed the functions they build on (so a mistake in A or B costs only
 # A or B). **Write each part yourself:** a part whose function calls lthlib's own
-# implementation of it (`lthlib.lmc.interpolate_states`, `error_barrier`,
+# implementation of it (`lthlib.experiments.lmc.interpolate_states`, `error_barrier`,
 # `interpolation_curve`, `train_children`...) scores 0, and its test cell says so.
 #
 # **Paper:** Frankle, Dziugaite, Roy & Carbin, *Linear Mode Connectivity and the Lottery
@@ -57,11 +57,11 @@ import torch
 
 import lthlib
 from lthlib import evaluate
-from lthlib.config import check_parameters
-from lthlib.grading import no_shortcut
+from lthlib.core.streams import stream_seed
+from lthlib.engine.training import model_for, train
 from lthlib.masks import Mask
-from lthlib.streams import stream_seed
-from lthlib.training import model_for, train
+from lthlib.report.grading import no_shortcut
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE)
 
@@ -86,7 +86,7 @@ def interpolate(state_a, state_b, alpha):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_interpolate", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-interpolate = no_shortcut(interpolate, "Part A", "lthlib.lmc.interpolate_states")
+interpolate = no_shortcut(interpolate, "Part A", "lthlib.experiments.lmc.interpolate_states")
 _a = {"w": torch.tensor([[1.0, 2.0], [3.0, 4.0]]), "n": torch.tensor(7)}
 _b = {"w": torch.tensor([[3.0, 2.0], [-1.0, 0.0]]), "n": torch.tensor(9)}
 _mid = interpolate(_a, _b, 0.25)
@@ -103,7 +103,7 @@ assert int(_mid["n"]) == 7 and _mid["n"].dtype == torch.int64, \
 assert _a["w"][0, 0] == 1.0 and _b["w"][0, 0] == 3.0, "do not change the inputs in place"
 print("Part A: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.lmc import interpolate_states as _reference
+from lthlib.experiments.lmc import interpolate_states as _reference
 
 _g = torch.Generator().manual_seed(55)
 _sa = {"x": torch.randn(5, 4, generator=_g), "y": torch.randn(3, generator=_g, dtype=torch.float64),
@@ -138,7 +138,7 @@ def error_barrier(errors):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_error_barrier", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-error_barrier = no_shortcut(error_barrier, "Part B", "lthlib.lmc.error_barrier")
+error_barrier = no_shortcut(error_barrier, "Part B", "lthlib.experiments.lmc.error_barrier")
 assert math.isclose(error_barrier([0.1, 0.3, 0.2]), 0.15), (
     "[0.1, 0.3, 0.2]: the largest error 0.3 minus the mean of the endpoints (0.1 + 0.2) / 2 = 0.15; "
     f"you gave {error_barrier([0.1, 0.3, 0.2])}")
@@ -149,7 +149,7 @@ assert math.isclose(error_barrier([0.1, 0.15, 0.2]), 0.05), \
 assert math.isclose(error_barrier(np.array([0.3, 0.3])), 0.0), "accept any sequence of errors (list, numpy array)"
 print("Part B: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.lmc import error_barrier as _reference
+from lthlib.experiments.lmc import error_barrier as _reference
 
 _g = torch.Generator().manual_seed(8)
 for _n in (2, 3, 7, 30):
@@ -172,7 +172,7 @@ for _n in (2, 3, 7, 30):
 # experiment passes your Part A), load them into `model`, and measure the error on `x, y`:
 # 1 minus the accuracy `lthlib.evaluate(model, x, y)` returns (it returns `(loss, accuracy)`).
 # Return the list of errors. (A network with BatchNorm would also need its statistics
-# recomputed at each point, as `lthlib.lmc` does; this MLP has none.)
+# recomputed at each point, as `lthlib.experiments.lmc` does; this MLP has none.)
 
 # %% nbgrader={"grade": false, "grade_id": "interpolation_errors", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def interpolation_errors(model, state_a, state_b, x, y, points, interpolate):
@@ -186,10 +186,10 @@ def interpolation_errors(model, state_a, state_b, x, y, points, interpolate):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_interpolation_errors", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-from lthlib.lmc import interpolate_states
+from lthlib.experiments.lmc import interpolate_states
 
-interpolation_errors = no_shortcut(interpolation_errors, "Part C", "lthlib.lmc.interpolation_curve",
-                                   "lthlib.lmc.loss_plane")
+interpolation_errors = no_shortcut(interpolation_errors, "Part C", "lthlib.experiments.lmc.interpolation_curve",
+                                   "lthlib.experiments.lmc.loss_plane")
 _model = model_for(TINY, tiny_data)
 _trained_settings = TINY.replace(seed=1, iterations=200, lr=0.003)
 _trained = train(model_for(_trained_settings, tiny_data), tiny_data, _trained_settings, progress=False).final_state
@@ -240,7 +240,7 @@ assert math.isclose(_errs[2], 1 - _loss_acc(interpolate_states(_trained, _untrai
     "the middle of 5 points is the network at alpha = 0.5, loaded into model"
 print("Part C: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.lmc import interpolation_curve as _curve
+from lthlib.experiments.lmc import interpolation_curve as _curve
 
 for _seeds, _points in [((3, 4), 7), ((5, 6), 12)]:
     _ends = []
@@ -288,10 +288,10 @@ def instability(settings, data, parent_state, k, path_errors, barrier, mask=None
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_instability", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-from lthlib.lmc import train_children
+from lthlib.experiments.lmc import train_children
 
-instability = no_shortcut(instability, "Part D", "lthlib.lmc.train_children", "lthlib.lmc.child_specs",
-                          "lthlib.lmc.instability", "lthlib.lmc.measure_instability", "lthlib.lmc.train_children_of")
+instability = no_shortcut(instability, "Part D", "lthlib.experiments.lmc.train_children", "lthlib.experiments.lmc.child_specs",
+                          "lthlib.experiments.lmc.instability", "lthlib.experiments.lmc.measure_instability", "lthlib.experiments.lmc.train_children_of")
 
 
 def _same(a, b):
@@ -355,8 +355,8 @@ _wrong = _children_wrong(TINY, tiny_data, _parent.weights_at[10], 10, _mask, _re
 assert _wrong is None, f"with a mask: {_wrong}"
 print("Part D: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.lmc import error_barrier as _barrier
-from lthlib.lmc import interpolation_curve as _curve
+from lthlib.experiments.lmc import error_barrier as _barrier
+from lthlib.experiments.lmc import interpolation_curve as _curve
 
 for _seed, _k, _sparse in [(7, 0, False), (8, 20, True)]:
     _ts = TINY.replace(seed=_seed)
@@ -388,7 +388,7 @@ for _seed, _k, _sparse in [(7, 0, False), (8, 20, True)]:
 # %%
 import matplotlib.pyplot as plt
 
-from lthlib.training import data_for
+from lthlib.engine.training import data_for
 
 settings = lthlib.for_scale(SCALE)
 KS = {"smoke": (0, 50), "quick": (0, 50, 200, 1000)}.get(SCALE, (0, 100, 500, 2000))

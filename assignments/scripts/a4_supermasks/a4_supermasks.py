@@ -21,7 +21,7 @@
 # uses the top-$k$% scores of each layer, and the backward pass sends the gradient "straight
 # through" the hard top-$k$ choice to every score. Zhou et al. find supermasks without
 # learning anything: keep the weights that grew large in training *and kept their sign*. You
-# write both and check them against `lthlib.supermask`.
+# write both and check them against `lthlib.methods.supermask`.
 #
 # | part | what you write | points |
 # |---|---|---|
@@ -37,7 +37,7 @@
 # The tests of Parts B and C run your function with a correct version of the part before it
 # (`top_k_mask`, `straight_through`) in place of yours, so a mistake costs one part only.
 # **Write each part yourself:** a part whose function calls lthlib's own implementation of it
-# (`lthlib.supermask.edge_popup_mask`, `Supermask`, `mask_by_criterion`, `criterion_scores`)
+# (`lthlib.methods.supermask.edge_popup_mask`, `Supermask`, `mask_by_criterion`, `criterion_scores`)
 # scores 0, and its test cell says so.
 #
 # **Papers:** Ramanujan et al., *What's Hidden in a Randomly Weighted Neural Network?* (CVPR
@@ -58,10 +58,10 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 import lthlib
-from lthlib.config import check_parameters
-from lthlib.grading import mask_difference, no_shortcut, substituted
+from lthlib.engine.training import model_for
 from lthlib.masks import Mask
-from lthlib.training import model_for
+from lthlib.report.grading import mask_difference, no_shortcut, substituted
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE)
 
@@ -90,7 +90,7 @@ def top_k_mask(scores, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_top_k_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-top_k_mask = no_shortcut(top_k_mask, "Part A", "lthlib.supermask.edge_popup_mask", "lthlib.supermask.Supermask")
+top_k_mask = no_shortcut(top_k_mask, "Part A", "lthlib.methods.supermask.edge_popup_mask", "lthlib.methods.supermask.Supermask")
 _s = torch.tensor([[0.3, -0.9, 0.1], [0.5, -0.2, 0.05]])
 _m = top_k_mask(_s, 0.5)
 assert isinstance(_m, torch.Tensor) and _m.dtype == torch.bool and _m.shape == _s.shape, \
@@ -136,9 +136,9 @@ def straight_through(scores, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_straight_through", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-from lthlib.supermask import edge_popup_mask
+from lthlib.methods.supermask import edge_popup_mask
 
-straight_through = no_shortcut(straight_through, "Part B", "lthlib.supermask.Supermask")
+straight_through = no_shortcut(straight_through, "Part B", "lthlib.methods.supermask.Supermask")
 _given = substituted(globals(), top_k_mask=edge_popup_mask)  # Part A done right, for Part B's tests
 with _given:
     _s = torch.tensor([[0.3, -0.9, 0.1], [0.5, -0.2, 0.05]], requires_grad=True)
@@ -201,7 +201,7 @@ def _straight_through_done_right(scores, density):
     return edge_popup_mask(scores, density).to(scores.dtype) + scores.abs() - scores.abs().detach()
 
 
-supermask_forward = no_shortcut(supermask_forward, "Part C", "lthlib.supermask.Supermask")
+supermask_forward = no_shortcut(supermask_forward, "Part C", "lthlib.methods.supermask.Supermask")
 _given = substituted(globals(), straight_through=_straight_through_done_right, top_k_mask=edge_popup_mask)
 with _given:
     _model = model_for(TINY, tiny_data)
@@ -226,7 +226,7 @@ print("Part C: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import copy
 
-from lthlib.supermask import Supermask as _Supermask
+from lthlib.methods.supermask import Supermask as _Supermask
 
 for _seed, _density in [(3, 0.3), (6, 0.7)]:
     _base = model_for(TINY.replace(seed=_seed), tiny_data)
@@ -274,8 +274,8 @@ def zhou_supermask(init_state, final_state, layers, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_zhou_supermask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-zhou_supermask = no_shortcut(zhou_supermask, "Part D", "lthlib.supermask.mask_by_criterion",
-                             "lthlib.supermask.criterion_scores")
+zhou_supermask = no_shortcut(zhou_supermask, "Part D", "lthlib.methods.supermask.mask_by_criterion",
+                             "lthlib.methods.supermask.criterion_scores")
 _wi = {"a": torch.tensor([0.5, -0.5, 0.5, -0.5, 0.1, 0.2]), "b": torch.tensor([1.0, 1.0])}
 _wf = {"a": torch.tensor([0.9, 0.8, 0.05, -0.3, -2.0, 0.4]), "b": torch.tensor([1.0, 2.0])}
 _m = zhou_supermask(_wi, _wf, ["a"], 0.5)
@@ -288,7 +288,7 @@ assert _m["a"].tolist() == [True, False, False, True, False, True], \
     "keep the weights that kept their sign with the largest |w_f|: 0.9, -0.3 and 0.4"
 print("Part D: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.supermask import mask_by_criterion as _reference
+from lthlib.methods.supermask import mask_by_criterion as _reference
 
 _g = torch.Generator().manual_seed(12)
 _names = ["l1.weight", "l2.weight"]
@@ -316,8 +316,8 @@ for _density in (0.1, 0.45, 0.5, 0.8):
 
 # %%
 from lthlib import evaluate
-from lthlib.supermask import random_weights
-from lthlib.training import data_for, train
+from lthlib.engine.training import data_for, train
+from lthlib.methods.supermask import random_weights
 
 settings = lthlib.for_scale(SCALE)
 STEPS = {"smoke": 150, "quick": 3000}.get(SCALE, 10_000)

@@ -21,7 +21,7 @@
 # \partial w$, the first-order change of the loss when the connection is removed; SNIP keeps
 # the most sensitive weights across the whole network. You write the score, the global
 # selection, the SNIP mask and Frankle et al.'s *inverted* sanity check, and check them
-# against `lthlib.pai`.
+# against `lthlib.methods.pai`.
 #
 # | part | what you write | points |
 # |---|---|---|
@@ -37,7 +37,7 @@
 # The tests of Parts C and D run your functions with lthlib's score and selection in place
 # of your `snip_scores` and `keep_top_global`, so a mistake in A or B costs only A or B.
 # **Write each part yourself:** a part whose function calls lthlib's own implementation of it
-# (`lthlib.pai.snip_scores`, `pai_scores`, `pai_mask`, `lthlib.pruning.prune_by_score`)
+# (`lthlib.methods.pai.snip_scores`, `pai_scores`, `pai_mask`, `lthlib.methods.pruning.prune_by_score`)
 # scores 0, and its test cell says so.
 #
 # **Papers:** Lee, Ajanthan & Torr, *SNIP: Single-shot Network Pruning based on Connection
@@ -55,11 +55,11 @@ import torch
 import torch.nn.functional as F
 
 import lthlib
-from lthlib.config import check_parameters
-from lthlib.grading import mask_difference, no_shortcut, substituted
+from lthlib.engine.training import model_for
 from lthlib.masks import Mask
-from lthlib.pai import pai_batch
-from lthlib.training import model_for
+from lthlib.methods.pai import pai_batch
+from lthlib.report.grading import mask_difference, no_shortcut, substituted
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE)
 
@@ -90,7 +90,7 @@ def snip_scores(model, x, y):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_snip_scores", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-snip_scores = no_shortcut(snip_scores, "Part A", "lthlib.pai.snip_scores", "lthlib.pai.pai_scores", "lthlib.pai.pai_mask")
+snip_scores = no_shortcut(snip_scores, "Part A", "lthlib.methods.pai.snip_scores", "lthlib.methods.pai.pai_scores", "lthlib.methods.pai.pai_mask")
 _model = model_for(TINY, tiny_data)
 _x, _y = pai_batch(tiny_data, seed=0)
 _scores = snip_scores(_model, _x, _y)
@@ -110,7 +110,7 @@ assert (snip_scores(_zeroed, _x, _y)["hidden.0.weight"][0, :5] == 0).all(), \
 assert not _scores["hidden.0.weight"].requires_grad, "return detached scores (.detach())"
 print("Part A: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.pai import snip_scores as _reference
+from lthlib.methods.pai import snip_scores as _reference
 
 for _settings, _seed in [(TINY.replace(seed=5), 3), (TINY.replace(seed=2, model="cnn_mnist1d", model_kwargs={"channels": 4}), 8)]:
     _model = model_for(_settings, tiny_data)
@@ -152,8 +152,8 @@ def keep_top_global(scores, density):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_keep_top_global", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-keep_top_global = no_shortcut(keep_top_global, "Part B", "lthlib.pruning.prune_by_score",
-                              "lthlib.pruning.magnitude_prune", "lthlib.pai.pai_mask", "lthlib.pai._keep_top")
+keep_top_global = no_shortcut(keep_top_global, "Part B", "lthlib.methods.pruning.prune_by_score",
+                              "lthlib.methods.pruning.magnitude_prune", "lthlib.methods.pai.pai_mask", "lthlib.methods.pai._keep_top")
 _s = {"a": torch.tensor([[5.0, 4.5], [3.0, 0.5]]), "b": torch.tensor([0.1, 0.2, 4.0, 0.3, 2.0, 0.05])}
 _m = keep_top_global(_s, 0.4)
 assert isinstance(_m, Mask) and list(_m) == ["a", "b"], "return a Mask over the scored layers, in their order"
@@ -166,7 +166,7 @@ assert _t["t"].tolist() == [True, False, False, True, True], \
     "ties: among equal scores the lower index is removed first (a stable sort of the scores, ascending)"
 print("Part B: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.pruning import prune_by_score as _prune_by_score
+from lthlib.methods.pruning import prune_by_score as _prune_by_score
 
 _g = torch.Generator().manual_seed(606)
 for _density in (0.05, 0.2, 0.5, 0.73):
@@ -195,7 +195,7 @@ for _density in (0.05, 0.2, 0.5, 0.73):
 # SNIP's mask of `model` at `density`: score with your `snip_scores` on the one batch
 # lthlib uses for SNIP, `pai_batch(data, seed)` (10 training examples of every class, drawn
 # from the run's own random stream), then select globally with your `keep_top_global`. The
-# result should equal `lthlib.pai.pai_mask("snip", model, data, density, seed=seed)` (which
+# result should equal `lthlib.methods.pai.pai_mask("snip", model, data, density, seed=seed)` (which
 # you may not call).
 
 # %% nbgrader={"grade": false, "grade_id": "snip_mask", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -207,8 +207,8 @@ def snip_mask(model, data, density, seed):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_snip_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-from lthlib.pai import snip_scores as _lthlib_snip_scores
-from lthlib.pruning import prune_by_score
+from lthlib.methods.pai import snip_scores as _lthlib_snip_scores
+from lthlib.methods.pruning import prune_by_score
 
 
 def _lthlib_keep_top_global(scores, density):
@@ -219,7 +219,7 @@ def _lthlib_keep_top_global(scores, density):
                           allow_empty_layers=True)
 
 
-snip_mask = no_shortcut(snip_mask, "Part C", "lthlib.pai.pai_mask", "lthlib.pai.pai_scores")
+snip_mask = no_shortcut(snip_mask, "Part C", "lthlib.methods.pai.pai_mask", "lthlib.methods.pai.pai_scores")
 _given = substituted(globals(), snip_scores=_lthlib_snip_scores, keep_top_global=_lthlib_keep_top_global)
 _model = model_for(TINY, tiny_data)
 with _given:
@@ -234,7 +234,7 @@ with _given:
         "another seed draws another batch (pai_batch(data, seed)), which gives another mask"
 print("Part C: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.pai import pai_mask as _pai_mask
+from lthlib.methods.pai import pai_mask as _pai_mask
 
 for _settings, _seed, _density in [(TINY.replace(seed=3), 4, 0.2),
                                    (TINY.replace(seed=6, model="cnn_mnist1d", model_kwargs={"channels": 4}), 1, 0.05)]:
@@ -264,9 +264,9 @@ def inverted_snip_mask(model, data, density, seed):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_inverted_snip_mask", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-from lthlib.pai import pai_mask as _pai_mask
+from lthlib.methods.pai import pai_mask as _pai_mask
 
-inverted_snip_mask = no_shortcut(inverted_snip_mask, "Part D", "lthlib.pai.pai_mask", "lthlib.pai.pai_scores")
+inverted_snip_mask = no_shortcut(inverted_snip_mask, "Part D", "lthlib.methods.pai.pai_mask", "lthlib.methods.pai.pai_scores")
 _model = model_for(TINY, tiny_data)
 _snip = _pai_mask("snip", _model, tiny_data, 0.3, seed=0)
 with substituted(globals(), snip_scores=_lthlib_snip_scores, keep_top_global=_lthlib_keep_top_global):
@@ -302,8 +302,8 @@ for _settings, _seed, _density in [(TINY.replace(seed=9), 2, 0.15), (TINY.replac
 # keeps. Nothing here is graded.
 
 # %%
-from lthlib.pai import pai_mask
-from lthlib.training import data_for, train
+from lthlib.engine.training import data_for, train
+from lthlib.methods.pai import pai_mask
 
 settings = lthlib.for_scale(SCALE)
 SEEDS = {"smoke": 1, "quick": 3}.get(SCALE, 5)

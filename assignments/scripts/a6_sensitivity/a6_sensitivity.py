@@ -51,10 +51,10 @@ import torch
 
 import lthlib
 from lthlib import evaluate
-from lthlib.config import check_parameters
+from lthlib.engine.training import model_for, train
 from lthlib.masks import Mask
-from lthlib.pruning import magnitude_prune
-from lthlib.training import model_for, train
+from lthlib.methods.pruning import magnitude_prune
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE)
 
@@ -74,7 +74,7 @@ FINE_TUNE = NET.replace(iterations=300, eval_every=300, lr=0.001)  # masked fine
 
 def prune_layers(weights, rates):
     """Magnitude pruning, each layer in ``rates`` by its own rate (the fraction of its weights
-    removed); layers not named keep every weight. (lthlib.pruning.magnitude_prune, one shot.)"""
+    removed); layers not named keep every weight. (lthlib.methods.pruning.magnitude_prune, one shot.)"""
     full = Mask({name: torch.ones_like(weights[name], dtype=torch.bool) for name in LAYERS})
     return magnitude_prune(weights, full, {n: r for n, r in rates.items() if r > 0}, allow_empty_layers=True)
 

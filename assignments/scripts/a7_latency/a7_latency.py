@@ -32,8 +32,8 @@
 #
 # **How to work.** Replace each `raise NotImplementedError()` with your code and run the test
 # cell below it. **Write each part yourself:** a part whose function calls lthlib's own
-# implementation of it (`lthlib.sparse_training.forward_flops`,
-# `lthlib.sparse_exec.structured_model`, `time_call`, `time_calls`) scores 0, and its test cell
+# implementation of it (`lthlib.methods.sparse_training.forward_flops`,
+# `lthlib.experiments.sparse_exec.structured_model`, `time_call`, `time_calls`) scores 0, and its test cell
 # says so. The measurement cell uses lthlib's versions of A to C, so a mistake there does not
 # spoil your numbers.
 #
@@ -52,10 +52,10 @@ import torch
 from torch import nn
 
 import lthlib
-from lthlib.config import check_parameters
-from lthlib.grading import no_shortcut
 from lthlib.masks import Mask
-from lthlib.models import MLP
+from lthlib.models.networks import MLP
+from lthlib.report.grading import no_shortcut
+from lthlib.settings import check_parameters
 
 check_parameters(SCALE=SCALE)
 torch.manual_seed(0)
@@ -98,7 +98,7 @@ def count_macs(model, input_shape, mask=None):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_count_macs", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-count_macs = no_shortcut(count_macs, "Part A", "lthlib.sparse_training.forward_flops", "lthlib.sparse_training.training_flops")
+count_macs = no_shortcut(count_macs, "Part A", "lthlib.methods.sparse_training.forward_flops", "lthlib.methods.sparse_training.training_flops")
 _mlp = MLP(INPUT_SHAPE, 10, hidden=(8, 4))
 _macs = count_macs(_mlp, INPUT_SHAPE)
 assert isinstance(_macs, dict) and list(_macs) == list(lthlib.prunable_parameters(_mlp)), \
@@ -121,7 +121,7 @@ assert _conv[_first] != _w.numel(), (f"{_first} is a convolution: it uses each o
                                      "position, so its MACs are weights x output length, not the weight count")
 print("Part A: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from lthlib.sparse_training import forward_flops as _reference
+from lthlib.methods.sparse_training import forward_flops as _reference
 
 for _model in (MLP(INPUT_SHAPE, 10, hidden=(33, 17, 5)), lthlib.build_model("cnn_mnist1d", INPUT_SHAPE, 10, channels=6)):
     _kind = "a 1-D CNN" if not isinstance(_model, MLP) else "an unseen MLP"
@@ -138,7 +138,7 @@ for _model in (MLP(INPUT_SHAPE, 10, hidden=(33, 17, 5)), lthlib.build_model("cnn
 # %% [markdown] nbgrader={"grade": false, "grade_id": "a7_part_b", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Part B · The physically smaller network (3 points)
 #
-# `model` is an `lthlib.models.MLP` (`model.hidden`: a list of `nn.Linear`, then
+# `model` is an `lthlib.models.networks.MLP` (`model.hidden`: a list of `nn.Linear`, then
 # `model.output`). `keep` maps some hidden layers' weight names (`"hidden.0.weight"`...) to
 # the indices of the units (rows) to keep, in increasing order. Return a **new** MLP whose
 # hidden layers have only those units: each kept unit's row of weights and its bias, and,
@@ -166,7 +166,7 @@ def shrink(model, keep):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_shrink", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 3}
-shrink = no_shortcut(shrink, "Part B", "lthlib.sparse_exec.structured_model", "lthlib.sparse_exec.neuron_mask")
+shrink = no_shortcut(shrink, "Part B", "lthlib.experiments.sparse_exec.structured_model", "lthlib.experiments.sparse_exec.neuron_mask")
 
 
 def _silenced(model, keep):
@@ -240,7 +240,7 @@ def median_latency(fn, repeats=20, warmup=3):
     ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_median_latency", "locked": true, "schema_version": 3, "solution": false, "task": false, "points": 2}
-median_latency = no_shortcut(median_latency, "Part C", "lthlib.sparse_exec.time_call", "lthlib.sparse_exec.time_calls")
+median_latency = no_shortcut(median_latency, "Part C", "lthlib.experiments.sparse_exec.time_call", "lthlib.experiments.sparse_exec.time_calls")
 
 
 class _Clock:
@@ -290,8 +290,8 @@ assert _fn.calls == 8 and 0.019 <= _t < 0.06, (
 # times all three in turn, so a slow moment hits all of them alike.
 
 # %%
-from lthlib.sparse_exec import magnitude_mask, masked_model, neuron_mask, structured_model, time_calls
-from lthlib.sparse_training import forward_flops
+from lthlib.experiments.sparse_exec import magnitude_mask, masked_model, neuron_mask, structured_model, time_calls
+from lthlib.methods.sparse_training import forward_flops
 
 BATCH = 1
 REPEATS = {"smoke": 5, "quick": 40}.get(SCALE, 100)

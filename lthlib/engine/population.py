@@ -1,0 +1,946 @@
+"""K networks of one architecture trained in one batched pass; each member gets the ``Run``
+that ``lthlib.engine.training.train`` would give it alone.
+
+Why: almost every experiment here trains many small, independent networks (seeds x
+ticket/controls per IMP round, LMC children, supermask criteria). One MNIST-1D MLP step
+is mostly per-operation overhead, so K members stacked into one set of larger operations
+cost far less than K separate steps, on a CPU and more so on a GPU.
+
+How:
+
+- Parameters. Each parameter name holds one tensor ``[K, *shape]`` (members along a new
+  leading dimension). Linear weights are stored transposed, ``[K, in, out]``, so the
+  forward is one ``torch.baddbmm``; convolutions put the members along the channels
+  (``[batch, K*channels, ...]``) and run as one grouped convolution (``groups=K``); ReLU
+  and max pooling act per channel and need nothing. In evaluation every member sees the
+  same examples, so the first layer is a plain matmul / convolution with the K weight
+  matrices side by side.
+- Gradients. The linear tail (all of an MLP; a conv net's classifier after the flatten)
+  is differentiated by hand, not by autograd: the loss gradient is ``(softmax - onehot) /
+  B``, ReLU's passes where its output is positive, and each product is one ``bmm`` in the
+  layout that measured fastest (the output layer computes its logits transposed, ``[K,
+  classes, batch]``: with 10 classes the products with the class dimension outermost ran
+  ~3x faster). A convolutional head goes through autograd, seeded with the tail's input
+  gradient. Same formulas as autograd's, so the same numbers to float rounding.
+- Chunks. On a CPU a population whose weights, gradients, optimiser state and activations
+  exceed ``CHUNK_BYTES`` is stepped in near-equal chunks of members, one after another
+  (forward, backward and optimiser per chunk), so a chunk's data stay in the cache.
+- Data. Each member has its own minibatch order and augmentation draws (its own
+  ``data_order_seed``): the batch indices are ``[K, batch]`` rows of the members' epoch
+  orders, gathered from the in-memory training tensor on the device.
+- Optimiser. The step is torch's fused Adam / SGD kernel -- the one ``train`` uses
+  (``make_optimizer``) -- over the per-member rows of the stacked tensors, one call per
+  group of members with the same (lr, weight_decay, momentum); each member has its own
+  step count (its own start iteration). Devices without fused kernels (MPS) use the
+  hand-written ``torch._foreach`` formulas of torch's Adam / SGD. Both match
+  ``torch.optim`` for one member (``tests/test_population.py``).
+- Masks. As in ``train``: masked gradients are zeroed before the step (Adam moments and
+  weight decay never see them) and masked weights are multiplied by the mask after it, so
+  they are exactly 0.0 after every step.
+- Start iterations (rewinding). One shared clock: the population's iteration ``t`` is
+  every member's iteration. A member that starts at ``k`` sits idle until ``t == k`` and
+  then trains from ``k`` to the end with the learning rate, data order and Adam step
+  count ``train(start_iteration=k)`` uses. Members are kept sorted by start, so the active
+  ones are a leading slice of the stacked tensors (views, no copies).
+- No host round trips in the step loop: learning rates are Python floats computed from
+  the settings, the rest stays on the device; the host reads numbers only at
+  evaluations (as ``train`` does) and where weights are saved.
+
+Measured (2-core CPU, 1 thread, ``benchmarks/population_speed.py``, docs/population.md):
+stacked ``baddbmm`` / grouped convolutions beat ``torch.func`` (``functional_call`` +
+``vmap`` + ``grad``, same optimiser) at every K measured (MNIST-1D MLP, whole step, K=1:
+0.47 against 1.33 ms; K=32: 6.64 against 7.84 ms), so this module uses stacked tensors.
+Torch's fused Adam kernel over the stacked tensors measured ~7x faster than the same update
+written as broadcast tensor operations (1.5 ms against 10.3 ms at K=32 for the MLP), which
+is why the optimiser calls it. The per-model step times against ``train`` are in
+docs/population.md.
+
+Architectures: ``can_batch`` explains the rule; anything else (BatchNorm nets, user
+models, mixed architectures) falls back to ``train`` per member, as does a single member
+(``train`` itself is then bitwise the reference) unless ``batched=True``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lthlib.core import profile
+from lthlib.core.progress import progress_bar
+from lthlib.core.store import CheckpointClock, StoreError, atomic_save, load_or_set_aside
+from lthlib.core.threads import with_fixed_threads
+from lthlib.data.datasets import Dataset
+from lthlib.masks import Mask
+from lthlib.models.networks import MLP, ConvNet, ConvNet1d
+from lthlib.settings import TrainSettings
+from lthlib.engine.training import (TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator, check_not_diverged, epoch_order, lr_at, train)
+
+# Settings every member of one batched pass shares (one clock, one batch shape, one kind
+# of optimiser and lr schedule); members may differ in everything else (seed, data order,
+# lr, weight_decay, momentum).
+SHARED_SETTINGS = ("optimizer", "batch_size", "iterations", "eval_every", "warmup_iterations",
+                   "lr_milestones", "lr_gamma", "augment", "betas")
+# Evaluation runs in chunks whose widest layer output holds about this many numbers (4 MB
+# of float32: measured fastest for the MNIST-1D nets -- larger chunks leave the cache --
+# and never more memory than train's evaluate, 2,000 examples at a time).
+EVAL_ACTIVATIONS = 1 << 20
+# On a CPU, members stepped together (forward, backward, optimiser) hold at most about this
+# many bytes of weights, gradients, optimiser state and activations (3/4 of the 32 MiB
+# last-level cache of the machine it was measured on); a larger population is stepped in
+# near-equal chunks, one after another, whose data stay in the cache from the forward to
+# the optimiser. Measured (docs/population.md): K=32 MNIST-1D MLP / CNN members in 2
+# chunks of 16 cost 0.6-0.7x the per-model time of one chunk of 32, chunks of 8 more than
+# 16. Other devices step the whole population at once.
+CHUNK_BYTES = 24 << 20
+ADAM_EPS = 1e-8  # torch.optim.Adam's and AdamW's default, which train uses
+AUGMENT_PADDING = 4  # lthlib.data.datasets.augment_batch's default
+CHECKPOINT_FORMAT = "lthlib.engine.population/1"
+
+
+# ----------------------------------------------------------------------------- the rule
+@dataclass(frozen=True)
+class _Layer:
+    kind: str  # "linear" | "conv" | "relu" | "maxpool" | "flatten"
+    name: str = ""  # module name (state_dict prefix) of linear / conv layers
+    dim: int = 0  # 1 or 2 for conv / maxpool
+    options: tuple = ()  # conv: (stride, padding, dilation); maxpool: F.max_pool args
+    bias: bool = True
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a batchable model computes, layer by layer, plus what must match across members."""
+
+    model_class: str
+    input_kind: str  # "flat" (MLP), "channel1" (ConvNet1d: one channel), "image" (ConvNet)
+    layers: tuple[_Layer, ...]
+    shapes: tuple[tuple[str, tuple[int, ...]], ...]  # parameter name -> shape, state_dict order
+    dtype: torch.dtype
+    device: torch.device
+
+    @property
+    def linear_weights(self) -> frozenset[str]:
+        return frozenset(f"{layer.name}.weight" for layer in self.layers if layer.kind == "linear")
+
+    @property
+    def tail_start(self) -> int:
+        """Where the trailing run of linear and ReLU layers (starting with a linear one)
+        begins: the training step differentiates it by hand, the layers before it (the
+        convolutional head) with autograd."""
+        i = len(self.layers)
+        while i and self.layers[i - 1].kind in ("linear", "relu"):
+            i -= 1
+        while self.layers[i].kind == "relu":
+            i += 1
+        return i
+
+    @property
+    def conv_first(self) -> bool:
+        return next(layer.kind for layer in self.layers if layer.kind in ("linear", "conv")) == "conv"
+
+
+def _layer(name: str, module: nn.Module) -> _Layer | str:
+    if type(module) is nn.Linear:
+        return _Layer("linear", name, bias=module.bias is not None)
+    if type(module) in (nn.Conv1d, nn.Conv2d):
+        if module.groups != 1 or module.padding_mode != "zeros":
+            return f"{name} is a grouped or non-zero-padded convolution"
+        return _Layer("conv", name, 1 if type(module) is nn.Conv1d else 2,
+                      (module.stride, module.padding, module.dilation), module.bias is not None)
+    if type(module) is nn.ReLU:
+        return _Layer("relu")
+    if type(module) in (nn.MaxPool1d, nn.MaxPool2d):
+        if module.return_indices:
+            return f"{name} returns pooling indices"
+        return _Layer("maxpool", dim=1 if type(module) is nn.MaxPool1d else 2,
+                      options=(module.kernel_size, module.stride, module.padding,
+                               module.dilation, module.ceil_mode))
+    if type(module) is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
+        return _Layer("flatten")
+    return f"{name or 'a layer'} is a {type(module).__name__}, which the batched forward does not know"
+
+
+def _plan(model: nn.Module) -> _Plan | str:
+    """The plan of ``model``, or why it cannot be batched."""
+    cls = type(model)
+    if cls not in (MLP, ConvNet1d, ConvNet):
+        return (f"{cls.__name__} is not one of lthlib's MLP, ConvNet1d or ConvNet (Conv-2/4/6), "
+                "whose forward passes the batched trainer reproduces")
+    if "forward" in vars(model):
+        return "its forward method was replaced"
+    if next(model.buffers(), None) is not None:
+        return "it has buffers (e.g. BatchNorm statistics)"
+    params = dict(model.named_parameters())
+    if any(not p.requires_grad for p in params.values()):
+        return "some of its parameters are frozen (requires_grad=False)"
+    dtypes, devices = {p.dtype for p in params.values()}, {p.device for p in params.values()}
+    if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point or len(devices) != 1:
+        return "its parameters are not of one floating dtype on one device"
+
+    named: list[tuple[str, nn.Module]]
+    if cls is MLP:
+        named = []
+        for i, layer in enumerate(model.hidden):
+            named += [(f"hidden.{i}", layer), ("", nn.ReLU())]
+        named.append(("output", model.output))
+        input_kind = "flat"
+    elif cls is ConvNet1d:
+        named = [("conv1", model.conv1), ("", nn.ReLU()), ("conv2", model.conv2), ("", nn.ReLU()),
+                 ("conv3", model.conv3), ("", nn.ReLU()), ("", nn.Flatten()), ("output", model.output)]
+        input_kind = "channel1"
+    else:
+        named = [(f"features.{n}", m) for n, m in model.features.named_children()]
+        named += [(f"classifier.{n}", m) for n, m in model.classifier.named_children()]
+        input_kind = "image"
+    layers = []
+    for name, module in named:
+        layer = _layer(name, module)
+        if isinstance(layer, str):
+            return layer
+        layers.append(layer)
+    covered = {f"{l.name}.{p}" for l in layers if l.kind in ("linear", "conv")
+               for p in (("weight", "bias") if l.bias else ("weight",))}
+    if covered != set(params):
+        return "its parameters are not exactly those of its layers"
+    if layers[-1].kind != "linear":
+        return "it does not end in a linear layer"
+    plan = _Plan(cls.__name__, input_kind, tuple(layers),
+                 tuple((n, tuple(p.shape)) for n, p in params.items()),
+                 next(iter(dtypes)), next(iter(devices)))
+    start = plan.tail_start
+    if (layers[start - 1].kind != "flatten") if start else input_kind != "flat":
+        return "its linear layers do not follow a flatten (or a flat input)"
+    return plan
+
+
+def batch_problem(models: Sequence[nn.Module]) -> str | None:
+    """Why ``models`` cannot be trained in one batched pass (None: they can)."""
+    plans = [_plan(m) for m in models]
+    for i, plan in enumerate(plans):
+        if isinstance(plan, str):
+            return f"models[{i}] cannot be batched: {plan}"
+    for i, plan in enumerate(plans[1:], start=1):
+        if plan != plans[0]:
+            return (f"models[{i}] differs from models[0] in architecture, parameter shapes, "
+                    "dtype or device; a batched pass needs members of one architecture")
+    return None
+
+
+def can_batch(models: Iterable[nn.Module]) -> bool:
+    """Whether ``models`` can be trained in one batched pass.
+
+    The rule: every model is an lthlib ``MLP`` (LeNet-300-100, the MNIST-1D MLP),
+    ``ConvNet1d`` (the MNIST-1D CNN) or ``ConvNet`` (Conv-2/4/6) -- exactly those classes,
+    whose forward passes the batched trainer reproduces -- built of Linear, Conv1d/Conv2d
+    (not grouped, zero padding), ReLU, MaxPool and Flatten only, with no buffers (so no
+    BatchNorm) and no frozen parameters; and all of them have the same layers, parameter
+    shapes, dtype and device. (Their settings must also share ``SHARED_SETTINGS``.)
+    """
+    models = list(models)
+    return bool(models) and batch_problem(models) is None
+
+
+def _settings_problem(settings: Sequence[TrainSettings]) -> str | None:
+    for name in SHARED_SETTINGS:
+        values = [getattr(s, name) for s in settings]
+        if any(v != values[0] for v in values):
+            return (f"the members' settings differ in {name} ({values}); a batched pass shares "
+                    f"{list(SHARED_SETTINGS)}")
+    return None
+
+
+# ------------------------------------------------------------------------ the forward
+def _forward(plan: _Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n: int,
+             shared: bool, cache: dict[str, torch.Tensor] | None = None,
+             sizes: list[int] | None = None, layers: Sequence[_Layer] | None = None) -> torch.Tensor:
+    """Logits ``[n, batch, classes]`` of ``n`` stacked members.
+
+    ``shared``: ``x`` is one batch ``[batch, *input]`` that every member sees (evaluation).
+    Otherwise each member has its own batch: ``[n, batch, *input]`` when the first layer
+    is linear, ``[batch, n * channels, *spatial]`` when it is a convolution. ``cache``
+    keeps the side-by-side first-layer weights between evaluation chunks; ``sizes``
+    collects each layer's output size. ``layers``: a leading part of the plan's layers
+    only (the training step runs the convolutional head this way; its output is then the
+    head's, ``[n, batch, features]`` after a flatten).
+    """
+    if shared:
+        x = {"flat": lambda: x.reshape(len(x), -1), "channel1": lambda: x.reshape(len(x), 1, -1),
+             "image": lambda: x}[plan.input_kind]()
+    h, state = x, ("shared" if shared else ("conv" if plan.conv_first else "stack"))
+    for layer in (plan.layers if layers is None else layers):
+        if layer.kind == "linear":
+            w = params[f"{layer.name}.weight"]  # [n, in, out]
+            b = params[f"{layer.name}.bias"] if layer.bias else None
+            if state == "shared":  # [N, in] @ [in, n*out] -> [n, N, out]
+                flat_w = cache.get(layer.name) if cache is not None else None
+                if flat_w is None:
+                    flat_w = w.permute(1, 0, 2).reshape(w.shape[1], -1)
+                    if cache is not None:
+                        cache[layer.name] = flat_w
+                h = h @ flat_w if b is None else torch.addmm(b.reshape(-1), h, flat_w)
+                h = h.view(len(h), n, -1).transpose(0, 1)
+            else:
+                h = torch.bmm(h, w) if b is None else torch.baddbmm(b.unsqueeze(1), h, w)
+            state = "stack"
+        elif layer.kind == "conv":
+            w = params[f"{layer.name}.weight"]  # [n, out, in, *kernel]
+            b = params[f"{layer.name}.bias"].reshape(-1) if layer.bias else None
+            conv = F.conv1d if layer.dim == 1 else F.conv2d
+            stride, padding, dilation = layer.options
+            h = conv(h, w.reshape(-1, *w.shape[2:]), b, stride, padding, dilation,
+                     groups=1 if state == "shared" else n)
+            state = "conv"
+        elif layer.kind == "relu":  # in place where it measured faster: evaluation of linear layers
+            h = torch.relu_(h) if state == "stack" and not torch.is_grad_enabled() else torch.relu(h)
+        elif layer.kind == "maxpool":
+            pool = F.max_pool1d if layer.dim == 1 else F.max_pool2d
+            h = pool(h, *layer.options)
+        elif layer.kind == "flatten":  # [B, n*C, *S] -> [n, B, C*prod(S)]
+            h = h.reshape(len(h), n, -1).transpose(0, 1)
+            state = "stack"
+        if sizes is not None:
+            sizes.append(h.numel())
+    return h
+
+
+# ---------------------------------------------------------------------- the optimiser
+def _take(t: torch.Tensor, members: slice | list[int]) -> list[torch.Tensor]:
+    """The members' part of a stacked tensor: one slice view, or one row view per member."""
+    return [t[members]] if isinstance(members, slice) else [t[j] for j in members]
+
+
+class _Optimizer:
+    """Adam, AdamW or SGD (torch's formulas: L2 weight decay added to the gradient, AdamW's
+    decoupled from it) over stacked tensors, one step count per member.
+
+    Members with the same (lr, weight_decay, momentum, start) form a group that shares
+    every scalar of the update; a group of consecutive members is one slice of each stacked
+    tensor, otherwise one row per member. ``impl="fused"`` calls torch's fused kernels (the
+    ones ``train`` uses) on those tensors; ``"foreach"`` writes torch's update with
+    ``torch._foreach`` operations (devices without fused kernels).
+    """
+
+    def __init__(self, params: dict[str, torch.Tensor], settings: Sequence[TrainSettings],
+                 starts: Sequence[int], impl: str):
+        self.params, self.settings, self.starts = params, list(settings), list(starts)
+        self.kind, self.impl = settings[0].optimizer, impl
+        first = next(iter(params.values()))
+        self.steps = torch.zeros(len(settings), dtype=torch.float32, device=first.device)
+        self.state: dict[str, dict[str, torch.Tensor]] = {}
+        if self.kind in ("adam", "adamw"):
+            self.state = {"exp_avg": {n: torch.zeros_like(p) for n, p in params.items()},
+                          "exp_avg_sq": {n: torch.zeros_like(p) for n, p in params.items()}}
+        elif any(s.momentum for s in settings):
+            self.state = {"momentum_buffer": {n: torch.zeros_like(p) for n, p in params.items()}}
+        groups: dict[tuple[float, float, float, int], list[int]] = {}
+        for j, (s, k) in enumerate(zip(settings, starts)):
+            groups.setdefault((s.lr, s.weight_decay, s.momentum, k), []).append(j)
+        self.groups = list(groups.values())
+        self.active: list[list[tuple[TrainSettings, int, slice | list[int], dict[str, list[torch.Tensor]]]]] = []
+        self.chunks: list[tuple[int, int]] = []
+        self.n = 0
+
+    def activate(self, n: int, chunks: Sequence[tuple[int, int]] | None = None) -> None:
+        """Prepare the tensor lists of the first ``n`` members (the active ones), stepped in
+        ``chunks`` (consecutive member ranges ``[lo, hi)`` covering ``0..n``; default one)."""
+        self.n, self.active = n, []
+        self.chunks = [(0, n)] if chunks is None else [(int(lo), int(hi)) for lo, hi in chunks]
+        for lo, hi in self.chunks:
+            entries = []
+            for group in self.groups:
+                members = [j for j in group if lo <= j < hi]  # a group shares its start: all wait or none
+                if not members:
+                    continue
+                contiguous = members == list(range(members[0], members[-1] + 1))
+                sel: slice | list[int] = slice(members[0], members[-1] + 1) if contiguous else members
+                rel: slice | list[int] = (slice(members[0] - lo, members[-1] + 1 - lo) if contiguous
+                                          else [j - lo for j in members])  # rows of the chunk's gradients
+                lists = {k: [t for name in self.params for t in _take(self.state[k][name], sel)]
+                         for k in self.state}
+                lists["params"] = [t for name in self.params for t in _take(self.params[name], sel)]
+                lists["steps"] = [self.steps[members[0]]] * len(lists["params"])
+                entries.append((self.settings[members[0]], self.starts[members[0]], rel, lists))
+            self.active.append(entries)
+
+    @torch.no_grad()
+    def step(self, t: int, grads: Sequence[torch.Tensor], chunk: int = 0) -> None:
+        """The step from iteration ``t`` to ``t + 1`` of the active members of chunk ``chunk``,
+        whose gradients ``grads`` (one ``[hi - lo, ...]`` tensor per parameter, in order) are."""
+        lo, hi = self.chunks[chunk]
+        self.steps[lo:hi] += 1
+        for settings, start, rel, lists in self.active[chunk]:
+            g = [x for grad in grads for x in _take(grad, rel)]
+            lr = lr_at(settings, t)
+            if self.kind in ("adam", "adamw"):
+                self._adam(lists, g, lr, settings.weight_decay, t - start + 1, settings.betas)
+            else:
+                self._sgd(lists, g, lr, settings.weight_decay, settings.momentum)
+
+    def _adam(self, lists: dict[str, list[torch.Tensor]], g: list[torch.Tensor], lr: float,
+              wd: float, step: int, betas: tuple[float, float]) -> None:
+        (beta1, beta2), eps = betas, ADAM_EPS
+        p, m, v = lists["params"], lists["exp_avg"], lists["exp_avg_sq"]
+        decoupled = self.kind == "adamw"
+        if self.impl == "fused":
+            fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
+            fused(p, g, m, v, [], lists["steps"], amsgrad=False, lr=lr, beta1=beta1,
+                  beta2=beta2, weight_decay=wd, eps=eps, maximize=False,
+                  grad_scale=None, found_inf=None)
+            return
+        if wd and decoupled:  # AdamW: w <- w (1 - lr wd), then the Adam step
+            torch._foreach_mul_(p, 1 - lr * wd)
+        elif wd:
+            g = torch._foreach_add(g, p, alpha=wd)
+        torch._foreach_lerp_(m, g, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, g, g, 1 - beta2)
+        step_size = (lr / (1 - beta1 ** step)) * -1
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, (1 - beta2 ** step) ** 0.5)
+        torch._foreach_add_(denom, eps)
+        torch._foreach_addcdiv_(p, m, denom, step_size)
+
+    def _sgd(self, lists: dict[str, list[torch.Tensor]], g: list[torch.Tensor], lr: float,
+             wd: float, momentum: float) -> None:
+        # Momentum buffers start at zero: 0 * momentum + g is exactly torch's first-step clone.
+        p = lists["params"]
+        bufs = lists["momentum_buffer"] if momentum else []
+        if self.impl == "fused":
+            torch._fused_sgd_(p, g, bufs, weight_decay=wd, momentum=momentum, lr=lr, dampening=0.0,
+                              nesterov=False, maximize=False, is_first_step=False,
+                              grad_scale=None, found_inf=None)
+            return
+        if wd:
+            g = torch._foreach_add(g, p, alpha=wd)
+        if momentum:
+            torch._foreach_mul_(bufs, momentum)
+            torch._foreach_add_(bufs, g, alpha=1.0)
+            g = bufs
+        torch._foreach_add_(p, g, alpha=-lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, **self.state}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        with torch.no_grad():
+            self.steps.copy_(state["steps"])
+            for k, tensors in self.state.items():
+                for name, t in tensors.items():
+                    t.copy_(state[k][name])
+
+
+def optimizer_impl(device: torch.device) -> str:
+    """``"fused"`` where torch has fused Adam/SGD kernels (CPU, CUDA; as ``make_optimizer``),
+    else ``"foreach"``."""
+    return "fused" if device.type in ("cpu", "cuda") else "foreach"
+
+
+# ---------------------------------------------------------------------- the population
+def _augment(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
+             padding: int = AUGMENT_PADDING) -> torch.Tensor:
+    """``lthlib.data.datasets.augment_batch`` with the draws given (one gather for all members)."""
+    n, _, h, w = x.shape
+    dev = x.device
+    padded = F.pad(x, (padding, padding, padding, padding))
+    rows = dy[:, None] + torch.arange(h, device=dev)[None, :]
+    cols = torch.arange(w, device=dev)[None, :].expand(n, w)
+    cols = torch.where(flip[:, None], w - 1 - cols, cols) + dx[:, None]
+    batch_idx = torch.arange(n, device=dev)[:, None, None, None]
+    chan_idx = torch.arange(x.shape[1], device=dev)[None, :, None, None]
+    return padded[batch_idx, chan_idx, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+class _Population:
+    """The batched run. Members are held in order of start iteration (``self.order[j]`` is
+    the caller's index of internal member ``j``)."""
+
+    def __init__(self, models: list[nn.Module], data: Dataset, settings: list[TrainSettings],
+                 masks: list[Mask | None], save_at: list[list[int]], starts: list[int],
+                 checkpoint: Path | None, progress: bool | None, impl: str | None = None):
+        plan = _plan(models[0])
+        assert isinstance(plan, _Plan)
+        self.plan, self.device = plan, plan.device
+        self.data = data.to(self.device)
+        self.order = sorted(range(len(models)), key=lambda i: (starts[i], i))
+        self.models = [models[i] for i in self.order]
+        self.settings = [settings[i] for i in self.order]
+        self.masks = [masks[i] for i in self.order]
+        self.save_at = [set(save_at[i]) for i in self.order]
+        self.starts = [starts[i] for i in self.order]
+        self.caller_masks, self.caller_settings, self.caller_starts = masks, settings, starts
+        self.caller_save_at = save_at
+        self.checkpoint, self.progress = checkpoint, progress
+        self.s0 = self.settings[0]
+        self.transposed = plan.linear_weights
+        self.conv_first = plan.conv_first
+
+        with torch.no_grad():
+            self.params = {name: torch.stack([self._stored(name, dict(m.named_parameters())[name])
+                                              for m in self.models]).contiguous()
+                           for name, _ in plan.shapes}
+            names = sorted({n for mask in self.masks if mask is not None for n in mask})
+            self.mask = {n: torch.stack([
+                self._stored(n, mask[n].to(self.device, self.params[n].dtype)) if mask is not None
+                and n in mask else torch.ones(self.params[n].shape[1:], dtype=self.params[n].dtype,
+                                              device=self.device)
+                for mask in self.masks]).contiguous() for n in names}
+            for n, m in self.mask.items():
+                self.params[n].mul_(m)
+        self.opt = _Optimizer(self.params, self.settings, self.starts,
+                              impl or optimizer_impl(self.device))
+        self.runs = [Run(settings=s.to_dict(), start_iteration=k,
+                         mask=m.state_dict() if m is not None else None)
+                     for s, k, m in zip(self.settings, self.starts, self.masks)]
+        self.n_active = 0
+        self._epoch, self._orders = -1, torch.empty(0)
+        self.tail_start = plan.tail_start
+        tail_names = {f"{l.name}.{p}" for l in plan.layers[self.tail_start:] if l.kind == "linear"
+                      for p in ("weight", "bias")}
+        self.head_params = [name for name in self.params if name not in tail_names]
+        sizes = self._activation_sizes()
+        self.widest = max(sizes)
+        self.member_bytes = self.params[next(iter(self.params))].element_size() * (
+            sum(p[0].numel() for p in self.params.values()) * (2 + len(self.opt.state))
+            + self.s0.batch_size * 2 * sum(sizes))
+        self.chunk_members = max(1, CHUNK_BYTES // self.member_bytes) if self.device.type == "cpu" else len(models)
+
+    @torch.no_grad()
+    def _activation_sizes(self) -> list[int]:
+        """Numbers per example in each layer output of one member (the widest sizes the
+        evaluation chunks; all of them, the training chunks)."""
+        sizes: list[int] = []
+        one = {name: p[:1] for name, p in self.params.items()}
+        _forward(self.plan, one, self.data.x_train[:1], 1, shared=True, sizes=sizes)
+        return sizes
+
+    # -- layout
+    def _stored(self, name: str, t: torch.Tensor) -> torch.Tensor:
+        """A parameter (or mask) as stored: linear weights transposed to ``[in, out]``."""
+        return t.detach().t() if name in self.transposed else t.detach()
+
+    def member_state(self, j: int) -> dict[str, torch.Tensor]:
+        """Member ``j``'s weights as a CPU state dict (``train``'s ``cpu_state``)."""
+        out = {}
+        for name, _ in self.plan.shapes:
+            t = self.params[name][j]
+            t = t.t() if name in self.transposed else t
+            out[name] = t.detach().to("cpu", memory_format=torch.contiguous_format, copy=True)
+        return out
+
+    def _activate(self, n: int) -> None:
+        """Make the first ``n`` members the trained ones, stepped in chunks of at most
+        ``chunk_members`` (near-equal consecutive ranges)."""
+        self.n_active = n
+        count = math.ceil(n / self.chunk_members)
+        bounds = [n * i // count for i in range(count + 1)]
+        self.chunks = list(zip(bounds[:-1], bounds[1:]))
+        names = list(self.params)
+        self.masked_index = [names.index(k) for k in self.mask]
+        self.chunk_masks = [([self.params[k][lo:hi] for k in self.mask], [m[lo:hi] for m in self.mask.values()])
+                            for lo, hi in self.chunks]
+        self.opt.activate(n, self.chunks)
+
+    # -- one step
+    def _orders_for(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            cpu = torch.device("cpu")
+            self._orders = torch.stack([epoch_order(len(self.data.y_train), s.order_seed, epoch, cpu)
+                                        for s in self.settings]).to(self.device, non_blocking=True)
+            self._epoch = epoch
+        return self._orders
+
+    def _batch(self, t: int, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Members ``lo..hi-1``'s minibatches of iteration ``t`` (inputs in the first layer's
+        layout, labels ``[n, B]``): one ``index_select`` from the training tensors."""
+        bs, n = self.s0.batch_size, hi - lo
+        epoch, offset = divmod(t, len(self.data.y_train) // bs)
+        idx = self._orders_for(epoch)[lo:hi, offset * bs:(offset + 1) * bs]  # [n, B]
+        x_train, y_train = self.data.x_train, self.data.y_train
+        conv_first = self.conv_first
+        rows = (idx.t() if conv_first else idx).reshape(-1)
+        xb = x_train.index_select(0, rows)  # [B * n, *in] or [n * B, *in]
+        if self.s0.augment:
+            draws = []
+            for s in self.settings[lo:hi]:
+                g = augmentation_generator(s.order_seed, t)
+                span = 2 * AUGMENT_PADDING + 1
+                draws.append((torch.randint(0, span, (bs,), generator=g),
+                              torch.randint(0, span, (bs,), generator=g),
+                              torch.rand(bs, generator=g) < 0.5))
+            dy, dx, flip = (torch.stack(d) for d in zip(*draws))  # [n, B] each
+            if conv_first:
+                dy, dx, flip = dy.t(), dx.t(), flip.t()
+            # non_blocking: a copy from the host must not wait for the device's queue
+            dy, dx, flip = (d.reshape(-1).to(self.device, non_blocking=True) for d in (dy, dx, flip))
+            xb = _augment(xb, dy, dx, flip)
+        if conv_first:
+            channels = 1 if self.plan.input_kind == "channel1" else xb.shape[1]
+            xb = xb.reshape(bs, n * channels, *((-1,) if self.plan.input_kind == "channel1"
+                                                else xb.shape[2:]))
+        else:
+            xb = xb.reshape(n, bs, -1)
+        return xb, y_train.index_select(0, idx.reshape(-1)).view(n, bs)
+
+    def _step(self, t: int) -> None:
+        for c, (lo, hi) in enumerate(self.chunks):
+            xb, yb = self._batch(t, lo, hi)
+            grads = self._gradients(lo, hi, xb, yb)
+            with torch.no_grad():
+                masked_params, masks = self.chunk_masks[c]
+                if masks:
+                    torch._foreach_mul_([grads[i] for i in self.masked_index], masks)
+                self.opt.step(t, grads, c)
+                if masks:
+                    torch._foreach_mul_(masked_params, masks)
+
+    def _gradients(self, lo: int, hi: int, xb: torch.Tensor, yb: torch.Tensor) -> list[torch.Tensor]:
+        """Each member's gradient of its own batch-mean cross-entropy, ``[hi - lo, ...]`` per
+        parameter in order, for members ``lo..hi-1``.
+
+        The linear tail (the MLP, a conv net's classifier) is differentiated by hand: the
+        loss gradient is ``(softmax - onehot) / B``, ReLU's passes where its output is
+        positive, and each product is the ``bmm`` of the layout measured fastest (the output
+        layer computes its logits transposed, ``[n, classes, B]``: with few classes, the
+        products with the class dimension outermost run ~3x faster). The convolutional
+        head, where there is one, goes through autograd with the tail's input gradient.
+        """
+        n, bs = hi - lo, self.s0.batch_size
+        params = {name: p[lo:hi] for name, p in self.params.items()}
+        tail = self.plan.layers[self.tail_start:]
+        grads: dict[str, torch.Tensor] = {}
+        leaves: dict[str, torch.Tensor] = {}
+        if self.tail_start:
+            leaves = {name: params[name].detach().requires_grad_() for name in self.head_params}
+            with torch.enable_grad():
+                head_out = _forward(self.plan, leaves, xb, n, shared=False, layers=self.plan.layers[:self.tail_start])
+            h = head_out.detach()
+        else:
+            h = xb
+        with torch.no_grad():
+            tape: list[tuple[_Layer, torch.Tensor]] = []  # (linear, its input) or (relu, its output)
+            last = len(tail) - 1
+            for i, layer in enumerate(tail):
+                if layer.kind == "relu":
+                    h = h.relu_()  # a linear layer's fresh output
+                    tape.append((layer, h))
+                    continue
+                w = params[f"{layer.name}.weight"]  # [n, in, out]
+                b = params[f"{layer.name}.bias"] if layer.bias else None
+                tape.append((layer, h))
+                if i == last:  # logits transposed: [n, out, B] = W^T h^T
+                    wt, ht = w.transpose(1, 2), h.transpose(1, 2)
+                    h = torch.bmm(wt, ht) if b is None else torch.baddbmm(b.unsqueeze(2), wt, ht)
+                else:
+                    h = torch.bmm(h, w) if b is None else torch.baddbmm(b.unsqueeze(1), h, w)
+            # d(sum over the batch of cross-entropy / B) / d logits = (softmax - onehot) / B
+            g = torch.softmax(h, 1)
+            target = yb.unsqueeze(1)
+            g.scatter_(1, target, g.gather(1, target) - 1)
+            g.mul_(1.0 / bs)
+            transposed = True  # g is [n, out, B] until the output layer is done
+            for i in range(last, -1, -1):
+                layer, saved = tape[i]
+                if layer.kind == "relu":
+                    g = torch.ops.aten.threshold_backward(g, saved, 0)
+                    continue
+                w = params[f"{layer.name}.weight"]
+                if transposed:
+                    grads[f"{layer.name}.weight"] = torch.bmm(g, saved).transpose(1, 2).contiguous()
+                    if layer.bias:
+                        grads[f"{layer.name}.bias"] = g.sum(2)
+                    g, transposed = g.transpose(1, 2), False
+                else:
+                    grads[f"{layer.name}.weight"] = torch.bmm(saved.transpose(1, 2), g)
+                    if layer.bias:
+                        grads[f"{layer.name}.bias"] = g.sum(1)
+                if i or self.tail_start:  # the input gradient (none for the network's input)
+                    g = torch.bmm(g, w.transpose(1, 2))
+        if self.tail_start:
+            grads.update(zip(leaves, torch.autograd.grad(head_out, list(leaves.values()), g)))
+        return [grads[name] for name in self.params]
+
+    # -- evaluation
+    @profile.population_evaluation(TRAIN_EVAL_SIZE)
+    @torch.no_grad()
+    def _evaluate(self, lo: int, hi: int) -> list[list[float]]:
+        """Per member ``lo..hi-1``: train/val/test loss and accuracy as ``evaluate`` gives.
+
+        Every member sees the same examples. MLP members are evaluated together (one
+        side-by-side first layer, then ``bmm``); conv nets one member at a time, because
+        on evaluation-sized chunks the grouped convolution was slower than one ungrouped
+        convolution per member (1-D CNN: 23-35 against ~25 ms per member and evaluation).
+        """
+        per_pass = 1 if any(layer.kind == "conv" for layer in self.plan.layers) else hi - lo
+        rows = torch.cat([self._evaluate_pass(a, min(a + per_pass, hi)) for a in range(lo, hi, per_pass)])
+        return rows.tolist()  # the one host read of an evaluation
+
+    def _evaluate_pass(self, lo: int, hi: int) -> torch.Tensor:
+        n = hi - lo
+        params = {name: p[lo:hi] for name, p in self.params.items()}
+        chunk = max(1, EVAL_ACTIVATIONS // (n * self.widest))
+        d, cache = self.data, {}
+        columns: list[torch.Tensor] = []
+        for x, y in ((d.x_train[:TRAIN_EVAL_SIZE], d.y_train[:TRAIN_EVAL_SIZE]),
+                     (d.x_val, d.y_val), (d.x_test, d.y_test)):
+            if not len(y):
+                columns += [torch.full((n,), math.nan, dtype=torch.float64, device=self.device)] * 2
+                continue
+            loss = torch.zeros(n, dtype=torch.float64, device=self.device)
+            correct = torch.zeros(n, dtype=torch.int64, device=self.device)
+            for i in range(0, len(y), chunk):
+                yc = y[i:i + chunk]
+                logits = _forward(self.plan, params, x[i:i + chunk], n, shared=True, cache=cache)
+                losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yc.repeat(n),
+                                         reduction="none").view(n, -1)
+                loss += losses.sum(1)
+                correct += (logits.argmax(-1) == yc).sum(1)
+            columns += [loss / len(y), correct.double() / len(y)]
+        return torch.stack(columns, 1)
+
+    def _record(self, t: int, regular: bool) -> None:
+        """Evaluate (and save the weights of) the members that ``train`` would at ``t``."""
+        n_before = sum(k < t for k in self.starts)  # members that have trained up to t
+        n_now = sum(k <= t for k in self.starts)
+        lo = 0 if regular and n_before else n_before
+        for j in range(n_now):
+            if t in self.save_at[j] and t not in self.runs[j].weights_at:
+                self.runs[j].weights_at[t] = self.member_state(j)
+        if lo == n_now:
+            return
+        for j, values in zip(range(lo, n_now), self._evaluate(lo, n_now)):
+            run = self.runs[j]
+            run.iterations.append(t)
+            for name, value in zip(("train_loss", "train_acc", "val_loss", "val_acc",
+                                    "test_loss", "test_acc"), values):
+                getattr(run, name).append(value)
+        for j in sorted(range(lo, n_now), key=lambda j: self.order[j]):
+            check_not_diverged(self.runs[j].train_loss[-1], t, self.settings[j],
+                               self.data.num_classes, who=f"member {self.order[j]}")
+
+    # -- checkpoints
+    def _key(self) -> dict[str, Any]:
+        return _checkpoint_key("batched", self.caller_settings, self.caller_masks,
+                               self.caller_starts, self.caller_save_at)
+
+    def _save(self, t: int, seconds: float) -> None:
+        runs = [None] * len(self.runs)
+        for j, run in enumerate(self.runs):
+            run.seconds = seconds
+            runs[self.order[j]] = run.to_dict()
+        atomic_save({**self._key(), "iteration": t, "params": self.params,
+                     "optimizer": self.opt.state_dict(), "runs": runs}, self.checkpoint)
+
+    def _resume(self) -> int | None:
+        state = load_or_set_aside(self.checkpoint)
+        if state is None:  # damaged: set aside with a warning, start from the beginning
+            return None
+        _check_checkpoint(state, self._key(), self.checkpoint)
+        with torch.no_grad():
+            for name, p in self.params.items():
+                p.copy_(state["params"][name])
+        self.opt.load_state_dict(state["optimizer"])
+        self.runs = [Run.from_dict(state["runs"][i]) for i in self.order]
+        return int(state["iteration"])
+
+    # -- the run
+    @profile.training
+    def run(self) -> list[Run]:
+        s0 = self.s0
+        first, end = self.starts[0], s0.iterations
+        t, resumed = first, False
+        if self.checkpoint is not None and self.checkpoint.exists():
+            saved = self._resume()
+            if saved is not None:
+                t, resumed = saved, True
+        started = time.perf_counter() - self.runs[0].seconds
+        clock = CheckpointClock()
+        bar = progress_bar(end - first, desc=f"train {len(self.runs)} x {s0.model}",
+                           show=self.progress, initial=t - first)
+        last_bar = t
+        while True:
+            regular = t % s0.eval_every == 0 or t == end
+            if not resumed:
+                self._record(t, regular)
+                if (self.checkpoint is not None and regular and t < end and first < t and clock.due()):
+                    self._save(t, time.perf_counter() - started)
+                    clock.saved()
+            resumed = False
+            if t == end:
+                break
+            n = sum(k <= t for k in self.starts)
+            if n != self.n_active:
+                self._activate(n)
+            self._step(t)
+            t += 1
+            if t % s0.eval_every == 0 or t == end:
+                bar.update(t - last_bar)
+                last_bar = t
+        bar.close()
+        seconds = time.perf_counter() - started
+        runs: list[Run | None] = [None] * len(self.runs)
+        with torch.no_grad():
+            for j, (model, run) in enumerate(zip(self.models, self.runs)):
+                run.final_state = self.member_state(j)
+                run.seconds = seconds
+                params = dict(model.named_parameters())
+                for name, value in run.final_state.items():
+                    params[name].copy_(value)
+                model.eval()
+                runs[self.order[j]] = run
+        if self.checkpoint is not None and self.checkpoint.exists():
+            self.checkpoint.unlink()
+        return runs  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------- checkpoints
+def _checkpoint_key(mode: str, settings: Sequence[TrainSettings], masks: Sequence[Mask | None],
+                    starts: Sequence[int], save_at: Sequence[Sequence[int]]) -> dict[str, Any]:
+    return {"format": CHECKPOINT_FORMAT, "mode": mode, "settings": [s.digest() for s in settings],
+            "masks": [m.digest() if m is not None else None for m in masks],
+            "starts": [int(k) for k in starts], "save_at": [sorted(int(k) for k in s) for s in save_at]}
+
+
+def _check_checkpoint(state: Any, key: dict[str, Any], path: Path) -> None:
+    """Raise StoreError naming ``path`` unless it was written by this very population."""
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise StoreError(f"checkpoint {path} is not a population checkpoint; delete it or pass "
+                         "another checkpoint path")
+    if state.get("mode") != key["mode"]:
+        raise StoreError(f"checkpoint {path} was written by the {state.get('mode')} path, not the "
+                         f"{key['mode']} one; delete it to restart")
+    for field, what in (("settings", "other settings (or another number of members)"),
+                        ("masks", "other masks"), ("starts", "other start iterations"),
+                        ("save_at", "other save_weights_at iterations")):
+        if state.get(field) != key[field]:
+            raise StoreError(f"checkpoint {path} belongs to {what}; delete it or pass another "
+                             "checkpoint path")
+
+
+def _train_each(models: list[nn.Module], data: Dataset, settings: list[TrainSettings],
+                masks: list[Mask | None], save_at: list[list[int]], starts: list[int],
+                checkpoint: Path | None, progress: bool | None) -> list[Run]:
+    """``train`` once per member. With a checkpoint, finished members' Runs are kept in it
+    and the member in progress has its own ``train`` checkpoint beside it."""
+    key = _checkpoint_key("each", settings, masks, starts, save_at)
+    done: list[Run] = []
+    state = load_or_set_aside(checkpoint) if checkpoint is not None and checkpoint.exists() else None
+    if state is not None:
+        _check_checkpoint(state, key, checkpoint)
+        done = [Run.from_dict(d) for d in state["runs"]]
+    runs: list[Run] = []
+    clock = CheckpointClock()
+    for i, model in enumerate(models):
+        if i < len(done):  # finished before the interruption: its weights are its final state
+            model.load_state_dict(done[i].final_state)
+            model.eval()
+            runs.append(done[i])
+            continue
+        member_checkpoint = (checkpoint.with_name(f"{checkpoint.name}.member{i}")
+                             if checkpoint is not None else None)
+        try:
+            run = train(model, data, settings[i], masks[i], save_weights_at=save_at[i],
+                        start_iteration=starts[i], checkpoint=member_checkpoint, progress=progress)
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"member {i}: {exc}") from exc
+        runs.append(run)
+        if checkpoint is not None and i < len(models) - 1 and clock.due():
+            atomic_save({**key, "runs": [r.to_dict() for r in runs]}, checkpoint)
+            clock.saved()
+    if checkpoint is not None and checkpoint.exists():
+        checkpoint.unlink()
+    return runs
+
+
+# ------------------------------------------------------------------------ the entry
+def _per_member(name: str, value: Any, k: int) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != k:
+            raise ValueError(f"{name} has {len(value)} entries for {k} models: give one per model "
+                             "(in the same order) or a single value for all")
+        return list(value)
+    return [value] * k
+
+
+def _save_lists(save_weights_at: Any, k: int) -> list[list[int]]:
+    """One list of iterations per member: a flat iterable of ints is shared by all."""
+    items = list(save_weights_at)
+    per_member = bool(items) and all(not isinstance(x, (int, float)) and isinstance(x, Iterable)
+                                     for x in items)
+    if not per_member:
+        return [[int(x) for x in items] for _ in range(k)]
+    if len(items) != k:
+        raise ValueError(f"save_weights_at has {len(items)} lists for {k} models: give one list "
+                         "per model or one list of iterations for all")
+    return [[int(x) for x in member] for member in items]
+
+
+@with_fixed_threads
+def train_population(models: list[nn.Module], data: Dataset,
+                     settings: list[TrainSettings] | TrainSettings,
+                     masks: list[Mask | None] | Mask | None = None, *,
+                     save_weights_at: Iterable[int] | list[Iterable[int]] = (),
+                     start_iterations: list[int] | int = 0, checkpoint: str | Path | None = None,
+                     progress: bool | None = None, batched: bool | None = None) -> list[Run]:
+    """Train every model (in place) as ``train(models[i], data, settings[i], masks[i],
+    save_weights_at=..., start_iteration=start_iterations[i])`` would, and return their Runs
+    in order -- with one batched forward/backward/optimiser step per iteration for all.
+
+    ``settings``, ``masks``, ``save_weights_at`` and ``start_iterations`` take one value per
+    model or one for all (``save_weights_at``: a list of iterations for all, or a list of
+    lists). Members share ``SHARED_SETTINGS`` and the architecture (``can_batch``); they
+    may differ in initial weights, mask, seeds (data order, augmentation), lr,
+    weight_decay, momentum and start iteration (a member starting at k waits until the
+    shared clock reaches k). ``checkpoint``: a file written at an evaluation once
+    ``LTHLIB_CHECKPOINT_SECONDS`` have passed (``store.CheckpointClock``); an interrupted population resumes from it bit for bit; removed at the end.
+    ``batched``: None picks the batched pass when it applies (two or more batchable
+    members), else ``train`` per member (same Runs); True insists on the batched pass
+    (ValueError saying why not); False always trains one by one. Runs with
+    ``lthlib.core.threads.training_threads()`` torch threads, as ``train`` does.
+    """
+    models = list(models)
+    k = len(models)
+    if k == 0:
+        raise ValueError("train_population needs at least one model; got an empty list")
+    settings_list = _per_member("settings", settings, k)
+    masks_list = _per_member("masks", masks, k)
+    starts = [int(s) for s in _per_member("start_iterations", start_iterations, k)]
+    save_at = _save_lists(save_weights_at, k)
+    for i, s in enumerate(settings_list):
+        if not isinstance(s, TrainSettings):
+            raise ValueError(f"settings[{i}] is a {type(s).__name__}, not a TrainSettings")
+    for i, m in enumerate(masks_list):
+        if m is not None and not isinstance(m, Mask):
+            raise ValueError(f"masks[{i}] is a {type(m).__name__}, not a Mask (or None)")
+    seen: dict[int, int] = {}
+    for i, model in enumerate(models):
+        if id(model) in seen:
+            raise ValueError(f"models[{seen[id(model)]}] and models[{i}] are the same object; each "
+                             "member is trained in place, so pass copies (copy.deepcopy)")
+        seen[id(model)] = i
+    for i, (model, s, mask, start) in enumerate(zip(models, settings_list, masks_list, starts)):
+        if not 0 <= start < s.iterations:
+            raise ValueError(f"start_iterations[{i}]={start}: must be in [0, iterations={s.iterations})")
+        bad = [it for it in save_at[i] if not start <= it <= s.iterations]
+        if bad:
+            raise ValueError(f"save_weights_at for member {i}: {bad} must lie in [{start}, {s.iterations}]")
+        if len(data.y_train) < s.batch_size:
+            raise ValueError(f"batch_size={s.batch_size} is larger than the training set "
+                             f"({len(data.y_train)} examples)")
+        if mask is not None:
+            mask.check_fits(model)
+
+    problem = batch_problem(models) or _settings_problem(settings_list)
+    if problem is None and k == 1 and batched is None:
+        problem = "a single member trains with train itself"
+    if batched and problem:
+        raise ValueError(f"cannot train these members in one batched pass: {problem}")
+    path = Path(checkpoint) if checkpoint is not None else None
+    if batched is False or problem:
+        return _train_each(models, data, settings_list, masks_list, save_at, starts, path, progress)
+    return _Population(models, data, settings_list, masks_list, save_at, starts, path, progress).run()
