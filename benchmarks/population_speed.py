@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lthlib.data.datasets import load_dataset
-from lthlib.engine import population
+from lthlib.engine import population, stacked_optim
 from lthlib.engine.population import train_population
 from lthlib.engine.training import epoch_order, model_for, train
 from lthlib.experiments.sparse_bounds import calibrate
@@ -138,7 +138,7 @@ def stepper(name: str, data, k: int, how: str) -> Callable[[int], None]:
         return F.cross_entropy(functional_call(net, p, (x,)), y)
 
     grads_of = vmap(grad(loss))
-    opt = population._Optimizer(params, settings, [0] * k, population.optimizer_impl(data.x_train.device))
+    opt = stacked_optim.StackedOptimizer(params, settings, [0] * k, stacked_optim.optimizer_impl(data.x_train.device))
     opt.activate(k)
     n, bs = len(data.y_train), 60
     orders = torch.stack([epoch_order(n, s.order_seed, 0, torch.device("cpu")) for s in settings])

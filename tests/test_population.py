@@ -6,10 +6,12 @@ import pytest
 import torch
 
 import lthlib.engine.population as population
+import lthlib.engine.stacked_optim as stacked_optim
 from lthlib.core.devices import resolve_device
 from lthlib.core.store import StoreError
 from lthlib.data.datasets import Dataset, load_dataset
-from lthlib.engine.population import can_batch, train_population
+from lthlib.engine.population import train_population
+from lthlib.engine.stacked import can_batch
 from lthlib.engine.training import METRICS, Run, TrainingDiverged, model_for, train
 from lthlib.masks import Mask
 from lthlib.models.networks import build_model
@@ -238,7 +240,7 @@ def test_batched_optimizer_matches_torch_optim(kind, impl):
              torch.optim.SGD(list(p.values()), lr=s.lr, momentum=s.momentum,
                              weight_decay=s.weight_decay, fused=impl == "fused"))
             for p, s in zip(singles, settings)]
-    opt = population._Optimizer(params, settings, starts, impl)
+    opt = stacked_optim.StackedOptimizer(params, settings, starts, impl)
     for t in range(6):
         n = sum(s <= t for s in starts)
         opt.activate(n)

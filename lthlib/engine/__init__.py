@@ -1,8 +1,10 @@
 """Training: ``train`` (the reference), ``Run``, K networks in one batched pass
-(``population``), many runs as batched passes (``passes``), worker processes (``parallel``)
+(``population``; what a stacked network computes: ``stacked``, its optimiser:
+``stacked_optim``), many runs as batched passes (``passes``), worker processes (``parallel``)
 and Ray clusters (``cluster``).
 
-Modules: ``cluster``, ``parallel``, ``passes``, ``population``, ``run``, ``training``."""
+Modules: ``cluster``, ``parallel``, ``passes``, ``population``, ``run``, ``stacked``, ``stacked_optim``,
+``training``."""
 from __future__ import annotations
 
 from lthlib.engine.run import Run

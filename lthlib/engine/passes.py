@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterator, Sequence
 from lthlib.core.identity import digest, digest_tensors
 from lthlib.data.datasets import Dataset
 from lthlib.engine.parallel import default_workers, parallel_map
-from lthlib.engine.population import SHARED_SETTINGS, batch_problem, train_population
+from lthlib.engine.population import train_population
+from lthlib.engine.stacked import SHARED_SETTINGS, batch_problem
 from lthlib.engine.training import ALONE_KEY, Run, model_for
 from lthlib.settings import TrainSettings
 

@@ -6,7 +6,8 @@ ticket/controls per IMP round, LMC children, supermask criteria). One MNIST-1D M
 is mostly per-operation overhead, so K members stacked into one set of larger operations
 cost far less than K separate steps, on a CPU and more so on a GPU.
 
-How:
+How (the stacked network itself -- which models stack, their forward -- is
+``lthlib.engine.stacked``; the optimiser over stacked tensors ``lthlib.engine.stacked_optim``):
 
 - Parameters. Each parameter name holds one tensor ``[K, *shape]`` (members along a new
   leading dimension). Linear weights are stored transposed, ``[K, in, out]``, so the
@@ -63,9 +64,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -77,15 +77,13 @@ from lthlib.core.store import CheckpointClock, StoreError, atomic_save, load_or_
 from lthlib.core.threads import with_fixed_threads
 from lthlib.data.datasets import Dataset
 from lthlib.masks import Mask
-from lthlib.models.networks import MLP, ConvNet, ConvNet1d
+from lthlib.engine.stacked import (AUGMENT_PADDING, Layer, Plan, augment_stacked, batch_problem, forward, plan_of,
+                                  settings_problem)
+from lthlib.engine.stacked_optim import StackedOptimizer, optimizer_impl
+from lthlib.engine.training import (TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator, check_not_diverged,
+                                    epoch_order, train)
 from lthlib.settings import TrainSettings
-from lthlib.engine.training import (TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator, check_not_diverged, epoch_order, lr_at, train)
 
-# Settings every member of one batched pass shares (one clock, one batch shape, one kind
-# of optimiser and lr schedule); members may differ in everything else (seed, data order,
-# lr, weight_decay, momentum).
-SHARED_SETTINGS = ("optimizer", "batch_size", "iterations", "eval_every", "warmup_iterations",
-                   "lr_milestones", "lr_gamma", "augment", "betas")
 # Evaluation runs in chunks whose widest layer output holds about this many numbers (4 MB
 # of float32: measured fastest for the MNIST-1D nets -- larger chunks leave the cache --
 # and never more memory than train's evaluate, 2,000 examples at a time).
@@ -98,362 +96,7 @@ EVAL_ACTIVATIONS = 1 << 20
 # chunks of 16 cost 0.6-0.7x the per-model time of one chunk of 32, chunks of 8 more than
 # 16. Other devices step the whole population at once.
 CHUNK_BYTES = 24 << 20
-ADAM_EPS = 1e-8  # torch.optim.Adam's and AdamW's default, which train uses
-AUGMENT_PADDING = 4  # lthlib.data.datasets.augment_batch's default
 CHECKPOINT_FORMAT = "lthlib.engine.population/1"
-
-
-# ----------------------------------------------------------------------------- the rule
-@dataclass(frozen=True)
-class _Layer:
-    kind: str  # "linear" | "conv" | "relu" | "maxpool" | "flatten"
-    name: str = ""  # module name (state_dict prefix) of linear / conv layers
-    dim: int = 0  # 1 or 2 for conv / maxpool
-    options: tuple = ()  # conv: (stride, padding, dilation); maxpool: F.max_pool args
-    bias: bool = True
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What a batchable model computes, layer by layer, plus what must match across members."""
-
-    model_class: str
-    input_kind: str  # "flat" (MLP), "channel1" (ConvNet1d: one channel), "image" (ConvNet)
-    layers: tuple[_Layer, ...]
-    shapes: tuple[tuple[str, tuple[int, ...]], ...]  # parameter name -> shape, state_dict order
-    dtype: torch.dtype
-    device: torch.device
-
-    @property
-    def linear_weights(self) -> frozenset[str]:
-        return frozenset(f"{layer.name}.weight" for layer in self.layers if layer.kind == "linear")
-
-    @property
-    def tail_start(self) -> int:
-        """Where the trailing run of linear and ReLU layers (starting with a linear one)
-        begins: the training step differentiates it by hand, the layers before it (the
-        convolutional head) with autograd."""
-        i = len(self.layers)
-        while i and self.layers[i - 1].kind in ("linear", "relu"):
-            i -= 1
-        while self.layers[i].kind == "relu":
-            i += 1
-        return i
-
-    @property
-    def conv_first(self) -> bool:
-        return next(layer.kind for layer in self.layers if layer.kind in ("linear", "conv")) == "conv"
-
-
-def _layer(name: str, module: nn.Module) -> _Layer | str:
-    if type(module) is nn.Linear:
-        return _Layer("linear", name, bias=module.bias is not None)
-    if type(module) in (nn.Conv1d, nn.Conv2d):
-        if module.groups != 1 or module.padding_mode != "zeros":
-            return f"{name} is a grouped or non-zero-padded convolution"
-        return _Layer("conv", name, 1 if type(module) is nn.Conv1d else 2,
-                      (module.stride, module.padding, module.dilation), module.bias is not None)
-    if type(module) is nn.ReLU:
-        return _Layer("relu")
-    if type(module) in (nn.MaxPool1d, nn.MaxPool2d):
-        if module.return_indices:
-            return f"{name} returns pooling indices"
-        return _Layer("maxpool", dim=1 if type(module) is nn.MaxPool1d else 2,
-                      options=(module.kernel_size, module.stride, module.padding,
-                               module.dilation, module.ceil_mode))
-    if type(module) is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
-        return _Layer("flatten")
-    return f"{name or 'a layer'} is a {type(module).__name__}, which the batched forward does not know"
-
-
-def _plan(model: nn.Module) -> _Plan | str:
-    """The plan of ``model``, or why it cannot be batched."""
-    cls = type(model)
-    if cls not in (MLP, ConvNet1d, ConvNet):
-        return (f"{cls.__name__} is not one of lthlib's MLP, ConvNet1d or ConvNet (Conv-2/4/6), "
-                "whose forward passes the batched trainer reproduces")
-    if "forward" in vars(model):
-        return "its forward method was replaced"
-    if next(model.buffers(), None) is not None:
-        return "it has buffers (e.g. BatchNorm statistics)"
-    params = dict(model.named_parameters())
-    if any(not p.requires_grad for p in params.values()):
-        return "some of its parameters are frozen (requires_grad=False)"
-    dtypes, devices = {p.dtype for p in params.values()}, {p.device for p in params.values()}
-    if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point or len(devices) != 1:
-        return "its parameters are not of one floating dtype on one device"
-
-    named: list[tuple[str, nn.Module]]
-    if cls is MLP:
-        named = []
-        for i, layer in enumerate(model.hidden):
-            named += [(f"hidden.{i}", layer), ("", nn.ReLU())]
-        named.append(("output", model.output))
-        input_kind = "flat"
-    elif cls is ConvNet1d:
-        named = [("conv1", model.conv1), ("", nn.ReLU()), ("conv2", model.conv2), ("", nn.ReLU()),
-                 ("conv3", model.conv3), ("", nn.ReLU()), ("", nn.Flatten()), ("output", model.output)]
-        input_kind = "channel1"
-    else:
-        named = [(f"features.{n}", m) for n, m in model.features.named_children()]
-        named += [(f"classifier.{n}", m) for n, m in model.classifier.named_children()]
-        input_kind = "image"
-    layers = []
-    for name, module in named:
-        layer = _layer(name, module)
-        if isinstance(layer, str):
-            return layer
-        layers.append(layer)
-    covered = {f"{l.name}.{p}" for l in layers if l.kind in ("linear", "conv")
-               for p in (("weight", "bias") if l.bias else ("weight",))}
-    if covered != set(params):
-        return "its parameters are not exactly those of its layers"
-    if layers[-1].kind != "linear":
-        return "it does not end in a linear layer"
-    plan = _Plan(cls.__name__, input_kind, tuple(layers),
-                 tuple((n, tuple(p.shape)) for n, p in params.items()),
-                 next(iter(dtypes)), next(iter(devices)))
-    start = plan.tail_start
-    if (layers[start - 1].kind != "flatten") if start else input_kind != "flat":
-        return "its linear layers do not follow a flatten (or a flat input)"
-    return plan
-
-
-def batch_problem(models: Sequence[nn.Module]) -> str | None:
-    """Why ``models`` cannot be trained in one batched pass (None: they can)."""
-    plans = [_plan(m) for m in models]
-    for i, plan in enumerate(plans):
-        if isinstance(plan, str):
-            return f"models[{i}] cannot be batched: {plan}"
-    for i, plan in enumerate(plans[1:], start=1):
-        if plan != plans[0]:
-            return (f"models[{i}] differs from models[0] in architecture, parameter shapes, "
-                    "dtype or device; a batched pass needs members of one architecture")
-    return None
-
-
-def can_batch(models: Iterable[nn.Module]) -> bool:
-    """Whether ``models`` can be trained in one batched pass.
-
-    The rule: every model is an lthlib ``MLP`` (LeNet-300-100, the MNIST-1D MLP),
-    ``ConvNet1d`` (the MNIST-1D CNN) or ``ConvNet`` (Conv-2/4/6) -- exactly those classes,
-    whose forward passes the batched trainer reproduces -- built of Linear, Conv1d/Conv2d
-    (not grouped, zero padding), ReLU, MaxPool and Flatten only, with no buffers (so no
-    BatchNorm) and no frozen parameters; and all of them have the same layers, parameter
-    shapes, dtype and device. (Their settings must also share ``SHARED_SETTINGS``.)
-    """
-    models = list(models)
-    return bool(models) and batch_problem(models) is None
-
-
-def _settings_problem(settings: Sequence[TrainSettings]) -> str | None:
-    for name in SHARED_SETTINGS:
-        values = [getattr(s, name) for s in settings]
-        if any(v != values[0] for v in values):
-            return (f"the members' settings differ in {name} ({values}); a batched pass shares "
-                    f"{list(SHARED_SETTINGS)}")
-    return None
-
-
-# ------------------------------------------------------------------------ the forward
-def _forward(plan: _Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n: int,
-             shared: bool, cache: dict[str, torch.Tensor] | None = None,
-             sizes: list[int] | None = None, layers: Sequence[_Layer] | None = None) -> torch.Tensor:
-    """Logits ``[n, batch, classes]`` of ``n`` stacked members.
-
-    ``shared``: ``x`` is one batch ``[batch, *input]`` that every member sees (evaluation).
-    Otherwise each member has its own batch: ``[n, batch, *input]`` when the first layer
-    is linear, ``[batch, n * channels, *spatial]`` when it is a convolution. ``cache``
-    keeps the side-by-side first-layer weights between evaluation chunks; ``sizes``
-    collects each layer's output size. ``layers``: a leading part of the plan's layers
-    only (the training step runs the convolutional head this way; its output is then the
-    head's, ``[n, batch, features]`` after a flatten).
-    """
-    if shared:
-        x = {"flat": lambda: x.reshape(len(x), -1), "channel1": lambda: x.reshape(len(x), 1, -1),
-             "image": lambda: x}[plan.input_kind]()
-    h, state = x, ("shared" if shared else ("conv" if plan.conv_first else "stack"))
-    for layer in (plan.layers if layers is None else layers):
-        if layer.kind == "linear":
-            w = params[f"{layer.name}.weight"]  # [n, in, out]
-            b = params[f"{layer.name}.bias"] if layer.bias else None
-            if state == "shared":  # [N, in] @ [in, n*out] -> [n, N, out]
-                flat_w = cache.get(layer.name) if cache is not None else None
-                if flat_w is None:
-                    flat_w = w.permute(1, 0, 2).reshape(w.shape[1], -1)
-                    if cache is not None:
-                        cache[layer.name] = flat_w
-                h = h @ flat_w if b is None else torch.addmm(b.reshape(-1), h, flat_w)
-                h = h.view(len(h), n, -1).transpose(0, 1)
-            else:
-                h = torch.bmm(h, w) if b is None else torch.baddbmm(b.unsqueeze(1), h, w)
-            state = "stack"
-        elif layer.kind == "conv":
-            w = params[f"{layer.name}.weight"]  # [n, out, in, *kernel]
-            b = params[f"{layer.name}.bias"].reshape(-1) if layer.bias else None
-            conv = F.conv1d if layer.dim == 1 else F.conv2d
-            stride, padding, dilation = layer.options
-            h = conv(h, w.reshape(-1, *w.shape[2:]), b, stride, padding, dilation,
-                     groups=1 if state == "shared" else n)
-            state = "conv"
-        elif layer.kind == "relu":  # in place where it measured faster: evaluation of linear layers
-            h = torch.relu_(h) if state == "stack" and not torch.is_grad_enabled() else torch.relu(h)
-        elif layer.kind == "maxpool":
-            pool = F.max_pool1d if layer.dim == 1 else F.max_pool2d
-            h = pool(h, *layer.options)
-        elif layer.kind == "flatten":  # [B, n*C, *S] -> [n, B, C*prod(S)]
-            h = h.reshape(len(h), n, -1).transpose(0, 1)
-            state = "stack"
-        if sizes is not None:
-            sizes.append(h.numel())
-    return h
-
-
-# ---------------------------------------------------------------------- the optimiser
-def _take(t: torch.Tensor, members: slice | list[int]) -> list[torch.Tensor]:
-    """The members' part of a stacked tensor: one slice view, or one row view per member."""
-    return [t[members]] if isinstance(members, slice) else [t[j] for j in members]
-
-
-class _Optimizer:
-    """Adam, AdamW or SGD (torch's formulas: L2 weight decay added to the gradient, AdamW's
-    decoupled from it) over stacked tensors, one step count per member.
-
-    Members with the same (lr, weight_decay, momentum, start) form a group that shares
-    every scalar of the update; a group of consecutive members is one slice of each stacked
-    tensor, otherwise one row per member. ``impl="fused"`` calls torch's fused kernels (the
-    ones ``train`` uses) on those tensors; ``"foreach"`` writes torch's update with
-    ``torch._foreach`` operations (devices without fused kernels).
-    """
-
-    def __init__(self, params: dict[str, torch.Tensor], settings: Sequence[TrainSettings],
-                 starts: Sequence[int], impl: str):
-        self.params, self.settings, self.starts = params, list(settings), list(starts)
-        self.kind, self.impl = settings[0].optimizer, impl
-        first = next(iter(params.values()))
-        self.steps = torch.zeros(len(settings), dtype=torch.float32, device=first.device)
-        self.state: dict[str, dict[str, torch.Tensor]] = {}
-        if self.kind in ("adam", "adamw"):
-            self.state = {"exp_avg": {n: torch.zeros_like(p) for n, p in params.items()},
-                          "exp_avg_sq": {n: torch.zeros_like(p) for n, p in params.items()}}
-        elif any(s.momentum for s in settings):
-            self.state = {"momentum_buffer": {n: torch.zeros_like(p) for n, p in params.items()}}
-        groups: dict[tuple[float, float, float, int], list[int]] = {}
-        for j, (s, k) in enumerate(zip(settings, starts)):
-            groups.setdefault((s.lr, s.weight_decay, s.momentum, k), []).append(j)
-        self.groups = list(groups.values())
-        self.active: list[list[tuple[TrainSettings, int, slice | list[int], dict[str, list[torch.Tensor]]]]] = []
-        self.chunks: list[tuple[int, int]] = []
-        self.n = 0
-
-    def activate(self, n: int, chunks: Sequence[tuple[int, int]] | None = None) -> None:
-        """Prepare the tensor lists of the first ``n`` members (the active ones), stepped in
-        ``chunks`` (consecutive member ranges ``[lo, hi)`` covering ``0..n``; default one)."""
-        self.n, self.active = n, []
-        self.chunks = [(0, n)] if chunks is None else [(int(lo), int(hi)) for lo, hi in chunks]
-        for lo, hi in self.chunks:
-            entries = []
-            for group in self.groups:
-                members = [j for j in group if lo <= j < hi]  # a group shares its start: all wait or none
-                if not members:
-                    continue
-                contiguous = members == list(range(members[0], members[-1] + 1))
-                sel: slice | list[int] = slice(members[0], members[-1] + 1) if contiguous else members
-                rel: slice | list[int] = (slice(members[0] - lo, members[-1] + 1 - lo) if contiguous
-                                          else [j - lo for j in members])  # rows of the chunk's gradients
-                lists = {k: [t for name in self.params for t in _take(self.state[k][name], sel)]
-                         for k in self.state}
-                lists["params"] = [t for name in self.params for t in _take(self.params[name], sel)]
-                lists["steps"] = [self.steps[members[0]]] * len(lists["params"])
-                entries.append((self.settings[members[0]], self.starts[members[0]], rel, lists))
-            self.active.append(entries)
-
-    @torch.no_grad()
-    def step(self, t: int, grads: Sequence[torch.Tensor], chunk: int = 0) -> None:
-        """The step from iteration ``t`` to ``t + 1`` of the active members of chunk ``chunk``,
-        whose gradients ``grads`` (one ``[hi - lo, ...]`` tensor per parameter, in order) are."""
-        lo, hi = self.chunks[chunk]
-        self.steps[lo:hi] += 1
-        for settings, start, rel, lists in self.active[chunk]:
-            g = [x for grad in grads for x in _take(grad, rel)]
-            lr = lr_at(settings, t)
-            if self.kind in ("adam", "adamw"):
-                self._adam(lists, g, lr, settings.weight_decay, t - start + 1, settings.betas)
-            else:
-                self._sgd(lists, g, lr, settings.weight_decay, settings.momentum)
-
-    def _adam(self, lists: dict[str, list[torch.Tensor]], g: list[torch.Tensor], lr: float,
-              wd: float, step: int, betas: tuple[float, float]) -> None:
-        (beta1, beta2), eps = betas, ADAM_EPS
-        p, m, v = lists["params"], lists["exp_avg"], lists["exp_avg_sq"]
-        decoupled = self.kind == "adamw"
-        if self.impl == "fused":
-            fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
-            fused(p, g, m, v, [], lists["steps"], amsgrad=False, lr=lr, beta1=beta1,
-                  beta2=beta2, weight_decay=wd, eps=eps, maximize=False,
-                  grad_scale=None, found_inf=None)
-            return
-        if wd and decoupled:  # AdamW: w <- w (1 - lr wd), then the Adam step
-            torch._foreach_mul_(p, 1 - lr * wd)
-        elif wd:
-            g = torch._foreach_add(g, p, alpha=wd)
-        torch._foreach_lerp_(m, g, 1 - beta1)
-        torch._foreach_mul_(v, beta2)
-        torch._foreach_addcmul_(v, g, g, 1 - beta2)
-        step_size = (lr / (1 - beta1 ** step)) * -1
-        denom = torch._foreach_sqrt(v)
-        torch._foreach_div_(denom, (1 - beta2 ** step) ** 0.5)
-        torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(p, m, denom, step_size)
-
-    def _sgd(self, lists: dict[str, list[torch.Tensor]], g: list[torch.Tensor], lr: float,
-             wd: float, momentum: float) -> None:
-        # Momentum buffers start at zero: 0 * momentum + g is exactly torch's first-step clone.
-        p = lists["params"]
-        bufs = lists["momentum_buffer"] if momentum else []
-        if self.impl == "fused":
-            torch._fused_sgd_(p, g, bufs, weight_decay=wd, momentum=momentum, lr=lr, dampening=0.0,
-                              nesterov=False, maximize=False, is_first_step=False,
-                              grad_scale=None, found_inf=None)
-            return
-        if wd:
-            g = torch._foreach_add(g, p, alpha=wd)
-        if momentum:
-            torch._foreach_mul_(bufs, momentum)
-            torch._foreach_add_(bufs, g, alpha=1.0)
-            g = bufs
-        torch._foreach_add_(p, g, alpha=-lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, **self.state}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        with torch.no_grad():
-            self.steps.copy_(state["steps"])
-            for k, tensors in self.state.items():
-                for name, t in tensors.items():
-                    t.copy_(state[k][name])
-
-
-def optimizer_impl(device: torch.device) -> str:
-    """``"fused"`` where torch has fused Adam/SGD kernels (CPU, CUDA; as ``make_optimizer``),
-    else ``"foreach"``."""
-    return "fused" if device.type in ("cpu", "cuda") else "foreach"
-
-
-# ---------------------------------------------------------------------- the population
-def _augment(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
-             padding: int = AUGMENT_PADDING) -> torch.Tensor:
-    """``lthlib.data.datasets.augment_batch`` with the draws given (one gather for all members)."""
-    n, _, h, w = x.shape
-    dev = x.device
-    padded = F.pad(x, (padding, padding, padding, padding))
-    rows = dy[:, None] + torch.arange(h, device=dev)[None, :]
-    cols = torch.arange(w, device=dev)[None, :].expand(n, w)
-    cols = torch.where(flip[:, None], w - 1 - cols, cols) + dx[:, None]
-    batch_idx = torch.arange(n, device=dev)[:, None, None, None]
-    chan_idx = torch.arange(x.shape[1], device=dev)[None, :, None, None]
-    return padded[batch_idx, chan_idx, rows[:, None, :, None], cols[:, None, None, :]]
 
 
 class _Population:
@@ -463,8 +106,8 @@ class _Population:
     def __init__(self, models: list[nn.Module], data: Dataset, settings: list[TrainSettings],
                  masks: list[Mask | None], save_at: list[list[int]], starts: list[int],
                  checkpoint: Path | None, progress: bool | None, impl: str | None = None):
-        plan = _plan(models[0])
-        assert isinstance(plan, _Plan)
+        plan = plan_of(models[0])
+        assert isinstance(plan, Plan)
         self.plan, self.device = plan, plan.device
         self.data = data.to(self.device)
         self.order = sorted(range(len(models)), key=lambda i: (starts[i], i))
@@ -492,7 +135,7 @@ class _Population:
                 for mask in self.masks]).contiguous() for n in names}
             for n, m in self.mask.items():
                 self.params[n].mul_(m)
-        self.opt = _Optimizer(self.params, self.settings, self.starts,
+        self.opt = StackedOptimizer(self.params, self.settings, self.starts,
                               impl or optimizer_impl(self.device))
         self.runs = [Run(settings=s.to_dict(), start_iteration=k,
                          mask=m.state_dict() if m is not None else None)
@@ -516,7 +159,7 @@ class _Population:
         evaluation chunks; all of them, the training chunks)."""
         sizes: list[int] = []
         one = {name: p[:1] for name, p in self.params.items()}
-        _forward(self.plan, one, self.data.x_train[:1], 1, shared=True, sizes=sizes)
+        forward(self.plan, one, self.data.x_train[:1], 1, shared=True, sizes=sizes)
         return sizes
 
     # -- layout
@@ -578,7 +221,7 @@ class _Population:
                 dy, dx, flip = dy.t(), dx.t(), flip.t()
             # non_blocking: a copy from the host must not wait for the device's queue
             dy, dx, flip = (d.reshape(-1).to(self.device, non_blocking=True) for d in (dy, dx, flip))
-            xb = _augment(xb, dy, dx, flip)
+            xb = augment_stacked(xb, dy, dx, flip)
         if conv_first:
             channels = 1 if self.plan.input_kind == "channel1" else xb.shape[1]
             xb = xb.reshape(bs, n * channels, *((-1,) if self.plan.input_kind == "channel1"
@@ -618,12 +261,12 @@ class _Population:
         if self.tail_start:
             leaves = {name: params[name].detach().requires_grad_() for name in self.head_params}
             with torch.enable_grad():
-                head_out = _forward(self.plan, leaves, xb, n, shared=False, layers=self.plan.layers[:self.tail_start])
+                head_out = forward(self.plan, leaves, xb, n, shared=False, layers=self.plan.layers[:self.tail_start])
             h = head_out.detach()
         else:
             h = xb
         with torch.no_grad():
-            tape: list[tuple[_Layer, torch.Tensor]] = []  # (linear, its input) or (relu, its output)
+            tape: list[tuple[Layer, torch.Tensor]] = []  # (linear, its input) or (relu, its output)
             last = len(tail) - 1
             for i, layer in enumerate(tail):
                 if layer.kind == "relu":
@@ -695,7 +338,7 @@ class _Population:
             correct = torch.zeros(n, dtype=torch.int64, device=self.device)
             for i in range(0, len(y), chunk):
                 yc = y[i:i + chunk]
-                logits = _forward(self.plan, params, x[i:i + chunk], n, shared=True, cache=cache)
+                logits = forward(self.plan, params, x[i:i + chunk], n, shared=True, cache=cache)
                 losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yc.repeat(n),
                                          reduction="none").view(n, -1)
                 loss += losses.sum(1)
@@ -935,7 +578,7 @@ def train_population(models: list[nn.Module], data: Dataset,
         if mask is not None:
             mask.check_fits(model)
 
-    problem = batch_problem(models) or _settings_problem(settings_list)
+    problem = batch_problem(models) or settings_problem(settings_list)
     if problem is None and k == 1 and batched is None:
         problem = "a single member trains with train itself"
     if batched and problem:

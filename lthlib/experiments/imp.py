@@ -44,7 +44,7 @@ from lthlib.core.store import Store, StoreError, digest, digest_tensors
 from lthlib.data.datasets import Dataset
 from lthlib.engine.parallel import default_workers, parallel_map, run_jobs
 from lthlib.engine.passes import ALONE, identities, plan_passes, stored_members, train_passes
-from lthlib.engine.population import SHARED_SETTINGS, can_batch
+from lthlib.engine.stacked import SHARED_SETTINGS, can_batch
 from lthlib.engine.training import DenseJob, Run, data_for, dense_run, lr_at, model_for, train
 from lthlib.masks import Mask
 from lthlib.methods.pruning import SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune, random_mask_like
@@ -505,7 +505,7 @@ def run_imp_many(jobs: list[IMPSettings], data: Dataset, *, store: Store | None 
                  batched: bool | None = None) -> list[IMPResult]:
     """``run_imp`` for each settings in ``jobs`` (independent runs), in order.
 
-    Where the architecture allows (``lthlib.engine.population.can_batch``) and ``batched`` is not
+    Where the architecture allows (``lthlib.engine.stacked.can_batch``) and ``batched`` is not
     False, the runs go in lock-step: the dense runs of all jobs as one population, then
     round by round every job's ticket and controls as one population
     (``lthlib.engine.population``), split over ``workers`` processes on a CPU. Otherwise each job
