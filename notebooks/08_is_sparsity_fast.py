@@ -93,6 +93,7 @@ from lthlib.engine.training import data_for, model_for, reading_words
 from lthlib.experiments import many_tickets as mt
 from lthlib.experiments import sparse_bounds as sb
 from lthlib.experiments import sparse_exec as sx
+from lthlib.experiments import speed_routes as sr
 from lthlib.experiments import speed_study as ss
 from lthlib.experiments.imp import imp_for_scale, run_imp_seeds
 from lthlib.experiments.pai_study import PAI_SCORED, pai_for_scale, run_pai
@@ -459,17 +460,17 @@ big = speed["batch_sizes"][-1]
 fast = {}  # (batch, round index) -> {route: (speed-up over dense, how it runs)}
 with sx.denormals_flushed(), torch.inference_mode():  # the forms are built as they are timed
     for i, r in enumerate(rounds):
-        routes = ss.route_speedups(trained, imp_results[0].rounds[r - 1].mask,
+        routes = sr.route_speedups(trained, imp_results[0].rounds[r - 1].mask,
                                    Mask(structured[densities[i], seeds[0]].mask), model_for(smalls[i], data).cpu(),
                                    speed["batch_sizes"], shape, repeats=speed["repeats"], threads=threads)
         fast.update({(b, i): up for b, up in routes.items()})
 
 # %%
-names = ss.SIZE_ROUTES
+names = sr.SIZE_ROUTES
 say("Network: {model} on {ds}; dense network: {d}. Its Linear layers, the only ones a sparse format runs sparse, "
     "hold {lin:.0%} of its prunable weights. Structured IMP keeps {sd} of the weights at the three "
     "densities (mean over seeds; whole neurons cannot hit a count exactly).\n\n"
-    + ss.size_table(fast, acc, percents, speed["batch_sizes"]),
+    + sr.size_table(fast, acc, percents, speed["batch_sizes"]),
     model=ss.MODEL_LABELS.get(train_settings.model, train_settings.model), ds=train_settings.dataset, d=spread(dense_acc),
     lin=sx.sparse_layer_share(trained, shape)[0],
     sd=", ".join(f"{100 * v:.1f}%" for v in structured_density.mean(axis=0)))
@@ -482,11 +483,11 @@ fig = sp.accuracy_vs_speed({names[k]: (speeds_big[k], acc[k]) for k in shown}, p
                            f"inference speed-up over dense, batch {big} (log; seed 0's networks: one median of "
                            "the repeats, no band)", f"test accuracy ({reading})",
                            title="Accuracy against the speed each route delivers here",
-                           colors={names[k]: ss.ROUTE_COLORS[k] for k in shown}, offsets={names[k]: o for k, o in shown.items()})
+                           colors={names[k]: sr.ROUTE_COLORS[k] for k in shown}, offsets={names[k]: o for k, o in shown.items()})
 plots.save_figure(fig, FIGURES_DIR, "accuracy_vs_speed")
 
 # %%
-say(ss.equal_speed_words(speeds_big, acc, percents, big, crossover_margin))
+say(sr.equal_speed_words(speeds_big, acc, percents, big, crossover_margin))
 
 # %% [markdown]
 # ## 6. Every route at equal measured cost
@@ -532,7 +533,7 @@ pai_runs = run_pai(train_settings, data, PAI_SCORED, [d], seeds, store=store,
                    grasp_temperature=pai_for_scale(SCALE).grasp_temperature)  # notebook 06's runs
 pai_acc = {m: np.array([pai_runs[m, "none", d, s].reported() for s in seeds]) for m in PAI_SCORED}
 best_pai = max(pai_acc, key=lambda m: pai_acc[m].mean())
-one_shot = ss.run_one_shot_finetune(imp_settings, imp_results[:len(route_seeds)], rounds[j], data, T, store)
+one_shot = sr.run_one_shot_finetune(imp_settings, imp_results[:len(route_seeds)], rounds[j], data, T, store)
 
 # %%
 route_acc = {"dense": dense_acc, "small": acc["small"][:, j], "structured": acc["structured"][:, j],
@@ -546,11 +547,11 @@ notes = {"small": f"accuracy: mean of {small_per_seed} per seed; cost: one", "pa
          f"accurate of {', '.join(PAI_SCORED)} here", "structured": "cost counted at the ticket's masks",
          "rigl_5x": f"{5 * T} iterations", "one_shot": f"fine-tuned {T} iterations"}
 small_net = model_for(smalls[j], data).cpu()
-route_list = ss.routes_for(trained, small_net, imp_results[0], rounds[j], route_acc, route_masks,
+route_list = sr.routes_for(trained, small_net, imp_results[0], rounds[j], route_acc, route_masks,
                            Mask(structured[d, seeds[0]].mask), rigl, notes)
-ss.time_routes(route_list, trained, speed["batch_sizes"], shape, repeats=speed["repeats"], threads=threads)
-step_s = ss.cost_routes(route_list, trained, small_net, shape, train_settings.batch_size, threads=threads)
-say(ss.route_table(route_list, percents[j]))
+sr.time_routes(route_list, trained, speed["batch_sizes"], shape, repeats=speed["repeats"], threads=threads)
+step_s = sr.cost_routes(route_list, trained, small_net, shape, train_settings.batch_size, threads=threads)
+say(sr.route_table(route_list, percents[j]))
 
 # %%
 fig = sp.routes_figure(route_list, f"test accuracy ({reading})",
@@ -560,7 +561,7 @@ plots.save_figure(fig, FIGURES_DIR, "routes")
 
 # %%
 ticket_route = next(r for r in route_list if r.name == "ticket")
-say(ss.route_words(route_list, ss.route_bounds(ticket_route, trained, shape, machine), crossover_margin))
+say(sr.route_words(route_list, sr.route_bounds(ticket_route, trained, shape, machine), crossover_margin))
 
 # %% [markdown]
 # ## 7. The claims

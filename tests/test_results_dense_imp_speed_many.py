@@ -17,6 +17,7 @@ from lthlib.engine.training import Run
 from lthlib.experiments import dense_study, imp_study
 from lthlib.experiments import many_tickets as mt
 from lthlib.experiments import sparse_exec as sx
+from lthlib.experiments import speed_routes as sr
 from lthlib.experiments import speed_study as ss
 from lthlib.experiments.imp import IMPResult, IMPRound, kind_label
 from lthlib.models.networks import build_model
@@ -257,10 +258,10 @@ def test_route_speedups_times_every_route_against_dense():
     ticket = sx.magnitude_mask(model, 0.2)
     structured = sx.neuron_mask(model, 0.5)
     small = build_model("mlp_mnist1d", (40,), 10, seed=1, hidden=(4, 2))
-    out = ss.route_speedups(model, ticket, structured, small, (1, 4), (40,), repeats=2, min_time=0.0, threads=1)
+    out = sr.route_speedups(model, ticket, structured, small, (1, 4), (40,), repeats=2, min_time=0.0, threads=1)
     assert list(out) == [1, 4]
     for routes in out.values():
-        assert list(routes) == [*ss.ROUTES, "dense_ms"]
+        assert list(routes) == [*sr.ROUTES, "dense_ms"]
         assert routes.pop("dense_ms")[0] > 0  # the faster of dense's two medians, in ms
         assert routes["ticket"][1] in ("CSR", "COO")
         assert all(how == "" for key, (_, how) in routes.items() if key != "ticket")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lthlib.experiments import sparse_exec as se
+from lthlib.experiments import speed_routes as sr
 from lthlib.experiments import speed_study as ss
 from lthlib.masks import Mask
 from lthlib.models.networks import MLP, build_model, prunable_parameters
@@ -414,12 +415,12 @@ def test_large_layer_rows_words_and_panels():
     assert to_hex(net.axes[0].lines[0].get_color()) == to_hex(ss.FORMAT_COLORS["csr"])
     assert len(set(ss.FORMAT_COLORS.values())) == len(ss.FORMAT_COLORS)
     formats_only = set(ss.FORMAT_COLORS.values()) - {ss.FORMAT_COLORS["structured"], ss.FORMAT_COLORS["dense"]}
-    assert not formats_only & set(ss.ROUTE_COLORS.values())  # a route's colour names no other format
+    assert not formats_only & set(sr.ROUTE_COLORS.values())  # a route's colour names no other format
 
 
 def _routes():
     def route(name, acc, speeds, seconds, macs):
-        r = ss.Route(name, np.array(acc), {}, [])
+        r = sr.Route(name, np.array(acc), {}, [])
         r.speed = {b: (s, "") for b, s in zip((1, 256), speeds)}
         r.seconds, r.macs = seconds, macs
         return r
@@ -430,24 +431,24 @@ def _routes():
 
 
 def test_route_readings_pick_the_most_accurate_smaller_route_at_equal_speed_and_cost():
-    found = ss.route_readings(_routes())
+    found = sr.route_readings(_routes())
     # dense (always the most accurate, never faster) compares nothing: it is left out
     assert found["speed 1"].name == "ticket" and found["speed 256"].name == "ticket"
     assert found["time"].name == "ticket" and found["macs"].name == "ticket"
     assert found["dominates"] == []
     routes = _routes()
     routes[3].accuracy = np.array([0.80, 0.80])  # RigL: as fast, cheaper and more accurate than the ticket
-    assert [r.name for r in ss.route_readings(routes)["dominates"]] == ["rigl"]
-    words = ss.practical_words(routes, 1.1)
+    assert [r.name for r in sr.route_readings(routes)["dominates"]] == ["rigl"]
+    words = sr.practical_words(routes, 1.1)
     assert "at batch 1 the ticket runs no faster than dense (0.90x" in words
     assert "equal speed there means the dense network" in words
     assert "small dense network runs 8.00x (faster), less accurate than the ticket" in words
     assert "No, not on this machine:** RigL (1x training) (0.800 (0.800-0.800), 2 seeds) is at least as fast" in words
-    assert "on the front of speed, cost and accuracy" in ss.practical_words(_routes(), 1.1)
-    words = ss.route_words(_routes(), {1: 3.0, 256: 1.5})
+    assert "on the front of speed, cost and accuracy" in sr.practical_words(_routes(), 1.1)
+    words = sr.route_words(_routes(), {1: 3.0, 256: 1.5})
     assert "at batch 1, its fastest form, it runs 0.90x, 3.3x below that bound (3.0x)" in words
     assert "it runs 2.00x, above that bound" in words  # above the estimated limit: said to be noise
-    assert "or within 10% of it" in ss.route_words(_routes(), {1: 3.0}, noise=1.1)
+    assert "or within 10% of it" in sr.route_words(_routes(), {1: 3.0}, noise=1.1)
     rows = [dict(batch_size=1, format="scipy_csr", density=0.2, speedup=2.0, bound_speedup=3.0, gap=1.5,
                  bound_density=0.5, dense_attained=0.8)]
     unclear = ss.conclusion(rows, "4096 x 4096", 1, "machine", _routes(), 5.2, "mlp", 1.1,
@@ -463,7 +464,7 @@ def test_route_readings_pick_the_most_accurate_smaller_route_at_equal_speed_and_
     assert "The claim fixed before the run, *SciPy CSR is faster*: yes (*" in held
     assert "Speed exists: no" in ss.conclusion(rows, "l", 1, "m", _routes(), 5.2, "mlp", 1.1,
                                                _verdict("x", "contradicted"))
-    table = ss.route_table(_routes(), 5.2)
+    table = sr.route_table(_routes(), 5.2)
     assert "| IMP ticket | 2 | 0.770" in table and "| 70.0 s | 4.00 |" in table
     assert "learning-rate rewinding" in table
     fig = sp.routes_figure(_routes(), "accuracy")
@@ -475,11 +476,11 @@ def test_size_table_and_equal_speed_words():
                      "small": (3.0 * (i + 1), ""), "dense_ms": (1.0, "1 and 1.2 ms")} for b in (1, 256) for i in (0, 1)}
     acc = {"ticket": np.array([[0.8, 0.7], [0.8, 0.7]]), "structured": np.array([[0.75, 0.6], [0.75, 0.6]]),
            "small": np.array([[0.76, 0.65], [0.76, 0.65]])}
-    table = ss.size_table(fast, acc, [20.0, 5.0], (1, 256))
+    table = sr.size_table(fast, acc, [20.0, 5.0], (1, 256))
     assert "| 5.0% | IMP ticket (sparse format) | 0.700 (0.700-0.700) | 4.00x (CSR) | 4.00x (CSR) |" in table
     assert "| 20.0% | IMP ticket (masked, as trained) | 0.800" in table and "batch 256 1 and 1.2 ms" in table
     speeds = {k: [fast[256, i][k][0] for i in (0, 1)] for k in ("ticket", "structured", "small")}
-    words = ss.equal_speed_words(speeds, acc, [20.0, 5.0], 256, 1.1)
+    words = sr.equal_speed_words(speeds, acc, [20.0, 5.0], 256, 1.1)
     # at 5% the ticket runs 4x; the small network at 20% runs 3x (slower than 4/1.1), at 5% 6x and less accurate
     assert "at 5.0% the ticket runs 4.00x" in words and "small dense network at 5.0% runs 6.00x" in words
     assert "no structured IMP timed is as fast" in words  # structured at 5% runs 3x < 4/1.1: none as fast
@@ -496,13 +497,13 @@ def test_routes_for_prices_each_route_by_its_trainings():
     masks = [random_mask(model, 0.5), random_mask(model, 0.25)]
     imp = IMPResult(settings, None, [IMPRound(index=i + 1, mask=m, ticket=None) for i, m in enumerate(masks)])
     t = settings.train.iterations
-    assert ss.ticket_training(imp, 2) == [(t, None, "model"), (t, masks[0], "model"), (t, masks[1], "model")]
-    routes = ss.routes_for(model, model, imp, 2, {"dense": [0.5], "ticket": [0.6], "rigl_5x": [0.7]},
+    assert sr.ticket_training(imp, 2) == [(t, None, "model"), (t, masks[0], "model"), (t, masks[1], "model")]
+    routes = sr.routes_for(model, model, imp, 2, {"dense": [0.5], "ticket": [0.6], "rigl_5x": [0.7]},
                            {"ticket": masks[1], "rigl_5x": masks[1]}, masks[1], None, {})
     assert [r.name for r in routes] == ["dense", "ticket", "rigl_5x"]
     assert set(routes[1].forms) == {"masked", "csr", "coo"} and routes[2].training == [(5 * t, masks[1], "model",
                                                                                          None)]
-    step = ss.cost_routes(routes, model, model, (model.hidden[0].in_features,), 4, repeats=1)
+    step = sr.cost_routes(routes, model, model, (model.hidden[0].in_features,), 4, repeats=1)
     assert set(step) == {"dense", "masked", "small"}
     kept = sum(forward_flops(model, (20,), masks[1]).values()) / sum(forward_flops(model, (20,)).values())
     assert routes[0].macs == 1.0 and math.isclose(routes[2].macs, 5 * kept)

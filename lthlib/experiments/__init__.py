@@ -3,10 +3,10 @@ notebooks and figures read. Import a module: ``from lthlib.experiments import im
 
 Modules: ``dense_study``, ``imp``, ``imp_study``, ``lmc``, ``many_tickets``, ``pai_study``,
 ``retraining``, ``rewinding``, ``sparse_bounds``, ``sparse_exec``, ``sparse_study``,
-``speed_study``, ``supermask_results``, ``supermask_study``, ``transformer_results``,
+``speed_routes``, ``speed_study``, ``supermask_results``, ``supermask_study``, ``transformer_results``,
 ``transformer_study``, ``transformer_summary``."""
 from __future__ import annotations
 
 __all__ = ["dense_study", "imp", "imp_study", "lmc", "many_tickets", "pai_study", "retraining", "rewinding",
-           "sparse_bounds", "sparse_exec", "sparse_study", "speed_study", "supermask_results", "supermask_study",
+           "sparse_bounds", "sparse_exec", "sparse_study", "speed_routes", "speed_study", "supermask_results", "supermask_study",
            "transformer_results", "transformer_study", "transformer_summary"]

@@ -12,8 +12,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lthlib.experiments.sparse_bounds import FORMAT_LABELS as LAYER_LABELS
 from lthlib.experiments.sparse_exec import FORMAT_LABELS
-from lthlib.experiments.speed_study import (FORMAT_COLORS, ROUTE_COLORS, ROUTE_LABELS, Route, bound_series,
-                                            layer_panels, speedup_bands, speedup_series)
+from lthlib.experiments.speed_routes import ROUTE_COLORS, ROUTE_LABELS, Route
+from lthlib.experiments.speed_study import (FORMAT_COLORS, bound_series, layer_panels, speedup_bands,
+                                            speedup_series)
 from lthlib.report.plots.common import _percent_axis
 
 def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
