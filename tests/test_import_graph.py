@@ -124,3 +124,31 @@ def test_every_module_lives_in_its_package():
     """A new module joins one of the packages (README, "The library"), not the top level."""
     top = {m.split(".")[0] for m in import_graph()}
     assert top <= PACKAGES, top - PACKAGES
+
+
+MAX_LINES = 620  # "about 600": a module past this has more than one job; split it by job
+
+
+def test_no_module_is_longer_than_about_600_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def _private_imports(path: Path) -> set[str]:
+    """``from lthlib.x import _name``: a private name taken across modules."""
+    return {f"{node.module}.{a.name}" for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lthlib")
+            for a in node.names if a.name.startswith("_") and not a.name.endswith("__")}
+
+
+def test_the_line_count_and_private_import_checks_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from lthlib.experiments.imp import _plan_round\n" + "x = 1\n" * (MAX_LINES + 1))
+    assert _private_imports(bad) == {"lthlib.experiments.imp._plan_round"}
+    assert len(bad.read_text().splitlines()) > MAX_LINES
+
+
+def test_no_module_imports_a_private_name_of_another():
+    found = {str(p.relative_to(PACKAGE)): _private_imports(p) for p in PACKAGE.rglob("*.py")}
+    assert {k: v for k, v in found.items() if v} == {}

@@ -267,7 +267,7 @@ def test_stable_matching_rows_and_counts():
 def test_matching_is_within_one_standard_deviation_of_the_dense_runs():
     """The one definition (Frankle et al. 2020): mean accuracy not more than one standard
     deviation (ddof=1) of the dense runs below the dense mean; above the dense network is matching."""
-    from lthlib.experiments.imp import is_matching, matching_tolerance
+    from lthlib.experiments.matching import is_matching, matching_tolerance
 
     dense = [0.90, 0.91, 0.92]  # mean 0.91, sd 0.01
     assert matching_tolerance(dense) == pytest.approx(0.01)

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from lthlib.core.store import Store, StoreError, digest, digest_tensors
@@ -47,7 +46,8 @@ from lthlib.engine.passes import ALONE, identities, plan_passes, stored_members,
 from lthlib.engine.stacked import SHARED_SETTINGS, can_batch
 from lthlib.engine.training import DenseJob, Run, data_for, dense_run, lr_at, model_for, train
 from lthlib.masks import Mask
-from lthlib.methods.pruning import SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune, random_mask_like
+from lthlib.methods.pruning import (SCOPES, PruningError, check_rate, layerwise_rates, magnitude_prune,
+                                   magnitude_prune_like, random_mask_like)
 from lthlib.models.networks import prunable_parameters
 from lthlib.settings import SettingsError, TrainSettings
 
@@ -236,21 +236,6 @@ def _rates(settings: IMPSettings, model: torch.nn.Module) -> float | dict[str, f
     return layerwise_rates(model, settings.rate, settings.output_rate, settings.conv_rate)
 
 
-def one_shot_mask(dense_final: StateDict, target: Mask, scope: str,
-                  exclude: tuple[str, ...] = ()) -> Mask:
-    """Magnitude-prune the dense trained weights in one step to ``target``'s densities
-    (per layer under layerwise pruning, overall under global pruning)."""
-    full = Mask({n: torch.ones_like(t) for n, t in target.items()})
-    if scope == "global":
-        kept_layers = [n for n in target if n not in exclude]
-        alive = sum(int(target[n].sum()) for n in kept_layers)
-        total = sum(target[n].numel() for n in kept_layers)
-        return magnitude_prune(dense_final, full, 1 - alive / total, scope="global", exclude=exclude,
-                               allow_empty_layers=True)
-    rates = {n: 1 - int(t.sum()) / t.numel() for n, t in target.items()}
-    return magnitude_prune(dense_final, full, rates, allow_empty_layers=True)
-
-
 # ------------------------------------------------------------------------------ controls
 @dataclass(frozen=True)
 class RoundContext:
@@ -314,8 +299,8 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             start=lambda c: (c.rewind_state, random_mask_like(c.mask, c.settings.train.seed, c.round),
                              c.settings.rewind_iteration)),
     Control("one_shot", "one-shot pruning", color="C1",
-            start=lambda c: (c.rewind_state, one_shot_mask(c.dense.final_state, c.mask, c.settings.scope,
-                                                           c.settings.exclude), c.settings.rewind_iteration)),
+            start=lambda c: (c.rewind_state, magnitude_prune_like(c.dense.final_state, c.mask, c.settings.scope,
+                                                                  c.settings.exclude), c.settings.rewind_iteration)),
 )}
 TICKET_LABEL = "IMP ticket"
 
@@ -616,29 +601,3 @@ def imp_for_scale(scale: str, train_settings: TrainSettings, **overrides: Any) -
         values.update(FAST_PRUNING[scale])
     values.update(overrides)
     return IMPSettings(train=train_settings, **values)
-
-
-# ------------------------------------------------------------------------------ matching
-# Frankle et al. 2020 (LMC) call a subnetwork *matching* when, trained in isolation, it
-# reaches "full accuracy" (arXiv v1 abstract), which the paper takes as test accuracy within
-# one standard deviation of the unpruned network's (Section 4; read in a reading note of
-# arXiv v4, see docs/fidelity.md). lthlib uses this one definition everywhere (the glossary,
-# notebook 03's claim, notebook 05's table): the subnetwork's mean accuracy is at most one
-# standard deviation of the dense runs below the dense network's mean; above it is matching too.
-MATCHING_SDS = 1.0  # how many standard deviations of the dense runs a matching subnetwork may lose
-
-
-def matching_tolerance(dense_acc: Iterable[float]) -> float:
-    """How far below the dense network's mean accuracy a subnetwork may be and still be
-    matching: ``MATCHING_SDS`` standard deviations of the dense runs (ddof=1; 0 with one run)."""
-    v = np.asarray(list(dense_acc), dtype=float)
-    return float(MATCHING_SDS * v.std(ddof=1)) if len(v) > 1 else 0.0
-
-
-def is_matching(acc: Iterable[float], dense_acc: Iterable[float]) -> bool:
-    """Whether a subnetwork with test accuracies ``acc`` (one per seed) is matching against
-    the dense network's ``dense_acc``: its mean not more than ``matching_tolerance`` below
-    the dense mean (the paper's reading of means over runs, not a test; notebook 03 tests
-    the same threshold seed by seed as a claim)."""
-    dense = np.asarray(list(dense_acc), dtype=float)
-    return bool(np.mean(list(acc)) >= dense.mean() - matching_tolerance(dense))

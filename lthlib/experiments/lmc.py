@@ -32,7 +32,8 @@ from lthlib.data.datasets import Dataset
 from lthlib.engine.parallel import parallel_map
 from lthlib.engine.passes import ALONE, identities, plan_passes, stored_members
 from lthlib.engine.training import Run, evaluate, model_for, train
-from lthlib.experiments.imp import is_matching, kind_label, matching_tolerance
+from lthlib.experiments.imp import kind_label
+from lthlib.experiments.matching import is_matching, matching_tolerance
 from lthlib.experiments.rewinding import RewindSweep
 from lthlib.masks import Mask
 from lthlib.report.claims import spread
@@ -249,7 +250,7 @@ class StabilityRow:
     barriers: np.ndarray  # the error barrier between the two children, per seed
     gap: np.ndarray  # test accuracy at the end of training minus the dense network's, per seed
     stable: bool  # mean barrier under STABLE_BARRIER
-    matching: bool  # mean accuracy within one standard deviation of the dense runs (imp.is_matching)
+    matching: bool  # mean accuracy within one standard deviation of the dense runs (matching.is_matching)
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ class StabilityTable:
     subnetworks are only matching when they are stable to SGD noise", Frankle et al. 2020,
     Section 4), so the count that tests it is the rows matching but not stable. *Matching*
     is the paper's: mean accuracy within one standard deviation of the dense runs
-    (``imp.is_matching``; ``tolerance`` is that standard deviation)."""
+    (``matching.is_matching``; ``tolerance`` is that standard deviation)."""
 
     rows: list[StabilityRow]
     dense_acc: np.ndarray  # the dense network's test accuracy at the end of training, per seed
@@ -370,7 +371,7 @@ class SweepInstability:
 
     def stable_matching(self) -> StabilityTable:
         """Every sparse network at every k it was measured: stable (mean barrier under
-        ``STABLE_BARRIER``) and matching (``imp.is_matching``: mean accuracy within one
+        ``STABLE_BARRIER``) and matching (``matching.is_matching``: mean accuracy within one
         standard deviation of the dense runs, the paper's definition)."""
         dense_acc = self.sweep.dense_final_acc()
         rows = []

@@ -19,7 +19,8 @@ import numpy as np
 from lthlib.core.store import Store
 from lthlib.data.datasets import Dataset
 from lthlib.engine.training import data_for
-from lthlib.experiments.imp import IMPResult, IMPSettings, matching_tolerance, run_imp_many
+from lthlib.experiments.imp import IMPResult, IMPSettings, run_imp_many
+from lthlib.experiments.matching import matching_tolerance
 from lthlib.settings import SettingsError, for_scale
 
 

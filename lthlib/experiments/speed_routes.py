@@ -22,11 +22,12 @@ from torch import nn
 
 from lthlib.core.store import Store
 from lthlib.engine.training import Run, TrainSettings, model_for, train
-from lthlib.experiments.imp import IMPResult, IMPSettings, one_shot_mask
+from lthlib.experiments.imp import IMPResult, IMPSettings
 from lthlib.experiments.sparse_bounds import Machine, network_bound_s
 from lthlib.experiments.sparse_exec import (FORMAT_LABELS, denormals_flushed, inference_fn, masked_model, sparse_model,
                                            structured_model, time_calls, train_step_fn)
 from lthlib.masks import Mask
+from lthlib.methods.pruning import magnitude_prune_like
 from lthlib.methods.sparse_training import SparseTrainingSettings, training_flops
 from lthlib.report.claims import spread
 
@@ -174,7 +175,7 @@ def ticket_training(imp: IMPResult, rounds: int) -> list[tuple[int, Mask | None,
 def run_one_shot_finetune(imp_settings: IMPSettings, imp: Sequence[IMPResult], round_: int, data,
                           iterations: int, store: Store | None = None) -> list[Run]:
     """One-shot magnitude pruning of each seed's trained dense network to round ``round_``'s
-    per-layer densities (``imp.one_shot_mask``), then ``iterations`` steps of fine-tuning
+    per-layer densities (``pruning.magnitude_prune_like``), then ``iterations`` steps of fine-tuning
     from the trained weights at the training settings' learning rate; read from the store
     (kind "route_finetune") or trained and stored without weights."""
     store = store if store is not None else Store(None)
@@ -184,7 +185,7 @@ def run_one_shot_finetune(imp_settings: IMPSettings, imp: Sequence[IMPResult], r
         extra = {"dense": res.settings.train.digest(), "round": int(round_), "scope": imp_settings.scope}
 
         def compute(res: IMPResult = res, ts: TrainSettings = ts) -> Run:
-            mask = one_shot_mask(res.dense.final_state, res.rounds[round_ - 1].mask, imp_settings.scope,
+            mask = magnitude_prune_like(res.dense.final_state, res.rounds[round_ - 1].mask, imp_settings.scope,
                                  imp_settings.exclude)
             model = model_for(ts, data)
             model.load_state_dict(res.dense.final_state)

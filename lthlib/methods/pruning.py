@@ -158,6 +158,22 @@ def random_mask_like(reference: Mask, seed: int, index: int = 0, stream: str = "
     return Mask(out)
 
 
+def magnitude_prune_like(dense_final: Mapping[str, torch.Tensor], target: Mask, scope: str,
+                         exclude: tuple[str, ...] = ()) -> Mask:
+    """Magnitude-prune the dense trained weights in one step to ``target``'s densities
+    (per layer under layerwise pruning, overall under global pruning): one-shot pruning,
+    the control IMP's iterated pruning is compared with (``imp.CONTROLS["one_shot"]``)."""
+    full = Mask({n: torch.ones_like(t) for n, t in target.items()})
+    if scope == "global":
+        kept_layers = [n for n in target if n not in exclude]
+        alive = sum(int(target[n].sum()) for n in kept_layers)
+        total = sum(target[n].numel() for n in kept_layers)
+        return magnitude_prune(dense_final, full, 1 - alive / total, scope="global", exclude=exclude,
+                               allow_empty_layers=True)
+    rates = {n: 1 - int(t.sum()) / t.numel() for n, t in target.items()}
+    return magnitude_prune(dense_final, full, rates, allow_empty_layers=True)
+
+
 def layerwise_rates(model: nn.Module, rate: float = 0.2, output_rate: float | None = 0.1,
                     conv_rate: float | None = None) -> dict[str, float]:
     """Per-layer rates as Frankle & Carbin: ``rate`` for hidden layers, ``output_rate`` for

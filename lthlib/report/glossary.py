@@ -44,7 +44,7 @@ TERMS: dict[str, str] = {
                 "network's over its runs (Section 4, as a reading note of the arXiv v4 text gives it; the "
                 "sentence itself could not be read here). lthlib uses this one definition: the subnetwork's mean "
                 "accuracy is at most one standard deviation of the dense runs below the dense network's mean "
-                "(above it is matching too; ``lthlib.experiments.imp.is_matching``). Like *winning*, it says "
+                "(above it is matching too; ``lthlib.experiments.matching.is_matching``). Like *winning*, it says "
                 "nothing about random reinitialisation; unlike it, nothing about iterations. A notebook that uses another tolerance says it is its own choice.",
     "stable": "Frankle et al. 2020: a network is *stable* (to SGD noise) at iteration k when two copies "
               "trained from k with different data orders end in one linearly connected region: the "

@@ -71,9 +71,9 @@ def layer_labels(names: Sequence[str], shapes: Sequence[Sequence[int]] | None = 
     return [words[n] for n in names]
 
 
-
-def _percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
-    """Percent of weights remaining on a log axis, decreasing to the right (as the paper)."""
+def percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
+    """Set ``ax``'s x axis to percent of weights remaining (log scale, decreasing to the
+    right, as the paper) spanning ``percents``: e.g. again after adding a value beyond the data."""
     from matplotlib.ticker import NullFormatter
 
     ax.set_xscale("log")
@@ -85,13 +85,7 @@ def _percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
     ax.set_xlabel("percent of weights remaining (log scale)")
 
 
-def percent_axis(ax: plt.Axes, percents: Sequence[float]) -> None:
-    """Set ``ax``'s x axis to percent of weights remaining (log scale, decreasing to the
-    right) spanning ``percents``: e.g. again after adding a value beyond the data."""
-    _percent_axis(ax, percents)
-
-
-def _legend_outside(ax: plt.Axes, title: str | None = None) -> None:
+def legend_outside(ax: plt.Axes, title: str | None = None) -> None:
     """The legend to the right of the axes, off the data."""
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
               title=title, title_fontsize=8, alignment="left")
@@ -142,7 +136,7 @@ def grouped_bars(values: Mapping[str, Mapping[str, Sequence[float]]], ylabel: st
         ax.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance ({chance:.3f})")
     ax.set(ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
-    _legend_outside(ax, legend_title if legend_title is not None else
+    legend_outside(ax, legend_title if legend_title is not None else
                     f"bars: mean over {seeds} seeds\nerror bars, shading: min-max")
     fig.tight_layout()
     return fig
@@ -226,7 +220,7 @@ def bar_panels(panels: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]
 
 
 # ----------------------------------------------------------------------------- notebook 04
-def _layer_words(names: Sequence[str]) -> list[str]:
+def layer_words(names: Sequence[str]) -> list[str]:
     """"hidden layer 1", ..., "output layer" for the prunable layers of an MLP, in order."""
     return [("output layer" if i == len(names) - 1 else f"hidden layer {i + 1}") for i in range(len(names))]
 
@@ -259,10 +253,10 @@ def seed_bands(x: Sequence[float], series: Mapping[str, np.ndarray], xlabel: str
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if percent_x:  # percent of weights remaining, log scale, decreasing to the right
-        _percent_axis(ax, list(x))
+        percent_axis(ax, list(x))
     if legend:
         seeds = "/".join(str(n) for n in sorted(n_seeds))
-        _legend_outside(ax, "line: one seed (no band)" if n_seeds == {1} else
+        legend_outside(ax, "line: one seed (no band)" if n_seeds == {1} else
                         f"line: mean over {seeds} seeds\nshaded: min-max over seeds")
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from lthlib.report.plots.common import _layer_words, _legend_outside, band, seed_bands
+from lthlib.report.plots.common import layer_words, legend_outside, band, seed_bands
 
 
 def input_profiles(masks: Mapping[str, "object"], layer: str, input_shape: tuple[int, ...],
@@ -24,7 +24,7 @@ def input_profiles(masks: Mapping[str, "object"], layer: str, input_shape: tuple
         for i, (name, v) in enumerate(per_input.items()):
             ax.plot(np.arange(len(v)), v, marker="o", ms=2.5, lw=1.2, color=f"C{i}", label=name)
         ax.set(xlabel="input position", ylabel="% of units connected", title=title)
-        _legend_outside(ax)
+        legend_outside(ax)
         fig.tight_layout()
         return fig
     h, w = input_shape[-2], input_shape[-1]
@@ -59,7 +59,7 @@ def jackpot_strips(pools: Mapping[str, Sequence[Sequence[float]]], marks: Mappin
     ax.set_xticks([s * width + (len(pools) - 1) / 2 for s in range(n_seeds)],
                   [f"seed {s}" for s in (seeds if seeds is not None else range(n_seeds))])
     ax.set(ylabel=ylabel, title=title)
-    _legend_outside(ax, "dots: one trained network each")
+    legend_outside(ax, "dots: one trained network each")
     fig.tight_layout()
     return fig
 
@@ -70,7 +70,7 @@ def overlap_bars(result: Mapping[str, Mapping[str, float]], title: str = "") -> 
     words (first hidden layer, ..., output layer)."""
     names = list(result)
     layers = [n for n in names if n != "overall"]
-    words = {n: w for n, w in zip(layers, _layer_words(layers))}
+    words = {n: w for n, w in zip(layers, layer_words(layers))}
     words["overall"] = "all layers"
     fig, ax = plt.subplots(figsize=(1.3 * len(names) + 4.5, 3.4))
     ax.bar(range(len(names)), [result[n]["iou"] for n in names], label="IoU of the two masks")
@@ -122,7 +122,7 @@ def accuracy_vs_cost(costs: Mapping[str, Sequence[float]], accuracies: Mapping[s
     ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
-    _legend_outside(ax, f"one point per {point};\nmean over {seeds} seeds,\nbars: min-max")
+    legend_outside(ax, f"one point per {point};\nmean over {seeds} seeds,\nbars: min-max")
     fig.tight_layout()
     return fig
 

@@ -15,7 +15,7 @@ from lthlib.experiments.sparse_exec import FORMAT_LABELS
 from lthlib.experiments.speed_routes import ROUTE_COLORS, ROUTE_LABELS, Route
 from lthlib.experiments.speed_study import (FORMAT_COLORS, bound_series, layer_panels, speedup_bands,
                                             speedup_series)
-from lthlib.report.plots.common import _percent_axis
+from lthlib.report.plots.common import percent_axis
 
 def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
                    columns: int = 2, title: str = "", order: Sequence[str] | None = None,
@@ -63,7 +63,7 @@ def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequ
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
         ax.yaxis.set_minor_formatter(NullFormatter())
         if percents:
-            _percent_axis(ax, percents)
+            percent_axis(ax, percents)
         ax.set(title=name, ylabel="speed-up over dense")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")

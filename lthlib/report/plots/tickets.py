@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from lthlib.report.plots.common import METRIC_LABELS, _legend_outside, _percent_axis, band, ci_band
+from lthlib.report.plots.common import METRIC_LABELS, legend_outside, percent_axis, band, ci_band
 
 
 def imp_bands(percents: Sequence[float], series: Mapping[str, np.ndarray], ylabel: str,
@@ -37,11 +37,11 @@ def imp_bands(percents: Sequence[float], series: Mapping[str, np.ndarray], ylabe
             ax.axhspan(d.min(), d.max(), color="k", alpha=0.08, lw=0)
     if end is not None:
         ax.axhline(end, color="grey", lw=0.8, ls=":", label=end_label)
-    _percent_axis(ax, list(percents) + ([100.0] if dense is not None else []))
+    percent_axis(ax, list(percents) + ([100.0] if dense is not None else []))
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=10)
-    _legend_outside(ax, f"mean over {n_seeds} seeds;\nshaded: min-max over seeds" if n_seeds > 1 else None)
+    legend_outside(ax, f"mean over {n_seeds} seeds;\nshaded: min-max over seeds" if n_seeds > 1 else None)
     fig.tight_layout()
     return fig
 
@@ -86,7 +86,7 @@ def ticket_curves(results: Sequence, rounds: Sequence[int], metric: str = "test_
         band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], label,
              "k" if r == 0 else plt.cm.Blues(0.45 + 0.5 * pruned.index(r) / max(1, len(pruned) - 1)))
     ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric))
-    _legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
+    legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
                     if len(results) > 1 else None)
     fig.tight_layout()
     return fig
@@ -122,7 +122,7 @@ def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = 
     pct = 100 * float(np.mean([res.densities()[round_index] for res in results]))
     ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric),
            title=f"round {round_index}: {pct:{percent_format}}% of weights remaining")
-    _legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
+    legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
                     if len(results) > 1 else None)
     fig.tight_layout()
     return fig
@@ -186,7 +186,7 @@ def barrier_vs_k(barriers: Mapping[str, tuple[Sequence[int], np.ndarray]], thres
     n = len(next(iter(barriers.values()))[1])
     ax.set(xlabel="iteration k at which the two children are spawned (symlog axis)",
            ylabel="test error barrier (percentage points)", title="instability to SGD noise")
-    _legend_outside(ax, f"mean over {n} seeds;\nshaded: min-max over seeds")
+    legend_outside(ax, f"mean over {n} seeds;\nshaded: min-max over seeds")
     fig.tight_layout()
     return fig
 
@@ -229,7 +229,7 @@ def rewinding_vs_k(ks: Sequence[int], ticket: np.ndarray, controls: Mapping[str,
     ax.set_xticks(list(ks), [str(k) for k in ks])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set(xlabel="rewind iteration k (symlog axis; 0 = reset to initialisation)", ylabel=ylabel, title=title)
-    _legend_outside(ax, f"mean over {len(ticket)} seeds;\nshaded: 95% CI of the mean")
+    legend_outside(ax, f"mean over {len(ticket)} seeds;\nshaded: 95% CI of the mean")
     fig.tight_layout()
     return fig
 
@@ -253,11 +253,11 @@ def retraining_vs_density(percents: Sequence[float], series: Mapping[str, np.nda
         ys = np.atleast_2d(np.asarray(ys, dtype=float))
         n_seeds.add(len(ys))
         ci_band(ax, percents, ys, label, (colors or {}).get(label, f"C{i}"))
-    _percent_axis(ax, list(percents))
+    percent_axis(ax, list(percents))
     ax.set_xticks(list(percents), [f"{p:.1f}" for p in percents])  # a tick at every density IMP reached
     ax.set(ylabel=ylabel, title=title)
     seeds = "/".join(str(n) for n in sorted(n_seeds))
-    _legend_outside(ax, f"mean over {seeds} seeds;\nshaded: 95% CI of the mean")
+    legend_outside(ax, f"mean over {seeds} seeds;\nshaded: 95% CI of the mean")
     fig.tight_layout()
     return fig
 
