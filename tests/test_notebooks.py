@@ -147,3 +147,56 @@ def test_notebook_05s_path_points_are_the_instability_figures():
 
     (nb_path,) = [p for p in NOTEBOOKS if p.name.startswith("05_")]
     assert int(pm.inspect_notebook(str(nb_path))["POINTS"]["default"]) == INTERPOLATION_POINTS["quick"]
+
+
+MAX_CELL_LINES = 25  # issue 22: library work belongs in lthlib, a notebook cell orchestrates
+
+
+def _cell_problems(source: str) -> list[str]:
+    """Why a code cell does library work: more than ``MAX_CELL_LINES`` lines that are not
+    imports, or a function defined outside an exercise (an exercise cell calls ``check``)."""
+    lines = [ln for ln in source.splitlines()
+             if ln.strip() and not re.match(r"\s*(import |from \S+ import |%)", ln)]
+    problems = [f"{len(lines)} lines"] if len(lines) > MAX_CELL_LINES else []
+    if re.search(r"^\s*def \w+", source, re.M) and "check(" not in source:
+        problems.append("defines a function outside an exercise")
+    return problems
+
+
+def test_the_cell_check_catches_library_work():
+    assert _cell_problems("def reading(res):\n    return res.metric('ticket')\n") == [
+        "defines a function outside an exercise"]
+    assert _cell_problems("x = 1\n" * (MAX_CELL_LINES + 1)) == [f"{MAX_CELL_LINES + 1} lines"]
+    assert _cell_problems("import os\n" * 40 + "def f():\n    pass\ncheck('f', f)\n") == []
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_cells_orchestrate_and_leave_library_work_to_lthlib(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    bad = {i: p for i, c in enumerate(nb.cells) if c.cell_type == "code" and (p := _cell_problems(c.source))}
+    assert bad == {}, f"{notebook.name}: cells doing library work {bad}"
+
+
+_NUMBER_LIST = re.compile(r"[\[(]\s*-?\d[\d.e_-]*\s*(?:,\s*-?\d[\d.e_-]*\s*){2,}[\])]")
+
+
+def _typed_in_sweeps(source: str) -> list[str]:
+    """Lists of three or more numbers typed into a cell (a sweep's densities, widths, seeds:
+    the experiment's spec owns them); a worked example's ``torch.tensor([...])`` is allowed."""
+    source = re.sub(r"torch\.tensor\(\[.*?\]\)", "", source, flags=re.S)
+    return _NUMBER_LIST.findall(source)
+
+
+def test_the_sweep_scan_catches_typed_in_values():
+    assert _typed_in_sweeps("res = run(densities=(0.5, 0.2, 0.1))") == ["(0.5, 0.2, 0.1)"]
+    assert _typed_in_sweeps("x = torch.tensor([[0.0, 1.5, 0.0],\n [0.1, 0.2, 0.3]])") == []
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_sweep_value_is_typed_into_a_notebook(notebook):
+    """Sweep values, seed lists and presets live in the experiment's spec in lthlib; the
+    parameters cell (papermill's overrides) is the one place a notebook names values."""
+    nb = nbformat.read(notebook, as_version=4)
+    found = {i: v for i, c in enumerate(nb.cells) if c.cell_type == "code"
+             and "parameters" not in c.metadata.get("tags", []) and (v := _typed_in_sweeps(c.source))}
+    assert found == {}, f"{notebook.name}: values typed in {found}"
