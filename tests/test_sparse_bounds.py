@@ -167,6 +167,11 @@ def test_timed_rows_carry_the_bound_beside_the_measurement():
         cost = sb.layer_cost(r["format"], (64, 64), r["batch_size"], r["kept"], r["blocksize"])
         assert r["weight_bytes"] == cost.weight_bytes
         assert r["bound_s"] == cost.time_bound(MACHINE) and r["attained"] == r["bound_s"] / r["median_s"]
+        # the ceiling: the dense median timed beside it over this format's roofline time
+        dense = next(d for d in rows if d["format"] == "dense" and (d["density"], d["batch_size"])
+                     == (r["density"], r["batch_size"]))
+        assert r["ceiling_speedup"] == dense["median_s"] / r["bound_s"]
+    assert sb.ceiling_speedup(3e-3, 1e-3) == 3.0
     table = sb.bound_table(bounded)
     assert table.count("\n") == len(rows) + 1 and "SciPy CSR (int32)" in table
 
@@ -194,7 +199,18 @@ def test_the_faster_of_two_calibrations_takes_each_resource_at_its_best():
     assert (both.peak_flops, both.bandwidth) == (9e10, 2e10)
     assert math.isnan(both.load) and "load average" not in both.describe()
     busy = a.faster(sb.Machine(peak_flops=9e10, bandwidth=1e10, threads=1, device="cpu", load=7.5))
-    assert busy.load == 7.5 and busy.describe().endswith("load average 7.5 while calibrating")
+    assert busy.load == 7.5 and busy.describe().startswith("peak 90 GFLOP/s (IQR nan-nan; load average 7.5), "
+                                                           "bandwidth 20.0 GB/s (IQR nan-nan) on")
+    # each rate says which calibration it came from, with that calibration's own load average
+    one = sb.Machine(9e10, 2.44e10, 1, "cpu", 8.8e10, 9.4e10, 2.37e10, 2.48e10, 1.4, label="calibration 1")
+    two = sb.Machine(1.01e11, 2.62e10, 1, "cpu", 1e11, 1.02e11, 2.5e10, 2.68e10, 1.3, label="calibration 2")
+    three = sb.Machine(9.6e10, 2.67e10, 1, "cpu", 9.5e10, 9.7e10, 2.66e10, 2.73e10, 1.4, label="calibration 3")
+    assert one.faster(two).describe() == ("peak 101 GFLOP/s (IQR 100-102), bandwidth 26.2 GB/s (IQR 25.0-26.8) on "
+                                          "1 thread of cpu; both from calibration 2, load average 1.3 while "
+                                          "calibrating")
+    assert one.faster(two).faster(three).describe() == (
+        "peak 101 GFLOP/s (IQR 100-102; from calibration 2, load average 1.3), bandwidth 26.7 GB/s (IQR 26.6-27.3; "
+        "from calibration 3, load average 1.4) on 1 thread of cpu")
     with pytest.raises(ValueError, match="different machines"):
         a.faster(sb.Machine(peak_flops=1e11, bandwidth=1e10, threads=2, device="cpu"))
 

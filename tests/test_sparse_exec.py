@@ -334,7 +334,14 @@ def test_notebook_08_answer_follows_the_verdicts():
     assert "faster than dense at 2% of the weights? batch 1: no, slower (*contradicted*); batch 256: yes (*holds*)" \
         in text
     assert "Slower than dense at 20%? batch 1: yes (*holds*); batch 256: not clearly (*not shown*)" in text
-    assert "at 2% of the weights CSR beat dense at batch 256, not at batch 1;" in text
+    assert "At 2% of the weights CSR beat dense at batch 256, not at batch 1." in text
+    assert "very low density" not in text and "fine-tuning" not in text  # structured IMP is rewound, not fine-tuned
+    assert "winning-ticket initialisation brings no improvement over a random one" in text
+    assert "an argument, not a measurement" in text and "2-thread tables" not in text
+    scoped = ss.answer({1: _verdict("f1", "contradicted"), 256: _verdict("f256", "holds")}, {}, *holds, 5.2, "m",
+                       crossovers="a sparse format beat dense on LeNet-300-100, batch 256: CSR at 10% of the weights")
+    assert ("below a density that depends on the network, the layer and the batch. A sparse format beat dense on "
+            "LeNet-300-100, batch 256: CSR at 10% of the weights. And at equal weight count") in scoped
     text = ss.answer({}, {}, _verdict("a", "not shown"), *holds[1:], 5.2, "mlp on data")
     assert "The timing claims are not made at this scale" in text
     assert "do not give one simple answer" in text
@@ -345,29 +352,45 @@ def test_notebook_08_answer_follows_the_verdicts():
 # --- notebook 08's bound, large layer and routes (lthlib.experiments.speed_study, speed_plots) ----------
 
 def _bound_rows():
-    return {"lenet300_100": [dict(format="csr", density=d, batch_size=1, bound_speedup=u)
-                             for d, u in ((1.0, 0.5), (0.1, 4.0))]}
+    # dense's roofline time is 0.5 s at batch 1: bound_speedup = 0.5 / the format's roofline time
+    return {"lenet300_100": [dict(format="csr", density=d, batch_size=1, bound_s=t, bound_speedup=0.5 / t)
+                             for d, t in ((1.0, 1.0), (0.1, 0.125))]}
 
 
-def test_bound_series_and_attained_share():
-    timings = {"lenet300_100": [_timed("csr", 1.0, [1.0] * 3, [2.0] * 3), _timed("csr", 0.1, [1.0] * 3, [0.5] * 3),
-                                _timed("masked", 0.1, [1.0] * 3, [1.0] * 3)]}
-    assert ss.bound_series(_bound_rows(), ("csr",), (1,)) == {"LeNet-300-100, batch 1": {"CSR": ([1.0, 0.1],
-                                                                                                   [0.5, 4.0])}}
-    rows = ss.attained(timings, _bound_rows(), ("csr", "masked"))
-    assert [(r["density"], r["speedup"], r["share"]) for r in rows] == [(1.0, 0.5, 1.0), (0.1, 2.0, 0.5)]
+def _net_timings():
+    # dense median 1 s (twice its 0.5 s roofline); CSR medians 2 s at 100% and 0.5 s at 10%
+    return {"lenet300_100": [dict(_timed("csr", 1.0, [1.0] * 3, [2.0] * 3), median_s=2.0),
+                             dict(_timed("csr", 0.1, [1.0] * 3, [0.5] * 3), median_s=0.5),
+                             dict(_timed("masked", 0.1, [1.0] * 3, [1.0] * 3), median_s=1.0)]}
+
+
+def test_ceiling_series_and_attained_share():
+    # the ceiling is this dense timing over the format's roofline: 1 s / 1 s = 1x, 1 s / 0.125 s = 8x; the
+    # speed-up at both rooflines (0.5x, 4x) is half of it, as dense ran at half its roofline
+    assert ss.ceiling_series(_net_timings(), _bound_rows(), ("csr",), (1,)) == {
+        "LeNet-300-100, batch 1": {"CSR": ([1.0, 0.1], [1.0, 8.0])}}
+    rows = ss.attained(_net_timings(), _bound_rows(), ("csr", "masked"))
+    assert [(r["density"], r["speedup"], r["ceiling"], r["bound_speedup"], r["share"], r["dense_share"])
+            for r in rows] == [(1.0, 0.5, 1.0, 0.5, 0.5, 0.5), (0.1, 2.0, 8.0, 4.0, 0.25, 0.5)]
     words = ss.attained_words(rows)
-    assert "a median 50% of what their bounds allow" in words  # the lowest density only
-    assert "| LeNet-300-100 | 1 | CSR | 10% | 2.00x | 4.0x | 50% |" in words and "| 100% |" not in words
+    assert "a median 25% of their ceilings" in words  # the lowest density only
+    assert "the closest, among the rows where the format could gain more than 10% at both rooflines, CSR" in words
+    assert "Dense itself ran at 50% to 50% of its own roofline" in words
+    assert "| LeNet-300-100 | 1 | CSR | 10% | 2.00x | 8.0x | 4.0x | 25% | 50% |" in words and "| 100% |" not in words
+    # a format whose work stays dense (at both rooflines 1x) is not credited for running at dense speed
+    flat = [dict(rows[1], bound_speedup=1.02, share=0.99)]
+    assert "in no row could a format gain more than 10% at both rooflines" in ss.attained_words(flat)
     assert "No sparse format ran" in ss.attained_words([])
 
 
-def test_speed_figure_draws_the_bound_dashed():
-    timings = {"lenet300_100": [_timed("csr", 1.0, [1.0] * 3, [2.0] * 3), _timed("csr", 0.1, [1.0] * 3, [0.5] * 3)]}
-    fig = sp.speed_figure(timings, ("csr",), (1,), "inference", _bound_rows())
+def test_speed_figure_draws_the_ceiling_dashed_in_inference_only():
+    fig = sp.speed_figure(_net_timings(), ("csr",), (1,), "inference", _bound_rows())
     dashed = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]
-    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [0.5, 4.0]
-    assert "dashed: the bound" in fig._suptitle.get_text()
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [1.0, 8.0]
+    assert "dashed: the ceiling" in fig._suptitle.get_text()
+    step = {"lenet300_100": [dict(r, mode="train step") for r in _net_timings()["lenet300_100"]]}
+    fig = sp.speed_figure(step, ("csr",), (1,), "train step", _bound_rows())
+    assert not [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]  # no roofline of a training step
 
 
 def _layer_rows():
@@ -378,7 +401,7 @@ def _layer_rows():
                                   ("dense", 0.5, 1.0, 1.0)):
             rows.append(dict(out_features=64, in_features=64, format=fmt, density=d, batch_size=b, threads=1, mode="inference",
                              speedup=up if b == 1 else up / 4, bound_speedup=bound, blocksize=1, samples=[1.0] * 3,
-                             attained=0.8))
+                             attained=0.8, ceiling_speedup=2 * bound))
     return rows
 
 
@@ -388,23 +411,26 @@ def test_large_layer_rows_words_and_panels():
     machine = Machine(1e11, 1e10, 1, "cpu")
     best = ss.large_layer_rows(_layer_rows(), machine, 1.1)
     assert best[0] == dict(batch_size=1, format="scipy_csr", density=0.5, speedup=1.2, bound_speedup=1.3,
-                           gap=1.3 / 1.2, dense_attained=0.8,
+                           ceiling=2.6, gap=2.6 / 1.2, dense_attained=0.8,
                            bound_density=bound_crossover(machine, "scipy_csr", (64, 64), 1))
     assert best[1] == dict(batch_size=8, format=None)  # nothing beat dense by 10% at batch 8
     words = ss.large_layer_words(best, "64 x 64", 1, 1.1)
-    assert "at batch 1, SciPy CSR (int32) beat dense by more than 10% from 50% of the weights down" in words
+    assert "at batch 1, SciPy CSR (int32) beat dense by more than 10% at 50% of the weights" in words
+    assert "1.20x there (2.2x below its ceiling of 2.6x; 1.3x if both ran at their roofline)" in words
     assert "at batch 8 no kernel beat dense" in words
     only_csr = ss.large_layer_rows(_layer_rows(), machine, 1.1, formats=("csr",))
     assert (only_csr[0]["format"], only_csr[0]["density"]) == ("csr", 0.1)  # SciPy left out
     assert "torch BSR (blocks) on a block-structured mask beat" in ss.large_layer_words(
         [dict(best[0], format="bsr")], "l", 1, 1.1)
-    passed = dict(best[0], gap=0.9, dense_attained=0.3)
-    assert "above the bound: dense reached only 30% of its own bound" in ss.large_layer_words([passed], "l", 1, 1.1)
-    busy = dict(passed, dense_attained=1.02)  # the calibration, not the baseline, was slow
-    assert "as dense itself was (102% of its bound)" in ss.large_layer_words([busy], "l", 1, 1.1)
+    # above the speed-up at both rooflines (1.3x) but below the ceiling: the slow dense baseline, said so
+    slow = dict(best[0], speedup=2.0, gap=1.3, dense_attained=0.3)
+    assert ("1.3x below its ceiling of 2.6x; more than the 1.3x it would have if both ran at their roofline, "
+            "because dense reached only 30% of its own roofline there") in ss.large_layer_words([slow], "l", 1, 1.1)
+    passed = dict(best[0], speedup=3.0, gap=2.6 / 3.0)  # above the ceiling: the calibration read the machine low
+    assert "above its ceiling of 2.6x: no kernel beats the roofline" in ss.large_layer_words([passed], "l", 1, 1.1)
     panels, limits = ss.layer_panels(_layer_rows())
     assert panels["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [1.2, 3.0])
-    assert limits["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [1.3, 5.0])
+    assert limits["batch 1"]["SciPy CSR (int32)"] == ([0.5, 0.1], [2.6, 10.0])  # the ceilings
     fig = sp.layer_figure(_layer_rows(), "64 x 64")
     assert len(fig.axes[0].lines) == 3 * 2 + 1  # a line and a bound per format, the break-even
     from matplotlib.colors import to_hex
@@ -442,22 +468,35 @@ def test_route_readings_pick_the_most_accurate_smaller_route_at_equal_speed_and_
     words = sr.practical_words(routes, 1.1)
     assert "at batch 1 the ticket runs no faster than dense (0.90x" in words
     assert "equal speed there means the dense network" in words
-    assert "small dense network runs 8.00x (faster), less accurate than the ticket" in words
+    assert "small dense network of the ticket's size runs 8.00x (faster), less accurate than the ticket" in words
     assert "No, not on this machine:** RigL (1x training) (0.800 (0.800-0.800), 2 seeds) is at least as fast" in words
     assert "on the front of speed, cost and accuracy" in sr.practical_words(_routes(), 1.1)
-    words = sr.route_words(_routes(), {1: 3.0, 256: 1.5})
-    assert "at batch 1, its fastest form, it runs 0.90x, 3.3x below that bound (3.0x)" in words
-    assert "it runs 2.00x, above that bound" in words  # above the estimated limit: said to be noise
-    assert "or within 10% of it" in sr.route_words(_routes(), {1: 3.0}, noise=1.1)
-    rows = [dict(batch_size=1, format="scipy_csr", density=0.2, speedup=2.0, bound_speedup=3.0, gap=1.5,
-                 bound_density=0.5, dense_attained=0.8)]
+    routes = _routes()
+    routes[2].picked = {1: "masked", 256: "csr"}
+    words = sr.route_words(routes, {1: 3.0, 256: 1.5}, 1.1, machine_words="calibration 2")
+    # the masked form does the dense work: read against the noise margin, never against a ceiling
+    assert "at batch 1, it runs 0.90x in the masked form, which does the dense work, so its distance from 1x is " \
+        "outside the 10% noise margin" in words
+    assert "at batch 256, it runs 2.00x, above its ceiling of 1.5x: no kernel beats the roofline" in words
+    assert "(this dense timing over the ticket's roofline time (roofline from calibration 2))" in words
+    assert "it runs 2.00x, 2.0x below its ceiling of 4.0x (CSR)" in sr.route_words(routes, {1: 3.0, 256: 4.0}, 1.1)
+    assert "or within 10% of it" in sr.route_words(routes, {1: 3.0}, noise=1.1)
+    # a larger network at the ticket's speed, more accurate: the verdict says no even when nothing dominates
+    assert "but at its speed a larger network running plain dense code is more accurate" in sr.practical_words(
+        _routes(), 1.1, "X.", rivals_win=True)
+    rows = [dict(batch_size=1, format="scipy_csr", density=0.2, speedup=2.0, bound_speedup=3.0, ceiling=3.0,
+                 gap=1.5, bound_density=0.5, dense_attained=0.8)]
     unclear = ss.conclusion(rows, "4096 x 4096", 1, "machine", _routes(), 5.2, "mlp", 1.1,
                             _verdict("SciPy CSR is faster", "not shown"), noise=[0.4, 1.5])
     # a median crossover is no heading: the claim fixed before the run decides it
     assert "**(a) Speed exists? Not shown on this run.**" in unclear and "Speed exists: yes" not in unclear
-    assert "SciPy CSR (int32) beat dense by more than 10% from 20%" in unclear and "1.5x from the bound" in unclear
+    assert "SciPy CSR (int32) beat dense by more than 10% at 20%" in unclear and "1.5x below its ceiling" in unclear
     assert "measured 0.40x to 1.50x of dense" in unclear and "**(b) Is it practical?**" in unclear
-    assert "One thread is the case most favourable to sparse kernels" in unclear and "sparse_dot_mkl" in unclear
+    assert "One thread is the case most favourable to sparse kernels, by argument" in unclear
+    assert "sparse_dot_mkl" in unclear and "has the 2-thread tables" not in unclear
+    with_speed = ss.conclusion(rows, "l", 1, "m", _routes(), 5.2, "mlp", 1.1, None, equal_speed="EQUAL SPEED.",
+                               rivals_win=True)
+    assert "EQUAL SPEED. Among the smaller routes" in with_speed and "No, not on this machine" in with_speed
     held = ss.conclusion([dict(batch_size=1, format=None)], "l", 1, "m", _routes(), 5.2, "mlp", 1.1,
                          _verdict("SciPy CSR is faster", "holds"))
     assert held.startswith("**(a) Speed exists: yes, on this run.**")
@@ -467,8 +506,17 @@ def test_route_readings_pick_the_most_accurate_smaller_route_at_equal_speed_and_
     table = sr.route_table(_routes(), 5.2)
     assert "| IMP ticket | 2 | 0.770" in table and "| 70.0 s | 4.00 |" in table
     assert "learning-rate rewinding" in table
-    fig = sp.routes_figure(_routes(), "accuracy")
+    fig = sp.routes_figure(_routes(), "accuracy", noise=1.1)
     assert len(fig.axes) == 3 and all(len(ax.containers) == 4 for ax in fig.axes)
+    # batch 1's points span 0.9x-3x: labelled ticks from below to above them, and the noise band shaded
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0.7x", "1x", "1.5x", "2x", "3x"]
+    band = fig.axes[0].patches[0]
+    assert (band.get_x(), band.get_x() + band.get_width()) == pytest.approx((1 / 1.1, 1.1))
+    narrow = _routes()
+    for r, x in zip(narrow, (1.0, 1.05, 0.95, 1.1)):
+        r.speed[1] = (x, "")
+    labels = [t.get_text() for t in sp.routes_figure(narrow, "a", noise=1.1).axes[0].get_xticklabels()]
+    assert labels == ["0.85x", "0.9x", "0.95x", "1x", "1.05x", "1.1x", "1.15x"]
 
 
 def test_size_table_and_equal_speed_words():
@@ -482,9 +530,30 @@ def test_size_table_and_equal_speed_words():
     speeds = {k: [fast[256, i][k][0] for i in (0, 1)] for k in ("ticket", "structured", "small")}
     words = sr.equal_speed_words(speeds, acc, [20.0, 5.0], 256, 1.1)
     # at 5% the ticket runs 4x; the small network at 20% runs 3x (slower than 4/1.1), at 5% 6x and less accurate
-    assert "at 5.0% the ticket runs 4.00x" in words and "small dense network at 5.0% runs 6.00x" in words
+    assert "less accurate. At 5.0% the ticket runs 4.00x" in words and "small dense network at 5.0% runs 6.00x" in words
     assert "no structured IMP timed is as fast" in words  # structured at 5% runs 3x < 4/1.1: none as fast
-    assert "at 20.0% the ticket runs 2.00x at 0.800 (0.800-0.800); structured IMP at 5.0% runs 3.00x" in words
+    assert "At 20.0% the ticket runs 2.00x at 0.800 (0.800-0.800); structured IMP at 5.0% runs 3.00x" in words
+    # at the 5% ticket's speed (4x), the small network at 20% (3x) is too slow; with another call's 3.2x it is not
+    # (3.2 / 1.1 < 3), and it is more accurate (0.76 > 0.70): the reading depends on the call, and says so
+    text, found = sr.equal_speed_summary(speeds, acc, [20.0, 5.0], 256, 1.1, 1, again=3.2)
+    assert not found and "depends on which call's timing of the ticket is read" in text
+    assert "section 5's small dense network at 20.0% (3.00x; 0.760 (0.760-0.760), 2 seeds) is more accurate " \
+        "than the ticket at 5.0% (4.00x and 3.20x in sections 5 and 6; 0.700 (0.700-0.700), 2 seeds)" in text
+    text, found = sr.equal_speed_summary(speeds, acc, [20.0, 5.0], 256, 1.1, 1, again=3.1)
+    assert found is False and "depends" in text  # 3.1 / 1.1 = 2.82 < 3 too; the first call's 4x still excludes it
+    text, found = sr.equal_speed_summary(speeds, acc, [20.0, 5.0], 256, 1.1, 1, again=None)
+    assert not found and text.startswith("At about the ticket's batch-256 speed (within 10%), no route")
+    same, found = sr.equal_speed_summary(speeds, acc, [20.0, 5.0], 256, 1.1, 0, again=2.1)
+    assert not found and "no route of section 5" in same  # the 20% ticket is the most accurate
+
+
+def test_timing_agreement_gives_both_calls_and_their_ratio():
+    fast = {(b, 0): {"ticket": (2.0, "CSR"), "structured": (6.0, ""), "small": (5.0, "")} for b in (1, 256)}
+    routes = _routes()  # small 3x / 8x, ticket 0.9x / 2x (section 6); no structured route in it
+    text = sr.timing_agreement(fast, 0, routes, 1.1)
+    assert "batch 1: small dense network 5.00x and 3.00x (ratio 0.60), IMP ticket 2.00x and 0.90x (ratio 0.45)" in text
+    assert "batch 256: small dense network 5.00x and 8.00x (ratio 1.60), IMP ticket 2.00x and 2.00x (ratio 1.00)" in text
+    assert "3 of these ratios fall outside the 10% margin" in text and "depends on which call" in text
 
 
 def test_routes_for_prices_each_route_by_its_trainings():

@@ -18,10 +18,12 @@ and FLOPs bound the time: the bound's speed-up is then about 1 / density.
 
 ``calibrate`` measures peak and bandwidth on this machine (cached per thread count and
 device); ``layer_cost`` does the arithmetic; ``time_layer_formats`` times one layer in
-every format; ``with_bounds`` puts the bound beside each measured speed-up.
+every format; ``with_bounds`` puts beside each measured speed-up its ceiling (the dense
+timing over the format's roofline time) and the speed-up if both ran at their roofline.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -71,11 +73,22 @@ class Machine:
     bandwidth_q25: float = math.nan
     bandwidth_q75: float = math.nan
     load: float = math.nan
+    label: str = ""  # which calibration, e.g. "calibration 2" (``calibrate(label=...)``)
+    # where each rate of a merged ``faster`` machine came from: (label, load average then)
+    peak_from: tuple[str, float] | None = None
+    bandwidth_from: tuple[str, float] | None = None
+
+    def source(self, rate: str) -> tuple[str, float]:
+        """(calibration label, load average while it ran) of ``rate`` ("peak" or "bandwidth")."""
+        got = self.peak_from if rate == "peak" else self.bandwidth_from
+        return got if got is not None else (self.label, self.load)
 
     def faster(self, other: Machine) -> Machine:
         """The larger peak and the larger bandwidth of two calibrations of the same threads
         and device (each with its quartiles): on a shared machine, the capacity seen at its
-        better moment, so that a timing taken in a quieter moment does not beat the bound."""
+        better moment, so that a timing taken in a quieter moment does not beat the bound.
+        Each rate keeps the label and load average of the calibration it came from
+        (``source``); ``load`` is the larger of the two."""
         if (self.threads, self.device) != (other.threads, other.device):
             raise ValueError(f"{self.threads} thread(s) of {self.device} and {other.threads} of {other.device} "
                              "are different machines")
@@ -83,15 +96,22 @@ class Machine:
         bw = max(self, other, key=lambda m: m.bandwidth)
         loads = [m.load for m in (self, other) if not math.isnan(m.load)]
         return Machine(peak.peak_flops, bw.bandwidth, self.threads, self.device, peak.peak_flops_q25,
-                       peak.peak_flops_q75, bw.bandwidth_q25, bw.bandwidth_q75, max(loads, default=math.nan))
+                       peak.peak_flops_q75, bw.bandwidth_q25, bw.bandwidth_q75, max(loads, default=math.nan),
+                       peak_from=peak.source("peak"), bandwidth_from=bw.source("bandwidth"))
 
     def describe(self) -> str:
-        """One line: peak and bandwidth with their interquartile ranges."""
+        """One line: peak and bandwidth with their interquartile ranges, and for each the
+        calibration it came from with the load average then (once when both share one)."""
+        def where(label: str, load: float) -> str:
+            return ", ".join(([f"from {label}"] if label else []) + ([] if math.isnan(load) else
+                                                                     [f"load average {load:.1f}"]))
+        p, b = where(*self.source("peak")), where(*self.source("bandwidth"))
+        split = p != b
         return (f"peak {self.peak_flops / 1e9:.0f} GFLOP/s (IQR {self.peak_flops_q25 / 1e9:.0f}-"
-                f"{self.peak_flops_q75 / 1e9:.0f}), bandwidth {self.bandwidth / 1e9:.1f} GB/s (IQR "
-                f"{self.bandwidth_q25 / 1e9:.1f}-{self.bandwidth_q75 / 1e9:.1f}) on {self.threads} "
-                f"thread{'s' if self.threads != 1 else ''} of {self.device}"
-                + ("" if math.isnan(self.load) else f"; load average {self.load:.1f} while calibrating"))
+                f"{self.peak_flops_q75 / 1e9:.0f}{'; ' + p if split and p else ''}), bandwidth "
+                f"{self.bandwidth / 1e9:.1f} GB/s (IQR {self.bandwidth_q25 / 1e9:.1f}-{self.bandwidth_q75 / 1e9:.1f}"
+                f"{'; ' + b if split and b else ''}) on {self.threads} thread{'s' if self.threads != 1 else ''} "
+                f"of {self.device}" + (f"; {'both ' * p.startswith('from')}{p} while calibrating" if p and not split else ""))
 
 
 def cpu_name() -> str:
@@ -156,32 +176,31 @@ def load_average() -> float:
 
 
 def calibrate(threads: int | None = None, device: str = "cpu", *, gemm_size: int = 384,
-              stream_bytes: int | None = None, repeats: int = 7, fresh: bool = False) -> Machine:
+              stream_bytes: int | None = None, repeats: int = 7, fresh: bool = False, label: str = "") -> Machine:
     """Measure this machine's peak and bandwidth once per (threads, device, sizes) and
     process; later calls return the cached ``Machine`` (``fresh``: measure again, without
     touching the cache: on a shared machine, to see how much the numbers drifted).
 
     Peak: ``torch.mm`` of two ``gemm_size``-square fp32 matrices (2 n^3 FLOPs, each value
     reused n times: compute-bound, the best a dense kernel does). The default, n = 384, keeps
-    all three matrices (1.7 MiB) in a core's own L2 cache: on the 2-core AMD EPYC this was
-    written on, shared with other processes, n <= 512 ran at about 100 GFLOP/s on one
-    thread and n = 768-2048 at about half that, held back by the shared last-level cache,
-    not by arithmetic; a bound must use the faster. On a GPU pass a larger n (4096 or
-    more). Bandwidth: ``sum`` over an array of
+    all three matrices (1.7 MiB) in a core's L2 cache (on a shared 2-core EPYC, n = 768-2048
+    ran at half the speed, held back by the shared cache; a bound must use the faster). On
+    a GPU pass a larger n (4096 or more). Bandwidth: ``sum`` over an array of
     ``stream_bytes`` (default 8x the last-level cache, at least 64 MiB), read once per
     call, so it comes from memory: a read stream, as a layer reads its weights; and a dense
     matrix-vector product over the same bytes (the kernel a dense layer runs at batch 1);
     the larger of the two rates is the bandwidth (on a quiet machine they agree within 15%;
     on a busy one the ``sum`` alone read low enough that dense beat its own bound). Medians of ``repeats`` timings after 2 warm-up calls,
     interleaved, on ``threads`` torch threads (default ``training_threads()``). A few
-    seconds on one CPU core."""
+    seconds on one CPU core. ``label`` names this calibration in ``Machine.describe``."""
     threads = training_threads() if threads is None else int(threads)
     if stream_bytes is None:
         stream_bytes = min(2**30, max(64 * 2**20, 8 * last_level_cache_bytes()))
     if gemm_size < 1 or stream_bytes < VALUE_BYTES or repeats < 1:
         raise ValueError(f"gemm_size={gemm_size}, stream_bytes={stream_bytes}, repeats={repeats}: all must be positive")
     measure = _measure.__wrapped__ if fresh else _measure
-    return measure(threads, str(torch.device(device)), int(gemm_size), int(stream_bytes), int(repeats))
+    found = measure(threads, str(torch.device(device)), int(gemm_size), int(stream_bytes), int(repeats))
+    return dataclasses.replace(found, label=label) if label else found
 
 
 # --- what a layer costs --------------------------------------------------------------
@@ -253,20 +272,30 @@ def layer_cost(fmt: str, shape: Sequence[int], batch_size: int, kept: int, block
     return LayerCost(fmt, 2 * batch_size * kept, weights, io)
 
 
+def ceiling_speedup(dense_s: float, bound_s: float) -> float:
+    """The largest speed-up over a dense timing of ``dense_s`` seconds that any kernel of a
+    format whose roofline time is ``bound_s`` can show: no kernel runs in less than
+    ``bound_s``, so (dense time) / (its time) <= ``dense_s / bound_s``. A true ceiling on a
+    measured speed-up (given the calibration), unlike ``bound_speedup``, which assumes dense
+    too runs at its roofline."""
+    return dense_s / bound_s
+
+
 def bound_speedup(machine: Machine, fmt: str, shape: Sequence[int], batch_size: int, kept: int,
                   blocksize: int = 1) -> float:
-    """The largest speed-up over dense that format ``fmt`` with ``kept`` weights can have on
-    ``machine``: dense's time bound over the format's."""
+    """The speed-up over dense that format ``fmt`` with ``kept`` weights would have on
+    ``machine`` if both ran at their roofline: dense's time bound over the format's. Not a
+    ceiling on a measured speed-up: when dense runs below its own roofline, a sparse kernel
+    can beat this ratio (``ceiling_speedup`` is the ceiling)."""
     dense = layer_cost("dense", shape, batch_size, int(shape[0]) * int(shape[1]))
     return dense.time_bound(machine) / layer_cost(fmt, shape, batch_size, kept, blocksize).time_bound(machine)
 
 
 def bound_crossover(machine: Machine, fmt: str, shape: Sequence[int], batch_size: int,
                     blocksize: int = 1) -> float | None:
-    """The largest density at which the bound lets ``fmt`` beat dense (bound speed-up > 1),
-    found by bisection over whole weights (whole blocks for BSR); None when it never can
-    (masked, or a layer so small that the inputs' bytes dominate). Below it a kernel *may*
-    win; above it none can."""
+    """The largest density at which ``fmt`` at its roofline beats dense at dense's roofline
+    (``bound_speedup`` > 1), by bisection over whole weights (whole blocks for BSR); None
+    when it never can (masked, or a layer so small that the inputs' bytes dominate)."""
     unit = blocksize * blocksize if fmt == "bsr" else 1
     units = int(shape[0]) * int(shape[1]) // unit
 
@@ -434,10 +463,14 @@ def _copy(stored: object) -> object:
 
 def with_bounds(rows: Sequence[Mapping], machines: Mapping[int, Machine] | Machine) -> list[dict]:
     """Each ``time_layer_formats`` row with the bound beside it: flops, bytes (moved at
-    least once), bound_s (``LayerCost.time_bound``), bound_speedup (dense's bound over the
-    format's), bound_by ("compute" / "memory") and attained (bound_s / median_s: the share
-    of the physical limit the kernel reached, 1 = at the limit). ``machines``: one
+    least once), bound_s (``LayerCost.time_bound``), bound_speedup (dense's roofline time
+    over the format's: the speed-up if both ran at their roofline), ceiling_speedup (the
+    dense median timed beside it over the format's roofline time: the most any kernel of
+    the format could beat that dense timing by, ``ceiling_speedup``), bound_by ("compute" /
+    "memory") and attained (bound_s / median_s: the share of the physical limit the kernel
+    reached, 1 = at the limit; also speedup / ceiling_speedup). ``machines``: one
     ``Machine``, or one per thread count (the rows' ``threads``)."""
+    dense_s = {(r["threads"], r["batch_size"], r["density"]): r["median_s"] for r in rows if r["format"] == "dense"}
     out = []
     for r in rows:
         machine = machines if isinstance(machines, Machine) else machines[r["threads"]]
@@ -447,6 +480,8 @@ def with_bounds(rows: Sequence[Mapping], machines: Mapping[int, Machine] | Machi
         out.append(dict(r, flops=cost.flops, bytes=cost.bytes, bound_s=bound,
                         bound_speedup=bound_speedup(machine, r["format"], shape, r["batch_size"], r["kept"],
                                                     r["blocksize"]),
+                        ceiling_speedup=ceiling_speedup(dense_s.get((r["threads"], r["batch_size"], r["density"]),
+                                                                    math.nan), bound),
                         bound_by=cost.bound_by(machine), attained=bound / r["median_s"]))
     return out
 
@@ -475,15 +510,16 @@ def _time(seconds: float) -> str:
 
 def bound_table(rows: Sequence[Mapping]) -> str:
     """A Markdown table of ``with_bounds`` rows: per threads, batch, density and format the
-    median time (interquartile range), the measured speed-up over dense, the bound's
-    speed-up, what bounds the format, and the share of the bound attained."""
-    lines = ["| threads | batch | density | format | median (IQR) | speed-up | bound | bound by | attained |",
-             "|---:|---:|---:|---|---:|---:|---:|---|---:|"]
+    median time (interquartile range), the measured speed-up over dense, its ceiling (the
+    dense median over the format's roofline time), the speed-up if both ran at their
+    roofline, what bounds the format, and the share of its roofline attained."""
+    lines = ["| threads | batch | density | format | median (IQR) | speed-up | ceiling | at both rooflines | "
+             "bound by | attained |", "|---:|---:|---:|---|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         lines.append(f"| {r['threads']} | {r['batch_size']} | {100 * r['density']:g}% | {FORMAT_LABELS[r['format']]}"
                      + (f" b={r['blocksize']}" if r["format"] == "bsr" else "")
                      + f" | {_time(r['median_s'])} ({_time(r['q25_s'])}-{_time(r['q75_s'])}) | "
-                     f"{r['speedup']:.2f}× | {r['bound_speedup']:.1f}× | {r['bound_by']} | "
+                     f"{r['speedup']:.2f}× | {r['ceiling_speedup']:.1f}× | {r['bound_speedup']:.1f}× | {r['bound_by']} | "
                      f"{100 * r['attained']:.0f}% |")
     return "\n".join(lines)
 

@@ -92,39 +92,108 @@ def size_table(fast: Mapping[tuple[int, int], Mapping[str, tuple[float, str]]], 
                               f"baseline): {base}." if base else "")
 
 
+def equal_speed_rivals(speeds: Mapping[str, Sequence[float]], accuracy: Mapping[str, np.ndarray], i: int,
+                       ref_speed: float, noise: float = 1.0, reference: str = "ticket") -> dict[str, int | None]:
+    """For the ``reference`` route at density index ``i`` running ``ref_speed``: per other
+    route (``speeds[key]``: speed-up per density; ``accuracy[key]``: seeds x densities) the
+    index of its most accurate density that runs at least ``ref_speed / noise`` (speeds
+    within a factor ``noise``, the timing noise, count as equal), or None if none does."""
+    out: dict[str, int | None] = {}
+    for key, xs in speeds.items():
+        if key != reference:
+            acc = np.asarray(accuracy[key], dtype=float)
+            ok = [j for j, x in enumerate(xs) if x >= ref_speed / noise]
+            out[key] = max(ok, key=lambda j: acc[:, j].mean()) if ok else None
+    return out
+
+
+def _better(accuracy: Mapping[str, np.ndarray], key: str, j: int, ref: np.ndarray) -> bool:
+    return float(np.asarray(accuracy[key], dtype=float)[:, j].mean()) > float(np.mean(ref))
+
+
 def equal_speed_words(speeds: Mapping[str, Sequence[float]], accuracy: Mapping[str, np.ndarray],
                       percents: Sequence[float], batch: int, noise: float = 1.0,
                       reference: str = "ticket") -> str:
     """Section 5's reading at equal speed: for each density of the ``reference`` route, the
-    most accurate point of every other route (``speeds[key]``: speed-up per density at
-    ``batch``; ``accuracy[key]``: seeds x densities) that runs at least as fast (within a
-    factor ``noise``), against the reference's own accuracy there. Means over seeds with
-    min-max; descriptive, one timing of seed 0's networks."""
+    most accurate point of every other route that runs at least as fast (within a factor
+    ``noise``; ``equal_speed_rivals``), against the reference's own accuracy there. Means
+    over seeds with min-max; descriptive, one timing of seed 0's networks."""
     ref_x = speeds[reference]
     ref_acc = np.asarray(accuracy[reference], dtype=float)
     parts = []
     for i, p in enumerate(percents):
-        mine = f"at {p:.1f}% the ticket runs {ref_x[i]:.2f}x at {spread(ref_acc[:, i])}"
         others = []
-        for key, xs in speeds.items():
-            if key == reference:
-                continue
-            acc = np.asarray(accuracy[key], dtype=float)
-            ok = [j for j, x in enumerate(xs) if x >= ref_x[i] / noise]
-            if not ok:
+        for key, j in equal_speed_rivals(speeds, accuracy, i, ref_x[i], noise, reference).items():
+            if j is None:
                 others.append(f"no {SIZE_ROUTES[key]} timed is as fast")
                 continue
-            j = max(ok, key=lambda j: acc[:, j].mean())
-            better = acc[:, j].mean() > ref_acc[:, i].mean()
-            others.append(f"{SIZE_ROUTES[key]} at {percents[j]:.1f}% runs {xs[j]:.2f}x at {spread(acc[:, j])}, "
-                          + ("more" if better else "less") + " accurate")
-        parts.append(mine + "; " + "; ".join(others))
+            acc = np.asarray(accuracy[key], dtype=float)
+            others.append(f"{SIZE_ROUTES[key]} at {percents[j]:.1f}% runs {speeds[key][j]:.2f}x at "
+                          f"{spread(acc[:, j])}, " + ("more" if _better(accuracy, key, j, ref_acc[:, i]) else "less")
+                          + " accurate")
+        parts.append(f"At {p:.1f}% the ticket runs {ref_x[i]:.2f}x at {spread(ref_acc[:, i])}; " + "; ".join(others))
     within = f" (or within {noise - 1:.0%} of it)" if noise > 1 else ""
     return (f"**What to see, at equal speed** (batch {batch}; for each of the ticket's densities, the most accurate "
-            f"point of each other route that runs at least as fast{within}): " + ". ".join(parts) + ". The "
+            f"point of each other route that runs at least as fast{within}). " + ". ".join(parts) + ". The "
             "accuracy claims below compare the routes at equal weight count; these lines compare them at equal "
             "speed, which is what the objection is about. Speeds are one timing of seed 0's networks (medians of "
-            "the repeats, no band), so read them beside the noise band printed in section 2.")
+            "the repeats, no band), so read them beside the noise band printed in section 2; section 6 times the "
+            "sparsest networks again and says how far the two calls agree.")
+
+
+def equal_speed_summary(speeds: Mapping[str, Sequence[float]], accuracy: Mapping[str, np.ndarray],
+                        percents: Sequence[float], batch: int, noise: float, i: int, again: float | None = None,
+                        reference: str = "ticket") -> tuple[str, bool]:
+    """(sentence, found): at about the ``reference``'s speed at density index ``i`` (batch
+    ``batch``, within ``noise``), which other routes of section 5, at any density timed, are
+    more accurate (``equal_speed_rivals``), with seeds per route. ``again``: the reference's
+    speed-up in another call (section 6): the reading is checked with both, and the sentence
+    says whether it depends on which. ``found``: some route is more accurate with both."""
+    ref_acc = np.asarray(accuracy[reference], dtype=float)[:, i]
+    calls = [speeds[reference][i]] + ([again] if again is not None else [])
+    found = [{k for k, j in equal_speed_rivals(speeds, accuracy, i, x, noise, reference).items()
+              if j is not None and _better(accuracy, k, j, ref_acc)} for x in calls]
+    both = set.intersection(*found)
+    rivals = equal_speed_rivals(speeds, accuracy, i, min(calls), noise, reference)
+    ticket = (f"the ticket at {percents[i]:.1f}% ({' and '.join(f'{x:.2f}x' for x in calls)}"
+              + (" in sections 5 and 6" if again is not None else "") + f"; {spread(ref_acc)}, {len(ref_acc)} seeds)")
+    if not set.union(*found):
+        return (f"At about the ticket's batch-{batch} speed (within {noise - 1:.0%}), no route of section 5 at any "
+                f"density timed is more accurate than {ticket}.", False)
+    names = []
+    for k in [k for k in speeds if k in set.union(*found)]:
+        acc = np.asarray(accuracy[k], dtype=float)[:, rivals[k]]
+        names.append(f"{SIZE_ROUTES[k]} at {percents[rivals[k]]:.1f}% ({speeds[k][rivals[k]]:.2f}x; {spread(acc)}, "
+                     f"{len(acc)} seeds)")
+    depends = ("" if again is None else " This holds with either call's timing of the ticket." if found[0] == found[1]
+               else " This depends on which call's timing of the ticket is read (section 6 prints both).")
+    return (f"At about the ticket's batch-{batch} speed (within {noise - 1:.0%}), section 5's "
+            + " and ".join(names) + f" {'is' if len(names) == 1 else 'are'} more accurate than {ticket}: a larger "
+            "network that runs plain dense code is as fast as the ticket in a sparse format, and more accurate."
+            + depends, bool(both))
+
+
+def timing_agreement(fast: Mapping[tuple[int, int], Mapping[str, tuple[float, str]]], i: int,
+                     routes: Sequence[Route], noise: float) -> str:
+    """Section 5 (``fast[(batch, i)]``) and section 6 (``routes``) time the same networks at
+    density index ``i`` in two calls: both speed-ups of each and their ratio, and how many
+    ratios fall outside the noise margin ``noise`` (so a reading resting on a smaller
+    difference depends on the call)."""
+    parts, out = [], 0
+    for b in sorted(routes[0].speed):
+        cells = []
+        for r in routes:
+            if r.name in ("ticket", "structured", "small") and (b, i) in fast:
+                one, two = fast[b, i][r.name][0], r.speed[b][0]
+                out += not 1 / noise <= two / one <= noise
+                cells.append(f"{ROUTE_LABELS[r.name]} {one:.2f}x and {two:.2f}x (ratio {two / one:.2f})")
+        parts.append(f"batch {b}: " + ", ".join(cells))
+    return (f"**The same networks, two calls.** Section 5 and this section timed the ticket, structured IMP and the "
+            f"small dense network separately (section 5's speed-up, then this section's): " + "; ".join(parts)
+            + f". {out} of these ratios fall outside the {noise - 1:.0%} margin"
+            + (": between calls this machine's timings drift by more than the margin, so a reading that rests on a "
+               "smaller difference depends on which call it is read from." if out else
+               ": the two calls agree within the margin."))
 
 
 # --- section 6: every route to a small network at equal measured cost ----------------------------------
@@ -135,7 +204,7 @@ ROUTE_LABELS = {"dense": "dense network", "small": "small dense network", "struc
                 "rigl_5x": "RigL (5x training)", "pai": "best PaI method"}
 # Colours: the routes that run as a format take that format's colour (structured IMP is the
 # structured form); the others take hues no format uses, so a colour means one thing in every figure.
-ROUTE_COLORS = {"dense": "grey", "small": "C8", "structured": "C4", "ticket": "k", "one_shot": "goldenrod",
+ROUTE_COLORS = {"dense": "grey", "small": "olive", "structured": "C4", "ticket": "k", "one_shot": "goldenrod",
                 "rigl": "C9", "rigl_5x": "teal", "pai": "navy"}
 
 
@@ -251,10 +320,13 @@ def routes_for(trained: nn.Module, small: nn.Module, imp: IMPResult, round_: int
 
 
 def route_bounds(route: Route, dense: nn.Module, input_shape: Sequence[int], machine: Machine) -> dict[int, float]:
-    """Per batch timed, the bound's speed-up over ``dense`` of the form ``route`` ran fastest
-    in (``time_routes``): where the route sits relative to the physical limit."""
-    return {b: network_bound_s(dense, input_shape, b, machine)
-            / network_bound_s(route.forms[f], input_shape, b, machine) for b, f in route.picked.items()}
+    """Per batch timed, the ceiling on the speed-up of the form ``route`` ran fastest in
+    (``time_routes``): the dense baseline timed beside it (the faster of its two medians)
+    over that form's roofline time (``network_bound_s``): no kernel of that form could beat
+    this dense timing by more."""
+    del dense  # the ceiling reads dense's measured time, not its roofline
+    return {b: min(route.dense_ms[b]) / 1e3 / network_bound_s(route.forms[f], input_shape, b, machine)
+            for b, f in route.picked.items()}
 
 
 def cost_routes(routes: Sequence[Route], model: nn.Module, small: nn.Module, input_shape: tuple[int, ...],
@@ -337,19 +409,26 @@ def _route(r: Route) -> str:
     return f"{ROUTE_LABELS[r.name]} ({spread(r.accuracy)}, {len(r.accuracy)} seeds)"
 
 
-def _above_bound(speed: float, bound: float) -> str:
-    if speed <= bound:
-        return f"{bound / speed:.1f}x below that bound"
-    return ("above that bound: no kernel beats the limit, so either the dense baseline ran slow in this timing or "
-            "the calibration read the machine low; read it as this run's noise, not as a fast kernel")
+def _against_ceiling(speed: float, ceiling: float, form: str, noise: float) -> str:
+    """A speed-up against its ceiling; the masked form (dense work) against the noise margin."""
+    if form in ("dense", "masked"):
+        inside = 1 / noise <= speed <= noise
+        return (f"it runs {speed:.2f}x in the masked form, which does the dense work, so its distance from 1x is "
+                + ("within" if inside else "outside") + f" the {noise - 1:.0%} noise margin")
+    if speed <= ceiling:
+        return f"it runs {speed:.2f}x, {ceiling / speed:.1f}x below its ceiling of {ceiling:.1f}x"
+    return (f"it runs {speed:.2f}x, above its ceiling of {ceiling:.1f}x: no kernel beats the roofline, so the "
+            "calibration read the machine low")
 
 
-def practical_words(routes: Sequence[Route], noise: float = 1.0) -> str:
+def practical_words(routes: Sequence[Route], noise: float = 1.0, equal_speed: str = "",
+                    rivals_win: bool = False) -> str:
     """The practical half from the route table, against the ticket: at batch 1, whether it
     runs faster than dense at all; per larger batch, the most accurate smaller route at
     least as fast; how small dense and structured IMP compare at that speed; equal training
-    time; and a closing yes/no: is any route at least as fast, no more costly and more
-    accurate (descriptive: routes' seeds differ, see the table)."""
+    time; ``equal_speed`` (``equal_speed_summary``: larger networks at the ticket's speed) and
+    ``rivals_win`` (it found one more accurate); and a closing yes/no: is any route at least
+    as fast, no more costly and more accurate (descriptive: routes' seeds differ)."""
     ticket = next(r for r in routes if r.name == "ticket")
     dense = next((r for r in routes if r.name == "dense"), None)
     found = route_readings(routes, noise=noise)
@@ -369,7 +448,8 @@ def practical_words(routes: Sequence[Route], noise: float = 1.0) -> str:
             for r in rivals:
                 rel = "faster" if r.speed[b][0] >= x / noise else "slower"
                 acc = "more" if _mean(r) > _mean(ticket) else "less"
-                words += f"; {ROUTE_LABELS[r.name]} runs {r.speed[b][0]:.2f}x ({rel}), {acc} accurate than the ticket"
+                words += (f"; {ROUTE_LABELS[r.name]} of the ticket's size runs {r.speed[b][0]:.2f}x ({rel}), {acc} "
+                          "accurate than the ticket")
         parts.append(words)
     time_best = found["time"]
     cost = (f"Among the smaller routes that took no more training time than the ticket ({ticket.seconds:.1f} s "
@@ -383,20 +463,30 @@ def practical_words(routes: Sequence[Route], noise: float = 1.0) -> str:
                    f"{ticket.macs:.2f} dense runs), and is more accurate than the ticket ({_route(ticket)})"
                    + (f"; so are {', '.join(ROUTE_LABELS[r.name] for r in dom if r is not best)}" if len(dom) > 1
                       else "") + ". Descriptive: means over the seeds each route has, one timing of seed 0's masks.")
+    elif rivals_win:
+        verdict = ("**Is a sparse ticket the practical route here? No, not on this machine:** no route of the "
+                   f"ticket's size is at once at least as fast at every batch{within}, no more costly and more "
+                   f"accurate than the ticket ({_route(ticket)}), but at its speed a larger network running plain "
+                   "dense code is more accurate (above). Descriptive: means over the seeds each route has.")
     else:
         verdict = ("**Is a sparse ticket the practical route here?** No route measured is at the same time at least "
                    f"as fast at every batch{within}, no more costly to train and more accurate than the ticket "
                    f"({_route(ticket)}): on this machine the ticket is on the front of speed, cost and accuracy "
                    "(descriptive: means over the seeds each route has, one timing of seed 0's masks).")
-    return "; ".join(parts) + ". " + cost + " " + verdict
+    return "; ".join(parts) + ". " + (equal_speed + " " if equal_speed else "") + cost + " " + verdict
 
 
-def route_words(routes: Sequence[Route], ticket_bound: Mapping[int, float], noise: float = 1.0) -> str:
-    """Section 6's reading: ``practical_words``, then where the ticket sits relative to its
-    bound (``ticket_bound``: batch -> the bound's speed-up of the form the ticket ran fastest
-    in; at batch 1 also the best sparse format's, when the masked form was fastest)."""
+def route_words(routes: Sequence[Route], ticket_ceiling: Mapping[int, float], noise: float = 1.0,
+                machine_words: str = "", equal_speed: str = "", rivals_win: bool = False) -> str:
+    """Section 6's reading: ``practical_words``, then where the ticket sits against its
+    ceiling (``ticket_ceiling``: batch -> ``route_bounds`` of the form it ran fastest in;
+    the masked form, which does the dense work, against the noise margin instead), with the
+    calibration the roofline used (``machine_words``)."""
     ticket = next(r for r in routes if r.name == "ticket")
-    bound = "; ".join(f"at batch {b}, {FORMAT_LABELS[ticket.picked[b]] if b in ticket.picked else 'its fastest form'}"
-                      f", it runs {ticket.speed[b][0]:.2f}x, {_above_bound(ticket.speed[b][0], ticket_bound[b])} "
-                      f"({ticket_bound[b]:.1f}x)" for b in sorted(ticket_bound))
-    return f"**At equal speed and cost:** {practical_words(routes, noise)}\n\n**The ticket and its bound:** {bound}."
+    bound = "; ".join(f"at batch {b}, " + _against_ceiling(ticket.speed[b][0], ticket_ceiling[b],
+                                                            ticket.picked.get(b, ""), noise)
+                      + ("" if ticket.picked.get(b) in ("dense", "masked") else f" ({FORMAT_LABELS[ticket.picked[b]]})")
+                      for b in sorted(ticket_ceiling))
+    cal = f" (roofline from {machine_words})" if machine_words else ""
+    return (f"**At equal speed and cost:** {practical_words(routes, noise, equal_speed, rivals_win)}\n\n"
+            f"**The ticket and its ceiling** (this dense timing over the ticket's roofline time{cal}): {bound}.")

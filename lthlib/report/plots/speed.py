@@ -13,7 +13,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from lthlib.experiments.sparse_bounds import FORMAT_LABELS as LAYER_LABELS
 from lthlib.experiments.sparse_exec import FORMAT_LABELS
 from lthlib.experiments.speed_routes import ROUTE_COLORS, ROUTE_LABELS, Route
-from lthlib.experiments.speed_study import (FORMAT_COLORS, bound_series, layer_panels, speedup_bands,
+from lthlib.experiments.speed_study import (FORMAT_COLORS, ceiling_series, layer_panels, speedup_bands,
                                             speedup_series)
 from lthlib.report.plots.common import percent_axis
 
@@ -28,8 +28,8 @@ def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequ
     format label across panels (and across figures drawn with the same ``order``).
     ``bands``: the same keys, ``(densities, low, high)`` shaded around each line (e.g. the
     interquartile range of the timing repeats; the title should say which). ``limits``: the
-    same keys, (densities, bound speed-ups) drawn dashed in each format's colour: the
-    physical limit beside the measurement. ``colors``: label -> colour (``FORMAT_COLORS``
+    same keys, (densities, ceilings) drawn dashed in each format's colour: the most a kernel
+    of that format could beat the dense timing by (its roofline) beside the measurement. ``colors``: label -> colour (``FORMAT_COLORS``
     through the figure's labels), so a format has one colour in every figure; labels not in
     it take the default cycle by position."""
     rows = -(-len(panels) // columns)
@@ -69,7 +69,7 @@ def speedup_panels(panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequ
         ax.axis("off")
     handles = [plt.Line2D([], [], color=colour(lab), marker="o", ms=3, label=lab) for lab in labels if lab in seen]
     if limits:
-        handles.append(plt.Line2D([], [], color="k", ls="--", lw=1, label="bound (same colour: that format)"))
+        handles.append(plt.Line2D([], [], color="k", ls="--", lw=1, label="ceiling: dense time / format's roofline\n(same colour: that format)"))
     axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -83,17 +83,20 @@ def speed_figure(timings: Mapping[str, Sequence[Mapping]], formats: Sequence[str
     """Notebook 08's speed-up panels for ``mode`` ("inference" or "train step"): a panel per
     network of ``timings`` (name -> ``sparse_exec.benchmark_formats`` rows) and batch size,
     a line per format in ``formats``' colour order, so the figures of both modes agree.
-    ``bounds``: ``sparse_bounds.network_bounds`` rows per network, drawn dashed."""
+    ``bounds``: ``sparse_bounds.network_bounds`` rows per network: in inference each format's
+    ceiling (``ceiling_series``) is drawn dashed; a training step has no roofline here."""
     repeats = {len(r["samples"]) for rows in timings.values() for r in rows if r.get("samples")}
     n = "/".join(str(k) for k in sorted(repeats)) or "the"
     return speedup_panels(speedup_series(timings, formats, batch_sizes, mode), columns=len(batch_sizes),
                           order=[FORMAT_LABELS[f] for f in formats],
                           colors={FORMAT_LABELS[f]: FORMAT_COLORS[f] for f in formats},
                           bands=speedup_bands(timings, formats, batch_sizes, mode),
-                          limits=None if bounds is None else bound_series(bounds, formats, batch_sizes),
+                          limits=None if bounds is None or mode != "inference"
+                          else ceiling_series(timings, bounds, formats, batch_sizes),
                           title=f"{mode.capitalize()}: speed-up over the dense network\n(line: median of {n} timing "
                                 "repeats; shaded: their interquartile range; dotted: break-even"
-                                + ("; dashed: the bound" if bounds is not None else "") + ")")
+                                + ("; dashed: the ceiling" if bounds is not None and mode == "inference" else "")
+                                + ")")
 
 
 
@@ -113,18 +116,13 @@ def accuracy_vs_speed(routes: Mapping[str, tuple[Sequence[float], np.ndarray]], 
         ys = acc.mean(axis=0)
         ax.errorbar(xs, ys, yerr=[ys - acc.min(axis=0), acc.max(axis=0) - ys], fmt="o-", color=c,
                     capsize=2, label=label)
-        for x, y, p in zip(xs, ys, percents):
+        for x, y, p in zip(xs, ys, percents):  # on a white box above the lines, so no line crosses a label
             ax.annotate(f"{p:.1f}%", (x, y), textcoords="offset points", xytext=(offsets or {}).get(label, (4, 5)),
-                        fontsize=7, color=c)
+                        fontsize=7, color=c, zorder=5,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
     ax.axhline(np.mean(dense), color="grey", ls=":", label="dense network (mean)")
     _speed_axis(ax)
-    xs_all = [x for xs, _ in routes.values() for x in xs if x > 0]
-    if xs_all:  # every point readable on the axis: ticks from below the slowest to above the fastest
-        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 30, 50, 100)
-                 if min(xs_all) / 1.6 <= t <= max(xs_all) * 1.6]
-        ax.set_xticks(ticks)
-        ax.set_xticks([], minor=True)
-        ax.set_xlim(min(xs_all) / 1.6, max(xs_all) * 1.6)
+    _speed_ticks(ax, [x for xs, _ in routes.values() for x in xs if x > 0])
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     n_seeds = "/".join(str(k) for k in sorted({np.atleast_2d(np.asarray(a)).shape[0] for _, a in routes.values()}))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
@@ -144,10 +142,26 @@ def _speed_axis(ax: plt.Axes) -> None:
     ax.axvline(1.0, color="k", lw=0.8, ls=":")
 
 
-def routes_figure(routes: Sequence[Route], ylabel: str, title: str = "") -> Figure:
+def _speed_ticks(ax: plt.Axes, xs: Sequence[float]) -> None:
+    """Labelled ticks from below the slowest point to above the fastest (finer ones when the
+    points span less than 1.5x, e.g. 0.95x, 1.05x), so every point can be read off the axis."""
+    if not xs:
+        return
+    lo, hi = min(xs), max(xs)
+    pad = 1.6 if hi / lo >= 1.5 else 1.08
+    grid = (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 30, 50, 100) if pad > 1.1 else (
+        0.7, 0.8, 0.85, 0.9, 0.95, 1, 1.05, 1.1, 1.15, 1.2, 1.3, 1.4, 1.5)
+    ax.set_xticks([t for t in grid if lo / pad <= t <= hi * pad])
+    ax.set_xticks([], minor=True)
+    ax.set_xlim(lo / pad, hi * pad)
+
+
+def routes_figure(routes: Sequence[Route], ylabel: str, title: str = "", noise: float | None = None) -> Figure:
     """Every route on the same axes: accuracy (mean, min-max over its seeds) against the
     inference speed-up at each batch size measured (one panel each, log) and against the
-    training time measured here (last panel, log); one colour per route in every panel."""
+    training time measured here (last panel, log); one colour per route in every panel.
+    ``noise``: speed-ups within a factor ``noise`` of 1x are shaded (the timing noise
+    margin: a gap inside it is not a speed difference)."""
     batches = sorted(routes[0].speed)
     fig, axes = plt.subplots(1, len(batches) + 1, figsize=(4.0 * (len(batches) + 1) + 2.2, 3.8), sharey=True)
     for i, ax in enumerate(axes):
@@ -159,12 +173,18 @@ def routes_figure(routes: Sequence[Route], ylabel: str, title: str = "") -> Figu
                         capsize=2, label=f"{ROUTE_LABELS[r.name]} ({len(acc)} seed{'s' if len(acc) != 1 else ''})")
         if i < len(batches):
             _speed_axis(ax)
+            xs = [r.speed[batches[i]][0] for r in routes]
+            if noise:
+                ax.axvspan(1 / noise, noise, color="grey", alpha=0.15, lw=0,
+                           label=f"within {noise - 1:.0%} of dense (noise margin)" if i == 0 else None)
+                xs += [1 / noise, noise]
+            _speed_ticks(ax, xs)
             ax.set(xlabel=f"inference speed-up over dense, batch {batches[i]}")
         else:
             ax.set_xscale("log")
             ax.set(xlabel="training time measured here (s, log)")
     axes[0].set_ylabel(ylabel)
-    axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+    axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False,
                     title="points: mean over each route's seeds\nbars: min-max", title_fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -174,10 +194,11 @@ def routes_figure(routes: Sequence[Route], ylabel: str, title: str = "") -> Figu
 
 def layer_figure(rows: Sequence[Mapping], layer: str) -> Figure:
     """One layer's measured speed-up of each format (``sparse_bounds.with_bounds`` rows)
-    beside its bound (dashed), a panel per batch size."""
+    beside its ceiling (dashed: the dense timing over the format's roofline), a panel per
+    batch size."""
     panels, limits = layer_panels(rows)
     repeats = "/".join(str(k) for k in sorted({len(r["samples"]) for r in rows}))
     return speedup_panels(panels, columns=len(panels), limits=limits,
                           colors={LAYER_LABELS[f]: FORMAT_COLORS[f] for f in LAYER_LABELS},
                           title=f"One {layer} fp32 layer: speed-up over dense (line: median of {repeats} timing "
-                                "repeats; dashed: the bound; dotted: break-even)")
+                                "repeats; dashed: the ceiling; dotted: break-even)")
