@@ -468,6 +468,9 @@ def test_route_readings_pick_the_most_accurate_smaller_route_at_equal_speed_and_
     words = sr.practical_words(routes, 1.1)
     assert "at batch 1 the ticket runs no faster than dense (0.90x" in words
     assert "equal speed there means the dense network" in words
+    # dense (0.81) is more accurate than the ticket (0.77): said once, with both spreads
+    assert ("within the noise; the dense network is more accurate: 0.810 (0.800-0.820), 2 seeds, against the "
+            "ticket's 0.770 (0.760-0.780))") in words
     assert "small dense network of the ticket's size runs 8.00x (faster), less accurate than the ticket" in words
     assert "No, not on this machine:** RigL (1x training) (0.800 (0.800-0.800), 2 seeds) is at least as fast" in words
     assert "on the front of speed, cost and accuracy" in sr.practical_words(_routes(), 1.1)

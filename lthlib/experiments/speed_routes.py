@@ -441,7 +441,8 @@ def practical_words(routes: Sequence[Route], noise: float = 1.0, equal_speed: st
         x = ticket.speed[b][0]
         if x < noise:
             words = (f"at batch {b} the ticket runs no faster than dense ({x:.2f}x, within the noise"
-                     + (f"; the dense network is more accurate, {_route(dense)}" if dense is not None
+                     + (f"; the dense network is more accurate: {spread(dense.accuracy)}, {len(dense.accuracy)} seeds, "
+                           f"against the ticket's {spread(ticket.accuracy)}" if dense is not None
                         and _mean(dense) > _mean(ticket) else "") + "), so equal speed there means the dense network")
         else:
             best = found[f"speed {b}"]
