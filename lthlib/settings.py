@@ -124,6 +124,17 @@ def check_parameters(**parameters: Any) -> None:
             raise SettingsError(f"{name}={value!r}: must be a folder path or None")
 
 
+def checked_replace(settings: Any, changes: dict[str, Any], noun: str) -> Any:
+    """``dataclasses.replace`` of a settings dataclass, refusing unknown names with a
+    SettingsError that lists the known ones (``noun``: what the names are called); the copy's
+    ``__post_init__`` validates the new values again."""
+    known = [f.name for f in dataclasses.fields(settings)]
+    unknown = set(changes) - set(known)
+    if unknown:
+        raise SettingsError(f"unknown {noun}(s) {sorted(unknown)}; known: {known}")
+    return dataclasses.replace(settings, **changes)
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Everything that determines one training run.
@@ -247,11 +258,7 @@ class TrainSettings:
 
     def replace(self, **changes: Any) -> "TrainSettings":
         """A copy with some settings changed (validated again)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise SettingsError(f"unknown setting(s) {sorted(unknown)}; "
-                                f"known: {[f.name for f in dataclasses.fields(self)]}")
-        return dataclasses.replace(self, **changes)
+        return checked_replace(self, changes, "setting")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict; ``TrainSettings(**d)`` gives the settings back."""

@@ -51,10 +51,8 @@ Measured (2-core CPU, 1 thread, ``benchmarks/population_speed.py``, docs/populat
 stacked ``baddbmm`` / grouped convolutions beat ``torch.func`` (``functional_call`` +
 ``vmap`` + ``grad``, same optimiser) at every K measured (MNIST-1D MLP, whole step, K=1:
 0.47 against 1.33 ms; K=32: 6.64 against 7.84 ms), so this module uses stacked tensors.
-Torch's fused Adam kernel over the stacked tensors measured ~7x faster than the same update
-written as broadcast tensor operations (1.5 ms against 10.3 ms at K=32 for the MLP), which
-is why the optimiser calls it. The per-model step times against ``train`` are in
-docs/population.md.
+Why the optimiser calls torch's fused kernels: ``lthlib.engine.stacked_optim``. The per-model
+step times against ``train`` are in docs/population.md.
 
 Architectures: ``can_batch`` explains the rule; anything else (BatchNorm nets, user
 models, mixed architectures) falls back to ``train`` per member, as does a single member

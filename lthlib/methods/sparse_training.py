@@ -55,7 +55,7 @@ from lthlib.engine.training import Run, model_for, train
 from lthlib.masks import Mask
 from lthlib.methods.pai import pai_mask
 from lthlib.models.networks import prunable_parameters
-from lthlib.settings import SettingsError, TrainSettings
+from lthlib.settings import SettingsError, TrainSettings, checked_replace
 
 # Notebook 07 (sparse training from scratch, ``SparseTrainingSettings``):
 # RigL's update interval (delta T) per scale and whether the first layer stays dense; the
@@ -174,11 +174,7 @@ class SparseTrainingSettings:
 
     def replace(self, **changes: Any) -> "SparseTrainingSettings":
         """A copy with some settings changed (validated again)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise SettingsError(f"unknown sparse-training setting(s) {sorted(unknown)}; known: "
-                                f"{[f.name for f in dataclasses.fields(self)]}")
-        return dataclasses.replace(self, **changes)
+        return checked_replace(self, changes, "sparse-training setting")
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a store key part; ``dense_first_layer`` appears only when set, so
