@@ -172,6 +172,11 @@ class TrainSettings:
     # Adam's and AdamW's (beta1, beta2); torch's default. Power et al. 2022 train their
     # transformer with AdamW at betas (0.9, 0.98).
     betas: tuple[float, float] = ADAM_BETAS
+    # evaluate the training split (its first TRAIN_EVAL_SIZE examples) at every evaluation:
+    # the training curves. False records NaN for them and watches the validation loss for
+    # divergence; ``for_scale`` sets it False unless asked, since only training curves read it
+    # (notebooks 01 and 10) and it was 5,000 of the 8,000 examples each MNIST-1D evaluation ran.
+    eval_train: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
@@ -236,8 +241,9 @@ class TrainSettings:
             raise bad("lr_milestones", f"each must lie inside (0, iterations={self.iterations})")
         if not 0.0 < self.lr_gamma <= 1.0:
             raise bad("lr_gamma", "must be a finite number in (0, 1]")
-        if not isinstance(self.augment, bool):
-            raise bad("augment", "must be True or False")
+        for name in ("augment", "eval_train"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "must be True or False")
         if self.augment and self.dataset not in ("cifar10",):
             raise bad("augment", f"the crop-and-flip augmentation is for CIFAR-10 images; "
                                  f"dataset={self.dataset!r} would be cropped and mirrored "
@@ -265,7 +271,8 @@ class TrainSettings:
         d = dataclasses.asdict(self)
         d["lr_milestones"] = list(self.lr_milestones)
         d["betas"] = list(self.betas)
-        for name, default in (("init", "default"), ("validation", "holdout"), ("betas", list(ADAM_BETAS))):
+        for name, default in (("init", "default"), ("validation", "holdout"), ("betas", list(ADAM_BETAS)),
+                              ("eval_train", True)):
             if d[name] == default:  # left out, so the names of runs stored before it existed hold
                 del d[name]
         return d
@@ -277,7 +284,7 @@ class TrainSettings:
 
 def for_scale(scale: str = "quick", model: str | None = None, dataset: str | None = None,
               variant: str | None = None, default_model: str | None = None,
-              **overrides: Any) -> TrainSettings:
+              eval_train: bool = False, **overrides: Any) -> TrainSettings:
     """Settings for a scale: the model's published preset, shortened for smoke/quick.
 
     ``model`` / ``dataset`` left as None take the scale's defaults (MNIST-1D MLP offline for
@@ -285,6 +292,8 @@ def for_scale(scale: str = "quick", model: str | None = None, dataset: str | Non
     learning-rate variant (``"low"`` or ``"warmup"`` for ResNet-20 and VGG-16).
     ``default_model``: the model when neither ``model`` nor ``dataset`` is named (a
     notebook's published network, e.g. ResNet-20 for notebook 06 at paper scale).
+    ``eval_train``: evaluate the training split too (training curves: notebook 01's figure
+    and claims, notebook 10's); off by default, since no other figure or claim reads it.
     ``overrides`` win over everything.
     """
     if scale not in SCALES:
@@ -320,6 +329,7 @@ def for_scale(scale: str = "quick", model: str | None = None, dataset: str | Non
         values["eval_every"] = min(values["eval_every"], max_eval_every)
     if max_train is not None:
         values["train_size"] = max_train
+    values["eval_train"] = eval_train
     values.update(overrides)
     return TrainSettings(**values)
 

@@ -64,13 +64,14 @@ from lthlib.report import plots, widgets
 from lthlib.report.claims import Claims, bold_verdict, direction_word, say, spread, verdict_word
 from lthlib.report.exercises import check
 from lthlib.report.glossary import define
-from lthlib.settings import check_parameters
+from lthlib.settings import check_parameters, seeds_for
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
-train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
+# eval_train: this chapter reads the training curves (other chapters leave them out: faster)
+train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET, eval_train=True)
 train_settings = train_settings.replace(eval_every=EVAL_EVERY or train_settings.eval_every)
 store = Store(RESULTS_DIR)
-seeds = list(range(SEEDS))
+seeds = list(range(seeds_for(SCALE, SEEDS)))  # smoke: two
 snapshots = sorted({0, *range(0, train_settings.iterations + 1, max(1, train_settings.iterations // 10))})
 train_settings
 

@@ -68,14 +68,14 @@ from lthlib.report import plots, widgets
 from lthlib.report.claims import Claims, bold_verdict, claims_markdown, say, spread, verdict_word
 from lthlib.report.exercises import check
 from lthlib.report.glossary import define
-from lthlib.settings import check_parameters
+from lthlib.settings import check_parameters, seeds_for
 
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 train_settings = train_settings.replace(eval_every=EVAL_EVERY or train_settings.eval_every)
 imp_settings = imp_for_scale(SCALE, train_settings, **({} if ROUNDS is None else {"rounds": ROUNDS}))
 store = Store(RESULTS_DIR)
-seeds = list(range(SEEDS))
+seeds = list(range(seeds_for(SCALE, SEEDS)))  # smoke: two
 data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 imp_settings
 

@@ -71,7 +71,7 @@ from lthlib.report import plots, widgets
 from lthlib.report.claims import Claims, say, spread
 from lthlib.report.exercises import check
 from lthlib.report.glossary import define
-from lthlib.settings import check_parameters
+from lthlib.settings import check_parameters, seeds_for
 from lthlib.experiments.supermask_results import (SupermaskResults, WidthResults, criterion_study, dense_accuracy, overlap_study,
                                       plain_answer, summary_values, ticket_accuracy, untrained_study)
 from lthlib.experiments.supermask_study import (DEPTH_2L_HIDDEN, DEPTH_L_HIDDEN, WIDTH_STUDY_DENSITY, ZHOU_CLAIM_DENSITY,
@@ -83,8 +83,8 @@ from lthlib.engine.training import data_for
 check_parameters(SCALE=SCALE, SEEDS=SEEDS, UNTRAINED_SEEDS=UNTRAINED_SEEDS, RESULTS_DIR=RESULTS_DIR)  # a clear error for a bad -p value
 train_settings = lthlib.for_scale(SCALE, model=MODEL, dataset=DATASET)
 store = Store(RESULTS_DIR)
-seeds = list(range(SEEDS))
-untrained_seeds = list(range(max(SEEDS, UNTRAINED_SEEDS)))
+seeds = list(range(seeds_for(SCALE, SEEDS)))  # smoke: two
+untrained_seeds = list(range(max(len(seeds), seeds_for(SCALE, UNTRAINED_SEEDS))))
 data = data_for(train_settings, device=DEVICE)  # moved to the device once; models follow it
 chance = 1 / data.num_classes
 claims = Claims("04", SCALE, CLAIMS_FILE)

@@ -177,17 +177,15 @@ def evaluation(fn: F) -> F:
     return _counted(fn, _after_evaluate, evaluation=True)
 
 
-def population_evaluation(train_subset: int) -> Callable[[F], F]:
+def population_evaluation(fn: F) -> F:
     """Count a population's ``_evaluate(self, lo, hi)``: members ``lo..hi-1``, each on the
-    first ``train_subset`` training examples and the validation and test sets of
-    ``self.data`` (an empty split is not evaluated)."""
+    splits whose sizes ``self.evaluation_sizes`` lists (the empty ones are not evaluated)."""
 
     def after(args: tuple, kwargs: dict, result: Any, seconds: float) -> None:
         pop, lo, hi = args[:3]
-        d = pop.data
-        sizes = [n for n in (min(train_subset, len(d.y_train)), len(d.y_val), len(d.y_test)) if n]
+        sizes = [n for n in pop.evaluation_sizes if n]
         _pending["passes"] += (hi - lo) * len(sizes)
         _pending["examples"] += (hi - lo) * sum(sizes)
         _pending["eval_seconds"] += seconds
 
-    return lambda fn: _counted(fn, after, evaluation=True)
+    return _counted(fn, after, evaluation=True)

@@ -78,8 +78,8 @@ from lthlib.masks import Mask
 from lthlib.engine.stacked import (AUGMENT_PADDING, Layer, Plan, augment_stacked, batch_problem, forward, plan_of,
                                   settings_problem)
 from lthlib.engine.stacked_optim import StackedOptimizer, optimizer_impl
-from lthlib.engine.training import (TRAIN_EVAL_SIZE, Run, TrainingDiverged, augmentation_generator, check_not_diverged,
-                                    epoch_order, train)
+from lthlib.engine.training import (Run, TrainingDiverged, augmentation_generator, check_not_diverged,
+                                    epoch_order, evaluated_splits, train, watched_split)
 from lthlib.settings import TrainSettings
 
 # Evaluation runs in chunks whose widest layer output holds about this many numbers (4 MB
@@ -307,7 +307,12 @@ class _Population:
         return [grads[name] for name in self.params]
 
     # -- evaluation
-    @profile.population_evaluation(TRAIN_EVAL_SIZE)
+    @property
+    def evaluation_sizes(self) -> list[int]:
+        """How many examples of each split an evaluation measures (for the profile)."""
+        return [len(y) for _, _, y in evaluated_splits(self.settings[0], self.data)]
+
+    @profile.population_evaluation
     @torch.no_grad()
     def _evaluate(self, lo: int, hi: int) -> list[list[float]]:
         """Per member ``lo..hi-1``: train/val/test loss and accuracy as ``evaluate`` gives.
@@ -327,8 +332,7 @@ class _Population:
         chunk = max(1, EVAL_ACTIVATIONS // (n * self.widest))
         d, cache = self.data, {}
         columns: list[torch.Tensor] = []
-        for x, y in ((d.x_train[:TRAIN_EVAL_SIZE], d.y_train[:TRAIN_EVAL_SIZE]),
-                     (d.x_val, d.y_val), (d.x_test, d.y_test)):
+        for _, x, y in evaluated_splits(self.settings[0], d):  # eval_train is shared
             if not len(y):
                 columns += [torch.full((n,), math.nan, dtype=torch.float64, device=self.device)] * 2
                 continue
@@ -360,9 +364,10 @@ class _Population:
             for name, value in zip(("train_loss", "train_acc", "val_loss", "val_acc",
                                     "test_loss", "test_acc"), values):
                 getattr(run, name).append(value)
+        watched = watched_split(self.settings[0], self.data)
         for j in sorted(range(lo, n_now), key=lambda j: self.order[j]):
-            check_not_diverged(self.runs[j].train_loss[-1], t, self.settings[j],
-                               self.data.num_classes, who=f"member {self.order[j]}")
+            check_not_diverged(getattr(self.runs[j], f"{watched}_loss")[-1], t, self.settings[j],
+                               self.data.num_classes, who=f"member {self.order[j]}", split=watched)
 
     # -- checkpoints
     def _key(self) -> dict[str, Any]:

@@ -22,7 +22,8 @@ class Run:
     """What one training run leaves behind.
 
     Curves are sampled every ``eval_every`` iterations (and at the start and end).
-    ``train_*`` are measured on a fixed subset of up to 5,000 training examples.
+    ``train_*`` are measured on a fixed subset of up to 5,000 training examples (NaN where
+    the settings say ``eval_train=False``: reading them is then an error).
     ``weights_at`` holds the weights after the requested numbers of iterations (iteration 0
     is the initialisation), which is what rewinding needs.
     """
@@ -77,10 +78,12 @@ class Run:
         open_lth's ResNet-20 and VGG-16, RigL's WRN-22-2)."""
         return self.final(metric) if self.settings.get("validation") == "test" else self.at_early_stop(metric)
 
-    @staticmethod
-    def _check_metric(metric: str) -> str:
+    def _check_metric(self, metric: str) -> str:
         if metric not in METRICS:
             raise ValueError(f"metric={metric!r}: choose one of {list(METRICS)}")
+        if metric.startswith("train_") and not self.settings.get("eval_train", True):
+            raise ValueError(f"metric={metric!r}: this run did not evaluate the training split "
+                             "(eval_train=False); train with for_scale(..., eval_train=True) to read it")
         return metric
 
     @property

@@ -25,10 +25,10 @@ from lthlib.models.networks import MLP, ConvNet, ConvNet1d
 from lthlib.settings import TrainSettings
 
 # Settings every member of one batched pass shares (one clock, one batch shape, one kind
-# of optimiser and lr schedule); members may differ in everything else (seed, data order,
-# lr, weight_decay, momentum).
+# of optimiser and lr schedule, one set of evaluated splits); members may differ in
+# everything else (seed, data order, lr, weight_decay, momentum).
 SHARED_SETTINGS = ("optimizer", "batch_size", "iterations", "eval_every", "warmup_iterations",
-                   "lr_milestones", "lr_gamma", "augment", "betas")
+                   "lr_milestones", "lr_gamma", "augment", "betas", "eval_train")
 AUGMENT_PADDING = 4  # lthlib.data.datasets.augment_batch's default
 
 

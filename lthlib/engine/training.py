@@ -55,15 +55,34 @@ class TrainingDiverged(RuntimeError):
     not train this network, and no number of the run may be reported or pruned from."""
 
 
-def check_not_diverged(train_loss: float, iteration: int, settings: TrainSettings,
-                       num_classes: int, who: str = "") -> None:
-    """Raise ``TrainingDiverged`` naming the iteration when ``train_loss`` (measured at an
-    evaluation) is not finite or beyond ``DIVERGED_LOSS_FACTOR`` x ln(classes)."""
+def watched_split(settings: TrainSettings, data: Dataset) -> str:
+    """The split whose loss tells divergence: the training split where it is evaluated
+    (``eval_train``), else the validation split (the test set's when there is none)."""
+    if settings.eval_train:
+        return "train"
+    return "val" if len(data.y_val) else "test"
+
+
+def evaluated_splits(settings: TrainSettings, data: Dataset) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """``(split, x, y)`` of what an evaluation measures: the first ``TRAIN_EVAL_SIZE``
+    training examples (only with ``eval_train``), the validation and the test set; a split
+    left out, or empty, records NaN."""
+    train = (data.x_train[:TRAIN_EVAL_SIZE], data.y_train[:TRAIN_EVAL_SIZE]) if settings.eval_train \
+        else (data.x_train[:0], data.y_train[:0])
+    return [("train", *train), ("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)]
+
+
+def check_not_diverged(loss: float, iteration: int, settings: TrainSettings,
+                       num_classes: int, who: str = "", split: str = "train") -> None:
+    """Raise ``TrainingDiverged`` naming the iteration when ``loss`` (the ``split``'s, measured
+    at an evaluation: see ``watched_split``) is not finite or beyond ``DIVERGED_LOSS_FACTOR``
+    x ln(classes)."""
     limit = DIVERGED_LOSS_FACTOR * math.log(max(num_classes, 2))
-    if math.isfinite(train_loss) and train_loss <= limit:
+    if math.isfinite(loss) and loss <= limit:
         return
+    words = {"train": "training", "val": "validation", "test": "test"}[split]
     raise TrainingDiverged(
-        f"{who or 'training'} diverged: the training loss is {train_loss:.3g} at iteration "
+        f"{who or 'training'} diverged: the {words} loss is {loss:.3g} at iteration "
         f"{iteration} (limit {limit:.3g}) with optimizer={settings.optimizer!r}, "
         f"lr={settings.lr!r}; lower lr (or add warmup_iterations) and run again")
 
@@ -200,7 +219,7 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     if n_train < bs:
         raise ValueError(f"batch_size={bs} is larger than the training set ({n_train} examples)")
     steps_per_epoch = n_train // bs  # the incomplete last batch of an epoch is dropped
-    x_sub, y_sub = x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE]
+    splits, watched = evaluated_splits(settings, data), watched_split(settings, data)
 
     iteration = start_iteration
     current = mask
@@ -222,12 +241,11 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
 
     def record(it: int) -> None:
         run.iterations.append(it)
-        for prefix, (x, y) in (("train", (x_sub, y_sub)), ("val", (data.x_val, data.y_val)),
-                               ("test", (data.x_test, data.y_test))):
+        for prefix, x, y in splits:
             loss, acc = evaluate(model, x, y) if len(y) else (math.nan, math.nan)
             getattr(run, f"{prefix}_loss").append(loss)
             getattr(run, f"{prefix}_acc").append(acc)
-        check_not_diverged(run.train_loss[-1], it, settings, data.num_classes)
+        check_not_diverged(getattr(run, f"{watched}_loss")[-1], it, settings, data.num_classes, split=watched)
 
     started = time.perf_counter() - run.seconds
     clock = CheckpointClock()

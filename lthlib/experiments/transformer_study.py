@@ -276,7 +276,7 @@ def transformer_for_scale(scale: str) -> TransformerExperiment:
     if scale not in TRANSFORMER_PRESETS:
         raise SettingsError(f"scale={scale!r}: choose one of {sorted(TRANSFORMER_PRESETS)}")
     p = TRANSFORMER_PRESETS[scale]
-    train = for_scale(scale, model="transformer", **p["train"])
+    train = for_scale(scale, model="transformer", eval_train=True, **p["train"])  # grokking reads training accuracy
     imp = IMPSettings(train=train, **p["pruning"])
     one_shot = tuple(OneShot(score, density, pattern) for score, density, pattern in p["one_shot"])
     experiment = TransformerExperiment(imp, p["claim_round"], p["threshold"], one_shot, p["calibration"],

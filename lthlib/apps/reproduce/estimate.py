@@ -93,12 +93,12 @@ TRAIN_SIZES = {"mnist1d": 8_000, "mnist": 60_000, "fashion-mnist": 60_000, "cifa
 
 def evaluated_examples(settings: TrainSettings) -> int:
     """Examples one evaluation of a run reads: the fixed train subset
-    (``training.TRAIN_EVAL_SIZE``), the validation and the test set."""
+    (``training.TRAIN_EVAL_SIZE``, with ``eval_train`` only), the validation and the test set."""
     val = settings.validation_size if settings.validation_size is not None else DATASETS[settings.dataset][1]
     train = TRAIN_SIZES[settings.dataset] - val
     if settings.train_size is not None:
         train = min(train, settings.train_size)
-    return min(TRAIN_EVAL_SIZE, train) + val + TEST_SIZES[settings.dataset]
+    return (min(TRAIN_EVAL_SIZE, train) if settings.eval_train else 0) + val + TEST_SIZES[settings.dataset]
 
 
 def measure_eval_seconds(settings: TrainSettings, device: str | torch.device = "cpu", method: str = "train",
