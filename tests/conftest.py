@@ -15,7 +15,7 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 # pytest runs the tests in one process per core (pytest-xdist, ``-n auto`` in pyproject.toml;
-# ``-n 0`` runs them in this process; ``--dist loadfile``: one file's tests in one process).
+# ``-n 0`` runs them in this process). Which process runs what: ``pytest_xdist_make_scheduler``.
 # Each test computes on one torch thread (below), so a test that would start a process per
 # core (lthlib.engine.parallel, assignments.check; notebooks' kernels inherit it) starts its share
 # only: processes x threads stays <= cores.
@@ -25,6 +25,29 @@ if _TEST_PROCESSES > 1:
     from lthlib.core.threads import cpu_cores, training_threads
 
     os.environ.setdefault("LTHLIB_WORKERS", str(max(1, cpu_cores() // (_TEST_PROCESSES * training_threads()))))
+
+
+# Files whose tests share a module- or session-scoped fixture (a full assignments check, a
+# figure's seeds, a built site): one test process runs each of them whole, in order, so the
+# fixture is built once.
+WHOLE_FILES = {"test_assignments", "test_assignments_grading", "test_bad_inputs", "test_cluster",
+               "test_notebooks", "test_pai", "test_population", "test_reproduce", "test_site",
+               "test_sparse_training", "test_structured_pruning"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``WHOLE_FILES`` go to one process each; every other test is handed out on its own, so
+    the processes finish together instead of one waiting while the other works through a
+    long file. (xdist's ``--dist loadgroup`` would do this with marks, but it renames test ids
+    in a way pytest 9 no longer supports: its groups were silently ignored.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeFilesScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return file if os.path.splitext(os.path.basename(file))[0] in WHOLE_FILES else nodeid
+
+    return WholeFilesScheduling(config, log)
 
 
 def pytest_xdist_auto_num_workers(config):

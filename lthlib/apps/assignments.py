@@ -386,7 +386,9 @@ def nbval_command(assignments: Iterable[str] | None = None, source: str | Path =
     involved; the outputs are not compared). Released notebooks are not run this way:
     their stubs raise NotImplementedError by design."""
     chosen = list(assignments) if assignments is not None else names(source)
-    return [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+    # -n 0: in this one process (the repository's pytest options spread tests over processes;
+    # a notebook's cells must run in order in one kernel)
+    return [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "-n", "0",
             *[str(source_notebook(n, source)) for n in chosen]]
 
 
