@@ -18,6 +18,35 @@ def test_barrier_of_a_network_with_itself_is_zero(mnist1d_small, tiny_settings):
     assert len(set(curve["test_error"])) == 1 and error_barrier(curve["test_error"]) == 0
 
 
+def test_a_path_of_the_test_split_alone_is_the_same_test_path(mnist1d_small, tiny_settings):
+    """``splits=("test",)`` (what instability measures) leaves the training subset out and
+    gives, bit for bit, the test curve of the path that evaluates both."""
+    runs = [train(model_for(tiny_settings.replace(data_order_seed=s), mnist1d_small), mnist1d_small,
+                  tiny_settings.replace(data_order_seed=s)) for s in (1, 2)]
+    model = model_for(tiny_settings, mnist1d_small)
+    both = interpolation_curve(model, runs[0].final_state, runs[1].final_state, mnist1d_small, points=6)
+    test = interpolation_curve(model, runs[0].final_state, runs[1].final_state, mnist1d_small, points=6,
+                               splits=("test",))
+    assert set(both) == {"alpha", "train_loss", "train_error", "test_loss", "test_error"}
+    assert set(test) == {"alpha", "test_loss", "test_error"}
+    assert all(test[k] == both[k] for k in test)
+    for bad in (("val",), (), ("test", "test"), "test"):
+        with pytest.raises(ValueError, match="splits="):
+            interpolation_curve(model, runs[0].final_state, runs[1].final_state, mnist1d_small, splits=bad)
+
+
+def test_instability_evaluates_the_test_split_only(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
+    import lthlib.experiments.lmc as lmc
+
+    seen = []
+    real = lmc.evaluate
+    monkeypatch.setattr(lmc, "evaluate", lambda model, x, y: seen.append(len(y)) or real(model, x, y))
+    parent = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, save_weights_at=[10])
+    out = instability(InstabilityJob(tiny_settings, mnist1d_small, parent.weights_at[10], 10, None, str(tmp_path),
+                                     points=4))
+    assert seen == [len(mnist1d_small.y_test)] * 4 and set(out["curve"]) == {"alpha", "test_loss", "test_error"}
+
+
 def test_endpoints_are_the_childrens_own_errors_and_children_differ_only_in_order(
         mnist1d_small, tiny_settings, tmp_path):
     parent = train(model_for(tiny_settings, mnist1d_small), mnist1d_small, tiny_settings, save_weights_at=[10])

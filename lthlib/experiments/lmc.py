@@ -72,13 +72,23 @@ def reset_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int = 500) ->
     model.eval()
 
 
+INTERPOLATION_SPLITS = ("train", "test")
+
+
 def interpolation_curve(model: nn.Module, state_a: StateDict, state_b: StateDict, data: Dataset,
-                        points: int = 30, train_size: int = 5_000) -> dict[str, list[float]]:
+                        points: int = 30, train_size: int = 5_000,
+                        splits: Sequence[str] = INTERPOLATION_SPLITS) -> dict[str, list[float]]:
     """Loss and error (1 - accuracy) on train (a fixed subset of ``train_size``) and test
     data at ``points`` evenly spaced points from ``state_a`` (alpha 0) to ``state_b`` (1).
-    BatchNorm statistics are recomputed from the training subset at every point."""
+    BatchNorm statistics are recomputed from the training subset at every point.
+    ``splits``: which of ``"train"``, ``"test"`` to evaluate (keys ``<split>_loss``,
+    ``<split>_error``); instability reads the test error only, and the training subset
+    (5,000 of MNIST-1D's examples) costs more than the test set at every point."""
     if points < 2:
         raise ValueError(f"points={points}: need at least the two endpoints")
+    splits = tuple(splits)
+    if not splits or any(s not in INTERPOLATION_SPLITS for s in splits) or len(set(splits)) != len(splits):
+        raise ValueError(f"splits={splits!r}: choose one or both of {list(INTERPOLATION_SPLITS)}, each once")
     own = model.state_dict()
     for name, state in (("state_a", state_a), ("state_b", state_b)):
         bad = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
@@ -87,14 +97,16 @@ def interpolation_curve(model: nn.Module, state_a: StateDict, state_b: StateDict
                              f"{(bad or sorted(set(state) - set(own)))[:4]}); pass states of the "
                              "model's architecture")
     x_train, y_train = data.x_train[:train_size], data.y_train[:train_size]
-    out: dict[str, list[float]] = {k: [] for k in ("alpha", "train_loss", "train_error", "test_loss", "test_error")}
+    out: dict[str, list[float]] = {"alpha": [], **{f"{s}_{m}": [] for s in splits for m in ("loss", "error")}}
     bn = has_batchnorm(model)
+    measured = {"train": (x_train, y_train), "test": (data.x_test, data.y_test)}
     for alpha in np.linspace(0.0, 1.0, points):
         model.load_state_dict(interpolate_states(state_a, state_b, float(alpha)))
         if bn:
             reset_batchnorm(model, x_train)
         out["alpha"].append(float(alpha))
-        for split, (x, y) in (("train", (x_train, y_train)), ("test", (data.x_test, data.y_test))):
+        for split in splits:
+            x, y = measured[split]
             loss, acc = evaluate(model, x, y)
             out[f"{split}_loss"].append(loss)
             out[f"{split}_error"].append(1.0 - acc)
@@ -184,7 +196,7 @@ def instability(job: InstabilityJob) -> dict[str, Any]:
         a, b = train_children(job.settings, job.data, job.start_state, job.k, job.mask, Store(job.store_root),
                               job.computed_in)
         model = model_for(job.settings, job.data)
-        curve = interpolation_curve(model, a.final_state, b.final_state, job.data, job.points)
+        curve = interpolation_curve(model, a.final_state, b.final_state, job.data, job.points, splits=("test",))
         return {"k": job.k, "curve": curve, "barrier": error_barrier(curve["test_error"]),
                 "children_test_error": (1 - a.final("test_acc"), 1 - b.final("test_acc"))}
 
@@ -342,7 +354,7 @@ class SweepInstability:
 
     def curve(self, kind: str, round_: int, k: int, seed: int | None = None) -> dict[str, list[float]]:
         """The interpolation path between one seed's two children (None: the first seed):
-        alpha, train and test loss and error at every point."""
+        alpha, test loss and error at every point (``instability`` evaluates the test set only)."""
         return self.measured[(kind, round_, k, self.seeds[0] if seed is None else seed)]["curve"]
 
     def test_errors(self, kind: str, round_: int, k: int) -> np.ndarray:
@@ -454,5 +466,5 @@ def solution_relation(model: nn.Module, solution: StateDict, reference: StateDic
     keys = [k for k in reference if reference[k].is_floating_point()]
     diff = torch.sqrt(sum(((solution[k].float() - reference[k].float()) ** 2).sum() for k in keys))
     norm = torch.sqrt(sum((reference[k].float() ** 2).sum() for k in keys))
-    curve = interpolation_curve(model, solution, reference, data, points)
+    curve = interpolation_curve(model, solution, reference, data, points, splits=("test",))
     return {"distance": float(diff / norm), "barrier": error_barrier(curve["test_error"]), "curve": curve}
