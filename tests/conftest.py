@@ -30,22 +30,50 @@ if _TEST_PROCESSES > 1:
 # Files whose tests share a module- or session-scoped fixture (a full assignments check, a
 # figure's seeds, a built site): one test process runs each of them whole, in order, so the
 # fixture is built once.
-WHOLE_FILES = {"test_assignments", "test_assignments_grading", "test_bad_inputs", "test_cluster",
+WHOLE_FILES = {"test_assignments_grading", "test_bad_inputs", "test_cluster",
                "test_notebooks", "test_pai", "test_population", "test_reproduce", "test_site",
                "test_sparse_training", "test_structured_pruning"}
+# Files whose tests share work per parameter (test_assignments checks each assignment once
+# per process and names it in every test's id): the tests of one parameter run in one process.
+PER_PARAMETER_FILES = {"test_assignments"}
+# The longest units of work first (`pytest --durations` on the idle 2-core machine: the Ray
+# tests ~200 s, the smoke notebooks ~200 s, each assignment's check ~40 s, nbgrader's
+# workflow ~60 s, the site and the claims CLI ~20 s), so that no process starts a long file
+# while the other has nothing left to take; every other file keeps its place after them.
+SLOW_FIRST = ("test_cluster", "test_notebooks", "test_assignments", "test_assignments_workflow", "test_site",
+              "test_claims", "test_reproduce", "test_paper_models")
+
+
+def _stem(nodeid: str) -> str:
+    return os.path.splitext(os.path.basename(nodeid.split("::", 1)[0]))[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """``SLOW_FIRST`` files' tests first, in that order (a stable sort: the order within a file
+    and of the other files is kept)."""
+    rank = {stem: i for i, stem in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(_stem(item.nodeid), len(rank)))
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """``WHOLE_FILES`` go to one process each; every other test is handed out on its own, so
-    the processes finish together instead of one waiting while the other works through a
-    long file. (xdist's ``--dist loadgroup`` would do this with marks, but it renames test ids
-    in a way pytest 9 no longer supports: its groups were silently ignored.)"""
+    """``WHOLE_FILES`` go to one process each, ``PER_PARAMETER_FILES`` one parameter's tests
+    to one process; every other test is handed out on its own, so the processes finish
+    together instead of one waiting while the other works through a long file. Units are
+    handed out in collection order (``SLOW_FIRST``), not xdist's most-tests-first. (xdist's
+    ``--dist loadgroup`` would group with marks, but it renames test ids in a way pytest 9
+    no longer supports: its groups were silently ignored.)"""
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
 
     class WholeFilesScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            file = nodeid.split("::", 1)[0]
-            return file if os.path.splitext(os.path.basename(file))[0] in WHOLE_FILES else nodeid
+            file, stem = nodeid.split("::", 1)[0], _stem(nodeid)
+            if stem in WHOLE_FILES:
+                return file
+            if stem in PER_PARAMETER_FILES:
+                return file + ("::[" + nodeid.rsplit("[", 1)[1] if nodeid.endswith("]") else "")
+            return nodeid
 
     return WholeFilesScheduling(config, log)
 

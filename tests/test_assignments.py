@@ -3,6 +3,7 @@ hidden test and keep the visible tests; nbgrader's autograde gives every source 
 full marks, every released stub none, and every wrong solution loses its part."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -152,67 +153,85 @@ def test_unknown_assignment_is_an_error(capsys):
 
 
 # ------------------------------------------------------------------ the real assignments, end to end
-@pytest.fixture(scope="module")
-def full_check():
-    """``check`` on every assignment, with every wrong submission and its feedback (about 4
-    minutes on 2 idle cores)."""
-    return A.check(log=None)
+# Each assignment is checked once per test process that asks for it (``_checked``) and its
+# tests carry its name: conftest's scheduler runs every test of one assignment in one
+# process, and the seven assignments (about 40 s each on an idle core) spread over the
+# processes instead of one process checking all seven while the other runs out of work.
+@functools.cache
+def _checked(name: str) -> tuple[A.CheckRow, ...]:
+    """``check`` on one assignment, with every wrong submission and its feedback."""
+    return tuple(A.check([name], log=None, workers=1))
 
 
-def test_full_check_passes(full_check):
-    assert all(r.ok for r in full_check), "\n" + A.format_table(full_check)
-    assert {r.assignment for r in full_check} == set(NAMES)
+@pytest.mark.parametrize("name", NAMES)
+def test_full_check_passes(name):
+    rows = _checked(name)
+    assert all(r.ok for r in rows), "\n" + A.format_table(list(rows))
+    assert {r.assignment for r in rows} == {name}
+    assert [r.submission for r in rows] == ["release", A.SOLUTION_STUDENT, A.STUB_STUDENT,
+                                             *[w.student for w in S.wrong_solutions(name)]]
 
 
-def test_every_source_solution_gets_full_marks(full_check):
-    rows = [r for r in full_check if r.submission == A.SOLUTION_STUDENT]
-    assert len(rows) == len(NAMES)
-    for r in rows:
-        got, total = r.auto()
-        assert total > 0 and got == total, f"{r.assignment}: {got}/{total}"
+@pytest.mark.parametrize("name", NAMES)
+def test_the_source_solution_gets_full_marks(name):
+    (row,) = [r for r in _checked(name) if r.submission == A.SOLUTION_STUDENT]
+    got, total = row.auto()
+    assert total > 0 and got == total, f"{name}: {got}/{total}"
 
 
-def test_every_released_stub_gets_no_marks(full_check):
-    rows = [r for r in full_check if r.submission == A.STUB_STUDENT]
-    assert len(rows) == len(NAMES)
-    for r in rows:
-        got, total = r.auto()
-        assert total > 0 and got == 0, f"{r.assignment}: the stub got {got}/{total}"
+@pytest.mark.parametrize("name", NAMES)
+def test_the_released_stub_gets_no_marks(name):
+    (row,) = [r for r in _checked(name) if r.submission == A.STUB_STUDENT]
+    got, total = row.auto()
+    assert total > 0 and got == 0, f"{name}: the stub got {got}/{total}"
 
 
-def test_every_wrong_solution_loses_the_points_of_its_part(full_check):
-    for name in NAMES:
-        for wrong in S.wrong_solutions(name):
-            (row,) = [r for r in full_check if r.assignment == name and r.submission == wrong.student]
-            for cell in row.tests:
-                score, max_score, _ = row.scores[cell]
-                assert score == (0 if cell in wrong.loses else max_score), \
-                    f"{name} {wrong.student}: {cell} scored {score}/{max_score}"
-            got, total = row.auto()
-            assert got < total
+@pytest.mark.parametrize("name", NAMES)
+def test_every_wrong_solution_loses_the_points_of_its_part(name):
+    rows = _checked(name)
+    for wrong in S.wrong_solutions(name):
+        (row,) = [r for r in rows if r.submission == wrong.student]
+        for cell in row.tests:
+            score, max_score, _ = row.scores[cell]
+            assert score == (0 if cell in wrong.loses else max_score), \
+                f"{name} {wrong.student}: {cell} scored {score}/{max_score}"
+        got, total = row.auto()
+        assert got < total
 
 
-def test_every_wrong_solution_is_told_what_is_wrong_and_no_feedback_leaks(full_check):
+@pytest.mark.parametrize("name", NAMES)
+def test_every_wrong_solution_is_told_what_is_wrong_and_no_feedback_leaks(name):
     """``check`` also generates each submission's feedback (the course's HideHiddenTests step):
     no hidden-test line, seed or traceback in any page, and each wrong submission's lost cells
     show the message its ``# says:`` lines name. A row that fails either is not ok."""
-    feedback = [p for r in full_check for p in r.problems if p.startswith("feedback")]
+    feedback = [p for r in _checked(name) for p in r.problems if p.startswith("feedback")]
     assert not feedback, feedback
+    assert S.wrong_solutions(name)
+
+
+def test_there_are_at_least_25_wrong_solutions():
     assert sum(len(S.wrong_solutions(n)) for n in NAMES) >= 25
 
 
-def test_judgement_assignments_are_graded_on_outcomes(full_check):
-    """a6 (per-layer rates for a budget above a floor) and a7 (measured latency against MACs):
-    the right choice gets the points, uniform pruning misses the floor, a choice over the
-    budget loses both parts, latencies made up from the MACs are inconsistent."""
-    rows = {(r.assignment, r.submission): r for r in full_check}
-    assert rows[("a6_sensitivity", "solution")].auto() == (7, 7)
-    uniform = rows[("a6_sensitivity", "wrong_rates")]
+@pytest.mark.parametrize("name", ["a6_sensitivity"])
+def test_a6_is_graded_on_the_rates_outcome(name):
+    """a6 (per-layer rates for a budget above a floor): the right choice gets the points,
+    uniform pruning misses the floor, a choice over the budget loses both parts."""
+    rows = {r.submission: r for r in _checked(name)}
+    assert rows["solution"].auto() == (7, 7)
+    uniform = rows["wrong_rates"]
     assert uniform.scores["test_budget"][0] == 1 and uniform.scores["test_floor"][0] == 0
-    over = rows[("a6_sensitivity", "wrong_over_budget")]
+    over = rows["wrong_over_budget"]
     assert over.scores["test_budget"][0] == 0 and over.scores["test_floor"][0] == 0
-    assert rows[("a7_latency", "wrong_numbers_from_macs")].scores["test_my_numbers"][0] == 0
-    assert all(r.ok for r in full_check if r.assignment in ("a6_sensitivity", "a7_latency"))
+    assert all(r.ok for r in rows.values())
+
+
+@pytest.mark.parametrize("name", ["a7_latency"])
+def test_a7_is_graded_on_measured_latency(name):
+    """a7 (measured latency against MACs): latencies made up from the MACs are inconsistent."""
+    rows = {r.submission: r for r in _checked(name)}
+    assert rows["wrong_numbers_from_macs"].scores["test_my_numbers"][0] == 0
+    assert all(r.ok for r in rows.values())
 
 
 def test_points_split_into_implementation_judgement_and_explanation():
@@ -227,6 +246,7 @@ def test_points_split_into_implementation_judgement_and_explanation():
         assert impl + judge == auto and expl == hand and total == auto + hand, (name, row.groups(), auto, hand)
 
 
-def test_release_rows_are_clean(full_check):
-    rows = [r for r in full_check if r.submission == "release"]
-    assert len(rows) == len(NAMES) and all(r.ok for r in rows), [r.problems for r in rows]
+@pytest.mark.parametrize("name", NAMES)
+def test_release_rows_are_clean(name):
+    rows = [r for r in _checked(name) if r.submission == "release"]
+    assert len(rows) == 1 and all(r.ok for r in rows), [r.problems for r in rows]
