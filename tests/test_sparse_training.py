@@ -342,6 +342,26 @@ def test_run_sparse_stores_each_run_and_reads_it_back(tmp_path, monkeypatch):
         assert again[key].curves() == run.curves() and Mask(again[key].mask) == Mask(run.mask)
 
 
+def test_run_sparse_in_worker_processes_trains_what_train_sparse_trains_here(tmp_path):
+    """The runs the store lacks are trained in worker processes (``run_jobs``), each alone:
+    bit for bit what ``train_sparse`` gives in this process, with or without a store."""
+    from lthlib.core.store import Store
+    from lthlib.methods.sparse_training import run_sparse
+
+    data = load_dataset("mnist1d", train_size=600, validation_size=200)
+    ts = TrainSettings(model="mlp_mnist1d", iterations=30, eval_every=10, train_size=600,
+                       validation_size=200, model_kwargs={"hidden": (32, 16)})
+    methods = [SparseTrainingSettings(method=m, density=0.2, update_every=10) for m in ("set", "rigl")]
+    for store in (Store(tmp_path), None):
+        runs = run_sparse(ts, data, methods, [0, 3], store=store, workers=2)
+        assert list(runs) == [(m, s) for m in methods for s in (0, 3)]
+        for (ss, seed), run in runs.items():
+            here = train_sparse(model_for(ts.replace(seed=seed), data), data, ts.replace(seed=seed), ss, seed=seed,
+                                progress=False)
+            assert run.curves() == here.curves() and run.mask_updates == here.mask_updates
+            assert Mask(run.mask) == Mask(here.mask)
+
+
 def test_a_rigl_update_can_regrow_a_connection_it_just_dropped():
     """RigL (Evci et al. 2020, Algorithm 1; google-research/rigl ``_get_update_op``) grows
     among every position not active after the drop: a weight dropped for its small

@@ -309,27 +309,57 @@ def train_sparse(model: nn.Module, data, train_settings: TrainSettings,
                  mask_update=updater)
 
 
+@dataclass(frozen=True)
+class SparseJob:
+    """One sparse-from-scratch run (``train_sparse`` of ``sparse`` with ``train``'s settings
+    and seed), stored in the store at ``store_root`` (kind ``"sparse"``): a
+    ``lthlib.engine.parallel.Job``, so that ``run_sparse`` trains the runs it lacks in
+    parallel processes. Each is trained alone, as ``train_sparse`` trains it."""
+
+    train: TrainSettings
+    sparse: SparseTrainingSettings
+    data: Any
+    store_root: str | None
+    progress: bool | None = False
+
+    def _extra(self) -> dict[str, Any]:
+        return {"sparse": self.sparse.to_dict()}
+
+    def stored(self) -> Run | None:
+        return Store(self.store_root).get("sparse", self.train, self._extra())
+
+    def cost(self) -> float:
+        return float(self.train.iterations)
+
+    def run(self) -> Run:
+        store, ts, extra = Store(self.store_root), self.train, self._extra()
+
+        def compute() -> Run:
+            run = train_sparse(model_for(ts, self.data), self.data, ts, self.sparse, seed=ts.seed,
+                               progress=self.progress, checkpoint=store.checkpoint("sparse", ts, extra))
+            return Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}})
+
+        return store.get_or_compute("sparse", ts, compute, extra=extra)
+
+
 def run_sparse(train_settings: TrainSettings, data, sparse: "Sequence[SparseTrainingSettings]",
-               seeds: "Iterable[int]", *, store=None, progress: bool | None = None) -> dict:
+               seeds: "Iterable[int]", *, store=None, progress: bool | None = None,
+               workers: int | None = None) -> dict:
     """Every (sparse settings, seed) run, ``{(sparse settings, seed): Run}``: read from the
     store (kind ``"sparse"``, keyed by the training settings with the seed and the sparse
     settings) or trained with ``train_sparse`` from the seed's initial weights, checkpointed
-    in the store while it trains, and stored (curves and final mask; no weights)."""
+    in the store while it trains, and stored (curves and final mask; no weights). The runs
+    the store lacks are trained alone, each in one of ``workers`` processes
+    (``lthlib.engine.parallel.run_jobs``: one per core by default, the longest first)."""
+    from lthlib.engine.parallel import run_jobs
+
     store = store if store is not None else Store(None)
-    runs = {}
-    for ss in sparse:
-        ss = _check_settings(ss)
-        for seed in seeds:
-            ts = train_settings.replace(seed=int(seed))
-            extra = {"sparse": ss.to_dict()}
-
-            def compute(ts: TrainSettings = ts, ss: SparseTrainingSettings = ss, extra: dict = extra) -> "Run":
-                run = train_sparse(model_for(ts, data), data, ts, ss, seed=ts.seed, progress=progress,
-                                   checkpoint=store.checkpoint("sparse", ts, extra))
-                return Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}})
-
-            runs[(ss, int(seed))] = store.get_or_compute("sparse", ts, compute, extra=extra)
-    return runs
+    root = None if store.root is None else str(store.root)
+    seeds = [int(seed) for seed in seeds]
+    keys = [(_check_settings(ss), seed) for ss in sparse for seed in seeds]
+    jobs = {key: SparseJob(train_settings.replace(seed=key[1]), key[0], data, root,
+                           progress if len(keys) == 1 else False) for key in keys}
+    return run_jobs(jobs, workers)
 
 
 # --------------------------------------------------------------------------------- cost
@@ -381,6 +411,6 @@ def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: i
     return total
 
 
-__all__ = ["SPARSE_METHODS", "SparseMethod", "METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "METHOD_COLORS", "SparseTrainingSettings", "run_sparse",
+__all__ = ["SPARSE_METHODS", "SparseMethod", "METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "METHOD_COLORS", "SparseTrainingSettings", "SparseJob", "run_sparse",
            "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
            "train_sparse", "forward_flops", "training_flops"]
