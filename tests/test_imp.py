@@ -377,3 +377,29 @@ def test_learning_rate_rewinding_and_fine_tuning_retrain_from_the_final_weights(
     with pytest.raises(SettingsError, match="retrain='rewind'.*lr_rewinding"):
         base.replace(retrain="rewind")
     assert "retrain" not in base.to_dict() and base.replace(retrain="lr_rewinding").to_dict()["retrain"] == "lr_rewinding"
+
+
+def test_one_shot_finetune_trains_the_seeds_as_one_population_and_reads_them_back(mnist1d_small, imp_settings,
+                                                                                tmp_path, monkeypatch):
+    """``speed_routes.run_one_shot_finetune``: each seed's trained dense network pruned once to
+    the round's per-layer densities (``magnitude_prune_like``) and fine-tuned from its trained
+    weights; the seeds go through ``stored_members`` (the passes ``plan_passes`` plans), each
+    run keeps the pruned mask and is stored without weights, and a second call reads the
+    stored runs without training."""
+    import lthlib.engine.passes as passes
+    from lthlib.experiments import speed_routes as sr
+    from lthlib.methods.pruning import magnitude_prune_like
+
+    settings = imp_settings.replace(controls=())
+    results = [run_imp(settings.replace(train=settings.train.replace(seed=s)), mnist1d_small) for s in (0, 1)]
+    store = Store(tmp_path)
+    runs = sr.run_one_shot_finetune(settings, results, 2, mnist1d_small, 20, store)
+    assert len(runs) == 2
+    for res, run in zip(results, runs):
+        want = magnitude_prune_like(res.dense.final_state, res.rounds[1].mask, settings.scope, settings.exclude)
+        assert Mask(run.mask) == want and run.iterations[-1] == 20 and not run.final_state
+    stored = sorted((tmp_path / "route_finetune").glob("*.pt"))
+    assert len(stored) == 2
+    monkeypatch.setattr(passes, "train_population", lambda *a, **k: pytest.fail("retrained a stored run"))
+    again = sr.run_one_shot_finetune(settings, results, 2, mnist1d_small, 20, store)
+    assert [r.curves() for r in again] == [r.curves() for r in runs]

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lthlib.core.store import Store
-from lthlib.engine.training import Run, TrainSettings, model_for, train
+from lthlib.engine.training import Run
 from lthlib.experiments.imp import IMPResult, IMPSettings
 from lthlib.experiments.sparse_bounds import Machine, network_bound_s
 from lthlib.experiments.sparse_exec import (FORMAT_LABELS, denormals_flushed, inference_fn, masked_model, sparse_model,
@@ -191,8 +191,8 @@ def timing_agreement(fast: Mapping[tuple[int, int], Mapping[str, tuple[float, st
                 out += not 1 / noise <= two / one <= noise
                 cells.append(f"{ROUTE_LABELS[r.name]} {one:.2f}x and {two:.2f}x (ratio {two / one:.2f})")
         parts.append(f"batch {b}: " + ", ".join(cells))
-    return (f"**The same networks, two calls.** Section 5 and this section timed the ticket, structured IMP and the "
-            f"small dense network separately (section 5's speed-up, then this section's): " + "; ".join(parts)
+    return ("**The same networks, two calls.** Section 5 and this section timed the ticket, structured IMP and the "
+            "small dense network separately (section 5's speed-up, then this section's): " + "; ".join(parts)
             + f". {out} of these ratios fall outside the {noise - 1:.0%} margin"
             + (": between calls this machine's timings drift by more than the margin, so a reading that rests on a "
                "smaller difference depends on which call it is read from." if out else
@@ -249,23 +249,22 @@ def run_one_shot_finetune(imp_settings: IMPSettings, imp: Sequence[IMPResult], r
     """One-shot magnitude pruning of each seed's trained dense network to round ``round_``'s
     per-layer densities (``pruning.magnitude_prune_like``), then ``iterations`` steps of fine-tuning
     from the trained weights at the training settings' learning rate; read from the store
-    (kind "route_finetune") or trained and stored without weights."""
+    (kind "route_finetune") or trained together as populations
+    (``lthlib.engine.passes.stored_members``: the seeds are independent networks of one
+    architecture) and stored without weights."""
+    from lthlib.engine.passes import stored_members
+
     store = store if store is not None else Store(None)
-    runs = []
+    entries, members = [], []
     for res in imp:
         ts = res.settings.train.replace(iterations=int(iterations))
-        extra = {"dense": res.settings.train.digest(), "round": int(round_), "scope": imp_settings.scope}
-
-        def compute(res: IMPResult = res, ts: TrainSettings = ts) -> Run:
-            mask = magnitude_prune_like(res.dense.final_state, res.rounds[round_ - 1].mask, imp_settings.scope,
-                                 imp_settings.exclude)
-            model = model_for(ts, data)
-            model.load_state_dict(res.dense.final_state)
-            run = train(model, data, ts, mask, progress=False)
-            return Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}})
-
-        runs.append(store.get_or_compute("route_finetune", ts, compute, extra=extra))
-    return runs
+        mask = magnitude_prune_like(res.dense.final_state, res.rounds[round_ - 1].mask, imp_settings.scope,
+                                    imp_settings.exclude)
+        entries.append(("route_finetune", ts, {"dense": res.settings.train.digest(), "round": int(round_),
+                                               "scope": imp_settings.scope}))
+        members.append((res.dense.final_state, mask, 0, [], ts))
+    return stored_members(store, entries, members, data, progress=False,
+                          keep=lambda i, run, _: Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}}))
 
 
 def time_routes(routes: Sequence[Route], dense: nn.Module, batch_sizes: Sequence[int], input_shape: Sequence[int],
