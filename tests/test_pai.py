@@ -394,3 +394,24 @@ def test_a_stored_pai_mask_is_the_mask_computed_and_is_read_back_without_computi
         ps.stored_pai_mask(store, settings, data, "synflow", 0.3)
     with pytest.raises(BaseException, match="recomputed"):  # another seed too
         ps.stored_pai_mask(store, settings.replace(seed=4), data, "synflow", 0.2)
+
+
+@pytest.mark.parametrize("method", ["snip", "synflow"])
+def test_a_mask_is_computed_on_the_training_threads_whatever_the_caller_uses(data, method, monkeypatch):
+    """``pai_mask`` is stored, so it is computed on ``training_threads()`` torch threads (1
+    unless LTHLIB_THREADS says otherwise), as training is, and gives the caller its own count
+    back: a machine with more cores gets the same scores, not scores summed in another order."""
+    import lthlib.methods.pai as pai
+    from lthlib.core.threads import fixed_threads
+
+    monkeypatch.delenv("LTHLIB_THREADS", raising=False)
+    seen = []
+    for name in ("pai_scores", "synflow_mask"):
+        real = getattr(pai, name)
+        monkeypatch.setattr(pai, name, lambda *a, _real=real, **k: seen.append(torch.get_num_threads()) or _real(*a, **k))
+    with fixed_threads(2):
+        two = pai_mask(method, mlp(), data, 0.2, seed=0)
+        assert torch.get_num_threads() == 2
+    with fixed_threads(1):
+        one = pai_mask(method, mlp(), data, 0.2, seed=0)
+    assert seen == [1, 1] and two == one

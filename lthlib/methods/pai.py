@@ -60,6 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lthlib.core.streams import generator
+from lthlib.core.threads import with_fixed_threads
 from lthlib.masks import Mask, overlap
 from lthlib.methods.pruning import SCOPES, PruningError, check_density, prune_by_score
 from lthlib.models.networks import prunable_parameters
@@ -454,6 +455,7 @@ def erk_densities(model: nn.Module | Mapping[str, torch.Tensor], density: float,
     return {n: 1.0 if n in dense else min(1.0, eps * raw[n]) for n in shapes}
 
 
+@with_fixed_threads
 def pai_mask(method: str, model: nn.Module, data: "Dataset | tuple | None", density: float, *,
              seed: int, scope: str | None = None, exclude: Sequence[str] = (), invert: bool = False,
              batch_size: int | None = None, iterations: int = SYNFLOW_ITERATIONS,
@@ -468,7 +470,9 @@ def pai_mask(method: str, model: nn.Module, data: "Dataset | tuple | None", dens
     ``invert``: keep the weights the method would prune (Frankle et al. 2021), at the same
     density and with the same selection. ``batch_size``, ``temperature``: see
     ``pai_scores``; ``iterations``: SynFlow's rounds. Random draws come from the streams of
-    ``seed`` (module docstring).
+    ``seed`` (module docstring). Computed on ``training_threads()`` torch threads, as training
+    is, whatever the caller's count: the mask is stored, and a score summed over more threads
+    can differ in its last bits and tip a weight across the cut.
     """
     _check_method(method)
     check_density(method, density)
