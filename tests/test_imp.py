@@ -379,8 +379,8 @@ def test_learning_rate_rewinding_and_fine_tuning_retrain_from_the_final_weights(
     assert "retrain" not in base.to_dict() and base.replace(retrain="lr_rewinding").to_dict()["retrain"] == "lr_rewinding"
 
 
-def test_one_shot_finetune_trains_the_seeds_as_one_population_and_reads_them_back(mnist1d_small, imp_settings,
-                                                                                tmp_path, monkeypatch):
+def test_one_shot_finetune_trains_the_seeds_through_planned_passes_and_reads_them_back(
+        mnist1d_small, imp_settings, tmp_path, monkeypatch):
     """``speed_routes.run_one_shot_finetune``: each seed's trained dense network pruned once to
     the round's per-layer densities (``magnitude_prune_like``) and fine-tuned from its trained
     weights; the seeds go through ``stored_members`` (the passes ``plan_passes`` plans), each

@@ -91,6 +91,11 @@ class Run:
         """``settings`` (stored as a plain dict) as the TrainSettings object it came from."""
         return TrainSettings(**self.settings)
 
+    def without_weights(self) -> "Run":
+        """This run with its curves and mask but no weights (``final_state``, ``weights_at``):
+        what is stored of a run nothing is pruned or rewound from."""
+        return dataclasses.replace(self, final_state={}, weights_at={})
+
     def curves(self) -> dict[str, list[float]]:
         return {"iteration": list(self.iterations), **{m: list(getattr(self, m)) for m in METRICS}}
 

@@ -142,7 +142,7 @@ def _train_and_store(kind: str, specs: list[tuple[TrainSettings, dict, dict, Mas
     members = [(state, mask, 0, [], settings) for settings, _, state, mask in specs]
     runs = stored_members(store, [(kind, s, e) for s, e, _, _ in specs], members, data, progress=progress,
                           workers=workers,
-                          keep=lambda i, run, _: Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}}))
+                          keep=lambda i, run, _: run.without_weights())
     return runs  # type: ignore[return-value]
 
 

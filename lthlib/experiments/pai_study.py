@@ -155,7 +155,7 @@ def run_pai(settings: TrainSettings, data: Dataset, methods: Iterable[str], dens
         members.append((state, mask, 0, [], s))
     trained = stored_members(store, [("pai", _store_key(settings, key, grasp_temperature), None) for key in keys],
                              members, data,
-                             progress=progress, workers=workers, keep=lambda i, run, _: _without_weights(run))
+                             progress=progress, workers=workers, keep=lambda i, run, _: run.without_weights())
     runs = dict(zip(keys, trained))
     return {key: runs[key] for key in keys}
 
@@ -168,10 +168,6 @@ def _store_key(settings: TrainSettings, key: RunKey, grasp_temperature: float = 
         out["temperature"] = float(grasp_temperature)
     return out
 
-
-def _without_weights(run: Run) -> Run:
-    """Curves and mask only: nothing is pruned from these runs' trained weights."""
-    return Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}})
 
 
 def accuracy_table(runs: dict[RunKey, Run], method: str, variant: str, densities: Sequence[float],

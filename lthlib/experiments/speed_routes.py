@@ -264,7 +264,7 @@ def run_one_shot_finetune(imp_settings: IMPSettings, imp: Sequence[IMPResult], r
                                                "scope": imp_settings.scope}))
         members.append((res.dense.final_state, mask, 0, [], ts))
     return stored_members(store, entries, members, data, progress=False,
-                          keep=lambda i, run, _: Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}}))
+                          keep=lambda i, run, _: run.without_weights())
 
 
 def time_routes(routes: Sequence[Route], dense: nn.Module, batch_sizes: Sequence[int], input_shape: Sequence[int],

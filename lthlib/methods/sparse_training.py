@@ -337,7 +337,7 @@ class SparseJob:
         def compute() -> Run:
             run = train_sparse(model_for(ts, self.data), self.data, ts, self.sparse, seed=ts.seed,
                                progress=self.progress, checkpoint=store.checkpoint("sparse", ts, extra))
-            return Run.from_dict({**run.to_dict(), "final_state": {}, "weights_at": {}})
+            return run.without_weights()
 
         return store.get_or_compute("sparse", ts, compute, extra=extra)
 
