@@ -455,3 +455,82 @@ def test_population_runs_on_the_resolved_device(mnist1d):
     runs = train_population(models, mnist1d.to(device), settings)
     assert all(next(m.parameters()).device.type == device.type for m in models)
     assert all(math.isfinite(r.final("train_loss")) for r in runs)
+
+
+# ------------------------------------------------------------- edge-popup supermasks
+def supermasks(data, settings, seeds=(0, 1, 2), density=0.3, method="edge_popup", weights="signed_constant"):
+    """Supermasks on frozen random ``weights`` (signed constants, as notebook 04 learns them)."""
+    from lthlib.methods.supermask import Supermask, random_weights
+    nets = []
+    for s in seeds:
+        base = model_for(settings.replace(seed=s), data)
+        random_weights(base, weights, seed=s)
+        nets.append(Supermask(base, method, density=density, seed=s))
+    return nets
+
+
+# The CNN's frozen weights are Kaiming-normal, not signed constants: a 5-tap filter of
+# +-c weights under a sparse mask repeats in other channels, so the next layer sums
+# c * h - c * h, zero in exact arithmetic and +-1e-10 in floats, where the order of the sum
+# (grouped or plain convolution) decides whether its ReLU passes a gradient -- a measured
+# difference of a whole example's gradient in one step, from no error of either path.
+@pytest.mark.parametrize("model, weights", [("mlp_mnist1d", "signed_constant"), ("cnn_mnist1d", "kaiming_normal")])
+def test_edge_popup_members_match_train_alone(mnist1d, model, weights):
+    base = TrainSettings(model=model, optimizer="sgd", lr=0.1, momentum=0.9, iterations=40,
+                         eval_every=20, train_size=600, validation_size=200)
+    settings = [base.replace(seed=0), base.replace(seed=1, data_order_seed=5), base.replace(seed=2, lr=0.05)]
+    nets = supermasks(mnist1d, base, seeds=(0, 1, 2), weights=weights)
+    frozen = [copy.deepcopy(dict(n.base.state_dict())) for n in nets]
+    refs = reference(nets, mnist1d, settings, [None] * 3, [0] * 3, [[0, 40]] * 3)
+    runs = train_population(nets, mnist1d, settings, save_weights_at=[0, 40], batched=True)
+    for net, run, ref, weights in zip(nets, runs, refs, frozen):
+        assert_same_run(run, ref)
+        for name, w in weights.items():  # the weights never train: bit for bit
+            assert torch.equal(run.final_state[f"base.{name}"], w) and torch.equal(net.base.state_dict()[name], w)
+        assert any(not torch.equal(run.final_state[k], ref.weights_at[0][k]) for k in run.final_state
+                   if k.startswith("scores."))  # the scores did train
+        alone = copy.deepcopy(net)
+        alone.load_state_dict(ref.final_state)
+        assert net.mask() == alone.mask()  # the hard masks the scores give, exactly
+
+
+def test_edge_popup_population_resumes_bit_for_bit(mnist1d, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")
+    settings = TrainSettings(model="mlp_mnist1d", optimizer="sgd", lr=0.1, momentum=0.9, iterations=30,
+                             eval_every=10)
+    whole = train_population(supermasks(mnist1d, settings), mnist1d, settings)
+    path = tmp_path / "population.pt"
+    real_save = population.atomic_save
+
+    def save_then_stop(obj, p):
+        real_save(obj, p)
+        raise KeyboardInterrupt("laptop closed")
+
+    monkeypatch.setattr(population, "atomic_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_population(supermasks(mnist1d, settings), mnist1d, settings, checkpoint=path)
+    monkeypatch.setattr(population, "atomic_save", real_save)
+    with pytest.raises(StoreError, match="another kind"):  # the same settings, other densities
+        train_population(supermasks(mnist1d, settings, density=0.5), mnist1d, settings, checkpoint=path)
+    resumed = train_population(supermasks(mnist1d, settings), mnist1d, settings, checkpoint=path)
+    for a, b in zip(resumed, whole):
+        assert a.curves() == b.curves()
+        assert all(torch.equal(a.final_state[k], b.final_state[k]) for k in b.final_state)
+
+
+def test_supermasks_that_cannot_batch_train_alone_or_are_refused(mnist1d):
+    settings = TrainSettings(model="mlp_mnist1d", optimizer="sgd", lr=0.1, momentum=0.9, iterations=10,
+                             eval_every=5)
+    bernoulli = supermasks(mnist1d, settings, seeds=(0, 1), density=0.5, method="bernoulli")
+    refs = reference(bernoulli, mnist1d, [settings] * 2, [None] * 2, [0, 0], [[], []])
+    assert [r.curves() for r in train_population(bernoulli, mnist1d, settings)] == [r.curves() for r in refs]
+    with pytest.raises(ValueError, match="bernoulli supermask; only edge-popup"):
+        train_population(bernoulli, mnist1d, settings, batched=True)
+    mixed = supermasks(mnist1d, settings, seeds=(0,)) + supermasks(mnist1d, settings, seeds=(1,), density=0.5)
+    with pytest.raises(ValueError, match=r"models\[1\] keeps 0.5 of its weights.*one density per pass"):
+        train_population(mixed, mnist1d, settings, batched=True)
+    nets = supermasks(mnist1d, settings, seeds=(0, 1))
+    with pytest.raises(ValueError, match=r"masks\[0\] is given"):
+        train_population(nets, mnist1d, settings, [Mask.ones_like(nets[0]), None], batched=True)
+    with pytest.raises(ValueError, match="not a Supermask"):
+        train_population([nets[0], model_for(settings, mnist1d)], mnist1d, settings, batched=True)

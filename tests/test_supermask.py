@@ -103,6 +103,16 @@ def _no_training(*args, **kwargs):
     raise AssertionError("a stored result was trained again")
 
 
+def _forbid_training(monkeypatch) -> None:
+    """Any training from here on fails: ``train`` wherever it is called from, and the
+    batched population pass."""
+    from lthlib.engine import population, training
+    from lthlib.experiments import supermask_study
+    for module in (training, supermask_study, population):
+        monkeypatch.setattr(module, "train", _no_training)
+    monkeypatch.setattr(population._Population, "run", _no_training)
+
+
 def test_train_criterion_masks_keys_masks_and_reuse(mnist1d_small, tiny_settings, tmp_path, monkeypatch):
     from lthlib.core.store import Store
     from lthlib.engine import training
@@ -140,16 +150,23 @@ def test_learn_supermasks_keys_and_reuse(mnist1d_small, tiny_settings, tmp_path,
 
     store = Store(tmp_path)
     plan = {"edge_popup": [0.3, 0.6], "bernoulli": [0.5]}
-    runs = learn_supermasks(tiny_settings, mnist1d_small, [0, 1], plan, store, workers=1)
-    assert set(runs) == {("edge_popup", 0.3, 0), ("edge_popup", 0.3, 1), ("edge_popup", 0.6, 0),
-                         ("edge_popup", 0.6, 1), ("bernoulli", 0.5, 0), ("bernoulli", 0.5, 1)}
+    seeds = [0, 1, 2, 3]  # edge-popup: two passes of two members per density; Bernoulli: alone
+    runs = learn_supermasks(tiny_settings, mnist1d_small, seeds, plan, store, workers=1)
+    assert set(runs) == {(m, d, s) for m, ds in plan.items() for d in ds for s in seeds}
     for (method, density, seed), run in runs.items():
         assert run.settings["seed"] == seed
+        assert (run.final_state, run.weights_at) == ({}, {})  # rebuilt from the seed when needed
         if method == "edge_popup":
             assert abs(Mask(run.mask).density() - density) < 0.01
-    monkeypatch.setattr(training, "train", _no_training)
-    monkeypatch.setattr(supermask_study, "train", _no_training)
-    again = learn_supermasks(tiny_settings, mnist1d_small, [0, 1], plan, store, workers=1)
+    import torch
+    where = {}  # each stored supermask: the computation its key names
+    for path in (tmp_path / "supermask").glob("*.pt"):
+        extra = torch.load(path, weights_only=True)["key"]["extra"]
+        where.setdefault(extra["method"], set()).add(extra["computed_in"])
+    assert where["bernoulli"] == {"alone"} and len(where["edge_popup"]) == 4
+    assert all(w.startswith("pass-") for w in where["edge_popup"])
+    _forbid_training(monkeypatch)
+    again = learn_supermasks(tiny_settings, mnist1d_small, seeds, plan, store, workers=1)
     assert all(Mask(again[k].mask) == Mask(runs[k].mask) for k in runs)
     # frozen weights of the ticket's own initialisation are another result, not a stored one
     with pytest.raises(AssertionError, match="trained again"):
@@ -171,8 +188,7 @@ def test_strong_ticket_study_keys_architectures_and_reuse(mnist1d_small, tiny_se
     for (method, layers, width, seed), run in runs.items():
         assert tuple(run.settings["model_kwargs"]["hidden"]) == (width,) * layers
         assert run.mask is None if method == "trained" else len(run.mask) == layers + 1
-    monkeypatch.setattr(training, "train", _no_training)
-    monkeypatch.setattr(supermask_study, "train", _no_training)
+    _forbid_training(monkeypatch)
     again = strong_ticket_study(tiny_settings, mnist1d_small, [8, 16], [0], store,
                                 trained_layers=(2,), random_layers=(2, 5), workers=1)
     assert all(again[k].test_acc == runs[k].test_acc for k in runs)

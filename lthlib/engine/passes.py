@@ -16,6 +16,7 @@ from lthlib.engine.parallel import default_workers, parallel_map
 from lthlib.engine.population import train_population
 from lthlib.engine.stacked import SHARED_SETTINGS, batch_problem
 from lthlib.engine.training import ALONE_KEY, Run, model_for
+from lthlib.methods.supermask import Supermask
 from lthlib.settings import TrainSettings
 
 
@@ -26,7 +27,21 @@ MAX_MEMBERS = 32  # members per batched pass: past this the step time per member
 MIN_PASSES = 2
 ALONE = ALONE_KEY["computed_in"]  # the computation of a member trained by ``train`` on its own
 
-Member = tuple  # (start_state, mask | None, start_iteration, save_weights_at, TrainSettings)
+# (start_state, mask | None, start_iteration, save_weights_at, TrainSettings[, density]):
+# with a sixth entry, the member is an edge-popup supermask keeping that density of the
+# frozen weights ``start_state`` (its scores drawn from its seed, ``Supermask``)
+Member = tuple
+
+
+def popup_density(member: Member) -> float | None:
+    """The density of an edge-popup supermask member; None for a network whose weights train."""
+    return float(member[5]) if len(member) > 5 and member[5] is not None else None
+
+
+def _member_digest(member: Member) -> list[Any]:
+    state, mask, start, _, s = member[:5]
+    out = [s.digest(), digest_tensors(dict(state)), mask.digest() if mask is not None else None, int(start)]
+    return out if popup_density(member) is None else [*out, ["edge_popup", popup_density(member)]]
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,7 @@ def plan_passes(members: Sequence[Member], data: Dataset,
     groups: dict[tuple, list[int]] = {}
     for i, member in enumerate(members):
         unit = ((units[i] if units is not None else member[4].seed),) if _UNITS[0] else ()
-        groups.setdefault((*unit, *_pass_group(member[4])), []).append(i)
+        groups.setdefault((*unit, *_pass_group(member[4]), popup_density(member)), []).append(i)
     passes = []
     for idx in groups.values():
         n = min(len(idx), max(MIN_PASSES, math.ceil(len(idx) / MAX_MEMBERS)))
@@ -82,10 +97,7 @@ def plan_passes(members: Sequence[Member], data: Dataset,
         for chunk in (idx[j:j + size] for j in range(0, len(idx), size)):
             s = members[chunk[0]][4]
             alone = len(chunk) == 1 or batch_problem([model_for(s, data)] * 2) is not None
-            identity = ALONE if alone else "pass-" + digest([
-                [members[i][4].digest(), digest_tensors(dict(members[i][0])),
-                 members[i][1].digest() if members[i][1] is not None else None, int(members[i][2])]
-                for i in chunk])
+            identity = ALONE if alone else "pass-" + digest([_member_digest(members[i]) for i in chunk])
             passes.append(Pass(tuple(chunk), identity))
     return passes
 
@@ -103,9 +115,12 @@ def _train_chunk(args: tuple) -> list[Run]:
     members, data, progress, checkpoint = args
 
     models = []
-    for state, _, _, _, s in members:
+    for member in members:
+        state, s = member[0], member[4]
         model = model_for(s, data)
         model.load_state_dict(state)
+        if popup_density(member) is not None:
+            model = Supermask(model, "edge_popup", density=popup_density(member), seed=s.seed)
         models.append(model)
     return train_population(models, data, [m[4] for m in members], [m[1] for m in members],
                             save_weights_at=[list(m[3]) for m in members],
@@ -115,9 +130,8 @@ def _train_chunk(args: tuple) -> list[Run]:
 
 def members_key(members: Sequence[Member]) -> dict[str, Any]:
     """What names a population of members (for its checkpoint): each member's settings,
-    start weights, mask, start iteration and saved iterations."""
-    return {"members": [[s.digest(), digest_tensors(dict(state)), mask.digest() if mask is not None else None,
-                         int(start), sorted(int(k) for k in save)] for state, mask, start, save, s in members]}
+    start weights, mask, start iteration (and supermask density) and saved iterations."""
+    return {"members": [[*_member_digest(m), sorted(int(k) for k in m[3])] for m in members]}
 
 
 def train_passes(members: Sequence[Member], passes: Sequence[Pass], data: Dataset,

@@ -75,6 +75,7 @@ from lthlib.core.store import CheckpointClock, StoreError, atomic_save, load_or_
 from lthlib.core.threads import with_fixed_threads
 from lthlib.data.datasets import Dataset
 from lthlib.masks import Mask
+from lthlib.methods.supermask import Supermask
 from lthlib.engine.stacked import (AUGMENT_PADDING, Layer, Plan, augment_stacked, batch_problem, forward, plan_of,
                                   settings_problem)
 from lthlib.engine.stacked_optim import StackedOptimizer, optimizer_impl
@@ -104,12 +105,17 @@ class _Population:
     def __init__(self, models: list[nn.Module], data: Dataset, settings: list[TrainSettings],
                  masks: list[Mask | None], save_at: list[list[int]], starts: list[int],
                  checkpoint: Path | None, progress: bool | None, impl: str | None = None):
-        plan = plan_of(models[0])
+        # edge-popup supermasks (``_edge_popup_problem``): the base networks' weights are
+        # frozen and every member's scores train; None: the weights themselves train
+        self.popup_density = models[0].density if isinstance(models[0], Supermask) else None
+        bases = [m.base for m in models] if self.popup_density is not None else models
+        plan = plan_of(bases[0], frozen=self.popup_density is not None)
         assert isinstance(plan, Plan)
         self.plan, self.device = plan, plan.device
         self.data = data.to(self.device)
         self.order = sorted(range(len(models)), key=lambda i: (starts[i], i))
         self.models = [models[i] for i in self.order]
+        self.bases = [bases[i] for i in self.order]
         self.settings = [settings[i] for i in self.order]
         self.masks = [masks[i] for i in self.order]
         self.save_at = [set(save_at[i]) for i in self.order]
@@ -123,8 +129,12 @@ class _Population:
 
         with torch.no_grad():
             self.params = {name: torch.stack([self._stored(name, dict(m.named_parameters())[name])
-                                              for m in self.models]).contiguous()
+                                              for m in self.bases]).contiguous()
                            for name, _ in plan.shapes}
+            # a supermask's scores, one per prunable weight, in the weights' layout
+            self.scores = {} if self.popup_density is None else {
+                name: torch.stack([self._stored(name, m.scores[name.replace(".", "__")])
+                                   for m in self.models]).contiguous() for name in self.models[0]._names}
             names = sorted({n for mask in self.masks if mask is not None for n in mask})
             self.mask = {n: torch.stack([
                 self._stored(n, mask[n].to(self.device, self.params[n].dtype)) if mask is not None
@@ -133,8 +143,9 @@ class _Population:
                 for mask in self.masks]).contiguous() for n in names}
             for n, m in self.mask.items():
                 self.params[n].mul_(m)
-        self.opt = StackedOptimizer(self.params, self.settings, self.starts,
-                              impl or optimizer_impl(self.device))
+        self.trained = self.scores if self.popup_density is not None else self.params
+        self.opt = StackedOptimizer(self.trained, self.settings, self.starts,
+                                    impl or optimizer_impl(self.device))
         self.runs = [Run(settings=s.to_dict(), start_iteration=k,
                          mask=m.state_dict() if m is not None else None)
                      for s, k, m in zip(self.settings, self.starts, self.masks)]
@@ -166,13 +177,34 @@ class _Population:
         return t.detach().t() if name in self.transposed else t.detach()
 
     def member_state(self, j: int) -> dict[str, torch.Tensor]:
-        """Member ``j``'s weights as a CPU state dict (``train``'s ``cpu_state``)."""
-        out = {}
-        for name, _ in self.plan.shapes:
-            t = self.params[name][j]
+        """Member ``j``'s state as a CPU state dict (``train``'s ``cpu_state``): its weights,
+        or a supermask's frozen weights (``base.*``) and scores (``scores.*``)."""
+        def cpu(name: str, t: torch.Tensor) -> torch.Tensor:
             t = t.t() if name in self.transposed else t
-            out[name] = t.detach().to("cpu", memory_format=torch.contiguous_format, copy=True)
-        return out
+            return t.detach().to("cpu", memory_format=torch.contiguous_format, copy=True)
+
+        if self.popup_density is None:
+            return {name: cpu(name, self.params[name][j]) for name, _ in self.plan.shapes}
+        return {**{f"base.{name}": cpu(name, self.params[name][j]) for name, _ in self.plan.shapes},
+                **{f"scores.{name.replace('.', '__')}": cpu(name, s[j]) for name, s in self.scores.items()}}
+
+    def _member_params(self, lo: int, hi: int) -> dict[str, torch.Tensor]:
+        """Members ``lo..hi-1``'s weights as their forward uses them: a supermask's frozen
+        weights times its hard mask (the top ``density`` of each layer's |score|)."""
+        params = {name: p[lo:hi] for name, p in self.params.items()}
+        for name, score in self.scores.items():
+            params[name] = params[name] * self._popup_mask(score[lo:hi])
+        return params
+
+    def _popup_mask(self, score: torch.Tensor) -> torch.Tensor:
+        """What ``Supermask.forward`` multiplies a weight by, per member (``score``: ``[n,
+        *shape]``): the hard edge-popup mask (``edge_popup_mask``: the top ``density`` of
+        |score|) plus |score| minus |score|, in that order, so the same numbers."""
+        soft = score.abs()
+        flat = soft.reshape(len(score), -1)
+        k = max(1, int(self.popup_density * flat.shape[1] + 0.5))
+        hard = torch.zeros_like(flat).scatter_(1, torch.topk(flat, k, dim=1, sorted=False).indices, 1.0)
+        return hard.view_as(score).add_(soft).sub_(soft)
 
     def _activate(self, n: int) -> None:
         """Make the first ``n`` members the trained ones, stepped in chunks of at most
@@ -231,7 +263,11 @@ class _Population:
     def _step(self, t: int) -> None:
         for c, (lo, hi) in enumerate(self.chunks):
             xb, yb = self._batch(t, lo, hi)
-            grads = self._gradients(lo, hi, xb, yb)
+            grads = self._gradients(lo, hi, xb, yb, self._member_params(lo, hi))
+            if self.scores:  # straight through the mask to |score|: d/dscore = g * weight * sign
+                by_name = dict(zip(self.params, grads))
+                grads = [by_name[name].mul_(self.params[name][lo:hi]).mul_(score[lo:hi].sign())
+                         for name, score in self.scores.items()]
             with torch.no_grad():
                 masked_params, masks = self.chunk_masks[c]
                 if masks:
@@ -240,9 +276,11 @@ class _Population:
                 if masks:
                     torch._foreach_mul_(masked_params, masks)
 
-    def _gradients(self, lo: int, hi: int, xb: torch.Tensor, yb: torch.Tensor) -> list[torch.Tensor]:
+    def _gradients(self, lo: int, hi: int, xb: torch.Tensor, yb: torch.Tensor,
+                   params: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """Each member's gradient of its own batch-mean cross-entropy, ``[hi - lo, ...]`` per
-        parameter in order, for members ``lo..hi-1``.
+        parameter in order, for members ``lo..hi-1`` (``params``: their weights, as
+        ``_member_params`` gives them).
 
         The linear tail (the MLP, a conv net's classifier) is differentiated by hand: the
         loss gradient is ``(softmax - onehot) / B``, ReLU's passes where its output is
@@ -252,7 +290,6 @@ class _Population:
         head, where there is one, goes through autograd with the tail's input gradient.
         """
         n, bs = hi - lo, self.s0.batch_size
-        params = {name: p[lo:hi] for name, p in self.params.items()}
         tail = self.plan.layers[self.tail_start:]
         grads: dict[str, torch.Tensor] = {}
         leaves: dict[str, torch.Tensor] = {}
@@ -328,7 +365,7 @@ class _Population:
 
     def _evaluate_pass(self, lo: int, hi: int) -> torch.Tensor:
         n = hi - lo
-        params = {name: p[lo:hi] for name, p in self.params.items()}
+        params = self._member_params(lo, hi)
         chunk = max(1, EVAL_ACTIVATIONS // (n * self.widest))
         d, cache = self.data, {}
         columns: list[torch.Tensor] = []
@@ -372,14 +409,14 @@ class _Population:
     # -- checkpoints
     def _key(self) -> dict[str, Any]:
         return _checkpoint_key("batched", self.caller_settings, self.caller_masks,
-                               self.caller_starts, self.caller_save_at)
+                               self.caller_starts, self.caller_save_at, self.popup_density)
 
     def _save(self, t: int, seconds: float) -> None:
         runs = [None] * len(self.runs)
         for j, run in enumerate(self.runs):
             run.seconds = seconds
             runs[self.order[j]] = run.to_dict()
-        atomic_save({**self._key(), "iteration": t, "params": self.params,
+        atomic_save({**self._key(), "iteration": t, "params": self.params, "scores": self.scores,
                      "optimizer": self.opt.state_dict(), "runs": runs}, self.checkpoint)
 
     def _resume(self) -> int | None:
@@ -390,6 +427,8 @@ class _Population:
         with torch.no_grad():
             for name, p in self.params.items():
                 p.copy_(state["params"][name])
+            for name, p in self.scores.items():
+                p.copy_(state["scores"][name])
         self.opt.load_state_dict(state["optimizer"])
         self.runs = [Run.from_dict(state["runs"][i]) for i in self.order]
         return int(state["iteration"])
@@ -446,10 +485,14 @@ class _Population:
 
 # ------------------------------------------------------------------------- checkpoints
 def _checkpoint_key(mode: str, settings: Sequence[TrainSettings], masks: Sequence[Mask | None],
-                    starts: Sequence[int], save_at: Sequence[Sequence[int]]) -> dict[str, Any]:
-    return {"format": CHECKPOINT_FORMAT, "mode": mode, "settings": [s.digest() for s in settings],
-            "masks": [m.digest() if m is not None else None for m in masks],
-            "starts": [int(k) for k in starts], "save_at": [sorted(int(k) for k in s) for s in save_at]}
+                    starts: Sequence[int], save_at: Sequence[Sequence[int]],
+                    popup_density: float | None = None) -> dict[str, Any]:
+    key = {"format": CHECKPOINT_FORMAT, "mode": mode, "settings": [s.digest() for s in settings],
+           "masks": [m.digest() if m is not None else None for m in masks],
+           "starts": [int(k) for k in starts], "save_at": [sorted(int(k) for k in s) for s in save_at]}
+    if popup_density is not None:  # the members are edge-popup supermasks at this density
+        key["edge_popup"] = popup_density
+    return key
 
 
 def _check_checkpoint(state: Any, key: dict[str, Any], path: Path) -> None:
@@ -461,9 +504,10 @@ def _check_checkpoint(state: Any, key: dict[str, Any], path: Path) -> None:
         raise StoreError(f"checkpoint {path} was written by the {state.get('mode')} path, not the "
                          f"{key['mode']} one; delete it to restart")
     for field, what in (("settings", "other settings (or another number of members)"),
+                        ("edge_popup", "members of another kind (or edge-popup density)"),
                         ("masks", "other masks"), ("starts", "other start iterations"),
                         ("save_at", "other save_weights_at iterations")):
-        if state.get(field) != key[field]:
+        if state.get(field) != key.get(field):
             raise StoreError(f"checkpoint {path} belongs to {what}; delete it or pass another "
                              "checkpoint path")
 
@@ -501,6 +545,23 @@ def _train_each(models: list[nn.Module], data: Dataset, settings: list[TrainSett
     if checkpoint is not None and checkpoint.exists():
         checkpoint.unlink()
     return runs
+
+
+def _edge_popup_problem(models: Sequence[nn.Module], masks: Sequence[Mask | None]) -> str | None:
+    """Why supermask ``models`` cannot train in one batched pass (None: they can): they must
+    all be edge-popup ``Supermask``s of one density (without weight rescaling) on batchable
+    base networks of one architecture, with no further mask."""
+    for i, m in enumerate(models):
+        if not isinstance(m, Supermask):
+            return f"models[{i}] is not a Supermask while models of the same pass are"
+        if m.method != "edge_popup" or m.rescale:
+            return (f"models[{i}] is a {m.method} supermask{' with rescaling' if m.rescale else ''}; "
+                    "only edge-popup supermasks (rescale=False) train in a batched pass")
+        if m.density != models[0].density:
+            return f"models[{i}] keeps {m.density} of its weights, models[0] {models[0].density}: one density per pass"
+        if masks[i] is not None:
+            return f"masks[{i}] is given: a supermask member's mask is its own (its scores)"
+    return batch_problem([m.base for m in models], frozen=True)
 
 
 # ------------------------------------------------------------------------ the entry
@@ -581,7 +642,8 @@ def train_population(models: list[nn.Module], data: Dataset,
         if mask is not None:
             mask.check_fits(model)
 
-    problem = batch_problem(models) or settings_problem(settings_list)
+    problem = (_edge_popup_problem(models, masks_list) if any(isinstance(m, Supermask) for m in models)
+               else batch_problem(models)) or settings_problem(settings_list)
     if problem is None and k == 1 and batched is None:
         problem = "a single member trains with train itself"
     if batched and problem:

@@ -95,8 +95,9 @@ def layer_of(name: str, module: nn.Module) -> Layer | str:
     return f"{name or 'a layer'} is a {type(module).__name__}, which the batched forward does not know"
 
 
-def plan_of(model: nn.Module) -> Plan | str:
-    """The plan of ``model``, or why it cannot be batched."""
+def plan_of(model: nn.Module, frozen: bool = False) -> Plan | str:
+    """The plan of ``model``, or why it cannot be batched. ``frozen``: its parameters are
+    frozen on purpose (a supermask's base network, whose scores are what trains)."""
     cls = type(model)
     if cls not in (MLP, ConvNet1d, ConvNet):
         return (f"{cls.__name__} is not one of lthlib's MLP, ConvNet1d or ConvNet (Conv-2/4/6), "
@@ -106,7 +107,7 @@ def plan_of(model: nn.Module) -> Plan | str:
     if next(model.buffers(), None) is not None:
         return "it has buffers (e.g. BatchNorm statistics)"
     params = dict(model.named_parameters())
-    if any(not p.requires_grad for p in params.values()):
+    if not frozen and any(not p.requires_grad for p in params.values()):
         return "some of its parameters are frozen (requires_grad=False)"
     dtypes, devices = {p.dtype for p in params.values()}, {p.device for p in params.values()}
     if len(dtypes) != 1 or not next(iter(dtypes)).is_floating_point or len(devices) != 1:
@@ -148,9 +149,10 @@ def plan_of(model: nn.Module) -> Plan | str:
     return plan
 
 
-def batch_problem(models: Sequence[nn.Module]) -> str | None:
-    """Why ``models`` cannot be trained in one batched pass (None: they can)."""
-    plans = [plan_of(m) for m in models]
+def batch_problem(models: Sequence[nn.Module], frozen: bool = False) -> str | None:
+    """Why ``models`` cannot be trained in one batched pass (None: they can); ``frozen``:
+    as ``plan_of``."""
+    plans = [plan_of(m, frozen) for m in models]
     for i, plan in enumerate(plans):
         if isinstance(plan, str):
             return f"models[{i}] cannot be batched: {plan}"

@@ -138,6 +138,7 @@ class SupermaskJob:
     weights: str = "signed_constant"
     store_root: "str | Path | None" = None
     variant: str = "lthlib"  # of a Bernoulli mask (BERNOULLI_VARIANTS)
+    computed_in: str = "alone"  # learned alone, or in the population pass of this identity
 
     kind = "supermask"
 
@@ -145,7 +146,16 @@ class SupermaskJob:
         extra = {"method": self.method, "density": self.density, "weights": self.weights}
         if self.method == "bernoulli" and self.variant != "lthlib":
             extra["variant"] = self.variant
+        extra["computed_in"] = self.computed_in
         return (self.kind, supermask_settings(self.train_settings, self.method, self.variant), extra)
+
+    def member(self) -> tuple:
+        """This edge-popup job as a member of a batched pass (``lthlib.engine.passes``): the
+        frozen weights, and the density its scores keep."""
+        kind, settings, extra = self._key()
+        base = model_for(settings, self.data)
+        random_weights(base, self.weights, seed=settings.seed)
+        return (base.state_dict(), None, 0, [], settings, self.density)
 
     def stored(self) -> "Run | None":
         kind, settings, extra = self._key()
@@ -158,6 +168,11 @@ class SupermaskJob:
 
     def run(self) -> "Run":
         kind, settings, extra = self._key()
+        if self.computed_in != "alone":  # learned by _learn_as_populations, which stored it
+            stored = _store(self.store_root).get(kind, settings, extra)
+            if stored is None:
+                raise RuntimeError(f"supermask run {extra} of population {self.computed_in} is not stored")
+            return stored
 
         def compute() -> "Run":
             base = model_for(settings, self.data)
@@ -259,7 +274,38 @@ def learn_supermasks(train_settings: "TrainSettings", data: "Dataset", seeds: It
     jobs = {(m, float(d), int(s)): SupermaskJob(train_settings.replace(seed=int(s)), data, m, float(d),
                                                 frozen(m), _root(store), bernoulli)
             for m, ds in densities.items() for d in ds for s in seeds}
+    if store is not None and store.root is not None:
+        popup = {k: job for k, job in jobs.items() if job.method == "edge_popup"}
+        jobs.update(_learn_as_populations(popup, {}, data, store, workers)[0])
     return run_jobs(jobs, workers)
+
+
+def _learn_as_populations(popup: "Mapping[Any, SupermaskJob]", dense: "Mapping[Any, TrainSettings]",
+                          data: "Dataset", store: "Store", workers: int | None
+                          ) -> "tuple[dict[Any, SupermaskJob], dict[Any, Run]]":
+    """Learn the edge-popup supermasks ``popup`` and train the dense runs of ``dense`` that
+    the store lacks, together as populations (``lthlib.engine.passes.stored_members``; each
+    kind and architecture in its own passes). Returns the supermask jobs naming the passes
+    that computed them (which then read their results) and the dense runs."""
+    members = [job.member() for job in popup.values()]
+    members += [(model_for(ts, data).state_dict(), None, 0, [0], ts) for ts in dense.values()]
+    passes = plan_passes(members, data)
+    jobs = {key: dataclasses.replace(job, computed_in=where)
+            for (key, job), where in zip(popup.items(), identities(passes, len(members)))}
+    entries = [job._key() for job in jobs.values()] + [("dense", ts, None) for ts in dense.values()]
+
+    def learned_mask(i: int, run: "Run", _: "Run | None") -> "Run":
+        if i >= len(jobs):  # a dense run: kept as dense_run keeps it
+            return run
+        state, _, _, _, settings, density = members[i]
+        net = Supermask(model_for(settings, data), "edge_popup", density=density, seed=settings.seed)
+        net.load_state_dict(run.final_state)
+        run.mask = net.mask().state_dict()
+        return run.without_weights()  # frozen weights + scores: rebuilt from the seed when needed
+
+    runs = stored_members(store, entries, members, data, progress=False, workers=workers, keep=learned_mask,
+                          passes=passes)
+    return jobs, dict(zip(dense, runs[len(jobs):]))
 
 
 def strong_ticket_study(train_settings: "TrainSettings", data: "Dataset", widths: Sequence[int],
@@ -286,7 +332,12 @@ def strong_ticket_study(train_settings: "TrainSettings", data: "Dataset", widths
                     jobs[(method, int(h), key_w, s)] = (
                         DenseJob(ts, data, _root(store)) if method == "trained" else
                         SupermaskJob(ts, data, "edge_popup", float(density), weights, _root(store)))
-    return run_jobs(jobs, workers)
+    if store is None or store.root is None:
+        return run_jobs(jobs, workers)
+    popup, trained = _learn_as_populations({k: j for k, j in jobs.items() if isinstance(j, SupermaskJob)},
+                                           {k: j.settings for k, j in jobs.items() if isinstance(j, DenseJob)},
+                                           data, store, workers)
+    return {k: trained[k] if k in trained else popup[k].run() for k in jobs}
 
 
 def width_kwargs(model: str, width: float, hidden_layers: int) -> dict[str, Any]:
