@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+import lthlib.engine.members as population_members
 import lthlib.engine.population as population
 import lthlib.engine.stacked_optim as stacked_optim
 from lthlib.core.devices import resolve_device
@@ -12,10 +13,11 @@ from lthlib.core.store import StoreError
 from lthlib.data.datasets import Dataset, load_dataset
 from lthlib.engine.population import train_population
 from lthlib.engine.stacked import can_batch
-from lthlib.engine.training import METRICS, Run, TrainingDiverged, model_for, train
+from lthlib.engine.training import TrainingDiverged, model_for, train
 from lthlib.masks import Mask
 from lthlib.models.networks import build_model
 from lthlib.settings import TrainSettings
+from same_run import assert_same_run
 
 
 @pytest.fixture(scope="module")
@@ -42,72 +44,6 @@ def reference(models, data, settings, masks, starts, save_at):
     """``train`` once per member, on copies of the models."""
     return [train(copy.deepcopy(m), data, s, mk, save_weights_at=sv, start_iteration=k)
             for m, s, mk, k, sv in zip(models, settings, masks, starts, save_at)]
-
-
-# Float32 rounding: unit roundoff u = 2**-24 ~ 6e-8. A gradient element is a sum over a
-# batch of products of activations; computed by another kernel (batched baddbmm or a
-# grouped convolution against addmm / conv, or another CPU's SIMD width) its last bits
-# differ by about sqrt(terms) * u relative, ~1e-6 here.
-#   - SGD moves a weight by lr * g, so such differences stay at ~lr * steps * 1e-6 * |g|:
-#     far below 1e-5 for the tens of steps these tests take. Weights then agree to
-#     rtol 1e-4 / atol 1e-5 on any kernel set, and losses (means over examples) to 1e-4.
-#   - Adam divides by sqrt(v): where a gradient element is itself near zero (|g| within
-#     its own rounding error), the two computations can step in opposite directions, a
-#     difference of up to 2 * lr * (1 - b1) / sqrt(1 - b2) ~ 6.3 lr in one step (b1 = 0.9,
-#     b2 = 0.999), whatever the precision. Such elements are rare (under 0.1% measured on
-#     three kernel sets), while a real bug -- a wrong lr, weight decay, data order, mask or
-#     start -- moves almost every weight. So for Adam every weight must lie within the
-#     step bound (steps * 6.3 lr), and at most 1% of them beyond rounding.
-#   - Accuracies count examples: an example whose two largest logits tie to rounding may
-#     be classified either way, so accuracies may differ by one example.
-ADAM_STEP_BOUND = 2 * (1 - 0.9) / (1 - 0.999) ** 0.5  # 2 (1 - b1) / sqrt(1 - b2), about 6.3
-OUTLIERS = 0.01
-
-
-def assert_state_close(got: dict, want: dict, settings, steps: int, where: str) -> None:
-    """Two state dicts: the same weights after ``steps`` steps computed two ways (see above)."""
-    if settings.optimizer != "adam":
-        for name in want:
-            torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-5, msg=f"{name} at {where}")
-        return
-    bound = steps * ADAM_STEP_BOUND * settings.lr + 1e-5
-    differ = total = 0
-    for name in want:
-        assert (got[name] - want[name]).abs().max() <= bound, f"{name} at {where}: beyond Adam's step bound {bound:.3g}"
-        differ += int((~torch.isclose(got[name], want[name], rtol=1e-4, atol=1e-5)).sum())
-        total += want[name].numel()
-    assert differ <= OUTLIERS * total, f"at {where}: {differ} of {total} weights differ beyond rounding"
-
-
-def assert_same_run(run: Run, ref: Run, eval_examples: int = 200) -> None:
-    """The same run computed two ways: what must agree exactly (iterations, start, early
-    stop, masks, exact zeros, the starting weights), the rest to float32 rounding as
-    derived above."""
-    assert run.iterations == ref.iterations
-    assert run.early_stop_index == ref.early_stop_index
-    assert run.start_iteration == ref.start_iteration and run.settings == ref.settings
-    for metric in METRICS:
-        got, want = getattr(run, metric), getattr(ref, metric)
-        tol = dict(abs=1.0 / eval_examples + 1e-7) if metric.endswith("acc") else dict(rel=1e-4, abs=1e-7)
-        assert got == pytest.approx(want, **tol), metric
-    assert sorted(run.weights_at) == sorted(ref.weights_at)
-    settings = ref.train_settings
-    states = [(run.final_state, ref.final_state, settings.iterations)] + [
-        (run.weights_at[k], ref.weights_at[k], k) for k in ref.weights_at]
-    for state, want, at in states:
-        assert list(state) == list(want)
-        for name in want:
-            assert state[name].shape == want[name].shape and state[name].device.type == "cpu"
-            if at == ref.start_iteration:  # the starting weights: copies, bit for bit
-                assert torch.equal(state[name], want[name]), name
-        if at != ref.start_iteration:
-            assert_state_close(state, want, settings, at - ref.start_iteration, f"iteration {at}")
-    assert (run.mask is None) == (ref.mask is None)
-    if ref.mask is not None:
-        assert Mask(run.mask) == Mask(ref.mask)
-        for state in [run.final_state, *run.weights_at.values()]:
-            for name, keep in ref.mask.items():
-                assert torch.all(state[name][~keep] == 0.0), name  # exactly zero
 
 
 def members(data, settings, seeds=(0, 1, 2)):
@@ -345,7 +281,7 @@ def test_batchnorm_models_fall_back_to_train_with_the_same_result(tmp_path, monk
     refs = reference(models, data, [settings] * 2, masks, [0, 3], [[3], [6]])
 
     path, calls = tmp_path / "each.pt", []
-    real_train = population.train
+    real_train = population_members.train
 
     def train_then_stop(*args, **kwargs):  # interrupted inside the second member
         calls.append(1)
@@ -353,11 +289,11 @@ def test_batchnorm_models_fall_back_to_train_with_the_same_result(tmp_path, monk
             raise KeyboardInterrupt
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(population, "train", train_then_stop)
+    monkeypatch.setattr(population_members, "train", train_then_stop)
     kwargs = dict(save_weights_at=[[3], [6]], start_iterations=[0, 3], checkpoint=path)
     with pytest.raises(KeyboardInterrupt):
         train_population([copy.deepcopy(m) for m in models], data, settings, masks, **kwargs)
-    monkeypatch.setattr(population, "train", real_train)
+    monkeypatch.setattr(population_members, "train", real_train)
     fresh = [copy.deepcopy(m) for m in models]
     runs = train_population(fresh, data, settings, masks, **kwargs)
     assert not path.exists()
@@ -534,3 +470,66 @@ def test_supermasks_that_cannot_batch_train_alone_or_are_refused(mnist1d):
         train_population(nets, mnist1d, settings, [Mask.ones_like(nets[0]), None], batched=True)
     with pytest.raises(ValueError, match="not a Supermask"):
         train_population([nets[0], model_for(settings, mnist1d)], mnist1d, settings, batched=True)
+
+
+# ------------------------------------------------ dynamic sparse training (SET, RigL)
+def sparse_members(data, settings, methods, seeds):
+    from lthlib.methods.sparse_training import SparseTrainingSettings, SparseUpdater, initial_sparse_mask
+    models, masks, updaters = [], [], []
+    for method, seed in zip(methods, seeds):
+        sparse = SparseTrainingSettings(method=method, density=0.2, update_every=10)
+        model = model_for(settings.replace(seed=seed), data)
+        models.append(model)
+        masks.append(initial_sparse_mask(model, sparse, seed))
+        updaters.append(SparseUpdater(sparse, settings.iterations, seed))
+    return models, masks, updaters
+
+
+@pytest.mark.parametrize("model", ["mlp_mnist1d", "cnn_mnist1d"])
+def test_set_and_rigl_members_match_train_alone(mnist1d, model):
+    base = TrainSettings(model=model, iterations=40, eval_every=20, train_size=600, validation_size=200)
+    settings = [base.replace(seed=s) for s in (0, 1, 2)]
+    models, masks, updaters = sparse_members(mnist1d, base, ["set", "rigl", "rigl"], (0, 1, 2))
+    refs = [train(copy.deepcopy(m), mnist1d, s, mk, save_weights_at=[25, 40], mask_update=u)
+            for m, s, mk, u in zip(models, settings, masks, updaters)]
+    runs = train_population(models, mnist1d, settings, masks, save_weights_at=[25, 40], mask_updates=updaters,
+                            batched=True)
+    for run, ref in zip(runs, refs):
+        assert len(ref.mask_updates) == 2  # after steps 10, 20 (T_end = 30)
+        assert run.mask_updates == ref.mask_updates  # the same weights dropped and grown, counted
+        assert_same_run(run, ref)  # and the final masks, exactly; masked weights exactly 0
+
+
+def test_a_dynamic_population_resumes_bit_for_bit(mnist1d, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHLIB_CHECKPOINT_SECONDS", "0")
+    settings = TrainSettings(model="mlp_mnist1d", iterations=40, eval_every=15)
+    models, masks, updaters = sparse_members(mnist1d, settings, ["set", "rigl"], (0, 1))
+    whole = train_population(models, mnist1d, settings, masks, mask_updates=updaters)
+    path = tmp_path / "population.pt"
+    real_save = population.atomic_save
+
+    def save_then_stop(obj, p):  # the first checkpoint, at 15: after the mask update at 10
+        real_save(obj, p)
+        raise KeyboardInterrupt("laptop closed")
+
+    models, masks, updaters = sparse_members(mnist1d, settings, ["set", "rigl"], (0, 1))
+    monkeypatch.setattr(population, "atomic_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_population(models, mnist1d, settings, masks, mask_updates=updaters, checkpoint=path)
+    monkeypatch.setattr(population, "atomic_save", real_save)
+    models, masks, _ = sparse_members(mnist1d, settings, ["set", "rigl"], (0, 1))
+    with pytest.raises(StoreError, match="masks change otherwise"):  # the same members, static masks
+        train_population(models, mnist1d, settings, masks, checkpoint=path)
+    models, masks, updaters = sparse_members(mnist1d, settings, ["set", "rigl"], (0, 1))
+    resumed = train_population(models, mnist1d, settings, masks, mask_updates=updaters, checkpoint=path)
+    for a, b in zip(resumed, whole):
+        assert a.curves() == b.curves() and a.mask_updates == b.mask_updates
+        assert Mask(a.mask) == Mask(b.mask)
+        assert all(torch.equal(a.final_state[k], b.final_state[k]) for k in b.final_state)
+
+
+def test_a_mask_update_needs_a_mask(mnist1d):
+    settings = TrainSettings(model="mlp_mnist1d", iterations=20, eval_every=10)
+    models, masks, updaters = sparse_members(mnist1d, settings, ["set", "set"], (0, 1))
+    with pytest.raises(ValueError, match=r"mask_updates\[1\] changes a mask.*starting mask"):
+        train_population(models, mnist1d, settings, [masks[0], None], mask_updates=updaters)

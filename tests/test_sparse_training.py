@@ -342,24 +342,29 @@ def test_run_sparse_stores_each_run_and_reads_it_back(tmp_path, monkeypatch):
         assert again[key].curves() == run.curves() and Mask(again[key].mask) == Mask(run.mask)
 
 
-def test_run_sparse_in_worker_processes_trains_what_train_sparse_trains_here(tmp_path):
-    """The runs the store lacks are trained in worker processes (``run_jobs``), each alone:
-    bit for bit what ``train_sparse`` gives in this process, with or without a store."""
+def test_run_sparse_in_populations_trains_what_train_sparse_trains(tmp_path):
+    """The runs the store lacks train as populations in worker processes
+    (``lthlib.engine.passes``): what ``train_sparse`` gives alone, to float rounding
+    (``tests/test_population.py`` derives the tolerances), with the same mask updates and
+    final masks, with or without a store."""
+    from same_run import assert_same_run
+
     from lthlib.core.store import Store
     from lthlib.methods.sparse_training import run_sparse
 
     data = load_dataset("mnist1d", train_size=600, validation_size=200)
     ts = TrainSettings(model="mlp_mnist1d", iterations=30, eval_every=10, train_size=600,
                        validation_size=200, model_kwargs={"hidden": (32, 16)})
-    methods = [SparseTrainingSettings(method=m, density=0.2, update_every=10) for m in ("set", "rigl")]
+    methods = [SparseTrainingSettings(method=m, density=0.2, update_every=10) for m in ("static", "set", "rigl")]
+    seeds = (0, 3)
     for store in (Store(tmp_path), None):
-        runs = run_sparse(ts, data, methods, [0, 3], store=store, workers=2)
-        assert list(runs) == [(m, s) for m in methods for s in (0, 3)]
+        runs = run_sparse(ts, data, methods, seeds, store=store, workers=2)
+        assert list(runs) == [(m, s) for m in methods for s in seeds]
         for (ss, seed), run in runs.items():
             here = train_sparse(model_for(ts.replace(seed=seed), data), data, ts.replace(seed=seed), ss, seed=seed,
                                 progress=False)
-            assert run.curves() == here.curves() and run.mask_updates == here.mask_updates
-            assert Mask(run.mask) == Mask(here.mask)
+            assert run.mask_updates == here.mask_updates and len(here.mask_updates) == (0 if ss.method == "static" else 2)
+            assert_same_run(run, here.without_weights())  # stored without weights
 
 
 def test_a_rigl_update_can_regrow_a_connection_it_just_dropped():

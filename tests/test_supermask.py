@@ -106,9 +106,9 @@ def _no_training(*args, **kwargs):
 def _forbid_training(monkeypatch) -> None:
     """Any training from here on fails: ``train`` wherever it is called from, and the
     batched population pass."""
-    from lthlib.engine import population, training
+    from lthlib.engine import members, population, training
     from lthlib.experiments import supermask_study
-    for module in (training, supermask_study, population):
+    for module in (training, supermask_study, members):
         monkeypatch.setattr(module, "train", _no_training)
     monkeypatch.setattr(population._Population, "run", _no_training)
 

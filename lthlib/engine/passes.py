@@ -27,9 +27,11 @@ MAX_MEMBERS = 32  # members per batched pass: past this the step time per member
 MIN_PASSES = 2
 ALONE = ALONE_KEY["computed_in"]  # the computation of a member trained by ``train`` on its own
 
-# (start_state, mask | None, start_iteration, save_weights_at, TrainSettings[, density]):
-# with a sixth entry, the member is an edge-popup supermask keeping that density of the
-# frozen weights ``start_state`` (its scores drawn from its seed, ``Supermask``)
+# (start_state, mask | None, start_iteration, save_weights_at, TrainSettings[, density[,
+# mask_update]]): with a sixth entry (not None), the member is an edge-popup supermask
+# keeping that density of the frozen weights ``start_state`` (its scores drawn from its
+# seed, ``Supermask``); with a seventh, its mask changes during training by that
+# ``train(mask_update=...)`` (SET, RigL), which names itself by ``identity()``
 Member = tuple
 
 
@@ -38,10 +40,23 @@ def popup_density(member: Member) -> float | None:
     return float(member[5]) if len(member) > 5 and member[5] is not None else None
 
 
+def mask_update_of(member: Member) -> Any:
+    """The member's ``mask_update`` (None: its mask, if any, stays fixed)."""
+    return member[6] if len(member) > 6 else None
+
+
 def _member_digest(member: Member) -> list[Any]:
     state, mask, start, _, s = member[:5]
     out = [s.digest(), digest_tensors(dict(state)), mask.digest() if mask is not None else None, int(start)]
-    return out if popup_density(member) is None else [*out, ["edge_popup", popup_density(member)]]
+    if popup_density(member) is not None:
+        out.append(["edge_popup", popup_density(member)])
+    if mask_update_of(member) is not None:
+        update = mask_update_of(member)
+        if not callable(getattr(update, "identity", None)):
+            raise ValueError(f"the mask_update {update!r} has no identity() naming what it does; a stored "
+                             "result must say what computed it")
+        out.append(["mask_update", update.identity()])
+    return out
 
 
 @dataclass(frozen=True)
@@ -125,7 +140,7 @@ def _train_chunk(args: tuple) -> list[Run]:
     return train_population(models, data, [m[4] for m in members], [m[1] for m in members],
                             save_weights_at=[list(m[3]) for m in members],
                             start_iterations=[m[2] for m in members], checkpoint=checkpoint,
-                            progress=progress)
+                            progress=progress, mask_updates=[mask_update_of(m) for m in members])
 
 
 def members_key(members: Sequence[Member]) -> dict[str, Any]:

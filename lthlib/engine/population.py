@@ -37,15 +37,19 @@ How (the stacked network itself -- which models stack, their forward -- is
   ``torch.optim`` for one member (``tests/test_population.py``).
 - Masks. As in ``train``: masked gradients are zeroed before the step (Adam moments and
   weight decay never see them) and masked weights are multiplied by the mask after it, so
-  they are exactly 0.0 after every step.
+  they are exactly 0.0 after every step. A member's ``mask_update`` (SET, RigL) runs after
+  the steps ``train`` runs it after, on the member's weights and dense gradients.
+- Edge-popup supermasks (``Supermask``): the frozen weights are stacked as above and the
+  scores train; the forward multiplies each weight by ``Supermask.forward``'s mask (the
+  top-k of |score| per member and layer), the gradient passes straight through to |score|.
 - Start iterations (rewinding). One shared clock: the population's iteration ``t`` is
   every member's iteration. A member that starts at ``k`` sits idle until ``t == k`` and
   then trains from ``k`` to the end with the learning rate, data order and Adam step
   count ``train(start_iteration=k)`` uses. Members are kept sorted by start, so the active
   ones are a leading slice of the stacked tensors (views, no copies).
 - No host round trips in the step loop: learning rates are Python floats computed from
-  the settings, the rest stays on the device; the host reads numbers only at
-  evaluations (as ``train`` does) and where weights are saved.
+  the settings, the rest stays on the device; the host reads numbers only at evaluations
+  (as ``train`` does), where weights are saved and at mask updates.
 
 Measured (2-core CPU, 1 thread, ``benchmarks/population_speed.py``, docs/population.md):
 stacked ``baddbmm`` / grouped convolutions beat ``torch.func`` (``functional_call`` +
@@ -63,7 +67,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -71,16 +75,18 @@ from torch import nn
 
 from lthlib.core import profile
 from lthlib.core.progress import progress_bar
-from lthlib.core.store import CheckpointClock, StoreError, atomic_save, load_or_set_aside
+from lthlib.core.store import CheckpointClock, atomic_save, load_or_set_aside
 from lthlib.core.threads import with_fixed_threads
 from lthlib.data.datasets import Dataset
 from lthlib.masks import Mask
 from lthlib.methods.supermask import Supermask
 from lthlib.engine.stacked import (AUGMENT_PADDING, Layer, Plan, augment_stacked, batch_problem, forward, plan_of,
                                   settings_problem)
+from lthlib.engine.members import (check_checkpoint, checkpoint_key, edge_popup_problem, per_member, save_lists,
+                                   train_each)
 from lthlib.engine.stacked_optim import StackedOptimizer, optimizer_impl
-from lthlib.engine.training import (Run, TrainingDiverged, augmentation_generator, check_not_diverged,
-                                    epoch_order, evaluated_splits, train, watched_split)
+from lthlib.engine.training import (Run, augmentation_generator, check_not_diverged, epoch_order, evaluated_splits,
+                                    mask_change, watched_split)
 from lthlib.settings import TrainSettings
 
 # Evaluation runs in chunks whose widest layer output holds about this many numbers (4 MB
@@ -95,7 +101,6 @@ EVAL_ACTIVATIONS = 1 << 20
 # chunks of 16 cost 0.6-0.7x the per-model time of one chunk of 32, chunks of 8 more than
 # 16. Other devices step the whole population at once.
 CHUNK_BYTES = 24 << 20
-CHECKPOINT_FORMAT = "lthlib.engine.population/1"
 
 
 class _Population:
@@ -104,7 +109,8 @@ class _Population:
 
     def __init__(self, models: list[nn.Module], data: Dataset, settings: list[TrainSettings],
                  masks: list[Mask | None], save_at: list[list[int]], starts: list[int],
-                 checkpoint: Path | None, progress: bool | None, impl: str | None = None):
+                 checkpoint: Path | None, progress: bool | None, impl: str | None = None,
+                 mask_updates: list[Any] | None = None):
         # edge-popup supermasks (``_edge_popup_problem``): the base networks' weights are
         # frozen and every member's scores train; None: the weights themselves train
         self.popup_density = models[0].density if isinstance(models[0], Supermask) else None
@@ -118,6 +124,10 @@ class _Population:
         self.bases = [bases[i] for i in self.order]
         self.settings = [settings[i] for i in self.order]
         self.masks = [masks[i] for i in self.order]
+        # dynamic sparse training (``train``'s ``mask_update``): each member's updater and
+        # its current mask
+        self.updaters = [(mask_updates or [None] * len(models))[i] for i in self.order]
+        self.current: list[Mask | None] = list(self.masks)
         self.save_at = [set(save_at[i]) for i in self.order]
         self.starts = [starts[i] for i in self.order]
         self.caller_masks, self.caller_settings, self.caller_starts = masks, settings, starts
@@ -261,9 +271,14 @@ class _Population:
         return xb, y_train.index_select(0, idx.reshape(-1)).view(n, bs)
 
     def _step(self, t: int) -> None:
+        due = [j for j in range(self.n_active) if self.updaters[j] is not None and self._due(j, t + 1)]
+        dense: dict[int, dict[str, torch.Tensor]] = {}
         for c, (lo, hi) in enumerate(self.chunks):
             xb, yb = self._batch(t, lo, hi)
             grads = self._gradients(lo, hi, xb, yb, self._member_params(lo, hi))
+            for j in (j for j in due if lo <= j < hi and getattr(self.updaters[j], "needs_gradients", True)):
+                dense[j] = {n: self._model_layout(n, grads[i][j - lo]).clone()  # before the masking
+                            for n, i in zip(self.mask, self.masked_index)}
             if self.scores:  # straight through the mask to |score|: d/dscore = g * weight * sign
                 by_name = dict(zip(self.params, grads))
                 grads = [by_name[name].mul_(self.params[name][lo:hi]).mul_(score[lo:hi].sign())
@@ -275,6 +290,37 @@ class _Population:
                 self.opt.step(t, grads, c)
                 if masks:
                     torch._foreach_mul_(masked_params, masks)
+        for j in due:
+            self._update_mask(j, t + 1, dense.get(j))
+
+    def _due(self, j: int, iteration: int) -> bool:
+        return bool(getattr(self.updaters[j], "due", lambda it: True)(iteration))
+
+    def _model_layout(self, name: str, t: torch.Tensor) -> torch.Tensor:
+        """One member's tensor in the model's layout (a view: linear weights transposed back)."""
+        return t.t() if name in self.transposed else t
+
+    @torch.no_grad()
+    def _update_mask(self, j: int, iteration: int, grads: dict[str, torch.Tensor] | None) -> None:
+        """``train``'s mask update after the step that makes ``iteration``: the member's
+        updater sees its model (its current weights) and mask and, if it asks, the dense
+        gradients of the step; dropped and grown weights become 0 and their optimiser state
+        is reset to 0, as ``train``'s ``_change_mask`` does."""
+        model, old = self.models[j], self.current[j]
+        params = dict(model.named_parameters())
+        for name in self.params:
+            params[name].copy_(self._model_layout(name, self.params[name][j]))
+        new = self.updaters[j](iteration, model, old, grads)
+        if new is None:
+            return
+        record, changed = mask_change(list(self.mask), old, new, iteration)
+        for name, flipped in changed.items():
+            flipped = self._stored(name, flipped.to(self.device))
+            self.mask[name][j].copy_(self._stored(name, new[name].to(self.device)))
+            for t in [self.params[name][j], *(buffers[name][j] for buffers in self.opt.state.values())]:
+                t.masked_fill_(flipped, 0.0)
+        self.runs[j].mask_updates.append(record)
+        self.current[j] = new
 
     def _gradients(self, lo: int, hi: int, xb: torch.Tensor, yb: torch.Tensor,
                    params: dict[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -408,27 +454,34 @@ class _Population:
 
     # -- checkpoints
     def _key(self) -> dict[str, Any]:
-        return _checkpoint_key("batched", self.caller_settings, self.caller_masks,
-                               self.caller_starts, self.caller_save_at, self.popup_density)
+        return checkpoint_key("batched", self.caller_settings, self.caller_masks,
+                               self.caller_starts, self.caller_save_at, self.popup_density,
+                               [u is not None for u in self.updaters] if any(self.updaters) else None)
 
     def _save(self, t: int, seconds: float) -> None:
         runs = [None] * len(self.runs)
         for j, run in enumerate(self.runs):
             run.seconds = seconds
             runs[self.order[j]] = run.to_dict()
-        atomic_save({**self._key(), "iteration": t, "params": self.params, "scores": self.scores,
+        current = {"current_masks": self.mask} if any(self.updaters) else {}
+        atomic_save({**self._key(), **current, "iteration": t, "params": self.params, "scores": self.scores,
                      "optimizer": self.opt.state_dict(), "runs": runs}, self.checkpoint)
 
     def _resume(self) -> int | None:
         state = load_or_set_aside(self.checkpoint)
         if state is None:  # damaged: set aside with a warning, start from the beginning
             return None
-        _check_checkpoint(state, self._key(), self.checkpoint)
+        check_checkpoint(state, self._key(), self.checkpoint)
         with torch.no_grad():
             for name, p in self.params.items():
                 p.copy_(state["params"][name])
             for name, p in self.scores.items():
                 p.copy_(state["scores"][name])
+            for name, m in self.mask.items() if any(self.updaters) else ():
+                m.copy_(state["current_masks"][name])
+        if any(self.updaters):
+            self.current = [Mask({n: self._model_layout(n, m[j]).bool().cpu().contiguous() for n, m in self.mask.items()})
+                            if self.updaters[j] is not None else self.masks[j] for j in range(len(self.masks))]
         self.opt.load_state_dict(state["optimizer"])
         self.runs = [Run.from_dict(state["runs"][i]) for i in self.order]
         return int(state["iteration"])
@@ -472,6 +525,8 @@ class _Population:
         with torch.no_grad():
             for j, (model, run) in enumerate(zip(self.models, self.runs)):
                 run.final_state = self.member_state(j)
+                if self.updaters[j] is not None:
+                    run.mask = self.current[j].state_dict()
                 run.seconds = seconds
                 params = dict(model.named_parameters())
                 for name, value in run.final_state.items():
@@ -483,117 +538,14 @@ class _Population:
         return runs  # type: ignore[return-value]
 
 
-# ------------------------------------------------------------------------- checkpoints
-def _checkpoint_key(mode: str, settings: Sequence[TrainSettings], masks: Sequence[Mask | None],
-                    starts: Sequence[int], save_at: Sequence[Sequence[int]],
-                    popup_density: float | None = None) -> dict[str, Any]:
-    key = {"format": CHECKPOINT_FORMAT, "mode": mode, "settings": [s.digest() for s in settings],
-           "masks": [m.digest() if m is not None else None for m in masks],
-           "starts": [int(k) for k in starts], "save_at": [sorted(int(k) for k in s) for s in save_at]}
-    if popup_density is not None:  # the members are edge-popup supermasks at this density
-        key["edge_popup"] = popup_density
-    return key
-
-
-def _check_checkpoint(state: Any, key: dict[str, Any], path: Path) -> None:
-    """Raise StoreError naming ``path`` unless it was written by this very population."""
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise StoreError(f"checkpoint {path} is not a population checkpoint; delete it or pass "
-                         "another checkpoint path")
-    if state.get("mode") != key["mode"]:
-        raise StoreError(f"checkpoint {path} was written by the {state.get('mode')} path, not the "
-                         f"{key['mode']} one; delete it to restart")
-    for field, what in (("settings", "other settings (or another number of members)"),
-                        ("edge_popup", "members of another kind (or edge-popup density)"),
-                        ("masks", "other masks"), ("starts", "other start iterations"),
-                        ("save_at", "other save_weights_at iterations")):
-        if state.get(field) != key.get(field):
-            raise StoreError(f"checkpoint {path} belongs to {what}; delete it or pass another "
-                             "checkpoint path")
-
-
-def _train_each(models: list[nn.Module], data: Dataset, settings: list[TrainSettings],
-                masks: list[Mask | None], save_at: list[list[int]], starts: list[int],
-                checkpoint: Path | None, progress: bool | None) -> list[Run]:
-    """``train`` once per member. With a checkpoint, finished members' Runs are kept in it
-    and the member in progress has its own ``train`` checkpoint beside it."""
-    key = _checkpoint_key("each", settings, masks, starts, save_at)
-    done: list[Run] = []
-    state = load_or_set_aside(checkpoint) if checkpoint is not None and checkpoint.exists() else None
-    if state is not None:
-        _check_checkpoint(state, key, checkpoint)
-        done = [Run.from_dict(d) for d in state["runs"]]
-    runs: list[Run] = []
-    clock = CheckpointClock()
-    for i, model in enumerate(models):
-        if i < len(done):  # finished before the interruption: its weights are its final state
-            model.load_state_dict(done[i].final_state)
-            model.eval()
-            runs.append(done[i])
-            continue
-        member_checkpoint = (checkpoint.with_name(f"{checkpoint.name}.member{i}")
-                             if checkpoint is not None else None)
-        try:
-            run = train(model, data, settings[i], masks[i], save_weights_at=save_at[i],
-                        start_iteration=starts[i], checkpoint=member_checkpoint, progress=progress)
-        except TrainingDiverged as exc:
-            raise TrainingDiverged(f"member {i}: {exc}") from exc
-        runs.append(run)
-        if checkpoint is not None and i < len(models) - 1 and clock.due():
-            atomic_save({**key, "runs": [r.to_dict() for r in runs]}, checkpoint)
-            clock.saved()
-    if checkpoint is not None and checkpoint.exists():
-        checkpoint.unlink()
-    return runs
-
-
-def _edge_popup_problem(models: Sequence[nn.Module], masks: Sequence[Mask | None]) -> str | None:
-    """Why supermask ``models`` cannot train in one batched pass (None: they can): they must
-    all be edge-popup ``Supermask``s of one density (without weight rescaling) on batchable
-    base networks of one architecture, with no further mask."""
-    for i, m in enumerate(models):
-        if not isinstance(m, Supermask):
-            return f"models[{i}] is not a Supermask while models of the same pass are"
-        if m.method != "edge_popup" or m.rescale:
-            return (f"models[{i}] is a {m.method} supermask{' with rescaling' if m.rescale else ''}; "
-                    "only edge-popup supermasks (rescale=False) train in a batched pass")
-        if m.density != models[0].density:
-            return f"models[{i}] keeps {m.density} of its weights, models[0] {models[0].density}: one density per pass"
-        if masks[i] is not None:
-            return f"masks[{i}] is given: a supermask member's mask is its own (its scores)"
-    return batch_problem([m.base for m in models], frozen=True)
-
-
-# ------------------------------------------------------------------------ the entry
-def _per_member(name: str, value: Any, k: int) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        if len(value) != k:
-            raise ValueError(f"{name} has {len(value)} entries for {k} models: give one per model "
-                             "(in the same order) or a single value for all")
-        return list(value)
-    return [value] * k
-
-
-def _save_lists(save_weights_at: Any, k: int) -> list[list[int]]:
-    """One list of iterations per member: a flat iterable of ints is shared by all."""
-    items = list(save_weights_at)
-    per_member = bool(items) and all(not isinstance(x, (int, float)) and isinstance(x, Iterable)
-                                     for x in items)
-    if not per_member:
-        return [[int(x) for x in items] for _ in range(k)]
-    if len(items) != k:
-        raise ValueError(f"save_weights_at has {len(items)} lists for {k} models: give one list "
-                         "per model or one list of iterations for all")
-    return [[int(x) for x in member] for member in items]
-
-
 @with_fixed_threads
 def train_population(models: list[nn.Module], data: Dataset,
                      settings: list[TrainSettings] | TrainSettings,
                      masks: list[Mask | None] | Mask | None = None, *,
                      save_weights_at: Iterable[int] | list[Iterable[int]] = (),
                      start_iterations: list[int] | int = 0, checkpoint: str | Path | None = None,
-                     progress: bool | None = None, batched: bool | None = None) -> list[Run]:
+                     progress: bool | None = None, batched: bool | None = None,
+                     mask_updates: list[Any] | Any = None) -> list[Run]:
     """Train every model (in place) as ``train(models[i], data, settings[i], masks[i],
     save_weights_at=..., start_iteration=start_iterations[i])`` would, and return their Runs
     in order -- with one batched forward/backward/optimiser step per iteration for all.
@@ -607,17 +559,20 @@ def train_population(models: list[nn.Module], data: Dataset,
     ``LTHLIB_CHECKPOINT_SECONDS`` have passed (``store.CheckpointClock``); an interrupted population resumes from it bit for bit; removed at the end.
     ``batched``: None picks the batched pass when it applies (two or more batchable
     members), else ``train`` per member (same Runs); True insists on the batched pass
-    (ValueError saying why not); False always trains one by one. Runs with
-    ``lthlib.core.threads.training_threads()`` torch threads, as ``train`` does.
+    (ValueError saying why not); False always trains one by one. ``mask_updates``: each
+    member's ``train(mask_update=...)`` (dynamic sparse training: SET, RigL), or None;
+    a member with one needs a mask. Runs with ``lthlib.core.threads.training_threads()``
+    torch threads, as ``train`` does.
     """
     models = list(models)
     k = len(models)
     if k == 0:
         raise ValueError("train_population needs at least one model; got an empty list")
-    settings_list = _per_member("settings", settings, k)
-    masks_list = _per_member("masks", masks, k)
-    starts = [int(s) for s in _per_member("start_iterations", start_iterations, k)]
-    save_at = _save_lists(save_weights_at, k)
+    settings_list = per_member("settings", settings, k)
+    masks_list = per_member("masks", masks, k)
+    starts = [int(s) for s in per_member("start_iterations", start_iterations, k)]
+    updaters = per_member("mask_updates", mask_updates, k)
+    save_at = save_lists(save_weights_at, k)
     for i, s in enumerate(settings_list):
         if not isinstance(s, TrainSettings):
             raise ValueError(f"settings[{i}] is a {type(s).__name__}, not a TrainSettings")
@@ -641,8 +596,13 @@ def train_population(models: list[nn.Module], data: Dataset,
                              f"({len(data.y_train)} examples)")
         if mask is not None:
             mask.check_fits(model)
+        if updaters[i] is not None and mask is None:
+            raise ValueError(f"mask_updates[{i}] changes a mask during training: pass member {i}'s starting "
+                             "mask too (e.g. lthlib.methods.sparse_training.initial_sparse_mask)")
+        if updaters[i] is not None and isinstance(model, Supermask):
+            raise ValueError(f"mask_updates[{i}] is given for a Supermask, whose mask is its scores")
 
-    problem = (_edge_popup_problem(models, masks_list) if any(isinstance(m, Supermask) for m in models)
+    problem = (edge_popup_problem(models, masks_list) if any(isinstance(m, Supermask) for m in models)
                else batch_problem(models)) or settings_problem(settings_list)
     if problem is None and k == 1 and batched is None:
         problem = "a single member trains with train itself"
@@ -650,5 +610,6 @@ def train_population(models: list[nn.Module], data: Dataset,
         raise ValueError(f"cannot train these members in one batched pass: {problem}")
     path = Path(checkpoint) if checkpoint is not None else None
     if batched is False or problem:
-        return _train_each(models, data, settings_list, masks_list, save_at, starts, path, progress)
-    return _Population(models, data, settings_list, masks_list, save_at, starts, path, progress).run()
+        return train_each(models, data, settings_list, masks_list, save_at, starts, path, progress, updaters)
+    return _Population(models, data, settings_list, masks_list, save_at, starts, path, progress,
+                       mask_updates=updaters).run()

@@ -335,24 +335,34 @@ def _change_mask(masked: list[tuple[torch.Tensor, torch.Tensor]], names: list[st
     """Switch ``train``'s masks from ``old`` to ``new``: dropped and grown weights become 0
     and their optimiser state (every per-weight buffer: Adam moments, SGD momentum) is reset
     to 0. Returns the record of the change for ``Run.mask_updates``."""
+    record, changed = mask_change(names, old, new, iteration)
+    for name, (p, m) in zip(names, masked):
+        m.copy_(new[name].to(device=p.device, dtype=m.dtype))
+        p.masked_fill_(changed[name].to(p.device), 0.0)
+        for buf in opt.state.get(p, {}).values():
+            if isinstance(buf, torch.Tensor) and buf.shape == p.shape:
+                buf.masked_fill_(changed[name].to(p.device), 0.0)
+    return record
+
+
+def mask_change(names: list[str], old: Mask, new: Any, iteration: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """What a ``mask_update`` changed: the record for ``Run.mask_updates`` (weights dropped
+    and grown per layer) and the changed entries (``old ^ new``) per layer; a ValueError
+    when ``new`` is not a Mask over the layers ``names`` with ``old``'s shapes."""
     if not isinstance(new, Mask) or list(new) != names:
         raise ValueError(f"mask_update must return a Mask over the layers {names} (in that order) "
                          f"or None, not {new!r}")
     record: dict[str, Any] = {"iteration": iteration, "dropped": {}, "grown": {}}
-    for name, (p, m) in zip(names, masked):
-        o, n = old[name].to(p.device), new[name].to(p.device)
+    changed = {}
+    for name in names:
+        o, n = old[name], new[name].to(old[name].device)
         if o.shape != n.shape:
             raise ValueError(f"mask_update returned a mask of shape {tuple(n.shape)} for {name!r}, "
                              f"which has shape {tuple(o.shape)}")
-        changed = o ^ n
+        changed[name] = o ^ n
         record["dropped"][name] = int((o & ~n).sum())
         record["grown"][name] = int((n & ~o).sum())
-        m.copy_(n.to(m.dtype))
-        p.masked_fill_(changed, 0.0)
-        for buf in opt.state.get(p, {}).values():
-            if isinstance(buf, torch.Tensor) and buf.shape == p.shape:
-                buf.masked_fill_(changed, 0.0)
-    return record
+    return record, changed
 
 
 def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer,

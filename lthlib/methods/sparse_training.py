@@ -51,7 +51,7 @@ from torch import nn
 
 from lthlib.core.store import Store
 from lthlib.core.streams import generator
-from lthlib.engine.training import Run, model_for, train
+from lthlib.engine.training import model_for, train
 from lthlib.masks import Mask
 from lthlib.methods.pai import pai_mask
 from lthlib.models.networks import prunable_parameters
@@ -270,6 +270,10 @@ class SparseUpdater:
     def due(self, iteration: int) -> bool:
         return 0 < iteration < self.t_end and iteration % self.settings.update_every == 0
 
+    def identity(self) -> dict[str, Any]:
+        """What this updater does, for the key of a result it computed (``lthlib.engine.passes``)."""
+        return {"sparse": self.settings.to_dict(), "iterations": self.iterations, "seed": self.seed}
+
     def update_iterations(self) -> list[int]:
         """Every step after which the mask is updated."""
         return [t for t in range(1, self.iterations + 1) if self.due(t)]
@@ -309,57 +313,31 @@ def train_sparse(model: nn.Module, data, train_settings: TrainSettings,
                  mask_update=updater)
 
 
-@dataclass(frozen=True)
-class SparseJob:
-    """One sparse-from-scratch run (``train_sparse`` of ``sparse`` with ``train``'s settings
-    and seed), stored in the store at ``store_root`` (kind ``"sparse"``): a
-    ``lthlib.engine.parallel.Job``, so that ``run_sparse`` trains the runs it lacks in
-    parallel processes. Each is trained alone, as ``train_sparse`` trains it."""
-
-    train: TrainSettings
-    sparse: SparseTrainingSettings
-    data: Any
-    store_root: str | None
-    progress: bool | None = False
-
-    def _extra(self) -> dict[str, Any]:
-        return {"sparse": self.sparse.to_dict()}
-
-    def stored(self) -> Run | None:
-        return Store(self.store_root).get("sparse", self.train, self._extra())
-
-    def cost(self) -> float:
-        return float(self.train.iterations)
-
-    def run(self) -> Run:
-        store, ts, extra = Store(self.store_root), self.train, self._extra()
-
-        def compute() -> Run:
-            run = train_sparse(model_for(ts, self.data), self.data, ts, self.sparse, seed=ts.seed,
-                               progress=self.progress, checkpoint=store.checkpoint("sparse", ts, extra))
-            return run.without_weights()
-
-        return store.get_or_compute("sparse", ts, compute, extra=extra)
-
-
 def run_sparse(train_settings: TrainSettings, data, sparse: "Sequence[SparseTrainingSettings]",
                seeds: "Iterable[int]", *, store=None, progress: bool | None = None,
                workers: int | None = None) -> dict:
     """Every (sparse settings, seed) run, ``{(sparse settings, seed): Run}``: read from the
-    store (kind ``"sparse"``, keyed by the training settings with the seed and the sparse
-    settings) or trained with ``train_sparse`` from the seed's initial weights, checkpointed
-    in the store while it trains, and stored (curves and final mask; no weights). The runs
-    the store lacks are trained alone, each in one of ``workers`` processes
-    (``lthlib.engine.parallel.run_jobs``: one per core by default, the longest first)."""
-    from lthlib.engine.parallel import run_jobs
+    store (kind ``"sparse"``, keyed by the training settings with the seed, the sparse
+    settings and the pass that computed it) or trained from the seed's initial weights and
+    initial mask (``initial_sparse_mask``), as ``train_sparse`` trains it, and stored (curves
+    and final mask; no weights). The runs the store lacks train together as populations
+    (``lthlib.engine.passes.stored_members``): static masks as fixed masks, SET and RigL
+    through their ``SparseUpdater`` each, the passes spread over ``workers`` processes."""
+    from lthlib.engine.passes import stored_members
 
     store = store if store is not None else Store(None)
-    root = None if store.root is None else str(store.root)
     seeds = [int(seed) for seed in seeds]
     keys = [(_check_settings(ss), seed) for ss in sparse for seed in seeds]
-    jobs = {key: SparseJob(train_settings.replace(seed=key[1]), key[0], data, root,
-                           progress if len(keys) == 1 else False) for key in keys}
-    return run_jobs(jobs, workers)
+    members, entries = [], []
+    for ss, seed in keys:
+        ts = train_settings.replace(seed=seed)
+        model = model_for(ts, data)
+        update = SparseUpdater(ss, ts.iterations, seed) if SPARSE_METHODS[ss.method].grow is not None else None
+        members.append((model.state_dict(), initial_sparse_mask(model, ss, seed), 0, [], ts, None, update))
+        entries.append(("sparse", ts, {"sparse": ss.to_dict()}))
+    runs = stored_members(store, entries, members, data, progress=progress if len(keys) == 1 else False,
+                          workers=workers, keep=lambda i, run, _: run.without_weights())
+    return dict(zip(keys, runs))
 
 
 # --------------------------------------------------------------------------------- cost
@@ -411,6 +389,6 @@ def training_flops(model: nn.Module, input_shape: tuple[int, ...], iterations: i
     return total
 
 
-__all__ = ["SPARSE_METHODS", "SparseMethod", "METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "METHOD_COLORS", "SparseTrainingSettings", "SparseJob", "run_sparse",
+__all__ = ["SPARSE_METHODS", "SparseMethod", "METHODS", "DISTRIBUTIONS", "METHOD_LABELS", "METHOD_COLORS", "SparseTrainingSettings", "run_sparse",
            "initial_sparse_mask", "end_iteration", "drop_fraction_at", "update_mask", "SparseUpdater",
            "train_sparse", "forward_flops", "training_flops"]
