@@ -25,7 +25,11 @@ Tables:
    numbers); the gathered input read and written (2 per input number). The bandwidth is
    DRAM's: members stepped together (``chunk``: ``population.CHUNK_BYTES``) whose
    parameters, gradients and moments fit the caches can beat that bound.
-3. With ``--full``: the forward/backward of one batched step done with stacked tensors
+3. Members whose masks train or change (``--kinds``, 1 thread, MNIST-1D MLP): edge-popup
+   supermasks (notebook 04's: frozen signed-constant weights, 50% kept, SGD lr 0.1 with
+   momentum 0.9) and RigL (ERK 20% density, a mask update every 25 steps), ``train`` on
+   one member against populations of 4, 8 and 16, timed the same way.
+4. With ``--full``: the forward/backward of one batched step done with stacked tensors
    (``lthlib.engine.population``) and with ``torch.func`` (``functional_call`` + ``vmap`` +
    ``grad``) under the same fused optimiser, and whole runs (9 members of each model's
    preset, evaluations included) by ``train`` one after another and by
@@ -60,6 +64,8 @@ from lthlib.settings import PAPER_PRESETS, TrainSettings
 
 MODELS = ("mlp_mnist1d", "cnn_mnist1d")
 KS = (1, 4, 9, 16, 32)
+KINDS = ("edge_popup", "rigl")
+KIND_KS = (4, 8, 16)
 VMAP_KS = (1, 4, 9, 32)
 
 
@@ -89,6 +95,44 @@ def population_runner(name: str, data, k: int) -> Callable[[int], None]:
     return lambda iterations: train_population(
         [copy.deepcopy(m) for m in models], data, [settings_for(name, iterations, seed=s) for s in range(k)],
         progress=False, batched=True)
+
+
+def kind_runner(kind: str, data, k: int | None) -> Callable[[int], None]:
+    """``train`` (``k`` None) or ``train_population`` of ``k`` members of one kind:
+    edge-popup supermasks or RigL, on the MNIST-1D MLP."""
+    from lthlib.methods.sparse_training import SparseTrainingSettings, SparseUpdater, initial_sparse_mask
+    from lthlib.methods.supermask import Supermask, random_weights, supermask_settings
+
+    seeds = range(k or 1)
+
+    def settings(iterations: int, s: int) -> TrainSettings:
+        base = settings_for("mlp_mnist1d", iterations, seed=s)
+        return supermask_settings(base, "edge_popup") if kind == "edge_popup" else base
+
+    def members(iterations: int) -> tuple[list, list, list]:
+        models, masks, updates = [], [], []
+        for s in seeds:
+            model = model_for(settings(1, s), data)
+            if kind == "edge_popup":
+                random_weights(model, "signed_constant", seed=s)
+                models.append(Supermask(model, "edge_popup", density=0.5, seed=s))
+                masks.append(None)
+                updates.append(None)
+            else:
+                sparse = SparseTrainingSettings(method="rigl", density=0.2, update_every=25)
+                models.append(model)
+                masks.append(initial_sparse_mask(model, sparse, s))
+                updates.append(SparseUpdater(sparse, iterations, s))
+        return models, masks, updates
+
+    def run(iterations: int) -> None:
+        models, masks, updates = members(iterations)
+        if k is None:
+            train(models[0], data, settings(iterations, 0), masks[0], progress=False, mask_update=updates[0])
+        else:
+            train_population(models, data, [settings(iterations, s) for s in seeds], masks, progress=False,
+                             batched=True, mask_updates=updates)
+    return run
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -218,6 +262,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats")
     parser.add_argument("--full", action="store_true", help="also the torch.func and whole-run tables")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--kinds", nargs="*", default=list(KINDS), choices=KINDS,
+                        help="members whose masks train or change (none: skip the table)")
     args = parser.parse_args()
     short, long, repeats = (20, 80, 3) if args.quick else (50, 250, 7)
     data = load_dataset("mnist1d")
@@ -296,6 +342,22 @@ def main() -> None:
             preset = PAPER_PRESETS[name]
             print(f"| {name} | {preset['iterations']} / {preset['eval_every']} | {one_by_one:.1f} | "
                   f"{batched:.1f} | {one_by_one / batched:.2f}x |", flush=True)
+
+    if args.kinds:
+        print("\n## Members whose masks train or change: per-model step time (ms, wall clock), MNIST-1D MLP, "
+              "1 thread\n")
+        print("Median of the interleaved repeats [interquartile range]; model building is inside each run "
+              "and cancels in the difference.\n")
+        keys = ["train"] + [f"K={k}" for k in KIND_KS]
+        print("| members | " + " | ".join(keys) + " | speed-up at K=16 |")
+        print("|---|" + "---|" * len(keys) + "---|")
+        for kind in args.kinds:
+            runners = {"train": (kind_runner(kind, data, None), 1)}
+            runners.update({f"K={k}": (kind_runner(kind, data, k), k) for k in KIND_KS})
+            samples = interleaved_step_ms(runners, short, long, repeats)
+            med = {key: quartiles(samples[key]["wall"])[0] for key in keys}
+            print(f"| {kind} | " + " | ".join(cell(samples[key]["wall"]) for key in keys)
+                  + f" | {med['train'] / med['K=16']:.2f}x |", flush=True)
 
     if "mlp_mnist1d" in args.models:
         wall = measured["mlp_mnist1d", 1]
