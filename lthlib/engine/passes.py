@@ -145,7 +145,8 @@ def _train_chunk(args: tuple) -> list[Run]:
 
 def members_key(members: Sequence[Member]) -> dict[str, Any]:
     """What names a population of members (for its checkpoint): each member's settings,
-    start weights, mask, start iteration (and supermask density) and saved iterations."""
+    start weights, mask, start iteration, supermask density or mask update (where it has
+    one) and saved iterations."""
     return {"members": [[*_member_digest(m), sorted(int(k) for k in m[3])] for m in members]}
 
 

@@ -111,8 +111,8 @@ class _Population:
                  masks: list[Mask | None], save_at: list[list[int]], starts: list[int],
                  checkpoint: Path | None, progress: bool | None, impl: str | None = None,
                  mask_updates: list[Any] | None = None):
-        # edge-popup supermasks (``_edge_popup_problem``): the base networks' weights are
-        # frozen and every member's scores train; None: the weights themselves train
+        # edge-popup supermasks (``members.edge_popup_problem``): the base networks' weights
+        # are frozen and every member's scores train; None: the weights themselves train
         self.popup_density = models[0].density if isinstance(models[0], Supermask) else None
         bases = [m.base for m in models] if self.popup_density is not None else models
         plan = plan_of(bases[0], frozen=self.popup_density is not None)
@@ -121,7 +121,6 @@ class _Population:
         self.data = data.to(self.device)
         self.order = sorted(range(len(models)), key=lambda i: (starts[i], i))
         self.models = [models[i] for i in self.order]
-        self.bases = [bases[i] for i in self.order]
         self.settings = [settings[i] for i in self.order]
         self.masks = [masks[i] for i in self.order]
         # dynamic sparse training (``train``'s ``mask_update``): each member's updater and
@@ -139,7 +138,7 @@ class _Population:
 
         with torch.no_grad():
             self.params = {name: torch.stack([self._stored(name, dict(m.named_parameters())[name])
-                                              for m in self.bases]).contiguous()
+                                              for m in (bases[i] for i in self.order)]).contiguous()
                            for name, _ in plan.shapes}
             # a supermask's scores, one per prunable weight, in the weights' layout
             self.scores = {} if self.popup_density is None else {
@@ -455,8 +454,8 @@ class _Population:
     # -- checkpoints
     def _key(self) -> dict[str, Any]:
         return checkpoint_key("batched", self.caller_settings, self.caller_masks,
-                               self.caller_starts, self.caller_save_at, self.popup_density,
-                               [u is not None for u in self.updaters] if any(self.updaters) else None)
+                              self.caller_starts, self.caller_save_at, self.popup_density,
+                              [u is not None for u in self.updaters] if any(self.updaters) else None)
 
     def _save(self, t: int, seconds: float) -> None:
         runs = [None] * len(self.runs)
@@ -479,9 +478,10 @@ class _Population:
                 p.copy_(state["scores"][name])
             for name, m in self.mask.items() if any(self.updaters) else ():
                 m.copy_(state["current_masks"][name])
-        if any(self.updaters):
-            self.current = [Mask({n: self._model_layout(n, m[j]).bool().cpu().contiguous() for n, m in self.mask.items()})
-                            if self.updaters[j] is not None else self.masks[j] for j in range(len(self.masks))]
+        if any(self.updaters):  # the masks current at the checkpoint, in the model's layout
+            self.current = [
+                Mask({n: self._model_layout(n, m[j]).bool().cpu().contiguous() for n, m in self.mask.items()})
+                if self.updaters[j] is not None else self.masks[j] for j in range(len(self.masks))]
         self.opt.load_state_dict(state["optimizer"])
         self.runs = [Run.from_dict(state["runs"][i]) for i in self.order]
         return int(state["iteration"])

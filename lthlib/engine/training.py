@@ -345,7 +345,8 @@ def _change_mask(masked: list[tuple[torch.Tensor, torch.Tensor]], names: list[st
     return record
 
 
-def mask_change(names: list[str], old: Mask, new: Any, iteration: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def mask_change(names: list[str], old: Mask, new: Any,
+                iteration: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """What a ``mask_update`` changed: the record for ``Run.mask_updates`` (weights dropped
     and grown per layer) and the changed entries (``old ^ new``) per layer; a ValueError
     when ``new`` is not a Mask over the layers ``names`` with ``old``'s shapes."""
