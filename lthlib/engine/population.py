@@ -127,6 +127,7 @@ class _Population:
         # its current mask
         self.updaters = [(mask_updates or [None] * len(models))[i] for i in self.order]
         self.current: list[Mask | None] = list(self.masks)
+        self.dynamic = [j for j, u in enumerate(self.updaters) if u is not None]  # members with one
         self.save_at = [set(save_at[i]) for i in self.order]
         self.starts = [starts[i] for i in self.order]
         self.caller_masks, self.caller_settings, self.caller_starts = masks, settings, starts
@@ -270,7 +271,7 @@ class _Population:
         return xb, y_train.index_select(0, idx.reshape(-1)).view(n, bs)
 
     def _step(self, t: int) -> None:
-        due = [j for j in range(self.n_active) if self.updaters[j] is not None and self._due(j, t + 1)]
+        due = [j for j in self.dynamic if j < self.n_active and self._due(j, t + 1)]
         dense: dict[int, dict[str, torch.Tensor]] = {}
         for c, (lo, hi) in enumerate(self.chunks):
             xb, yb = self._batch(t, lo, hi)
@@ -455,14 +456,14 @@ class _Population:
     def _key(self) -> dict[str, Any]:
         return checkpoint_key("batched", self.caller_settings, self.caller_masks,
                               self.caller_starts, self.caller_save_at, self.popup_density,
-                              [u is not None for u in self.updaters] if any(self.updaters) else None)
+                              [u is not None for u in self.updaters] if self.dynamic else None)
 
     def _save(self, t: int, seconds: float) -> None:
         runs = [None] * len(self.runs)
         for j, run in enumerate(self.runs):
             run.seconds = seconds
             runs[self.order[j]] = run.to_dict()
-        current = {"current_masks": self.mask} if any(self.updaters) else {}
+        current = {"current_masks": self.mask} if self.dynamic else {}
         atomic_save({**self._key(), **current, "iteration": t, "params": self.params, "scores": self.scores,
                      "optimizer": self.opt.state_dict(), "runs": runs}, self.checkpoint)
 
@@ -476,9 +477,9 @@ class _Population:
                 p.copy_(state["params"][name])
             for name, p in self.scores.items():
                 p.copy_(state["scores"][name])
-            for name, m in self.mask.items() if any(self.updaters) else ():
+            for name, m in self.mask.items() if self.dynamic else ():
                 m.copy_(state["current_masks"][name])
-        if any(self.updaters):  # the masks current at the checkpoint, in the model's layout
+        if self.dynamic:  # the masks current at the checkpoint, in the model's layout
             self.current = [
                 Mask({n: self._model_layout(n, m[j]).bool().cpu().contiguous() for n, m in self.mask.items()})
                 if self.updaters[j] is not None else self.masks[j] for j in range(len(self.masks))]

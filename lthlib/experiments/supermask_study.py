@@ -152,7 +152,7 @@ class SupermaskJob:
     def member(self) -> tuple:
         """This edge-popup job as a member of a batched pass (``lthlib.engine.passes``): the
         frozen weights, and the density its scores keep."""
-        kind, settings, extra = self._key()
+        settings = self._key()[1]
         base = model_for(settings, self.data)
         random_weights(base, self.weights, seed=settings.seed)
         return (base.state_dict(), None, 0, [], settings, self.density)
@@ -297,7 +297,7 @@ def _learn_as_populations(popup: "Mapping[Any, SupermaskJob]", dense: "Mapping[A
     def learned_mask(i: int, run: "Run", _: "Run | None") -> "Run":
         if i >= len(jobs):  # a dense run: kept as dense_run keeps it
             return run
-        state, _, _, _, settings, density = members[i]
+        settings, density = members[i][4], members[i][5]
         net = Supermask(model_for(settings, data), "edge_popup", density=density, seed=settings.seed)
         net.load_state_dict(run.final_state)
         run.mask = net.mask().state_dict()
