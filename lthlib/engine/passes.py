@@ -97,7 +97,7 @@ def plan_passes(members: Sequence[Member], data: Dataset,
                 units: Sequence[Any] | None = None) -> list[Pass]:
     """The passes that train ``members``: grouped by what a batched pass must share (the
     settings in ``SHARED_SETTINGS`` and the architecture), each group cut in order into
-    ``max(MIN_PASSES, ceil(n / MAX_MEMBERS))`` passes of near-equal size. Depends only on
+    ``pass_count(n)`` passes whose sizes differ by at most one. Depends only on
     the members, never on the store, the machine or the number of workers. Inside
     ``passes_within_units()``, members are first grouped by ``units[i]`` (default: the
     member's seed)."""
@@ -107,14 +107,30 @@ def plan_passes(members: Sequence[Member], data: Dataset,
         groups.setdefault((*unit, *_pass_group(member[4]), popup_density(member)), []).append(i)
     passes = []
     for idx in groups.values():
-        n = min(len(idx), max(MIN_PASSES, math.ceil(len(idx) / MAX_MEMBERS)))
-        size = math.ceil(len(idx) / n)
-        for chunk in (idx[j:j + size] for j in range(0, len(idx), size)):
+        for chunk in _cut(idx, pass_count(len(idx))):
             s = members[chunk[0]][4]
             alone = len(chunk) == 1 or batch_problem([model_for(s, data)] * 2) is not None
             identity = ALONE if alone else "pass-" + digest([_member_digest(members[i]) for i in chunk])
             passes.append(Pass(tuple(chunk), identity))
     return passes
+
+
+def pass_count(n: int) -> int:
+    """How many passes train a group of ``n`` members: enough that none has more than
+    ``MAX_MEMBERS``, at least ``MIN_PASSES``, and a multiple of ``MIN_PASSES`` -- 80 members
+    as 3 passes of 27 would keep one of two cores idle for a third of the time, as 4 of 20
+    they finish together (and a pass of 20 costs per member what one of 27 does)."""
+    want = max(MIN_PASSES, math.ceil(n / MAX_MEMBERS))
+    return min(n, math.ceil(want / MIN_PASSES) * MIN_PASSES)
+
+
+def _cut(idx: list[int], n: int) -> list[list[int]]:
+    """``idx`` in order, cut into ``n`` runs whose lengths differ by at most one."""
+    size, extra = divmod(len(idx), n)
+    bounds = [0]
+    for j in range(n):
+        bounds.append(bounds[-1] + size + (j < extra))
+    return [idx[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def identities(passes: Sequence[Pass], n: int) -> list[str]:
@@ -162,6 +178,9 @@ def train_passes(members: Sequence[Member], passes: Sequence[Pass], data: Datase
         return {}
     on_cpu = data.x_train.device.type == "cpu"
     parts = workers if workers is not None else default_workers(len(passes), on_cpu)
+    # The most work first (member-steps; scheduling only, a pass's numbers do not depend on
+    # it), so that the workers finish together rather than one training the last pass alone.
+    passes = sorted(passes, key=lambda p: -sum(members[i][4].iterations - members[i][2] for i in p.members))
     args = []
     for p in passes:
         chunk = [members[i] for i in p.members]
