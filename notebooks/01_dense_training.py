@@ -138,7 +138,8 @@ say("**What to see.** The largest layer has **{big:,}** weights, the output laye
 # %% [markdown]
 # ## Training the dense network
 #
-# `dense_runs` trains one network per seed with the paper's optimiser settings (Adam,
+# `dense_runs` trains one network per seed (one worker process per core trains its share
+# of the seeds) with the paper's optimiser settings (Adam,
 # learning rate $1.2\times10^{-3}$, batches of 60) and evaluates every `eval_every`
 # iterations on the training subset, the validation set and the test set. Runs are stored
 # under a hash of their settings in `RESULTS_DIR`, so running this cell again loads them

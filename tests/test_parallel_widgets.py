@@ -108,6 +108,7 @@ def test_dense_runs_reuse_the_store(mnist1d_small, tiny_settings, tmp_path, monk
 
     calls = []
     real = training.train
+    monkeypatch.setenv("LTHLIB_WORKERS", "1")  # in this process, where the count is seen
     monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
     runs = training.dense_runs(tiny_settings, [0, 1], mnist1d_small, store=Store(tmp_path), save_weights_at=(0, 10))
     again = training.dense_runs(tiny_settings, [1, 0], mnist1d_small, store=Store(tmp_path), save_weights_at=(10,))
@@ -116,6 +117,26 @@ def test_dense_runs_reuse_the_store(mnist1d_small, tiny_settings, tmp_path, monk
     assert runs[0].curves() != runs[1].curves()
     with pytest.raises(Exception, match="is a file"):
         Store(tmp_path / "dense" / next(p.name for p in (tmp_path / "dense").glob("*.pt")))
+
+
+def test_dense_runs_in_two_workers_are_the_runs_trained_one_by_one(mnist1d_small, tiny_settings, tmp_path,
+                                                                   monkeypatch):
+    from lthlib.core.store import Store
+    from lthlib.engine import training
+
+    monkeypatch.setenv("LTHLIB_WORKERS", "1")
+    alone = training.dense_runs(tiny_settings, [2, 0, 1], mnist1d_small, store=Store(tmp_path / "a"),
+                                save_weights_at=(0, 20))
+    monkeypatch.setenv("LTHLIB_WORKERS", "2")
+    side_by_side = training.dense_runs(tiny_settings, [2, 0, 1], mnist1d_small, store=Store(tmp_path / "b"),
+                                       save_weights_at=(0, 20))
+    for a, b in zip(alone, side_by_side):
+        assert a.settings == b.settings and a.curves() == b.curves()
+        for k in (0, 20):
+            assert all(torch.equal(a.weights_at[k][n], b.weights_at[k][n]) for n in a.weights_at[k])
+        assert all(torch.equal(a.final_state[n], b.final_state[n]) for n in a.final_state)
+    assert [r.settings["seed"] for r in side_by_side] == [2, 0, 1]
+    assert len(list((tmp_path / "b" / "dense").glob("*.pt"))) == 3  # stored by the workers
 
 
 def test_headless_explorers_are_built_but_not_rendered(monkeypatch, capsys):

@@ -29,6 +29,7 @@ from lthlib.core.store import CheckpointClock, Store, StoreError, atomic_save, l
 from lthlib.core.streams import generator
 from lthlib.core.threads import with_fixed_threads
 from lthlib.data.datasets import Dataset, augment_batch, load_dataset
+from lthlib.engine.parallel import default_workers, run_jobs
 from lthlib.engine.run import METRICS, Run, StateDict
 from lthlib.masks import Mask
 from lthlib.models.networks import build_model, count_parameters
@@ -452,7 +453,17 @@ class DenseJob:
 def dense_runs(settings: TrainSettings, seeds: Iterable[int], data: Dataset | None = None, *,
                store: Store | None = None, save_weights_at: Iterable[int] = (0,),
                progress: bool | None = None) -> list[Run]:
-    """``dense_run`` of ``settings`` once per seed."""
+    """``dense_run`` of ``settings`` once per seed: the seeds the store lacks are trained
+    side by side in worker processes (``run_jobs``; one at a time, with a progress bar,
+    where there is one worker). Each is ``train`` on its own on ``training_threads()``
+    threads wherever it runs, so the numbers are the same either way."""
     data = data if data is not None else data_for(settings)
-    return [dense_run(settings.replace(seed=int(seed)), data, store=store,
-                      save_weights_at=save_weights_at, progress=progress) for seed in seeds]
+    seeds = [int(seed) for seed in seeds]
+    jobs = {seed: DenseJob(settings.replace(seed=seed), data, store.root if store is not None else None,
+                           tuple(sorted({int(k) for k in save_weights_at})))
+            for seed in seeds}
+    if default_workers(len(jobs), data.x_train.device.type == "cpu") == 1:
+        return [dense_run(jobs[seed].settings, data, store=store, save_weights_at=save_weights_at,
+                          progress=progress) for seed in seeds]
+    runs = run_jobs(jobs)
+    return [runs[seed] for seed in seeds]
