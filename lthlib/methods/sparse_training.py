@@ -325,25 +325,28 @@ def run_sparse(train_settings: TrainSettings, data, sparse: "Sequence[SparseTrai
     through their ``SparseUpdater`` each, the passes spread over ``workers`` processes.
     Each sparse setting's seeds form their own passes, so a run is the same result whichever
     other settings were asked for with it (notebook 08 reads notebook 07's RigL runs)."""
-    from lthlib.engine.passes import stored_members
+    from lthlib.engine.passes import Pass, plan_passes, stored_members
 
     store = store if store is not None else Store(None)
     seeds = [int(seed) for seed in seeds]
-    sparse = [_check_settings(ss) for ss in sparse]
-    out = {}
-    for ss in sparse:
-        members, entries = [], []
-        for seed in seeds:
-            ts = train_settings.replace(seed=seed)
-            model = model_for(ts, data)
-            update = SparseUpdater(ss, ts.iterations, seed) if SPARSE_METHODS[ss.method].grow is not None else None
-            members.append((model.state_dict(), initial_sparse_mask(model, ss, seed), 0, [], ts, None, update))
-            entries.append(("sparse", ts, {"sparse": ss.to_dict()}))
-        runs = stored_members(store, entries, members, data, workers=workers,
-                              progress=progress if len(sparse) * len(seeds) == 1 else False,
-                              keep=lambda i, run, _: run.without_weights())
-        out.update({(ss, seed): run for seed, run in zip(seeds, runs)})
-    return out
+    keys = [(_check_settings(ss), seed) for ss in sparse for seed in seeds]
+    if not keys:
+        return {}
+    members, entries = [], []
+    for ss, seed in keys:
+        ts = train_settings.replace(seed=seed)
+        model = model_for(ts, data)
+        update = SparseUpdater(ss, ts.iterations, seed) if SPARSE_METHODS[ss.method].grow is not None else None
+        members.append((model.state_dict(), initial_sparse_mask(model, ss, seed), 0, [], ts, None, update))
+        entries.append(("sparse", ts, {"sparse": ss.to_dict()}))
+    # each setting's seeds planned on their own, all passes trained in one call (no wait
+    # between settings)
+    passes = [Pass(tuple(start + i for i in p.members), p.identity)
+              for start in range(0, len(members), len(seeds))
+              for p in plan_passes(members[start:start + len(seeds)], data)]
+    runs = stored_members(store, entries, members, data, progress=progress if len(keys) == 1 else False,
+                          workers=workers, passes=passes, keep=lambda i, run, _: run.without_weights())
+    return dict(zip(keys, runs))
 
 
 # --------------------------------------------------------------------------------- cost
