@@ -26,6 +26,7 @@ import torch
 
 from lthlib.core.devices import compute_device_type
 from lthlib.core.errors import SettingsError
+from lthlib.core.memory import keep_freed_memory
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,7 +63,9 @@ def cpu_cores() -> int:
 @contextmanager
 def fixed_threads(n: int | None = None) -> Iterator[int]:
     """Run the block with ``n`` (default ``training_threads()``) torch threads, then give
-    the caller its own count back."""
+    the caller its own count back. (Every computation enters here, so this is also where
+    the process keeps its freed memory: ``lthlib.core.memory``.)"""
+    keep_freed_memory()
     n = training_threads() if n is None else int(n)
     before = torch.get_num_threads()
     if before != n:
