@@ -21,8 +21,9 @@ How (the stacked network itself -- which models stack, their forward -- is
   B``, ReLU's passes where its output is positive, and each product is one ``bmm`` in the
   layout that measured fastest (the output layer computes its logits transposed, ``[K,
   classes, batch]``: with 10 classes the products with the class dimension outermost ran
-  ~3x faster). A convolutional head goes through autograd, seeded with the tail's input
-  gradient. Same formulas as autograd's, so the same numbers to float rounding.
+  ~3x faster). A 1-D convolutional head is im2col + ``bmm``, by hand too
+  (``lthlib.engine.stacked_conv``); other heads go through autograd, seeded with the tail's
+  input gradient. Same formulas as autograd's, so the same numbers to float rounding.
 - Chunks. On a CPU a population whose weights, gradients, optimiser state and activations
   exceed ``CHUNK_BYTES`` is stepped in near-equal chunks of members, one after another
   (forward, backward and optimiser per chunk), so a chunk's data stay in the cache.
@@ -51,12 +52,9 @@ How (the stacked network itself -- which models stack, their forward -- is
   the settings, the rest stays on the device; the host reads numbers only at evaluations
   (as ``train`` does), where weights are saved and at mask updates.
 
-Measured (2-core CPU, 1 thread, ``benchmarks/population_speed.py``, docs/population.md):
-stacked ``baddbmm`` / grouped convolutions beat ``torch.func`` (``functional_call`` +
-``vmap`` + ``grad``, same optimiser) at every K measured (MNIST-1D MLP, whole step, K=1:
-0.47 against 1.33 ms; K=32: 6.64 against 7.84 ms), so this module uses stacked tensors.
-Why the optimiser calls torch's fused kernels: ``lthlib.engine.stacked_optim``. The per-model
-step times against ``train`` are in docs/population.md.
+Measured (docs/population.md, ``benchmarks/population_speed.py``): stacked tensors beat
+``torch.func`` (``vmap`` + ``grad``) at every K measured (MNIST-1D MLP step, K=1: 0.47 against
+1.33 ms; K=32: 6.64 against 7.84). Why fused optimiser kernels: ``stacked_optim``.
 
 Architectures: ``can_batch`` explains the rule; anything else (BatchNorm nets, user
 models, mixed architectures) falls back to ``train`` per member, as does a single member
@@ -84,6 +82,7 @@ from lthlib.engine.stacked import (AUGMENT_PADDING, Layer, Plan, augment_stacked
                                   settings_problem)
 from lthlib.engine.members import (check_checkpoint, checkpoint_key, edge_popup_problem, per_member, save_lists,
                                    train_each)
+from lthlib.engine.stacked_conv import hand_head, head_backward, head_forward, head_input
 from lthlib.engine.stacked_optim import StackedOptimizer, optimizer_impl
 from lthlib.engine.training import (Run, augmentation_generator, check_not_diverged, epoch_order, evaluated_splits,
                                     mask_change, watched_split)
@@ -136,6 +135,7 @@ class _Population:
         self.s0 = self.settings[0]
         self.transposed = plan.linear_weights
         self.conv_first = plan.conv_first
+        self.hand_head = hand_head(plan)  # a 1-D conv head as im2col + bmm (lthlib.engine.stacked_conv)
 
         with torch.no_grad():
             self.params = {name: torch.stack([self._stored(name, dict(m.named_parameters())[name])
@@ -245,7 +245,7 @@ class _Population:
         epoch, offset = divmod(t, len(self.data.y_train) // bs)
         idx = self._orders_for(epoch)[lo:hi, offset * bs:(offset + 1) * bs]  # [n, B]
         x_train, y_train = self.data.x_train, self.data.y_train
-        conv_first = self.conv_first
+        conv_first = self.conv_first and not self.hand_head  # [B, n * channels, ...]: a grouped conv's input
         rows = (idx.t() if conv_first else idx).reshape(-1)
         xb = x_train.index_select(0, rows)  # [B * n, *in] or [n * B, *in]
         if self.s0.augment:
@@ -267,7 +267,7 @@ class _Population:
             xb = xb.reshape(bs, n * channels, *((-1,) if self.plan.input_kind == "channel1"
                                                 else xb.shape[2:]))
         else:
-            xb = xb.reshape(n, bs, -1)
+            xb = head_input(xb, n, bs) if self.hand_head else xb.reshape(n, bs, -1)
         return xb, y_train.index_select(0, idx.reshape(-1)).view(n, bs)
 
     def _step(self, t: int) -> None:
@@ -332,14 +332,16 @@ class _Population:
         loss gradient is ``(softmax - onehot) / B``, ReLU's passes where its output is
         positive, and each product is the ``bmm`` of the layout measured fastest (the output
         layer computes its logits transposed, ``[n, classes, B]``: with few classes, the
-        products with the class dimension outermost run ~3x faster). The convolutional
-        head, where there is one, goes through autograd with the tail's input gradient.
+        products with the class dimension outermost run ~3x faster). A convolutional head:
+        ``stacked_conv`` by hand where it can, else autograd with the tail's input gradient.
         """
         n, bs = hi - lo, self.s0.batch_size
         tail = self.plan.layers[self.tail_start:]
         grads: dict[str, torch.Tensor] = {}
         leaves: dict[str, torch.Tensor] = {}
-        if self.tail_start:
+        if self.hand_head:
+            h, head_tape = head_forward(self.plan.layers[:self.tail_start], params, xb)
+        elif self.tail_start:
             leaves = {name: params[name].detach().requires_grad_() for name in self.head_params}
             with torch.enable_grad():
                 head_out = forward(self.plan, leaves, xb, n, shared=False, layers=self.plan.layers[:self.tail_start])
@@ -385,7 +387,9 @@ class _Population:
                         grads[f"{layer.name}.bias"] = g.sum(1)
                 if i or self.tail_start:  # the input gradient (none for the network's input)
                     g = torch.bmm(g, w.transpose(1, 2))
-        if self.tail_start:
+        if self.hand_head:
+            grads.update(head_backward(head_tape, g))
+        elif self.tail_start:
             grads.update(zip(leaves, torch.autograd.grad(head_out, list(leaves.values()), g)))
         return [grads[name] for name in self.params]
 
