@@ -49,3 +49,20 @@ def test_the_passes_with_most_work_go_to_the_workers_first(mnist1d_small, tiny_s
     runs = train_passes(members, planned, mnist1d_small, workers=2)
     assert seen == [[0, 20], [0], [10], [30, 30]]  # 60, 40, 30 and 20 member-steps
     assert runs == {i: f"run of start {members[i][2]}" for i in range(6)}
+
+
+def test_a_pass_of_1d_cnns_names_its_head_computation_and_others_keep_their_identity(mnist1d_small, tiny_settings):
+    """The MNIST-1D CNN's head is im2col by hand (``stacked_conv.COMPUTATION``), whose last
+    bits differ from the grouped convolution's that trained such passes before: its pass
+    identities name it, so those stored results are not reused. An MLP pass's identity is
+    the digest of its members alone, as before, so its stored results still are."""
+    from lthlib.core.identity import digest
+    from lthlib.engine.stacked_conv import COMPUTATION
+
+    cnn = dataclasses.replace(tiny_settings, model="cnn_mnist1d", model_kwargs={})
+    for settings, head in ((tiny_settings, []), (cnn, [["conv_head", COMPUTATION]])):
+        members = [({}, None, 0, [], dataclasses.replace(settings, seed=s)) for s in range(4)]
+        planned = plan_passes(members, mnist1d_small)
+        assert [p.members for p in planned] == [(0, 1), (2, 3)]
+        for p in planned:
+            assert p.identity == "pass-" + digest([passes._member_digest(members[i]) for i in p.members] + head)

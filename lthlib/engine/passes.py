@@ -10,11 +10,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from torch import nn
+
 from lthlib.core.identity import digest, digest_tensors
 from lthlib.data.datasets import Dataset
 from lthlib.engine.parallel import default_workers, parallel_map
 from lthlib.engine.population import train_population
-from lthlib.engine.stacked import SHARED_SETTINGS, batch_problem
+from lthlib.engine.stacked import SHARED_SETTINGS, Plan, batch_problem, plan_of
+from lthlib.engine.stacked_conv import COMPUTATION, hand_head
 from lthlib.engine.training import ALONE_KEY, Run, model_for
 from lthlib.methods.supermask import Supermask
 from lthlib.settings import TrainSettings
@@ -108,11 +111,21 @@ def plan_passes(members: Sequence[Member], data: Dataset,
     passes = []
     for idx in groups.values():
         for chunk in _cut(idx, pass_count(len(idx))):
-            s = members[chunk[0]][4]
-            alone = len(chunk) == 1 or batch_problem([model_for(s, data)] * 2) is not None
-            identity = ALONE if alone else "pass-" + digest([_member_digest(members[i]) for i in chunk])
+            model = model_for(members[chunk[0]][4], data)
+            alone = len(chunk) == 1 or batch_problem([model] * 2) is not None
+            identity = ALONE if alone else "pass-" + digest([_member_digest(members[i]) for i in chunk]
+                                                            + _head_computation(model))
             passes.append(Pass(tuple(chunk), identity))
     return passes
+
+
+def _head_computation(model: nn.Module) -> list[Any]:
+    """What a pass of such models computes beyond its members, where that changed: a 1-D
+    conv head is im2col by hand (``stacked_conv.COMPUTATION``), whose last bits differ from
+    the grouped convolution that trained such passes before, so their stored results are
+    not reused. Nothing for other models (their passes keep their identities)."""
+    plan = plan_of(model)
+    return [["conv_head", COMPUTATION]] if isinstance(plan, Plan) and hand_head(plan) else []
 
 
 def pass_count(n: int) -> int:

@@ -22,6 +22,12 @@ import torch.nn.functional as F
 from lthlib.engine.stacked import Layer, Plan
 
 
+# Named in the identity of every batched pass this head trains (``passes.plan_passes``):
+# its last bits differ from the grouped convolution's that trained such passes before, so
+# a store's results of those passes are computed again, not mixed with this head's.
+COMPUTATION = "im2col-bmm"
+
+
 def hand_head(plan: Plan) -> bool:
     """Whether ``plan``'s layers before its linear tail are 1-D convolutions (stride and
     zero padding given as numbers, no dilation), ReLUs and the flatten, on a one-channel
