@@ -1,9 +1,9 @@
 """The base every other part builds on, importing nothing of lthlib above it: the errors a user
 can fix, the one identity (``digest``), the store, named random streams, the fixed thread
-count, devices, progress bars and the profile counts.
+count (and the memory thresholds set with it), devices, progress bars and the profile counts.
 
-Modules: ``devices``, ``errors``, ``identity``, ``profile``, ``progress``, ``store``,
-``streams``, ``threads``."""
+Modules: ``devices``, ``errors``, ``identity``, ``memory``, ``profile``, ``progress``,
+``store``, ``streams``, ``threads``."""
 from __future__ import annotations
 
 from lthlib.core.errors import SettingsError, StoreError
