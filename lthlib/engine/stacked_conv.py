@@ -2,13 +2,13 @@
 im2col + one ``bmm`` per layer and differentiated by hand.
 
 Why its own path: the population trainer ran such a head as a grouped convolution
-(``groups=K``) through autograd, and on a CPU oneDNN's grouped backward took most of the
-step (``benchmarks/population_speed.py``, docs/population.md). Written as matrix products,
+(``groups=K``) through autograd, and on a CPU oneDNN's grouped backward took half of the
+head's time (K=16, 1 thread; docs/population.md). Written as matrix products,
 the head is the same kind of work as the linear tail (``lthlib.engine.population``): one
 ``bmm`` per product and member-first tensors, ``[K, batch, length, channels]`` (channels
 last, so a layer's output is already the next layer's input, and an im2col is one strided
 copy). Same formulas as autograd's, so the same numbers to float rounding
-(``tests/test_population.py``). Other heads (2-D convolutions, max pooling, dilation,
+(``tests/test_stacked_conv.py``; whole runs against ``train``: ``tests/test_population.py``). Other heads (2-D convolutions, max pooling, dilation,
 string padding) keep the grouped convolution: ``hand_head`` says which.
 """
 from __future__ import annotations
