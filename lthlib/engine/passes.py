@@ -16,7 +16,7 @@ from lthlib.core.identity import digest, digest_tensors
 from lthlib.data.datasets import Dataset
 from lthlib.engine.parallel import default_workers, parallel_map
 from lthlib.engine.population import train_population
-from lthlib.engine.stacked import SHARED_SETTINGS, Plan, batch_problem, plan_of
+from lthlib.engine.stacked import SHARED_SETTINGS, batch_problem, plan_of
 from lthlib.engine.stacked_conv import COMPUTATION, hand_head
 from lthlib.engine.training import ALONE_KEY, Run, model_for
 from lthlib.methods.supermask import Supermask
@@ -123,9 +123,9 @@ def _head_computation(model: nn.Module) -> list[Any]:
     """What a pass of such models computes beyond its members, where that changed: a 1-D
     conv head is im2col by hand (``stacked_conv.COMPUTATION``), whose last bits differ from
     the grouped convolution that trained such passes before, so their stored results are
-    not reused. Nothing for other models (their passes keep their identities)."""
-    plan = plan_of(model)
-    return [["conv_head", COMPUTATION]] if isinstance(plan, Plan) and hand_head(plan) else []
+    not reused. Nothing for other models (their passes keep their identities). Asked of a
+    model that can batch, so it has a plan."""
+    return [["conv_head", COMPUTATION]] if hand_head(plan_of(model)) else []
 
 
 def pass_count(n: int) -> int:

@@ -99,9 +99,9 @@ def head_forward(layers: Sequence[Layer], params: Mapping[str, torch.Tensor],
     h, tape = x, []
     for layer in layers:
         if layer.kind == "conv":
-            w = _conv_weight(params[f"{layer.name}.weight"])
+            weight = params[f"{layer.name}.weight"]  # [n, out, in, k]
+            w, k = _conv_weight(weight), weight.shape[-1]
             (stride,), (padding,), _ = layer.options
-            k = params[f"{layer.name}.weight"].shape[-1]
             cols, out_length = _im2col(h, k, stride, padding)
             n, batch = h.shape[:2]
             tape.append(_Saved(layer, cols=cols, w=w, length=h.shape[2], kernel=k))
