@@ -42,19 +42,19 @@ How (the stacked network itself -- which models stack, their forward -- is
   the steps ``train`` runs it after, on the member's weights and dense gradients.
 - Edge-popup supermasks (``Supermask``): the frozen weights are stacked as above and the
   scores train; the forward multiplies each weight by ``Supermask.forward``'s mask (the
-  top-k of |score| per member and layer), the gradient passes straight through to |score|.
+  top-k of |score| per member and layer, from the last step's thresholds: ``warm_topk``),
+  the gradient passes straight through to |score|.
 - Start iterations (rewinding). One shared clock: the population's iteration ``t`` is
   every member's iteration. A member that starts at ``k`` sits idle until ``t == k`` and
   then trains from ``k`` to the end with the learning rate, data order and Adam step
   count ``train(start_iteration=k)`` uses. Members are kept sorted by start, so the active
   ones are a leading slice of the stacked tensors (views, no copies).
 - No host round trips in the step loop: learning rates are Python floats computed from
-  the settings, the rest stays on the device; the host reads numbers only at evaluations
-  (as ``train`` does), where weights are saved and at mask updates.
+  the settings; the host reads numbers at evaluations (as ``train`` does), where weights
+  are saved, at mask updates and (CPU only) in edge-popup's ``warm_topk`` check.
 
-Measured (docs/population.md, ``benchmarks/population_speed.py``): stacked tensors beat
-``torch.func`` (``vmap`` + ``grad``) at every K measured (MNIST-1D MLP step, K=1: 0.47 against
-1.33 ms; K=32: 6.64 against 7.84). Why fused optimiser kernels: ``stacked_optim``.
+Measured (docs/population.md): stacked tensors beat ``torch.func`` (``vmap`` + ``grad``) at
+every K (MNIST-1D MLP step, K=1: 0.47 against 1.33 ms; K=32: 6.64 against 7.84).
 
 Architectures: ``can_batch`` explains the rule; anything else (BatchNorm nets, user
 models, mixed architectures) falls back to ``train`` per member, as does a single member
@@ -84,6 +84,7 @@ from lthlib.engine.members import (check_checkpoint, checkpoint_key, edge_popup_
                                    train_each)
 from lthlib.engine.stacked_conv import hand_head, head_backward, head_forward, head_input
 from lthlib.engine.stacked_optim import StackedOptimizer, optimizer_impl
+from lthlib.engine.warm_topk import WarmTopK
 from lthlib.engine.training import (Run, augmentation_generator, check_not_diverged, epoch_order, evaluated_splits,
                                     mask_change, watched_split)
 from lthlib.settings import TrainSettings
@@ -145,6 +146,7 @@ class _Population:
             self.scores = {} if self.popup_density is None else {
                 name: torch.stack([self._stored(name, m.scores[name.replace(".", "__")])
                                    for m in self.models]).contiguous() for name in self.models[0]._names}
+            self.popup_top = WarmTopK(len(self.models))
             names = sorted({n for mask in self.masks if mask is not None for n in mask})
             self.mask = {n: torch.stack([
                 self._stored(n, mask[n].to(self.device, self.params[n].dtype)) if mask is not None
@@ -203,17 +205,16 @@ class _Population:
         weights times its hard mask (the top ``density`` of each layer's |score|)."""
         params = {name: p[lo:hi] for name, p in self.params.items()}
         for name, score in self.scores.items():
-            params[name] = params[name] * self._popup_mask(score[lo:hi])
+            params[name] = params[name] * self._popup_mask(name, score[lo:hi], lo)
         return params
 
-    def _popup_mask(self, score: torch.Tensor) -> torch.Tensor:
+    def _popup_mask(self, name: str, score: torch.Tensor, lo: int) -> torch.Tensor:
         """What ``Supermask.forward`` multiplies a weight by, per member (``score``: ``[n,
-        *shape]``): the hard edge-popup mask (``edge_popup_mask``: the top ``density`` of
-        |score|) plus |score| minus |score|, in that order, so the same numbers."""
+        *shape]``, members ``lo..``): the hard edge-popup mask (the top ``density`` of |score|,
+        as ``edge_popup_mask``, by ``warm_topk``) plus |score| minus |score|: the same numbers."""
         soft = score.abs()
         flat = soft.reshape(len(score), -1)
-        k = max(1, int(self.popup_density * flat.shape[1] + 0.5))
-        hard = torch.zeros_like(flat).scatter_(1, torch.topk(flat, k, dim=1, sorted=False).indices, 1.0)
+        hard = self.popup_top(name, flat, max(1, int(self.popup_density * flat.shape[1] + 0.5)), lo)
         return hard.view_as(score).add_(soft).sub_(soft)
 
     def _activate(self, n: int) -> None:
@@ -404,10 +405,9 @@ class _Population:
     def _evaluate(self, lo: int, hi: int) -> list[list[float]]:
         """Per member ``lo..hi-1``: train/val/test loss and accuracy as ``evaluate`` gives.
 
-        Every member sees the same examples. MLP members are evaluated together (one
-        side-by-side first layer, then ``bmm``); conv nets one member at a time, because
-        on evaluation-sized chunks the grouped convolution was slower than one ungrouped
-        convolution per member (1-D CNN: 23-35 against ~25 ms per member and evaluation).
+        Every member sees the same examples. MLP members are evaluated together (``bmm``);
+        conv nets one at a time: on evaluation-sized chunks one ungrouped convolution per
+        member was faster (1-D CNN: 23-35 ms grouped against ~25 ms per member and evaluation).
         """
         per_pass = 1 if any(layer.kind == "conv" for layer in self.plan.layers) else hi - lo
         rows = torch.cat([self._evaluate_pass(a, min(a + per_pass, hi)) for a in range(lo, hi, per_pass)])
