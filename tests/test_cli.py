@@ -63,3 +63,63 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
     assert row[2:6] == ["1", "20", "3", "10"] and row[-1] == "1"
     assert (tmp_path / "out" / "profile" / "01_train.jsonl").exists()
     assert "LTHLIB_PROFILE_FILE" not in os.environ  # not left set for what runs next
+
+
+def _meeting(me: str, other: str, folder) -> str:
+    """Notebook code that records its environment, then waits (up to 2 minutes) for
+    ``other`` to have started: it returns only if the two kernels run at the same time."""
+    return "\n".join([
+        "import json, os, pathlib, time",
+        f"folder = pathlib.Path({str(folder)!r})",
+        "assert (folder / '08_timed.done').exists(), 'a timed notebook runs first, alone'",
+        f"(folder / '{me}.json').write_text(json.dumps({{k: os.environ.get(k) for k in",
+        "    ('LTHLIB_WORKERS', 'LTHLIB_PROFILE_FILE')}))",
+        "deadline = time.monotonic() + 120",
+        f"while not (folder / '{other}.json').exists():",
+        f"    assert time.monotonic() < deadline, '{other} never ran beside {me}'",
+        "    time.sleep(0.05)"])
+
+
+def test_jobs_runs_notebooks_side_by_side_with_their_share_of_the_cores(tmp_path, capsys, monkeypatch):
+    """--jobs 2: the timed notebook (settings.TIMED_NOTEBOOKS) runs first, alone, with the
+    environment as it is; then the others two at a time (01 and 02 each wait for the other
+    to start), each kernel with cores // (2 x threads) workers and its own profile file; the
+    table keeps the notebooks' order and a failing one is still reported."""
+    import json
+
+    from lthlib.core.threads import cpu_cores, training_threads
+
+    monkeypatch.delenv("LTHLIB_WORKERS", raising=False)  # conftest sets it for the test processes
+    folder, marks = tmp_path / "nbs", tmp_path / "marks"
+    folder.mkdir()
+    marks.mkdir()
+    write_notebook(folder / "01_a.ipynb", _meeting("01_a", "02_b", marks))
+    write_notebook(folder / "02_b.ipynb", _meeting("02_b", "01_a", marks))
+    write_notebook(folder / "03_broken.ipynb", 'raise ValueError("this cell is broken")')
+    write_notebook(folder / "08_timed.ipynb", "\n".join([
+        "import json, os, pathlib",
+        f"folder = pathlib.Path({str(marks)!r})",
+        "assert not list(folder.glob('0[123]*.json')), 'the timed notebook runs before the others'",
+        "(folder / '08_timed.done').write_text(json.dumps(os.environ.get('LTHLIB_WORKERS')))"]))
+    code = main(["run", "--scale", "smoke", "--jobs", "2", "--profile", "--notebooks", str(folder),
+                 "--out", str(tmp_path / "out"), "--results", str(tmp_path / "res")])
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err
+    assert "03_broken" in captured.err and "this cell is broken" in captured.err
+    for stem in ("01_a", "02_b", "08_timed"):
+        assert f"{stem}: ok" in captured.out, captured.out + captured.err
+    assert json.loads((marks / "08_timed.done").read_text()) is None  # all the cores: no share set
+    share = str(max(1, cpu_cores() // (2 * training_threads())))
+    for stem in ("01_a", "02_b"):
+        env = json.loads((marks / f"{stem}.json").read_text())
+        assert env == {"LTHLIB_WORKERS": share,
+                       "LTHLIB_PROFILE_FILE": str(tmp_path / "out" / "profile" / f"{stem}.jsonl")}
+    table = captured.out[captured.out.index("notebook  "):]
+    assert [line.split()[0] for line in table.splitlines()[2:6]] == ["01_a", "02_b", "03_broken", "08_timed"]
+    assert "LTHLIB_WORKERS" not in os.environ and "LTHLIB_PROFILE_FILE" not in os.environ
+
+
+def test_jobs_must_be_a_positive_count(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--jobs", "0"])
+    assert "--jobs 0: must be an integer >= 1" in capsys.readouterr().err
