@@ -17,7 +17,8 @@ worker processes, so that one notebook's serial stretches (its kernel starting, 
 claims, the last seed of a pool) are filled by another's training. A notebook's numbers do
 not depend on how many processes trained them (``lthlib.engine.passes``), and the store
 computes a result asked for by two notebooks once (its locks); the notebooks that time
-things (``settings.TIMED_NOTEBOOKS``) run first, alone, with every core.
+things (``settings.TIMED_NOTEBOOKS``) run last, alone, with every core (and read what the
+others stored, as they do in order).
 """
 from __future__ import annotations
 
@@ -229,16 +230,6 @@ def run(args: argparse.Namespace) -> int:
         counts.unlink(missing_ok=True)  # counts of an earlier run must not add to this one's
         return {PROFILE_ENV: str(counts)}  # the kernel and its workers inherit it
 
-    for nb in alone:
-        print(f"[{number[nb]}/{len(notebooks)}] {nb.stem} ...", flush=True)
-        env = counted(nb)
-        os.environ.update(env)
-        try:
-            outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
-        finally:
-            for name in env:
-                os.environ.pop(name, None)
-        finished(nb, outcome)
     if together:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -258,6 +249,16 @@ def run(args: argparse.Namespace) -> int:
                                     False, cell_timeout)] = nb
             for future in as_completed(futures):
                 finished(futures[future], future.result())
+    for nb in alone:
+        print(f"[{number[nb]}/{len(notebooks)}] {nb.stem} ...", flush=True)
+        env = counted(nb)
+        os.environ.update(env)
+        try:
+            outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
+        finally:
+            for name in env:
+                os.environ.pop(name, None)
+        finished(nb, outcome)
     outcomes = [done[nb] for nb in notebooks]
     print()
     print_table(outcomes)
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                             "another count gives other last bits, and is stored apart)")
     p_run.add_argument("--jobs", type=int, default=1, metavar="N",
                        help="notebooks executed at once, each with its share of the cores (default 1; "
-                            "the notebooks that time things run alone first)")
+                            "the notebooks that time things run alone, last)")
     p_run.add_argument("--profile", action="store_true",
                        help="count per notebook the training steps, evaluation passes and "
                             "seconds in each, and print them as a table")
