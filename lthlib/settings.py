@@ -349,8 +349,3 @@ HEADLINE_FAMILIES: dict[str, dict[str, int]] = {
     "01": {"quick": 3}, "02": {"quick": 4}, "03": {"quick": 6}, "04": {"quick": 7}, "05": {"quick": 1},
     "06": {"quick": 7}, "07": {"quick": 1}, "08": {"quick": 3}, "09": {"quick": 8}, "10": {"quick": 5},
 }
-
-# Notebooks that measure speed on this machine (wall-clock timings behind their claims):
-# ``python -m lthlib run --jobs N`` runs them alone, with every core free, never beside
-# another notebook's training.
-TIMED_NOTEBOOKS = frozenset({"08"})

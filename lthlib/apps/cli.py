@@ -11,14 +11,6 @@ notebook and cell are named), and with ``--check-claims`` when a headline claim 
 hold. ``--profile`` counts what each notebook trains and evaluates (``lthlib.core.profile``:
 training steps, evaluation passes, seconds in each, over the kernel and its worker
 processes) into ``<out>/profile/<notebook>.jsonl`` and prints them as a table.
-
-``--jobs N`` executes N notebooks at once, each kernel with ``cores // (N x threads)``
-worker processes, so that one notebook's serial stretches (its kernel starting, figures,
-claims, the last seed of a pool) are filled by another's training. A notebook's numbers do
-not depend on how many processes trained them (``lthlib.engine.passes``), and the store
-computes a result asked for by two notebooks once (its locks); the notebooks that time
-things (``settings.TIMED_NOTEBOOKS``) run last, alone, with every core (and read what the
-others stored, as they do in order).
 """
 from __future__ import annotations
 
@@ -180,23 +172,6 @@ def print_profile(out: Path, outcomes: list[Outcome], notebooks: list[Path]) -> 
             print("  ".join("-" * w for w in widths))
 
 
-def _execute_with(env: dict[str, str], *args) -> Outcome:
-    """``execute`` in a process of its own (``--jobs``) whose kernel inherits ``env``."""
-    os.environ.update(env)
-    return execute(*args)
-
-
-def _schedule(notebooks: list[Path], jobs: int) -> tuple[list[Path], list[Path]]:
-    """(notebooks run one at a time with every core, notebooks run ``jobs`` at once): the
-    timed ones alone; all alone when fewer than two are left to run together."""
-    from lthlib.settings import TIMED_NOTEBOOKS
-
-    together = [nb for nb in notebooks if nb.stem[:2] not in TIMED_NOTEBOOKS]
-    if jobs == 1 or len(together) < 2:
-        return notebooks, []
-    return [nb for nb in notebooks if nb.stem[:2] in TIMED_NOTEBOOKS], together
-
-
 def run(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(Path(args.notebooks), args.only)
     out, results = Path(args.out).resolve(), Path(args.results).resolve()
@@ -209,57 +184,24 @@ def run(args: argparse.Namespace) -> int:
     cell_timeout = args.cell_timeout if args.cell_timeout is not None else DEFAULT_CELL_TIMEOUT[args.scale]
     if cell_timeout is not None and cell_timeout <= 0:
         cell_timeout = None
-    alone, together = _schedule(notebooks, args.jobs)
-    jobs = min(args.jobs, len(together))
-    print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}"
-          + (f", {jobs} at a time" if together else ""), flush=True)
-    number = {nb: i for i, nb in enumerate(notebooks, 1)}
-    done: dict[Path, Outcome] = {}
-
-    def finished(nb: Path, outcome: Outcome) -> None:
-        print(f"[{number[nb]}/{len(notebooks)}] {nb.stem}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
-        if outcome.detail:
-            print(f"    {outcome.detail}", flush=True)
-        done[nb] = outcome
-
-    def counted(nb: Path) -> dict[str, str]:
-        if not args.profile:
-            return {}
-        counts = profile_file(out, nb)
-        counts.parent.mkdir(parents=True, exist_ok=True)
-        counts.unlink(missing_ok=True)  # counts of an earlier run must not add to this one's
-        return {PROFILE_ENV: str(counts)}  # the kernel and its workers inherit it
-
-    if together:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        from lthlib.core.threads import cpu_cores, training_threads
-
-        # each kernel's share of the cores (LTHLIB_WORKERS set by the user stays as it is)
-        workers = {} if os.environ.get("LTHLIB_WORKERS") else {
-            "LTHLIB_WORKERS": str(max(1, cpu_cores() // (jobs * training_threads())))}
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 max_tasks_per_child=1) as pool:
-            print(f"{', '.join(nb.stem[:2] for nb in together)}: {jobs} at a time, each with "
-                  f"{workers.get('LTHLIB_WORKERS', os.environ.get('LTHLIB_WORKERS'))} worker process(es) ...", flush=True)
-            futures = {}
-            for nb in together:
-                futures[pool.submit(_execute_with, {**workers, **counted(nb)}, nb, out, results, args.scale,
-                                    False, cell_timeout)] = nb
-            for future in as_completed(futures):
-                finished(futures[future], future.result())
-    for nb in alone:
-        print(f"[{number[nb]}/{len(notebooks)}] {nb.stem} ...", flush=True)
-        env = counted(nb)
-        os.environ.update(env)
+    print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
+    outcomes = []
+    for i, nb in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
+        if args.profile:
+            counts = profile_file(out, nb)
+            counts.parent.mkdir(parents=True, exist_ok=True)
+            counts.unlink(missing_ok=True)  # counts of an earlier run must not add to this one's
+            os.environ[PROFILE_ENV] = str(counts)  # the kernel and its workers inherit it
         try:
             outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
         finally:
-            for name in env:
-                os.environ.pop(name, None)
-        finished(nb, outcome)
-    outcomes = [done[nb] for nb in notebooks]
+            if args.profile:
+                os.environ.pop(PROFILE_ENV, None)
+        print(f"[{i}/{len(notebooks)}] {nb.stem}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
+        if outcome.detail:
+            print(f"    {outcome.detail}", flush=True)
+        outcomes.append(outcome)
     print()
     print_table(outcomes)
     if args.profile:
@@ -327,9 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--threads", type=int, default=None, metavar="N",
                        help="torch threads per training process (default 1, see lthlib.core.threads; "
                             "another count gives other last bits, and is stored apart)")
-    p_run.add_argument("--jobs", type=int, default=1, metavar="N",
-                       help="notebooks executed at once, each with its share of the cores (default 1; "
-                            "the notebooks that time things run alone, last)")
     p_run.add_argument("--profile", action="store_true",
                        help="count per notebook the training steps, evaluation passes and "
                             "seconds in each, and print them as a table")
@@ -353,8 +292,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{flag} {getattr(args, flag)}: {problem}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads {args.threads}: must be an integer >= 1")
-    if args.jobs < 1:
-        parser.error(f"--jobs {args.jobs}: must be an integer >= 1 (notebooks executed at once)")
     return run(args)
 
 
