@@ -177,6 +177,14 @@ class TrainSettings:
     # divergence; ``for_scale`` sets it False unless asked, since only training curves read it
     # (notebooks 01 and 10) and it was 5,000 of the 8,000 examples each MNIST-1D evaluation ran.
     eval_train: bool = True
+    # evaluate the test set at every evaluation: the test curves. False evaluates it where a
+    # number is read, at the early-stopping evaluation (the weights of the lowest validation
+    # loss so far are kept and evaluated at the end: the same numbers) and at the end, and
+    # records NaN between; ``for_scale`` follows ``eval_train`` unless asked, since only
+    # training curves plot it (notebooks 01 and 10), and it was 2,000 of the 3,000 examples
+    # of each MNIST-1D evaluation. A run without a validation split (``validation="test"``)
+    # watches the test set, so it evaluates it every time either way.
+    test_curve: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
@@ -241,7 +249,7 @@ class TrainSettings:
             raise bad("lr_milestones", f"each must lie inside (0, iterations={self.iterations})")
         if not 0.0 < self.lr_gamma <= 1.0:
             raise bad("lr_gamma", "must be a finite number in (0, 1]")
-        for name in ("augment", "eval_train"):
+        for name in ("augment", "eval_train", "test_curve"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "must be True or False")
         if self.augment and self.dataset not in ("cifar10",):
@@ -272,7 +280,7 @@ class TrainSettings:
         d["lr_milestones"] = list(self.lr_milestones)
         d["betas"] = list(self.betas)
         for name, default in (("init", "default"), ("validation", "holdout"), ("betas", list(ADAM_BETAS)),
-                              ("eval_train", True)):
+                              ("eval_train", True), ("test_curve", True)):
             if d[name] == default:  # left out, so the names of runs stored before it existed hold
                 del d[name]
         return d
@@ -284,7 +292,7 @@ class TrainSettings:
 
 def for_scale(scale: str = "quick", model: str | None = None, dataset: str | None = None,
               variant: str | None = None, default_model: str | None = None,
-              eval_train: bool = False, **overrides: Any) -> TrainSettings:
+              eval_train: bool = False, test_curve: bool | None = None, **overrides: Any) -> TrainSettings:
     """Settings for a scale: the model's published preset, shortened for smoke/quick.
 
     ``model`` / ``dataset`` left as None take the scale's defaults (MNIST-1D MLP offline for
@@ -294,6 +302,8 @@ def for_scale(scale: str = "quick", model: str | None = None, dataset: str | Non
     notebook's published network, e.g. ResNet-20 for notebook 06 at paper scale).
     ``eval_train``: evaluate the training split too (training curves: notebook 01's figure
     and claims, notebook 10's); off by default, since no other figure or claim reads it.
+    ``test_curve``: evaluate the test set at every evaluation, not only at early stopping and
+    the end (``TrainSettings.test_curve``); None follows ``eval_train`` (the curve figures).
     ``overrides`` win over everything.
     """
     if scale not in SCALES:
@@ -330,6 +340,7 @@ def for_scale(scale: str = "quick", model: str | None = None, dataset: str | Non
     if max_train is not None:
         values["train_size"] = max_train
     values["eval_train"] = eval_train
+    values["test_curve"] = eval_train if test_curve is None else test_curve
     values.update(overrides)
     return TrainSettings(**values)
 

@@ -68,7 +68,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lthlib.core import profile
@@ -78,21 +77,19 @@ from lthlib.core.threads import with_fixed_threads
 from lthlib.data.datasets import Dataset
 from lthlib.masks import Mask
 from lthlib.methods.supermask import Supermask
-from lthlib.engine.stacked import (AUGMENT_PADDING, Layer, Plan, augment_stacked, batch_problem, forward, plan_of,
-                                  settings_problem)
+from lthlib.engine.stacked import (AUGMENT_PADDING, Layer, Plan, augment_stacked, batch_problem, evaluate_stacked,
+                                  forward, plan_of, settings_problem)
 from lthlib.engine.members import (check_checkpoint, checkpoint_key, edge_popup_problem, per_member, save_lists,
                                    train_each)
 from lthlib.engine.stacked_conv import hand_head, head_backward, head_forward, head_input
 from lthlib.engine.stacked_optim import StackedOptimizer, optimizer_impl
 from lthlib.engine.warm_topk import WarmTopK
+from lthlib.engine.run import METRICS
+from lthlib.engine.early_stop import EarlyStopWeights, late_members, test_every_time
 from lthlib.engine.training import (Run, augmentation_generator, check_not_diverged, epoch_order, evaluated_splits,
                                     mask_change, watched_split)
 from lthlib.settings import TrainSettings
 
-# Evaluation runs in chunks whose widest layer output holds about this many numbers (4 MB
-# of float32: measured fastest for the MNIST-1D nets -- larger chunks leave the cache --
-# and never more memory than train's evaluate, 2,000 examples at a time).
-EVAL_ACTIVATIONS = 1 << 20
 # On a CPU, members stepped together (forward, backward, optimiser) hold at most about this
 # many bytes of weights, gradients, optimiser state and activations (3/4 of the 32 MiB
 # last-level cache of the machine it was measured on); a larger population is stepped in
@@ -163,6 +160,8 @@ class _Population:
                      for s, k, m in zip(self.settings, self.starts, self.masks)]
         self.n_active = 0
         self._epoch, self._orders = -1, torch.empty(0)
+        self.every_test = test_every_time(self.s0, self.data)
+        self.early = EarlyStopWeights()  # test_curve=False: the weights of the lowest validation loss so far
         self.tail_start = plan.tail_start
         tail_names = {f"{l.name}.{p}" for l in plan.layers[self.tail_start:] if l.kind == "linear"
                       for p in ("weight", "bias")}
@@ -397,43 +396,25 @@ class _Population:
     # -- evaluation
     @property
     def evaluation_sizes(self) -> list[int]:
-        """How many examples of each split an evaluation measures (for the profile)."""
-        return [len(y) for _, _, y in evaluated_splits(self.settings[0], self.data)]
+        """How many examples of each split the last ``_evaluate`` measured (for the profile)."""
+        return [len(y) for _, _, y in self._splits]
 
     @profile.population_evaluation
     @torch.no_grad()
-    def _evaluate(self, lo: int, hi: int) -> list[list[float]]:
-        """Per member ``lo..hi-1``: train/val/test loss and accuracy as ``evaluate`` gives.
+    def _evaluate(self, lo: int, hi: int, test: bool = True, only_test: bool = False) -> list[list[float]]:
+        """Per member ``lo..hi-1``: train/val/test loss and accuracy as ``evaluate`` gives
+        (``test`` False: NaN for the test set; ``only_test``: NaN for the others).
 
         Every member sees the same examples. MLP members are evaluated together (``bmm``);
         conv nets one at a time: on evaluation-sized chunks one ungrouped convolution per
         member was faster (1-D CNN: 23-35 ms grouped against ~25 ms per member and evaluation).
         """
+        splits = evaluated_splits(self.settings[0], self.data, test)  # eval_train is shared
+        self._splits = [(n, x[:0], y[:0]) if only_test and n != "test" else (n, x, y) for n, x, y in splits]
         per_pass = 1 if any(layer.kind == "conv" for layer in self.plan.layers) else hi - lo
-        rows = torch.cat([self._evaluate_pass(a, min(a + per_pass, hi)) for a in range(lo, hi, per_pass)])
+        rows = torch.cat([evaluate_stacked(self.plan, self._member_params(a, min(a + per_pass, hi)), self._splits,
+                                           min(a + per_pass, hi) - a, self.widest) for a in range(lo, hi, per_pass)])
         return rows.tolist()  # the one host read of an evaluation
-
-    def _evaluate_pass(self, lo: int, hi: int) -> torch.Tensor:
-        n = hi - lo
-        params = self._member_params(lo, hi)
-        chunk = max(1, EVAL_ACTIVATIONS // (n * self.widest))
-        d, cache = self.data, {}
-        columns: list[torch.Tensor] = []
-        for _, x, y in evaluated_splits(self.settings[0], d):  # eval_train is shared
-            if not len(y):
-                columns += [torch.full((n,), math.nan, dtype=torch.float64, device=self.device)] * 2
-                continue
-            loss = torch.zeros(n, dtype=torch.float64, device=self.device)
-            correct = torch.zeros(n, dtype=torch.int64, device=self.device)
-            for i in range(0, len(y), chunk):
-                yc = y[i:i + chunk]
-                logits = forward(self.plan, params, x[i:i + chunk], n, shared=True, cache=cache)
-                losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yc.repeat(n),
-                                         reduction="none").view(n, -1)
-                loss += losses.sum(1)
-                correct += (logits.argmax(-1) == yc).sum(1)
-            columns += [loss / len(y), correct.double() / len(y)]
-        return torch.stack(columns, 1)
 
     def _record(self, t: int, regular: bool) -> None:
         """Evaluate (and save the weights of) the members that ``train`` would at ``t``."""
@@ -445,16 +426,31 @@ class _Population:
                 self.runs[j].weights_at[t] = self.member_state(j)
         if lo == n_now:
             return
-        for j, values in zip(range(lo, n_now), self._evaluate(lo, n_now)):
+        last = t == self.s0.iterations
+        for j, values in zip(range(lo, n_now), self._evaluate(lo, n_now, self.every_test or last)):
             run = self.runs[j]
             run.iterations.append(t)
-            for name, value in zip(("train_loss", "train_acc", "val_loss", "val_acc",
-                                    "test_loss", "test_acc"), values):
+            for name, value in zip(METRICS, values):
                 getattr(run, name).append(value)
         watched = watched_split(self.settings[0], self.data)
         for j in sorted(range(lo, n_now), key=lambda j: self.order[j]):
             check_not_diverged(getattr(self.runs[j], f"{watched}_loss")[-1], t, self.settings[j],
                                self.data.num_classes, who=f"member {self.order[j]}", split=watched)
+        if not (self.every_test or last):
+            self.early.keep(self.runs, range(lo, n_now), self.trained)
+
+    def _test_at_early_stop(self) -> None:
+        """The test set at each member's early-stopping evaluation, on the weights kept there
+        (they stand in for the trained ones: a supermask's scores, else the weights)."""
+        late, kept = late_members(self.runs), (self.scores, self.params)
+        if late:
+            self.scores, self.params = (self.early.tensors, self.params) if self.scores else (self.scores, self.early.tensors)
+            try:
+                rows = self._evaluate(0, len(self.runs), only_test=True)
+            finally:
+                self.scores, self.params = kept
+        for j, i in ((j, self.runs[j].early_stop_index) for j in late):
+            self.runs[j].test_loss[i], self.runs[j].test_acc[i] = rows[j][4], rows[j][5]
 
     # -- checkpoints
     def _key(self) -> dict[str, Any]:
@@ -469,7 +465,7 @@ class _Population:
             runs[self.order[j]] = run.to_dict()
         current = {"current_masks": self.mask} if self.dynamic else {}
         atomic_save({**self._key(), **current, "iteration": t, "params": self.params, "scores": self.scores,
-                     "optimizer": self.opt.state_dict(), "runs": runs}, self.checkpoint)
+                     "early": self.early.tensors, "optimizer": self.opt.state_dict(), "runs": runs}, self.checkpoint)
 
     def _resume(self) -> int | None:
         state = load_or_set_aside(self.checkpoint)
@@ -483,6 +479,8 @@ class _Population:
                 p.copy_(state["scores"][name])
             for name, m in self.mask.items() if self.dynamic else ():
                 m.copy_(state["current_masks"][name])
+            early = state.get("early")
+            self.early.tensors = None if early is None else {n: w.to(self.device) for n, w in early.items()}
         if self.dynamic:  # the masks current at the checkpoint, in the model's layout
             self.current = [
                 Mask({n: self._model_layout(n, m[j]).bool().cpu().contiguous() for n, m in self.mask.items()})
@@ -525,6 +523,8 @@ class _Population:
                 bar.update(t - last_bar)
                 last_bar = t
         bar.close()
+        if not self.every_test:
+            self._test_at_early_stop()
         seconds = time.perf_counter() - started
         runs: list[Run | None] = [None] * len(self.runs)
         with torch.no_grad():

@@ -23,7 +23,10 @@ class Run:
 
     Curves are sampled every ``eval_every`` iterations (and at the start and end).
     ``train_*`` are measured on a fixed subset of up to 5,000 training examples (NaN where
-    the settings say ``eval_train=False``: reading them is then an error).
+    the settings say ``eval_train=False``: reading them is then an error). With
+    ``test_curve=False`` the test set is measured only at the early-stopping evaluation and
+    the last one, NaN between: ``at_early_stop``, ``final`` and ``reported`` read it, ``curve``
+    refuses it.
     ``weights_at`` holds the weights after the requested numbers of iterations (iteration 0
     is the initialisation), which is what rewinding needs.
     """
@@ -77,6 +80,26 @@ class Run:
         for one trained on every example and evaluated on the test set (``validation="test"``:
         open_lth's ResNet-20 and VGG-16, RigL's WRN-22-2)."""
         return self.final(metric) if self.settings.get("validation") == "test" else self.at_early_stop(metric)
+
+    def curve(self, metric: str) -> list[float]:
+        """``metric`` at every evaluation (``iterations``): what a curve figure plots. A test
+        curve of a run that measured the test set only where it is read (``test_curve=False``)
+        is refused."""
+        metric = self._check_metric(metric)
+        if not self.has_curve(metric):
+            raise ValueError(f"metric={metric!r}: this run measured the test set only at early stopping "
+                             "and at the end (test_curve=False); plot the validation curve, or train "
+                             "with for_scale(..., test_curve=True)")
+        return getattr(self, metric)
+
+    def has_curve(self, metric: str) -> bool:
+        """Whether ``metric`` was measured at every evaluation (not a split the settings leave
+        out, ``eval_train``, or measure only where read, ``test_curve``; without a validation
+        split the test set is watched, so measured every time)."""
+        if metric.startswith("train_"):
+            return bool(self.settings.get("eval_train", True))
+        return not metric.startswith("test_") or bool(self.settings.get("test_curve", True)) \
+            or self.settings.get("validation") == "test"
 
     def _check_metric(self, metric: str) -> str:
         if metric not in METRICS:

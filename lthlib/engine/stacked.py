@@ -14,6 +14,7 @@ K weight matrices side by side.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -28,8 +29,13 @@ from lthlib.settings import TrainSettings
 # of optimiser and lr schedule, one set of evaluated splits); members may differ in
 # everything else (seed, data order, lr, weight_decay, momentum).
 SHARED_SETTINGS = ("optimizer", "batch_size", "iterations", "eval_every", "warmup_iterations",
-                   "lr_milestones", "lr_gamma", "augment", "betas", "eval_train")
+                   "lr_milestones", "lr_gamma", "augment", "betas", "eval_train",
+                   "test_curve")
 AUGMENT_PADDING = 4  # lthlib.data.datasets.augment_batch's default
+# Evaluation runs in chunks whose widest layer output holds about this many numbers (4 MB
+# of float32: measured fastest for the MNIST-1D nets -- larger chunks leave the cache --
+# and never more memory than train's evaluate, 2,000 examples at a time).
+EVAL_ACTIVATIONS = 1 << 20
 
 
 # ----------------------------------------------------------------------------- the rule
@@ -253,3 +259,29 @@ def augment_stacked(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: t
     batch_idx = torch.arange(n, device=dev)[:, None, None, None]
     chan_idx = torch.arange(x.shape[1], device=dev)[None, :, None, None]
     return padded[batch_idx, chan_idx, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+@torch.no_grad()
+def evaluate_stacked(plan: Plan, params: Mapping[str, torch.Tensor], splits: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
+                     n: int, widest: int) -> torch.Tensor:
+    """``[n, 2 * len(splits)]`` float64: each member's mean cross-entropy and accuracy on each
+    ``(name, x, y)`` split (NaN for an empty one), every member on the same examples, in
+    chunks of ``EVAL_ACTIVATIONS`` numbers of the widest layer output (``widest`` per example)."""
+    chunk = max(1, EVAL_ACTIVATIONS // (n * widest))
+    cache: dict = {}
+    columns: list[torch.Tensor] = []
+    for _, x, y in splits:
+        if not len(y):
+            columns += [torch.full((n,), math.nan, dtype=torch.float64, device=plan.device)] * 2
+            continue
+        loss = torch.zeros(n, dtype=torch.float64, device=plan.device)
+        correct = torch.zeros(n, dtype=torch.int64, device=plan.device)
+        for i in range(0, len(y), chunk):
+            yc = y[i:i + chunk]
+            logits = forward(plan, params, x[i:i + chunk], n, shared=True, cache=cache)
+            losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yc.repeat(n),
+                                     reduction="none").view(n, -1)
+            loss += losses.sum(1)
+            correct += (logits.argmax(-1) == yc).sum(1)
+        columns += [loss / len(y), correct.double() / len(y)]
+    return torch.stack(columns, 1)

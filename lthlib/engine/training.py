@@ -29,6 +29,7 @@ from lthlib.core.store import CheckpointClock, Store, StoreError, atomic_save, l
 from lthlib.core.streams import generator
 from lthlib.core.threads import with_fixed_threads
 from lthlib.data.datasets import Dataset, augment_batch, load_dataset
+from lthlib.engine.early_stop import new_minimum, test_every_time
 from lthlib.engine.parallel import default_workers, run_jobs
 from lthlib.engine.run import METRICS, Run, StateDict
 from lthlib.masks import Mask
@@ -64,13 +65,15 @@ def watched_split(settings: TrainSettings, data: Dataset) -> str:
     return "val" if len(data.y_val) else "test"
 
 
-def evaluated_splits(settings: TrainSettings, data: Dataset) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+def evaluated_splits(settings: TrainSettings, data: Dataset,
+                     test: bool = True) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """``(split, x, y)`` of what an evaluation measures: the first ``TRAIN_EVAL_SIZE``
-    training examples (only with ``eval_train``), the validation and the test set; a split
-    left out, or empty, records NaN."""
+    training examples (only with ``eval_train``), the validation and the test set (``test``
+    False: left out); a split left out, or empty, records NaN."""
     train = (data.x_train[:TRAIN_EVAL_SIZE], data.y_train[:TRAIN_EVAL_SIZE]) if settings.eval_train \
         else (data.x_train[:0], data.y_train[:0])
-    return [("train", *train), ("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)]
+    tested = (data.x_test, data.y_test) if test else (data.x_test[:0], data.y_test[:0])
+    return [("train", *train), ("val", data.x_val, data.y_val), ("test", *tested)]
 
 
 def check_not_diverged(loss: float, iteration: int, settings: TrainSettings,
@@ -226,8 +229,9 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     current = mask
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     resumed = _resume(ckpt_path, model, opt, run) if ckpt_path is not None and ckpt_path.exists() else None
+    early_stop_state = None
     if resumed is not None:  # None: no checkpoint, or a damaged one (set aside: start again)
-        iteration, saved_mask = resumed
+        iteration, saved_mask, early_stop_state = resumed
         if (saved_mask is None) != (mask_update is None):
             raise StoreError(f"checkpoint {ckpt_path} was written "
                              f"{'without' if saved_mask is None else 'with'} a mask_update; "
@@ -240,13 +244,20 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
         update_due = getattr(mask_update, "due", lambda it: True)
         wants_grads = bool(getattr(mask_update, "needs_gradients", True))
 
+    every_test = test_every_time(settings, data)
+    early_stop = {"state": early_stop_state}  # the weights of the lowest validation loss so far
+
     def record(it: int) -> None:
         run.iterations.append(it)
+        last = it == settings.iterations
         for prefix, x, y in splits:
-            loss, acc = evaluate(model, x, y) if len(y) else (math.nan, math.nan)
+            measured = len(y) and (prefix != "test" or every_test or last)
+            loss, acc = evaluate(model, x, y) if measured else (math.nan, math.nan)
             getattr(run, f"{prefix}_loss").append(loss)
             getattr(run, f"{prefix}_acc").append(acc)
         check_not_diverged(getattr(run, f"{watched}_loss")[-1], it, settings, data.num_classes, split=watched)
+        if not every_test and not last and new_minimum(run.val_loss):
+            early_stop["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     started = time.perf_counter() - run.seconds
     clock = CheckpointClock()
@@ -310,11 +321,18 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
                          "run": run.to_dict()}
                 if mask_update is not None:
                     state["current_mask"] = current.state_dict()
+                if early_stop["state"] is not None:
+                    state["early_stop_state"] = early_stop["state"]
                 atomic_save(state, ckpt_path)
                 clock.saved()
     bar.close()
     model.eval()
     run.final_state = cpu_state(model)
+    if not every_test and run.early_stop_index != len(run.iterations) - 1:
+        i = run.early_stop_index  # the test set at early stopping, measured now on its weights
+        model.load_state_dict(early_stop["state"])
+        run.test_loss[i], run.test_acc[i] = evaluate(model, data.x_test, data.y_test)
+        model.load_state_dict(run.final_state)
     if mask_update is not None:
         run.mask = current.state_dict()
     run.seconds = time.perf_counter() - started
@@ -368,9 +386,10 @@ def mask_change(names: list[str], old: Mask, new: Any,
 
 
 def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer,
-            run: Run) -> tuple[int, dict[str, torch.Tensor] | None] | None:
-    """Load a checkpoint written by ``train`` into the fresh objects; return its iteration
-    and the mask current then (None unless the run had a ``mask_update``). The saved Run's
+            run: Run) -> tuple[int, dict[str, torch.Tensor] | None, StateDict | None] | None:
+    """Load a checkpoint written by ``train`` into the fresh objects; return its iteration,
+    the mask current then (None unless the run had a ``mask_update``) and the weights of
+    the lowest validation loss so far (None unless ``test_curve=False``). The saved Run's
     ``mask`` is the starting mask, compared with this run's. None when the checkpoint is
     damaged (it is set aside with a warning and the run starts from the beginning)."""
     state = load_or_set_aside(path)
@@ -390,7 +409,7 @@ def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer,
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     run.__dict__.update(saved.__dict__)
-    return int(state["iteration"]), state.get("current_mask")
+    return int(state["iteration"]), state.get("current_mask"), state.get("early_stop_state")
 
 
 # The store key's part that says a run was trained by ``train`` on its own (the

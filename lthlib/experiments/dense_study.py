@@ -29,7 +29,7 @@ INIT_WORDS = {
 def loss_gap(run: Run, i: int) -> float:
     """Test loss minus training loss at evaluation ``i`` (the test set, not the validation
     set: the validation loss at the early-stopping iteration is biased low)."""
-    return run.test_loss[i] - run.train_loss[i]
+    return run.curve("test_loss")[i] - run.curve("train_loss")[i]
 
 
 def gap_widening(runs: Sequence[Run]) -> list[float]:
@@ -49,13 +49,13 @@ def rise_after_early_stop(runs: Sequence[Run], metric: str = "test_loss") -> np.
 def rise_above_minimum(runs: Sequence[Run], metric: str = "val_loss") -> np.ndarray:
     """Per run, ``metric`` at the end relative to its minimum over training: the same rise
     read from the minimum itself, inflated by picking it (shown beside the unbiased one)."""
-    return np.array([(r.final(metric) - min(getattr(r, metric))) / min(getattr(r, metric)) for r in runs])
+    return np.array([(r.final(metric) - min(r.curve(metric))) / min(r.curve(metric)) for r in runs])
 
 
 def best_test_bias(runs: Sequence[Run]) -> np.ndarray:
     """Per run, the best test accuracy over training minus the test accuracy at the
     early-stopping iteration: what choosing the stopping point with the test set would add."""
-    return np.array([max(r.test_acc) - r.at_early_stop("test_acc") for r in runs])
+    return np.array([max(r.curve("test_acc")) - r.at_early_stop("test_acc") for r in runs])
 
 
 def percent_spread(values: Sequence[float], fmt: str = ".1f") -> str:

@@ -25,7 +25,7 @@ def iterations_to_reach(run: Run, target: float, metric: str = "val_acc") -> int
     """The first evaluated iteration at which ``metric`` >= ``target`` (None: never): a
     learning speed that, unlike the early-stopping iteration, a run still improving at the
     end does not cap."""
-    return next((it for it, v in zip(run.iterations, getattr(run, metric)) if v >= target), None)
+    return next((it for it, v in zip(run.iterations, run.curve(metric)) if v >= target), None)
 
 
 def iterations_to_target(results: Sequence[IMPResult], kind: str, targets: Sequence[float],

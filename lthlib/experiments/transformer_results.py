@@ -29,7 +29,7 @@ def steps_to(run: Run | None, threshold: float, metric: str = "val_acc") -> int 
     k dense iterations before its own."""
     if run is None:
         return None
-    return next((it for it, v in zip(run.iterations, getattr(run, metric)) if v >= threshold), None)
+    return next((it for it, v in zip(run.iterations, run.curve(metric)) if v >= threshold), None)
 
 
 def steps_table(results: Sequence[IMPResult], kind: str, threshold: float, end: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ def training_curves(runs: Sequence[Run], title: str = "", colors: Mapping[str, s
     (minimum validation loss). ``colors``: a colour per split (``"train"``, ``"val"``,
     ``"test"``; default ``SPLIT_COLORS``, or ``SPLIT_GREYS``); the splits also differ in
     line style (train solid, validation dashed, test dotted). Runs trained with
-    ``eval_train=False`` show validation and test only."""
+    ``eval_train=False`` show no training curve, with ``test_curve=False`` no test curve."""
     if not runs:
         raise ValueError("training_curves needs at least one Run")
     x = runs[0].iterations
@@ -34,11 +34,12 @@ def training_curves(runs: Sequence[Run], title: str = "", colors: Mapping[str, s
     # validation dashed and wide, test dotted and thin on top: where they coincide, both show
     styles = {"train": (colors["train"], "-", 2, 1.5), "val": (colors["val"], "--", 3, 2.6),
               "test": (colors["test"], ":", 4, 1.8)}
-    if not all(r.settings.get("eval_train", True) for r in runs):
-        del styles["train"]  # not evaluated (eval_train=False): validation and test only
+    for split in ("train", "test"):  # not evaluated at every point (eval_train, test_curve): left out
+        if not all(r.has_curve(f"{split}_loss") for r in runs):
+            del styles[split]
     for split, (color, ls, z, lw) in styles.items():
-        band(ax_loss, x, [getattr(r, f"{split}_loss") for r in runs], METRIC_LABELS[f"{split}_loss"], color, ls, z, lw)
-        band(ax_acc, x, [getattr(r, f"{split}_acc") for r in runs], METRIC_LABELS[f"{split}_acc"], color, ls, z, lw)
+        band(ax_loss, x, [r.curve(f"{split}_loss") for r in runs], METRIC_LABELS[f"{split}_loss"], color, ls, z, lw)
+        band(ax_acc, x, [r.curve(f"{split}_acc") for r in runs], METRIC_LABELS[f"{split}_acc"], color, ls, z, lw)
     for i, r in enumerate(runs):
         es = r.early_stop_iteration
         for ax in (ax_loss, ax_acc, ax_val):

@@ -83,7 +83,7 @@ def ticket_curves(results: Sequence, rounds: Sequence[int], metric: str = "test_
         runs = [res.runs("ticket")[r] for res in results]
         pct = 100 * float(np.mean([res.densities()[r] for res in results]))
         label = "dense network (100%)" if r == 0 else f"ticket, {pct:.1f}% remaining"
-        band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], label,
+        band(ax, runs[0].iterations, [run.curve(metric) for run in runs], label,
              "k" if r == 0 else plt.cm.Blues(0.45 + 0.5 * pruned.index(r) / max(1, len(pruned) - 1)))
     ax.set(xlabel="iteration", ylabel=METRIC_LABELS.get(metric, metric))
     legend_outside(ax, f"mean over {len(results)} seeds;\nshaded: min-max over seeds"
@@ -107,13 +107,13 @@ def curves_at_round(results: Sequence, round_index: int, kinds: Sequence[str] = 
 
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
     dense = [res.dense for res in results]
-    band(ax, dense[0].iterations, [getattr(run, metric) for run in dense], "dense network (100%)", "k")
+    band(ax, dense[0].iterations, [run.curve(metric) for run in dense], "dense network (100%)", "k")
     for kind in kinds:
         if kind != "ticket" and kind not in results[0].rounds[round_index - 1].controls:
             continue  # a control not trained in this round (IMPSettings.control_rounds)
         runs = [res.run(res.rounds[round_index - 1], kind) for res in results]
         ls, lw = CURVE_STYLES.get(kind, ("-", 1.5))  # controls that coincide stay visible
-        band(ax, runs[0].iterations, [getattr(run, metric) for run in runs], kind_label(kind), kind_color(kind),
+        band(ax, runs[0].iterations, [run.curve(metric) for run in runs], kind_label(kind), kind_color(kind),
              ls=ls, lw=lw)
     if target is not None:
         ax.axhline(target, color="grey", ls="--", lw=1, label=target_label)
