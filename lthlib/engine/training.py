@@ -180,6 +180,9 @@ def train(model: nn.Module, data: Dataset, settings: TrainSettings, mask: Mask |
     ``checkpoint``: a file written at an evaluation (``store.CheckpointClock``: once
     ``LTHLIB_CHECKPOINT_SECONDS`` have passed since the last); if it exists when the run starts
     (same settings and mask), training resumes from it, and it is removed at the end.
+    With ``settings.test_curve`` False the test set is measured at the early-stopping
+    evaluation (on weights kept from then) and at the end only, NaN between
+    (``lthlib.engine.early_stop``).
 
     ``mask_update``: a mask that changes during training (dynamic sparse training,
     ``lthlib.methods.sparse_training``); needs ``mask``. After the optimiser step that makes
