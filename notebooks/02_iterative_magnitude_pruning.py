@@ -334,9 +334,9 @@ say("**Training long enough?** {late_text} Where runs are still improving at the
 #
 # Validation accuracy during training for the dense network and the tickets of a few
 # rounds (mean over seeds, band: min-max). Frankle & Carbin's Figure 3 plots test accuracy;
-# here the test set is measured only where the accuracy table reads it (at early stopping
-# and at the end: `TrainSettings.test_curve`), and the validation split is what the speed
-# readings above use.
+# here the test set is measured only where a number is read, at the early-stopping
+# evaluation and at the end of training (`TrainSettings.test_curve`), and the validation
+# split is what the speed readings above use.
 
 # %%
 show_rounds = sorted({0, len(results[0].rounds) // 3, 2 * len(results[0].rounds) // 3, len(results[0].rounds)})
@@ -345,8 +345,11 @@ plots.save_figure(fig, FIGURES_DIR, "ticket_val_curves")
 
 # %% [markdown]
 # **What to see.** How fast each ticket climbs in the first few hundred iterations against
-# the dense curve, and where each levels off: the readings of the speed tables above, here
-# for every evaluated iteration rather than one.
+# the dense curve, and whether it is still rising at the end of training (the "Training
+# long enough?" reading above counts the runs whose minimum validation loss falls in the
+# last tenth of training). The iterations to the target accuracy of the speed table are
+# where a curve crosses it; the early-stopping iteration (the minimum validation *loss*)
+# is not on this plot.
 
 # %% [markdown]
 # ## What the masks look like
