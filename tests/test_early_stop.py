@@ -199,3 +199,20 @@ def test_settings_and_reading_a_test_curve():
         run.curve("test_acc")
     held_out = Run(settings=BASE.replace(test_curve=False, validation="test").to_dict(), test_acc=[0.1])
     assert held_out.curve("test_acc") == [0.1]  # no validation split: the test set is watched
+
+
+def test_curve_figures_leave_out_or_refuse_a_test_curve_not_measured(data):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from lthlib.report import plots
+
+    s = BASE.replace(iterations=40, test_curve=False)
+    run = train(model_for(s, data), data, s)
+    fig = plots.training_curves([run])
+    labels = {t.get_text() for ax in fig.axes for legend in [ax.get_legend()] if legend for t in legend.get_texts()}
+    labels |= {line.get_label() for ax in fig.axes for line in ax.get_lines()}
+    assert "validation loss" in labels and not any("test" in label for label in labels), labels
+    plt.close(fig)
+    with pytest.raises(ValueError, match="test_curve=False"):
+        run.curve("test_loss")
