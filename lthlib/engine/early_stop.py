@@ -18,10 +18,11 @@ from lthlib.engine.run import Run
 from lthlib.settings import TrainSettings
 
 
-def test_every_time(settings: TrainSettings, data: Dataset) -> bool:
+def test_every_time(settings: TrainSettings, data: Dataset | None = None) -> bool:
     """Whether every evaluation measures the test set: with ``test_curve``, or where the test
-    set is the watched split (no validation split)."""
-    return settings.test_curve or not len(data.y_val)
+    set is the watched split (no validation split: ``validation="test"``, or ``data`` without
+    one); otherwise twice per run, at early stopping and at the end."""
+    return settings.test_curve or settings.validation == "test" or (data is not None and not len(data.y_val))
 
 
 def new_minimum(val_loss: Sequence[float]) -> bool:

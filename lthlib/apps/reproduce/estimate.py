@@ -18,6 +18,7 @@ from lthlib.core.devices import resolve_device
 from lthlib.core.streams import generator
 from lthlib.core.threads import fixed_threads, training_threads
 from lthlib.data.datasets import DATASETS, augment_batch
+from lthlib.engine.early_stop import test_every_time
 from lthlib.engine.training import TRAIN_EVAL_SIZE, evaluate, make_optimizer
 from lthlib.experiments.supermask_study import WIDTH_STUDY_DENSITY
 from lthlib.methods.supermask import Supermask, supermask_settings
@@ -91,21 +92,15 @@ TEST_SIZES = {"mnist1d": 2_000, "mnist": 10_000, "fashion-mnist": 10_000, "cifar
 TRAIN_SIZES = {"mnist1d": 8_000, "mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}  # before the split
 
 
-def test_every_evaluation(settings: TrainSettings) -> bool:
-    """Whether each evaluation reads the test set (``test_curve``, or no validation split);
-    otherwise a run reads it twice, at early stopping and at the end."""
-    return settings.test_curve or settings.validation == "test"
-
-
 def evaluated_examples(settings: TrainSettings) -> int:
     """Examples one evaluation of a run reads: the fixed train subset
     (``training.TRAIN_EVAL_SIZE``, with ``eval_train`` only), the validation and the test set
-    (with ``test_every_evaluation`` only)."""
+    (where ``early_stop.test_every_time``)."""
     val = settings.validation_size if settings.validation_size is not None else DATASETS[settings.dataset][1]
     train = TRAIN_SIZES[settings.dataset] - val
     if settings.train_size is not None:
         train = min(train, settings.train_size)
-    test = TEST_SIZES[settings.dataset] if test_every_evaluation(settings) else 0
+    test = TEST_SIZES[settings.dataset] if test_every_time(settings) else 0
     return (min(TRAIN_EVAL_SIZE, train) if settings.eval_train else 0) + val + test
 
 
@@ -150,7 +145,7 @@ def estimate(plan: Plan, device: str | torch.device = "cpu") -> dict[str, Any]:
         step = measure_step_seconds(w.settings, device, w.method)
         per_example = measure_eval_seconds(w.settings, device, w.method)
         evaluations, examples = w.evaluation_count(), evaluated_examples(w.settings)
-        tests = 0 if test_every_evaluation(w.settings) else 2 * w.runs * TEST_SIZES[w.settings.dataset]
+        tests = 0 if test_every_time(w.settings) else 2 * w.runs * TEST_SIZES[w.settings.dataset]
         size = state_dict_bytes(w.settings)
         items.append({"model": w.settings.model, "model_kwargs": dict(w.settings.model_kwargs),
                       "method": w.method, "batch_size": w.settings.batch_size, "iterations": w.iterations,
