@@ -14,10 +14,9 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from lthlib.engine.fused_optim import ADAM_EPS
 from lthlib.engine.training import lr_at
 from lthlib.settings import TrainSettings
-
-ADAM_EPS = 1e-8  # torch.optim.Adam's and AdamW's default, which train uses
 
 
 def take(t: torch.Tensor, members: slice | list[int]) -> list[torch.Tensor]:
