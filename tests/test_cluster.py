@@ -43,6 +43,29 @@ def fig3_here(tmp_path_factory) -> Path:
     return here
 
 
+@pytest.fixture(scope="class")
+def local_ray():
+    """One local Ray instance (``--ray local``) for the tests of ``TestLocalRay``, as
+    ``cluster.connect("local")`` would start it (the same task environment): starting one takes
+    ~6 s and ~15 CPU-s, and its workers, once they have imported torch and lthlib, serve the
+    next test's tasks. ``connect`` uses a connection the process already has and leaves it
+    open (the first test); that it closes the one it opened itself is
+    ``test_a_token_authenticated_head_runs_the_sweep``'s to check."""
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("this process is already connected to a Ray cluster")
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("LTHLIB_WORKERS", "1")
+        m.setenv("OMP_NUM_THREADS", "1")
+        env = cluster.task_env()
+    ray.init(address="local", include_dashboard=False, logging_level="WARNING",
+             runtime_env={"env_vars": env})
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
 def _argv(out: Path, results: Path, *extra: str) -> list[str]:
     return [FIGURE, "--scale", "smoke", "--seeds", "2", "--out", str(out), "--results", str(results),
             "--device", "cpu", *extra]
@@ -140,120 +163,127 @@ def test_auto_without_a_running_cluster_says_how_to_start_one(monkeypatch):
 
 
 # ------------------------------------------------------------------------ the sweep
-def test_ray_sweep_stores_what_the_local_path_stores(tmp_path, monkeypatch, capsys, fig3_here):
-    """fc2019-fig3 at smoke with 2 seeds: one Ray task per seed (a local Ray instance,
-    ``--ray local``) into one store, the default local path into another. The driver trains
-    nothing (its training functions raise): the figure is drawn from what the tasks stored."""
-    ray = pytest.importorskip("ray")
-    import lthlib.engine.passes
-    import lthlib.engine.training
-    import lthlib.experiments.imp
+class TestLocalRay:
+    """The sweep on one local Ray instance (``local_ray``), shared by these tests."""
 
-    def no_training(*args, **kwargs):
-        raise AssertionError("the driver trained a network: the figure must be drawn from the store")
-
-    def no_members(members, *args, **kwargs):  # called with no members when all are stored
-        if list(members):
-            no_training()
-        return []
-
-    def no_passes(members, passes, *args, **kwargs):  # called with no passes when all are stored
-        if list(passes):
-            no_training()
-        return {}
-
-    ray_store, ray_out = tmp_path / "ray_results", tmp_path / "ray_out"
-    with monkeypatch.context() as m:
-        for module, name, fake in ((lthlib.engine.training, "train", no_training), (lthlib.experiments.imp, "train", no_training),
-                                   (lthlib.engine.passes, "train_members", no_members),
-                                   (lthlib.engine.passes, "train_passes", no_passes), (lthlib.experiments.imp, "train_passes", no_passes)):
-            m.setattr(module, name, fake)
-        try:
-            assert rp.main(_argv(ray_out, ray_store, "--ray", "local")) == 0
-        finally:
-            if ray.is_initialized():
-                ray.shutdown()
-    out = capsys.readouterr().out
-    assert "Training fc2019-fig3 on the Ray cluster at local" in out and "[2/2]" in out
-    assert not ray.is_initialized()  # the connection reproduce opened is closed
-    prov = json.loads((ray_out / f"{FIGURE}.provenance.json").read_text())
-    assert (ray_out / f"{FIGURE}.png").read_bytes()[:4] == b"\x89PNG"
-    assert prov["cluster"]["gpus_per_task"] == 0 and prov["cluster"]["task_device"] == "cpu"
-    assert [t["seed"] for t in prov["cluster"]["tasks"]] == prov["seeds"] == [0, 1]  # in the jobs' order
-    assert all(t["numerics"]["threads"] == 1 and t["device"] == "cpu" for t in prov["cluster"]["tasks"])
-    assert not list(ray_store.glob(".cluster-check-*"))
-
-    local_store, local_out = tmp_path / "local_results", tmp_path / "local_out"
-    assert rp.main(_argv(local_out, local_store)) == 0
-    assert (local_out / f"{FIGURE}.png").exists()
-    assert json.loads((local_out / f"{FIGURE}.provenance.json").read_text())["cluster"] is None
-    # The local path trains the seeds together (lthlib.engine.population), the tasks one seed each:
-    # the same runs to float32 rounding; masks, accuracies and iterations identical.
-    n = _compare_stores(ray_store, local_store, exact=False)
-    assert n == 2 * (1 + 2)  # per seed: the dense run and 2 IMP rounds (ticket and reinit in each)
-
-    # The same jobs run here, in this process, store bit for bit what the Ray tasks stored.
-    _compare_stores(ray_store, fig3_here, exact=True)
-
-
-def test_a_rewinding_sweep_is_split_by_rewind_point(tmp_path, monkeypatch, capsys):
-    """frankle2020-rewinding on a cluster: per seed, a task for the shared dense run, then one
-    task per rewind point k; the driver draws the figure from the store without training,
-    and the tasks store bit for bit what the same parts store when run in this process."""
-    ray = pytest.importorskip("ray")
-    import lthlib.engine.passes
-    import lthlib.engine.training
-
-    figure = rp.FIGURES["frankle2020-rewinding"]
-    plan = figure.make_plan("smoke", 1)
-    parts = figure.parts(plan)
-    assert len(parts) == len(plan.context["experiments"][0].ks) >= 2
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("the driver trained a network: the figure must be drawn from the store")
-
-    def no_members(members, *args, **kwargs):
-        if list(members):
-            no_training()
-        return []
-
-    def no_passes(members, passes, *args, **kwargs):
-        if list(passes):
-            no_training()
-        return {}
-
-    store, out = tmp_path / "ray_results", tmp_path / "ray_out"
-    argv = ["frankle2020-rewinding", "--scale", "smoke", "--seeds", "1", "--out", str(out), "--results", str(store),
-            "--device", "cpu", "--ray", "local"]
-    with monkeypatch.context() as m:
-        for module, name, fake in ((lthlib.engine.training, "train", no_training),
-                                   (lthlib.engine.passes, "train_members", no_members),
-                                   (lthlib.engine.passes, "train_passes", no_passes)):
-            m.setattr(module, name, fake)
+    def test_ray_sweep_stores_what_the_local_path_stores(self, local_ray, tmp_path, monkeypatch, capsys, fig3_here):
+        """fc2019-fig3 at smoke with 2 seeds: one Ray task per seed (a local Ray instance,
+        ``--ray local``, the class's) into one store, the default local path into another. The driver trains
+        nothing (its training functions raise): the figure is drawn from what the tasks stored."""
+        ray = local_ray
+        import lthlib.engine.passes
+        import lthlib.engine.training
         import lthlib.experiments.imp
 
-        m.setattr(lthlib.experiments.imp, "train", no_training)
-        m.setattr(lthlib.experiments.imp, "train_passes", no_passes)
-        try:
-            assert rp.main(argv) == 0
-        finally:
-            if ray.is_initialized():
-                ray.shutdown()
-    said = capsys.readouterr().out
-    assert f"then {len(parts)} task(s), one per seed and part" in said
-    prov = json.loads((out / "frankle2020-rewinding.provenance.json").read_text())
-    tasks = prov["cluster"]["tasks"]
-    assert [t["part"] for t in tasks] == [rp.PREPARE, *parts]
-    assert "one task per seed and part" in prov["cluster"]["split"] and rp.PREPARE in prov["cluster"]["split"]
+        def no_training(*args, **kwargs):
+            raise AssertionError("the driver trained a network: the figure must be drawn from the store")
 
-    here = tmp_path / "here_results"
-    seed = plan.seeds[0]
-    for part in (rp.PREPARE, *parts):
-        rp.run_seed_job(rp.SeedJob("frankle2020-rewinding", "smoke", 1, seed, str(here), "cpu", part=part))
-    n = _compare_stores(store, here, exact=True)
-    assert n == 1 + len(parts) * plan.context["experiments"][0].imp.rounds  # one dense run, every k's rounds
-    with pytest.raises(rp.SettingsError, match="no part"):
-        figure.part_plan(plan, "resnet20 k=7")
+        def no_members(members, *args, **kwargs):  # called with no members when all are stored
+            if list(members):
+                no_training()
+            return []
+
+        def no_passes(members, passes, *args, **kwargs):  # called with no passes when all are stored
+            if list(passes):
+                no_training()
+            return {}
+
+        ray_store, ray_out = tmp_path / "ray_results", tmp_path / "ray_out"
+        with monkeypatch.context() as m:
+            for module, name, fake in ((lthlib.engine.training, "train", no_training), (lthlib.experiments.imp, "train", no_training),
+                                       (lthlib.engine.passes, "train_members", no_members),
+                                       (lthlib.engine.passes, "train_passes", no_passes), (lthlib.experiments.imp, "train_passes", no_passes)):
+                m.setattr(module, name, fake)
+            assert rp.main(_argv(ray_out, ray_store, "--ray", "local")) == 0
+        out = capsys.readouterr().out
+        assert "Training fc2019-fig3 on the Ray cluster at local" in out and "[2/2]" in out
+        assert ray.is_initialized()  # the connection reproduce found open is left open
+        prov = json.loads((ray_out / f"{FIGURE}.provenance.json").read_text())
+        assert (ray_out / f"{FIGURE}.png").read_bytes()[:4] == b"\x89PNG"
+        assert prov["cluster"]["gpus_per_task"] == 0 and prov["cluster"]["task_device"] == "cpu"
+        assert [t["seed"] for t in prov["cluster"]["tasks"]] == prov["seeds"] == [0, 1]  # in the jobs' order
+        assert all(t["numerics"]["threads"] == 1 and t["device"] == "cpu" for t in prov["cluster"]["tasks"])
+        assert not list(ray_store.glob(".cluster-check-*"))
+
+        local_store, local_out = tmp_path / "local_results", tmp_path / "local_out"
+        assert rp.main(_argv(local_out, local_store)) == 0
+        assert (local_out / f"{FIGURE}.png").exists()
+        assert json.loads((local_out / f"{FIGURE}.provenance.json").read_text())["cluster"] is None
+        # The local path trains the seeds together (lthlib.engine.population), the tasks one seed each:
+        # the same runs to float32 rounding; masks, accuracies and iterations identical.
+        n = _compare_stores(ray_store, local_store, exact=False)
+        assert n == 2 * (1 + 2)  # per seed: the dense run and 2 IMP rounds (ticket and reinit in each)
+
+        # The same jobs run here, in this process, store bit for bit what the Ray tasks stored.
+        _compare_stores(ray_store, fig3_here, exact=True)
+
+
+    def test_a_rewinding_sweep_is_split_by_rewind_point(self, local_ray, tmp_path, monkeypatch, capsys):
+        """frankle2020-rewinding on a cluster: per seed, a task for the shared dense run, then one
+        task per rewind point k; the driver draws the figure from the store without training,
+        and the tasks store bit for bit what the same parts store when run in this process."""
+        import lthlib.engine.passes
+        import lthlib.engine.training
+
+        figure = rp.FIGURES["frankle2020-rewinding"]
+        plan = figure.make_plan("smoke", 1)
+        parts = figure.parts(plan)
+        assert len(parts) == len(plan.context["experiments"][0].ks) >= 2
+
+        def no_training(*args, **kwargs):
+            raise AssertionError("the driver trained a network: the figure must be drawn from the store")
+
+        def no_members(members, *args, **kwargs):
+            if list(members):
+                no_training()
+            return []
+
+        def no_passes(members, passes, *args, **kwargs):
+            if list(passes):
+                no_training()
+            return {}
+
+        store, out = tmp_path / "ray_results", tmp_path / "ray_out"
+        argv = ["frankle2020-rewinding", "--scale", "smoke", "--seeds", "1", "--out", str(out), "--results", str(store),
+                "--device", "cpu", "--ray", "local"]
+        with monkeypatch.context() as m:
+            for module, name, fake in ((lthlib.engine.training, "train", no_training),
+                                       (lthlib.engine.passes, "train_members", no_members),
+                                       (lthlib.engine.passes, "train_passes", no_passes)):
+                m.setattr(module, name, fake)
+            import lthlib.experiments.imp
+
+            m.setattr(lthlib.experiments.imp, "train", no_training)
+            m.setattr(lthlib.experiments.imp, "train_passes", no_passes)
+            assert rp.main(argv) == 0
+        said = capsys.readouterr().out
+        assert f"then {len(parts)} task(s), one per seed and part" in said
+        prov = json.loads((out / "frankle2020-rewinding.provenance.json").read_text())
+        tasks = prov["cluster"]["tasks"]
+        assert [t["part"] for t in tasks] == [rp.PREPARE, *parts]
+        assert "one task per seed and part" in prov["cluster"]["split"] and rp.PREPARE in prov["cluster"]["split"]
+
+        here = tmp_path / "here_results"
+        seed = plan.seeds[0]
+        for part in (rp.PREPARE, *parts):
+            rp.run_seed_job(rp.SeedJob("frankle2020-rewinding", "smoke", 1, seed, str(here), "cpu", part=part))
+        n = _compare_stores(store, here, exact=True)
+        assert n == 1 + len(parts) * plan.context["experiments"][0].imp.rounds  # one dense run, every k's rounds
+        with pytest.raises(rp.SettingsError, match="no part"):
+            figure.part_plan(plan, "resnet20 k=7")
+
+
+    def test_a_failing_task_is_reported_with_its_error(self, local_ray, tmp_path):
+        """A task whose node runs other lthlib code refuses before training; ray_map names the
+        job and the error after the other tasks finished."""
+        good = rp.SeedJob(FIGURE, "smoke", 2, 0, str(tmp_path), "cpu", expect={"code": rp.code_digest()})
+        bad = rp.SeedJob(FIGURE, "smoke", 2, 1, str(tmp_path), "cpu", expect={"code": "0" * 16})
+        with pytest.raises(ClusterError) as exc:
+            cluster.ray_map(rp.run_seed_job, [good, bad], "local", describe=rp.SeedJob.describe)
+        message = str(exc.value)
+        assert "1 of 2 Ray task(s) failed" in message and "fc2019-fig3 seed 1: ClusterError" in message
+        assert "runs other lthlib code" in message and "run the same command again" in message
+        assert list(tmp_path.rglob("*.pt"))  # seed 0 finished and was stored
 
 
 def test_conv_figure_parts_are_its_networks(tmp_path):
@@ -276,24 +306,6 @@ def test_conv_figure_parts_are_its_networks(tmp_path):
     _compare_stores(whole, part, exact=True)
     with pytest.raises(rp.SettingsError, match="share no runs"):
         rp.run_seed_job(rp.SeedJob("fc2019-conv", "smoke", 1, 0, str(part), "cpu", part=rp.PREPARE))
-
-
-def test_a_failing_task_is_reported_with_its_error(tmp_path):
-    """A task whose node runs other lthlib code refuses before training; ray_map names the
-    job and the error after the other tasks finished."""
-    ray = pytest.importorskip("ray")
-    good = rp.SeedJob(FIGURE, "smoke", 2, 0, str(tmp_path), "cpu", expect={"code": rp.code_digest()})
-    bad = rp.SeedJob(FIGURE, "smoke", 2, 1, str(tmp_path), "cpu", expect={"code": "0" * 16})
-    try:
-        with pytest.raises(ClusterError) as exc:
-            cluster.ray_map(rp.run_seed_job, [good, bad], "local", describe=rp.SeedJob.describe)
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-    message = str(exc.value)
-    assert "1 of 2 Ray task(s) failed" in message and "fc2019-fig3 seed 1: ClusterError" in message
-    assert "runs other lthlib code" in message and "run the same command again" in message
-    assert list(tmp_path.rglob("*.pt"))  # seed 0 finished and was stored
 
 
 def test_a_client_server_that_fails_to_start_is_tried_again(monkeypatch, capsys):
@@ -352,7 +364,7 @@ def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch, fig3_h
     process. ``auto`` standing for $RAY_ADDRESS sends the token too. Without a token at hand (a
     new machine: HOME an empty folder) the same command stops, nothing trained, with an error
     that names the token and where it is, not a Ray version mismatch."""
-    pytest.importorskip("ray")
+    ray = pytest.importorskip("ray")
     import importlib.util
     import shutil
     import socket
@@ -389,6 +401,7 @@ def test_a_token_authenticated_head_runs_the_sweep(tmp_path, monkeypatch, fig3_h
         for i, address in enumerate(addresses):
             store, out = tmp_path / f"results_{i}", tmp_path / f"out_{i}"
             assert rp.main(_argv(out, store, "--ray", address)) == 0, address
+            assert not ray.is_initialized()  # the connection reproduce opened is closed
             assert "RAY_AUTH_MODE" not in os.environ  # token mode for the connection only
             prov = json.loads((out / f"{FIGURE}.provenance.json").read_text())
             assert prov["cluster"]["address"] == address
