@@ -48,9 +48,21 @@ def test_population_counts_every_member(mnist1d_small, tiny_settings, counting):
     assert p["examples"] == evaluations * examples_per_evaluation(mnist1d_small)
 
 
-def _train_and_evaluate(seed: int) -> int:
+def _train_and_evaluate(job: tuple[int, str]) -> int:
+    """Train and evaluate a little, once the other job has started too: each job blocks until
+    both are running, so the two run in two worker processes however fast a job is."""
+    import time
+    from pathlib import Path
+
     from lthlib.engine.training import data_for
     from lthlib.settings import TrainSettings
+
+    seed, folder = job
+    (Path(folder) / f"started_{seed}").touch()
+    deadline = time.monotonic() + 120
+    while len(list(Path(folder).glob("started_*"))) < 2:
+        assert time.monotonic() < deadline, "the other job never started"
+        time.sleep(0.01)
 
     s = TrainSettings(model="mlp_mnist1d", dataset="mnist1d", iterations=20, eval_every=10,
                       batch_size=32, train_size=600, validation_size=200,
@@ -62,8 +74,8 @@ def _train_and_evaluate(seed: int) -> int:
     return len(run.iterations)
 
 
-def test_worker_processes_add_their_counts(counting):
-    assert parallel_map(_train_and_evaluate, [0, 1], workers=2) == [3, 3]
+def test_worker_processes_add_their_counts(counting, tmp_path):
+    assert parallel_map(_train_and_evaluate, [(0, str(tmp_path)), (1, str(tmp_path))], workers=2) == [3, 3]
     p = profile.read(counting)
     assert p["processes"] == 2  # two spawned workers; this process trained nothing
     assert (p["runs"], p["steps"], p["evaluations"], p["passes"]) == (2, 40, 6, 2 * (9 + 1))
