@@ -79,15 +79,12 @@ class FusedOptimizer:
                 self.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=p.device),
                                  "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
                                  "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
-        beta1, beta2 = group["betas"]
-        fused = torch._fused_adamw_ if self.kind == "adamw" else torch._fused_adam_
         for ps, gs in _by_device_and_dtype(params, grads):
             steps = [self.state[p]["step"] for p in ps]
             torch._foreach_add_(steps, 1)
-            fused(ps, gs, [self.state[p]["exp_avg"] for p in ps], [self.state[p]["exp_avg_sq"] for p in ps],
-                  [], steps, amsgrad=False, lr=group["lr"], beta1=beta1, beta2=beta2,
-                  weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
-                  grad_scale=None, found_inf=None)
+            fused_adam(self.kind, ps, gs, [self.state[p]["exp_avg"] for p in ps],
+                       [self.state[p]["exp_avg_sq"] for p in ps], steps, lr=group["lr"], betas=group["betas"],
+                       weight_decay=group["weight_decay"])
 
     def _sgd(self, group: Mapping[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
         momentum = group["momentum"]
@@ -101,9 +98,8 @@ class FusedOptimizer:
                 self.state.setdefault(p, {}).setdefault("momentum_buffer", new(g))
         for ps, gs in _by_device_and_dtype(params, grads):
             bufs = [self.state[p]["momentum_buffer"] for p in ps] if momentum else []
-            torch._fused_sgd_(ps, gs, bufs, weight_decay=group["weight_decay"], momentum=momentum,
-                              lr=group["lr"], dampening=0.0, nesterov=False, maximize=False,
-                              is_first_step=first, grad_scale=None, found_inf=None)
+            fused_sgd(ps, gs, bufs, lr=group["lr"], weight_decay=group["weight_decay"], momentum=momentum,
+                      first_step=first)
 
     def state_dict(self) -> dict[str, Any]:
         """``torch.optim``'s layout: per-parameter buffers by the parameter's index."""
@@ -124,6 +120,29 @@ class FusedOptimizer:
                 self.state[p] = {k: (v.to(device=p.device, dtype=torch.float32 if k == "step" else p.dtype).clone()
                                      if isinstance(v, torch.Tensor) else v)
                                  for k, v in saved[i].items()}
+
+
+def fused_adam(kind: str, params: list[torch.Tensor], grads: list[torch.Tensor], exp_avgs: list[torch.Tensor],
+               exp_avg_sqs: list[torch.Tensor], steps: list[torch.Tensor], *, lr: float,
+               betas: tuple[float, float], weight_decay: float) -> None:
+    """torch's fused Adam (``kind="adam"``: L2 weight decay added to the gradient) or AdamW
+    (decoupled) kernel, with the arguments ``torch.optim``'s fused path passes; ``steps``
+    already advanced to this step's count. Also the population's update
+    (``lthlib.engine.stacked_optim``), over stacked tensors."""
+    fused = torch._fused_adamw_ if kind == "adamw" else torch._fused_adam_
+    fused(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=lr, beta1=betas[0],
+          beta2=betas[1], weight_decay=weight_decay, eps=ADAM_EPS, maximize=False, grad_scale=None,
+          found_inf=None)
+
+
+def fused_sgd(params: list[torch.Tensor], grads: list[torch.Tensor], bufs: list[torch.Tensor], *, lr: float,
+              weight_decay: float, momentum: float, first_step: bool) -> None:
+    """torch's fused SGD kernel (no dampening, no Nesterov), as ``torch.optim.SGD(fused=True)``
+    calls it; ``bufs`` empty without momentum, and filled with the gradient where
+    ``first_step``."""
+    torch._fused_sgd_(params, grads, bufs, weight_decay=weight_decay, momentum=momentum, lr=lr, dampening=0.0,
+                      nesterov=False, maximize=False, is_first_step=first_step, grad_scale=None,
+                      found_inf=None)
 
 
 def _by_device_and_dtype(params: list[torch.Tensor],

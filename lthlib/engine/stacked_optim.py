@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from lthlib.engine.fused_optim import ADAM_EPS
+from lthlib.engine.fused_optim import ADAM_EPS, fused_adam, fused_sgd
 from lthlib.engine.training import lr_at
 from lthlib.settings import TrainSettings
 
@@ -97,10 +97,7 @@ class StackedOptimizer:
         p, m, v = lists["params"], lists["exp_avg"], lists["exp_avg_sq"]
         decoupled = self.kind == "adamw"
         if self.impl == "fused":
-            fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
-            fused(p, g, m, v, [], lists["steps"], amsgrad=False, lr=lr, beta1=beta1,
-                  beta2=beta2, weight_decay=wd, eps=eps, maximize=False,
-                  grad_scale=None, found_inf=None)
+            fused_adam(self.kind, p, g, m, v, lists["steps"], lr=lr, betas=betas, weight_decay=wd)
             return
         if wd and decoupled:  # AdamW: w <- w (1 - lr wd), then the Adam step
             torch._foreach_mul_(p, 1 - lr * wd)
@@ -121,9 +118,7 @@ class StackedOptimizer:
         p = lists["params"]
         bufs = lists["momentum_buffer"] if momentum else []
         if self.impl == "fused":
-            torch._fused_sgd_(p, g, bufs, weight_decay=wd, momentum=momentum, lr=lr, dampening=0.0,
-                              nesterov=False, maximize=False, is_first_step=False,
-                              grad_scale=None, found_inf=None)
+            fused_sgd(p, g, bufs, lr=lr, weight_decay=wd, momentum=momentum, first_step=False)
             return
         if wd:
             g = torch._foreach_add(g, p, alpha=wd)
