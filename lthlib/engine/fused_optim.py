@@ -103,9 +103,8 @@ class FusedOptimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """``torch.optim``'s layout: per-parameter buffers by the parameter's index."""
-        index = {id(p): i for i, p in enumerate(self.params)}
         group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
-        return {"state": {index[id(p)]: dict(s) for p, s in self.state.items()},
+        return {"state": {i: dict(self.state[p]) for i, p in enumerate(self.params) if p in self.state},
                 "param_groups": [{**group, "params": list(range(len(self.params)))}]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
