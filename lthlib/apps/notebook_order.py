@@ -11,10 +11,6 @@ same numbers either way (a result is keyed by the computation that gives it,
 ``lthlib.engine.passes``; ``tests/test_notebooks.py`` checks claims do not depend on what
 ran before).
 
-Which ready notebook starts first: the one with the longest chain of work after it (its own
-and that of the notebooks waiting for it, ``COST``), so that the long chains start early
-and the run does not end on one notebook with the other cores idle.
-
 ``ALONE`` notebooks time code (notebook 08 measures inference and training speed):
 nothing runs beside them, and they get every core, as in a run one notebook at a time.
 """
@@ -32,19 +28,6 @@ READS: dict[str, tuple[str, ...]] = {
     "09": ("02",),
 }
 ALONE: frozenset[str] = frozenset({"08"})
-# Each notebook's work, for the order of starting only (never a result): the CPU-seconds
-# its processes were busy at quick scale (the suite at 4f621f0, docs/population.md),
-# rounded. A notebook not listed counts as 100.
-COST: dict[str, float] = {"01": 25, "02": 140, "03": 245, "04": 315, "05": 395, "06": 315,
-                          "07": 100, "08": 120, "09": 375, "10": 255}
-
-
-def chain(stem: str, among: Collection[str]) -> float:
-    """The work of ``stem`` and of the longest chain of notebooks of ``among`` that read it,
-    directly or through others (``READS``)."""
-    me = number(stem)
-    after = [s for s in among if me in READS.get(number(s), ())]
-    return COST.get(me, 100.0) + max((chain(s, among) for s in after), default=0.0)
 
 
 def number(stem: str) -> str:
@@ -56,13 +39,10 @@ def startable(pending: Sequence[str], running: Collection[str], jobs: int) -> li
     """The notebooks (stems) of ``pending`` to start now, in ``pending``'s order, when
     ``running`` are running and at most ``jobs`` may run at once: those whose ``READS`` are
     neither pending nor running (a notebook not chosen for this run counts as done), up to
-    the free slots, the longest ``chain`` first; an ``ALONE`` notebook only when nothing
-    else runs or starts, and nothing beside it. With ``jobs=1`` this is ``pending``'s
-    order, one at a time."""
+    the free slots; an ``ALONE`` notebook only when nothing else runs or starts, and nothing
+    beside it. With ``jobs=1`` this is ``pending``'s order, one at a time."""
     if jobs < 1:
         raise ValueError(f"jobs={jobs}: must be an integer >= 1")
-    if jobs > 1:
-        pending = sorted(pending, key=lambda s: (-chain(s, pending), s))
     busy = {number(s) for s in running}
     if busy & ALONE:
         return []
