@@ -57,23 +57,8 @@ def find_notebooks(folder: Path, only: list[str] | None) -> list[Path]:
 
 
 def execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bool,
-            cell_timeout: float | None = None, env: dict[str, str] | None = None) -> Outcome:
-    """Run one notebook with papermill; return what happened, never raise for a failing cell.
-    ``env``: variables its kernel (and the kernel's workers) inherit, for this notebook only."""
-    saved = {k: os.environ.get(k) for k in env or {}}
-    os.environ.update(env or {})
-    try:
-        return _execute(notebook, out, results, scale, show_cells, cell_timeout)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _execute(notebook: Path, out: Path, results: Path, scale: str, show_cells: bool,
-             cell_timeout: float | None) -> Outcome:
+            cell_timeout: float | None = None) -> Outcome:
+    """Run one notebook with papermill; return what happened, never raise for a failing cell."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -187,70 +172,6 @@ def print_profile(out: Path, outcomes: list[Outcome], notebooks: list[Path]) -> 
             print("  ".join("-" * w for w in widths))
 
 
-def _notebook_env(out: Path, notebook: Path, profile: bool) -> dict[str, str]:
-    """What one notebook's kernel inherits: with ``--profile``, the file its kernel and
-    workers count their work in (emptied first: an earlier run's counts must not add)."""
-    if not profile:
-        return {}
-    counts = profile_file(out, notebook)
-    counts.parent.mkdir(parents=True, exist_ok=True)
-    counts.unlink(missing_ok=True)
-    return {PROFILE_ENV: str(counts)}
-
-
-def _say_done(i: int, n: int, outcome: Outcome) -> None:
-    print(f"[{i}/{n}] {outcome.notebook}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
-    if outcome.detail:
-        print(f"    {outcome.detail}", flush=True)
-
-
-def _execute_job(job: tuple) -> Outcome:
-    return execute(*job)
-
-
-def run_side_by_side(notebooks: list[Path], out: Path, results: Path, args: argparse.Namespace,
-                     cell_timeout: float | None) -> list[Outcome]:
-    """``--jobs N``: up to N notebooks at once, each in its own process and kernel, in the
-    order ``lthlib.apps.notebook_order.startable`` allows (a notebook after those whose
-    results it reads; a notebook that times code alone, with every core). A kernel beside
-    others trains with ``cores // (threads x N)`` worker processes (at least 1, then in the
-    kernel itself), so that processes x threads stay within the cores; a result does not
-    depend on where it was computed (``lthlib.engine.parallel``)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    from lthlib.apps.notebook_order import ALONE, number, startable
-    from lthlib.core.threads import cpu_cores, training_threads
-
-    shared_workers = str(max(1, cpu_cores() // (training_threads() * args.jobs)))
-    by_stem = {nb.stem: nb for nb in notebooks}
-    index = {nb.stem: i for i, nb in enumerate(notebooks, 1)}
-    pending, running, done = [nb.stem for nb in notebooks], {}, {}
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn"),
-                             max_tasks_per_child=1) as pool:
-        while pending or running:
-            starting = startable(pending, list(running.values()), args.jobs)
-            if not starting and not running:
-                raise RuntimeError(f"no notebook of {pending} can start: notebook_order.READS has a cycle")
-            for stem in starting:
-                env = _notebook_env(out, by_stem[stem], args.profile)
-                if number(stem) not in ALONE and "LTHLIB_WORKERS" not in os.environ:
-                    env["LTHLIB_WORKERS"] = shared_workers
-                print(f"[{index[stem]}/{len(notebooks)}] {stem} ...", flush=True)
-                job = (by_stem[stem], out, results, args.scale, False, cell_timeout, env)
-                running[pool.submit(_execute_job, job)] = stem
-                pending.remove(stem)
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in finished:
-                stem = running.pop(future)
-                try:
-                    done[stem] = future.result()
-                except Exception as err:  # the notebook's process died
-                    done[stem] = Outcome(stem, "FAILED", 0.0, "-", f"{type(err).__name__}: {err}")
-                _say_done(index[stem], len(notebooks), done[stem])
-    return [done[nb.stem] for nb in notebooks]
-
-
 def run(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(Path(args.notebooks), args.only)
     out, results = Path(args.out).resolve(), Path(args.results).resolve()
@@ -264,25 +185,27 @@ def run(args: argparse.Namespace) -> int:
     if cell_timeout is not None and cell_timeout <= 0:
         cell_timeout = None
     print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
-    started = time.perf_counter()
-    if args.jobs > 1:
-        outcomes = run_side_by_side(notebooks, out, results, args, cell_timeout)
-    else:
-        outcomes = []
-        for i, nb in enumerate(notebooks, 1):
-            print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
-            outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout,
-                              env=_notebook_env(out, nb, args.profile))
-            _say_done(i, len(notebooks), outcome)
-            outcomes.append(outcome)
-    wall = time.perf_counter() - started
+    outcomes = []
+    for i, nb in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
+        if args.profile:
+            counts = profile_file(out, nb)
+            counts.parent.mkdir(parents=True, exist_ok=True)
+            counts.unlink(missing_ok=True)  # counts of an earlier run must not add to this one's
+            os.environ[PROFILE_ENV] = str(counts)  # the kernel and its workers inherit it
+        try:
+            outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
+        finally:
+            if args.profile:
+                os.environ.pop(PROFILE_ENV, None)
+        print(f"[{i}/{len(notebooks)}] {nb.stem}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
+        if outcome.detail:
+            print(f"    {outcome.detail}", flush=True)
+        outcomes.append(outcome)
     print()
     print_table(outcomes)
     if args.profile:
         print_profile(out, outcomes, notebooks)
-    if args.jobs > 1:
-        print(f"\n{len(notebooks)} notebook(s) in {wall:.1f} s, up to {args.jobs} at a time "
-              "(each notebook's seconds overlap the others')")
     claims = print_claims(out, notebooks)
     failed = [o for o in outcomes if o.status != "ok"]
     for o in failed:
@@ -346,9 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--threads", type=int, default=None, metavar="N",
                        help="torch threads per training process (default 1, see lthlib.core.threads; "
                             "another count gives other last bits, and is stored apart)")
-    p_run.add_argument("--jobs", type=int, default=1, metavar="N",
-                       help="run up to N notebooks at once, each with its share of the cores "
-                            "(default 1; lthlib.apps.notebook_order says which may run side by side)")
     p_run.add_argument("--profile", action="store_true",
                        help="count per notebook the training steps, evaluation passes and "
                             "seconds in each, and print them as a table")
@@ -372,8 +292,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{flag} {getattr(args, flag)}: {problem}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads {args.threads}: must be an integer >= 1")
-    if args.jobs < 1:
-        parser.error(f"--jobs {args.jobs}: must be an integer >= 1 (notebooks run at once)")
     return run(args)
 
 
