@@ -7,7 +7,7 @@ the first time it is built (its methods are wrapped in ``torch._disable_dynamo``
 autograded assignment that trains. The update is the same kernel with the same arguments
 (``torch.optim.Adam(fused=True)`` calls ``torch._fused_adam_`` after adding 1 to each
 parameter's step tensor), so the numbers are torch's bit for bit
-(``tests/test_training.py`` steps both side by side). Devices without fused kernels (MPS)
+(``tests/test_fused_optim.py`` steps both side by side). Devices without fused kernels (MPS)
 keep ``torch.optim``'s foreach implementation (``training.make_optimizer``).
 """
 from __future__ import annotations
