@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lthlib.engine.stacked import plan_of
-from lthlib.engine.stacked_conv import hand_head, head_backward, head_forward, head_input
+from lthlib.engine.stacked_conv import _col2im, _im2col, hand_head, head_backward, head_forward, head_input
 from lthlib.models.networks import build_model
 
 
@@ -75,3 +75,35 @@ def test_head_output_and_gradients_match_autograd_to_float32_rounding(n):
         bound = 4 * (theirs.double() - want).abs().max() + u * want.abs().max()
         assert (got.double() - want).abs().max() <= bound, name
     assert (out >= 0).all() and (out == 0).any()  # the last ReLU is applied and some units are off
+
+
+def _col2im_by_taps(g, batch, length, channels, k, stride, padding, out_length):
+    """The adjoint written the plain way: a zeroed padded buffer, one strided add per kernel
+    tap in increasing order, the padding cut off."""
+    n = g.shape[0]
+    g = g.view(n, batch, out_length, k, channels)
+    grad = g.new_zeros(n, batch, length + 2 * padding, channels)
+    last = stride * (out_length - 1) + 1
+    for j in range(k):
+        grad[:, :, j:j + last:stride].add_(g[:, :, :, j])
+    return grad[:, :, padding:padding + length]
+
+
+@pytest.mark.parametrize("length,k,stride,padding", [
+    (20, 3, 2, 1), (10, 3, 2, 1), (40, 5, 2, 2), (9, 3, 2, 1), (7, 5, 1, 2), (12, 7, 2, 3),
+    (11, 2, 3, 0), (8, 1, 2, 0), (6, 3, 1, 0), (13, 4, 3, 2)])
+def test_col2im_is_the_adjoint_of_im2col_summed_tap_by_tap(length, k, stride, padding):
+    """Per class of positions modulo the stride (taps missing at the edges, positions no tap
+    reads, one to three taps per position): the same numbers, bit for bit, as adding each
+    tap's gradient in turn into a zeroed buffer, and the adjoint of ``_im2col`` (<im2col(h),
+    g> = <h, col2im(g)>, exact on integers)."""
+    gen = torch.Generator().manual_seed(length * 100 + k * 10 + stride)
+    n, batch, channels = 2, 3, 4
+    h = torch.randint(-4, 5, (n, batch, length, channels), generator=gen).float()
+    cols, out_length = _im2col(h, k, stride, padding)
+    g = torch.randn(n, batch * out_length, k * channels, generator=gen)
+    got = _col2im(g, batch, length, channels, k, stride, padding, out_length)
+    assert got.is_contiguous() and got.shape == h.shape
+    assert torch.equal(got, _col2im_by_taps(g, batch, length, channels, k, stride, padding, out_length))
+    gi = torch.randint(-4, 5, g.shape, generator=gen).float()
+    assert (cols * gi).sum() == (h * _col2im(gi, batch, length, channels, k, stride, padding, out_length)).sum()
