@@ -209,8 +209,12 @@ def test_batched_optimizer_matches_torch_optim(kind, impl):
                     assert torch.equal(params[name][j], singles[j][name].detach())
 
 
-def test_masked_weights_zero_after_every_step_and_adam_never_sees_them(mnist1d, monkeypatch):
-    settings = TrainSettings(model="mlp_mnist1d", iterations=15, eval_every=5, weight_decay=1e-2)
+@pytest.mark.parametrize("optimizer", [dict(optimizer="adam"), dict(optimizer="adamw"),
+                                       dict(optimizer="sgd", lr=0.1, momentum=0.9)])
+def test_masked_weights_zero_after_every_step_and_adam_never_sees_them(mnist1d, monkeypatch, optimizer):
+    """The population multiplies weights by their masks once, at the start: every step after
+    must leave a masked weight and its optimiser state exactly 0.0 by itself."""
+    settings = TrainSettings(model="mlp_mnist1d", iterations=15, eval_every=5, weight_decay=1e-2, **optimizer)
     models = members(mnist1d, settings, seeds=(0, 1))
     masks = [random_mask(models[0]), random_mask(models[1], seed=5)]
     seen = []

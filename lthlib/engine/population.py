@@ -37,9 +37,14 @@ How (the stacked network itself -- which models stack, their forward -- is
   hand-written ``torch._foreach`` formulas of torch's Adam / SGD. Both match
   ``torch.optim`` for one member (``tests/test_population.py``).
 - Masks. As in ``train``: masked gradients are zeroed before the step (Adam moments and
-  weight decay never see them) and masked weights are multiplied by the mask after it, so
-  they are exactly 0.0 after every step. A member's ``mask_update`` (SET, RigL) runs after
-  the steps ``train`` runs it after, on the member's weights and dense gradients.
+  weight decay never see them), so masked weights are exactly 0.0 after every step. Unlike
+  ``train``, the weights are not multiplied by the mask after each step: they are
+  multiplied once, at the start, and a weight that is 0.0 with a zero gradient and zero
+  optimiser state is left exactly 0.0 by Adam, AdamW and SGD (with momentum and weight
+  decay); a mask update zeroes the weights and state it flips. The same numbers, without a
+  pass over every weight and mask per step (~5% of a masked MLP step, docs/population.md).
+  A member's ``mask_update`` (SET, RigL) runs after the steps ``train`` runs it after, on
+  the member's weights and dense gradients.
 - Edge-popup supermasks (``Supermask``): the frozen weights are stacked as above and the
   scores train; the forward multiplies each weight by ``Supermask.forward``'s mask (the
   top-k of |score| per member and layer, from the last step's thresholds: ``warm_topk``),
@@ -225,8 +230,7 @@ class _Population:
         self.chunks = list(zip(bounds[:-1], bounds[1:]))
         names = list(self.params)
         self.masked_index = [names.index(k) for k in self.mask]
-        self.chunk_masks = [([self.params[k][lo:hi] for k in self.mask], [m[lo:hi] for m in self.mask.values()])
-                            for lo, hi in self.chunks]
+        self.chunk_masks = [[m[lo:hi] for m in self.mask.values()] for lo, hi in self.chunks]
         self.opt.activate(n, self.chunks)
 
     # -- one step
@@ -284,12 +288,10 @@ class _Population:
                 grads = [by_name[name].mul_(self.params[name][lo:hi]).mul_(score[lo:hi].sign())
                          for name, score in self.scores.items()]
             with torch.no_grad():
-                masked_params, masks = self.chunk_masks[c]
+                masks = self.chunk_masks[c]
                 if masks:
                     torch._foreach_mul_([grads[i] for i in self.masked_index], masks)
                 self.opt.step(t, grads, c)
-                if masks:
-                    torch._foreach_mul_(masked_params, masks)
         for j in due:
             self._update_mask(j, t + 1, dense.get(j))
 
