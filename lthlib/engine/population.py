@@ -37,14 +37,11 @@ How (the stacked network itself -- which models stack, their forward -- is
   hand-written ``torch._foreach`` formulas of torch's Adam / SGD. Both match
   ``torch.optim`` for one member (``tests/test_population.py``).
 - Masks. As in ``train``: masked gradients are zeroed before the step (Adam moments and
-  weight decay never see them), so masked weights are exactly 0.0 after every step. Unlike
-  ``train``, the weights are not multiplied by the mask after each step: they are
-  multiplied once, at the start, and a weight that is 0.0 with a zero gradient and zero
-  optimiser state is left exactly 0.0 by Adam, AdamW and SGD (with momentum and weight
-  decay); a mask update zeroes the weights and state it flips. The same numbers, without a
-  pass over every weight and mask per step (~5% of a masked MLP step, docs/population.md).
-  A member's ``mask_update`` (SET, RigL) runs after the steps ``train`` runs it after, on
-  the member's weights and dense gradients.
+  weight decay never see them), and masked weights are exactly 0.0 after every step: not
+  multiplied by the mask after each step as in ``train``, but once, at the start (a weight
+  at 0.0 with zero gradient and state stays 0.0 under Adam, AdamW and SGD; a mask update
+  zeroes what it flips). A member's ``mask_update`` (SET, RigL) runs after the steps
+  ``train`` runs it after, on the member's weights and dense gradients.
 - Edge-popup supermasks (``Supermask``): the frozen weights are stacked as above and the
   scores train; the forward multiplies each weight by ``Supermask.forward``'s mask (the
   top-k of |score| per member and layer, from the last step's thresholds: ``warm_topk``),
