@@ -25,10 +25,11 @@ Tables:
    numbers); the gathered input read and written (2 per input number). The bandwidth is
    DRAM's: members stepped together (``chunk``: ``population.CHUNK_BYTES``) whose
    parameters, gradients and moments fit the caches can beat that bound.
-3. Members whose masks train or change (``--kinds``, 1 thread, MNIST-1D MLP): edge-popup
-   supermasks (notebook 04's: frozen signed-constant weights, 50% kept, SGD lr 0.1 with
-   momentum 0.9) and RigL (ERK 20% density, a mask update every 25 steps), ``train`` on
-   one member against populations of 4, 8 and 16, timed the same way.
+3. Masked members, whose masks train, change or stay (``--kinds``, 1 thread, MNIST-1D
+   MLP): edge-popup supermasks (notebook 04's: frozen signed-constant weights, 50% kept,
+   SGD lr 0.1 with momentum 0.9), RigL (ERK 20% density, a mask update every 25 steps)
+   and a fixed ERK 20% mask (``static``: the masked members most notebooks train),
+   ``train`` on one member against populations of 4, 8 and 16, timed the same way.
 4. With ``--full``: the forward/backward of one batched step done with stacked tensors
    (``lthlib.engine.population``) and with ``torch.func`` (``functional_call`` + ``vmap`` +
    ``grad``) under the same fused optimiser, and whole runs (9 members of each model's
@@ -64,7 +65,7 @@ from lthlib.settings import PAPER_PRESETS, TrainSettings
 
 MODELS = ("mlp_mnist1d", "cnn_mnist1d")
 KS = (1, 4, 9, 16, 32)
-KINDS = ("edge_popup", "rigl")
+KINDS = ("edge_popup", "rigl", "static")
 KIND_KS = (4, 8, 16)
 VMAP_KS = (1, 4, 9, 32)
 
@@ -99,7 +100,8 @@ def population_runner(name: str, data, k: int) -> Callable[[int], None]:
 
 def kind_runner(kind: str, data, k: int | None) -> Callable[[int], None]:
     """``train`` (``k`` None) or ``train_population`` of ``k`` members of one kind:
-    edge-popup supermasks or RigL, on the MNIST-1D MLP."""
+    edge-popup supermasks, RigL, or a fixed mask (``static``: what IMP tickets, pruning at
+    initialisation and static sparse training train), on the MNIST-1D MLP."""
     from lthlib.methods.sparse_training import SparseTrainingSettings, SparseUpdater, initial_sparse_mask
     from lthlib.methods.supermask import Supermask, random_weights, supermask_settings
 
@@ -119,10 +121,10 @@ def kind_runner(kind: str, data, k: int | None) -> Callable[[int], None]:
                 masks.append(None)
                 updates.append(None)
             else:
-                sparse = SparseTrainingSettings(method="rigl", density=0.2, update_every=25)
+                sparse = SparseTrainingSettings(method=kind, density=0.2, update_every=25)
                 models.append(model)
                 masks.append(initial_sparse_mask(model, sparse, s))
-                updates.append(SparseUpdater(sparse, iterations, s))
+                updates.append(SparseUpdater(sparse, iterations, s) if kind == "rigl" else None)
         return models, masks, updates
 
     def run(iterations: int) -> None:
@@ -344,8 +346,8 @@ def main() -> None:
                   f"{batched:.1f} | {one_by_one / batched:.2f}x |", flush=True)
 
     if args.kinds:
-        print("\n## Members whose masks train or change: per-model step time (ms, wall clock), MNIST-1D MLP, "
-              "1 thread\n")
+        print("\n## Masked members (masks that train, change or stay fixed): per-model step time (ms, "
+              "wall clock), MNIST-1D MLP, 1 thread\n")
         print("Median of the interleaved repeats [interquartile range]; model building is inside each run "
               "and cancels in the difference.\n")
         keys = ["train"] + [f"K={k}" for k in KIND_KS]
