@@ -63,3 +63,59 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
     assert row[2:6] == ["1", "20", "3", "10"] and row[-1] == "1"
     assert (tmp_path / "out" / "profile" / "01_train.jsonl").exists()
     assert "LTHLIB_PROFILE_FILE" not in os.environ  # not left set for what runs next
+
+
+def test_jobs_runs_notebooks_side_by_side_in_the_order_their_metadata_allows(tmp_path, capsys, monkeypatch):
+    """--jobs 2: 01 and 02 run at once, each with its share of the workers; 03 reads 01's runs
+    and starts after it ends; 04 times code and runs alone, with every worker; outcomes and
+    claims come back in the notebooks' order."""
+    import json
+
+    from lthlib.core.threads import cpu_cores
+
+    monkeypatch.delenv("LTHLIB_WORKERS", raising=False)
+    folder, log = tmp_path / "nbs", tmp_path / "log"
+    folder.mkdir()
+    log.mkdir()
+    body = ("import json, os, time\n"
+            "t0 = time.time(); time.sleep({sleep})\n"
+            "open(r'{log}/{n}.json', 'w').write(json.dumps([t0, time.time(), os.environ.get('LTHLIB_WORKERS')]))")
+    meta = {"01": {}, "02": {}, "03": {"reads": ["01"]}, "04": {"alone": True, "reads": ["03"]}}
+    for n, m in meta.items():
+        path = folder / f"{n}_nb.ipynb"
+        write_notebook(path, body.format(sleep=3 if n in ("01", "02") else 0.5, log=log, n=n))
+        nb = json.loads(path.read_text())
+        nb["metadata"]["lthlib"] = m
+        path.write_text(json.dumps(nb))
+    assert main(["run", "--scale", "smoke", "--jobs", "2", "--profile", "--notebooks", str(folder),
+                 "--out", str(tmp_path / "out"), "--results", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    spans = {n: json.loads((log / f"{n}.json").read_text()) for n in meta}
+    assert spans["01"][0] < spans["02"][1] and spans["02"][0] < spans["01"][1]  # side by side
+    assert spans["03"][0] >= spans["01"][1]  # after what it reads
+    assert all(spans["04"][0] >= spans[n][1] for n in ("01", "02", "03"))  # alone, last
+    share = str(max(1, cpu_cores() // 2))
+    assert [spans[n][2] for n in meta] == [share, share, share, None]
+    assert "04_nb ... (alone: it times code)" in out
+    table = [line.split()[0] for line in out.split("Profile")[0].splitlines() if line.startswith("0")
+             and " ok " in f" {line} "]
+    assert table == ["01_nb", "02_nb", "03_nb", "04_nb"]  # the summary in the notebooks' order
+    assert "LTHLIB_PROFILE_FILE" not in os.environ and "LTHLIB_WORKERS" not in os.environ
+
+
+def test_jobs_must_be_positive_and_bad_metadata_stops_before_anything_runs(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_notebook(folder / "01_a.ipynb", "raise SystemExit('must not run')")
+    with pytest.raises(SystemExit):
+        main(["run", "--jobs", "0", "--notebooks", str(folder)])
+    assert "--jobs 0: must be an integer >= 1" in capsys.readouterr().err
+    nb = json.loads((folder / "01_a.ipynb").read_text())
+    nb["metadata"]["lthlib"] = {"reads": "00"}
+    (folder / "01_a.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(SystemExit, match="01_a.ipynb: metadata lthlib.reads must be a list"):
+        main(["run", "--scale", "smoke", "--jobs", "2", "--notebooks", str(folder),
+              "--out", str(tmp_path / "out"), "--results", str(tmp_path / "r")])
+    assert not (tmp_path / "out" / "notebooks").exists()
