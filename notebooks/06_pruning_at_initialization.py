@@ -2,7 +2,6 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: lthlib
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,10 +11,6 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
-#   lthlib:
-#     minutes: 5.3
-#     reads:
-#     - '02'
 # ---
 
 # %% [markdown]

@@ -2,7 +2,6 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
-#     notebook_metadata_filter: lthlib
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -12,11 +11,6 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
-#   lthlib:
-#     minutes: 1.7
-#     reads:
-#     - '02'
-#     - '06'
 # ---
 
 # %% [markdown]

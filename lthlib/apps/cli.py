@@ -10,9 +10,7 @@ notebook's claims. The exit status is non-zero when a notebook fails (the failin
 notebook and cell are named), and with ``--check-claims`` when a headline claim does not
 hold. ``--profile`` counts what each notebook trains and evaluates (``lthlib.core.profile``:
 training steps, evaluation passes, seconds in each, over the kernel and its worker
-processes) into ``<out>/profile/<notebook>.jsonl`` and prints them as a table. ``--jobs N``
-executes up to N notebooks at once, each with its share of the worker processes, in the
-order their metadata allows (``lthlib.apps.notebook_order``); the results are the same.
+processes) into ``<out>/profile/<notebook>.jsonl`` and prints them as a table.
 """
 from __future__ import annotations
 
@@ -174,81 +172,6 @@ def print_profile(out: Path, outcomes: list[Outcome], notebooks: list[Path]) -> 
             print("  ".join("-" * w for w in widths))
 
 
-def _profile_counts(out: Path, notebook: Path) -> Path:
-    counts = profile_file(out, notebook)
-    counts.parent.mkdir(parents=True, exist_ok=True)
-    counts.unlink(missing_ok=True)  # counts of an earlier run must not add to this one's
-    return counts
-
-
-def _execute_with(env: dict[str, str | None], notebook: Path, out: Path, results: Path, scale: str,
-                  show_cells: bool, cell_timeout: float | None) -> Outcome:
-    """``execute`` with these environment variables set (None: unset) for the notebook's
-    kernel and its workers to inherit, and put back afterwards."""
-    before = {k: os.environ.get(k) for k in env}
-    for k, v in env.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    try:
-        return execute(notebook, out, results, scale, show_cells, cell_timeout)
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _report(i: int, n: int, outcome: Outcome) -> None:
-    print(f"[{i}/{n}] {outcome.notebook}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
-    if outcome.detail:
-        print(f"    {outcome.detail}", flush=True)
-
-
-def run_side_by_side(notebooks: list[Path], schedule, out: Path, results: Path,
-                     args: argparse.Namespace, cell_timeout: float | None) -> list[Outcome]:
-    """``--jobs N``: up to N notebooks at once, each in its own process (papermill and its
-    kernel), in the order ``lthlib.apps.notebook_order`` gives; each gets its share of the
-    worker processes (``LTHLIB_WORKERS``: cores // (threads x N), unless set), a notebook
-    that must run alone all of them. Outcomes come back in the notebooks' order."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    from lthlib.core.threads import cpu_cores, training_threads
-
-    index = {nb: i for i, nb in enumerate(notebooks, 1)}
-    user_workers = os.environ.get("LTHLIB_WORKERS")
-    share = str(max(1, cpu_cores() // (training_threads() * args.jobs)))
-    outcomes: dict[Path, Outcome] = {}
-    pool = ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        futures = {}
-        while not schedule.done:
-            for entry in schedule.start():
-                workers = user_workers or (None if entry.alone else share)
-                env = {PROFILE_ENV: str(_profile_counts(out, entry.path)) if args.profile else None,
-                       "LTHLIB_WORKERS": workers}
-                print(f"[{index[entry.path]}/{len(notebooks)}] {entry.path.stem} ..."
-                      + (" (alone: it times code)" if entry.alone else ""), flush=True)
-                futures[pool.submit(_execute_with, env, entry.path, out, results, args.scale, False,
-                                    cell_timeout)] = entry
-            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-            for future in finished:
-                entry = futures.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as err:  # the process running it died
-                    outcome = Outcome(entry.path.stem, "FAILED", 0.0, "-", f"{type(err).__name__}: {err}")
-                schedule.finish(entry)
-                _report(index[entry.path], len(notebooks), outcome)
-                outcomes[entry.path] = outcome
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return [outcomes[nb] for nb in notebooks]
-
-
 def run(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(Path(args.notebooks), args.only)
     out, results = Path(args.out).resolve(), Path(args.results).resolve()
@@ -261,28 +184,24 @@ def run(args: argparse.Namespace) -> int:
     cell_timeout = args.cell_timeout if args.cell_timeout is not None else DEFAULT_CELL_TIMEOUT[args.scale]
     if cell_timeout is not None and cell_timeout <= 0:
         cell_timeout = None
-    if args.jobs > 1:
-        from lthlib.apps.notebook_order import last_minutes, schedule_for
-        from lthlib.core.errors import SettingsError
-
-        # the durations of the last run into this --out folder, when every notebook has one
-        last = {nb.stem[:2]: last_minutes(out / "notebooks" / nb.name, args.scale) for nb in notebooks}
-        try:  # bad metadata: an error before anything runs
-            schedule = schedule_for(notebooks, args.jobs, last if None not in last.values() else None)
-        except SettingsError as err:
-            raise SystemExit(f"error: {err}") from None
-    print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}"
-          + (f", up to {args.jobs} at once" if args.jobs > 1 else ""), flush=True)
-    if args.jobs > 1:
-        outcomes = run_side_by_side(notebooks, schedule, out, results, args, cell_timeout)
-    else:
-        outcomes = []
-        for i, nb in enumerate(notebooks, 1):
-            print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
-            env = {PROFILE_ENV: str(_profile_counts(out, nb)) if args.profile else None}
-            outcome = _execute_with(env, nb, out, results, args.scale, show_cells, cell_timeout)
-            _report(i, len(notebooks), outcome)
-            outcomes.append(outcome)
+    print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
+    outcomes = []
+    for i, nb in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
+        if args.profile:
+            counts = profile_file(out, nb)
+            counts.parent.mkdir(parents=True, exist_ok=True)
+            counts.unlink(missing_ok=True)  # counts of an earlier run must not add to this one's
+            os.environ[PROFILE_ENV] = str(counts)  # the kernel and its workers inherit it
+        try:
+            outcome = execute(nb, out, results, args.scale, show_cells, cell_timeout)
+        finally:
+            if args.profile:
+                os.environ.pop(PROFILE_ENV, None)
+        print(f"[{i}/{len(notebooks)}] {nb.stem}: {outcome.status} in {outcome.seconds:.1f} s", flush=True)
+        if outcome.detail:
+            print(f"    {outcome.detail}", flush=True)
+        outcomes.append(outcome)
     print()
     print_table(outcomes)
     if args.profile:
@@ -350,10 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--threads", type=int, default=None, metavar="N",
                        help="torch threads per training process (default 1, see lthlib.core.threads; "
                             "another count gives other last bits, and is stored apart)")
-    p_run.add_argument("--jobs", type=int, default=1, metavar="N",
-                       help="notebooks executed at once (default 1), each with its share of the worker "
-                            "processes; notebook metadata orders them (lthlib.apps.notebook_order). "
-                            "Results are the same for any N")
     p_run.add_argument("--profile", action="store_true",
                        help="count per notebook the training steps, evaluation passes and "
                             "seconds in each, and print them as a table")
@@ -375,8 +290,6 @@ def main(argv: list[str] | None = None) -> int:
         problem = folder_problem(getattr(args, flag))
         if problem:
             parser.error(f"--{flag} {getattr(args, flag)}: {problem}")
-    if args.jobs < 1:
-        parser.error(f"--jobs {args.jobs}: must be an integer >= 1 (notebooks executed at once)")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads {args.threads}: must be an integer >= 1")
     return run(args)
