@@ -69,6 +69,38 @@ def test_workers_are_kept_between_calls_and_renewed_when_the_environment_changes
     assert parallel._pool is None
 
 
+def test_a_kernel_that_used_workers_exits_by_itself_when_shut_down(tmp_path):
+    """Jupyter's shutdown of a kernel whose notebook used workers: the kernel exits on its own
+    (status 0, its ``atexit`` handlers run) and leaves no worker or resource tracker behind.
+    Before, the resource tracker ignored ipykernel's SIGTERM, jupyter_client killed the
+    kernel after 2.5 s, and ``atexit`` never ran (status -15, no marker)."""
+    import psutil
+    from jupyter_client import KernelManager
+
+    marker = tmp_path / "atexit-ran"
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        code = ("import atexit\n"
+                "from lthlib.engine.parallel import parallel_map\n"
+                "assert parallel_map(abs, [-1, -2, -3], workers=2) == [1, 2, 3]\n"
+                f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n")
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        kernel = km.provisioner.process
+        children = psutil.Process(kernel.pid).children(recursive=True)
+        assert len(children) >= 3  # two workers and multiprocessing's resource tracker
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+    assert kernel.returncode == 0
+    assert marker.read_text() == "ran"
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_training_runs_on_the_fixed_thread_count(mnist1d_small, tiny_settings):
     from lthlib.engine.training import model_for, train
 
