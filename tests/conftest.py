@@ -157,3 +157,13 @@ def write_toy_assignment(source, name: str, hidden_tests: str) -> str:
     (source / name).mkdir(parents=True)
     nbformat.write(nb, str(source / name / f"{name}.ipynb"))
     return name
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test drew (pyplot keeps every open figure: a test process that ran
+    many plotting tests warned of more than 20 and held their memory)."""
+    yield
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
