@@ -53,7 +53,8 @@ def training_curves(runs: Sequence[Run], title: str = "", colors: Mapping[str, s
     lo = min(min(r.val_loss[start:]) for r in runs)
     hi = max(max(r.val_loss[start:]) for r in runs)
     ax_val.set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))
-    ax_val.set_xlim(x[start], x[-1])
+    if x[start] < x[-1]:  # a curve of one or two points has no last third to zoom into
+        ax_val.set_xlim(x[start], x[-1])
     ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy")
     ax_val.set(xlabel="iteration", ylabel="cross-entropy",
