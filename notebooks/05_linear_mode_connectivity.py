@@ -55,7 +55,7 @@ import numpy as np
 from lthlib.core.store import Store
 from lthlib.engine.training import data_for, model_for
 from lthlib.experiments.imp import kind_label
-from lthlib.experiments.lmc import PLANE_RESOLUTION, STABLE_BARRIER, loss_plane, measure_sweep_instability, train_children
+from lthlib.experiments.lmc import PLANE_RESOLUTION, STABLE_BARRIER, loss_plane, measure_sweep_instability
 from lthlib.experiments.rewinding import rewinding_for_scale, run_rewind_sweep
 from lthlib.report import plots, widgets
 from lthlib.report.claims import Claims, say, spread, verdict_word
@@ -248,11 +248,12 @@ and VGG-16 on CIFAR-10), which `SCALE="paper"` runs.""")
 # ## The plane through the parent and its children
 #
 # The error on the plane through three weight vectors: the parent at $k$ and the two
-# children. The dashed line is the interpolation path above.
+# children. The dashed line is the interpolation path measured above: the same two children
+# (the first seed's dense network, spawned at $k = 0$), read back from the store.
 
 # %%
 res0 = sweep[0][0]
-a, b = train_children(res0.settings.train, data, res0.dense.weights_at[0], 0, store=store)
+a, b = measured.children("dense", 0, 0, data, store)  # the pair whose path the sweep measured, read back
 plane = loss_plane(model_for(train_settings, data), [res0.dense.weights_at[0], a.final_state, b.final_state], data,
                    resolution=PLANE_RESOLUTION[SCALE])
 fig = plots.loss_contour(plane, ("parent (k=0)", "child 1", "child 2"))

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -135,6 +136,12 @@ def test_instability_job_and_loss_plane(mnist1d_small, tiny_settings, tmp_path, 
         model.load_state_dict(state)
         loss, acc = evaluate(model, mnist1d_small.x_test, mnist1d_small.y_test)
         assert plane["loss"][i, j] == pytest.approx(loss, rel=1e-5) and plane["error"][i, j] == pytest.approx(1 - acc)
+    # its rows in two worker processes: the same numbers, bit for bit
+    split = loss_plane(model_for(tiny_settings, mnist1d_small), states, mnist1d_small, resolution=6, margin=0.1,
+                       workers=2)
+    alone = loss_plane(model_for(tiny_settings, mnist1d_small), states, mnist1d_small, resolution=6, margin=0.1,
+                       workers=1)
+    assert split["loss"].shape == (6, 6) and all(np.array_equal(split[k], alone[k]) for k in split)
 
 
 def test_solution_relation_of_a_network_to_itself_and_to_another(mnist1d_small):

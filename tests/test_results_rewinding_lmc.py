@@ -121,6 +121,36 @@ def test_run_rewind_sweep_returns_a_sweep_in_the_seed_order_asked(mnist1d_small,
     assert sweep.dense_final_acc().tolist() == [res.dense.final() for res in sweep[0]]
 
 
+def test_the_children_a_sweep_measured_are_read_back_not_trained(mnist1d_small, tiny_settings, tmp_path,
+                                                                 monkeypatch):
+    """``SweepInstability.children``: the pair whose path ``curve`` is (notebook 05 draws the
+    loss plane through them), read from the store: the path between them is the measured
+    one, bit for bit, and nothing is trained again."""
+    import lthlib.experiments.lmc as lmc_module
+    from lthlib.core.store import Store
+    from lthlib.experiments.imp import IMPSettings
+    from lthlib.experiments.lmc import interpolation_curve, measure_sweep_instability
+    from lthlib.experiments.rewinding import run_rewind_sweep
+    from lthlib.engine.training import model_for
+
+    settings = IMPSettings(tiny_settings, rounds=1, rewind_iteration=0, rate=0.5, controls=())
+    store = Store(tmp_path)
+    sweep = run_rewind_sweep(settings, [0, 10], [0, 1], mnist1d_small, store=store, workers=1)
+    inst = measure_sweep_instability(sweep, [0, 10], [], 1, mnist1d_small, store=store, points=5, workers=1)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a measured child was trained again")
+
+    monkeypatch.setattr(lmc_module, "train", no_training)
+    for kind, r, k, seed in (("dense", 0, 0, 0), ("ticket", 1, 10, 1)):
+        a, b = inst.children(kind, r, k, mnist1d_small, store, seed=seed)
+        path = interpolation_curve(model_for(tiny_settings, mnist1d_small), a.final_state, b.final_state,
+                                   mnist1d_small, 5, splits=("test",))
+        assert path == inst.curve(kind, r, k, seed)
+    with pytest.raises(ValueError, match="kind='reinit'"):
+        inst.children("reinit", 1, 0, mnist1d_small, store)
+
+
 # ----------------------------------------------------------------------- instability
 def barrier(kind: str, r: int, k: int, seed: int) -> float:
     """The barrier planted for a case: small for the tickets at k = 2 (stable), large elsewhere."""

@@ -170,7 +170,10 @@ def _call(args: tuple) -> Any:
 def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], workers: int | None = None,
                  on_cpu: bool = True) -> list[T]:
     """``[fn(item) for item in items]``, in worker processes when ``workers`` > 1.
-    ``fn`` must be a module-level function (it is pickled to the workers)."""
+    ``fn`` must be a module-level function (it is pickled to the workers). ``fn`` must not
+    write into the tensors an item holds: torch sends CPU tensors to the workers through
+    shared memory, so every task given the same tensor (and the caller) sees one storage;
+    copy what a task changes (``lthlib.experiments.lmc.loss_plane`` copies its model)."""
     items = list(items)
     workers = default_workers(len(items), on_cpu) if workers is None else max(1, int(workers))
     if workers == 1 or len(items) <= 1:

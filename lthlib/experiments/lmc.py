@@ -17,6 +17,7 @@ every point before evaluating (``reset_batchnorm``).
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,7 +235,8 @@ def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict,
     results keyed like ``cases``. The children not stored yet are trained first, all
     together as populations (``train_children_of``) when a store keeps them;
     the paths between them are then evaluated in worker processes where there are cores
-    to spare."""
+    to spare. Each result also says where its children were computed (``"computed_in"``,
+    the pair ``train_children`` reads them back with)."""
     computed_in: dict[Hashable, tuple[str, str]] = {}
     if store is not None and store.root is not None:
         computed_in = train_children_of(cases, data, store, workers)
@@ -246,7 +248,7 @@ def measure_instability(cases: Mapping[Hashable, tuple[TrainSettings, StateDict,
     todo = [key for key in keys if measured[key] is None]
     todo_jobs = [jobs[keys.index(key)] for key in todo]
     measured.update(zip(todo, parallel_map(instability, todo_jobs, workers, data.x_train.device.type == "cpu")))
-    return {key: measured[key] for key in keys}
+    return {key: {**measured[key], "computed_in": job.computed_in} for key, job in zip(keys, jobs)}
 
 
 @dataclass(frozen=True)
@@ -357,6 +359,19 @@ class SweepInstability:
         alpha, test loss and error at every point (``instability`` evaluates the test set only)."""
         return self.measured[(kind, round_, k, self.seeds[0] if seed is None else seed)]["curve"]
 
+    def children(self, kind: str, round_: int, k: int, data: Dataset, store: Store | None,
+                 seed: int | None = None) -> tuple[Run, Run]:
+        """The two children whose path ``curve`` is (None: the first seed), read back from
+        ``store`` where the measurement kept them (``train_children``): the dense network
+        or the ticket of ``round_``."""
+        if kind not in ("dense", "ticket"):
+            raise ValueError(f"kind={kind!r}: children are read for 'dense' or 'ticket'")
+        seed = self.seeds[0] if seed is None else seed
+        res = self.sweep[k][self.seeds.index(seed)]
+        mask = None if kind == "dense" else res.rounds[round_ - 1].mask
+        return train_children(res.settings.train, data, res.dense.weights_at[k], k, mask, store,
+                              self.measured[(kind, round_, k, seed)]["computed_in"])
+
     def test_errors(self, kind: str, round_: int, k: int) -> np.ndarray:
         """Test error along the path, seeds x points (fractions)."""
         return np.array([self.curve(kind, round_, k, s)["test_error"] for s in self.seeds])
@@ -427,29 +442,39 @@ def train_children_of(cases: Mapping[Hashable, tuple[TrainSettings, StateDict, i
 
 
 def loss_plane(model: nn.Module, states: Sequence[StateDict], data: Dataset, resolution: int = 15,
-               margin: float = 0.2, split: str = "test") -> dict[str, Any]:
+               margin: float = 0.2, split: str = "test", workers: int | None = None) -> dict[str, Any]:
     """Loss and error on the plane through three weight vectors (e.g. parent and two
     children): ``w(u, v) = w0 + u (w1 - w0) + v (w2 - w0)`` on a grid, with the three
-    points at (0,0), (1,0), (0,1). Returns the grid and the values."""
+    points at (0,0), (1,0), (0,1). Returns the grid and the values. The grid's rows are
+    evaluated in ``workers`` processes (``lthlib.engine.parallel``; the same numbers in any)."""
     if len(states) != 3:
         raise ValueError("loss_plane needs exactly three states")
-    w0, w1, w2 = states
     us = np.linspace(-margin, 1 + margin, resolution)
     vs = np.linspace(-margin, 1 + margin, resolution)
     x, y = data.split(split)
     x, y = x[:5_000], y[:5_000]
-    loss = np.zeros((resolution, resolution))
-    err = np.zeros((resolution, resolution))
-    bn = has_batchnorm(model)
-    for i, v in enumerate(vs):
-        for j, u in enumerate(us):
-            model.load_state_dict({k: w0[k] + u * (w1[k] - w0[k]) + v * (w2[k] - w0[k])
-                                   if w0[k].is_floating_point() else w0[k] for k in w0})
-            if bn:
-                reset_batchnorm(model, data.x_train[:5_000])
-            loss[i, j], acc = evaluate(model, x, y)
-            err[i, j] = 1 - acc
-    return {"u": us, "v": vs, "loss": loss, "error": err}
+    x_bn = data.x_train[:5_000] if has_batchnorm(model) else None
+    rows = parallel_map(_plane_row, [(model, tuple(states), us, v, x, y, x_bn) for v in vs], workers,
+                        on_cpu=x.device.type == "cpu")
+    return {"u": us, "v": vs, "loss": np.array([r[0] for r in rows]), "error": np.array([r[1] for r in rows])}
+
+
+def _plane_row(job: tuple) -> tuple[list[float], list[float]]:
+    """One row (fixed ``v``) of ``loss_plane``: the loss and error at every ``u``. The model
+    is copied first: the jobs sent to workers share its tensors (torch passes them through
+    shared memory), so two rows loading weights into it at once would race."""
+    model, (w0, w1, w2), us, v, x, y, x_bn = job
+    model = copy.deepcopy(model)
+    loss, err = [], []
+    for u in us:
+        model.load_state_dict({k: w0[k] + u * (w1[k] - w0[k]) + v * (w2[k] - w0[k])
+                               if w0[k].is_floating_point() else w0[k] for k in w0})
+        if x_bn is not None:
+            reset_batchnorm(model, x_bn)
+        point_loss, acc = evaluate(model, x, y)
+        loss.append(point_loss)
+        err.append(1 - acc)
+    return loss, err
 
 
 def solution_relation(model: nn.Module, solution: StateDict, reference: StateDict, data: Dataset,
