@@ -247,9 +247,13 @@ and VGG-16 on CIFAR-10), which `SCALE="paper"` runs.""")
 # %% [markdown]
 # ## The plane through the parent and its children
 #
-# The error on the plane through three weight vectors: the parent at $k$ and the two
-# children. The dashed line is the interpolation path measured above: the same two children
-# (the first seed's dense network, spawned at $k = 0$), read back from the store.
+# The error on the plane through three weight vectors: the parent at $k = 0$ and its two
+# children. The dashed line is the path between the same two children whose interpolation
+# the sweep measured (the first seed's dense network, spawned at $k = 0$: one of the seeds
+# behind the band in the figure above), read back from the store. The axes are the
+# coefficients of the two directions from the parent to each child; those directions are
+# neither orthogonal nor of equal length in weight space, so the figure's right angle and
+# equal sides are not distances between the networks.
 
 # %%
 res0 = sweep[0][0]
@@ -258,16 +262,21 @@ plane = loss_plane(model_for(train_settings, data), [res0.dense.weights_at[0], a
                    resolution=PLANE_RESOLUTION[SCALE])
 fig = plots.loss_contour(plane, ("parent (k=0)", "child 1", "child 2"))
 plots.save_figure(fig, FIGURES_DIR, "loss_plane")
+b0 = float(measured.barriers("dense", 0, [0])[0, 0])  # this seed's error barrier at k = 0 (the path above)
+say("Along the dashed line the test error rises {b:.1f} points above the mean of the two children's errors, so "
+    "at $k = 0$ this seed's dense network is {word} (stable: a barrier under {thr:.0f} points).",
+    b=100 * b0, thr=100 * STABLE_BARRIER,
+    word="stable, its children in one valley" if b0 < STABLE_BARRIER else "not stable, its children in two valleys")
 
 # %% [markdown]
 # **What to see.** This is the first seed's dense network with children spawned at $k = 0$:
 # the parent is the untrained initialisation, where the error is high; both children sit in
-# low-error regions. Whether those regions are one valley or two is what
-# the colour along the dashed line tells.
+# low-error regions. Whether those regions are one valley or two is what the colour along
+# the dashed line tells, and the sentence under the figure says.
 #
 # ### Explore
-# The slider reads the stored children for each $k$ (it never trains): the first seed's
-# dense network and IMP ticket.
+# The slider reads the stored interpolation paths for each $k$ (it never trains or
+# evaluates): the first seed's dense network and IMP ticket.
 
 # %%
 curves = {k: {"dense": measured.curve("dense", 0, k),
