@@ -92,9 +92,9 @@ def _workers(workers: int) -> ProcessPoolExecutor:
 def shutdown_workers() -> None:
     """Stop the kept worker processes (at exit, or before a change of environment)."""
     global _pool, _pool_key
-    if _pool is not None:
-        _pool.shutdown(wait=True, cancel_futures=True)
-    _pool, _pool_key = None, None
+    pool, _pool, _pool_key = _pool, None, None  # a kernel's shutdown (control thread) may race a failing call
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 atexit.register(shutdown_workers)
