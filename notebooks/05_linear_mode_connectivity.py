@@ -262,7 +262,7 @@ plane = loss_plane(model_for(train_settings, data), [res0.dense.weights_at[0], a
                    resolution=PLANE_RESOLUTION[SCALE])
 fig = plots.loss_contour(plane, ("parent (k=0)", "child 1", "child 2"))
 plots.save_figure(fig, FIGURES_DIR, "loss_plane")
-b0 = float(measured.barriers("dense", 0, [0])[0, 0])  # this seed's error barrier at k = 0 (the path above)
+b0 = float(b_dense[0, i0])  # this seed's error barrier at k = 0 (the path above)
 say("Along the dashed line the test error rises {b:.1f} points above the mean of the two children's errors, so "
     "at $k = 0$ this seed's dense network is {word} (stable: a barrier under {thr:.0f} points).",
     b=100 * b0, thr=100 * STABLE_BARRIER,
