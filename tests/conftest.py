@@ -26,6 +26,32 @@ if _TEST_PROCESSES > 1:
 
     os.environ.setdefault("LTHLIB_WORKERS", str(max(1, cpu_cores() // (_TEST_PROCESSES * training_threads()))))
 
+# The notebooks the tests execute (smoke notebooks, nbgrader's autogrades, papermill and
+# nbclient alike) run in kernels forked from a process that has imported ipykernel and torch
+# (lthlib.core.warm_kernel): ~3 CPU-s less per kernel, about 70 kernels per run. The
+# kernelspec "python3" under a folder first on JUPYTER_PATH is what Jupyter then finds.
+# LTHLIB_FRESH_KERNELS=1 runs the tests with the usual fresh kernels instead.
+if os.environ.get("LTHLIB_FRESH_KERNELS") != "1":
+    import atexit
+    import shutil
+    import tempfile
+
+    from lthlib.core import warm_kernel
+
+    _KERNELSPECS = tempfile.mkdtemp(prefix="lthlib-kernelspecs-")
+    atexit.register(shutil.rmtree, _KERNELSPECS, True)
+    warm_kernel.kernelspec(_KERNELSPECS)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_KERNELSPECS, os.environ.get("JUPYTER_PATH")) if p)
+
+
+def pytest_unconfigure(config):
+    """The run's last step (the controller's, under xdist): stop the warm-kernel servers
+    (one per environment the tests' kernels ran in) rather than leave them to their idle timeout."""
+    if os.environ.get("LTHLIB_FRESH_KERNELS") != "1" and not os.environ.get("PYTEST_XDIST_WORKER"):
+        from lthlib.core import warm_kernel
+
+        warm_kernel.stop_servers(every=True)
+
 
 # Files whose tests share a module- or session-scoped fixture (a full assignments check, a
 # figure's seeds, a built site): one test process runs each of them whole, in order, so the

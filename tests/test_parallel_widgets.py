@@ -84,14 +84,18 @@ def test_a_kernel_that_used_workers_exits_by_itself_when_shut_down(tmp_path):
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=120)
-        code = ("import atexit\n"
+        code = ("import atexit, os\n"
                 "from lthlib.engine.parallel import parallel_map\n"
                 "assert parallel_map(abs, [-1, -2, -3], workers=2) == [1, 2, 3]\n"
-                f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n")
-        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+                f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+                "print(os.getpid())\n")
+        printed = []
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: printed.append(
+            msg["content"].get("text", "")))
         assert reply["content"]["status"] == "ok", reply["content"]
-        kernel = km.provisioner.process
-        children = psutil.Process(kernel.pid).children(recursive=True)
+        kernel = km.provisioner.process  # the kernel, or the process standing in for a forked one (warm_kernel)
+        # the kernel's own processes, asked of the kernel: a forked kernel is not its launcher's child
+        children = psutil.Process(int("".join(printed))).children(recursive=True)
         assert len(children) >= 3  # two workers and multiprocessing's resource tracker
     finally:
         kc.stop_channels()
