@@ -79,6 +79,10 @@ def test_a_kernel_that_used_workers_exits_by_itself_when_shut_down(tmp_path):
 
     marker = tmp_path / "atexit-ran"
     km = KernelManager(kernel_name="python3")
+    # jupyter_client waits half of this for a graceful exit (default 5 s: 2.5 s, which a kernel's
+    # own exit, ~2 CPU-s, can outlast on a machine busy with other tests). A kernel that waits
+    # for a child ignoring SIGTERM still fails: ipykernel's SIGTERM retries take ~14 s.
+    km.shutdown_wait_time = 10.0
     km.start_kernel(cwd=str(tmp_path))
     kc = km.client()
     kc.start_channels()
