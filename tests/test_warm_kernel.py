@@ -170,3 +170,19 @@ def test_a_server_that_cannot_start_leaves_the_usual_kernel(warm_spec, monkeypat
         kc.stop_channels()
         km.shutdown_kernel(now=False)
     assert "a broken torch" in Path(f"{warm_kernel.server_path()}.log").read_text()
+
+
+def test_warm_kernels_is_the_kernelspec_while_inside_and_leaves_no_trace(monkeypatch):
+    """``python -m lthlib run`` executes its notebooks inside ``warm_kernels()``."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    monkeypatch.setenv("JUPYTER_PATH", "/somewhere/else")
+    with warm_kernel.warm_kernels():
+        spec = KernelSpecManager().get_kernel_spec("python3")
+        assert spec.argv[1] == str(Path(warm_kernel.__file__).resolve())
+        folder = Path(spec.resource_dir).parents[1]
+        assert os.environ["JUPYTER_PATH"] == f"{folder}{os.pathsep}/somewhere/else"
+    assert os.environ["JUPYTER_PATH"] == "/somewhere/else" and not folder.exists()
+    monkeypatch.setenv("LTHLIB_FRESH_KERNELS", "1")
+    with warm_kernel.warm_kernels():
+        assert os.environ["JUPYTER_PATH"] == "/somewhere/else"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lthlib.core.profile import ENV as PROFILE_ENV
+from lthlib.core.warm_kernel import warm_kernels
 from lthlib.settings import SCALES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -172,19 +173,9 @@ def print_profile(out: Path, outcomes: list[Outcome], notebooks: list[Path]) -> 
             print("  ".join("-" * w for w in widths))
 
 
-def run(args: argparse.Namespace) -> int:
-    notebooks = find_notebooks(Path(args.notebooks), args.only)
-    out, results = Path(args.out).resolve(), Path(args.results).resolve()
-    # Executed notebooks should not fill with progress-bar widgets; the kernel inherits this.
-    os.environ.setdefault("LTHLIB_PROGRESS", "0")
-    os.environ.setdefault("LTHLIB_HEADLESS", "1")  # explorers are built, not rendered (lthlib.report.widgets)
-    if args.threads is not None:
-        os.environ["LTHLIB_THREADS"] = str(args.threads)  # the kernels inherit it
-    show_cells = sys.stdout.isatty()
-    cell_timeout = args.cell_timeout if args.cell_timeout is not None else DEFAULT_CELL_TIMEOUT[args.scale]
-    if cell_timeout is not None and cell_timeout <= 0:
-        cell_timeout = None
-    print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
+def _execute_all(notebooks: list[Path], args: argparse.Namespace, out: Path, results: Path,
+                 show_cells: bool, cell_timeout: float | None) -> list:
+    """Each notebook in turn, with its progress lines (and its profile file with --profile)."""
     outcomes = []
     for i, nb in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {nb.stem} ...", flush=True)
@@ -202,6 +193,24 @@ def run(args: argparse.Namespace) -> int:
         if outcome.detail:
             print(f"    {outcome.detail}", flush=True)
         outcomes.append(outcome)
+    return outcomes
+
+
+def run(args: argparse.Namespace) -> int:
+    notebooks = find_notebooks(Path(args.notebooks), args.only)
+    out, results = Path(args.out).resolve(), Path(args.results).resolve()
+    # Executed notebooks should not fill with progress-bar widgets; the kernel inherits this.
+    os.environ.setdefault("LTHLIB_PROGRESS", "0")
+    os.environ.setdefault("LTHLIB_HEADLESS", "1")  # explorers are built, not rendered (lthlib.report.widgets)
+    if args.threads is not None:
+        os.environ["LTHLIB_THREADS"] = str(args.threads)  # the kernels inherit it
+    show_cells = sys.stdout.isatty()
+    cell_timeout = args.cell_timeout if args.cell_timeout is not None else DEFAULT_CELL_TIMEOUT[args.scale]
+    if cell_timeout is not None and cell_timeout <= 0:
+        cell_timeout = None
+    print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
+    with warm_kernels():  # kernels forked with ipykernel and torch imported (lthlib.core.warm_kernel)
+        outcomes = _execute_all(notebooks, args, out, results, show_cells, cell_timeout)
     print()
     print_table(outcomes)
     if args.profile:

@@ -47,7 +47,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 # Modules every kernel imports before the notebook's first line (ipykernel, IPython), and
 # torch, which every notebook here and every assignment imports first.
@@ -71,6 +73,32 @@ def kernelspec(folder: str | Path, name: str = "python3") -> Path:
         "display_name": "Python 3 (ipykernel, forked warm)", "language": "python",
         "interrupt_mode": "signal", "metadata": {"debugger": True}}, indent=1))
     return spec
+
+
+@contextmanager
+def warm_kernels() -> Iterator[None]:
+    """While inside, notebooks whose kernel is ``python3`` run in forked kernels (a
+    kernelspec first on ``JUPYTER_PATH``); on leaving, the environment is as before and the
+    server stops once its kernels are done. Nothing changes off Linux (forking a process
+    that has loaded torch is not safe on macOS) or with ``LTHLIB_FRESH_KERNELS=1``."""
+    if not sys.platform.startswith("linux") or os.environ.get("LTHLIB_FRESH_KERNELS") == "1":
+        yield
+        return
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix="lthlib-kernelspecs-")
+    before = os.environ.get("JUPYTER_PATH")
+    try:
+        kernelspec(folder)
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (folder, before) if p)
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = before
+        stop_servers()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _runtime_dir() -> Path:
