@@ -288,17 +288,19 @@ def serve(path: str) -> None:
                     pass
                 continue
             conn, _ = listener.accept()
+            conn.settimeout(10.0)  # a client that connects and says nothing does not hold the server
             try:
                 request, fds = _receive(conn, max_fds=3)
             except OSError:
                 conn.close()
                 continue
+            conn.settimeout(None)
             if request is None or request.get("stop"):
                 for fd in fds:
                     os.close(fd)
                 if request is not None:
                     close_listener()
-                    _send(conn, {"stopped": True})
+                    _reply(conn, {"stopped": True})
                 conn.close()
                 if request is not None:
                     break
@@ -309,7 +311,7 @@ def serve(path: str) -> None:
             for fd in fds:
                 os.close(fd)
             kernels[pid] = conn
-            _send(conn, {"pid": pid})
+            _reply(conn, {"pid": pid})
         while kernels:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -320,10 +322,7 @@ def serve(path: str) -> None:
             conn = kernels.pop(pid, None)
             if conn is not None:
                 code = os.waitstatus_to_exitcode(status)
-                try:
-                    _send(conn, {"code": code, "signal": -code if code < 0 else 0})
-                except OSError:
-                    pass  # its client is gone
+                _reply(conn, {"code": code, "signal": -code if code < 0 else 0})
                 conn.close()
             last_kernel = time.monotonic()
         if listener.fileno() != -1 and not kernels and time.monotonic() - last_kernel > IDLE_SECONDS:
@@ -332,9 +331,41 @@ def serve(path: str) -> None:
             return
 
 
+def _reply(conn: socket.socket, message: dict) -> None:
+    """Send ``message`` to a client that may be gone (then there is no one to tell)."""
+    try:
+        _send(conn, message)
+    except OSError:
+        pass
+
+
 def _run_kernel(request: dict, conn: socket.socket, fds: list[int], inherited: list[socket.socket],
                 selector: selectors.BaseSelector) -> None:
-    """In the forked child: become the kernel the client asked for, then exit as it does."""
+    """In the forked child: become the kernel the client asked for, then exit as it does
+    (a failure before the kernel runs ends this process, never returns to the server's loop)."""
+    try:
+        _become_kernel(request, conn, fds, inherited, selector)
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        os._exit(1)
+    from ipykernel import kernelapp
+
+    try:
+        kernelapp.launch_new_instance(argv=request["argv"])
+    except Exception:  # as a fresh kernel's interpreter would: the traceback, then status 1 after atexit
+        import traceback
+
+        traceback.print_exc()
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _become_kernel(request: dict, conn: socket.socket, fds: list[int], inherited: list[socket.socket],
+                   selector: selectors.BaseSelector) -> None:
+    """The forked child's set-up: the client's streams, folder, environment and random states,
+    its own process group, and a watch on the client."""
     import importlib.util
     import multiprocessing.process
     import random
@@ -373,10 +404,6 @@ def _run_kernel(request: dict, conn: socket.socket, fds: list[int], inherited: l
 
     threading.Thread(target=watch_client, name="warm-kernel-client", daemon=True).start()
     sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, *request["argv"]]
-    from ipykernel import kernelapp
-
-    kernelapp.launch_new_instance(argv=request["argv"])
-    sys.exit(0)
 
 
 if __name__ == "__main__":
