@@ -31,23 +31,27 @@ if _TEST_PROCESSES > 1:
 # (lthlib.core.warm_kernel): ~3 CPU-s less per kernel, about 70 kernels per run. The
 # kernelspec "python3" under a folder first on JUPYTER_PATH is what Jupyter then finds.
 # LTHLIB_FRESH_KERNELS=1 runs the tests with the usual fresh kernels instead.
-if os.environ.get("LTHLIB_FRESH_KERNELS") != "1":
+# The run's servers keep their sockets in a folder of the run's own (LTHLIB_WARM_KERNEL_DIR),
+# which the test processes xdist starts inherit with JUPYTER_PATH: one server for all of them,
+# and stopping it at the end stops no other program's (a `python -m lthlib run` beside the tests).
+if os.environ.get("LTHLIB_FRESH_KERNELS") != "1" and not os.environ.get("LTHLIB_WARM_KERNEL_DIR"):
     import atexit
     import shutil
     import tempfile
 
     from lthlib.core import warm_kernel
 
-    _KERNELSPECS = tempfile.mkdtemp(prefix="lthlib-kernelspecs-")
+    _KERNELSPECS = tempfile.mkdtemp(prefix="lthlib-warm-tests-")
     atexit.register(shutil.rmtree, _KERNELSPECS, True)
     warm_kernel.kernelspec(_KERNELSPECS)
+    os.environ["LTHLIB_WARM_KERNEL_DIR"] = _KERNELSPECS
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_KERNELSPECS, os.environ.get("JUPYTER_PATH")) if p)
 
 
 def pytest_unconfigure(config):
     """The run's last step (the controller's, under xdist): stop the warm-kernel servers
     (one per environment the tests' kernels ran in) rather than leave them to their idle timeout."""
-    if os.environ.get("LTHLIB_FRESH_KERNELS") != "1" and not os.environ.get("PYTEST_XDIST_WORKER"):
+    if os.environ.get("LTHLIB_WARM_KERNEL_DIR") and not os.environ.get("PYTEST_XDIST_WORKER"):
         from lthlib.core import warm_kernel
 
         warm_kernel.stop_servers(every=True)

@@ -172,10 +172,11 @@ def test_a_server_that_cannot_start_leaves_the_usual_kernel(warm_spec, monkeypat
     assert "a broken torch" in Path(f"{warm_kernel.server_path()}.log").read_text()
 
 
-def test_warm_kernels_is_the_kernelspec_while_inside_and_leaves_no_trace(monkeypatch):
-    """``python -m lthlib run`` executes its notebooks inside ``warm_kernels()``."""
+def test_warm_kernels_is_the_kernelspec_while_inside_and_leaves_no_trace(monkeypatch, tmp_path):
+    """``python -m lthlib run`` and ``assignments check`` execute their notebooks inside ``warm_kernels()``."""
     from jupyter_client.kernelspec import KernelSpecManager
 
+    monkeypatch.setenv("LTHLIB_WARM_KERNEL_DIR", str(tmp_path))  # its servers apart from the tests' own
     monkeypatch.setenv("JUPYTER_PATH", "/somewhere/else")
     with warm_kernel.warm_kernels():
         spec = KernelSpecManager().get_kernel_spec("python3")
@@ -186,3 +187,8 @@ def test_warm_kernels_is_the_kernelspec_while_inside_and_leaves_no_trace(monkeyp
     monkeypatch.setenv("LTHLIB_FRESH_KERNELS", "1")
     with warm_kernel.warm_kernels():
         assert os.environ["JUPYTER_PATH"] == "/somewhere/else"
+    monkeypatch.delenv("LTHLIB_FRESH_KERNELS")
+    with warm_kernel.warm_kernels():  # nested: the outer kernelspec (and its server) stays
+        outer = os.environ["JUPYTER_PATH"]
+        with warm_kernel.warm_kernels():
+            assert os.environ["JUPYTER_PATH"] == outer

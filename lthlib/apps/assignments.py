@@ -296,6 +296,7 @@ def check(assignments: Iterable[str] | None = None, *, source: str | Path = SOUR
     else one per core; each notebook's kernel computes on one thread). ``keep``: copy each
     assignment's course folder (submissions, autograded notebooks, gradebook) to
     ``<keep>/<name>/`` to look at afterwards."""
+    from lthlib.core.warm_kernel import warm_kernels
     from lthlib.engine.parallel import default_workers, parallel_map
 
     chosen = list(assignments) if assignments is not None else names(source)
@@ -307,12 +308,13 @@ def check(assignments: Iterable[str] | None = None, *, source: str | Path = SOUR
     workers = default_workers(len(chosen)) if workers is None else max(1, int(workers))
     jobs = [(name, str(source), str(wrong_dir), str(config_file), None if keep is None else str(Path(keep) / name))
             for name in chosen]
-    if workers > 1 and len(jobs) > 1:
-        if log is not None:
-            log(f"checking {len(jobs)} assignments in {min(workers, len(jobs))} processes ...")
-        parts = parallel_map(_check_job, jobs, workers)
-    else:
-        parts = [_check_one(*job, log=log) for job in jobs]
+    with warm_kernels():  # each autograde's kernel forked with ipykernel and torch imported (Linux)
+        if workers > 1 and len(jobs) > 1:
+            if log is not None:
+                log(f"checking {len(jobs)} assignments in {min(workers, len(jobs))} processes ...")
+            parts = parallel_map(_check_job, jobs, workers)
+        else:
+            parts = [_check_one(*job, log=log) for job in jobs]
     return [row for part in parts for row in part]
 
 

@@ -81,8 +81,9 @@ def warm_kernels() -> Iterator[None]:
     kernelspec first on ``JUPYTER_PATH``); on leaving, the environment is as before and the
     server stops once its kernels are done. Nothing changes off Linux (forking a process
     that has loaded torch is not safe on macOS) or with ``LTHLIB_FRESH_KERNELS=1``."""
-    if not sys.platform.startswith("linux") or os.environ.get("LTHLIB_FRESH_KERNELS") == "1":
-        yield
+    if (not sys.platform.startswith("linux") or os.environ.get("LTHLIB_FRESH_KERNELS") == "1"
+            or _warm_already()):
+        yield  # (inside warm kernels already: the outer one keeps its server)
         return
     import shutil
 
@@ -101,8 +102,23 @@ def warm_kernels() -> Iterator[None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _warm_already() -> bool:
+    """Whether the ``python3`` kernelspec Jupyter finds first on ``JUPYTER_PATH`` is this one."""
+    for folder in filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep)):
+        spec = Path(folder) / "kernels" / "python3" / "kernel.json"
+        if spec.is_file():
+            try:
+                argv = json.loads(spec.read_text()).get("argv", [])
+            except (OSError, ValueError):
+                return False
+            return len(argv) > 1 and argv[1] == str(Path(__file__).resolve())
+    return False
+
+
 def _runtime_dir() -> Path:
-    folder = Path(tempfile.gettempdir()) / f"lthlib-warm-{os.getuid()}"
+    """Where the servers' sockets live: ``$LTHLIB_WARM_KERNEL_DIR`` (the tests give their run
+    its own, so stopping their servers stops no one else's), else one folder per user."""
+    folder = Path(os.environ.get("LTHLIB_WARM_KERNEL_DIR") or Path(tempfile.gettempdir()) / f"lthlib-warm-{os.getuid()}")
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
 
@@ -233,8 +249,9 @@ def client(argv: list[str]) -> int:
 
 
 def stop_servers(env: dict[str, str] | None = None, every: bool = False) -> None:
-    """Stop the server for ``env`` (default: this environment), or ``every`` server of this
-    user, if running: it takes no new kernel and exits once its kernels are done."""
+    """Stop the server for ``env`` (default: this environment), or ``every`` server whose
+    socket is in this process's runtime folder, if running: it takes no new kernel and exits
+    once its kernels are done."""
     for path in sorted(_runtime_dir().glob("*.sock")) if every else [server_path(env)]:
         conn = _connect(path)
         if conn is not None:
