@@ -43,9 +43,8 @@ if os.environ.get("LTHLIB_FRESH_KERNELS") != "1" and not os.environ.get("LTHLIB_
 
     _KERNELSPECS = tempfile.mkdtemp(prefix="lthlib-warm-tests-")
     atexit.register(shutil.rmtree, _KERNELSPECS, True)
-    warm_kernel.kernelspec(_KERNELSPECS)
+    warm_kernel.put_first(_KERNELSPECS)
     os.environ["LTHLIB_WARM_KERNEL_DIR"] = _KERNELSPECS
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (_KERNELSPECS, os.environ.get("JUPYTER_PATH")) if p)
 
 
 def pytest_unconfigure(config):

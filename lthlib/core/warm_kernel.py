@@ -75,6 +75,13 @@ def kernelspec(folder: str | Path, name: str = "python3") -> Path:
     return spec
 
 
+def put_first(folder: str | Path) -> None:
+    """Write the kernelspec under ``folder`` and put ``folder`` first on ``JUPYTER_PATH``
+    (for this process and the processes it starts)."""
+    kernelspec(folder)
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(folder), os.environ.get("JUPYTER_PATH")) if p)
+
+
 @contextmanager
 def warm_kernels() -> Iterator[None]:
     """While inside, notebooks whose kernel is ``python3`` run in forked kernels (a
@@ -90,8 +97,7 @@ def warm_kernels() -> Iterator[None]:
     folder = tempfile.mkdtemp(prefix="lthlib-kernelspecs-")
     before = os.environ.get("JUPYTER_PATH")
     try:
-        kernelspec(folder)
-        os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (folder, before) if p)
+        put_first(folder)
         yield
     finally:
         if before is None:
