@@ -10,6 +10,11 @@ exactly ``k`` values of each row pass: that set is then the unique top ``k`` (ev
 left out is below every value kept), so it is exactly the set ``torch.topk`` selects, and
 the numbers downstream are the same. Where the check fails (a tie at the k-th value, a NaN,
 a hint too far away) or the row is short, it calls ``torch.topk``.
+
+The comparisons write ``flat.dtype`` 0/1 tensors (``torch.ge(..., out=)``) and count in that
+dtype: on this CPU build a bool result, its count and its conversion to float took ~0.66 ms
+for a ``[16, 30000]`` layer, the same in float 0.07 ms (docs/population.md). A float count of
+0/1 values is exact below 2**24 per row (``MAX_ROW``).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import torch
 
 MIN_ROW = 4096  # shorter rows: a full topk took 0.02 ms for 4 x 1,000, the warm path 0.1 ms
 MAX_SHIFT = 256  # more ranks to move than this: the small topk is no longer small; full topk
+MAX_ROW = 1 << 24  # longer rows: a float32 count of 0/1 values may round; full topk
 
 
 def top_k_rows(flat: torch.Tensor, k: int, hint: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,7 +31,8 @@ def top_k_rows(flat: torch.Tensor, k: int, hint: torch.Tensor | None) -> tuple[t
     thresholds (``[n, 1]``: exactly ``k`` values of the row are at or above it, unless a tie
     forced ``topk``) to pass as ``hint`` next time."""
     flat = flat.detach()
-    if hint is not None and flat.device.type == "cpu" and flat.shape[1] >= MIN_ROW:
+    if hint is not None and flat.device.type == "cpu" and MIN_ROW <= flat.shape[1] < MAX_ROW \
+            and flat.dtype in (torch.float32, torch.float64):
         found = _from_hint(flat, k, hint)
         if found is not None:
             return found
@@ -35,7 +42,7 @@ def top_k_rows(flat: torch.Tensor, k: int, hint: torch.Tensor | None) -> tuple[t
 
 def _from_hint(flat: torch.Tensor, k: int, hint: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The mask and thresholds from the last thresholds ``hint``; None where unsure."""
-    shift = (flat >= hint).sum(1, keepdim=True) - k  # > 0: the threshold must rise
+    shift = (_at_least(flat, hint).sum(1, keepdim=True) - k).long()  # > 0: the threshold must rise
     most = int(shift.abs().max())
     threshold = hint
     if most > MAX_SHIFT:
@@ -50,10 +57,15 @@ def _from_hint(flat: torch.Tensor, k: int, hint: torch.Tensor) -> tuple[torch.Te
         rank = torch.where(up, shift + 1, -shift).clamp_(min=1)
         picked = torch.topk(key, int(rank.max()), dim=1, sorted=True).values.gather(1, rank - 1)
         threshold = torch.where(shift == 0, hint, torch.where(up, -picked, picked))
-    keep = flat >= threshold
+    keep = _at_least(flat, threshold)
     if bool(((keep.sum(1) != k) | flat.sum(1).isnan()).any()):  # an infinite threshold fails the count
         return None
-    return keep.to(flat.dtype), threshold
+    return keep, threshold
+
+
+def _at_least(flat: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """``(flat >= threshold)`` as a ``flat.dtype`` 0/1 tensor, written as such (see above)."""
+    return torch.ge(flat, threshold, out=torch.empty_like(flat))
 
 
 class WarmTopK:
