@@ -94,3 +94,30 @@ def test_for_scale_leaves_the_training_split_out_unless_asked():
     assert TrainSettings(**for_scale("quick").to_dict()) == for_scale("quick")
     with pytest.raises(SettingsError, match="eval_train"):
         TrainSettings(eval_train="no")
+
+
+def test_imp_rounds_can_leave_the_curves_out_and_train_the_same_networks(mnist1d_small, tiny_settings):
+    from lthlib.experiments.imp import IMPSettings, run_imp
+    from lthlib.experiments.transformer_study import transformer_for_scale
+
+    train_settings = tiny_settings.replace(test_curve=True)
+    base = IMPSettings(train=train_settings, rounds=2, rewind_iteration=10, controls=("reinit",))
+    lean = base.replace(round_curves=False)
+    a, b = run_imp(base, mnist1d_small), run_imp(lean, mnist1d_small)
+    assert not any(math.isnan(v) for v in b.dense.train_acc + b.dense.test_acc)  # the dense run keeps both
+    for ra, rb in zip(a.rounds, b.rounds):
+        for x, y in [(ra.ticket, rb.ticket), *((ra.controls[n], rb.controls[n]) for n in ra.controls)]:
+            assert x.val_loss == y.val_loss and x.val_acc == y.val_acc  # exact: the same training
+            assert x.early_stop_iteration == y.early_stop_iteration
+            assert x.at_early_stop("test_acc") == y.at_early_stop("test_acc")
+            assert all(math.isnan(v) for v in y.train_acc)
+            assert sum(not math.isnan(v) for v in y.test_acc) <= 1  # at early stopping only
+            with pytest.raises(ValueError, match="eval_train=False"):
+                y.final("train_acc")
+    assert base.digest() != lean.digest() and "round_curves" not in base.to_dict()
+    with pytest.raises(SettingsError, match="round_curves"):
+        base.replace(round_curves="no")
+    # notebook 10 reads training accuracy of its dense runs only
+    experiment = transformer_for_scale("smoke")
+    assert experiment.train.eval_train and experiment.imp.round_curves is False
+    assert not experiment.finetune_settings(0).eval_train

@@ -82,7 +82,12 @@ class IMPSettings:
     """What one IMP run does. ``rate`` is the fraction of surviving weights removed per
     round (hidden layers, or all layers under ``scope="global"``); ``output_rate`` /
     ``conv_rate`` override it for the output / conv layers (layerwise only; None = same).
-    ``rewind_iteration`` is k. ``exclude``: layers never pruned."""
+    ``rewind_iteration`` is k. ``exclude``: layers never pruned. ``round_curves``: whether
+    the rounds' runs (ticket and controls) record training and test curves (``eval_train``,
+    ``test_curve``); None: as ``train`` says, like the dense run. False evaluates only the
+    validation split during training (and the test set at early stopping): for a study that
+    reads the dense run's training curve but no round's, it trains the same networks with
+    a fraction of the evaluations."""
 
     train: TrainSettings
     rounds: int = 5
@@ -95,6 +100,7 @@ class IMPSettings:
     controls: tuple[str, ...] = ("reinit", "random_mask")
     control_rounds: tuple[int, ...] | None = None  # rounds that train the controls (None: all)
     retrain: str = "weight_rewinding"  # how the ticket is retrained after pruning (RETRAINING)
+    round_curves: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exclude", tuple(self.exclude))
@@ -123,6 +129,8 @@ class IMPSettings:
         if self.retrain not in RETRAINING:
             raise SettingsError(f"retrain={self.retrain!r}: choose one of {list(RETRAINING)} "
                                 "(Renda et al. 2020's three ways to retrain after pruning)")
+        if self.round_curves is not None and not isinstance(self.round_curves, bool):
+            raise SettingsError(f"round_curves={self.round_curves!r}: must be None (as train says), True or False")
         unknown = sorted(set(self.controls) - set(CONTROLS))
         if unknown:
             raise SettingsError(f"controls {unknown} unknown; choose from {list(CONTROLS)}")
@@ -154,7 +162,8 @@ class IMPSettings:
                 "output_rate": self.output_rate, "conv_rate": self.conv_rate, "scope": self.scope,
                 "exclude": list(self.exclude), "controls": list(self.controls),
                 "control_rounds": None if self.control_rounds is None else list(self.control_rounds),
-                **({} if self.retrain == "weight_rewinding" else {"retrain": self.retrain})}
+                **({} if self.retrain == "weight_rewinding" else {"retrain": self.retrain}),
+                **({} if self.round_curves is None else {"round_curves": self.round_curves})}
 
     def store_key(self) -> dict[str, Any]:
         """What names a stored run. ``rounds`` and which controls are trained are left out:
@@ -283,8 +292,11 @@ def _ticket_start(c: RoundContext) -> tuple[StateDict, Mask, int]:
 
 def run_settings(settings: IMPSettings, name: str) -> TrainSettings:
     """The training settings of one run of a round: the job's, except the fine-tuned
-    ticket's, which trains at the schedule's final learning rate throughout."""
+    ticket's, which trains at the schedule's final learning rate throughout, and what is
+    evaluated where ``round_curves`` says."""
     ts = settings.train
+    if settings.round_curves is not None:
+        ts = ts.replace(eval_train=settings.round_curves, test_curve=settings.round_curves)
     if name != "ticket" or settings.retrain != "fine_tuning":
         return ts
     return ts.replace(lr=lr_at(ts, ts.iterations - 1), lr_milestones=(), warmup_iterations=0)

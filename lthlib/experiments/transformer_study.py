@@ -252,8 +252,10 @@ class TransformerExperiment:
 
     def finetune_settings(self, seed: int) -> TrainSettings:
         """The fine-tune of seed ``seed``'s pruned dense network: the dense run's settings
-        with the fine-tune's iterations and learning rate (no warm-up)."""
-        return self.train.replace(seed=int(seed), warmup_iterations=0, **self.finetune)
+        with the fine-tune's iterations and learning rate (no warm-up), evaluating the
+        validation split only (nothing reads its training or test curve)."""
+        return self.train.replace(seed=int(seed), warmup_iterations=0, eval_train=False, test_curve=False,
+                                  **self.finetune)
 
     def round_of(self, density: float) -> int:
         """The IMP round at ``density`` (every layer loses ``imp.rate`` per round)."""
@@ -277,7 +279,8 @@ def transformer_for_scale(scale: str) -> TransformerExperiment:
         raise SettingsError(f"scale={scale!r}: choose one of {sorted(TRANSFORMER_PRESETS)}")
     p = TRANSFORMER_PRESETS[scale]
     train = for_scale(scale, model="transformer", eval_train=True, **p["train"])  # grokking reads training accuracy
-    imp = IMPSettings(train=train, **p["pruning"])
+    # ... of the dense runs only: the rounds evaluate the validation split (round_curves)
+    imp = IMPSettings(train=train, round_curves=False, **p["pruning"])
     one_shot = tuple(OneShot(score, density, pattern) for score, density, pattern in p["one_shot"])
     experiment = TransformerExperiment(imp, p["claim_round"], p["threshold"], one_shot, p["calibration"],
                                        dict(p["finetune"]), p["first_seed"])
