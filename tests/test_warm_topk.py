@@ -84,3 +84,17 @@ def test_rows_keep_their_own_thresholds_by_name_and_offset(warm_calls):
         a = a + 1e-3 * torch.randn(a.shape, generator=g)
         b = b + 1e-3 * torch.randn(b.shape, generator=g)
     assert warm_calls == [False] * 4 + [True] * 8
+
+
+@pytest.mark.parametrize("width", [warm_topk.BLOCK * 128, 2 * MIN_ROW + 7, 30_000])
+@pytest.mark.parametrize("m", [16, 40, 300])
+def test_the_blocks_give_the_values_nearest_the_hint(width, m):
+    g = torch.Generator().manual_seed(width + m)
+    flat = torch.randn(3, width, generator=g, dtype=torch.float64)  # no ties
+    hint = torch.randn(3, 1, generator=g, dtype=torch.float64) * 0.1
+    got = warm_topk._nearest(flat, hint, m)
+    want = flat.gather(1, torch.topk((flat - hint).abs().neg(), m, dim=1).indices)
+    assert torch.equal(got.sort(1).values, want.sort(1).values)
+    # the nearest value in the tail past the last whole block is found too
+    flat[:, -1] = hint[:, 0]
+    assert bool((warm_topk._nearest(flat, hint, m) == hint).any(1).all())

@@ -23,6 +23,7 @@ import torch
 MIN_ROW = 4096  # shorter rows: a full topk took 0.02 ms for 4 x 1,000, the warm path 0.1 ms
 MAX_SHIFT = 256  # more ranks to move than this: the small topk is no longer small; full topk
 MAX_ROW = 1 << 24  # longer rows: a float32 count of 0/1 values may round; full topk
+BLOCK = 64  # values per block when looking for the values nearest the old threshold
 
 
 def top_k_rows(flat: torch.Tensor, k: int, hint: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,9 +49,7 @@ def _from_hint(flat: torch.Tensor, k: int, hint: torch.Tensor) -> tuple[torch.Te
     if most > MAX_SHIFT:
         return None
     if most:
-        near = torch.topk((flat - hint).abs_().neg_(), min(flat.shape[1], 2 * most + 16), dim=1,
-                          sorted=False).indices
-        v = flat.gather(1, near)  # the values nearest the old threshold
+        v = _nearest(flat, hint, min(flat.shape[1], 2 * most + 16))  # the values nearest the old threshold
         up = shift > 0
         # rising: the (shift + 1)-th smallest value >= hint; falling: the (-shift)-th largest below it
         key = torch.where((v >= hint) == up, torch.where(up, -v, v), torch.full_like(v, -torch.inf))
@@ -61,6 +60,29 @@ def _from_hint(flat: torch.Tensor, k: int, hint: torch.Tensor) -> tuple[torch.Te
     if bool(((keep.sum(1) != k) | flat.sum(1).isnan()).any()):  # an infinite threshold fails the count
         return None
     return keep, threshold
+
+
+def _nearest(flat: torch.Tensor, hint: torch.Tensor, m: int) -> torch.Tensor:
+    """The ``m`` values of each row of ``flat`` nearest its ``hint`` (in no order), found by
+    blocks: the ``m`` blocks of ``BLOCK`` values whose nearest value is nearest hold the
+    ``m`` nearest values (a block holding one of them has at most ``m - 1`` blocks nearer
+    than it), so a ``topk`` over the blocks' minima and one over those blocks replace a
+    ``topk`` over the whole row (for ``[16, 30000]``: 0.29 ms, against 0.9 of the 1.06 ms
+    the whole mask took). The values past the last whole block are always candidates.
+    Should a tie put a block out, the threshold found fails ``_from_hint``'s count, as any
+    error would."""
+    n, length = flat.shape
+    distance = (flat - hint).abs_()
+    blocks = length // BLOCK
+    if blocks <= m:
+        return flat.gather(1, torch.topk(distance.neg_(), m, dim=1, sorted=False).indices)
+    lows = distance.as_strided((n, blocks, BLOCK), (length, BLOCK, 1)).amin(2)
+    chosen = torch.topk(lows.neg_(), m, dim=1, sorted=False).indices  # [n, m] block numbers
+    at = (chosen.unsqueeze(2) * BLOCK + torch.arange(BLOCK, device=flat.device)).reshape(n, -1)
+    if length % BLOCK:
+        at = torch.cat([at, torch.arange(blocks * BLOCK, length, device=flat.device).expand(n, -1)], 1)
+    best = torch.topk(distance.gather(1, at).neg_(), m, dim=1, sorted=False).indices
+    return flat.gather(1, at.gather(1, best))
 
 
 def _at_least(flat: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
