@@ -93,12 +93,13 @@ from lthlib.engine.training import (Run, augmentation_generator, check_not_diver
 from lthlib.settings import TrainSettings
 
 # On a CPU, members stepped together (forward, backward, optimiser) hold at most about this
-# many bytes of weights, gradients, optimiser state and activations (3/4 of the 32 MiB
-# last-level cache of the machine it was measured on); a larger population is stepped in
-# near-equal chunks, one after another, whose data stay in the cache from the forward to
-# the optimiser. Measured (docs/population.md): K=32 MNIST-1D MLP / CNN members in 2
-# chunks of 16 cost 0.6-0.7x the per-model time of one chunk of 32, chunks of 8 more than
-# 16. Other devices step the whole population at once.
+# many bytes of weights, gradients, optimiser state and activations (3/4 of the machine's
+# 32 MiB last-level cache); a larger population is stepped in near-equal chunks, one after
+# another, whose data stay in the cache from the forward to the optimiser. Measured
+# (docs/population.md): K=32 MLP / CNN members in 2 chunks of 16 cost 0.6-0.7x the per-model
+# time of one chunk of 32, chunks of 8 more than 16. Other devices step all at once. The
+# chunks are part of what a CNN member computes (its last bits move with them under AVX
+# kernels): a change to this constant or ``member_bytes`` must change the passes' identity.
 CHUNK_BYTES = 24 << 20
 
 
