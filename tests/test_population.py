@@ -131,12 +131,15 @@ def test_chunked_population_matches_train_alone_and_one_chunk(mnist1d, model, mo
 @pytest.mark.parametrize("model, optimizer, members", [("mlp_mnist1d", dict(optimizer="adam"), 23),
                                                        ("cnn_mnist1d", dict(optimizer="sgd", lr=0.1, momentum=0.9), 20)])
 def test_the_chunk_layout_of_the_quick_presets_is_pinned(mnist1d, model, optimizer, members):
-    """How many members a CPU steps together is part of what a CNN member computes: the
-    same 16 SGD members in chunks of 6, 5 and 5 ended 150 steps with other last bits than in
-    one chunk under AVX2 and AVX-512 kernels (not under ``default``; the bmm products alone
-    are the same in any chunk). A pass's identity does not name its chunks, so a change to
-    ``CHUNK_BYTES`` or to ``member_bytes`` would change what stored passes hold without
-    re-keying them. This fails then: change the passes' identity with it, and this number."""
+    """How many members a CPU steps together is part of what a member computes. Torch's
+    fused SGD and Adam kernels compute the elements past a tensor's last whole vector in
+    scalar code, which can round otherwise than the vector code (AVX2 and AVX-512 kernels,
+    not ``default``), and a chunk's ``[n, 10]`` output biases end in such a remainder unless
+    ``10 n`` fills whole vectors: 16 CNN members with SGD in chunks of 5, 5 and 6 parted
+    from one chunk in their output biases at the sixth step, from the same gradients. A pass's
+    identity does not name its chunks, so a change to ``CHUNK_BYTES`` or to
+    ``member_bytes`` would change what stored passes hold without re-keying them. This
+    fails then: change the passes' identity with it, and this number."""
     settings = [TrainSettings(model=model, iterations=10, seed=s, **optimizer) for s in range(2)]
     pop = population._Population([model_for(s, mnist1d) for s in settings], mnist1d, settings, [None] * 2,
                                  [[]] * 2, [0] * 2, None, False)

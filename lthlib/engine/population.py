@@ -98,8 +98,8 @@ from lthlib.settings import TrainSettings
 # another, whose data stay in the cache from the forward to the optimiser. Measured
 # (docs/population.md): K=32 MLP / CNN members in 2 chunks of 16 cost 0.6-0.7x the per-model
 # time of one chunk of 32, chunks of 8 more than 16. Other devices step all at once. The
-# chunks are part of what a CNN member computes (its last bits move with them under AVX
-# kernels): a change to this constant or ``member_bytes`` must change the passes' identity.
+# chunks are part of what a member computes (the fused optimisers round a tensor's last
+# partial vector otherwise): a change to this or ``member_bytes`` must re-key the passes.
 CHUNK_BYTES = 24 << 20
 
 
