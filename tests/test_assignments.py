@@ -152,6 +152,30 @@ def test_unknown_assignment_is_an_error(capsys):
     assert "matches no assignment" in capsys.readouterr().err
 
 
+def test_nbgrader_asks_alembic_for_its_revision_once_per_process(monkeypatch, tmp_path):
+    """Every course folder's gradebook needs nbgrader's database revision, which nbgrader
+    gets by running the ``alembic`` command (seconds each time): ``Course`` keeps the first
+    answer, so two gradebooks run the command once, and both hold that revision."""
+    import sqlite3
+
+    import nbgrader.api as api
+
+    calls = []
+    real = getattr(api.get_alembic_version, "__wrapped__", api.get_alembic_version)
+    monkeypatch.setattr(api, "get_alembic_version", real)  # as nbgrader has it; put back after
+    monkeypatch.setattr(api.sp, "check_output", lambda *a, **k: calls.append(a) or b"0123abcd (head)\n")
+    A.one_alembic_head()
+    for i in range(2):
+        db = tmp_path / f"gradebook{i}.db"
+        with api.Gradebook(f"sqlite:///{db}"):
+            pass
+        with sqlite3.connect(db) as con:
+            assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0123abcd",)]
+    assert len(calls) == 1
+    A.one_alembic_head()  # once wrapped, left as it is
+    assert api.get_alembic_version.__wrapped__ is real
+
+
 # ------------------------------------------------------------------ the real assignments, end to end
 # Each assignment is checked once per test process that asks for it (``_checked``) and its
 # tests carry its name: conftest's scheduler runs every test of one assignment in one
