@@ -56,6 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lthlib.core.memory import keep_freed_memory
 from lthlib.data.datasets import load_dataset
 from lthlib.engine import population, stacked_optim
 from lthlib.engine.population import train_population
@@ -166,7 +167,10 @@ def interleaved_step_ms(runners: dict[str, tuple[Callable[[int], None], int]], s
 
 def stepper(name: str, data, k: int, how: str) -> Callable[[int], None]:
     """One batched training step (batch gather, forward, backward, fused Adam) of K members,
-    with the forward/backward done by stacked tensors or by torch.func."""
+    with the forward/backward done by stacked tensors or by torch.func. Memory is kept as
+    training keeps it (``lthlib.core.memory``): without that, a step built here first pages
+    its tensors in afresh every step, and smaller populations look faster than they are."""
+    keep_freed_memory()
     settings = [settings_for(name, 10_000, seed=s) for s in range(k)]
     models = [model_for(s, data) for s in settings]
     if how == "stacked":
