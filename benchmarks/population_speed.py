@@ -30,7 +30,11 @@ Tables:
    SGD lr 0.1 with momentum 0.9), RigL (ERK 20% density, a mask update every 25 steps)
    and a fixed ERK 20% mask (``static``: the masked members most notebooks train),
    ``train`` on one member against populations of 4, 8 and 16, timed the same way.
-4. With ``--full``: the forward/backward of one batched step done with stacked tensors
+4. Notebook 10's transformer (``--transformer``, 1 thread): its quick preset (one block,
+   d_model 64, batch 256, Adam with L2 weight decay; ``transformer_study``), ``train`` on one
+   model against populations of 4, 8 and 16 (``lthlib.engine.stacked_transformer``), wall
+   clock and thread CPU time, timed as table 1.
+5. With ``--full``: the forward/backward of one batched step done with stacked tensors
    (``lthlib.engine.population``) and with ``torch.func`` (``functional_call`` + ``vmap`` +
    ``grad``) under the same fused optimiser, and whole runs (9 members of each model's
    preset, evaluations included) by ``train`` one after another and by
@@ -165,6 +169,29 @@ def interleaved_step_ms(runners: dict[str, tuple[Callable[[int], None], int]], s
     return samples
 
 
+def transformer_runners(ks: tuple[int, ...]) -> dict[str, tuple[Callable[[int], None], int]]:
+    """``train`` and ``train_population`` of notebook 10's quick transformer preset, evaluated
+    only at the start and end (as table 1's runs)."""
+    from lthlib.engine.training import data_for
+    from lthlib.experiments.transformer_study import transformer_for_scale
+
+    base = transformer_for_scale("quick").train
+    data = data_for(base, device="cpu")
+
+    def settings(iterations: int, seed: int) -> TrainSettings:
+        return base.replace(iterations=iterations, eval_every=iterations, seed=seed)
+
+    def runner(k: int | None) -> Callable[[int], None]:
+        models = [model_for(settings(1, s), data) for s in range(k or 1)]
+        if k is None:
+            return lambda iterations: train(copy.deepcopy(models[0]), data, settings(iterations, 0), progress=False)
+        return lambda iterations: train_population([copy.deepcopy(m) for m in models], data,
+                                                   [settings(iterations, s) for s in range(k)],
+                                                   progress=False, batched=True)
+
+    return {"train": (runner(None), 1), **{f"K={k}": (runner(k), k) for k in ks}}
+
+
 def stepper(name: str, data, k: int, how: str) -> Callable[[int], None]:
     """One batched training step (batch gather, forward, backward, fused Adam) of K members,
     with the forward/backward done by stacked tensors or by torch.func. Memory is kept as
@@ -267,7 +294,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats")
     parser.add_argument("--full", action="store_true", help="also the torch.func and whole-run tables")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS,
+                        help="models of tables 1-2 (none: skip them)")
+    parser.add_argument("--transformer", action="store_true", help="also notebook 10's transformer (table 4)")
     parser.add_argument("--kinds", nargs="*", default=list(KINDS), choices=KINDS,
                         help="members whose masks train or change (none: skip the table)")
     args = parser.parse_args()
@@ -293,7 +322,8 @@ def main() -> None:
         chunks[name] = pop.chunk_members
 
     keys = ["train"] + [f"K={k}" for k in KS]
-    for clock, title in (("wall", "wall clock"), ("cpu", "the thread's CPU time, 1 thread")):
+    clocks = (("wall", "wall clock"), ("cpu", "the thread's CPU time, 1 thread")) if args.models else ()
+    for clock, title in clocks:
         print(f"\n## Per-model step time (ms, {title}): train_population (batched) vs train (one model)\n")
         print("Median of the interleaved repeats [interquartile range].\n")
         print("| model | threads | " + " | ".join(keys) + " | speed-up at K=16 | K=32 / K=9 |")
@@ -305,27 +335,28 @@ def main() -> None:
             print(f"| {name} | {threads} | " + " | ".join(cell(samples[key][clock]) for key in keys)
                   + f" | {med['train'] / med['K=16']:.2f}x | {med['K=32'] / med['K=9']:.2f} |", flush=True)
 
-    machines = {t: calibrate(t) for t in (1, 2)}
-    print("\n## Roofline: one step of the whole population against this machine's limits\n")
-    print("lthlib.experiments.sparse_bounds.calibrate: " + "; ".join(m.describe() for m in machines.values())
-          + ". Bytes are an estimate (parameters, gradients, Adam moments, activations: see the "
-            "module docstring); state = parameters + gradients + moments of all members; chunk = "
-            "members stepped together. x bound = measured (median, wall clock) / the larger of the "
-            "two bounds.\n")
-    print("| model | threads | K | chunk | MFLOP | ms at peak | MB moved | ms at bandwidth | state MB "
-          "| measured ms | x bound |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in args.models:
-        flops, moved, state = member_costs(name, data)
-        for threads in (1, 2):
-            samples = measured[name, threads]
-            for k in KS:
-                ms = quartiles(samples[f"K={k}"]["wall"])[0] * k
-                t_flops = k * flops / machines[threads].peak_flops * 1e3
-                t_bytes = k * moved / machines[threads].bandwidth * 1e3
-                print(f"| {name} | {threads} | {k} | {math.ceil(k / math.ceil(k / chunks[name]))} | {k * flops / 1e6:.1f} | "
-                      f"{t_flops:.3f} | {k * moved / 1e6:.2f} | {t_bytes:.3f} | {k * state / 1e6:.2f} | "
-                      f"{ms:.3f} | {ms / max(t_flops, t_bytes):.1f} |", flush=True)
+    if args.models:
+        machines = {t: calibrate(t) for t in (1, 2)}
+        print("\n## Roofline: one step of the whole population against this machine's limits\n")
+        print("lthlib.experiments.sparse_bounds.calibrate: " + "; ".join(m.describe() for m in machines.values())
+              + ". Bytes are an estimate (parameters, gradients, Adam moments, activations: see the "
+                "module docstring); state = parameters + gradients + moments of all members; chunk = "
+                "members stepped together. x bound = measured (median, wall clock) / the larger of the "
+                "two bounds.\n")
+        print("| model | threads | K | chunk | MFLOP | ms at peak | MB moved | ms at bandwidth | state MB "
+              "| measured ms | x bound |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for name in args.models:
+            flops, moved, state = member_costs(name, data)
+            for threads in (1, 2):
+                samples = measured[name, threads]
+                for k in KS:
+                    ms = quartiles(samples[f"K={k}"]["wall"])[0] * k
+                    t_flops = k * flops / machines[threads].peak_flops * 1e3
+                    t_bytes = k * moved / machines[threads].bandwidth * 1e3
+                    print(f"| {name} | {threads} | {k} | {math.ceil(k / math.ceil(k / chunks[name]))} | {k * flops / 1e6:.1f} | "
+                          f"{t_flops:.3f} | {k * moved / 1e6:.2f} | {t_bytes:.3f} | {k * state / 1e6:.2f} | "
+                          f"{ms:.3f} | {ms / max(t_flops, t_bytes):.1f} |", flush=True)
 
     torch.set_num_threads(1)
     os.environ["LTHLIB_THREADS"] = "1"
@@ -348,6 +379,19 @@ def main() -> None:
             preset = PAPER_PRESETS[name]
             print(f"| {name} | {preset['iterations']} / {preset['eval_every']} | {one_by_one:.1f} | "
                   f"{batched:.1f} | {one_by_one / batched:.2f}x |", flush=True)
+
+    if args.transformer:
+        print("\n## Notebook 10's quick transformer: per-model step time (ms), 1 thread\n")
+        print("Median of the interleaved repeats [interquartile range]; wall clock, then the thread's CPU time.\n")
+        ks = (4, 8, 16)
+        keys = ["train"] + [f"K={k}" for k in ks]
+        samples = interleaved_step_ms(transformer_runners(ks), short // 2, long // 2, repeats)
+        print("| clock | " + " | ".join(keys) + " | speed-up at K=8 | speed-up at K=16 |")
+        print("|---|" + "---|" * len(keys) + "---|---|")
+        for clock in ("wall", "cpu"):
+            med = {key: quartiles(samples[key][clock])[0] for key in keys}
+            print(f"| {clock} | " + " | ".join(cell(samples[key][clock]) for key in keys)
+                  + f" | {med['train'] / med['K=8']:.2f}x | {med['train'] / med['K=16']:.2f}x |", flush=True)
 
     if args.kinds:
         print("\n## Masked members (masks that train, change or stay fixed): per-model step time (ms, "

@@ -66,3 +66,24 @@ def test_a_pass_of_1d_cnns_names_its_head_computation_and_others_keep_their_iden
         assert [p.members for p in planned] == [(0, 1), (2, 3)]
         for p in planned:
             assert p.identity == "pass-" + digest([passes._member_digest(members[i]) for i in p.members] + head)
+
+
+def test_a_pass_of_transformers_names_its_body_computation():
+    """Notebook 10's transformers trained together compute their body by
+    ``stacked_transformer`` (attention written out), whose last bits differ from ``train``'s:
+    a pass names it, and a transformer trained alone keeps ``ALONE``."""
+    from lthlib.core.identity import digest
+    from lthlib.engine.stacked_transformer import COMPUTATION
+    from lthlib.engine.training import data_for
+    from lthlib.settings import TrainSettings
+
+    settings = TrainSettings(model="transformer", dataset="modadd13", batch_size=16, iterations=4, eval_every=2,
+                             model_kwargs=dict(d_model=8, heads=2, layers=1))
+    data = data_for(settings, device="cpu")
+    members = [({}, None, 0, [], dataclasses.replace(settings, seed=s)) for s in range(4)]
+    planned = plan_passes(members, data)
+    assert [p.members for p in planned] == [(0, 1), (2, 3)]
+    for p in planned:
+        assert p.identity == "pass-" + digest([passes._member_digest(members[i]) for i in p.members]
+                                              + [["transformer_body", COMPUTATION]])
+    assert [p.identity for p in plan_passes(members[:1], data)] == [ALONE]

@@ -176,6 +176,32 @@ def test_other_architectures_match_train_alone(name, shape):
         assert_same_run(run, ref, eval_examples=30)
 
 
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_transformer_members_match_train_alone(blocks):
+    """Notebook 10's transformer (``stacked_transformer``: the body through autograd, its
+    attention written out) gives each member ``train``'s Run: Adam with L2 weight decay and
+    warm-up as 10's quick preset, other learning rates, a mask over every weight matrix and
+    embedding, a late start. Two blocks: the first one's causal attention over every
+    position. In float64, where what differs between the two computations (the attention
+    kernel) stays at 1e-15, so what is compared is the formulas, data order and masks."""
+    from lthlib.engine.training import data_for
+
+    base = TrainSettings(model="transformer", dataset="modadd13", optimizer="adam", lr=1e-2, batch_size=32,
+                         iterations=30, eval_every=10, warmup_iterations=5, weight_decay=3e-3,
+                         model_kwargs=dict(d_model=16, heads=2, layers=blocks))
+    data = data_for(base, device="cpu")  # token ids: the models are float64
+    settings = [base.replace(seed=0), base.replace(seed=1, lr=3e-3), base.replace(seed=2, weight_decay=0.0)]
+    models = [model_for(s, data).double() for s in settings]
+    assert can_batch(models)
+    masks = [random_mask(models[0], density=0.5), None, random_mask(models[2], density=0.3, seed=2)]
+    assert "embed.weight" in masks[0] and "blocks.0.fc2.weight" in masks[0]
+    starts, save_at = [0, 5, 0], [[0, 30], [5, 10], [7]]
+    refs = reference(models, data, settings, masks, starts, save_at)
+    runs = train_population(models, data, settings, masks, save_weights_at=save_at, start_iterations=starts)
+    for run, ref in zip(runs, refs):
+        assert_same_run(run, ref, eval_examples=len(data.y_val))
+
+
 def test_single_member_is_train_itself(mnist1d):
     settings = TrainSettings(model="mlp_mnist1d", iterations=20, eval_every=10)
     model = model_for(settings, mnist1d)

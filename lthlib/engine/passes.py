@@ -18,6 +18,7 @@ from lthlib.engine.parallel import default_workers, parallel_map
 from lthlib.engine.population import train_population
 from lthlib.engine.stacked import SHARED_SETTINGS, batch_problem, plan_of
 from lthlib.engine.stacked_conv import COMPUTATION, hand_head
+from lthlib.engine.stacked_transformer import COMPUTATION as TRANSFORMER_COMPUTATION
 from lthlib.engine.training import ALONE_KEY, Run, model_for
 from lthlib.methods.supermask import Supermask
 from lthlib.settings import TrainSettings
@@ -123,9 +124,12 @@ def _head_computation(model: nn.Module) -> list[Any]:
     """What a pass of such models computes beyond its members, where that changed: a 1-D
     conv head is im2col by hand (``stacked_conv.COMPUTATION``), whose last bits differ from
     the grouped convolution that trained such passes before, so their stored results are
-    not reused. Nothing for other models (their passes keep their identities). Asked of a
-    model that can batch, so it has a plan."""
-    return [["conv_head", COMPUTATION]] if hand_head(plan_of(model)) else []
+    not reused; a transformer's body is ``stacked_transformer``'s. Nothing for other models
+    (their passes keep their identities). Asked of a model that can batch, so it has a plan."""
+    plan = plan_of(model)
+    if plan.input_kind == "tokens":
+        return [["transformer_body", TRANSFORMER_COMPUTATION]]
+    return [["conv_head", COMPUTATION]] if hand_head(plan) else []
 
 
 def pass_count(n: int) -> int:

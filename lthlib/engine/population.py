@@ -333,8 +333,8 @@ class _Population:
         positive, and each product is the ``bmm`` of the layout measured fastest (the output
         layer computes its logits transposed, ``[n, classes, B]``: with few classes, the
         products with the class dimension outermost run ~3x faster). A convolutional head:
-        ``stacked_conv`` by hand where it can, else autograd with the tail's input gradient.
-        """
+        ``stacked_conv`` by hand where it can, else autograd with the tail's input gradient
+        (made contiguous: the fused optimisers read a gradient's memory in its weight's order)."""
         n, bs = hi - lo, self.s0.batch_size
         tail = self.plan.layers[self.tail_start:]
         grads: dict[str, torch.Tensor] = {}
@@ -390,7 +390,7 @@ class _Population:
         if self.hand_head:
             grads.update(head_backward(head_tape, g))
         elif self.tail_start:
-            grads.update(zip(leaves, torch.autograd.grad(head_out, list(leaves.values()), g)))
+            grads.update(zip(leaves, (d.contiguous() for d in torch.autograd.grad(head_out, list(leaves.values()), g))))
         return [grads[name] for name in self.params]
 
     # -- evaluation

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.models.networks import MLP, ConvNet, ConvNet1d
+from lthlib.engine.stacked_transformer import body_forward, body_options, body_parameters
+from lthlib.models.networks import MLP, ConvNet, ConvNet1d, Transformer
 from lthlib.settings import TrainSettings
 
 # Settings every member of one batched pass shares (one clock, one batch shape, one kind
@@ -41,10 +42,12 @@ EVAL_ACTIVATIONS = 1 << 20
 # ----------------------------------------------------------------------------- the rule
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # "linear" | "conv" | "relu" | "maxpool" | "flatten"
+    kind: str  # "linear" | "conv" | "relu" | "maxpool" | "flatten" | "transformer"
     name: str = ""  # module name (state_dict prefix) of linear / conv layers
     dim: int = 0  # 1 or 2 for conv / maxpool
-    options: tuple = ()  # conv: (stride, padding, dilation); maxpool: F.max_pool args
+    # conv: (stride, padding, dilation); maxpool: F.max_pool args; transformer: (heads,
+    # blocks), a Transformer's body (lthlib.engine.stacked_transformer)
+    options: tuple = ()
     bias: bool = True
 
 
@@ -53,7 +56,7 @@ class Plan:
     """What a batchable model computes, layer by layer, plus what must match across members."""
 
     model_class: str
-    input_kind: str  # "flat" (MLP), "channel1" (ConvNet1d: one channel), "image" (ConvNet)
+    input_kind: str  # "flat" (MLP), "channel1" (ConvNet1d: one channel), "image" (ConvNet), "tokens" (Transformer)
     layers: tuple[Layer, ...]
     shapes: tuple[tuple[str, tuple[int, ...]], ...]  # parameter name -> shape, state_dict order
     dtype: torch.dtype
@@ -105,9 +108,9 @@ def plan_of(model: nn.Module, frozen: bool = False) -> Plan | str:
     """The plan of ``model``, or why it cannot be batched. ``frozen``: its parameters are
     frozen on purpose (a supermask's base network, whose scores are what trains)."""
     cls = type(model)
-    if cls not in (MLP, ConvNet1d, ConvNet):
-        return (f"{cls.__name__} is not one of lthlib's MLP, ConvNet1d or ConvNet (Conv-2/4/6), "
-                "whose forward passes the batched trainer reproduces")
+    if cls not in (MLP, ConvNet1d, ConvNet, Transformer):
+        return (f"{cls.__name__} is not one of lthlib's MLP, ConvNet1d, ConvNet (Conv-2/4/6) or "
+                "Transformer, whose forward passes the batched trainer reproduces")
     if "forward" in vars(model):
         return "its forward method was replaced"
     if next(model.buffers(), None) is not None:
@@ -130,18 +133,23 @@ def plan_of(model: nn.Module, frozen: bool = False) -> Plan | str:
         named = [("conv1", model.conv1), ("", nn.ReLU()), ("conv2", model.conv2), ("", nn.ReLU()),
                  ("conv3", model.conv3), ("", nn.ReLU()), ("", nn.Flatten()), ("output", model.output)]
         input_kind = "channel1"
-    else:
+    elif cls is ConvNet:
         named = [(f"features.{n}", m) for n, m in model.features.named_children()]
         named += [(f"classifier.{n}", m) for n, m in model.classifier.named_children()]
         input_kind = "image"
+    else:  # the body as one layer, then the output layer
+        named = [("", model), ("output", model.output)]
+        input_kind = "tokens"
     layers = []
     for name, module in named:
-        layer = layer_of(name, module)
+        layer = Layer("transformer", options=body_options(module)) if module is model else layer_of(name, module)
         if isinstance(layer, str):
             return layer
         layers.append(layer)
     covered = {f"{l.name}.{p}" for l in layers if l.kind in ("linear", "conv")
                for p in (("weight", "bias") if l.bias else ("weight",))}
+    if input_kind == "tokens":
+        covered |= body_parameters(list(params))
     if covered != set(params):
         return "its parameters are not exactly those of its layers"
     if layers[-1].kind != "linear":
@@ -150,7 +158,7 @@ def plan_of(model: nn.Module, frozen: bool = False) -> Plan | str:
                  tuple((n, tuple(p.shape)) for n, p in params.items()),
                  next(iter(dtypes)), next(iter(devices)))
     start = plan.tail_start
-    if (layers[start - 1].kind != "flatten") if start else input_kind != "flat":
+    if (layers[start - 1].kind not in ("flatten", "transformer")) if start else input_kind != "flat":
         return "its linear layers do not follow a flatten (or a flat input)"
     return plan
 
@@ -173,11 +181,12 @@ def can_batch(models: Iterable[nn.Module]) -> bool:
     """Whether ``models`` can be trained in one batched pass.
 
     The rule: every model is an lthlib ``MLP`` (LeNet-300-100, the MNIST-1D MLP),
-    ``ConvNet1d`` (the MNIST-1D CNN) or ``ConvNet`` (Conv-2/4/6) -- exactly those classes,
-    whose forward passes the batched trainer reproduces -- built of Linear, Conv1d/Conv2d
-    (not grouped, zero padding), ReLU, MaxPool and Flatten only, with no buffers (so no
-    BatchNorm) and no frozen parameters; and all of them have the same layers, parameter
-    shapes, dtype and device. (Their settings must also share ``SHARED_SETTINGS``.)
+    ``ConvNet1d`` (the MNIST-1D CNN), ``ConvNet`` (Conv-2/4/6) or ``Transformer`` (notebook
+    10's) -- exactly those classes, whose forward passes the batched trainer reproduces --
+    the first three built of Linear, Conv1d/Conv2d (not grouped, zero padding), ReLU,
+    MaxPool and Flatten only, with no buffers (so no BatchNorm) and no frozen parameters;
+    and all of them have the same layers, parameter shapes, dtype and device. (Their
+    settings must also share ``SHARED_SETTINGS``.)
     """
     models = list(models)
     return bool(models) and batch_problem(models) is None
@@ -208,7 +217,7 @@ def forward(plan: Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n: 
     """
     if shared:
         x = {"flat": lambda: x.reshape(len(x), -1), "channel1": lambda: x.reshape(len(x), 1, -1),
-             "image": lambda: x}[plan.input_kind]()
+             "image": lambda: x, "tokens": lambda: x}[plan.input_kind]()
     h, state = x, ("shared" if shared else ("conv" if plan.conv_first else "stack"))
     for layer in (plan.layers if layers is None else layers):
         if layer.kind == "linear":
@@ -240,6 +249,9 @@ def forward(plan: Plan, params: Mapping[str, torch.Tensor], x: torch.Tensor, n: 
             h = pool(h, *layer.options)
         elif layer.kind == "flatten":  # [B, n*C, *S] -> [n, B, C*prod(S)]
             h = h.reshape(len(h), n, -1).transpose(0, 1)
+            state = "stack"
+        elif layer.kind == "transformer":  # token ids -> [n, B, d_model]
+            h = body_forward(params, h, n, *layer.options, shared=state == "shared", sizes=sizes)
             state = "stack"
         if sizes is not None:
             sizes.append(h.numel())

@@ -7,8 +7,9 @@ The task is modular addition, ``a b = -> (a + b) mod 97`` (Power et al. 2022,
 MLP and output layer are each a prunable layer. Everything runs through the existing
 machinery:
 
-- IMP with rewinding and its controls: ``lthlib.experiments.imp.run_imp_seeds`` (the transformer
-  cannot be batched, so each run is ``train`` on its own, in worker processes);
+- IMP with rewinding and its controls: ``lthlib.experiments.imp.run_imp_seeds`` (the seeds and
+  controls of a round train together as populations, ``lthlib.engine.stacked_transformer``,
+  spread over the worker processes);
 - one-shot pruning of the dense trained network without retraining, as large models are
   pruned: magnitude per layer, Wanda per row (``lthlib.methods.pruning.wanda_scores`` and
   ``prune_per_row``), and N:M patterns of either score (``lthlib.methods.pruning.nm_prune``), at
