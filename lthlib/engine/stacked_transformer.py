@@ -48,9 +48,14 @@ def _linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.T
 
 
 def _layer_norm(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``nn.LayerNorm`` per member (its default eps), ``w`` and ``b`` ``[n, d]``."""
-    shape = (len(h),) + (1,) * (h.dim() - 2) + (h.shape[-1],)
-    return torch.addcmul(b.view(shape), F.layer_norm(h, h.shape[-1:]), w.view(shape))
+    """``nn.LayerNorm`` per member (its default eps), ``w`` and ``b`` ``[n, d]``. The shared
+    normalisation is given a scale of ones and a shift of zeros: torch's kernel without them
+    took 1.6-1.9x as long forward and 1.2-1.3x with the backward, for the same numbers bit
+    for bit (under the default, AVX2 and AVX-512 kernels; docs/population.md)."""
+    d = h.shape[-1]
+    shape = (len(h),) + (1,) * (h.dim() - 2) + (d,)
+    ones, zeros = torch.ones(d, dtype=h.dtype, device=h.device), torch.zeros(d, dtype=h.dtype, device=h.device)
+    return torch.addcmul(b.view(shape), F.layer_norm(h, (d,), ones, zeros), w.view(shape))
 
 
 def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
