@@ -31,7 +31,7 @@ COMPUTATION = "stacked-transformer-v1"
 
 def body_options(model: Transformer) -> tuple[int, int]:
     """What the stacked body needs beyond the parameter shapes: (heads, blocks)."""
-    return model.blocks[0].heads, len(model.blocks)
+    return (model.blocks[0].heads if len(model.blocks) else 1), len(model.blocks)
 
 
 def body_parameters(names: list[str]) -> set[str]:
