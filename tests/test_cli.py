@@ -63,3 +63,43 @@ def test_profile_counts_what_each_notebook_trains(tmp_path, capsys):
     assert row[2:6] == ["1", "20", "3", "10"] and row[-1] == "1"
     assert (tmp_path / "out" / "profile" / "01_train.jsonl").exists()
     assert "LTHLIB_PROFILE_FILE" not in os.environ  # not left set for what runs next
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_a_terminated_run_shuts_its_kernel_down(tmp_path, how):
+    """``kill`` (SIGTERM) or a closed terminal (SIGHUP) stops ``python -m lthlib run`` as
+    Ctrl-C does: the kernel running a cell is shut down with it, not left behind training,
+    and the run dies of the signal it got."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    started = tmp_path / "kernel_pid"
+    write_notebook(folder / "01_slow.ipynb", "import os, time\n"
+                   f"open({str(started)!r}, 'w').write(str(os.getpid()))\n"
+                   "time.sleep(120)")
+    run = subprocess.Popen([sys.executable, "-m", "lthlib", "run", "--scale", "smoke", "--notebooks", str(folder),
+                            "--out", str(tmp_path / "out"), "--results", str(tmp_path / "res")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.2)
+    kernel = int(started.read_text())
+    run.send_signal(getattr(signal, how))
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == -getattr(signal, how)
+    assert f"stopped by {how}" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(kernel, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(kernel, signal.SIGKILL)
+        pytest.fail(f"the kernel (pid {kernel}) still runs after the run was stopped by {how}")

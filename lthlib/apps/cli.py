@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from lthlib.core.profile import ENV as PROFILE_ENV
 from lthlib.core.warm_kernel import warm_kernels
@@ -196,6 +200,36 @@ def _execute_all(notebooks: list[Path], args: argparse.Namespace, out: Path, res
     return outcomes
 
 
+@contextmanager
+def stopped_as_by_ctrl_c() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run the way Ctrl-C does: the running cell is interrupted
+    and the kernel (with its worker processes) is shut down; then this process dies of the
+    signal it got. Left to their default, they ended this process at once and its kernel
+    went on training, orphaned, with no one to stop it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        got.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not got:
+            raise
+        print(f"\nstopped by {signal.Signals(got[0]).name}: the kernel was shut down", file=sys.stderr, flush=True)
+        signal.signal(got[0], signal.SIG_DFL)
+        os.kill(os.getpid(), got[0])
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     notebooks = find_notebooks(Path(args.notebooks), args.only)
     out, results = Path(args.out).resolve(), Path(args.results).resolve()
@@ -209,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
     if cell_timeout is not None and cell_timeout <= 0:
         cell_timeout = None
     print(f"Executing {len(notebooks)} notebook(s) at scale {args.scale!r} -> {out}", flush=True)
-    with warm_kernels():  # kernels forked with ipykernel and torch imported (lthlib.core.warm_kernel)
+    with stopped_as_by_ctrl_c(), warm_kernels():  # kernels forked with ipykernel and torch imported (lthlib.core.warm_kernel)
         outcomes = _execute_all(notebooks, args, out, results, show_cells, cell_timeout)
     print()
     print_table(outcomes)
